@@ -1,0 +1,16 @@
+DROP TABLE audit_events;
+DROP TABLE quarantine;
+DROP TABLE escalation_entries;
+DROP TABLE escalations;
+DROP TABLE closures;
+DROP TABLE scopes;
+DROP TABLE case_serials;
+DROP TABLE case_codes;
+DROP TABLE attachments;
+DROP TABLE messages;
+DROP TABLE cases;
+DROP TABLE raw_messages;
+DROP TABLE login_attempts;
+DROP TABLE api_tokens;
+DROP TABLE users;
+DROP TABLE app_settings;

@@ -1,0 +1,115 @@
+//! Request extractors: the signed-in user of a page, or the token's user under /api.
+
+use super::users::{Role, User};
+use crate::error::AppError;
+use crate::startup::AppState;
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use std::future::Future;
+use std::pin::Pin;
+
+/// The user signed in through the session cookie.
+#[derive(Debug, Clone)]
+pub struct CurrentUser(pub User);
+
+/// The user behind the `Authorization: Bearer` token.
+#[derive(Debug, Clone)]
+pub struct ApiUser(pub User);
+
+pub trait HasRole {
+    fn user(&self) -> &User;
+    fn require(&self, roles: &[Role]) -> Result<&User, AppError> {
+        let u = self.user();
+        if roles.contains(&u.role()) {
+            Ok(u)
+        } else {
+            Err(AppError::Forbidden)
+        }
+    }
+}
+
+impl HasRole for CurrentUser {
+    fn user(&self) -> &User {
+        &self.0
+    }
+}
+
+impl HasRole for ApiUser {
+    fn user(&self) -> &User {
+        &self.0
+    }
+}
+
+/// Every staff role that may read cases.
+pub const STAFF: &[Role] = &[Role::Support, Role::Rnd, Role::Manager, Role::Admin];
+
+fn state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| AppError::internal("application state missing"))
+}
+
+pub async fn session_user(req: &HttpRequest) -> Result<Option<User>, AppError> {
+    if let Some(u) = req.extensions().get::<CurrentUser>() {
+        return Ok(Some(u.0.clone()));
+    }
+    let st = state(req)?;
+    let Some(cookie) = req.cookie(super::session::COOKIE) else { return Ok(None) };
+    let Some(sess) = super::session::decode(&st.keys, cookie.value(), chrono::Utc::now().timestamp()) else {
+        return Ok(None);
+    };
+    let pool = st.pool.clone();
+    let user = web::block(move || -> Result<Option<User>, AppError> {
+        let mut c = pool.get()?;
+        Ok(super::users::find(&mut c, sess.user_id)?
+            .filter(|u| !u.disabled && u.session_epoch == sess.epoch))
+    })
+    .await??;
+    if let Some(u) = &user {
+        req.extensions_mut().insert(CurrentUser(u.clone()));
+    }
+    Ok(user)
+}
+
+impl FromRequest for CurrentUser {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { session_user(&req).await?.map(CurrentUser).ok_or(AppError::Unauthorized) })
+    }
+}
+
+impl FromRequest for ApiUser {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let st = state(&req)?;
+            let header = req
+                .headers()
+                .get(actix_web::http::header::AUTHORIZATION)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("");
+            let Some(token) = header
+                .strip_prefix("Bearer ")
+                .or_else(|| header.strip_prefix("bearer "))
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_string)
+            else {
+                return Err(AppError::Unauthorized);
+            };
+            let pool = st.pool.clone();
+            let user = web::block(move || -> Result<Option<User>, AppError> {
+                let mut c = pool.get()?;
+                Ok(super::tokens::lookup(&mut c, &token)?)
+            })
+            .await??;
+            user.map(ApiUser).ok_or(AppError::Unauthorized)
+        })
+    }
+}

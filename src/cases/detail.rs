@@ -1,0 +1,347 @@
+//! Everything about one case, as the case page and `GET /api/cases/{number}` show it.
+
+use super::CaseRow;
+use crate::db::schema::{
+    attachments, audit_events, case_codes, case_serials, closures, escalation_entries, escalations, messages, scopes,
+};
+use crate::db::DbConn;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+pub fn rfc3339(t: &NaiveDateTime) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+fn opt_rfc3339(t: &Option<NaiveDateTime>) -> Option<String> {
+    t.as_ref().map(rfc3339)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AttachmentView {
+    #[serde(skip)]
+    pub id: i64,
+    #[serde(skip)]
+    pub message_row_id: i64,
+    pub filename: String,
+    pub size: i64,
+    pub content_type: String,
+    pub is_tnef: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageView {
+    #[serde(skip)]
+    pub row_id: i64,
+    pub message_id: String,
+    pub from_name: String,
+    pub from_address: String,
+    pub sent_at: String,
+    pub direction: String,
+    pub is_auto_reply: bool,
+    pub subject: String,
+    pub body_text: String,
+    #[serde(skip)]
+    pub main_text: String,
+    #[serde(skip)]
+    pub folded_text: String,
+    pub attachments: Vec<AttachmentView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CodeView {
+    pub code: String,
+    pub kind: String,
+    pub name: String,
+    pub description: String,
+    pub facility: String,
+    pub found_in: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EntryView {
+    pub kind: String,
+    pub from_name: String,
+    pub body_text: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EscalationView {
+    pub id: i64,
+    pub status: String,
+    pub question: String,
+    pub serial_number: Option<String>,
+    pub opened_by: String,
+    pub opened_at: String,
+    pub first_answered_at: Option<String>,
+    pub answers: Vec<EntryView>,
+    pub followups: Vec<EntryView>,
+    #[serde(skip)]
+    pub entries: Vec<EntryView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScopeView {
+    pub problem_definition: String,
+    pub problem_scope: String,
+    pub log_instructions: Option<String>,
+    pub author: String,
+    pub created_at: String,
+    pub versions: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClosureView {
+    pub problem_definition: String,
+    pub resolution: String,
+    pub root_cause: Option<String>,
+    pub customer_agreed: bool,
+    pub author: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditView {
+    pub actor: String,
+    pub action: String,
+    pub detail: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseDetail {
+    #[serde(skip)]
+    pub id: i64,
+    pub number: String,
+    pub subject: String,
+    pub status: String,
+    pub priority: String,
+    pub customer: Option<String>,
+    pub oem: Option<String>,
+    pub tracking_token: String,
+    pub language: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub first_response_at: Option<String>,
+    pub closed_at: Option<String>,
+    pub messages: Vec<MessageView>,
+    pub error_codes: Vec<CodeView>,
+    pub serial_numbers: Vec<String>,
+    pub product_keys: Vec<String>,
+    pub attachments: Vec<AttachmentView>,
+    pub escalations: Vec<EscalationView>,
+    pub scope: Option<ScopeView>,
+    pub closure: Option<ClosureView>,
+    pub audit: Vec<AuditView>,
+}
+
+type MsgRow = (i64, String, String, String, NaiveDateTime, String, bool, String, String);
+type EscRow = (i64, String, String, Option<String>, String, NaiveDateTime, Option<NaiveDateTime>);
+
+pub fn load(conn: &mut DbConn, case: CaseRow) -> QueryResult<CaseDetail> {
+    let atts: Vec<AttachmentView> = attachments::table
+        .filter(attachments::case_id.eq(case.id))
+        .order(attachments::id.asc())
+        .select((
+            attachments::id,
+            attachments::message_row_id,
+            attachments::filename,
+            attachments::size,
+            attachments::content_type,
+            attachments::is_tnef,
+        ))
+        .load::<(i64, i64, String, i64, String, bool)>(conn)?
+        .into_iter()
+        .map(|(id, message_row_id, filename, size, content_type, is_tnef)| AttachmentView {
+            id,
+            message_row_id,
+            filename,
+            size,
+            content_type,
+            is_tnef,
+        })
+        .collect();
+    let msgs: Vec<MessageView> = messages::table
+        .filter(messages::case_id.eq(case.id))
+        .order((messages::sent_at.asc(), messages::id.asc()))
+        .select((
+            messages::id,
+            messages::message_id,
+            messages::from_name,
+            messages::from_address,
+            messages::sent_at,
+            messages::direction,
+            messages::is_auto_reply,
+            messages::subject,
+            messages::body_text,
+        ))
+        .load::<MsgRow>(conn)?
+        .into_iter()
+        .map(|(row_id, message_id, from_name, from_address, sent, direction, is_auto_reply, subject, body)| {
+            let (main_text, folded_text) = crate::mail::extract::split_folded(&body);
+            MessageView {
+                row_id,
+                message_id,
+                from_name,
+                from_address,
+                sent_at: rfc3339(&sent),
+                direction,
+                is_auto_reply,
+                subject,
+                attachments: atts.iter().filter(|a| a.message_row_id == row_id).cloned().collect(),
+                body_text: body,
+                main_text,
+                folded_text,
+            }
+        })
+        .collect();
+    let codes = case_codes::table
+        .filter(case_codes::case_id.eq(case.id))
+        .order(case_codes::id.asc())
+        .select((case_codes::code, case_codes::found_in))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .map(|(code, found_in)| {
+            let d = crate::codes::lookup(&code);
+            CodeView {
+                kind: d.as_ref().map(|d| d.kind.to_string()).unwrap_or_default(),
+                name: d.as_ref().map(|d| d.name.clone()).unwrap_or_default(),
+                description: d
+                    .as_ref()
+                    .map(|d| d.plain.clone().filter(|_| d.description.is_empty()).unwrap_or_else(|| d.description.clone()))
+                    .unwrap_or_default(),
+                facility: d.as_ref().map(|d| d.facility.clone()).unwrap_or_default(),
+                code,
+                found_in,
+            }
+        })
+        .collect();
+    let serial_rows: Vec<(String, String)> = case_serials::table
+        .filter(case_serials::case_id.eq(case.id))
+        .order(case_serials::id.asc())
+        .select((case_serials::serial, case_serials::kind))
+        .load(conn)?;
+    let serial_numbers = serial_rows.iter().filter(|(_, k)| k == "serial").map(|(s, _)| s.clone()).collect();
+    let product_keys = serial_rows.iter().filter(|(_, k)| k == "product_key").map(|(s, _)| s.clone()).collect();
+    let esc_rows: Vec<EscRow> = escalations::table
+        .filter(escalations::case_id.eq(case.id))
+        .order(escalations::id.asc())
+        .select((
+            escalations::id,
+            escalations::status,
+            escalations::question,
+            escalations::serial_number,
+            escalations::opened_by,
+            escalations::opened_at,
+            escalations::first_answered_at,
+        ))
+        .load(conn)?;
+    let esc_ids: Vec<i64> = esc_rows.iter().map(|r| r.0).collect();
+    let entries: Vec<(i64, String, String, String, NaiveDateTime)> = escalation_entries::table
+        .filter(escalation_entries::escalation_id.eq_any(&esc_ids))
+        .order((escalation_entries::created_at.asc(), escalation_entries::id.asc()))
+        .select((
+            escalation_entries::escalation_id,
+            escalation_entries::kind,
+            escalation_entries::author_name,
+            escalation_entries::body_text,
+            escalation_entries::created_at,
+        ))
+        .load(conn)?;
+    let escalations = esc_rows
+        .into_iter()
+        .map(|(id, status, question, serial_number, opened_by, opened_at, first_answered_at)| {
+            let mine: Vec<EntryView> = entries
+                .iter()
+                .filter(|e| e.0 == id)
+                .map(|e| EntryView {
+                    kind: e.1.clone(),
+                    from_name: e.2.clone(),
+                    body_text: e.3.clone(),
+                    created_at: rfc3339(&e.4),
+                })
+                .collect();
+            EscalationView {
+                id,
+                status,
+                question,
+                serial_number,
+                opened_by,
+                opened_at: rfc3339(&opened_at),
+                first_answered_at: opt_rfc3339(&first_answered_at),
+                answers: mine.iter().filter(|e| e.kind == "answer").cloned().collect(),
+                followups: mine.iter().filter(|e| e.kind == "followup").cloned().collect(),
+                entries: mine,
+            }
+        })
+        .collect();
+    let scope_rows: Vec<(String, String, Option<String>, String, NaiveDateTime)> = scopes::table
+        .filter(scopes::case_id.eq(case.id))
+        .order(scopes::id.desc())
+        .select((scopes::problem_definition, scopes::problem_scope, scopes::log_instructions, scopes::author, scopes::created_at))
+        .load(conn)?;
+    let versions = scope_rows.len();
+    let scope = scope_rows.into_iter().next().map(|(d, s, l, a, t)| ScopeView {
+        problem_definition: d,
+        problem_scope: s,
+        log_instructions: l,
+        author: a,
+        created_at: rfc3339(&t),
+        versions,
+    });
+    let closure = closures::table
+        .filter(closures::case_id.eq(case.id))
+        .order(closures::id.desc())
+        .select((
+            closures::problem_definition,
+            closures::resolution,
+            closures::root_cause,
+            closures::customer_agreed,
+            closures::author,
+            closures::created_at,
+        ))
+        .first::<(String, String, Option<String>, bool, String, NaiveDateTime)>(conn)
+        .optional()?
+        .map(|(d, r, rc, agreed, a, t)| ClosureView {
+            problem_definition: d,
+            resolution: r,
+            root_cause: rc,
+            customer_agreed: agreed,
+            author: a,
+            created_at: rfc3339(&t),
+        });
+    let audit = audit_events::table
+        .filter(audit_events::case_id.eq(case.id))
+        .order(audit_events::id.desc())
+        .limit(200)
+        .select((audit_events::actor, audit_events::action, audit_events::detail, audit_events::created_at))
+        .load::<(String, String, String, NaiveDateTime)>(conn)?
+        .into_iter()
+        .map(|(actor, action, detail, t)| AuditView { actor, action, detail, created_at: rfc3339(&t) })
+        .collect();
+    Ok(CaseDetail {
+        id: case.id,
+        number: case.number,
+        subject: case.subject,
+        status: case.status,
+        priority: case.priority,
+        customer: case.customer,
+        oem: case.oem,
+        tracking_token: case.tracking_token,
+        language: case.language,
+        created_at: rfc3339(&case.created_at),
+        updated_at: rfc3339(&case.updated_at),
+        first_response_at: opt_rfc3339(&case.first_response_at),
+        closed_at: opt_rfc3339(&case.closed_at),
+        messages: msgs,
+        error_codes: codes,
+        serial_numbers,
+        product_keys,
+        attachments: atts,
+        escalations,
+        scope,
+        closure,
+        audit,
+    })
+}

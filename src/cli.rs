@@ -1,0 +1,399 @@
+//! The `casebook` command line: global flags with env fallbacks, and subcommands.
+
+use crate::auth::users::{self, Role};
+use crate::config::Settings;
+use crate::startup::{build_state, AppState};
+use crate::telemetry::LogFormat;
+use clap::{Parser, Subcommand};
+use std::io::{BufRead, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(name = "casebook", version, about = "Support case tracking for teams that work over email")]
+pub struct Cli {
+    /// Holds the SQLite file and stored files (raw mail, attachments).
+    #[arg(long, env = "CASEBOOK_DATA_DIR", default_value = "./casebook-data", global = true)]
+    pub data_dir: PathBuf,
+    /// Database URL; default is the SQLite file in the data dir. `postgres://…` selects PostgreSQL.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Log format on stderr.
+    #[arg(long, env = "CASEBOOK_LOG_FORMAT", value_enum, default_value = "text", global = true)]
+    pub log_format: LogFormat,
+    /// Prefix of the tracking token Casebook issues (CMIT gives CMIT:0001234).
+    #[arg(long, env = "CASEBOOK_TOKEN_PREFIX", default_value = "CMIT", global = true)]
+    pub token_prefix: String,
+    /// Further tracking-token prefixes to recognise in incoming mail (comma-separated).
+    #[arg(long, env = "CASEBOOK_TOKEN_PREFIXES", value_delimiter = ',', global = true)]
+    pub token_prefixes: Vec<String>,
+    /// Regular expression for product serial numbers.
+    #[arg(long, env = "CASEBOOK_SERIAL_PATTERN", default_value = crate::config::DEFAULT_SERIAL_PATTERN, global = true)]
+    pub serial_pattern: String,
+    /// Mail domains whose senders are staff even without an account (comma-separated).
+    #[arg(long, env = "CASEBOOK_STAFF_DOMAINS", value_delimiter = ',', global = true)]
+    pub staff_domains: Vec<String>,
+    /// A reply to a case closed longer ago than this many days opens a new, linked case.
+    #[arg(long, env = "CASEBOOK_REOPEN_WINDOW_DAYS", default_value_t = 30, global = true)]
+    pub reopen_window_days: i64,
+    /// Largest accepted message or upload, in MiB.
+    #[arg(long, env = "CASEBOOK_MAX_MESSAGE_MB", default_value_t = 50, global = true)]
+    pub max_message_mb: usize,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the web server.
+    Serve {
+        #[arg(long, env = "CASEBOOK_BIND", default_value = "127.0.0.1:8080")]
+        bind: String,
+        /// Mark cookies Secure (serve behind HTTPS).
+        #[arg(long, env = "CASEBOOK_SECURE_COOKIES")]
+        secure_cookies: bool,
+        /// Database connections in the pool.
+        #[arg(long, env = "CASEBOOK_DB_POOL", default_value_t = 8)]
+        db_pool: u32,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Ingest .eml files, mbox files, thread exports or directories of them; `-` reads stdin.
+    Ingest {
+        /// One JSON object per offered message on stdout, nothing else.
+        #[arg(long)]
+        json: bool,
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Manage staff accounts.
+    User {
+        #[command(subcommand)]
+        action: UserCmd,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        action: TokenCmd,
+    },
+    /// Read one message on stdin and post it to a Casebook server (for an MTA pipe).
+    Mailgate {
+        /// e.g. http://127.0.0.1:8080/api/mail/inbound
+        #[arg(long, env = "CASEBOOK_INBOUND_URL")]
+        url: String,
+        /// File holding the bearer token.
+        #[arg(long, env = "CASEBOOK_TOKEN_FILE")]
+        token_file: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCmd {
+    /// Create a user; the password is read from stdin (one line).
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_enum)]
+        role: Role,
+        /// A name the user signs with (repeatable), e.g. --alias Joy.
+        #[arg(long = "alias")]
+        aliases: Vec<String>,
+    },
+    /// Set a new password (read from stdin, one line); ends the user's sessions.
+    Passwd {
+        #[arg(long)]
+        email: String,
+    },
+    /// List users.
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCmd {
+    /// Print a new bearer token for the JSON API, alone on stdout.
+    Create {
+        #[arg(long)]
+        email: String,
+    },
+}
+
+impl Cli {
+    pub fn settings(&self) -> Settings {
+        let mut s = Settings::for_data_dir(self.data_dir.clone());
+        if let Some(url) = self.database_url.as_deref().filter(|u| !u.trim().is_empty()) {
+            s.database_url = url.to_string();
+        }
+        s.token_prefix = self.token_prefix.trim().to_ascii_uppercase();
+        s.token_prefixes = std::iter::once(s.token_prefix.clone())
+            .chain(self.token_prefixes.iter().map(|p| p.trim().to_ascii_uppercase()))
+            .filter(|p| !p.is_empty())
+            .collect();
+        s.token_prefixes.dedup();
+        s.serial_pattern = self.serial_pattern.clone();
+        s.staff_domains = self.staff_domains.iter().map(|d| d.trim().to_lowercase()).filter(|d| !d.is_empty()).collect();
+        s.reopen_window_days = self.reopen_window_days;
+        s.max_message_bytes = self.max_message_mb.saturating_mul(1024 * 1024);
+        s
+    }
+}
+
+fn fail(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("casebook: {msg}");
+    ExitCode::FAILURE
+}
+
+fn read_password() -> Result<String, String> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).map_err(|e| format!("reading password from stdin: {e}"))?;
+    let pw = line.trim_end_matches(['\r', '\n']).to_string();
+    if pw.is_empty() {
+        return Err("no password on stdin (give it as one line)".into());
+    }
+    Ok(pw)
+}
+
+pub fn run(cli: Cli) -> ExitCode {
+    let settings = cli.settings();
+    match cli.command {
+        Command::Serve { ref bind, secure_cookies, db_pool } => {
+            let mut settings = settings;
+            settings.secure_cookies = secure_cookies;
+            let state = match build_state(settings, db_pool) {
+                Ok(s) => s,
+                Err(e) => return fail(e),
+            };
+            if let Ok(mut c) = state.pool.get() {
+                if users::count(&mut c).unwrap_or(1) == 0 {
+                    eprintln!(
+                        "No users yet. Create the first admin with: casebook user add --email you@example.com --name \"Your Name\" --role admin   (password on stdin)"
+                    );
+                }
+            }
+            let bind = bind.clone();
+            match actix_web::rt::System::new().block_on(crate::startup::serve(state, &bind)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(format!("server: {e}")),
+            }
+        }
+        Command::Migrate => match build_state(settings, 1) {
+            Ok(_) => {
+                eprintln!("migrations applied");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        },
+        Command::Ingest { json, ref paths } => match build_state(settings, 2) {
+            Ok(state) => ingest(&state, paths, json),
+            Err(e) => fail(e),
+        },
+        Command::User { ref action } => {
+            let state = match build_state(settings, 1) {
+                Ok(s) => s,
+                Err(e) => return fail(e),
+            };
+            let mut c = match state.pool.get() {
+                Ok(c) => c,
+                Err(e) => return fail(e),
+            };
+            match action {
+                UserCmd::Add { email, name, role, aliases } => {
+                    let pw = match read_password() {
+                        Ok(p) => p,
+                        Err(e) => return fail(e),
+                    };
+                    match users::create(&mut c, email, name, *role, aliases, &pw) {
+                        Ok(u) => {
+                            eprintln!("created {} ({}, {})", u.email, u.name, u.role);
+                            ExitCode::SUCCESS
+                        }
+                        Err(e) => fail(e),
+                    }
+                }
+                UserCmd::Passwd { email } => {
+                    let pw = match read_password() {
+                        Ok(p) => p,
+                        Err(e) => return fail(e),
+                    };
+                    match users::find_by_email(&mut c, email) {
+                        Ok(Some(u)) => match users::set_password(&mut c, u.id, &pw) {
+                            Ok(()) => {
+                                eprintln!("password changed for {}", u.email);
+                                ExitCode::SUCCESS
+                            }
+                            Err(e) => fail(e),
+                        },
+                        Ok(None) => fail(format!("no user {email}")),
+                        Err(e) => fail(e),
+                    }
+                }
+                UserCmd::List => match users::list(&mut c) {
+                    Ok(list) => {
+                        for u in list {
+                            println!(
+                                "{}\t{}\t{}\t{}\t{}",
+                                u.email,
+                                u.name,
+                                u.role,
+                                u.aliases,
+                                if u.disabled { "disabled" } else { "active" }
+                            );
+                        }
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => fail(e),
+                },
+            }
+        }
+        Command::Token { action: TokenCmd::Create { ref email } } => {
+            let state = match build_state(settings, 1) {
+                Ok(s) => s,
+                Err(e) => return fail(e),
+            };
+            let mut c = match state.pool.get() {
+                Ok(c) => c,
+                Err(e) => return fail(e),
+            };
+            match users::find_by_email(&mut c, email) {
+                Ok(Some(u)) if !u.disabled => match crate::auth::tokens::create(&mut c, u.id) {
+                    Ok(t) => {
+                        println!("{t}");
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => fail(e),
+                },
+                Ok(Some(_)) => fail(format!("user {email} is disabled")),
+                Ok(None) => fail(format!("no user {email}")),
+                Err(e) => fail(e),
+            }
+        }
+        Command::Mailgate { ref url, ref token_file } => mailgate(url, token_file),
+    }
+}
+
+fn collect_files(path: &std::path::Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    if path.is_dir() {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        entries.sort();
+        for e in entries {
+            collect_files(&e, out)?;
+        }
+    } else {
+        out.push(path.to_path_buf());
+    }
+    Ok(())
+}
+
+fn ingest(state: &AppState, paths: &[PathBuf], json: bool) -> ExitCode {
+    let mut files = Vec::new();
+    for p in paths {
+        if p.as_os_str() == "-" {
+            files.push(p.clone());
+            continue;
+        }
+        if let Err(e) = collect_files(p, &mut files) {
+            return fail(format!("{}: {e}", p.display()));
+        }
+    }
+    let mut conn = match state.pool.get() {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    let mut counts = std::collections::BTreeMap::<&'static str, usize>::new();
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for f in files {
+        let (raw, source) = if f.as_os_str() == "-" {
+            let mut buf = Vec::new();
+            if let Err(e) = std::io::stdin().read_to_end(&mut buf) {
+                return fail(format!("stdin: {e}"));
+            }
+            (buf, "stdin".to_string())
+        } else {
+            match std::fs::read(&f) {
+                Ok(b) => (b, f.display().to_string()),
+                Err(e) => {
+                    eprintln!("casebook: skipping {}: {e}", f.display());
+                    continue;
+                }
+            }
+        };
+        let outcomes = match crate::mail::ingest_input(&mut conn, state.store.as_ref(), &state.rules, &raw, &source) {
+            Ok(o) => o,
+            Err(e) => return fail(format!("{source}: {e}")),
+        };
+        for o in outcomes {
+            *counts.entry(o.outcome.as_str()).or_default() += 1;
+            let line = if json {
+                serde_json::to_string(&o).unwrap_or_default()
+            } else {
+                format!(
+                    "{:<11} {:<18} {}{}",
+                    o.outcome.as_str(),
+                    o.case_number.as_deref().unwrap_or("-"),
+                    o.source,
+                    o.reason.as_deref().map(|r| format!("  ({r})")).unwrap_or_default()
+                )
+            };
+            if writeln!(out, "{line}").is_err() {
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let total: usize = counts.values().sum();
+    let summary = counts.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ");
+    if json {
+        eprintln!("{total} messages: {summary}");
+    } else {
+        let _ = writeln!(out, "{total} messages: {summary}");
+    }
+    ExitCode::SUCCESS
+}
+
+/// sysexits: 0 delivered, 65 EX_DATAERR (refused for good), 75 EX_TEMPFAIL (retry later), 77 EX_NOPERM.
+fn mailgate(url: &str, token_file: &std::path::Path) -> ExitCode {
+    const EX_DATAERR: u8 = 65;
+    const EX_NOINPUT: u8 = 66;
+    const EX_TEMPFAIL: u8 = 75;
+    const EX_NOPERM: u8 = 77;
+    const EX_CONFIG: u8 = 78;
+    let token = match std::fs::read_to_string(token_file) {
+        Ok(t) => t.trim().to_string(),
+        Err(e) => {
+            eprintln!("casebook mailgate: token file {}: {e}", token_file.display());
+            return ExitCode::from(EX_CONFIG);
+        }
+    };
+    let mut raw = Vec::new();
+    if let Err(e) = std::io::stdin().read_to_end(&mut raw) {
+        eprintln!("casebook mailgate: stdin: {e}");
+        return ExitCode::from(EX_NOINPUT);
+    }
+    let agent = ureq::AgentBuilder::new().timeout(std::time::Duration::from_secs(120)).build();
+    match agent
+        .post(url)
+        .set("Authorization", &format!("Bearer {token}"))
+        .set("Content-Type", "message/rfc822")
+        .send_bytes(&raw)
+    {
+        Ok(resp) => {
+            let body = resp.into_string().unwrap_or_default();
+            eprintln!("casebook mailgate: {body}");
+            ExitCode::SUCCESS
+        }
+        Err(ureq::Error::Status(code, resp)) => {
+            let body = resp.into_string().unwrap_or_default();
+            eprintln!("casebook mailgate: HTTP {code}: {body}");
+            match code {
+                401 | 403 => ExitCode::from(EX_NOPERM),
+                400 | 413 => ExitCode::from(EX_DATAERR),
+                _ => ExitCode::from(EX_TEMPFAIL),
+            }
+        }
+        Err(e) => {
+            eprintln!("casebook mailgate: {e} (will be retried by the MTA)");
+            ExitCode::from(EX_TEMPFAIL)
+        }
+    }
+}

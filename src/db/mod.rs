@@ -1,0 +1,170 @@
+//! Storage: one connection type over SQLite (embedded default) and PostgreSQL.
+
+pub mod schema;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{self, CustomizeConnection, ManageConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use std::time::Duration;
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Pg(diesel::PgConnection),
+    Sqlite(diesel::SqliteConnection),
+}
+
+pub type Pool = r2d2::Pool<Manager>;
+pub type PooledConn = r2d2::PooledConnection<Manager>;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("cannot connect to the database: {0}")]
+    Connect(String),
+    #[error("database pool: {0}")]
+    Pool(#[from] r2d2::PoolError),
+    #[error("migration failed: {0}")]
+    Migrate(String),
+    #[error(transparent)]
+    Query(#[from] diesel::result::Error),
+}
+
+/// Picks the engine from the URL scheme and reports the engine's own connect error.
+#[derive(Debug, Clone)]
+pub struct Manager {
+    url: String,
+}
+
+impl Manager {
+    pub fn new(url: &str) -> Self {
+        Manager { url: url.to_string() }
+    }
+}
+
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+fn sqlite_path(url: &str) -> &str {
+    url.strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url)
+}
+
+pub fn establish(url: &str) -> Result<DbConn, DbError> {
+    if is_postgres_url(url) {
+        diesel::PgConnection::establish(url)
+            .map(DbConn::Pg)
+            .map_err(|e| DbError::Connect(e.to_string()))
+    } else {
+        let mut c = diesel::SqliteConnection::establish(sqlite_path(url))
+            .map_err(|e| DbError::Connect(e.to_string()))?;
+        sqlite_pragmas(&mut c).map_err(|e| DbError::Connect(e.to_string()))?;
+        Ok(DbConn::Sqlite(c))
+    }
+}
+
+fn sqlite_pragmas(c: &mut diesel::SqliteConnection) -> QueryResult<()> {
+    c.batch_execute(
+        "PRAGMA busy_timeout=15000; PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; \
+         PRAGMA synchronous=NORMAL;",
+    )
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConn;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, r2d2::Error> {
+        if is_postgres_url(&self.url) {
+            diesel::PgConnection::establish(&self.url)
+                .map(DbConn::Pg)
+                .map_err(r2d2::Error::ConnectionError)
+        } else {
+            diesel::SqliteConnection::establish(sqlite_path(&self.url))
+                .map(DbConn::Sqlite)
+                .map_err(r2d2::Error::ConnectionError)
+        }
+    }
+
+    fn is_valid(&self, c: &mut DbConn) -> Result<(), r2d2::Error> {
+        c.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, c: &mut DbConn) -> bool {
+        matches!(c.batch_execute("SELECT 1"), Err(_))
+    }
+}
+
+#[derive(Debug)]
+struct Pragmas;
+
+impl CustomizeConnection<DbConn, r2d2::Error> for Pragmas {
+    fn on_acquire(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
+        if let DbConn::Sqlite(s) = conn {
+            sqlite_pragmas(s).map_err(r2d2::Error::QueryError)?;
+        }
+        Ok(())
+    }
+}
+
+pub fn migrate(conn: &mut DbConn) -> Result<usize, DbError> {
+    let applied = match conn {
+        DbConn::Sqlite(s) => s
+            .run_pending_migrations(SQLITE_MIGRATIONS)
+            .map(|v| v.len())
+            .map_err(|e| DbError::Migrate(e.to_string()))?,
+        DbConn::Pg(p) => p
+            .run_pending_migrations(PG_MIGRATIONS)
+            .map(|v| v.len())
+            .map_err(|e| DbError::Migrate(e.to_string()))?,
+    };
+    Ok(applied)
+}
+
+/// Opens the database, applies pending migrations and returns a pool.
+pub fn connect_and_migrate(url: &str, max_size: u32) -> Result<Pool, DbError> {
+    let mut c = establish(url)?;
+    migrate(&mut c)?;
+    drop(c);
+    let size = if is_postgres_url(url) { max_size } else { max_size.max(2) };
+    r2d2::Pool::builder()
+        .max_size(size)
+        .connection_timeout(Duration::from_secs(30))
+        .connection_customizer(Box::new(Pragmas))
+        .build(Manager::new(url))
+        .map_err(|e| DbError::Connect(e.to_string()))
+}
+
+pub fn is_sqlite(conn: &DbConn) -> bool {
+    matches!(conn, DbConn::Sqlite(_))
+}
+
+/// Runs `f` in a write transaction. On SQLite it starts with `BEGIN IMMEDIATE`, so
+/// two writers queue on the busy timeout instead of failing with "database is locked".
+pub fn write_tx<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    match conn {
+        DbConn::Sqlite(inner) => {
+            AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
+            match f(conn) {
+                Ok(v) => {
+                    <DbConn as Connection>::TransactionManager::commit_transaction(conn)?;
+                    Ok(v)
+                }
+                Err(e) => {
+                    <DbConn as Connection>::TransactionManager::rollback_transaction(conn)?;
+                    Err(e)
+                }
+            }
+        }
+        DbConn::Pg(_) => conn.transaction(f),
+    }
+}

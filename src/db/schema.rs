@@ -1,0 +1,228 @@
+//! Table definitions shared by both engines (common SQL types only).
+
+diesel::table! {
+    app_settings (key) {
+        key -> Text,
+        value -> Text,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        email -> Text,
+        name -> Text,
+        aliases -> Text,
+        role -> Text,
+        password_hash -> Text,
+        disabled -> Bool,
+        session_epoch -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    api_tokens (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    login_attempts (key) {
+        key -> Text,
+        window_start -> Timestamp,
+        failures -> BigInt,
+    }
+}
+
+diesel::table! {
+    raw_messages (id) {
+        id -> BigInt,
+        sha256 -> Text,
+        size -> BigInt,
+        source -> Text,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    cases (id) {
+        id -> BigInt,
+        number -> Text,
+        subject -> Text,
+        customer -> Nullable<Text>,
+        oem -> Nullable<Text>,
+        status -> Text,
+        priority -> Text,
+        tracking_token -> Text,
+        assignee_id -> Nullable<BigInt>,
+        language -> Text,
+        parent_case_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        first_customer_at -> Nullable<Timestamp>,
+        first_response_at -> Nullable<Timestamp>,
+        closed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    messages (id) {
+        id -> BigInt,
+        case_id -> BigInt,
+        raw_id -> Nullable<BigInt>,
+        message_id -> Text,
+        content_hash -> Text,
+        reuses_id_of -> Nullable<BigInt>,
+        in_reply_to -> Nullable<Text>,
+        refs -> Text,
+        thread_key -> Nullable<Text>,
+        from_name -> Text,
+        from_address -> Text,
+        to_addrs -> Text,
+        subject -> Text,
+        sent_at -> Timestamp,
+        received_at -> Timestamp,
+        direction -> Text,
+        is_auto_reply -> Bool,
+        body_text -> Text,
+        source -> Text,
+    }
+}
+
+diesel::table! {
+    attachments (id) {
+        id -> BigInt,
+        message_row_id -> BigInt,
+        case_id -> BigInt,
+        filename -> Text,
+        content_type -> Text,
+        size -> BigInt,
+        sha256 -> Text,
+        is_tnef -> Bool,
+    }
+}
+
+diesel::table! {
+    case_codes (id) {
+        id -> BigInt,
+        case_id -> BigInt,
+        code -> Text,
+        found_in -> Text,
+    }
+}
+
+diesel::table! {
+    case_serials (id) {
+        id -> BigInt,
+        case_id -> BigInt,
+        serial -> Text,
+        kind -> Text,
+    }
+}
+
+diesel::table! {
+    scopes (id) {
+        id -> BigInt,
+        case_id -> BigInt,
+        problem_definition -> Text,
+        problem_scope -> Text,
+        log_instructions -> Nullable<Text>,
+        author -> Text,
+        message_row_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    closures (id) {
+        id -> BigInt,
+        case_id -> BigInt,
+        problem_definition -> Text,
+        resolution -> Text,
+        root_cause -> Nullable<Text>,
+        customer_agreed -> Bool,
+        author -> Text,
+        message_row_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    escalations (id) {
+        id -> BigInt,
+        case_id -> BigInt,
+        status -> Text,
+        question -> Text,
+        serial_number -> Nullable<Text>,
+        opened_by -> Text,
+        message_row_id -> Nullable<BigInt>,
+        opened_at -> Timestamp,
+        first_answered_at -> Nullable<Timestamp>,
+        closed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    escalation_entries (id) {
+        id -> BigInt,
+        escalation_id -> BigInt,
+        kind -> Text,
+        author_name -> Text,
+        body_text -> Text,
+        message_row_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    quarantine (id) {
+        id -> BigInt,
+        raw_id -> BigInt,
+        source -> Text,
+        reason -> Text,
+        created_at -> Timestamp,
+        resolved_at -> Nullable<Timestamp>,
+        resolution -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> BigInt,
+        case_id -> Nullable<BigInt>,
+        actor -> Text,
+        action -> Text,
+        detail -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(api_tokens -> users (user_id));
+diesel::joinable!(messages -> cases (case_id));
+diesel::joinable!(attachments -> messages (message_row_id));
+diesel::joinable!(escalation_entries -> escalations (escalation_id));
+diesel::joinable!(quarantine -> raw_messages (raw_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    app_settings,
+    users,
+    api_tokens,
+    login_attempts,
+    raw_messages,
+    cases,
+    messages,
+    attachments,
+    case_codes,
+    case_serials,
+    scopes,
+    closures,
+    escalations,
+    escalation_entries,
+    quarantine,
+    audit_events,
+);

@@ -1,0 +1,20 @@
+//! Casebook: support case tracking for teams that work over email.
+
+pub mod auth;
+pub mod cases;
+pub mod cli;
+pub mod codes;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod i18n;
+pub mod mail;
+pub mod startup;
+pub mod storage;
+pub mod telemetry;
+pub mod web;
+
+/// Current UTC time without zone, as stored in the database.
+pub fn now() -> chrono::NaiveDateTime {
+    chrono::Utc::now().naive_utc()
+}

@@ -1,0 +1,452 @@
+//! Understanding a thread: case tags, tracking tokens, error codes, serial numbers,
+//! product keys, customer and OEM, scope and closure sections, greetings, quoted
+//! text and secrets. Pure functions over text; configurable parts come in `Rules`.
+
+use regex::Regex;
+use std::sync::OnceLock;
+
+fn re(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
+    cell.get_or_init(|| Regex::new(pattern).expect("built-in pattern compiles"))
+}
+
+/// Spaces as mail clients write them: any Unicode white space plus zero-width ones.
+const SP: &str = r"[\s\u{200B}\u{FEFF}\u{3000}]";
+
+/// Strips `Re:`, `Fwd:`, `回复:`, `答复:`, `转发:`, `自动回复:` … in any repetition.
+pub fn normalize_subject(subject: &str) -> String {
+    static R: OnceLock<Regex> = OnceLock::new();
+    let r = re(
+        &R,
+        r"(?i)^(?:[\s\u{200B}\u{FEFF}\u{3000}]*(?:re|fw|fwd|aw|sv|antw|回复|回覆|答复|转发|轉寄|自动回复|自動回覆)[\s\u{3000}]*(?:\[\d+\])?[\s\u{3000}]*[:：])+",
+    );
+    r.replace(subject.trim(), "").trim().to_string()
+}
+
+/// `[案例号: CAS-06496-T2V9C6 ]`, `[Case: CAS-…]`, full-width colons and brackets, any spaces.
+pub fn find_case_tag(text: &str) -> Option<String> {
+    static R: OnceLock<Regex> = OnceLock::new();
+    let r = re(
+        &R,
+        &format!(r"(?i)[\[【]{SP}*(?:案例号|案例編號|案例编号|case(?:{SP}*(?:no\.?|number|#))?){SP}*[:：#]?{SP}*(CAS-\d{{5}}-[A-Z0-9]{{6}}){SP}*[\]】]"),
+    );
+    r.captures(text).map(|c| c[1].to_ascii_uppercase())
+}
+
+/// The subject for display: prefixes, our case tag and tracking tokens removed.
+pub fn display_subject(subject: &str, prefixes: &[String]) -> String {
+    static TAG: OnceLock<Regex> = OnceLock::new();
+    let tag = re(
+        &TAG,
+        &format!(r"(?i)[\[【]{SP}*(?:案例号|案例編號|案例编号|case(?:{SP}*(?:no\.?|number|#))?){SP}*[:：#]?{SP}*CAS-\d{{5}}-[A-Z0-9]{{6}}{SP}*[\]】]"),
+    );
+    let mut s = tag.replace_all(&normalize_subject(subject), " ").into_owned();
+    for p in prefixes {
+        if let Ok(r) = Regex::new(&format!(r"(?i)\b{}[:：]{SP}?\d{{4,10}}\b", regex::escape(p))) {
+            s = r.replace_all(&s, " ").into_owned();
+        }
+    }
+    let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if s.is_empty() {
+        normalize_subject(subject)
+    } else {
+        s
+    }
+}
+
+/// Tracking tokens such as `CMIT:0001135` for the configured prefixes, normalised.
+pub fn find_tokens(text: &str, prefixes: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for p in prefixes {
+        let Ok(r) = Regex::new(&format!(r"(?i)\b({})[:：]{SP}?(\d{{4,10}})\b", regex::escape(p))) else {
+            continue;
+        };
+        for c in r.captures_iter(text) {
+            let t = format!("{}:{}", p.to_ascii_uppercase(), &c[2]);
+            if !out.contains(&t) {
+                out.push(t);
+            }
+        }
+    }
+    out
+}
+
+/// Customer organisation and OEM channel from `% 联想OEM用户-中银金融科技有限公司用户反馈… %`.
+pub fn customer_oem_from_subject(subject: &str) -> (Option<String>, Option<String>) {
+    static PCT: OnceLock<Regex> = OnceLock::new();
+    static OEM: OnceLock<Regex> = OnceLock::new();
+    static CUST: OnceLock<Regex> = OnceLock::new();
+    let Some(inner) = re(&PCT, r"[%％]\s*([^%％]+?)\s*[%％]").captures(subject).map(|c| c[1].to_string()) else {
+        return (None, None);
+    };
+    let (oem, rest) = match re(&OEM, r"^(.+?)\s*OEM\s*(?:用户|客户)?\s*[-－—–_]\s*(.+)$").captures(&inner) {
+        Some(c) => (Some(c[1].trim().to_string()), c[2].to_string()),
+        None => (None, inner.clone()),
+    };
+    let customer = re(&CUST, r"^(.+?)(?:用户|客户)?(?:反馈|报告|报障|咨询)").captures(&rest).map(|c| c[1].trim().to_string());
+    (customer.filter(|c| !c.is_empty()), oem.filter(|o| !o.is_empty()))
+}
+
+/// Error codes in text, normalised to `0x` + 8 upper-case hex digits.
+/// Bare 8-digit hex values count only when they are known codes or failure codes.
+pub fn error_codes(text: &str) -> Vec<String> {
+    static HEX: OnceLock<Regex> = OnceLock::new();
+    static KEYWORD: OnceLock<Regex> = OnceLock::new();
+    let mut out: Vec<String> = Vec::new();
+    let mut push = |v: u32, strong: bool| {
+        if strong || v >= 0x8000_0000 || (v > 0xFFFF && crate::codes::is_known(v)) {
+            let c = crate::codes::format_code(v);
+            if !out.contains(&c) {
+                out.push(c);
+            }
+        }
+    };
+    for c in re(&HEX, r"(?i)(?:^|[^0-9a-z])0x([0-9a-f]{8})(?:[^0-9a-z]|$)").captures_iter(text) {
+        if let Ok(v) = u32::from_str_radix(&c[1], 16) {
+            push(v, false);
+        }
+    }
+    // "HRESULT: C004F074", "错误代码 0x5", "error code: 0x80070005", "hr=0x…"
+    for c in re(
+        &KEYWORD,
+        r"(?i)(?:hresult|hr|error\s*code|error|错误代码|错误码|錯誤代碼)\s*[:=：]?\s*(?:0x([0-9a-f]{1,8})|([0-9a-f]{8}))\b",
+    )
+    .captures_iter(text)
+    {
+        let hex = c.get(1).or(c.get(2)).map(|m| m.as_str()).unwrap_or("");
+        if let Ok(v) = u32::from_str_radix(hex, 16) {
+            push(v, v != 0);
+        }
+    }
+    out
+}
+
+/// Serial numbers: the configured pattern, plus any value after a "序列号" / "serial number" label.
+pub fn serial_numbers(text: &str, pattern: &Regex) -> Vec<String> {
+    static LABEL: OnceLock<Regex> = OnceLock::new();
+    let mut out: Vec<String> = Vec::new();
+    for m in pattern.find_iter(text) {
+        let s = m.as_str().to_string();
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    let label = re(
+        &LABEL,
+        r"(?i)(?:序列号|序號|序列號|serial\s*(?:number|no\.?|#)|s/n)(?:信息)?(?:如下)?\s*(?:是|为|:|：|#)?\s*([A-Z0-9][A-Z0-9-]{5,30}[A-Z0-9])\b",
+    );
+    for c in label.captures_iter(text) {
+        let s = c[1].to_string();
+        if s.chars().any(|ch| ch.is_ascii_digit()) && !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    out
+}
+
+/// Product keys, masked: only the last five characters stay readable.
+pub fn product_keys(text: &str) -> Vec<String> {
+    static R: OnceLock<Regex> = OnceLock::new();
+    let r = re(&R, r"\b(?:[A-Z0-9]{5}-){4}([A-Z0-9]{5})\b");
+    let mut out = Vec::new();
+    for c in r.captures_iter(text) {
+        let masked = format!("*****-*****-*****-*****-{}", &c[1]);
+        if !out.contains(&masked) {
+            out.push(masked);
+        }
+    }
+    out
+}
+
+/// Masks credentials, secrets in URLs and product keys, for display and the API.
+pub fn mask_secrets(text: &str) -> String {
+    static CRED: OnceLock<Regex> = OnceLock::new();
+    static URLQ: OnceLock<Regex> = OnceLock::new();
+    static USERINFO: OnceLock<Regex> = OnceLock::new();
+    static KEY: OnceLock<Regex> = OnceLock::new();
+    let cred = re(
+        &CRED,
+        r"(?im)(用户名|用戶名|账号|帳號|帐号|登录名|登录账号|密码|密碼|口令|验证码|\b(?:user\s*name|username|user\s*id|login|password|passwd|pwd|passcode|pin|secret|api[_ ]?key|token))([ \t\u{3000}]*[:：=][ \t\u{3000}]*)([^\s<>&]+)",
+    );
+    let s = cred.replace_all(text, "$1$2******");
+    let urlq = re(
+        &URLQ,
+        r"(?i)([?&;](?:access_token|token|auth|key|api_key|apikey|sig|signature|sdata|password|pwd|secret|code|session|sid)=)[^&\s<>#]+",
+    );
+    let s = urlq.replace_all(&s, "${1}***");
+    let userinfo = re(&USERINFO, r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@<>]+:[^/\s@<>]+@");
+    let s = userinfo.replace_all(&s, "${1}***@");
+    let key = re(&KEY, r"\b(?:[A-Z0-9]{5}-){4}([A-Z0-9]{5})\b");
+    key.replace_all(&s, "*****-*****-*****-*****-$1").into_owned()
+}
+
+/// Splits a body into what the sender wrote and what is folded away by default:
+/// quoted earlier mail and the signature. The whole text stays available.
+pub fn split_folded(text: &str) -> (String, String) {
+    static MARK: OnceLock<Regex> = OnceLock::new();
+    let mark = re(
+        &MARK,
+        r"(?i)^(?:>|-{3,}\s*(?:original message|原始邮件|原始郵件)|-- ?$|-{6,}\s*$|_{10,}\s*$|on .{5,200} wrote:\s*$|在.{2,200}写道[:：]\s*$|(?:发件人|寄件者|from)\s*[:：].+$|sincerely,?\s*$|best regards,?\s*$|此致|祝好)",
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    let cut = lines.iter().enumerate().skip(1).find(|(_, l)| mark.is_match(l.trim_end())).map(|(i, _)| i);
+    match cut {
+        Some(i) => (lines[..i].join("\n").trim_end().to_string(), lines[i..].join("\n")),
+        None => (text.trim_end().to_string(), String::new()),
+    }
+}
+
+/// Who a message greets on its first line: R&D as a team, a named person, or nobody.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Greeting {
+    Dev,
+    Name(String),
+    None,
+}
+
+pub fn greeting(text: &str) -> Greeting {
+    static DEV: OnceLock<Regex> = OnceLock::new();
+    static EN: OnceLock<Regex> = OnceLock::new();
+    static ZH: OnceLock<Regex> = OnceLock::new();
+    let first = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+    if re(&DEV, r"(?i)^(?:hi|hello|dear|hey|to)?[\s,，]*(?:dev|devs|developers?|r&d|rd|研发|研发同事|研发团队)(?:\s*team)?\s*(?:[,，:：!！]|$)").is_match(first) {
+        return Greeting::Dev;
+    }
+    if let Some(c) = re(&EN, r"(?i)^(?:hi|hello|dear|hey)[\s,，]+([^,，:：!！]{1,40}?)\s*(?:[,，:：!！]|$)").captures(first) {
+        return Greeting::Name(c[1].trim().to_string());
+    }
+    if let Some(c) = re(&ZH, r"^([^,，:：!！\s]{1,12}?)[,，\s]*(?:你好|您好)").captures(first) {
+        return Greeting::Name(c[1].trim().to_string());
+    }
+    Greeting::None
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Scope {
+    pub problem_definition: String,
+    pub problem_scope: String,
+    pub log_instructions: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Closure {
+    pub problem_definition: String,
+    pub resolution: String,
+    pub root_cause: Option<String>,
+}
+
+const HEADERS: &[(&str, &[&str])] = &[
+    ("definition", &["问题定义", "問題定義", "problem definition", "problem description", "issue definition"]),
+    ("scope", &["问题范围", "問題範圍", "problem scope", "scope"]),
+    ("logs", &["日志收集", "日誌收集", "log collection", "collecting logs"]),
+    ("progress", &["问题进展", "問題進展", "解决方案", "处理结果", "resolution", "progress", "solution"]),
+    ("root_cause", &["根本原因", "问题原因", "root cause", "cause"]),
+    ("summary", &["案例总结", "案例總結", "case summary", "summary"]),
+];
+
+/// Which known section header a line is, and the text after the colon on that line.
+fn section_header(line: &str) -> Option<(&'static str, String)> {
+    let t = line.trim().trim_start_matches(['*', '#', '-', ' ']);
+    let lower = t.to_lowercase();
+    for (name, labels) in HEADERS {
+        for label in *labels {
+            if let Some(rest) = lower.strip_prefix(label) {
+                let rest_trim = rest.trim_start();
+                if let Some(after) = rest_trim.strip_prefix([':', '：']) {
+                    let offset = t.len() - after.len();
+                    return Some((name, t[offset..].trim().to_string()));
+                }
+                if rest_trim.is_empty() && *name == "summary" {
+                    return Some((name, String::new()));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Sections of a body by header; a section ends at a blank line, the next header,
+/// a closing sentence or the signature.
+fn sections(text: &str) -> Vec<(&'static str, String)> {
+    static END: OnceLock<Regex> = OnceLock::new();
+    let end = re(
+        &END,
+        r"(?i)^(?:接下来|如果您|如您|谢谢|感谢|此致|next,|if you|please let|thank|regards|best|sincerely|-{2,}|_{5,})",
+    );
+    let mut out: Vec<(&'static str, String)> = Vec::new();
+    let mut current: Option<(&'static str, Vec<String>)> = None;
+    let flush = |cur: &mut Option<(&'static str, Vec<String>)>, out: &mut Vec<(&'static str, String)>| {
+        if let Some((n, lines)) = cur.take() {
+            out.push((n, lines.join("\n").trim().to_string()));
+        }
+    };
+    for line in text.lines() {
+        if let Some((name, rest)) = section_header(line) {
+            flush(&mut current, &mut out);
+            let mut lines = Vec::new();
+            if !rest.is_empty() {
+                lines.push(rest);
+            }
+            current = Some((name, lines));
+            continue;
+        }
+        let ends = line.trim().is_empty() || end.is_match(line.trim());
+        if let Some((name, lines)) = current.as_mut() {
+            // The log-collection section runs over numbered steps and blank lines.
+            if *name == "logs" && !end.is_match(line.trim()) {
+                lines.push(line.trim_end().to_string());
+                continue;
+            }
+            if ends && !lines.is_empty() {
+                flush(&mut current, &mut out);
+            } else if !line.trim().is_empty() {
+                lines.push(line.trim().to_string());
+            }
+        }
+    }
+    flush(&mut current, &mut out);
+    out
+}
+
+fn first_section(secs: &[(&'static str, String)], name: &str) -> Option<String> {
+    secs.iter().find(|(n, v)| *n == name && !v.is_empty()).map(|(_, v)| v.clone())
+}
+
+/// 问题定义 / 问题范围 ("Problem definition" / "Scope"), unless the message is a closure.
+pub fn extract_scope(text: &str) -> Option<Scope> {
+    let secs = sections(text);
+    if secs.iter().any(|(n, _)| *n == "summary") {
+        return None;
+    }
+    let def = first_section(&secs, "definition")?;
+    let scope = first_section(&secs, "scope")?;
+    Some(Scope { problem_definition: def, problem_scope: scope, log_instructions: first_section(&secs, "logs") })
+}
+
+/// 案例总结 with 问题定义 / 问题进展 ("Case summary" with "Problem definition" / "Resolution").
+pub fn extract_closure(text: &str) -> Option<Closure> {
+    let secs = sections(text);
+    if !secs.iter().any(|(n, _)| *n == "summary") {
+        return None;
+    }
+    let resolution = first_section(&secs, "progress")?;
+    Some(Closure {
+        problem_definition: first_section(&secs, "definition").unwrap_or_default(),
+        resolution,
+        root_cause: first_section(&secs, "root_cause"),
+    })
+}
+
+/// Mail ids that cannot be real (no `@`, spaces, absurd length) are ignored for threading.
+pub fn plausible_message_id(id: &str) -> bool {
+    let id = id.trim().trim_start_matches('<').trim_end_matches('>');
+    id.len() >= 3
+        && id.len() <= 250
+        && id.contains('@')
+        && !id.starts_with('@')
+        && !id.ends_with('@')
+        && !id.contains(char::is_whitespace)
+}
+
+/// Out-of-office subjects in both languages.
+pub fn auto_reply_subject(subject: &str) -> bool {
+    static R: OnceLock<Regex> = OnceLock::new();
+    re(
+        &R,
+        r"(?i)^\s*(?:auto(?:matic)?[\s-]*(?:reply|response)|auto:|out of (?:the )?office|ooo\b|自动回复|自動回覆|休假|不在办公室|外出)",
+    )
+    .is_match(subject)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEED_SUBJECT: &str =
+        "回复: [案例号:\u{2009}CAS-06496-T2V9C6 ] % 联想OEM用户-中银金融科技有限公司用户反馈激活失败问题 % 初次响应 CMIT:0001135";
+
+    #[test]
+    fn subject_prefixes() {
+        assert_eq!(normalize_subject("Re: RE: 回复：答复: Fwd: hello"), "hello");
+        assert_eq!(normalize_subject("自动回复: 转发: FW: x"), "x");
+        assert_eq!(normalize_subject("Rebuild failed"), "Rebuild failed");
+    }
+
+    #[test]
+    fn case_tag_variants() {
+        assert_eq!(find_case_tag(SEED_SUBJECT).as_deref(), Some("CAS-06496-T2V9C6"));
+        assert_eq!(find_case_tag("x [Case: CAS-12345-ABCDEF] y").as_deref(), Some("CAS-12345-ABCDEF"));
+        assert_eq!(find_case_tag("【案例号：\u{3000}CAS-12345-ABCDEF】").as_deref(), Some("CAS-12345-ABCDEF"));
+        assert_eq!(find_case_tag("CAS-12345-ABCDEF alone"), None);
+    }
+
+    #[test]
+    fn tokens_customer_and_display() {
+        let p = vec!["CMIT".to_string()];
+        assert_eq!(find_tokens(SEED_SUBJECT, &p), vec!["CMIT:0001135".to_string()]);
+        let (c, o) = customer_oem_from_subject(SEED_SUBJECT);
+        assert_eq!(c.as_deref(), Some("中银金融科技有限公司"));
+        assert_eq!(o.as_deref(), Some("联想"));
+        let d = display_subject(SEED_SUBJECT, &p);
+        assert!(!d.contains("CAS-") && !d.contains("CMIT") && d.contains("激活失败"), "{d}");
+    }
+
+    #[test]
+    fn error_code_forms() {
+        assert_eq!(error_codes("异常来自HRESULT:0xC002001B。"), vec!["0xC002001B"]);
+        assert_eq!(error_codes("错误代码 0xc004f074 and error 0x8007232B"), vec!["0xC004F074", "0x8007232B"]);
+        assert_eq!(error_codes("HRESULT: C004F074"), vec!["0xC004F074"]);
+        assert!(error_codes("address 0x00401000 in memory").is_empty());
+    }
+
+    #[test]
+    fn serials_and_keys() {
+        let p = Regex::new(crate::config::DEFAULT_SERIAL_PATTERN).expect("pattern");
+        assert_eq!(serial_numbers("序列号信息如下：T102210000943", &p), vec!["T102210000943"]);
+        assert_eq!(serial_numbers("Serial number: PF2ABC12", &p), vec!["PF2ABC12"]);
+        assert_eq!(product_keys("key VK7JG-NPHTM-C97JM-9MPGT-3V66T"), vec!["*****-*****-*****-*****-3V66T"]);
+    }
+
+    #[test]
+    fn secrets_masked() {
+        let m = mask_secrets("5.      用户名：userma\n6.      密码：ma123\npassword: hunter2\nhttps://x.com/a?token=abc&x=1");
+        assert!(!m.contains("ma123") && !m.contains("userma") && !m.contains("hunter2") && !m.contains("abc&"), "{m}");
+        assert!(m.contains("x=1"));
+        assert!(!mask_secrets("key VK7JG-NPHTM-C97JM-9MPGT-3V66T").contains("VK7JG"));
+    }
+
+    #[test]
+    fn greetings() {
+        assert_eq!(greeting("Hi Dev,\n中银"), Greeting::Dev);
+        assert_eq!(greeting("Hi DEV:\n从用户处"), Greeting::Dev);
+        assert_eq!(greeting("Hi Joy:\n感谢"), Greeting::Name("Joy".into()));
+        assert_eq!(greeting("马先生，您好：\n如刚刚"), Greeting::Name("马先生".into()));
+        assert_eq!(greeting("Hi，\n通过"), Greeting::None);
+    }
+
+    #[test]
+    fn scope_and_closure() {
+        let scope = "马先生，您好：\n如刚刚电话沟通：\n问题定义：\n用户反馈激活失败。\n问题范围：\n协助用户分析上述问题。 \n接下来，我们将开始合作。\n日志收集：\n1. 下载\n2. 上传\n--------------\n王彬彬";
+        let s = extract_scope(scope).expect("scope");
+        assert_eq!(s.problem_definition, "用户反馈激活失败。");
+        assert_eq!(s.problem_scope, "协助用户分析上述问题。");
+        assert!(s.log_instructions.as_deref().is_some_and(|l| l.contains("上传")));
+        assert!(extract_closure(scope).is_none());
+        let closure = "马先生，您好：\n案例总结： \n问题定义：\n用户反馈激活失败。\n问题进展：\n用户已将系统重新安装，再次尝试激活，激活成功。";
+        let c = extract_closure(closure).expect("closure");
+        assert!(c.resolution.contains("重新安装"));
+        assert!(extract_scope(closure).is_none());
+        let en = "Hello,\nCase summary:\nProblem definition: activation fails\nResolution: reinstalled Windows\n";
+        assert_eq!(extract_closure(en).map(|c| c.resolution), Some("reinstalled Windows".into()));
+    }
+
+    #[test]
+    fn folding_and_ids() {
+        let (main, folded) = split_folded("Hi,\nthe answer\nSincerely,\nJoy\n");
+        assert_eq!(main, "Hi,\nthe answer");
+        assert!(folded.contains("Joy"));
+        assert!(plausible_message_id("<abc@x.com>"));
+        assert!(!plausible_message_id("<yes>"));
+        assert!(auto_reply_subject("自动回复: 休假中"));
+        assert!(auto_reply_subject("Out of Office: back monday"));
+    }
+}

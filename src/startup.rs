@@ -1,0 +1,78 @@
+//! Application state, server start and the background workers beside it.
+
+use crate::auth::Keys;
+use crate::config::Settings;
+use crate::db::Pool;
+use crate::mail::Rules;
+use crate::storage::DirStore;
+use std::sync::Arc;
+
+pub struct AppState {
+    pub pool: Pool,
+    pub settings: Arc<Settings>,
+    pub keys: Keys,
+    pub store: Arc<DirStore>,
+    pub rules: Arc<Rules>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("data directory {0}: {1}")]
+    DataDir(String, std::io::Error),
+    #[error(transparent)]
+    Db(#[from] crate::db::DbError),
+    #[error(transparent)]
+    Storage(#[from] crate::storage::StorageError),
+    #[error(transparent)]
+    Ingest(#[from] crate::mail::IngestError),
+    #[error("database: {0}")]
+    Query(#[from] diesel::result::Error),
+}
+
+/// Opens (and migrates) the database, the blob store and the secrets.
+pub fn build_state(settings: Settings, pool_size: u32) -> Result<AppState, StartupError> {
+    std::fs::create_dir_all(&settings.data_dir)
+        .map_err(|e| StartupError::DataDir(settings.data_dir.display().to_string(), e))?;
+    let pool = crate::db::connect_and_migrate(&settings.database_url, pool_size)?;
+    let keys = {
+        let mut c = pool.get().map_err(crate::db::DbError::from)?;
+        crate::auth::load_keys(&mut c)?
+    };
+    let store = Arc::new(DirStore::new(settings.blob_dir())?);
+    let rules = Arc::new(Rules::from_settings(&settings)?);
+    Ok(AppState { pool, settings: Arc::new(settings), keys, store, rules })
+}
+
+pub async fn serve(state: AppState, bind: &str) -> std::io::Result<()> {
+    let state = actix_web::web::Data::new(state);
+    let secure = state.settings.secure_cookies;
+    let max_body = state.settings.max_message_bytes;
+    let server = actix_web::HttpServer::new(move || {
+        actix_web::App::new()
+            .app_data(state.clone())
+            .app_data(actix_web::web::PayloadConfig::new(max_body))
+            .app_data(actix_web::web::FormConfig::default().limit(1024 * 1024))
+            .configure(|cfg| crate::web::configure(cfg, secure))
+            .wrap(crate::web::error_pages())
+            .wrap(crate::web::security_headers())
+            .wrap_fn(move |req, srv| {
+                use actix_web::dev::Service;
+                let seed = crate::web::csrf_seed_for(&req);
+                let fut = srv.call(req);
+                async move {
+                    let mut res = fut.await?;
+                    if let Some(s) = seed {
+                        let _ = res.response_mut().add_cookie(&crate::auth::csrf::cookie(s, secure));
+                    }
+                    Ok(res)
+                }
+            })
+            .wrap(tracing_actix_web::TracingLogger::default())
+    })
+    .bind(bind)?;
+    for addr in server.addrs() {
+        tracing::info!(%addr, "Casebook listening");
+        eprintln!("Casebook listening on http://{addr}");
+    }
+    server.run().await
+}

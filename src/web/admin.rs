@@ -1,0 +1,303 @@
+//! Administration: users, the quarantine, raw message downloads (audited).
+
+use super::auth::html;
+use super::{check_csrf, see_other, state, Page};
+use crate::auth::extract::HasRole;
+use crate::auth::users::{self, split_aliases, User, UserError};
+use crate::auth::{CurrentUser, Role};
+use crate::db::schema::{quarantine, raw_messages};
+use crate::error::AppError;
+use crate::mail::Outcome;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Deserialize;
+
+const ADMIN: &[Role] = &[Role::Admin];
+
+fn user_error(e: UserError) -> AppError {
+    match e {
+        UserError::Exists => AppError::BadRequest("admin.error.exists".into()),
+        UserError::BadEmail => AppError::BadRequest("admin.error.email".into()),
+        UserError::BadName => AppError::BadRequest("admin.error.name".into()),
+        UserError::WeakPassword => AppError::BadRequest("admin.error.password".into()),
+        UserError::NotFound => AppError::NotFound,
+        UserError::Hash(h) => AppError::Internal(h),
+        UserError::Db(d) => d.into(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/users.html")]
+struct UsersPage {
+    page: Page,
+    users: Vec<User>,
+    roles: Vec<&'static str>,
+}
+
+pub async fn users(req: HttpRequest, user: CurrentUser) -> Result<HttpResponse, AppError> {
+    user.require(ADMIN)?;
+    let st = state(&req)?;
+    let pool = st.pool.clone();
+    let list = web::block(move || -> Result<Vec<User>, AppError> { Ok(users::list(&mut *pool.get()?)?) }).await??;
+    let page = Page::new(&req, &st, Some(user.0));
+    html(&UsersPage { page, users: list, roles: Role::ALL.iter().map(|r| r.as_str()).collect() })
+}
+
+#[derive(Deserialize)]
+pub struct AddUser {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    aliases: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    csrf_token: String,
+}
+
+pub async fn add_user(req: HttpRequest, user: CurrentUser, form: web::Form<AddUser>) -> Result<HttpResponse, AppError> {
+    user.require(ADMIN)?;
+    let st = state(&req)?;
+    check_csrf(&req, &st, &form.csrf_token)?;
+    let f = form.into_inner();
+    let role = Role::parse(&f.role).ok_or_else(|| AppError::BadRequest("admin.error.role".into()))?;
+    let pool = st.pool.clone();
+    let actor = user.0.email.clone();
+    web::block(move || -> Result<(), AppError> {
+        let mut c = pool.get()?;
+        let u = users::create(&mut c, &f.email, &f.name, role, &split_aliases(&f.aliases), &f.password).map_err(user_error)?;
+        crate::cases::audit(&mut c, None, &actor, "user.created", &format!("{} ({})", u.email, u.role))?;
+        Ok(())
+    })
+    .await??;
+    Ok(see_other("/admin/users?done=user_added"))
+}
+
+#[derive(Template)]
+#[template(path = "admin/user_edit.html")]
+struct EditPage {
+    page: Page,
+    target: User,
+    roles: Vec<&'static str>,
+}
+
+pub async fn edit_user(req: HttpRequest, user: CurrentUser, path: web::Path<i64>) -> Result<HttpResponse, AppError> {
+    user.require(ADMIN)?;
+    let st = state(&req)?;
+    let pool = st.pool.clone();
+    let id = path.into_inner();
+    let target = web::block(move || -> Result<User, AppError> { users::find(&mut *pool.get()?, id)?.ok_or(AppError::NotFound) }).await??;
+    let page = Page::new(&req, &st, Some(user.0));
+    html(&EditPage { page, target, roles: Role::ALL.iter().map(|r| r.as_str()).collect() })
+}
+
+#[derive(Deserialize)]
+pub struct UpdateUser {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    aliases: String,
+    #[serde(default)]
+    csrf_token: String,
+}
+
+pub async fn update_user(
+    req: HttpRequest,
+    user: CurrentUser,
+    path: web::Path<i64>,
+    form: web::Form<UpdateUser>,
+) -> Result<HttpResponse, AppError> {
+    user.require(ADMIN)?;
+    let st = state(&req)?;
+    check_csrf(&req, &st, &form.csrf_token)?;
+    let id = path.into_inner();
+    let f = form.into_inner();
+    let role = Role::parse(&f.role).ok_or_else(|| AppError::BadRequest("admin.error.role".into()))?;
+    let pool = st.pool.clone();
+    let actor = user.0.email.clone();
+    web::block(move || -> Result<(), AppError> {
+        let mut c = pool.get()?;
+        users::update_profile(&mut c, id, &f.name, role, &split_aliases(&f.aliases)).map_err(user_error)?;
+        crate::cases::audit(&mut c, None, &actor, "user.updated", &format!("user {id}: role {}", role.as_str()))?;
+        Ok(())
+    })
+    .await??;
+    Ok(see_other(&format!("/admin/users/{id}?done=saved")))
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    csrf_token: String,
+}
+
+pub async fn reset_password(
+    req: HttpRequest,
+    user: CurrentUser,
+    path: web::Path<i64>,
+    form: web::Form<PasswordForm>,
+) -> Result<HttpResponse, AppError> {
+    user.require(ADMIN)?;
+    let st = state(&req)?;
+    check_csrf(&req, &st, &form.csrf_token)?;
+    let id = path.into_inner();
+    let f = form.into_inner();
+    let pool = st.pool.clone();
+    let actor = user.0.email.clone();
+    web::block(move || -> Result<(), AppError> {
+        let mut c = pool.get()?;
+        users::set_password(&mut c, id, &f.password).map_err(user_error)?;
+        crate::cases::audit(&mut c, None, &actor, "user.password_reset", &format!("user {id}"))?;
+        Ok(())
+    })
+    .await??;
+    Ok(see_other(&format!("/admin/users/{id}?done=password_reset")))
+}
+
+#[derive(Deserialize)]
+pub struct DisableForm {
+    #[serde(default)]
+    disabled: String,
+    #[serde(default)]
+    csrf_token: String,
+}
+
+pub async fn set_disabled(
+    req: HttpRequest,
+    user: CurrentUser,
+    path: web::Path<i64>,
+    form: web::Form<DisableForm>,
+) -> Result<HttpResponse, AppError> {
+    user.require(ADMIN)?;
+    let st = state(&req)?;
+    check_csrf(&req, &st, &form.csrf_token)?;
+    let id = path.into_inner();
+    if id == user.0.id {
+        return Err(AppError::BadRequest("admin.error.self_disable".into()));
+    }
+    let disabled = form.disabled == "true";
+    let pool = st.pool.clone();
+    let actor = user.0.email.clone();
+    web::block(move || -> Result<(), AppError> {
+        let mut c = pool.get()?;
+        users::set_disabled(&mut c, id, disabled).map_err(user_error)?;
+        crate::cases::audit(&mut c, None, &actor, if disabled { "user.disabled" } else { "user.enabled" }, &format!("user {id}"))?;
+        Ok(())
+    })
+    .await??;
+    Ok(see_other(&format!("/admin/users/{id}?done=saved")))
+}
+
+pub struct QuarantineRow {
+    pub id: i64,
+    pub raw_id: i64,
+    pub source: String,
+    pub reason: String,
+    pub created_at: String,
+    pub size: i64,
+}
+
+#[derive(Template)]
+#[template(path = "admin/quarantine.html")]
+struct QuarantinePage {
+    page: Page,
+    rows: Vec<QuarantineRow>,
+    results: Vec<Outcome>,
+}
+
+fn quarantine_rows(c: &mut crate::db::DbConn) -> Result<Vec<QuarantineRow>, AppError> {
+    let rows: Vec<(i64, i64, String, String, NaiveDateTime, i64)> = quarantine::table
+        .inner_join(raw_messages::table)
+        .filter(quarantine::resolved_at.is_null())
+        .order(quarantine::id.desc())
+        .limit(500)
+        .select((quarantine::id, quarantine::raw_id, quarantine::source, quarantine::reason, quarantine::created_at, raw_messages::size))
+        .load(c)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, raw_id, source, reason, t, size)| QuarantineRow {
+            id,
+            raw_id,
+            source,
+            reason,
+            created_at: t.format("%Y-%m-%d %H:%M").to_string(),
+            size,
+        })
+        .collect())
+}
+
+pub async fn quarantine(req: HttpRequest, user: CurrentUser) -> Result<HttpResponse, AppError> {
+    user.require(ADMIN)?;
+    let st = state(&req)?;
+    let pool = st.pool.clone();
+    let rows = web::block(move || quarantine_rows(&mut *pool.get()?)).await??;
+    html(&QuarantinePage { page: Page::new(&req, &st, Some(user.0)), rows, results: Vec::new() })
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+/// Runs a quarantined message through the pipeline again (after a rule or parser change).
+pub async fn retry_quarantine(
+    req: HttpRequest,
+    user: CurrentUser,
+    path: web::Path<i64>,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, AppError> {
+    user.require(ADMIN)?;
+    let st = state(&req)?;
+    check_csrf(&req, &st, &form.csrf_token)?;
+    let id = path.into_inner();
+    let pool = st.pool.clone();
+    let store = st.store.clone();
+    let rules = st.rules.clone();
+    let actor = user.0.email.clone();
+    let (rows, results) = web::block(move || -> Result<(Vec<QuarantineRow>, Vec<Outcome>), AppError> {
+        let mut c = pool.get()?;
+        let (sha, source): (String, String) = quarantine::table
+            .inner_join(raw_messages::table)
+            .filter(quarantine::id.eq(id))
+            .select((raw_messages::sha256, quarantine::source))
+            .first(&mut c)?;
+        let raw = crate::storage::BlobStore::get(store.as_ref(), &sha).map_err(AppError::internal)?;
+        // Resolve first, so that a message still not understood gets a fresh row with today's reason.
+        diesel::update(quarantine::table.find(id))
+            .set((quarantine::resolved_at.eq(crate::now()), quarantine::resolution.eq(format!("retried by {actor}"))))
+            .execute(&mut c)?;
+        let out = crate::mail::ingest_input(&mut c, store.as_ref(), &rules, &raw, &source)?;
+        crate::cases::audit(&mut c, None, &actor, "quarantine.retried", &format!("quarantine {id}"))?;
+        Ok((quarantine_rows(&mut c)?, out))
+    })
+    .await??;
+    html(&QuarantinePage { page: Page::new(&req, &st, Some(user.0)), rows, results })
+}
+
+pub async fn raw_download(req: HttpRequest, user: CurrentUser, path: web::Path<i64>) -> Result<HttpResponse, AppError> {
+    user.require(ADMIN)?;
+    let st = state(&req)?;
+    let id = path.into_inner();
+    let pool = st.pool.clone();
+    let store = st.store.clone();
+    let actor = user.0.email.clone();
+    let bytes = web::block(move || -> Result<Vec<u8>, AppError> {
+        let mut c = pool.get()?;
+        let sha: String = raw_messages::table.find(id).select(raw_messages::sha256).first(&mut c)?;
+        crate::cases::audit(&mut c, None, &actor, "raw.downloaded", &format!("raw message {id}"))?;
+        crate::storage::BlobStore::get(store.as_ref(), &sha).map_err(AppError::internal)
+    })
+    .await??;
+    Ok(super::cases::download(bytes, &format!("message-{id}.eml")))
+}

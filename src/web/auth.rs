@@ -1,0 +1,158 @@
+//! Login, logout and the language switch.
+
+use super::{check_csrf, see_other, state, Page};
+use crate::auth::{password, session, throttle, users};
+use crate::error::AppError;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+#[derive(Template)]
+#[template(path = "auth/login.html")]
+struct LoginPage {
+    page: Page,
+    email: String,
+    error: Option<String>,
+    no_users: bool,
+}
+
+fn render(tpl: &impl Template, status: StatusCode) -> Result<HttpResponse, AppError> {
+    let body = tpl.render().map_err(AppError::internal)?;
+    Ok(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body))
+}
+
+pub fn html(tpl: &impl Template) -> Result<HttpResponse, AppError> {
+    render(tpl, StatusCode::OK)
+}
+
+pub async fn login_form(req: HttpRequest) -> Result<HttpResponse, AppError> {
+    let st = state(&req)?;
+    if crate::auth::extract::session_user(&req).await?.is_some() {
+        return Ok(see_other("/cases"));
+    }
+    let pool = st.pool.clone();
+    let no_users = web::block(move || -> Result<bool, AppError> { Ok(users::count(&mut *pool.get()?)? == 0) }).await??;
+    let page = Page::new(&req, &st, None);
+    html(&LoginPage { page, email: String::new(), error: None, no_users })
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    csrf_token: String,
+}
+
+fn client_address(req: &HttpRequest) -> String {
+    req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into())
+}
+
+pub async fn login(req: HttpRequest, form: web::Form<LoginForm>) -> Result<HttpResponse, AppError> {
+    let st = state(&req)?;
+    check_csrf(&req, &st, &form.csrf_token)?;
+    let form = form.into_inner();
+    let addr = client_address(&req);
+    let pool = st.pool.clone();
+    let email = form.email.trim().to_lowercase();
+    let email_for_block = email.clone();
+    enum Result_ {
+        Ok(users::User),
+        Bad,
+        Throttled,
+    }
+    let outcome = web::block(move || -> Result<Result_, AppError> {
+        let mut c = pool.get()?;
+        let now = crate::now();
+        if throttle::is_blocked(&mut c, &email_for_block, &addr, now)? {
+            return Ok(Result_::Throttled);
+        }
+        let user = users::find_by_email(&mut c, &email_for_block)?;
+        let ok = match &user {
+            Some(u) => password::verify(&form.password, &u.password_hash) && !u.disabled,
+            None => {
+                let _ = password::verify(&form.password, password::dummy_hash());
+                false
+            }
+        };
+        match user {
+            Some(u) if ok => {
+                throttle::clear_account(&mut c, &email_for_block)?;
+                Ok(Result_::Ok(u))
+            }
+            _ => {
+                throttle::record_failure(&mut c, &email_for_block, &addr, now)?;
+                Ok(Result_::Bad)
+            }
+        }
+    })
+    .await??;
+    let page = Page::new(&req, &st, None);
+    match outcome {
+        Result_::Ok(u) => {
+            tracing::info!(user_id = u.id, "login");
+            // A fresh signed cookie with a new nonce at every login: no session fixation.
+            let value = session::encode(&st.keys, &session::new_session(u.id, u.session_epoch));
+            Ok(HttpResponse::SeeOther()
+                .insert_header((actix_web::http::header::LOCATION, "/cases"))
+                .cookie(session::cookie(value, st.settings.secure_cookies))
+                .finish())
+        }
+        Result_::Bad => {
+            tracing::info!("login failed");
+            let error = Some(page.t("login.failed").to_string());
+            render(&LoginPage { page, email, error, no_users: false }, StatusCode::UNAUTHORIZED)
+        }
+        Result_::Throttled => {
+            tracing::warn!("login throttled");
+            let error = Some(page.t("login.throttled").to_string());
+            render(&LoginPage { page, email, error, no_users: false }, StatusCode::TOO_MANY_REQUESTS)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfOnly {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+pub async fn logout(req: HttpRequest, form: web::Form<CsrfOnly>) -> Result<HttpResponse, AppError> {
+    let st = state(&req)?;
+    check_csrf(&req, &st, &form.csrf_token)?;
+    if let Some(u) = crate::auth::extract::session_user(&req).await? {
+        let pool = st.pool.clone();
+        web::block(move || -> Result<(), AppError> { Ok(users::bump_epoch(&mut *pool.get()?, u.id)?) }).await??;
+    }
+    Ok(HttpResponse::SeeOther()
+        .insert_header((actix_web::http::header::LOCATION, "/login"))
+        .cookie(session::removal(st.settings.secure_cookies))
+        .finish())
+}
+
+#[derive(Deserialize)]
+pub struct LangForm {
+    #[serde(default)]
+    lang: String,
+    #[serde(default)]
+    back: String,
+    #[serde(default)]
+    csrf_token: String,
+}
+
+pub async fn switch_lang(req: HttpRequest, form: web::Form<LangForm>) -> Result<HttpResponse, AppError> {
+    let st = state(&req)?;
+    check_csrf(&req, &st, &form.csrf_token)?;
+    let lang = crate::i18n::Lang::parse(&form.lang).unwrap_or_default();
+    let back = if form.back.starts_with('/') && !form.back.starts_with("//") { form.back.as_str() } else { "/" };
+    let cookie = actix_web::cookie::Cookie::build(crate::i18n::COOKIE, lang.code())
+        .path("/")
+        .same_site(actix_web::cookie::SameSite::Lax)
+        .secure(st.settings.secure_cookies)
+        .max_age(actix_web::cookie::time::Duration::days(365))
+        .finish();
+    Ok(HttpResponse::SeeOther().insert_header((actix_web::http::header::LOCATION, back)).cookie(cookie).finish())
+}

@@ -1,0 +1,254 @@
+//! Every URL in one place, the page context shared by templates, and the
+//! middleware for security headers, CSRF seeding and HTML error pages.
+
+pub mod admin;
+pub mod api;
+pub mod auth;
+pub mod cases;
+pub mod codes;
+pub mod ingest;
+
+use crate::auth::users::User;
+use crate::auth::Role;
+use crate::error::AppError;
+use crate::i18n::{self, Lang};
+use crate::startup::AppState;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{header, StatusCode};
+use actix_web::middleware::{DefaultHeaders, ErrorHandlerResponse, ErrorHandlers};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use askama::Template;
+use std::borrow::Cow;
+
+pub fn configure(cfg: &mut web::ServiceConfig, _secure: bool) {
+    cfg.route("/healthz", web::get().to(healthz))
+        .route("/static/{file}", web::get().to(static_file))
+        .route("/", web::get().to(home))
+        .route("/login", web::get().to(auth::login_form))
+        .route("/login", web::post().to(auth::login))
+        .route("/logout", web::post().to(auth::logout))
+        .route("/lang", web::post().to(auth::switch_lang))
+        .route("/cases", web::get().to(cases::queue))
+        .route("/cases/{number}", web::get().to(cases::show))
+        .route("/cases/{number}/attachments/{id}", web::get().to(cases::attachment))
+        .route("/errors", web::get().to(codes::lookup))
+        .route("/errors/{code}", web::get().to(codes::show))
+        .route("/ingest", web::get().to(ingest::form))
+        .route("/ingest", web::post().to(ingest::upload))
+        .route("/admin/users", web::get().to(admin::users))
+        .route("/admin/users", web::post().to(admin::add_user))
+        .route("/admin/users/{id}", web::get().to(admin::edit_user))
+        .route("/admin/users/{id}", web::post().to(admin::update_user))
+        .route("/admin/users/{id}/password", web::post().to(admin::reset_password))
+        .route("/admin/users/{id}/disabled", web::post().to(admin::set_disabled))
+        .route("/admin/quarantine", web::get().to(admin::quarantine))
+        .route("/admin/quarantine/{id}/retry", web::post().to(admin::retry_quarantine))
+        .route("/admin/raw/{id}", web::get().to(admin::raw_download))
+        .service(
+            web::scope("/api")
+                .app_data(web::JsonConfig::default().limit(1024 * 1024).error_handler(|e, _| {
+                    AppError::BadRequest(format!("invalid JSON: {e}")).into()
+                }))
+                .route("/me", web::get().to(api::me))
+                .route("/cases", web::get().to(api::list_cases))
+                .route("/cases/{number}", web::get().to(api::case))
+                .route("/errors/{code}", web::get().to(api::error_code))
+                .route("/mail/inbound", web::post().to(api::inbound))
+                .default_service(web::to(api::not_found)),
+        )
+        .default_service(web::to(not_found));
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+}
+
+async fn not_found() -> Result<HttpResponse, AppError> {
+    Err(AppError::NotFound)
+}
+
+async fn home(req: HttpRequest) -> Result<HttpResponse, AppError> {
+    let target = if crate::auth::extract::session_user(&req).await?.is_some() { "/cases" } else { "/login" };
+    Ok(see_other(target))
+}
+
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish()
+}
+
+const APP_CSS: &str = include_str!("../../static/app.css");
+const APP_JS: &str = include_str!("../../static/app.js");
+
+async fn static_file(path: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let (body, ctype) = match path.as_str() {
+        "app.css" => (APP_CSS, "text/css; charset=utf-8"),
+        "app.js" => (APP_JS, "text/javascript; charset=utf-8"),
+        _ => return Err(AppError::NotFound),
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, ctype))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(body))
+}
+
+/// Shared by every page: language, signed-in user, the CSRF token for forms.
+pub struct Page {
+    pub lang: Lang,
+    pub user: Option<User>,
+    pub csrf: String,
+    pub path: String,
+    pub notice: Option<String>,
+}
+
+impl Page {
+    pub fn new(req: &HttpRequest, st: &AppState, user: Option<User>) -> Page {
+        let notice = web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+            .ok()
+            .and_then(|q| q.get("done").cloned())
+            .filter(|k| i18n::has_key(&format!("done.{k}")))
+            .map(|k| format!("done.{k}"));
+        Page {
+            lang: i18n::negotiate(req),
+            user,
+            csrf: crate::auth::csrf::form_token(&st.keys, req),
+            path: req.path().to_string(),
+            notice,
+        }
+    }
+
+    pub fn t(&self, key: &str) -> Cow<'static, str> {
+        i18n::t(self.lang, key)
+    }
+
+    /// A key made of a group and a value, e.g. `t2("status", "closed")`.
+    pub fn t2(&self, group: &str, key: &str) -> Cow<'static, str> {
+        i18n::t(self.lang, &format!("{group}.{key}"))
+    }
+
+    pub fn lang_code(&self) -> &'static str {
+        self.lang.code()
+    }
+
+    pub fn other_lang_code(&self) -> &'static str {
+        self.lang.other().code()
+    }
+
+    fn has(&self, roles: &[Role]) -> bool {
+        self.user.as_ref().is_some_and(|u| roles.contains(&u.role()))
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.has(&[Role::Admin])
+    }
+
+    pub fn can_ingest(&self) -> bool {
+        self.has(&[Role::Support, Role::Admin])
+    }
+
+    pub fn user_name(&self) -> &str {
+        self.user.as_ref().map(|u| u.name.as_str()).unwrap_or("")
+    }
+
+    pub fn role_label(&self) -> Cow<'static, str> {
+        match self.user.as_ref().map(|u| u.role()) {
+            Some(r) => i18n::t(self.lang, &format!("role.{}", r.as_str())),
+            None => Cow::Borrowed(""),
+        }
+    }
+
+    pub fn nav_class(&self, prefix: &str) -> &'static str {
+        if self.path.starts_with(prefix) {
+            "active"
+        } else {
+            ""
+        }
+    }
+}
+
+pub fn state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
+    req.app_data::<web::Data<AppState>>().cloned().ok_or_else(|| AppError::internal("state missing"))
+}
+
+/// Checks the form's CSRF token against the browser's cookie.
+pub fn check_csrf(req: &HttpRequest, st: &AppState, token: &str) -> Result<(), AppError> {
+    if crate::auth::csrf::verify(&st.keys, req, token) {
+        Ok(())
+    } else {
+        Err(AppError::Csrf)
+    }
+}
+
+/// Seeds the CSRF cookie for a browser that has none yet; the value is visible to
+/// this request's handlers through the request extensions.
+pub fn csrf_seed_for(req: &ServiceRequest) -> Option<String> {
+    if req.cookie(crate::auth::csrf::COOKIE).is_some_and(|c| !c.value().is_empty()) {
+        return None;
+    }
+    let s = crate::auth::random_hex(16);
+    req.extensions_mut().insert(crate::auth::csrf::CsrfSeed(s.clone()));
+    Some(s)
+}
+
+pub fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; \
+             frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+        ))
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+        .add((header::REFERRER_POLICY, "same-origin"))
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    page: Page,
+    title: String,
+    detail: String,
+}
+
+pub fn error_pages<B: 'static>() -> ErrorHandlers<B> {
+    ErrorHandlers::new().default_handler(render_error)
+}
+
+fn render_error<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let path = res.request().path().to_string();
+    let status = res.status();
+    if path.starts_with("/api/") || path == "/api" || path == "/healthz" || !(status.is_client_error() || status.is_server_error()) {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let own_page = res
+        .response()
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if own_page {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let req = res.request().clone();
+    let detail_msg = res.response().error().map(|e| e.to_string()).unwrap_or_default();
+    let new = if status == StatusCode::UNAUTHORIZED {
+        see_other("/login")
+    } else {
+        let Ok(st) = state(&req) else { return Ok(ErrorHandlerResponse::Response(res.map_into_left_body())) };
+        let user = req.extensions().get::<crate::auth::CurrentUser>().map(|u| u.0.clone());
+        let page = Page::new(&req, &st, user);
+        let key = format!("error.{}", status.as_u16());
+        let title = if i18n::has_key(&key) { page.t(&key).to_string() } else { page.t("error.generic").to_string() };
+        let detail = if status == StatusCode::BAD_REQUEST {
+            if i18n::has_key(&detail_msg) {
+                page.t(&detail_msg).to_string()
+            } else {
+                detail_msg
+            }
+        } else {
+            String::new()
+        };
+        let body = ErrorPage { page, title, detail }.render().unwrap_or_else(|_| status.to_string());
+        HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body)
+    };
+    Ok(ErrorHandlerResponse::Response(ServiceResponse::new(req, new).map_into_right_body()))
+}
