@@ -10,34 +10,74 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
-#[command(name = "casebook", version, about = "Support case tracking for teams that work over email")]
+#[command(
+    name = "casebook",
+    version,
+    about = "Support case tracking for teams that work over email"
+)]
 pub struct Cli {
     /// Holds the SQLite file and stored files (raw mail, attachments).
-    #[arg(long, env = "CASEBOOK_DATA_DIR", default_value = "./casebook-data", global = true)]
+    #[arg(
+        long,
+        env = "CASEBOOK_DATA_DIR",
+        default_value = "./casebook-data",
+        global = true
+    )]
     pub data_dir: PathBuf,
     /// Database URL; default is the SQLite file in the data dir. `postgres://…` selects PostgreSQL.
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
     pub database_url: Option<String>,
     /// Log format on stderr.
-    #[arg(long, env = "CASEBOOK_LOG_FORMAT", value_enum, default_value = "text", global = true)]
+    #[arg(
+        long,
+        env = "CASEBOOK_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
     pub log_format: LogFormat,
     /// Prefix of the tracking token Casebook issues (CMIT gives CMIT:0001234).
-    #[arg(long, env = "CASEBOOK_TOKEN_PREFIX", default_value = "CMIT", global = true)]
+    #[arg(
+        long,
+        env = "CASEBOOK_TOKEN_PREFIX",
+        default_value = "CMIT",
+        global = true
+    )]
     pub token_prefix: String,
     /// Further tracking-token prefixes to recognise in incoming mail (comma-separated).
-    #[arg(long, env = "CASEBOOK_TOKEN_PREFIXES", value_delimiter = ',', global = true)]
+    #[arg(
+        long,
+        env = "CASEBOOK_TOKEN_PREFIXES",
+        value_delimiter = ',',
+        global = true
+    )]
     pub token_prefixes: Vec<String>,
     /// Regular expression for product serial numbers.
     #[arg(long, env = "CASEBOOK_SERIAL_PATTERN", default_value = crate::config::DEFAULT_SERIAL_PATTERN, global = true)]
     pub serial_pattern: String,
     /// Mail domains whose senders are staff even without an account (comma-separated).
-    #[arg(long, env = "CASEBOOK_STAFF_DOMAINS", value_delimiter = ',', global = true)]
+    #[arg(
+        long,
+        env = "CASEBOOK_STAFF_DOMAINS",
+        value_delimiter = ',',
+        global = true
+    )]
     pub staff_domains: Vec<String>,
     /// A reply to a case closed longer ago than this many days opens a new, linked case.
-    #[arg(long, env = "CASEBOOK_REOPEN_WINDOW_DAYS", default_value_t = 30, global = true)]
+    #[arg(
+        long,
+        env = "CASEBOOK_REOPEN_WINDOW_DAYS",
+        default_value_t = 30,
+        global = true
+    )]
     pub reopen_window_days: i64,
     /// Largest accepted message or upload, in MiB.
-    #[arg(long, env = "CASEBOOK_MAX_MESSAGE_MB", default_value_t = 50, global = true)]
+    #[arg(
+        long,
+        env = "CASEBOOK_MAX_MESSAGE_MB",
+        default_value_t = 50,
+        global = true
+    )]
     pub max_message_mb: usize,
     #[command(subcommand)]
     pub command: Command,
@@ -122,17 +162,30 @@ pub enum TokenCmd {
 impl Cli {
     pub fn settings(&self) -> Settings {
         let mut s = Settings::for_data_dir(self.data_dir.clone());
-        if let Some(url) = self.database_url.as_deref().filter(|u| !u.trim().is_empty()) {
+        if let Some(url) = self
+            .database_url
+            .as_deref()
+            .filter(|u| !u.trim().is_empty())
+        {
             s.database_url = url.to_string();
         }
         s.token_prefix = self.token_prefix.trim().to_ascii_uppercase();
         s.token_prefixes = std::iter::once(s.token_prefix.clone())
-            .chain(self.token_prefixes.iter().map(|p| p.trim().to_ascii_uppercase()))
+            .chain(
+                self.token_prefixes
+                    .iter()
+                    .map(|p| p.trim().to_ascii_uppercase()),
+            )
             .filter(|p| !p.is_empty())
             .collect();
         s.token_prefixes.dedup();
         s.serial_pattern = self.serial_pattern.clone();
-        s.staff_domains = self.staff_domains.iter().map(|d| d.trim().to_lowercase()).filter(|d| !d.is_empty()).collect();
+        s.staff_domains = self
+            .staff_domains
+            .iter()
+            .map(|d| d.trim().to_lowercase())
+            .filter(|d| !d.is_empty())
+            .collect();
         s.reopen_window_days = self.reopen_window_days;
         s.max_message_bytes = self.max_message_mb.saturating_mul(1024 * 1024);
         s
@@ -146,7 +199,10 @@ fn fail(msg: impl std::fmt::Display) -> ExitCode {
 
 fn read_password() -> Result<String, String> {
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).map_err(|e| format!("reading password from stdin: {e}"))?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| format!("reading password from stdin: {e}"))?;
     let pw = line.trim_end_matches(['\r', '\n']).to_string();
     if pw.is_empty() {
         return Err("no password on stdin (give it as one line)".into());
@@ -157,7 +213,11 @@ fn read_password() -> Result<String, String> {
 pub fn run(cli: Cli) -> ExitCode {
     let settings = cli.settings();
     match cli.command {
-        Command::Serve { ref bind, secure_cookies, db_pool } => {
+        Command::Serve {
+            ref bind,
+            secure_cookies,
+            db_pool,
+        } => {
             let mut settings = settings;
             settings.secure_cookies = secure_cookies;
             let state = match build_state(settings, db_pool) {
@@ -198,7 +258,12 @@ pub fn run(cli: Cli) -> ExitCode {
                 Err(e) => return fail(e),
             };
             match action {
-                UserCmd::Add { email, name, role, aliases } => {
+                UserCmd::Add {
+                    email,
+                    name,
+                    role,
+                    aliases,
+                } => {
                     let pw = match read_password() {
                         Ok(p) => p,
                         Err(e) => return fail(e),
@@ -246,7 +311,9 @@ pub fn run(cli: Cli) -> ExitCode {
                 },
             }
         }
-        Command::Token { action: TokenCmd::Create { ref email } } => {
+        Command::Token {
+            action: TokenCmd::Create { ref email },
+        } => {
             let state = match build_state(settings, 1) {
                 Ok(s) => s,
                 Err(e) => return fail(e),
@@ -268,13 +335,18 @@ pub fn run(cli: Cli) -> ExitCode {
                 Err(e) => fail(e),
             }
         }
-        Command::Mailgate { ref url, ref token_file } => mailgate(url, token_file),
+        Command::Mailgate {
+            ref url,
+            ref token_file,
+        } => mailgate(url, token_file),
     }
 }
 
 fn collect_files(path: &std::path::Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     if path.is_dir() {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
         entries.sort();
         for e in entries {
             collect_files(&e, out)?;
@@ -319,7 +391,13 @@ fn ingest(state: &AppState, paths: &[PathBuf], json: bool) -> ExitCode {
                 }
             }
         };
-        let outcomes = match crate::mail::ingest_input(&mut conn, state.store.as_ref(), &state.rules, &raw, &source) {
+        let outcomes = match crate::mail::ingest_input(
+            &mut conn,
+            state.store.as_ref(),
+            &state.rules,
+            &raw,
+            &source,
+        ) {
             Ok(o) => o,
             Err(e) => return fail(format!("{source}: {e}")),
         };
@@ -333,7 +411,10 @@ fn ingest(state: &AppState, paths: &[PathBuf], json: bool) -> ExitCode {
                     o.outcome.as_str(),
                     o.case_number.as_deref().unwrap_or("-"),
                     o.source,
-                    o.reason.as_deref().map(|r| format!("  ({r})")).unwrap_or_default()
+                    o.reason
+                        .as_deref()
+                        .map(|r| format!("  ({r})"))
+                        .unwrap_or_default()
                 )
             };
             if writeln!(out, "{line}").is_err() {
@@ -342,7 +423,11 @@ fn ingest(state: &AppState, paths: &[PathBuf], json: bool) -> ExitCode {
         }
     }
     let total: usize = counts.values().sum();
-    let summary = counts.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ");
+    let summary = counts
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     if json {
         eprintln!("{total} messages: {summary}");
     } else {
@@ -361,7 +446,10 @@ fn mailgate(url: &str, token_file: &std::path::Path) -> ExitCode {
     let token = match std::fs::read_to_string(token_file) {
         Ok(t) => t.trim().to_string(),
         Err(e) => {
-            eprintln!("casebook mailgate: token file {}: {e}", token_file.display());
+            eprintln!(
+                "casebook mailgate: token file {}: {e}",
+                token_file.display()
+            );
             return ExitCode::from(EX_CONFIG);
         }
     };
@@ -370,7 +458,9 @@ fn mailgate(url: &str, token_file: &std::path::Path) -> ExitCode {
         eprintln!("casebook mailgate: stdin: {e}");
         return ExitCode::from(EX_NOINPUT);
     }
-    let agent = ureq::AgentBuilder::new().timeout(std::time::Duration::from_secs(120)).build();
+    let agent = ureq::AgentBuilder::new()
+        .timeout(std::time::Duration::from_secs(120))
+        .build();
     match agent
         .post(url)
         .set("Authorization", &format!("Bearer {token}"))

@@ -26,7 +26,14 @@ impl std::fmt::Debug for Settings {
         // The database URL may carry a password: never print it.
         f.debug_struct("Settings")
             .field("data_dir", &self.data_dir)
-            .field("database", &crate::db::is_postgres_url(&self.database_url).then_some("postgres").unwrap_or("sqlite"))
+            .field(
+                "database",
+                &if crate::db::is_postgres_url(&self.database_url) {
+                    "postgres"
+                } else {
+                    "sqlite"
+                },
+            )
             .field("token_prefix", &self.token_prefix)
             .finish_non_exhaustive()
     }

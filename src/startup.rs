@@ -40,7 +40,13 @@ pub fn build_state(settings: Settings, pool_size: u32) -> Result<AppState, Start
     };
     let store = Arc::new(DirStore::new(settings.blob_dir())?);
     let rules = Arc::new(Rules::from_settings(&settings)?);
-    Ok(AppState { pool, settings: Arc::new(settings), keys, store, rules })
+    Ok(AppState {
+        pool,
+        settings: Arc::new(settings),
+        keys,
+        store,
+        rules,
+    })
 }
 
 pub async fn serve(state: AppState, bind: &str) -> std::io::Result<()> {
@@ -62,7 +68,9 @@ pub async fn serve(state: AppState, bind: &str) -> std::io::Result<()> {
                 async move {
                     let mut res = fut.await?;
                     if let Some(s) = seed {
-                        let _ = res.response_mut().add_cookie(&crate::auth::csrf::cookie(s, secure));
+                        let _ = res
+                            .response_mut()
+                            .add_cookie(&crate::auth::csrf::cookie(s, secure));
                     }
                     Ok(res)
                 }

@@ -17,7 +17,9 @@ pub fn seed(req: &HttpRequest) -> Option<String> {
     if let Some(s) = req.extensions().get::<CsrfSeed>() {
         return Some(s.0.clone());
     }
-    req.cookie(COOKIE).map(|c| c.value().to_string()).filter(|v| !v.is_empty())
+    req.cookie(COOKIE)
+        .map(|c| c.value().to_string())
+        .filter(|v| !v.is_empty())
 }
 
 pub fn token_for(keys: &Keys, seed: &str) -> String {
@@ -30,7 +32,9 @@ pub fn form_token(keys: &Keys, req: &HttpRequest) -> String {
 
 pub fn verify(keys: &Keys, req: &HttpRequest, token: &str) -> bool {
     match req.cookie(COOKIE) {
-        Some(c) if !c.value().is_empty() && !token.is_empty() => keys.verify("csrf", c.value(), token),
+        Some(c) if !c.value().is_empty() && !token.is_empty() => {
+            keys.verify("csrf", c.value(), token)
+        }
         _ => false,
     }
 }

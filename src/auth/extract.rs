@@ -54,8 +54,12 @@ pub async fn session_user(req: &HttpRequest) -> Result<Option<User>, AppError> {
         return Ok(Some(u.0.clone()));
     }
     let st = state(req)?;
-    let Some(cookie) = req.cookie(super::session::COOKIE) else { return Ok(None) };
-    let Some(sess) = super::session::decode(&st.keys, cookie.value(), chrono::Utc::now().timestamp()) else {
+    let Some(cookie) = req.cookie(super::session::COOKIE) else {
+        return Ok(None);
+    };
+    let Some(sess) =
+        super::session::decode(&st.keys, cookie.value(), chrono::Utc::now().timestamp())
+    else {
         return Ok(None);
     };
     let pool = st.pool.clone();
@@ -77,7 +81,12 @@ impl FromRequest for CurrentUser {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
-        Box::pin(async move { session_user(&req).await?.map(CurrentUser).ok_or(AppError::Unauthorized) })
+        Box::pin(async move {
+            session_user(&req)
+                .await?
+                .map(CurrentUser)
+                .ok_or(AppError::Unauthorized)
+        })
     }
 }
 

@@ -33,7 +33,8 @@ impl Keys {
     }
 
     pub fn sign(&self, purpose: &str, data: &str) -> String {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.secret).expect("HMAC takes any key length");
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.secret).expect("HMAC takes any key length");
         mac.update(purpose.as_bytes());
         mac.update(b"\0");
         mac.update(data.as_bytes());
@@ -41,8 +42,11 @@ impl Keys {
     }
 
     pub fn verify(&self, purpose: &str, data: &str, sig: &str) -> bool {
-        let Ok(raw) = hex::decode(sig) else { return false };
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.secret).expect("HMAC takes any key length");
+        let Ok(raw) = hex::decode(sig) else {
+            return false;
+        };
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.secret).expect("HMAC takes any key length");
         mac.update(purpose.as_bytes());
         mac.update(b"\0");
         mac.update(data.as_bytes());
@@ -75,7 +79,9 @@ pub fn load_keys(conn: &mut crate::db::DbConn) -> Result<Keys, diesel::result::E
             }
         }
     };
-    Ok(Keys::from_secret(hex::decode(&hexed).unwrap_or_else(|_| hexed.into_bytes())))
+    Ok(Keys::from_secret(
+        hex::decode(&hexed).unwrap_or_else(|_| hexed.into_bytes()),
+    ))
 }
 
 pub fn random_hex(bytes: usize) -> String {

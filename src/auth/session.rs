@@ -69,11 +69,20 @@ mod tests {
     #[test]
     fn round_trip_and_tamper() {
         let keys = Keys::from_secret(b"k".to_vec());
-        let s = Session { user_id: 7, epoch: 2, expires: 100, nonce: "ab".into() };
+        let s = Session {
+            user_id: 7,
+            epoch: 2,
+            expires: 100,
+            nonce: "ab".into(),
+        };
         let v = encode(&keys, &s);
         assert_eq!(decode(&keys, &v, 50), Some(s));
         assert_eq!(decode(&keys, &v, 150), None, "expired");
-        assert_eq!(decode(&keys, &v.replacen("7.", "1.", 1), 50), None, "tampered");
+        assert_eq!(
+            decode(&keys, &v.replacen("7.", "1.", 1), 50),
+            None,
+            "tampered"
+        );
         assert_eq!(decode(&Keys::from_secret(b"other".to_vec()), &v, 50), None);
     }
 }

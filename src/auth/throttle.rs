@@ -30,12 +30,22 @@ fn failures(conn: &mut DbConn, key: &str, now: NaiveDateTime) -> QueryResult<i64
     })
 }
 
-pub fn is_blocked(conn: &mut DbConn, email: &str, addr: &str, now: NaiveDateTime) -> QueryResult<bool> {
+pub fn is_blocked(
+    conn: &mut DbConn,
+    email: &str,
+    addr: &str,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
     Ok(failures(conn, &account_key(email), now)? >= MAX_PER_ACCOUNT
         || failures(conn, &address_key(addr), now)? >= MAX_PER_ADDRESS)
 }
 
-pub fn record_failure(conn: &mut DbConn, email: &str, addr: &str, now: NaiveDateTime) -> QueryResult<()> {
+pub fn record_failure(
+    conn: &mut DbConn,
+    email: &str,
+    addr: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
     for key in [account_key(email), address_key(addr)] {
         crate::db::write_tx(conn, |c| {
             let current = failures(c, &key, now)?;
@@ -57,7 +67,11 @@ pub fn record_failure(conn: &mut DbConn, email: &str, addr: &str, now: NaiveDate
                 }
                 None => {
                     diesel::insert_into(la::login_attempts)
-                        .values((la::key.eq(&key), la::failures.eq(1i64), la::window_start.eq(now)))
+                        .values((
+                            la::key.eq(&key),
+                            la::failures.eq(1i64),
+                            la::window_start.eq(now),
+                        ))
                         .execute(c)?;
                 }
             }

@@ -28,7 +28,9 @@ impl Role {
     }
 
     pub fn parse(s: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|r| r.as_str() == s.trim().to_lowercase())
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s.trim().to_lowercase())
     }
 }
 
@@ -61,7 +63,8 @@ impl User {
     pub fn is_staff_name(&self, name: &str) -> bool {
         let n = name.trim().to_lowercase();
         !n.is_empty()
-            && (self.name.to_lowercase() == n || self.alias_list().iter().any(|a| a.to_lowercase() == n))
+            && (self.name.to_lowercase() == n
+                || self.alias_list().iter().any(|a| a.to_lowercase() == n))
     }
 }
 
@@ -101,7 +104,8 @@ pub enum UserError {
 pub fn normalize_email(email: &str) -> Result<String, UserError> {
     let e = email.trim().to_lowercase();
     let valid = e.len() <= 254
-        && e.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'))
+        && e.split_once('@')
+            .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'))
         && !e.contains(char::is_whitespace);
     if valid {
         Ok(e)
@@ -154,11 +158,18 @@ pub fn find_by_email(conn: &mut DbConn, email: &str) -> QueryResult<Option<User>
 }
 
 pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<User>> {
-    users::table.find(id).select(User::as_select()).first(conn).optional()
+    users::table
+        .find(id)
+        .select(User::as_select())
+        .first(conn)
+        .optional()
 }
 
 pub fn list(conn: &mut DbConn) -> QueryResult<Vec<User>> {
-    users::table.order(users::name.asc()).select(User::as_select()).load(conn)
+    users::table
+        .order(users::name.asc())
+        .select(User::as_select())
+        .load(conn)
 }
 
 pub fn count(conn: &mut DbConn) -> QueryResult<i64> {
@@ -169,7 +180,10 @@ pub fn set_password(conn: &mut DbConn, id: i64, password: &str) -> Result<(), Us
     super::password::check_strength(password).map_err(|_| UserError::WeakPassword)?;
     let hash = super::password::hash(password).map_err(UserError::Hash)?;
     let n = diesel::update(users::table.find(id))
-        .set((users::password_hash.eq(hash), users::session_epoch.eq(users::session_epoch + 1i64)))
+        .set((
+            users::password_hash.eq(hash),
+            users::session_epoch.eq(users::session_epoch + 1i64),
+        ))
         .execute(conn)?;
     if n == 0 {
         return Err(UserError::NotFound);
@@ -203,7 +217,10 @@ pub fn update_profile(
 
 pub fn set_disabled(conn: &mut DbConn, id: i64, disabled: bool) -> Result<(), UserError> {
     let n = diesel::update(users::table.find(id))
-        .set((users::disabled.eq(disabled), users::session_epoch.eq(users::session_epoch + 1i64)))
+        .set((
+            users::disabled.eq(disabled),
+            users::session_epoch.eq(users::session_epoch + 1i64),
+        ))
         .execute(conn)?;
     if n == 0 {
         return Err(UserError::NotFound);

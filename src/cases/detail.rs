@@ -2,7 +2,8 @@
 
 use super::CaseRow;
 use crate::db::schema::{
-    attachments, audit_events, case_codes, case_serials, closures, escalation_entries, escalations, messages, scopes,
+    attachments, audit_events, case_codes, case_serials, closures, escalation_entries, escalations,
+    messages, scopes,
 };
 use crate::db::DbConn;
 use chrono::NaiveDateTime;
@@ -136,8 +137,26 @@ pub struct CaseDetail {
     pub audit: Vec<AuditView>,
 }
 
-type MsgRow = (i64, String, String, String, NaiveDateTime, String, bool, String, String);
-type EscRow = (i64, String, String, Option<String>, String, NaiveDateTime, Option<NaiveDateTime>);
+type MsgRow = (
+    i64,
+    String,
+    String,
+    String,
+    NaiveDateTime,
+    String,
+    bool,
+    String,
+    String,
+);
+type EscRow = (
+    i64,
+    String,
+    String,
+    Option<String>,
+    String,
+    NaiveDateTime,
+    Option<NaiveDateTime>,
+);
 
 pub fn load(conn: &mut DbConn, case: CaseRow) -> QueryResult<CaseDetail> {
     let atts: Vec<AttachmentView> = attachments::table
@@ -153,14 +172,16 @@ pub fn load(conn: &mut DbConn, case: CaseRow) -> QueryResult<CaseDetail> {
         ))
         .load::<(i64, i64, String, i64, String, bool)>(conn)?
         .into_iter()
-        .map(|(id, message_row_id, filename, size, content_type, is_tnef)| AttachmentView {
-            id,
-            message_row_id,
-            filename,
-            size,
-            content_type,
-            is_tnef,
-        })
+        .map(
+            |(id, message_row_id, filename, size, content_type, is_tnef)| AttachmentView {
+                id,
+                message_row_id,
+                filename,
+                size,
+                content_type,
+                is_tnef,
+            },
+        )
         .collect();
     let msgs: Vec<MessageView> = messages::table
         .filter(messages::case_id.eq(case.id))
@@ -178,23 +199,39 @@ pub fn load(conn: &mut DbConn, case: CaseRow) -> QueryResult<CaseDetail> {
         ))
         .load::<MsgRow>(conn)?
         .into_iter()
-        .map(|(row_id, message_id, from_name, from_address, sent, direction, is_auto_reply, subject, body)| {
-            let (main_text, folded_text) = crate::mail::extract::split_folded(&body);
-            MessageView {
+        .map(
+            |(
                 row_id,
                 message_id,
                 from_name,
                 from_address,
-                sent_at: rfc3339(&sent),
+                sent,
                 direction,
                 is_auto_reply,
                 subject,
-                attachments: atts.iter().filter(|a| a.message_row_id == row_id).cloned().collect(),
-                body_text: body,
-                main_text,
-                folded_text,
-            }
-        })
+                body,
+            )| {
+                let (main_text, folded_text) = crate::mail::extract::split_folded(&body);
+                MessageView {
+                    row_id,
+                    message_id,
+                    from_name,
+                    from_address,
+                    sent_at: rfc3339(&sent),
+                    direction,
+                    is_auto_reply,
+                    subject,
+                    attachments: atts
+                        .iter()
+                        .filter(|a| a.message_row_id == row_id)
+                        .cloned()
+                        .collect(),
+                    body_text: body,
+                    main_text,
+                    folded_text,
+                }
+            },
+        )
         .collect();
     let codes = case_codes::table
         .filter(case_codes::case_id.eq(case.id))
@@ -209,7 +246,12 @@ pub fn load(conn: &mut DbConn, case: CaseRow) -> QueryResult<CaseDetail> {
                 name: d.as_ref().map(|d| d.name.clone()).unwrap_or_default(),
                 description: d
                     .as_ref()
-                    .map(|d| d.plain.clone().filter(|_| d.description.is_empty()).unwrap_or_else(|| d.description.clone()))
+                    .map(|d| {
+                        d.plain
+                            .clone()
+                            .filter(|_| d.description.is_empty())
+                            .unwrap_or_else(|| d.description.clone())
+                    })
                     .unwrap_or_default(),
                 facility: d.as_ref().map(|d| d.facility.clone()).unwrap_or_default(),
                 code,
@@ -222,8 +264,16 @@ pub fn load(conn: &mut DbConn, case: CaseRow) -> QueryResult<CaseDetail> {
         .order(case_serials::id.asc())
         .select((case_serials::serial, case_serials::kind))
         .load(conn)?;
-    let serial_numbers = serial_rows.iter().filter(|(_, k)| k == "serial").map(|(s, _)| s.clone()).collect();
-    let product_keys = serial_rows.iter().filter(|(_, k)| k == "product_key").map(|(s, _)| s.clone()).collect();
+    let serial_numbers = serial_rows
+        .iter()
+        .filter(|(_, k)| k == "serial")
+        .map(|(s, _)| s.clone())
+        .collect();
+    let product_keys = serial_rows
+        .iter()
+        .filter(|(_, k)| k == "product_key")
+        .map(|(s, _)| s.clone())
+        .collect();
     let esc_rows: Vec<EscRow> = escalations::table
         .filter(escalations::case_id.eq(case.id))
         .order(escalations::id.asc())
@@ -240,7 +290,10 @@ pub fn load(conn: &mut DbConn, case: CaseRow) -> QueryResult<CaseDetail> {
     let esc_ids: Vec<i64> = esc_rows.iter().map(|r| r.0).collect();
     let entries: Vec<(i64, String, String, String, NaiveDateTime)> = escalation_entries::table
         .filter(escalation_entries::escalation_id.eq_any(&esc_ids))
-        .order((escalation_entries::created_at.asc(), escalation_entries::id.asc()))
+        .order((
+            escalation_entries::created_at.asc(),
+            escalation_entries::id.asc(),
+        ))
         .select((
             escalation_entries::escalation_id,
             escalation_entries::kind,
@@ -251,45 +304,64 @@ pub fn load(conn: &mut DbConn, case: CaseRow) -> QueryResult<CaseDetail> {
         .load(conn)?;
     let escalations = esc_rows
         .into_iter()
-        .map(|(id, status, question, serial_number, opened_by, opened_at, first_answered_at)| {
-            let mine: Vec<EntryView> = entries
-                .iter()
-                .filter(|e| e.0 == id)
-                .map(|e| EntryView {
-                    kind: e.1.clone(),
-                    from_name: e.2.clone(),
-                    body_text: e.3.clone(),
-                    created_at: rfc3339(&e.4),
-                })
-                .collect();
-            EscalationView {
-                id,
-                status,
-                question,
-                serial_number,
-                opened_by,
-                opened_at: rfc3339(&opened_at),
-                first_answered_at: opt_rfc3339(&first_answered_at),
-                answers: mine.iter().filter(|e| e.kind == "answer").cloned().collect(),
-                followups: mine.iter().filter(|e| e.kind == "followup").cloned().collect(),
-                entries: mine,
-            }
-        })
+        .map(
+            |(id, status, question, serial_number, opened_by, opened_at, first_answered_at)| {
+                let mine: Vec<EntryView> = entries
+                    .iter()
+                    .filter(|e| e.0 == id)
+                    .map(|e| EntryView {
+                        kind: e.1.clone(),
+                        from_name: e.2.clone(),
+                        body_text: e.3.clone(),
+                        created_at: rfc3339(&e.4),
+                    })
+                    .collect();
+                EscalationView {
+                    id,
+                    status,
+                    question,
+                    serial_number,
+                    opened_by,
+                    opened_at: rfc3339(&opened_at),
+                    first_answered_at: opt_rfc3339(&first_answered_at),
+                    answers: mine
+                        .iter()
+                        .filter(|e| e.kind == "answer")
+                        .cloned()
+                        .collect(),
+                    followups: mine
+                        .iter()
+                        .filter(|e| e.kind == "followup")
+                        .cloned()
+                        .collect(),
+                    entries: mine,
+                }
+            },
+        )
         .collect();
     let scope_rows: Vec<(String, String, Option<String>, String, NaiveDateTime)> = scopes::table
         .filter(scopes::case_id.eq(case.id))
         .order(scopes::id.desc())
-        .select((scopes::problem_definition, scopes::problem_scope, scopes::log_instructions, scopes::author, scopes::created_at))
+        .select((
+            scopes::problem_definition,
+            scopes::problem_scope,
+            scopes::log_instructions,
+            scopes::author,
+            scopes::created_at,
+        ))
         .load(conn)?;
     let versions = scope_rows.len();
-    let scope = scope_rows.into_iter().next().map(|(d, s, l, a, t)| ScopeView {
-        problem_definition: d,
-        problem_scope: s,
-        log_instructions: l,
-        author: a,
-        created_at: rfc3339(&t),
-        versions,
-    });
+    let scope = scope_rows
+        .into_iter()
+        .next()
+        .map(|(d, s, l, a, t)| ScopeView {
+            problem_definition: d,
+            problem_scope: s,
+            log_instructions: l,
+            author: a,
+            created_at: rfc3339(&t),
+            versions,
+        });
     let closure = closures::table
         .filter(closures::case_id.eq(case.id))
         .order(closures::id.desc())
@@ -315,10 +387,20 @@ pub fn load(conn: &mut DbConn, case: CaseRow) -> QueryResult<CaseDetail> {
         .filter(audit_events::case_id.eq(case.id))
         .order(audit_events::id.desc())
         .limit(200)
-        .select((audit_events::actor, audit_events::action, audit_events::detail, audit_events::created_at))
+        .select((
+            audit_events::actor,
+            audit_events::action,
+            audit_events::detail,
+            audit_events::created_at,
+        ))
         .load::<(String, String, String, NaiveDateTime)>(conn)?
         .into_iter()
-        .map(|(actor, action, detail, t)| AuditView { actor, action, detail, created_at: rfc3339(&t) })
+        .map(|(actor, action, detail, t)| AuditView {
+            actor,
+            action,
+            detail,
+            created_at: rfc3339(&t),
+        })
         .collect();
     Ok(CaseDetail {
         id: case.id,

@@ -21,8 +21,14 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 6] =
-        [Status::New, Status::Open, Status::WaitingCustomer, Status::Escalated, Status::Resolved, Status::Closed];
+    pub const ALL: [Status; 6] = [
+        Status::New,
+        Status::Open,
+        Status::WaitingCustomer,
+        Status::Escalated,
+        Status::Resolved,
+        Status::Closed,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -63,7 +69,11 @@ pub struct CaseRow {
 }
 
 pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<CaseRow>> {
-    cases::table.find(id).select(CaseRow::as_select()).first(conn).optional()
+    cases::table
+        .find(id)
+        .select(CaseRow::as_select())
+        .first(conn)
+        .optional()
 }
 
 pub fn find_by_number(conn: &mut DbConn, number: &str) -> QueryResult<Option<CaseRow>> {
@@ -81,7 +91,9 @@ pub fn fresh_number(conn: &mut DbConn) -> QueryResult<String> {
     use rand::Rng;
     let mut rng = rand::thread_rng();
     loop {
-        let suffix: String = (0..6).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect();
+        let suffix: String = (0..6)
+            .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+            .collect();
         let n = format!("CAS-{:05}-{}", rng.gen_range(0..100_000), suffix);
         if find_by_number(conn, &n)?.is_none() {
             return Ok(n);
@@ -93,15 +105,28 @@ pub fn fresh_token(conn: &mut DbConn, prefix: &str) -> QueryResult<String> {
     use rand::Rng;
     let mut rng = rand::thread_rng();
     loop {
-        let t = format!("{}:{:07}", prefix.to_ascii_uppercase(), rng.gen_range(0..10_000_000));
-        let used: i64 = cases::table.filter(cases::tracking_token.eq(&t)).count().get_result(conn)?;
+        let t = format!(
+            "{}:{:07}",
+            prefix.to_ascii_uppercase(),
+            rng.gen_range(0..10_000_000)
+        );
+        let used: i64 = cases::table
+            .filter(cases::tracking_token.eq(&t))
+            .count()
+            .get_result(conn)?;
         if used == 0 {
             return Ok(t);
         }
     }
 }
 
-pub fn audit(conn: &mut DbConn, case_id: Option<i64>, actor: &str, action: &str, detail: &str) -> QueryResult<()> {
+pub fn audit(
+    conn: &mut DbConn,
+    case_id: Option<i64>,
+    actor: &str,
+    action: &str,
+    detail: &str,
+) -> QueryResult<()> {
     diesel::insert_into(audit_events::table)
         .values((
             audit_events::case_id.eq(case_id),
@@ -159,5 +184,7 @@ pub fn list(conn: &mut DbConn, f: &ListFilter) -> QueryResult<(Vec<CaseRow>, i64
 }
 
 pub fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }

@@ -40,7 +40,9 @@ pub struct Manager {
 
 impl Manager {
     pub fn new(url: &str) -> Self {
-        Manager { url: url.to_string() }
+        Manager {
+            url: url.to_string(),
+        }
     }
 }
 
@@ -95,7 +97,7 @@ impl ManageConnection for Manager {
     }
 
     fn has_broken(&self, c: &mut DbConn) -> bool {
-        matches!(c.batch_execute("SELECT 1"), Err(_))
+        c.batch_execute("SELECT 1").is_err()
     }
 }
 
@@ -130,7 +132,11 @@ pub fn connect_and_migrate(url: &str, max_size: u32) -> Result<Pool, DbError> {
     let mut c = establish(url)?;
     migrate(&mut c)?;
     drop(c);
-    let size = if is_postgres_url(url) { max_size } else { max_size.max(2) };
+    let size = if is_postgres_url(url) {
+        max_size
+    } else {
+        max_size.max(2)
+    };
     r2d2::Pool::builder()
         .max_size(size)
         .connection_timeout(Duration::from_secs(30))

@@ -62,7 +62,11 @@ pub fn from_accept_language(header: &str) -> Lang {
         let mut it = part.split(';');
         let tag = it.next().unwrap_or("").trim();
         let q = it
-            .find_map(|p| p.trim().strip_prefix("q=").and_then(|v| v.parse::<f32>().ok()))
+            .find_map(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|v| v.parse::<f32>().ok())
+            })
             .unwrap_or(1.0);
         if let Some(l) = Lang::parse(tag) {
             if best.is_none_or(|(bq, _)| q > bq) {
@@ -73,8 +77,10 @@ pub fn from_accept_language(header: &str) -> Lang {
     best.map(|(_, l)| l).unwrap_or_default()
 }
 
-fn tables() -> &'static (HashMap<&'static str, &'static str>, HashMap<&'static str, &'static str>) {
-    static T: OnceLock<(HashMap<&'static str, &'static str>, HashMap<&'static str, &'static str>)> = OnceLock::new();
+type Table = HashMap<&'static str, &'static str>;
+
+fn tables() -> &'static (Table, Table) {
+    static T: OnceLock<(Table, Table)> = OnceLock::new();
     T.get_or_init(|| {
         let zh = catalog::ENTRIES.iter().map(|(k, z, _)| (*k, *z)).collect();
         let en = catalog::ENTRIES.iter().map(|(k, _, e)| (*k, *e)).collect();
@@ -138,6 +144,9 @@ mod tests {
                 }
             }
         }
-        assert!(missing.is_empty(), "keys missing from the catalog: {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "keys missing from the catalog: {missing:?}"
+        );
     }
 }

@@ -9,7 +9,10 @@ use std::sync::OnceLock;
 
 pub fn looks_like_export(text: &str) -> bool {
     let head: String = text.chars().take(4000).collect();
-    head.trim_start_matches('\u{FEFF}').trim_start().starts_with("邮件主题") || block_re().is_match(&head)
+    head.trim_start_matches('\u{FEFF}')
+        .trim_start()
+        .starts_with("邮件主题")
+        || block_re().is_match(&head)
 }
 
 fn block_re() -> &'static Regex {
@@ -32,7 +35,12 @@ fn field<'a>(line: &'a str, names: &[&str]) -> Option<&'a str> {
 
 pub fn parse_time(s: &str) -> Option<NaiveDateTime> {
     let s = s.trim();
-    for f in ["%Y-%m-%d %H:%M:%S%.f%:z", "%Y-%m-%d %H:%M:%S%:z", "%Y-%m-%dT%H:%M:%S%.f%:z", "%Y/%m/%d %H:%M:%S%.f%:z"] {
+    for f in [
+        "%Y-%m-%d %H:%M:%S%.f%:z",
+        "%Y-%m-%d %H:%M:%S%:z",
+        "%Y-%m-%dT%H:%M:%S%.f%:z",
+        "%Y/%m/%d %H:%M:%S%.f%:z",
+    ] {
         if let Ok(d) = DateTime::parse_from_str(s, f) {
             return Some(d.naive_utc());
         }
@@ -40,7 +48,13 @@ pub fn parse_time(s: &str) -> Option<NaiveDateTime> {
     if let Ok(d) = DateTime::parse_from_rfc2822(s) {
         return Some(d.naive_utc());
     }
-    for f in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M"] {
+    for f in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y/%m/%d %H:%M:%S",
+        "%Y/%m/%d %H:%M",
+    ] {
         if let Ok(d) = NaiveDateTime::parse_from_str(s, f) {
             return Some(d);
         }
@@ -86,7 +100,11 @@ pub fn parse_export(text: &str) -> Result<Vec<ParsedMail>, String> {
             if let Some(v) = field(line, &["发件人", "發件人"]) {
                 from_name = v.to_string();
             } else if let Some(v) = field(line, &["收件人", "抄送"]) {
-                to.extend(v.split([';', ',', '；', '，']).map(|s| s.trim().to_string()).filter(|s| !s.is_empty()));
+                to.extend(
+                    v.split([';', ',', '；', '，'])
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty()),
+                );
             } else if let Some(v) = field(line, &["发送时间", "發送時間"]) {
                 sent_raw = v.to_string();
                 sent = parse_time(v);
@@ -97,10 +115,17 @@ pub fn parse_export(text: &str) -> Result<Vec<ParsedMail>, String> {
                 }
             }
         }
-        let body = body_lines.join("\n").trim_matches('\n').trim_end().to_string();
+        let body = body_lines
+            .join("\n")
+            .trim_matches('\n')
+            .trim_end()
+            .to_string();
         let (from_name, from_address) = split_sender(&from_name);
         let id_seed = format!("{thread_key}|{pos}|{from_name}|{sent_raw}");
-        let message_id = format!("export.{}@casebook.invalid", &crate::storage::sha256_hex(id_seed.as_bytes())[..32]);
+        let message_id = format!(
+            "export.{}@casebook.invalid",
+            &crate::storage::sha256_hex(id_seed.as_bytes())[..32]
+        );
         out.push(ParsedMail {
             message_id: Some(message_id),
             in_reply_to: Vec::new(),
@@ -125,7 +150,10 @@ fn split_sender(s: &str) -> (String, String) {
     let s = s.trim();
     if let (Some(a), Some(b)) = (s.find('<'), s.rfind('>')) {
         if a < b {
-            return (s[..a].trim().trim_matches('"').to_string(), s[a + 1..b].trim().to_lowercase());
+            return (
+                s[..a].trim().trim_matches('"').to_string(),
+                s[a + 1..b].trim().to_lowercase(),
+            );
         }
     }
     if s.contains('@') && !s.contains(' ') {
@@ -146,9 +174,15 @@ mod tests {
         assert_eq!(m.len(), 2);
         assert_eq!(m[0].from_name, "Wang Binbin");
         assert_eq!(m[0].body_text, "你好\n第二行");
-        assert_eq!(m[0].sent_at.map(|d| d.to_string()).as_deref(), Some("2022-06-24 17:39:09.342"));
+        assert_eq!(
+            m[0].sent_at.map(|d| d.to_string()).as_deref(),
+            Some("2022-06-24 17:39:09.342")
+        );
         assert_eq!(m[1].from_address, "liuyu@x.com");
-        assert_eq!(parse_export(t).expect("again")[0].message_id, m[0].message_id);
+        assert_eq!(
+            parse_export(t).expect("again")[0].message_id,
+            m[0].message_id
+        );
         assert_ne!(m[0].message_id, m[1].message_id);
     }
 }

@@ -27,7 +27,9 @@ pub fn find_case_tag(text: &str) -> Option<String> {
     static R: OnceLock<Regex> = OnceLock::new();
     let r = re(
         &R,
-        &format!(r"(?i)[\[【]{SP}*(?:案例号|案例編號|案例编号|case(?:{SP}*(?:no\.?|number|#))?){SP}*[:：#]?{SP}*(CAS-\d{{5}}-[A-Z0-9]{{6}}){SP}*[\]】]"),
+        &format!(
+            r"(?i)[\[【]{SP}*(?:案例号|案例編號|案例编号|case(?:{SP}*(?:no\.?|number|#))?){SP}*[:：#]?{SP}*(CAS-\d{{5}}-[A-Z0-9]{{6}}){SP}*[\]】]"
+        ),
     );
     r.captures(text).map(|c| c[1].to_ascii_uppercase())
 }
@@ -37,11 +39,18 @@ pub fn display_subject(subject: &str, prefixes: &[String]) -> String {
     static TAG: OnceLock<Regex> = OnceLock::new();
     let tag = re(
         &TAG,
-        &format!(r"(?i)[\[【]{SP}*(?:案例号|案例編號|案例编号|case(?:{SP}*(?:no\.?|number|#))?){SP}*[:：#]?{SP}*CAS-\d{{5}}-[A-Z0-9]{{6}}{SP}*[\]】]"),
+        &format!(
+            r"(?i)[\[【]{SP}*(?:案例号|案例編號|案例编号|case(?:{SP}*(?:no\.?|number|#))?){SP}*[:：#]?{SP}*CAS-\d{{5}}-[A-Z0-9]{{6}}{SP}*[\]】]"
+        ),
     );
-    let mut s = tag.replace_all(&normalize_subject(subject), " ").into_owned();
+    let mut s = tag
+        .replace_all(&normalize_subject(subject), " ")
+        .into_owned();
     for p in prefixes {
-        if let Ok(r) = Regex::new(&format!(r"(?i)\b{}[:：]{SP}?\d{{4,10}}\b", regex::escape(p))) {
+        if let Ok(r) = Regex::new(&format!(
+            r"(?i)\b{}[:：]{SP}?\d{{4,10}}\b",
+            regex::escape(p)
+        )) {
             s = r.replace_all(&s, " ").into_owned();
         }
     }
@@ -57,7 +66,10 @@ pub fn display_subject(subject: &str, prefixes: &[String]) -> String {
 pub fn find_tokens(text: &str, prefixes: &[String]) -> Vec<String> {
     let mut out = Vec::new();
     for p in prefixes {
-        let Ok(r) = Regex::new(&format!(r"(?i)\b({})[:：]{SP}?(\d{{4,10}})\b", regex::escape(p))) else {
+        let Ok(r) = Regex::new(&format!(
+            r"(?i)\b({})[:：]{SP}?(\d{{4,10}})\b",
+            regex::escape(p)
+        )) else {
             continue;
         };
         for c in r.captures_iter(text) {
@@ -75,15 +87,25 @@ pub fn customer_oem_from_subject(subject: &str) -> (Option<String>, Option<Strin
     static PCT: OnceLock<Regex> = OnceLock::new();
     static OEM: OnceLock<Regex> = OnceLock::new();
     static CUST: OnceLock<Regex> = OnceLock::new();
-    let Some(inner) = re(&PCT, r"[%％]\s*([^%％]+?)\s*[%％]").captures(subject).map(|c| c[1].to_string()) else {
+    let Some(inner) = re(&PCT, r"[%％]\s*([^%％]+?)\s*[%％]")
+        .captures(subject)
+        .map(|c| c[1].to_string())
+    else {
         return (None, None);
     };
-    let (oem, rest) = match re(&OEM, r"^(.+?)\s*OEM\s*(?:用户|客户)?\s*[-－—–_]\s*(.+)$").captures(&inner) {
+    let (oem, rest) = match re(&OEM, r"^(.+?)\s*OEM\s*(?:用户|客户)?\s*[-－—–_]\s*(.+)$")
+        .captures(&inner)
+    {
         Some(c) => (Some(c[1].trim().to_string()), c[2].to_string()),
         None => (None, inner.clone()),
     };
-    let customer = re(&CUST, r"^(.+?)(?:用户|客户)?(?:反馈|报告|报障|咨询)").captures(&rest).map(|c| c[1].trim().to_string());
-    (customer.filter(|c| !c.is_empty()), oem.filter(|o| !o.is_empty()))
+    let customer = re(&CUST, r"^(.+?)(?:用户|客户)?(?:反馈|报告|报障|咨询)")
+        .captures(&rest)
+        .map(|c| c[1].trim().to_string());
+    (
+        customer.filter(|c| !c.is_empty()),
+        oem.filter(|o| !o.is_empty()),
+    )
 }
 
 /// Error codes in text, normalised to `0x` + 8 upper-case hex digits.
@@ -173,10 +195,14 @@ pub fn mask_secrets(text: &str) -> String {
         r"(?i)([?&;](?:access_token|token|auth|key|api_key|apikey|sig|signature|sdata|password|pwd|secret|code|session|sid)=)[^&\s<>#]+",
     );
     let s = urlq.replace_all(&s, "${1}***");
-    let userinfo = re(&USERINFO, r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@<>]+:[^/\s@<>]+@");
+    let userinfo = re(
+        &USERINFO,
+        r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@<>]+:[^/\s@<>]+@",
+    );
     let s = userinfo.replace_all(&s, "${1}***@");
     let key = re(&KEY, r"\b(?:[A-Z0-9]{5}-){4}([A-Z0-9]{5})\b");
-    key.replace_all(&s, "*****-*****-*****-*****-$1").into_owned()
+    key.replace_all(&s, "*****-*****-*****-*****-$1")
+        .into_owned()
 }
 
 /// Splits a body into what the sender wrote and what is folded away by default:
@@ -188,9 +214,17 @@ pub fn split_folded(text: &str) -> (String, String) {
         r"(?i)^(?:>|-{3,}\s*(?:original message|原始邮件|原始郵件)|-- ?$|-{6,}\s*$|_{10,}\s*$|on .{5,200} wrote:\s*$|在.{2,200}写道[:：]\s*$|(?:发件人|寄件者|from)\s*[:：].+$|sincerely,?\s*$|best regards,?\s*$|此致|祝好)",
     );
     let lines: Vec<&str> = text.lines().collect();
-    let cut = lines.iter().enumerate().skip(1).find(|(_, l)| mark.is_match(l.trim_end())).map(|(i, _)| i);
+    let cut = lines
+        .iter()
+        .enumerate()
+        .skip(1)
+        .find(|(_, l)| mark.is_match(l.trim_end()))
+        .map(|(i, _)| i);
     match cut {
-        Some(i) => (lines[..i].join("\n").trim_end().to_string(), lines[i..].join("\n")),
+        Some(i) => (
+            lines[..i].join("\n").trim_end().to_string(),
+            lines[i..].join("\n"),
+        ),
         None => (text.trim_end().to_string(), String::new()),
     }
 }
@@ -207,14 +241,24 @@ pub fn greeting(text: &str) -> Greeting {
     static DEV: OnceLock<Regex> = OnceLock::new();
     static EN: OnceLock<Regex> = OnceLock::new();
     static ZH: OnceLock<Regex> = OnceLock::new();
-    let first = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+    let first = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
     if re(&DEV, r"(?i)^(?:hi|hello|dear|hey|to)?[\s,，]*(?:dev|devs|developers?|r&d|rd|研发|研发同事|研发团队)(?:\s*team)?\s*(?:[,，:：!！]|$)").is_match(first) {
         return Greeting::Dev;
     }
-    if let Some(c) = re(&EN, r"(?i)^(?:hi|hello|dear|hey)[\s,，]+([^,，:：!！]{1,40}?)\s*(?:[,，:：!！]|$)").captures(first) {
+    if let Some(c) = re(
+        &EN,
+        r"(?i)^(?:hi|hello|dear|hey)[\s,，]+([^,，:：!！]{1,40}?)\s*(?:[,，:：!！]|$)",
+    )
+    .captures(first)
+    {
         return Greeting::Name(c[1].trim().to_string());
     }
-    if let Some(c) = re(&ZH, r"^([^,，:：!！\s]{1,12}?)[,，\s]*(?:你好|您好)").captures(first) {
+    if let Some(c) = re(&ZH, r"^([^,，:：!！\s]{1,12}?)[,，\s]*(?:你好|您好)").captures(first)
+    {
         return Greeting::Name(c[1].trim().to_string());
     }
     Greeting::None
@@ -235,12 +279,41 @@ pub struct Closure {
 }
 
 const HEADERS: &[(&str, &[&str])] = &[
-    ("definition", &["问题定义", "問題定義", "problem definition", "problem description", "issue definition"]),
+    (
+        "definition",
+        &[
+            "问题定义",
+            "問題定義",
+            "problem definition",
+            "problem description",
+            "issue definition",
+        ],
+    ),
     ("scope", &["问题范围", "問題範圍", "problem scope", "scope"]),
-    ("logs", &["日志收集", "日誌收集", "log collection", "collecting logs"]),
-    ("progress", &["问题进展", "問題進展", "解决方案", "处理结果", "resolution", "progress", "solution"]),
-    ("root_cause", &["根本原因", "问题原因", "root cause", "cause"]),
-    ("summary", &["案例总结", "案例總結", "case summary", "summary"]),
+    (
+        "logs",
+        &["日志收集", "日誌收集", "log collection", "collecting logs"],
+    ),
+    (
+        "progress",
+        &[
+            "问题进展",
+            "問題進展",
+            "解决方案",
+            "处理结果",
+            "resolution",
+            "progress",
+            "solution",
+        ],
+    ),
+    (
+        "root_cause",
+        &["根本原因", "问题原因", "root cause", "cause"],
+    ),
+    (
+        "summary",
+        &["案例总结", "案例總結", "case summary", "summary"],
+    ),
 ];
 
 /// Which known section header a line is, and the text after the colon on that line.
@@ -274,7 +347,8 @@ fn sections(text: &str) -> Vec<(&'static str, String)> {
     );
     let mut out: Vec<(&'static str, String)> = Vec::new();
     let mut current: Option<(&'static str, Vec<String>)> = None;
-    let flush = |cur: &mut Option<(&'static str, Vec<String>)>, out: &mut Vec<(&'static str, String)>| {
+    let flush = |cur: &mut Option<(&'static str, Vec<String>)>,
+                 out: &mut Vec<(&'static str, String)>| {
         if let Some((n, lines)) = cur.take() {
             out.push((n, lines.join("\n").trim().to_string()));
         }
@@ -308,7 +382,9 @@ fn sections(text: &str) -> Vec<(&'static str, String)> {
 }
 
 fn first_section(secs: &[(&'static str, String)], name: &str) -> Option<String> {
-    secs.iter().find(|(n, v)| *n == name && !v.is_empty()).map(|(_, v)| v.clone())
+    secs.iter()
+        .find(|(n, v)| *n == name && !v.is_empty())
+        .map(|(_, v)| v.clone())
 }
 
 /// 问题定义 / 问题范围 ("Problem definition" / "Scope"), unless the message is a closure.
@@ -319,7 +395,11 @@ pub fn extract_scope(text: &str) -> Option<Scope> {
     }
     let def = first_section(&secs, "definition")?;
     let scope = first_section(&secs, "scope")?;
-    Some(Scope { problem_definition: def, problem_scope: scope, log_instructions: first_section(&secs, "logs") })
+    Some(Scope {
+        problem_definition: def,
+        problem_scope: scope,
+        log_instructions: first_section(&secs, "logs"),
+    })
 }
 
 /// 案例总结 with 问题定义 / 问题进展 ("Case summary" with "Problem definition" / "Resolution").
@@ -373,27 +453,48 @@ mod tests {
 
     #[test]
     fn case_tag_variants() {
-        assert_eq!(find_case_tag(SEED_SUBJECT).as_deref(), Some("CAS-06496-T2V9C6"));
-        assert_eq!(find_case_tag("x [Case: CAS-12345-ABCDEF] y").as_deref(), Some("CAS-12345-ABCDEF"));
-        assert_eq!(find_case_tag("【案例号：\u{3000}CAS-12345-ABCDEF】").as_deref(), Some("CAS-12345-ABCDEF"));
+        assert_eq!(
+            find_case_tag(SEED_SUBJECT).as_deref(),
+            Some("CAS-06496-T2V9C6")
+        );
+        assert_eq!(
+            find_case_tag("x [Case: CAS-12345-ABCDEF] y").as_deref(),
+            Some("CAS-12345-ABCDEF")
+        );
+        assert_eq!(
+            find_case_tag("【案例号：\u{3000}CAS-12345-ABCDEF】").as_deref(),
+            Some("CAS-12345-ABCDEF")
+        );
         assert_eq!(find_case_tag("CAS-12345-ABCDEF alone"), None);
     }
 
     #[test]
     fn tokens_customer_and_display() {
         let p = vec!["CMIT".to_string()];
-        assert_eq!(find_tokens(SEED_SUBJECT, &p), vec!["CMIT:0001135".to_string()]);
+        assert_eq!(
+            find_tokens(SEED_SUBJECT, &p),
+            vec!["CMIT:0001135".to_string()]
+        );
         let (c, o) = customer_oem_from_subject(SEED_SUBJECT);
         assert_eq!(c.as_deref(), Some("中银金融科技有限公司"));
         assert_eq!(o.as_deref(), Some("联想"));
         let d = display_subject(SEED_SUBJECT, &p);
-        assert!(!d.contains("CAS-") && !d.contains("CMIT") && d.contains("激活失败"), "{d}");
+        assert!(
+            !d.contains("CAS-") && !d.contains("CMIT") && d.contains("激活失败"),
+            "{d}"
+        );
     }
 
     #[test]
     fn error_code_forms() {
-        assert_eq!(error_codes("异常来自HRESULT:0xC002001B。"), vec!["0xC002001B"]);
-        assert_eq!(error_codes("错误代码 0xc004f074 and error 0x8007232B"), vec!["0xC004F074", "0x8007232B"]);
+        assert_eq!(
+            error_codes("异常来自HRESULT:0xC002001B。"),
+            vec!["0xC002001B"]
+        );
+        assert_eq!(
+            error_codes("错误代码 0xc004f074 and error 0x8007232B"),
+            vec!["0xC004F074", "0x8007232B"]
+        );
         assert_eq!(error_codes("HRESULT: C004F074"), vec!["0xC004F074"]);
         assert!(error_codes("address 0x00401000 in memory").is_empty());
     }
@@ -401,15 +502,30 @@ mod tests {
     #[test]
     fn serials_and_keys() {
         let p = Regex::new(crate::config::DEFAULT_SERIAL_PATTERN).expect("pattern");
-        assert_eq!(serial_numbers("序列号信息如下：T102210000943", &p), vec!["T102210000943"]);
-        assert_eq!(serial_numbers("Serial number: PF2ABC12", &p), vec!["PF2ABC12"]);
-        assert_eq!(product_keys("key VK7JG-NPHTM-C97JM-9MPGT-3V66T"), vec!["*****-*****-*****-*****-3V66T"]);
+        assert_eq!(
+            serial_numbers("序列号信息如下：T102210000943", &p),
+            vec!["T102210000943"]
+        );
+        assert_eq!(
+            serial_numbers("Serial number: PF2ABC12", &p),
+            vec!["PF2ABC12"]
+        );
+        assert_eq!(
+            product_keys("key VK7JG-NPHTM-C97JM-9MPGT-3V66T"),
+            vec!["*****-*****-*****-*****-3V66T"]
+        );
     }
 
     #[test]
     fn secrets_masked() {
         let m = mask_secrets("5.      用户名：userma\n6.      密码：ma123\npassword: hunter2\nhttps://x.com/a?token=abc&x=1");
-        assert!(!m.contains("ma123") && !m.contains("userma") && !m.contains("hunter2") && !m.contains("abc&"), "{m}");
+        assert!(
+            !m.contains("ma123")
+                && !m.contains("userma")
+                && !m.contains("hunter2")
+                && !m.contains("abc&"),
+            "{m}"
+        );
         assert!(m.contains("x=1"));
         assert!(!mask_secrets("key VK7JG-NPHTM-C97JM-9MPGT-3V66T").contains("VK7JG"));
     }
@@ -419,7 +535,10 @@ mod tests {
         assert_eq!(greeting("Hi Dev,\n中银"), Greeting::Dev);
         assert_eq!(greeting("Hi DEV:\n从用户处"), Greeting::Dev);
         assert_eq!(greeting("Hi Joy:\n感谢"), Greeting::Name("Joy".into()));
-        assert_eq!(greeting("马先生，您好：\n如刚刚"), Greeting::Name("马先生".into()));
+        assert_eq!(
+            greeting("马先生，您好：\n如刚刚"),
+            Greeting::Name("马先生".into())
+        );
         assert_eq!(greeting("Hi，\n通过"), Greeting::None);
     }
 
@@ -429,14 +548,20 @@ mod tests {
         let s = extract_scope(scope).expect("scope");
         assert_eq!(s.problem_definition, "用户反馈激活失败。");
         assert_eq!(s.problem_scope, "协助用户分析上述问题。");
-        assert!(s.log_instructions.as_deref().is_some_and(|l| l.contains("上传")));
+        assert!(s
+            .log_instructions
+            .as_deref()
+            .is_some_and(|l| l.contains("上传")));
         assert!(extract_closure(scope).is_none());
         let closure = "马先生，您好：\n案例总结： \n问题定义：\n用户反馈激活失败。\n问题进展：\n用户已将系统重新安装，再次尝试激活，激活成功。";
         let c = extract_closure(closure).expect("closure");
         assert!(c.resolution.contains("重新安装"));
         assert!(extract_scope(closure).is_none());
         let en = "Hello,\nCase summary:\nProblem definition: activation fails\nResolution: reinstalled Windows\n";
-        assert_eq!(extract_closure(en).map(|c| c.resolution), Some("reinstalled Windows".into()));
+        assert_eq!(
+            extract_closure(en).map(|c| c.resolution),
+            Some("reinstalled Windows".into())
+        );
     }
 
     #[test]

@@ -7,8 +7,8 @@ use crate::auth::users::{Role, User};
 use crate::cases::{self, CaseRow, Status};
 use crate::config::Settings;
 use crate::db::schema::{
-    attachments, case_codes, case_serials, cases as cases_t, closures, escalation_entries, escalations, messages,
-    quarantine, raw_messages, scopes,
+    attachments, case_codes, case_serials, cases as cases_t, closures, escalation_entries,
+    escalations, messages, quarantine, raw_messages, scopes,
 };
 use crate::db::DbConn;
 use crate::storage::{sha256_hex, BlobStore};
@@ -30,16 +30,24 @@ pub struct Rules {
 
 impl Rules {
     pub fn from_settings(s: &Settings) -> Result<Rules, IngestError> {
-        let serial = Regex::new(&s.serial_pattern).map_err(|e| IngestError::Rule(format!("serial pattern: {e}")))?;
+        let serial = Regex::new(&s.serial_pattern)
+            .map_err(|e| IngestError::Rule(format!("serial pattern: {e}")))?;
         let mut prefixes = s.token_prefixes.clone();
-        if !prefixes.iter().any(|p| p.eq_ignore_ascii_case(&s.token_prefix)) {
+        if !prefixes
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case(&s.token_prefix))
+        {
             prefixes.push(s.token_prefix.clone());
         }
         Ok(Rules {
             serial,
             token_prefixes: prefixes,
             issue_prefix: s.token_prefix.clone(),
-            staff_domains: s.staff_domains.iter().map(|d| d.trim().to_lowercase()).collect(),
+            staff_domains: s
+                .staff_domains
+                .iter()
+                .map(|d| d.trim().to_lowercase())
+                .collect(),
             reopen_window: Duration::days(s.reopen_window_days),
             max_message_bytes: s.max_message_bytes,
         })
@@ -84,12 +92,18 @@ pub struct Staff {
 
 impl Staff {
     pub fn load(conn: &mut DbConn) -> QueryResult<Staff> {
-        Ok(Staff { users: crate::auth::users::list(conn)? })
+        Ok(Staff {
+            users: crate::auth::users::list(conn)?,
+        })
     }
 
     fn identify(&self, name: &str, address: &str) -> Option<&User> {
         if !address.is_empty() {
-            if let Some(u) = self.users.iter().find(|u| u.email.eq_ignore_ascii_case(address)) {
+            if let Some(u) = self
+                .users
+                .iter()
+                .find(|u| u.email.eq_ignore_ascii_case(address))
+            {
                 return Some(u);
             }
         }
@@ -100,11 +114,15 @@ impl Staff {
     }
 
     fn is_rnd_name(&self, name: &str) -> bool {
-        self.users.iter().any(|u| u.role() == Role::Rnd && u.is_staff_name(name))
+        self.users
+            .iter()
+            .any(|u| u.role() == Role::Rnd && u.is_staff_name(name))
     }
 
     fn is_rnd_address(&self, address: &str) -> bool {
-        self.users.iter().any(|u| u.role() == Role::Rnd && u.email.eq_ignore_ascii_case(address))
+        self.users
+            .iter()
+            .any(|u| u.role() == Role::Rnd && u.email.eq_ignore_ascii_case(address))
     }
 }
 
@@ -147,7 +165,14 @@ fn direction(staff: &Staff, rules: &Rules, pm: &ParsedMail) -> (Direction, Optio
             Greeting::Name(n) => staff.is_rnd_name(&n),
             Greeting::None => false,
         };
-    (if to_rnd { Direction::ToRnd } else { Direction::Support }, user)
+    (
+        if to_rnd {
+            Direction::ToRnd
+        } else {
+            Direction::Support
+        },
+        user,
+    )
 }
 
 /// Entry point for any input: detects the export format, mbox or a single message.
@@ -166,7 +191,14 @@ pub fn ingest_input(
     if mbox::looks_like_mbox(raw) {
         let mut out = Vec::new();
         for (i, m) in mbox::split(raw).into_iter().enumerate() {
-            out.push(ingest_one(conn, store, rules, &staff, &m, &format!("{source}#{}", i + 1))?);
+            out.push(ingest_one(
+                conn,
+                store,
+                rules,
+                &staff,
+                &m,
+                &format!("{source}#{}", i + 1),
+            )?);
         }
         return Ok(out);
     }
@@ -174,10 +206,18 @@ pub fn ingest_input(
 }
 
 /// Stores the exact bytes (content-addressed) and their row; returns the row id.
-pub fn store_raw(conn: &mut DbConn, store: &dyn BlobStore, raw: &[u8], source: &str) -> Result<i64, IngestError> {
+pub fn store_raw(
+    conn: &mut DbConn,
+    store: &dyn BlobStore,
+    raw: &[u8],
+    source: &str,
+) -> Result<i64, IngestError> {
     let sha = store.put(raw)?;
-    let existing: Option<i64> =
-        raw_messages::table.filter(raw_messages::sha256.eq(&sha)).select(raw_messages::id).first(conn).optional()?;
+    let existing: Option<i64> = raw_messages::table
+        .filter(raw_messages::sha256.eq(&sha))
+        .select(raw_messages::id)
+        .first(conn)
+        .optional()?;
     if let Some(id) = existing {
         return Ok(id);
     }
@@ -193,11 +233,19 @@ pub fn store_raw(conn: &mut DbConn, store: &dyn BlobStore, raw: &[u8], source: &
     match inserted {
         Ok(id) => Ok(id),
         // Another writer stored the same bytes at the same moment.
-        Err(_) => Ok(raw_messages::table.filter(raw_messages::sha256.eq(&sha)).select(raw_messages::id).first(conn)?),
+        Err(_) => Ok(raw_messages::table
+            .filter(raw_messages::sha256.eq(&sha))
+            .select(raw_messages::id)
+            .first(conn)?),
     }
 }
 
-fn quarantine_raw(conn: &mut DbConn, raw_id: i64, source: &str, reason: &str) -> Result<Outcome, IngestError> {
+fn quarantine_raw(
+    conn: &mut DbConn,
+    raw_id: i64,
+    source: &str,
+    reason: &str,
+) -> Result<Outcome, IngestError> {
     let open: Option<i64> = quarantine::table
         .filter(quarantine::raw_id.eq(raw_id))
         .filter(quarantine::resolved_at.is_null())
@@ -236,7 +284,12 @@ fn ingest_one(
     let _g = span.enter();
     let raw_id = store_raw(conn, store, raw, source)?;
     if raw.len() > rules.max_message_bytes {
-        return quarantine_raw(conn, raw_id, source, &format!("message larger than {} bytes", rules.max_message_bytes));
+        return quarantine_raw(
+            conn,
+            raw_id,
+            source,
+            &format!("message larger than {} bytes", rules.max_message_bytes),
+        );
     }
     match parse::parse_message(raw) {
         Err(reason) => quarantine_raw(conn, raw_id, source, &reason),
@@ -267,7 +320,15 @@ fn ingest_export(
         Ok(list) => {
             let mut out = Vec::new();
             for (i, pm) in list.into_iter().enumerate() {
-                out.push(ingest_parsed(conn, store, rules, staff, raw_id, pm, &format!("{source}#{}", i + 1))?);
+                out.push(ingest_parsed(
+                    conn,
+                    store,
+                    rules,
+                    staff,
+                    raw_id,
+                    pm,
+                    &format!("{source}#{}", i + 1),
+                )?);
             }
             Ok(out)
         }
@@ -289,7 +350,12 @@ fn content_hash(pm: &ParsedMail, attachment_shas: &[String]) -> String {
 }
 
 /// The case a message belongs to, by the threading rules in order.
-fn find_case(conn: &mut DbConn, rules: &Rules, pm: &ParsedMail, own_id: &str) -> QueryResult<Option<CaseRow>> {
+fn find_case(
+    conn: &mut DbConn,
+    rules: &Rules,
+    pm: &ParsedMail,
+    own_id: &str,
+) -> QueryResult<Option<CaseRow>> {
     let mut ids: Vec<&str> = Vec::new();
     for id in pm.in_reply_to.iter().chain(pm.references.iter().rev()) {
         let id = id.trim().trim_start_matches('<').trim_end_matches('>');
@@ -298,8 +364,11 @@ fn find_case(conn: &mut DbConn, rules: &Rules, pm: &ParsedMail, own_id: &str) ->
         }
     }
     for id in ids.iter().take(100) {
-        let found: Option<i64> =
-            messages::table.filter(messages::message_id.eq(*id)).select(messages::case_id).first(conn).optional()?;
+        let found: Option<i64> = messages::table
+            .filter(messages::message_id.eq(*id))
+            .select(messages::case_id)
+            .first(conn)
+            .optional()?;
         if let Some(case_id) = found {
             return cases::find(conn, case_id);
         }
@@ -313,14 +382,21 @@ fn find_case(conn: &mut DbConn, rules: &Rules, pm: &ParsedMail, own_id: &str) ->
     let mut tokens = extract::find_tokens(&pm.subject, &rules.token_prefixes);
     tokens.extend(extract::find_tokens(&pm.body_text, &rules.token_prefixes));
     for t in tokens {
-        let found = cases_t::table.filter(cases_t::tracking_token.eq(&t)).select(CaseRow::as_select()).first(conn).optional()?;
+        let found = cases_t::table
+            .filter(cases_t::tracking_token.eq(&t))
+            .select(CaseRow::as_select())
+            .first(conn)
+            .optional()?;
         if found.is_some() {
             return Ok(found);
         }
     }
     if let Some(key) = &pm.thread_key {
-        let found: Option<i64> =
-            messages::table.filter(messages::thread_key.eq(key)).select(messages::case_id).first(conn).optional()?;
+        let found: Option<i64> = messages::table
+            .filter(messages::thread_key.eq(key))
+            .select(messages::case_id)
+            .first(conn)
+            .optional()?;
         if let Some(case_id) = found {
             return cases::find(conn, case_id);
         }
@@ -330,13 +406,29 @@ fn find_case(conn: &mut DbConn, rules: &Rules, pm: &ParsedMail, own_id: &str) ->
 
 fn customer_from_sender(pm: &ParsedMail) -> Option<String> {
     const FREEMAIL: &[&str] = &[
-        "qq.com", "163.com", "126.com", "sina.com", "sohu.com", "gmail.com", "outlook.com", "hotmail.com", "live.com",
-        "yahoo.com", "foxmail.com", "icloud.com", "aliyun.com", "139.com",
+        "qq.com",
+        "163.com",
+        "126.com",
+        "sina.com",
+        "sohu.com",
+        "gmail.com",
+        "outlook.com",
+        "hotmail.com",
+        "live.com",
+        "yahoo.com",
+        "foxmail.com",
+        "icloud.com",
+        "aliyun.com",
+        "139.com",
     ];
     let (_, domain) = pm.from_address.rsplit_once('@')?;
     if FREEMAIL.contains(&domain) {
         let n = pm.from_name.trim();
-        return Some(if n.is_empty() { pm.from_address.clone() } else { n.to_string() });
+        return Some(if n.is_empty() {
+            pm.from_address.clone()
+        } else {
+            n.to_string()
+        });
     }
     Some(domain.to_string())
 }
@@ -389,7 +481,8 @@ fn ingest_parsed(
         let mut parent = None;
         if let Some(c) = &found {
             let stale = c.status == Status::Closed.as_str()
-                && c.closed_at.is_some_and(|t| t + rules.reopen_window < sent_at)
+                && c.closed_at
+                    .is_some_and(|t| t + rules.reopen_window < sent_at)
                 && dir == Direction::Customer
                 && !pm.is_auto_reply;
             if stale {
@@ -436,8 +529,10 @@ fn ingest_parsed(
             ))
             .returning(messages::id)
             .get_result(conn)?;
-        let mut scan_texts: Vec<(String, String)> =
-            vec![("subject".into(), pm.subject.clone()), (format!("message {mid}"), pm.body_text.clone())];
+        let mut scan_texts: Vec<(String, String)> = vec![
+            ("subject".into(), pm.subject.clone()),
+            (format!("message {mid}"), pm.body_text.clone()),
+        ];
         for (a, sha) in pm.attachments.iter().zip(&att_shas) {
             diesel::insert_into(attachments::table)
                 .values((
@@ -451,7 +546,9 @@ fn ingest_parsed(
                 ))
                 .execute(conn)?;
             let texty = a.content_type.starts_with("text/")
-                || [".log", ".txt", ".csv", ".xml", ".ini"].iter().any(|e| a.filename.to_lowercase().ends_with(e));
+                || [".log", ".txt", ".csv", ".xml", ".ini"]
+                    .iter()
+                    .any(|e| a.filename.to_lowercase().ends_with(e));
             if texty && a.bytes.len() <= 4 * 1024 * 1024 {
                 let t = match std::str::from_utf8(&a.bytes) {
                     Ok(t) => t.to_string(),
@@ -461,26 +558,51 @@ fn ingest_parsed(
             }
         }
         record_facts(conn, rules, case.id, &scan_texts)?;
-        apply_events(conn, &rules.serial, &case, row_id, dir, &pm, &body_masked, &from_name, sent_at)?;
+        apply_events(
+            conn,
+            &rules.serial,
+            &case,
+            row_id,
+            dir,
+            &pm,
+            &body_masked,
+            &from_name,
+            sent_at,
+        )?;
         crate::cases::audit(
             conn,
             Some(case.id),
-            if from_name.is_empty() { &from_address } else { &from_name },
-            if created { "case.created" } else { "message.added" },
+            if from_name.is_empty() {
+                &from_address
+            } else {
+                &from_name
+            },
+            if created {
+                "case.created"
+            } else {
+                "message.added"
+            },
             &format!("{} via {}", dir.as_str(), source),
         )?;
         Ok(Outcome {
             source: source.into(),
-            outcome: if created { Kind::Created } else { Kind::Threaded },
+            outcome: if created {
+                Kind::Created
+            } else {
+                Kind::Threaded
+            },
             case_number: Some(case.number.clone()),
             message_id: Some(mid.clone()),
             reason: None,
         })
     })
     .or_else(|e| match e {
-        IngestError::Rule(r) if r == "loop" => {
-            quarantine_raw(conn, raw_id, source, "our own outgoing mail came back (X-Casebook-Loop) and matches no case")
-        }
+        IngestError::Rule(r) if r == "loop" => quarantine_raw(
+            conn,
+            raw_id,
+            source,
+            "our own outgoing mail came back (X-Casebook-Loop) and matches no case",
+        ),
         other => Err(other),
     })
 }
@@ -493,7 +615,8 @@ fn create_case(
     sent_at: NaiveDateTime,
     parent: Option<i64>,
 ) -> Result<CaseRow, IngestError> {
-    let mut number = extract::find_case_tag(&pm.subject).or_else(|| extract::find_case_tag(&pm.body_text));
+    let mut number =
+        extract::find_case_tag(&pm.subject).or_else(|| extract::find_case_tag(&pm.body_text));
     if let Some(n) = &number {
         if cases::find_by_number(conn, n)?.is_some() {
             number = None;
@@ -505,7 +628,10 @@ fn create_case(
     };
     let mut token = None;
     for t in extract::find_tokens(&pm.subject, &rules.token_prefixes) {
-        let used: i64 = cases_t::table.filter(cases_t::tracking_token.eq(&t)).count().get_result(conn)?;
+        let used: i64 = cases_t::table
+            .filter(cases_t::tracking_token.eq(&t))
+            .count()
+            .get_result(conn)?;
         if used == 0 {
             token = Some(t);
             break;
@@ -520,7 +646,11 @@ fn create_case(
         customer = customer_from_sender(pm);
     }
     let subject = extract::display_subject(&pm.subject, &rules.token_prefixes);
-    let subject = if subject.is_empty() { "(no subject)".to_string() } else { subject };
+    let subject = if subject.is_empty() {
+        "(no subject)".to_string()
+    } else {
+        subject
+    };
     let id: i64 = diesel::insert_into(cases_t::table)
         .values((
             cases_t::number.eq(&number),
@@ -540,7 +670,12 @@ fn create_case(
     cases::find(conn, id)?.ok_or(IngestError::Db(diesel::result::Error::NotFound))
 }
 
-fn record_facts(conn: &mut DbConn, rules: &Rules, case_id: i64, texts: &[(String, String)]) -> QueryResult<()> {
+fn record_facts(
+    conn: &mut DbConn,
+    rules: &Rules,
+    case_id: i64,
+    texts: &[(String, String)],
+) -> QueryResult<()> {
     for (place, text) in texts {
         for code in extract::error_codes(text) {
             let exists: i64 = case_codes::table
@@ -550,12 +685,20 @@ fn record_facts(conn: &mut DbConn, rules: &Rules, case_id: i64, texts: &[(String
                 .get_result(conn)?;
             if exists == 0 {
                 diesel::insert_into(case_codes::table)
-                    .values((case_codes::case_id.eq(case_id), case_codes::code.eq(&code), case_codes::found_in.eq(place)))
+                    .values((
+                        case_codes::case_id.eq(case_id),
+                        case_codes::code.eq(&code),
+                        case_codes::found_in.eq(place),
+                    ))
                     .execute(conn)?;
             }
         }
-        let serials = extract::serial_numbers(text, &rules.serial).into_iter().map(|s| (s, "serial"));
-        let keys = extract::product_keys(text).into_iter().map(|k| (k, "product_key"));
+        let serials = extract::serial_numbers(text, &rules.serial)
+            .into_iter()
+            .map(|s| (s, "serial"));
+        let keys = extract::product_keys(text)
+            .into_iter()
+            .map(|k| (k, "product_key"));
         for (value, kind) in serials.chain(keys) {
             let exists: i64 = case_serials::table
                 .filter(case_serials::case_id.eq(case_id))
@@ -564,7 +707,11 @@ fn record_facts(conn: &mut DbConn, rules: &Rules, case_id: i64, texts: &[(String
                 .get_result(conn)?;
             if exists == 0 {
                 diesel::insert_into(case_serials::table)
-                    .values((case_serials::case_id.eq(case_id), case_serials::serial.eq(&value), case_serials::kind.eq(kind)))
+                    .values((
+                        case_serials::case_id.eq(case_id),
+                        case_serials::serial.eq(&value),
+                        case_serials::kind.eq(kind),
+                    ))
                     .execute(conn)?;
             }
         }
@@ -593,7 +740,10 @@ fn apply_events(
     match dir {
         Direction::Customer if !pm.is_auto_reply => {
             first_customer_at.get_or_insert(at);
-            if matches!(status, Status::New | Status::WaitingCustomer | Status::Resolved | Status::Closed) {
+            if matches!(
+                status,
+                Status::New | Status::WaitingCustomer | Status::Resolved | Status::Closed
+            ) {
                 status = Status::Open;
                 closed_at = None;
             }
@@ -616,9 +766,16 @@ fn apply_events(
                         closures::created_at.eq(at),
                     ))
                     .execute(conn)?;
-                diesel::update(escalations::table.filter(escalations::case_id.eq(case.id)).filter(escalations::status.ne("closed")))
-                    .set((escalations::status.eq("closed"), escalations::closed_at.eq(at)))
-                    .execute(conn)?;
+                diesel::update(
+                    escalations::table
+                        .filter(escalations::case_id.eq(case.id))
+                        .filter(escalations::status.ne("closed")),
+                )
+                .set((
+                    escalations::status.eq("closed"),
+                    escalations::closed_at.eq(at),
+                ))
+                .execute(conn)?;
                 status = Status::Closed;
                 closed_at = Some(at);
             } else {
@@ -651,10 +808,14 @@ fn apply_events(
             match open {
                 Some(esc) => {
                     add_entry(conn, esc, "followup", author, &main_text, row_id, at)?;
-                    diesel::update(escalations::table.find(esc)).set(escalations::status.eq("open")).execute(conn)?;
+                    diesel::update(escalations::table.find(esc))
+                        .set(escalations::status.eq("open"))
+                        .execute(conn)?;
                 }
                 None => {
-                    let serial = extract::serial_numbers(&pm.body_text, serial_re).into_iter().next();
+                    let serial = extract::serial_numbers(&pm.body_text, serial_re)
+                        .into_iter()
+                        .next();
                     diesel::insert_into(escalations::table)
                         .values((
                             escalations::case_id.eq(case.id),
@@ -694,16 +855,26 @@ fn apply_events(
                     .get_result(conn)?,
             };
             add_entry(conn, esc, "answer", author, &main_text, row_id, at)?;
-            diesel::update(escalations::table.find(esc)).set(escalations::status.eq("answered")).execute(conn)?;
-            diesel::update(escalations::table.find(esc).filter(escalations::first_answered_at.is_null()))
-                .set(escalations::first_answered_at.eq(at))
+            diesel::update(escalations::table.find(esc))
+                .set(escalations::status.eq("answered"))
                 .execute(conn)?;
+            diesel::update(
+                escalations::table
+                    .find(esc)
+                    .filter(escalations::first_answered_at.is_null()),
+            )
+            .set(escalations::first_answered_at.eq(at))
+            .execute(conn)?;
             if status != Status::Closed {
                 status = Status::Escalated;
             }
         }
     }
-    let updated_at = if at > case.updated_at { at } else { case.updated_at };
+    let updated_at = if at > case.updated_at {
+        at
+    } else {
+        case.updated_at
+    };
     diesel::update(cases_t::table.find(case.id))
         .set((
             cases_t::status.eq(status.as_str()),

@@ -1,7 +1,8 @@
 //! mbox files: messages separated by `From ` lines (mboxo/mboxrd quoting undone).
 
 pub fn looks_like_mbox(raw: &[u8]) -> bool {
-    raw.starts_with(b"From ") && raw.iter().take(1000).position(|&b| b == b'\n').is_some()
+    let first = raw.split(|&b| b == b'\n').next().unwrap_or(&[]);
+    is_from_line(first)
 }
 
 /// Splits an mbox into raw messages; a `From ` line starts a message only at the
@@ -11,7 +12,7 @@ pub fn split(raw: &[u8]) -> Vec<Vec<u8>> {
     let mut current: Option<Vec<u8>> = None;
     let mut prev_blank = true;
     for line in raw.split_inclusive(|&b| b == b'\n') {
-        let is_sep = prev_blank && line.starts_with(b"From ");
+        let is_sep = prev_blank && is_from_line(line);
         if is_sep {
             if let Some(mut m) = current.take() {
                 // The blank line before the separator belongs to the mbox, not the message.
@@ -37,6 +38,24 @@ pub fn split(raw: &[u8]) -> Vec<Vec<u8>> {
     out
 }
 
+/// A separator looks like `From sender Mon Jul  1 00:00:00 2024`: a sender and a
+/// date with a year, so body text such as "From the start" is not taken for one.
+pub fn is_from_line(line: &[u8]) -> bool {
+    let Some(rest) = line.strip_prefix(b"From ") else {
+        return false;
+    };
+    let text = String::from_utf8_lossy(rest);
+    let mut parts = text.split_whitespace();
+    let sender = parts.next().unwrap_or("");
+    let date: Vec<&str> = parts.collect();
+    !sender.is_empty()
+        && date.len() >= 3
+        && date
+            .iter()
+            .any(|p| p.len() == 4 && p.bytes().all(|b| b.is_ascii_digit()))
+        && date.iter().any(|p| p.contains(':'))
+}
+
 /// `>From ` → `From `, `>>From ` → `>From ` (mboxrd).
 fn unquote_from(line: &[u8]) -> &[u8] {
     let n = line.iter().take_while(|&&b| b == b'>').count();
@@ -51,7 +70,7 @@ fn unquote_from(line: &[u8]) -> &[u8] {
 mod tests {
     #[test]
     fn splits_and_unquotes() {
-        let raw = b"From a@b Mon Jan  1 00:00:00 2024\nSubject: one\n\nbody\n>From here\n\nFrom c@d Mon Jan  1 00:00:00 2024\nSubject: two\n\nx\nFrom inside body\n";
+        let raw = b"From a@b Mon Jan  1 00:00:00 2024\nSubject: one\n\nbody\n>From here\n\nFrom c@d Mon Jan  1 00:00:00 2024\nSubject: two\n\nFrom the start\nFrom inside body\n";
         let m = super::split(raw);
         assert_eq!(m.len(), 2);
         assert_eq!(m[0], b"Subject: one\n\nbody\nFrom here\n");

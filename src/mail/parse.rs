@@ -28,13 +28,18 @@ fn header_text(msg: &mail_parser::Message, name: &str) -> Option<String> {
 /// first 22 bytes name the conversation.
 pub fn thread_key(thread_index: &str) -> Option<String> {
     use base64::Engine;
-    let bytes = base64::engine::general_purpose::STANDARD.decode(thread_index.trim().as_bytes()).ok()?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(thread_index.trim().as_bytes())
+        .ok()?;
     (bytes.len() >= 22).then(|| hex::encode(&bytes[..22]))
 }
 
 pub fn is_auto_reply_headers(msg: &mail_parser::Message) -> bool {
     let auto_submitted = header_text(msg, "Auto-Submitted").map(|v| v.to_ascii_lowercase());
-    if auto_submitted.as_deref().is_some_and(|v| !v.starts_with("no")) {
+    if auto_submitted
+        .as_deref()
+        .is_some_and(|v| !v.starts_with("no"))
+    {
         return true;
     }
     if msg.header_raw("X-Autoreply").is_some()
@@ -43,7 +48,9 @@ pub fn is_auto_reply_headers(msg: &mail_parser::Message) -> bool {
     {
         return true;
     }
-    let precedence = header_text(msg, "Precedence").map(|v| v.to_ascii_lowercase()).unwrap_or_default();
+    let precedence = header_text(msg, "Precedence")
+        .map(|v| v.to_ascii_lowercase())
+        .unwrap_or_default();
     matches!(precedence.as_str(), "bulk" | "auto_reply" | "junk" | "list")
 }
 
@@ -57,10 +64,18 @@ pub fn parse_message(raw: &[u8]) -> Result<ParsedMail, String> {
         .ok_or_else(|| "not a mail message: no header could be read".to_string())?;
     let from = msg.from().and_then(|a| a.first());
     let from_name = from.and_then(|a| a.name()).unwrap_or("").trim().to_string();
-    let from_address = from.and_then(|a| a.address()).unwrap_or("").trim().to_lowercase();
+    let from_address = from
+        .and_then(|a| a.address())
+        .unwrap_or("")
+        .trim()
+        .to_lowercase();
     let subject = msg.subject().unwrap_or("").trim().to_string();
-    let message_id = msg.message_id().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-    if from_address.is_empty() && from_name.is_empty() && subject.is_empty() && message_id.is_none() {
+    let message_id = msg
+        .message_id()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty());
+    if from_address.is_empty() && from_name.is_empty() && subject.is_empty() && message_id.is_none()
+    {
         return Err("no sender, subject or Message-ID: not a mail message".into());
     }
     let mut to = Vec::new();
@@ -104,8 +119,14 @@ pub fn parse_message(raw: &[u8]) -> Result<ParsedMail, String> {
             .map(sanitize_filename)
             .filter(|n| !n.is_empty())
             .unwrap_or_else(|| format!("attachment-{}", i + 1));
-        let is_tnef = content_type == "application/ms-tnef" || filename.eq_ignore_ascii_case("winmail.dat");
-        attachments.push(ParsedAttachment { filename, content_type, bytes: part.contents().to_vec(), is_tnef });
+        let is_tnef =
+            content_type == "application/ms-tnef" || filename.eq_ignore_ascii_case("winmail.dat");
+        attachments.push(ParsedAttachment {
+            filename,
+            content_type,
+            bytes: part.contents().to_vec(),
+            is_tnef,
+        });
     }
     let subject_auto = super::extract::auto_reply_subject(&subject);
     Ok(ParsedMail {
@@ -140,7 +161,9 @@ mod tests {
     #[test]
     fn gb2312_label_decodes_as_gb18030() {
         // "镕" (U+9555) is outside GB2312 but in GBK/GB18030: 0xE946.
-        let mut raw = b"From: a@b.cn\r\nSubject: t\r\nContent-Type: text/plain; charset=gb2312\r\n\r\n".to_vec();
+        let mut raw =
+            b"From: a@b.cn\r\nSubject: t\r\nContent-Type: text/plain; charset=gb2312\r\n\r\n"
+                .to_vec();
         raw.extend_from_slice(&[0xE9, 0x46, b'\r', b'\n']);
         let m = parse_message(&raw).expect("parses");
         assert!(m.body_text.contains('\u{9555}'), "{:?}", m.body_text);
@@ -155,7 +178,10 @@ mod tests {
         assert_eq!(m.message_id.as_deref(), Some("a@b"));
         assert_eq!(m.references, vec!["r@s", "p@q"]);
         assert!(m.is_auto_reply);
-        assert_eq!(m.sent_at.map(|d| d.to_string()).as_deref(), Some("2022-06-24 17:39:09"));
+        assert_eq!(
+            m.sent_at.map(|d| d.to_string()).as_deref(),
+            Some("2022-06-24 17:39:09")
+        );
         assert!(parse_message(b"").is_err());
     }
 

@@ -40,9 +40,15 @@ pub async fn users(req: HttpRequest, user: CurrentUser) -> Result<HttpResponse, 
     user.require(ADMIN)?;
     let st = state(&req)?;
     let pool = st.pool.clone();
-    let list = web::block(move || -> Result<Vec<User>, AppError> { Ok(users::list(&mut *pool.get()?)?) }).await??;
+    let list =
+        web::block(move || -> Result<Vec<User>, AppError> { Ok(users::list(&mut *pool.get()?)?) })
+            .await??;
     let page = Page::new(&req, &st, Some(user.0));
-    html(&UsersPage { page, users: list, roles: Role::ALL.iter().map(|r| r.as_str()).collect() })
+    html(&UsersPage {
+        page,
+        users: list,
+        roles: Role::ALL.iter().map(|r| r.as_str()).collect(),
+    })
 }
 
 #[derive(Deserialize)]
@@ -61,18 +67,37 @@ pub struct AddUser {
     csrf_token: String,
 }
 
-pub async fn add_user(req: HttpRequest, user: CurrentUser, form: web::Form<AddUser>) -> Result<HttpResponse, AppError> {
+pub async fn add_user(
+    req: HttpRequest,
+    user: CurrentUser,
+    form: web::Form<AddUser>,
+) -> Result<HttpResponse, AppError> {
     user.require(ADMIN)?;
     let st = state(&req)?;
     check_csrf(&req, &st, &form.csrf_token)?;
     let f = form.into_inner();
-    let role = Role::parse(&f.role).ok_or_else(|| AppError::BadRequest("admin.error.role".into()))?;
+    let role =
+        Role::parse(&f.role).ok_or_else(|| AppError::BadRequest("admin.error.role".into()))?;
     let pool = st.pool.clone();
     let actor = user.0.email.clone();
     web::block(move || -> Result<(), AppError> {
         let mut c = pool.get()?;
-        let u = users::create(&mut c, &f.email, &f.name, role, &split_aliases(&f.aliases), &f.password).map_err(user_error)?;
-        crate::cases::audit(&mut c, None, &actor, "user.created", &format!("{} ({})", u.email, u.role))?;
+        let u = users::create(
+            &mut c,
+            &f.email,
+            &f.name,
+            role,
+            &split_aliases(&f.aliases),
+            &f.password,
+        )
+        .map_err(user_error)?;
+        crate::cases::audit(
+            &mut c,
+            None,
+            &actor,
+            "user.created",
+            &format!("{} ({})", u.email, u.role),
+        )?;
         Ok(())
     })
     .await??;
@@ -87,14 +112,25 @@ struct EditPage {
     roles: Vec<&'static str>,
 }
 
-pub async fn edit_user(req: HttpRequest, user: CurrentUser, path: web::Path<i64>) -> Result<HttpResponse, AppError> {
+pub async fn edit_user(
+    req: HttpRequest,
+    user: CurrentUser,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
     user.require(ADMIN)?;
     let st = state(&req)?;
     let pool = st.pool.clone();
     let id = path.into_inner();
-    let target = web::block(move || -> Result<User, AppError> { users::find(&mut *pool.get()?, id)?.ok_or(AppError::NotFound) }).await??;
+    let target = web::block(move || -> Result<User, AppError> {
+        users::find(&mut *pool.get()?, id)?.ok_or(AppError::NotFound)
+    })
+    .await??;
     let page = Page::new(&req, &st, Some(user.0));
-    html(&EditPage { page, target, roles: Role::ALL.iter().map(|r| r.as_str()).collect() })
+    html(&EditPage {
+        page,
+        target,
+        roles: Role::ALL.iter().map(|r| r.as_str()).collect(),
+    })
 }
 
 #[derive(Deserialize)]
@@ -120,13 +156,21 @@ pub async fn update_user(
     check_csrf(&req, &st, &form.csrf_token)?;
     let id = path.into_inner();
     let f = form.into_inner();
-    let role = Role::parse(&f.role).ok_or_else(|| AppError::BadRequest("admin.error.role".into()))?;
+    let role =
+        Role::parse(&f.role).ok_or_else(|| AppError::BadRequest("admin.error.role".into()))?;
     let pool = st.pool.clone();
     let actor = user.0.email.clone();
     web::block(move || -> Result<(), AppError> {
         let mut c = pool.get()?;
-        users::update_profile(&mut c, id, &f.name, role, &split_aliases(&f.aliases)).map_err(user_error)?;
-        crate::cases::audit(&mut c, None, &actor, "user.updated", &format!("user {id}: role {}", role.as_str()))?;
+        users::update_profile(&mut c, id, &f.name, role, &split_aliases(&f.aliases))
+            .map_err(user_error)?;
+        crate::cases::audit(
+            &mut c,
+            None,
+            &actor,
+            "user.updated",
+            &format!("user {id}: role {}", role.as_str()),
+        )?;
         Ok(())
     })
     .await??;
@@ -157,7 +201,13 @@ pub async fn reset_password(
     web::block(move || -> Result<(), AppError> {
         let mut c = pool.get()?;
         users::set_password(&mut c, id, &f.password).map_err(user_error)?;
-        crate::cases::audit(&mut c, None, &actor, "user.password_reset", &format!("user {id}"))?;
+        crate::cases::audit(
+            &mut c,
+            None,
+            &actor,
+            "user.password_reset",
+            &format!("user {id}"),
+        )?;
         Ok(())
     })
     .await??;
@@ -191,7 +241,17 @@ pub async fn set_disabled(
     web::block(move || -> Result<(), AppError> {
         let mut c = pool.get()?;
         users::set_disabled(&mut c, id, disabled).map_err(user_error)?;
-        crate::cases::audit(&mut c, None, &actor, if disabled { "user.disabled" } else { "user.enabled" }, &format!("user {id}"))?;
+        crate::cases::audit(
+            &mut c,
+            None,
+            &actor,
+            if disabled {
+                "user.disabled"
+            } else {
+                "user.enabled"
+            },
+            &format!("user {id}"),
+        )?;
         Ok(())
     })
     .await??;
@@ -221,7 +281,14 @@ fn quarantine_rows(c: &mut crate::db::DbConn) -> Result<Vec<QuarantineRow>, AppE
         .filter(quarantine::resolved_at.is_null())
         .order(quarantine::id.desc())
         .limit(500)
-        .select((quarantine::id, quarantine::raw_id, quarantine::source, quarantine::reason, quarantine::created_at, raw_messages::size))
+        .select((
+            quarantine::id,
+            quarantine::raw_id,
+            quarantine::source,
+            quarantine::reason,
+            quarantine::created_at,
+            raw_messages::size,
+        ))
         .load(c)?;
     Ok(rows
         .into_iter()
@@ -241,7 +308,11 @@ pub async fn quarantine(req: HttpRequest, user: CurrentUser) -> Result<HttpRespo
     let st = state(&req)?;
     let pool = st.pool.clone();
     let rows = web::block(move || quarantine_rows(&mut *pool.get()?)).await??;
-    html(&QuarantinePage { page: Page::new(&req, &st, Some(user.0)), rows, results: Vec::new() })
+    html(&QuarantinePage {
+        page: Page::new(&req, &st, Some(user.0)),
+        rows,
+        results: Vec::new(),
+    })
 }
 
 #[derive(Deserialize)]
@@ -265,27 +336,47 @@ pub async fn retry_quarantine(
     let store = st.store.clone();
     let rules = st.rules.clone();
     let actor = user.0.email.clone();
-    let (rows, results) = web::block(move || -> Result<(Vec<QuarantineRow>, Vec<Outcome>), AppError> {
-        let mut c = pool.get()?;
-        let (sha, source): (String, String) = quarantine::table
-            .inner_join(raw_messages::table)
-            .filter(quarantine::id.eq(id))
-            .select((raw_messages::sha256, quarantine::source))
-            .first(&mut c)?;
-        let raw = crate::storage::BlobStore::get(store.as_ref(), &sha).map_err(AppError::internal)?;
-        // Resolve first, so that a message still not understood gets a fresh row with today's reason.
-        diesel::update(quarantine::table.find(id))
-            .set((quarantine::resolved_at.eq(crate::now()), quarantine::resolution.eq(format!("retried by {actor}"))))
-            .execute(&mut c)?;
-        let out = crate::mail::ingest_input(&mut c, store.as_ref(), &rules, &raw, &source)?;
-        crate::cases::audit(&mut c, None, &actor, "quarantine.retried", &format!("quarantine {id}"))?;
-        Ok((quarantine_rows(&mut c)?, out))
-    })
+    let (rows, results) = web::block(
+        move || -> Result<(Vec<QuarantineRow>, Vec<Outcome>), AppError> {
+            let mut c = pool.get()?;
+            let (sha, source): (String, String) = quarantine::table
+                .inner_join(raw_messages::table)
+                .filter(quarantine::id.eq(id))
+                .select((raw_messages::sha256, quarantine::source))
+                .first(&mut c)?;
+            let raw =
+                crate::storage::BlobStore::get(store.as_ref(), &sha).map_err(AppError::internal)?;
+            // Resolve first, so that a message still not understood gets a fresh row with today's reason.
+            diesel::update(quarantine::table.find(id))
+                .set((
+                    quarantine::resolved_at.eq(crate::now()),
+                    quarantine::resolution.eq(format!("retried by {actor}")),
+                ))
+                .execute(&mut c)?;
+            let out = crate::mail::ingest_input(&mut c, store.as_ref(), &rules, &raw, &source)?;
+            crate::cases::audit(
+                &mut c,
+                None,
+                &actor,
+                "quarantine.retried",
+                &format!("quarantine {id}"),
+            )?;
+            Ok((quarantine_rows(&mut c)?, out))
+        },
+    )
     .await??;
-    html(&QuarantinePage { page: Page::new(&req, &st, Some(user.0)), rows, results })
+    html(&QuarantinePage {
+        page: Page::new(&req, &st, Some(user.0)),
+        rows,
+        results,
+    })
 }
 
-pub async fn raw_download(req: HttpRequest, user: CurrentUser, path: web::Path<i64>) -> Result<HttpResponse, AppError> {
+pub async fn raw_download(
+    req: HttpRequest,
+    user: CurrentUser,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
     user.require(ADMIN)?;
     let st = state(&req)?;
     let id = path.into_inner();
@@ -294,8 +385,17 @@ pub async fn raw_download(req: HttpRequest, user: CurrentUser, path: web::Path<i
     let actor = user.0.email.clone();
     let bytes = web::block(move || -> Result<Vec<u8>, AppError> {
         let mut c = pool.get()?;
-        let sha: String = raw_messages::table.find(id).select(raw_messages::sha256).first(&mut c)?;
-        crate::cases::audit(&mut c, None, &actor, "raw.downloaded", &format!("raw message {id}"))?;
+        let sha: String = raw_messages::table
+            .find(id)
+            .select(raw_messages::sha256)
+            .first(&mut c)?;
+        crate::cases::audit(
+            &mut c,
+            None,
+            &actor,
+            "raw.downloaded",
+            &format!("raw message {id}"),
+        )?;
         crate::storage::BlobStore::get(store.as_ref(), &sha).map_err(AppError::internal)
     })
     .await??;

@@ -41,7 +41,11 @@ struct CaseSummary {
     updated_at: String,
 }
 
-pub async fn list_cases(req: HttpRequest, user: ApiUser, q: web::Query<ListQuery>) -> Result<HttpResponse, AppError> {
+pub async fn list_cases(
+    req: HttpRequest,
+    user: ApiUser,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, AppError> {
     user.require(STAFF)?;
     let st = state(&req)?;
     let q = q.into_inner();
@@ -50,9 +54,16 @@ pub async fn list_cases(req: HttpRequest, user: ApiUser, q: web::Query<ListQuery
             return Err(AppError::BadRequest(format!("unknown status {s:?}")));
         }
     }
-    let filter = ListFilter { q: q.q, status: q.status, page: q.page.unwrap_or(1), per_page: q.per_page.unwrap_or(50) };
+    let filter = ListFilter {
+        q: q.q,
+        status: q.status,
+        page: q.page.unwrap_or(1),
+        per_page: q.per_page.unwrap_or(50),
+    };
     let pool = st.pool.clone();
-    let (rows, total) = web::block(move || -> Result<_, AppError> { Ok(cases::list(&mut *pool.get()?, &filter)?) }).await??;
+    let (rows, total) =
+        web::block(move || -> Result<_, AppError> { Ok(cases::list(&mut *pool.get()?, &filter)?) })
+            .await??;
     let cases: Vec<CaseSummary> = rows
         .into_iter()
         .map(|c| CaseSummary {
@@ -70,7 +81,11 @@ pub async fn list_cases(req: HttpRequest, user: ApiUser, q: web::Query<ListQuery
     Ok(HttpResponse::Ok().json(serde_json::json!({ "cases": cases, "total": total })))
 }
 
-pub async fn case(req: HttpRequest, user: ApiUser, path: web::Path<String>) -> Result<HttpResponse, AppError> {
+pub async fn case(
+    req: HttpRequest,
+    user: ApiUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
     user.require(STAFF)?;
     let st = state(&req)?;
     let detail = super::cases::load_case(&st, path.into_inner()).await?;
@@ -79,7 +94,8 @@ pub async fn case(req: HttpRequest, user: ApiUser, path: web::Path<String>) -> R
 
 pub async fn error_code(user: ApiUser, path: web::Path<String>) -> Result<HttpResponse, AppError> {
     user.require(STAFF)?;
-    let d = crate::codes::lookup(&path).ok_or_else(|| AppError::BadRequest(format!("not an error code: {:?}", path.as_str())))?;
+    let d = crate::codes::lookup(&path)
+        .ok_or_else(|| AppError::BadRequest(format!("not an error code: {:?}", path.as_str())))?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "code": d.code, "kind": d.kind, "name": d.name, "aliases": d.aliases, "description": d.description,
         "plain": d.plain, "facility": d.facility, "facility_number": d.facility_number, "severity": d.severity,
@@ -88,7 +104,11 @@ pub async fn error_code(user: ApiUser, path: web::Path<String>) -> Result<HttpRe
 }
 
 /// One raw message in the body, as an MTA pipe or `casebook mailgate` posts it.
-pub async fn inbound(req: HttpRequest, user: ApiUser, body: web::Bytes) -> Result<HttpResponse, AppError> {
+pub async fn inbound(
+    req: HttpRequest,
+    user: ApiUser,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
     user.require(&[Role::Admin])?;
     let st = state(&req)?;
     if body.len() > st.settings.max_message_bytes {
@@ -99,10 +119,18 @@ pub async fn inbound(req: HttpRequest, user: ApiUser, body: web::Bytes) -> Resul
     let rules = st.rules.clone();
     let outcomes = web::block(move || -> Result<_, AppError> {
         let mut c = pool.get()?;
-        Ok(crate::mail::ingest_input(&mut c, store.as_ref(), &rules, &body, "inbound")?)
+        Ok(crate::mail::ingest_input(
+            &mut c,
+            store.as_ref(),
+            &rules,
+            &body,
+            "inbound",
+        )?)
     })
     .await??;
-    let first = outcomes.first().ok_or_else(|| AppError::internal("no outcome"))?;
+    let first = outcomes
+        .first()
+        .ok_or_else(|| AppError::internal("no outcome"))?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "case_number": first.case_number,
         "message_id": first.message_id,

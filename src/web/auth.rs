@@ -19,7 +19,9 @@ struct LoginPage {
 
 fn render(tpl: &impl Template, status: StatusCode) -> Result<HttpResponse, AppError> {
     let body = tpl.render().map_err(AppError::internal)?;
-    Ok(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body))
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(body))
 }
 
 pub fn html(tpl: &impl Template) -> Result<HttpResponse, AppError> {
@@ -32,9 +34,16 @@ pub async fn login_form(req: HttpRequest) -> Result<HttpResponse, AppError> {
         return Ok(see_other("/cases"));
     }
     let pool = st.pool.clone();
-    let no_users = web::block(move || -> Result<bool, AppError> { Ok(users::count(&mut *pool.get()?)? == 0) }).await??;
+    let no_users =
+        web::block(move || -> Result<bool, AppError> { Ok(users::count(&mut *pool.get()?)? == 0) })
+            .await??;
     let page = Page::new(&req, &st, None);
-    html(&LoginPage { page, email: String::new(), error: None, no_users })
+    html(&LoginPage {
+        page,
+        email: String::new(),
+        error: None,
+        no_users,
+    })
 }
 
 #[derive(Deserialize)]
@@ -48,7 +57,9 @@ pub struct LoginForm {
 }
 
 fn client_address(req: &HttpRequest) -> String {
-    req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into())
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
 }
 
 pub async fn login(req: HttpRequest, form: web::Form<LoginForm>) -> Result<HttpResponse, AppError> {
@@ -104,12 +115,28 @@ pub async fn login(req: HttpRequest, form: web::Form<LoginForm>) -> Result<HttpR
         Result_::Bad => {
             tracing::info!("login failed");
             let error = Some(page.t("login.failed").to_string());
-            render(&LoginPage { page, email, error, no_users: false }, StatusCode::UNAUTHORIZED)
+            render(
+                &LoginPage {
+                    page,
+                    email,
+                    error,
+                    no_users: false,
+                },
+                StatusCode::UNAUTHORIZED,
+            )
         }
         Result_::Throttled => {
             tracing::warn!("login throttled");
             let error = Some(page.t("login.throttled").to_string());
-            render(&LoginPage { page, email, error, no_users: false }, StatusCode::TOO_MANY_REQUESTS)
+            render(
+                &LoginPage {
+                    page,
+                    email,
+                    error,
+                    no_users: false,
+                },
+                StatusCode::TOO_MANY_REQUESTS,
+            )
         }
     }
 }
@@ -125,7 +152,10 @@ pub async fn logout(req: HttpRequest, form: web::Form<CsrfOnly>) -> Result<HttpR
     check_csrf(&req, &st, &form.csrf_token)?;
     if let Some(u) = crate::auth::extract::session_user(&req).await? {
         let pool = st.pool.clone();
-        web::block(move || -> Result<(), AppError> { Ok(users::bump_epoch(&mut *pool.get()?, u.id)?) }).await??;
+        web::block(move || -> Result<(), AppError> {
+            Ok(users::bump_epoch(&mut *pool.get()?, u.id)?)
+        })
+        .await??;
     }
     Ok(HttpResponse::SeeOther()
         .insert_header((actix_web::http::header::LOCATION, "/login"))
@@ -143,16 +173,26 @@ pub struct LangForm {
     csrf_token: String,
 }
 
-pub async fn switch_lang(req: HttpRequest, form: web::Form<LangForm>) -> Result<HttpResponse, AppError> {
+pub async fn switch_lang(
+    req: HttpRequest,
+    form: web::Form<LangForm>,
+) -> Result<HttpResponse, AppError> {
     let st = state(&req)?;
     check_csrf(&req, &st, &form.csrf_token)?;
     let lang = crate::i18n::Lang::parse(&form.lang).unwrap_or_default();
-    let back = if form.back.starts_with('/') && !form.back.starts_with("//") { form.back.as_str() } else { "/" };
+    let back = if form.back.starts_with('/') && !form.back.starts_with("//") {
+        form.back.as_str()
+    } else {
+        "/"
+    };
     let cookie = actix_web::cookie::Cookie::build(crate::i18n::COOKIE, lang.code())
         .path("/")
         .same_site(actix_web::cookie::SameSite::Lax)
         .secure(st.settings.secure_cookies)
         .max_age(actix_web::cookie::time::Duration::days(365))
         .finish();
-    Ok(HttpResponse::SeeOther().insert_header((actix_web::http::header::LOCATION, back)).cookie(cookie).finish())
+    Ok(HttpResponse::SeeOther()
+        .insert_header((actix_web::http::header::LOCATION, back))
+        .cookie(cookie)
+        .finish())
 }

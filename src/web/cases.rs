@@ -64,7 +64,11 @@ fn status_is_valid(s: &str) -> bool {
     s.is_empty() || s == "active" || Status::parse(s).is_some()
 }
 
-pub async fn queue(req: HttpRequest, user: CurrentUser, q: web::Query<QueueQuery>) -> Result<HttpResponse, AppError> {
+pub async fn queue(
+    req: HttpRequest,
+    user: CurrentUser,
+    q: web::Query<QueueQuery>,
+) -> Result<HttpResponse, AppError> {
     user.require(STAFF)?;
     let st = state(&req)?;
     let q = q.into_inner();
@@ -72,7 +76,12 @@ pub async fn queue(req: HttpRequest, user: CurrentUser, q: web::Query<QueueQuery
     if !status_is_valid(&status) {
         return Err(AppError::BadRequest("queue.bad_status".into()));
     }
-    let filter = ListFilter { q: Some(q.q.clone()), status: Some(status.clone()), page: q.page.unwrap_or(1), per_page: PER_PAGE };
+    let filter = ListFilter {
+        q: Some(q.q.clone()),
+        status: Some(status.clone()),
+        page: q.page.unwrap_or(1),
+        per_page: PER_PAGE,
+    };
     let pool = st.pool.clone();
     let f2 = filter.clone();
     let (rows, total) = web::block(move || -> Result<(Vec<CaseRow>, i64), AppError> {
@@ -94,14 +103,25 @@ pub async fn queue(req: HttpRequest, user: CurrentUser, q: web::Query<QueueQuery
         .collect();
     let page_no = filter.page.max(1);
     let link = |p: i64| {
-        let qs = serde_urlencoded_pairs(&[("q", &q.q), ("status", &status), ("page", &p.to_string())]);
+        let qs =
+            serde_urlencoded_pairs(&[("q", &q.q), ("status", &status), ("page", &p.to_string())]);
         format!("/cases?{qs}")
     };
     let prev_link = (page_no > 1).then(|| link(page_no - 1));
     let next_link = (page_no * PER_PAGE < total).then(|| link(page_no + 1));
     let mut statuses = vec!["active", ""];
     statuses.extend(Status::ALL.iter().map(|s| s.as_str()));
-    html(&QueuePage { page, rows, total, q: q.q, status, statuses, page_no, prev_link, next_link })
+    html(&QueuePage {
+        page,
+        rows,
+        total,
+        q: q.q,
+        status,
+        statuses,
+        page_no,
+        prev_link,
+        next_link,
+    })
 }
 
 fn serde_urlencoded_pairs(pairs: &[(&str, &str)]) -> String {
@@ -133,7 +153,10 @@ struct CasePage {
     open_for: String,
 }
 
-pub async fn load_case(st: &crate::startup::AppState, number: String) -> Result<CaseDetail, AppError> {
+pub async fn load_case(
+    st: &crate::startup::AppState,
+    number: String,
+) -> Result<CaseDetail, AppError> {
     let pool = st.pool.clone();
     web::block(move || -> Result<CaseDetail, AppError> {
         let mut c = pool.get()?;
@@ -143,7 +166,11 @@ pub async fn load_case(st: &crate::startup::AppState, number: String) -> Result<
     .await?
 }
 
-pub async fn show(req: HttpRequest, user: CurrentUser, path: web::Path<String>) -> Result<HttpResponse, AppError> {
+pub async fn show(
+    req: HttpRequest,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
     user.require(STAFF)?;
     let st = state(&req)?;
     let case = load_case(&st, path.into_inner()).await?;
@@ -159,10 +186,19 @@ pub async fn show(req: HttpRequest, user: CurrentUser, path: web::Path<String>) 
             age(c, end)
         })
         .unwrap_or_default();
-    html(&CasePage { page, case, status_label, open_for })
+    html(&CasePage {
+        page,
+        case,
+        status_label,
+        open_for,
+    })
 }
 
-pub async fn attachment(req: HttpRequest, user: CurrentUser, path: web::Path<(String, i64)>) -> Result<HttpResponse, AppError> {
+pub async fn attachment(
+    req: HttpRequest,
+    user: CurrentUser,
+    path: web::Path<(String, i64)>,
+) -> Result<HttpResponse, AppError> {
     user.require(STAFF)?;
     let st = state(&req)?;
     let (number, id) = path.into_inner();
@@ -178,18 +214,32 @@ pub async fn attachment(req: HttpRequest, user: CurrentUser, path: web::Path<(St
     })
     .await??;
     let store = st.store.clone();
-    let bytes = web::block(move || crate::storage::BlobStore::get(store.as_ref(), &sha)).await?.map_err(AppError::internal)?;
+    let bytes = web::block(move || crate::storage::BlobStore::get(store.as_ref(), &sha))
+        .await?
+        .map_err(AppError::internal)?;
     Ok(download(bytes, &filename))
 }
 
 /// A download that a browser never renders inline.
 pub fn download(bytes: Vec<u8>, filename: &str) -> HttpResponse {
-    let ascii: String = filename.chars().map(|c| if c.is_ascii_alphanumeric() || ".-_".contains(c) { c } else { '_' }).collect();
+    let ascii: String = filename
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".-_".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
     HttpResponse::Ok()
         .content_type("application/octet-stream")
         .insert_header((
             actix_web::http::header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{}", url_escape(filename)),
+            format!(
+                "attachment; filename=\"{ascii}\"; filename*=UTF-8''{}",
+                url_escape(filename)
+            ),
         ))
         .body(bytes)
 }

@@ -41,17 +41,32 @@ struct LookupPage {
     invalid: bool,
 }
 
-pub async fn lookup(req: HttpRequest, user: CurrentUser, q: web::Query<LookupQuery>) -> Result<HttpResponse, AppError> {
+pub async fn lookup(
+    req: HttpRequest,
+    user: CurrentUser,
+    q: web::Query<LookupQuery>,
+) -> Result<HttpResponse, AppError> {
     user.require(STAFF)?;
     let st = state(&req)?;
     if let Some(v) = crate::codes::parse_code(&q.code) {
-        return Ok(see_other(&format!("/errors/{}", crate::codes::format_code(v))));
+        return Ok(see_other(&format!(
+            "/errors/{}",
+            crate::codes::format_code(v)
+        )));
     }
     let page = Page::new(&req, &st, Some(user.0));
-    html(&LookupPage { page, invalid: !q.code.trim().is_empty(), query: q.code.clone() })
+    html(&LookupPage {
+        page,
+        invalid: !q.code.trim().is_empty(),
+        query: q.code.clone(),
+    })
 }
 
-pub async fn show(req: HttpRequest, user: CurrentUser, path: web::Path<String>) -> Result<HttpResponse, AppError> {
+pub async fn show(
+    req: HttpRequest,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
     user.require(STAFF)?;
     let st = state(&req)?;
     let d = crate::codes::lookup(&path).ok_or(AppError::NotFound)?;
@@ -74,11 +89,20 @@ pub async fn show(req: HttpRequest, user: CurrentUser, path: web::Path<String>) 
                 .select(closures::resolution)
                 .first::<String>(&mut c)
                 .optional()?;
-            out.push(CodeCase { number, subject, status, resolution });
+            out.push(CodeCase {
+                number,
+                subject,
+                status,
+                resolution,
+            });
         }
         Ok(out)
     })
     .await??;
     let page = Page::new(&req, &st, Some(user.0));
-    html(&CodePage { page, d, cases: list })
+    html(&CodePage {
+        page,
+        d,
+        cases: list,
+    })
 }

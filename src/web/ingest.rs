@@ -24,10 +24,18 @@ const ROLES: &[Role] = &[Role::Support, Role::Admin];
 pub async fn form(req: HttpRequest, user: CurrentUser) -> Result<HttpResponse, AppError> {
     user.require(ROLES)?;
     let st = state(&req)?;
-    html(&UploadPage { page: Page::new(&req, &st, Some(user.0)), results: Vec::new(), error: None })
+    html(&UploadPage {
+        page: Page::new(&req, &st, Some(user.0)),
+        results: Vec::new(),
+        error: None,
+    })
 }
 
-pub async fn upload(req: HttpRequest, user: CurrentUser, mut body: Multipart) -> Result<HttpResponse, AppError> {
+pub async fn upload(
+    req: HttpRequest,
+    user: CurrentUser,
+    mut body: Multipart,
+) -> Result<HttpResponse, AppError> {
     user.require(ROLES)?;
     let st = state(&req)?;
     let limit = st.settings.max_message_bytes;
@@ -60,7 +68,11 @@ pub async fn upload(req: HttpRequest, user: CurrentUser, mut body: Multipart) ->
     let page = Page::new(&req, &st, Some(user.0.clone()));
     if files.is_empty() {
         let error = Some(page.t("ingest.no_files").to_string());
-        return html(&UploadPage { page, results: Vec::new(), error });
+        return html(&UploadPage {
+            page,
+            results: Vec::new(),
+            error,
+        });
     }
     let pool = st.pool.clone();
     let store = st.store.clone();
@@ -70,11 +82,27 @@ pub async fn upload(req: HttpRequest, user: CurrentUser, mut body: Multipart) ->
         let mut c = pool.get()?;
         let mut out = Vec::new();
         for (name, data) in files {
-            out.extend(crate::mail::ingest_input(&mut c, store.as_ref(), &rules, &data, &format!("upload:{name}"))?);
+            out.extend(crate::mail::ingest_input(
+                &mut c,
+                store.as_ref(),
+                &rules,
+                &data,
+                &format!("upload:{name}"),
+            )?);
         }
-        crate::cases::audit(&mut c, None, &actor, "mail.uploaded", &format!("{} messages", out.len()))?;
+        crate::cases::audit(
+            &mut c,
+            None,
+            &actor,
+            "mail.uploaded",
+            &format!("{} messages", out.len()),
+        )?;
         Ok(out)
     })
     .await??;
-    html(&UploadPage { page, results, error: None })
+    html(&UploadPage {
+        page,
+        results,
+        error: None,
+    })
 }

@@ -30,7 +30,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, _secure: bool) {
         .route("/lang", web::post().to(auth::switch_lang))
         .route("/cases", web::get().to(cases::queue))
         .route("/cases/{number}", web::get().to(cases::show))
-        .route("/cases/{number}/attachments/{id}", web::get().to(cases::attachment))
+        .route(
+            "/cases/{number}/attachments/{id}",
+            web::get().to(cases::attachment),
+        )
         .route("/errors", web::get().to(codes::lookup))
         .route("/errors/{code}", web::get().to(codes::show))
         .route("/ingest", web::get().to(ingest::form))
@@ -39,16 +42,29 @@ pub fn configure(cfg: &mut web::ServiceConfig, _secure: bool) {
         .route("/admin/users", web::post().to(admin::add_user))
         .route("/admin/users/{id}", web::get().to(admin::edit_user))
         .route("/admin/users/{id}", web::post().to(admin::update_user))
-        .route("/admin/users/{id}/password", web::post().to(admin::reset_password))
-        .route("/admin/users/{id}/disabled", web::post().to(admin::set_disabled))
+        .route(
+            "/admin/users/{id}/password",
+            web::post().to(admin::reset_password),
+        )
+        .route(
+            "/admin/users/{id}/disabled",
+            web::post().to(admin::set_disabled),
+        )
         .route("/admin/quarantine", web::get().to(admin::quarantine))
-        .route("/admin/quarantine/{id}/retry", web::post().to(admin::retry_quarantine))
+        .route(
+            "/admin/quarantine/{id}/retry",
+            web::post().to(admin::retry_quarantine),
+        )
         .route("/admin/raw/{id}", web::get().to(admin::raw_download))
         .service(
             web::scope("/api")
-                .app_data(web::JsonConfig::default().limit(1024 * 1024).error_handler(|e, _| {
-                    AppError::BadRequest(format!("invalid JSON: {e}")).into()
-                }))
+                .app_data(
+                    web::JsonConfig::default()
+                        .limit(1024 * 1024)
+                        .error_handler(|e, _| {
+                            AppError::BadRequest(format!("invalid JSON: {e}")).into()
+                        }),
+                )
                 .route("/me", web::get().to(api::me))
                 .route("/cases", web::get().to(api::list_cases))
                 .route("/cases/{number}", web::get().to(api::case))
@@ -68,12 +84,18 @@ async fn not_found() -> Result<HttpResponse, AppError> {
 }
 
 async fn home(req: HttpRequest) -> Result<HttpResponse, AppError> {
-    let target = if crate::auth::extract::session_user(&req).await?.is_some() { "/cases" } else { "/login" };
+    let target = if crate::auth::extract::session_user(&req).await?.is_some() {
+        "/cases"
+    } else {
+        "/login"
+    };
     Ok(see_other(target))
 }
 
 pub fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish()
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
 }
 
 const APP_CSS: &str = include_str!("../../static/app.css");
@@ -102,11 +124,12 @@ pub struct Page {
 
 impl Page {
     pub fn new(req: &HttpRequest, st: &AppState, user: Option<User>) -> Page {
-        let notice = web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
-            .ok()
-            .and_then(|q| q.get("done").cloned())
-            .filter(|k| i18n::has_key(&format!("done.{k}")))
-            .map(|k| format!("done.{k}"));
+        let notice =
+            web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+                .ok()
+                .and_then(|q| q.get("done").cloned())
+                .filter(|k| i18n::has_key(&format!("done.{k}")))
+                .map(|k| format!("done.{k}"));
         Page {
             lang: i18n::negotiate(req),
             user,
@@ -134,7 +157,9 @@ impl Page {
     }
 
     fn has(&self, roles: &[Role]) -> bool {
-        self.user.as_ref().is_some_and(|u| roles.contains(&u.role()))
+        self.user
+            .as_ref()
+            .is_some_and(|u| roles.contains(&u.role()))
     }
 
     pub fn is_admin(&self) -> bool {
@@ -166,7 +191,9 @@ impl Page {
 }
 
 pub fn state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
-    req.app_data::<web::Data<AppState>>().cloned().ok_or_else(|| AppError::internal("state missing"))
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| AppError::internal("state missing"))
 }
 
 /// Checks the form's CSRF token against the browser's cookie.
@@ -181,11 +208,15 @@ pub fn check_csrf(req: &HttpRequest, st: &AppState, token: &str) -> Result<(), A
 /// Seeds the CSRF cookie for a browser that has none yet; the value is visible to
 /// this request's handlers through the request extensions.
 pub fn csrf_seed_for(req: &ServiceRequest) -> Option<String> {
-    if req.cookie(crate::auth::csrf::COOKIE).is_some_and(|c| !c.value().is_empty()) {
+    if req
+        .cookie(crate::auth::csrf::COOKIE)
+        .is_some_and(|c| !c.value().is_empty())
+    {
         return None;
     }
     let s = crate::auth::random_hex(16);
-    req.extensions_mut().insert(crate::auth::csrf::CsrfSeed(s.clone()));
+    req.extensions_mut()
+        .insert(crate::auth::csrf::CsrfSeed(s.clone()));
     Some(s)
 }
 
@@ -216,7 +247,11 @@ pub fn error_pages<B: 'static>() -> ErrorHandlers<B> {
 fn render_error<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
     let path = res.request().path().to_string();
     let status = res.status();
-    if path.starts_with("/api/") || path == "/api" || path == "/healthz" || !(status.is_client_error() || status.is_server_error()) {
+    if path.starts_with("/api/")
+        || path == "/api"
+        || path == "/healthz"
+        || !(status.is_client_error() || status.is_server_error())
+    {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let own_page = res
@@ -229,15 +264,28 @@ fn render_error<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerRes
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let req = res.request().clone();
-    let detail_msg = res.response().error().map(|e| e.to_string()).unwrap_or_default();
+    let detail_msg = res
+        .response()
+        .error()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
     let new = if status == StatusCode::UNAUTHORIZED {
         see_other("/login")
     } else {
-        let Ok(st) = state(&req) else { return Ok(ErrorHandlerResponse::Response(res.map_into_left_body())) };
-        let user = req.extensions().get::<crate::auth::CurrentUser>().map(|u| u.0.clone());
+        let Ok(st) = state(&req) else {
+            return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+        };
+        let user = req
+            .extensions()
+            .get::<crate::auth::CurrentUser>()
+            .map(|u| u.0.clone());
         let page = Page::new(&req, &st, user);
         let key = format!("error.{}", status.as_u16());
-        let title = if i18n::has_key(&key) { page.t(&key).to_string() } else { page.t("error.generic").to_string() };
+        let title = if i18n::has_key(&key) {
+            page.t(&key).to_string()
+        } else {
+            page.t("error.generic").to_string()
+        };
         let detail = if status == StatusCode::BAD_REQUEST {
             if i18n::has_key(&detail_msg) {
                 page.t(&detail_msg).to_string()
@@ -247,8 +295,18 @@ fn render_error<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerRes
         } else {
             String::new()
         };
-        let body = ErrorPage { page, title, detail }.render().unwrap_or_else(|_| status.to_string());
-        HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body)
+        let body = ErrorPage {
+            page,
+            title,
+            detail,
+        }
+        .render()
+        .unwrap_or_else(|_| status.to_string());
+        HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .body(body)
     };
-    Ok(ErrorHandlerResponse::Response(ServiceResponse::new(req, new).map_into_right_body()))
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, new).map_into_right_body(),
+    ))
 }

@@ -1,0 +1,422 @@
+//! TestApp: the real `casebook` binary on a random port with a fresh data dir (and a
+//! fresh PostgreSQL database when CASEBOOK_TEST_PG_URL is set), spoken to over HTTP.
+
+use diesel::{Connection, RunQueryDsl};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const PASSWORD: &str = "Correct-Horse-9";
+pub const BIN: &str = env!("CARGO_BIN_EXE_casebook");
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// `../shared` beside the checkout, or None (tests skip then, but fail under CI=true).
+pub fn shared_dir() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
+    if p.is_dir() {
+        return Some(p);
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("../shared is missing: required under CI=true");
+    }
+    eprintln!("SKIP: ../shared is not present beside the checkout");
+    None
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub dir: tempfile::TempDir,
+    pub database_url: Option<String>,
+    child: Option<Child>,
+    pg: Option<(String, String)>,
+    extra: Vec<String>,
+}
+
+impl TestApp {
+    /// A fresh data dir (and database), not yet serving.
+    pub fn new() -> TestApp {
+        Self::with_args(&[])
+    }
+
+    pub fn with_args(extra: &[&str]) -> TestApp {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut pg = None;
+        let mut database_url = None;
+        if let Ok(admin) = std::env::var("CASEBOOK_TEST_PG_URL") {
+            let name = format!("cb_test_{}_{}", std::process::id(), rand::random::<u32>());
+            let mut c =
+                diesel::PgConnection::establish(&admin).expect("connect to the test PostgreSQL");
+            diesel::sql_query(format!("CREATE DATABASE {name}"))
+                .execute(&mut c)
+                .expect("create database");
+            let url = match admin.rsplit_once('/') {
+                Some((head, _)) => format!("{head}/{name}"),
+                None => panic!("bad CASEBOOK_TEST_PG_URL"),
+            };
+            database_url = Some(url);
+            pg = Some((admin, name));
+        }
+        TestApp {
+            base: String::new(),
+            dir,
+            database_url,
+            child: None,
+            pg,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    /// Starts `casebook serve` and waits for /healthz.
+    pub fn start(mut self) -> TestApp {
+        self.spawn();
+        self
+    }
+
+    pub fn spawn(&mut self) {
+        let port = free_port();
+        self.base = format!("http://127.0.0.1:{port}");
+        let log = std::fs::File::create(self.dir.path().join("server.log")).expect("log file");
+        let mut cmd = Command::new(BIN);
+        cmd.args(self.global_args())
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}")]);
+        let child = cmd
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .env(
+                "RUST_LOG",
+                std::env::var("TEST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .spawn()
+            .expect("start casebook serve");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if ureq::get(&format!("{}/healthz", self.base))
+                .timeout(Duration::from_secs(1))
+                .call()
+                .is_ok()
+            {
+                return;
+            }
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!("server exited at start ({status}): {}", self.server_log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server did not answer /healthz: {}",
+                self.server_log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn server_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn global_args(&self) -> Vec<String> {
+        let mut a = vec![
+            "--data-dir".to_string(),
+            self.data_dir().display().to_string(),
+        ];
+        if let Some(u) = &self.database_url {
+            a.push("--database-url".into());
+            a.push(u.clone());
+        }
+        a.extend(self.extra.iter().cloned());
+        a
+    }
+
+    /// Runs the CLI against this app's data dir and database.
+    pub fn cli(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
+        let mut child = Command::new(BIN)
+            .args(self.global_args())
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run casebook");
+        {
+            let mut input = child.stdin.take().expect("stdin");
+            if let Some(data) = stdin {
+                input.write_all(data).expect("write stdin");
+            }
+        }
+        child.wait_with_output().expect("wait")
+    }
+
+    pub fn cli_ok(&self, args: &[&str], stdin: Option<&[u8]>) -> String {
+        let out = self.cli(args, stdin);
+        assert!(
+            out.status.success(),
+            "casebook {args:?} failed: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn add_user(&self, email: &str, name: &str, role: &str, aliases: &[&str]) {
+        let mut args = vec![
+            "user", "add", "--email", email, "--name", name, "--role", role,
+        ];
+        for a in aliases {
+            args.push("--alias");
+            args.push(a);
+        }
+        self.cli_ok(&args, Some(format!("{PASSWORD}\n").as_bytes()));
+    }
+
+    pub fn token(&self, email: &str) -> String {
+        self.cli_ok(&["token", "create", "--email", email], None)
+            .trim()
+            .to_string()
+    }
+
+    /// The seed's staff plus an admin; returns the admin's API token.
+    pub fn seed_staff(&self) -> String {
+        self.add_user("admin@casebook.example", "Admin", "admin", &[]);
+        self.add_user("wangbb@cmgos.example", "Wang Binbin", "support", &[]);
+        self.add_user("liuyu@cmgos.example", "Liu Yu", "rnd", &["Joy"]);
+        self.token("admin@casebook.example")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn api(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&[u8]>,
+    ) -> (u16, serde_json::Value) {
+        let mut req = ureq::request(method, &self.url(path)).timeout(Duration::from_secs(60));
+        if let Some(t) = token {
+            req = req.set("Authorization", &format!("Bearer {t}"));
+        }
+        let res = match body {
+            Some(b) => req.send_bytes(b),
+            None => req.call(),
+        };
+        let resp = match res {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("{method} {path}: {e}"),
+        };
+        let status = resp.status();
+        let text = resp.into_string().unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+        )
+    }
+
+    pub fn api_get(&self, path: &str, token: &str) -> serde_json::Value {
+        let (status, v) = self.api("GET", path, Some(token), None);
+        assert_eq!(status, 200, "GET {path}: {v}");
+        v
+    }
+
+    pub fn browser(&self) -> Browser {
+        Browser {
+            agent: ureq::AgentBuilder::new()
+                .redirects(0)
+                .timeout(Duration::from_secs(60))
+                .build(),
+            base: self.base.clone(),
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.stop();
+        if let Some((admin, name)) = self.pg.take() {
+            if let Ok(mut c) = diesel::PgConnection::establish(&admin) {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut c);
+            }
+        }
+    }
+}
+
+pub struct Page {
+    pub status: u16,
+    pub body: String,
+    pub location: Option<String>,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Page {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A cookie-keeping client that does not follow redirects, like a browser's view of one hop.
+pub struct Browser {
+    pub agent: ureq::Agent,
+    pub base: String,
+}
+
+fn to_page(res: Result<ureq::Response, ureq::Error>) -> Page {
+    let resp = match res {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("request failed: {e}"),
+    };
+    let status = resp.status();
+    let location = resp.header("Location").map(str::to_string);
+    let headers = resp
+        .headers_names()
+        .into_iter()
+        .map(|n| {
+            let v = resp.header(&n).unwrap_or("").to_string();
+            (n, v)
+        })
+        .collect();
+    let body = resp.into_string().unwrap_or_default();
+    Page {
+        status,
+        body,
+        location,
+        headers,
+    }
+}
+
+impl Browser {
+    pub fn get(&self, path: &str) -> Page {
+        to_page(self.agent.get(&format!("{}{}", self.base, path)).call())
+    }
+
+    pub fn post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        to_page(
+            self.agent
+                .post(&format!("{}{}", self.base, path))
+                .send_form(fields),
+        )
+    }
+
+    /// The CSRF token of the forms on a page.
+    pub fn csrf(&self, path: &str) -> String {
+        let page = self.get(path);
+        csrf_in(&page.body).unwrap_or_else(|| panic!("no csrf_token on {path}: {}", page.body))
+    }
+
+    pub fn login(&self, email: &str, password: &str) -> Page {
+        let token = self.csrf("/login");
+        self.post(
+            "/login",
+            &[
+                ("email", email),
+                ("password", password),
+                ("csrf_token", &token),
+            ],
+        )
+    }
+
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.agent
+            .cookie_store()
+            .get("127.0.0.1", "/", name)
+            .map(|c| c.value().to_string())
+    }
+}
+
+pub fn csrf_in(html: &str) -> Option<String> {
+    let re = regex::Regex::new(r#"name="csrf_token" value="([0-9a-f]+)""#).ok()?;
+    re.captures(html).map(|c| c[1].to_string())
+}
+
+impl Browser {
+    /// A multipart/form-data POST, as a browser's file upload sends it.
+    pub fn post_multipart(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        files: &[(&str, &str, &[u8])],
+    ) -> Page {
+        let boundary = format!("----casebook{}", rand::random::<u64>());
+        let mut body = Vec::new();
+        for (k, v) in fields {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+        for (field, filename, data) in files {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+            body.extend_from_slice(data);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        to_page(
+            self.agent
+                .post(&format!("{}{}", self.base, path))
+                .set(
+                    "Content-Type",
+                    &format!("multipart/form-data; boundary={boundary}"),
+                )
+                .send_bytes(&body),
+        )
+    }
+}
+
+/// A small RFC 5322 message for threading tests.
+pub fn mail(headers: &[(&str, &str)], body: &str) -> Vec<u8> {
+    let mut s = String::new();
+    for (k, v) in headers {
+        s.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if !headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("Content-Type"))
+    {
+        s.push_str("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n");
+    }
+    s.push_str("\r\n");
+    s.push_str(body);
+    s.push_str("\r\n");
+    s.into_bytes()
+}

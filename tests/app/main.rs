@@ -1,0 +1,7 @@
+//! One integration binary: the real server over HTTP, the real CLI, real databases.
+
+mod helpers;
+
+mod auth;
+mod corpus;
+mod ingest;
