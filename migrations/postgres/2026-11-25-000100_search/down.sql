@@ -1,0 +1,17 @@
+DROP INDEX IF EXISTS escalations_opened;
+DROP INDEX IF EXISTS cases_closed;
+DROP INDEX IF EXISTS cases_created;
+DROP TRIGGER IF EXISTS search_scopes ON scopes;
+DROP TRIGGER IF EXISTS search_closures ON closures;
+DROP TRIGGER IF EXISTS search_escalations ON escalations;
+DROP TRIGGER IF EXISTS search_entries ON escalation_entries;
+DROP TRIGGER IF EXISTS search_messages ON messages;
+DROP TRIGGER IF EXISTS search_cases ON cases;
+DROP FUNCTION IF EXISTS search_sync_scopes();
+DROP FUNCTION IF EXISTS search_sync_closures();
+DROP FUNCTION IF EXISTS search_sync_escalations();
+DROP FUNCTION IF EXISTS search_sync_entries();
+DROP FUNCTION IF EXISTS search_sync_messages();
+DROP FUNCTION IF EXISTS search_sync_cases();
+DROP FUNCTION IF EXISTS search_doc_put(BIGINT, BIGINT, TEXT, TEXT);
+DROP TABLE IF EXISTS search_docs;

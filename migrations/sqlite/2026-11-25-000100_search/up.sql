@@ -1,0 +1,126 @@
+-- Full-text search: one row per searchable text (case subject, message body, R&D
+-- note, scope, closure), kept in sync by triggers so the ingest code stays unaware
+-- of it. The id encodes where the text comes from: source row id * 8 + kind code
+-- (0 subject, 1 message, 2 escalation entry, 3 escalation question, 4 closure,
+-- 5 scope, 6 bundle), so each trigger finds its row by primary key.
+CREATE TABLE search_docs (
+    id INTEGER PRIMARY KEY NOT NULL,
+    case_id BIGINT NOT NULL,
+    kind TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX search_docs_case ON search_docs(case_id);
+
+-- External-content FTS5 index over search_docs.body; the trigram tokenizer gives
+-- substring matches (Chinese without segmentation, error codes, serials),
+-- case-insensitive. Terms under 3 characters fall back to LIKE on search_docs.
+CREATE VIRTUAL TABLE search_fts USING fts5(
+    body,
+    content='search_docs',
+    content_rowid='id',
+    tokenize='trigram'
+);
+
+CREATE TRIGGER search_docs_ai AFTER INSERT ON search_docs BEGIN
+    INSERT INTO search_fts(rowid, body) VALUES (new.id, new.body);
+END;
+CREATE TRIGGER search_docs_ad AFTER DELETE ON search_docs BEGIN
+    INSERT INTO search_fts(search_fts, rowid, body) VALUES ('delete', old.id, old.body);
+END;
+CREATE TRIGGER search_docs_au AFTER UPDATE ON search_docs BEGIN
+    INSERT INTO search_fts(search_fts, rowid, body) VALUES ('delete', old.id, old.body);
+    INSERT INTO search_fts(rowid, body) VALUES (new.id, new.body);
+END;
+
+-- cases.subject -> kind 0
+CREATE TRIGGER search_cases_ai AFTER INSERT ON cases BEGIN
+    INSERT INTO search_docs(id, case_id, kind, body) VALUES (new.id * 8, new.id, 'subject', new.subject);
+END;
+CREATE TRIGGER search_cases_au AFTER UPDATE OF subject ON cases
+WHEN old.subject IS NOT new.subject BEGIN
+    UPDATE search_docs SET body = new.subject WHERE id = new.id * 8;
+END;
+CREATE TRIGGER search_cases_ad AFTER DELETE ON cases BEGIN
+    DELETE FROM search_docs WHERE id = old.id * 8;
+END;
+
+-- messages.body_text -> kind 1
+CREATE TRIGGER search_messages_ai AFTER INSERT ON messages BEGIN
+    INSERT INTO search_docs(id, case_id, kind, body) VALUES (new.id * 8 + 1, new.case_id, 'message', new.body_text);
+END;
+CREATE TRIGGER search_messages_au AFTER UPDATE OF body_text, case_id ON messages
+WHEN old.body_text IS NOT new.body_text OR old.case_id IS NOT new.case_id BEGIN
+    UPDATE search_docs SET body = new.body_text, case_id = new.case_id WHERE id = new.id * 8 + 1;
+END;
+CREATE TRIGGER search_messages_ad AFTER DELETE ON messages BEGIN
+    DELETE FROM search_docs WHERE id = old.id * 8 + 1;
+END;
+
+-- escalation_entries.body_text (R&D answers, follow-ups) -> kind 2
+CREATE TRIGGER search_entries_ai AFTER INSERT ON escalation_entries BEGIN
+    INSERT INTO search_docs(id, case_id, kind, body)
+    SELECT new.id * 8 + 2, e.case_id, 'note', new.body_text FROM escalations e WHERE e.id = new.escalation_id;
+END;
+CREATE TRIGGER search_entries_au AFTER UPDATE OF body_text ON escalation_entries
+WHEN old.body_text IS NOT new.body_text BEGIN
+    UPDATE search_docs SET body = new.body_text WHERE id = new.id * 8 + 2;
+END;
+CREATE TRIGGER search_entries_ad AFTER DELETE ON escalation_entries BEGIN
+    DELETE FROM search_docs WHERE id = old.id * 8 + 2;
+END;
+
+-- escalations.question -> kind 3
+CREATE TRIGGER search_escalations_ai AFTER INSERT ON escalations BEGIN
+    INSERT INTO search_docs(id, case_id, kind, body) VALUES (new.id * 8 + 3, new.case_id, 'note', new.question);
+END;
+CREATE TRIGGER search_escalations_au AFTER UPDATE OF question, case_id ON escalations
+WHEN old.question IS NOT new.question OR old.case_id IS NOT new.case_id BEGIN
+    UPDATE search_docs SET body = new.question, case_id = new.case_id WHERE id = new.id * 8 + 3;
+END;
+CREATE TRIGGER search_escalations_ad AFTER DELETE ON escalations BEGIN
+    DELETE FROM search_docs WHERE id = old.id * 8 + 3;
+END;
+
+-- closures -> kind 4
+CREATE TRIGGER search_closures_ai AFTER INSERT ON closures BEGIN
+    INSERT INTO search_docs(id, case_id, kind, body) VALUES (new.id * 8 + 4, new.case_id, 'closure',
+        new.problem_definition || char(10) || new.resolution || char(10) || COALESCE(new.root_cause, ''));
+END;
+CREATE TRIGGER search_closures_au AFTER UPDATE ON closures BEGIN
+    UPDATE search_docs SET case_id = new.case_id, body =
+        new.problem_definition || char(10) || new.resolution || char(10) || COALESCE(new.root_cause, '')
+    WHERE id = new.id * 8 + 4;
+END;
+CREATE TRIGGER search_closures_ad AFTER DELETE ON closures BEGIN
+    DELETE FROM search_docs WHERE id = old.id * 8 + 4;
+END;
+
+-- scopes -> kind 5
+CREATE TRIGGER search_scopes_ai AFTER INSERT ON scopes BEGIN
+    INSERT INTO search_docs(id, case_id, kind, body) VALUES (new.id * 8 + 5, new.case_id, 'note',
+        new.problem_definition || char(10) || new.problem_scope || char(10) || COALESCE(new.log_instructions, ''));
+END;
+CREATE TRIGGER search_scopes_au AFTER UPDATE ON scopes BEGIN
+    UPDATE search_docs SET case_id = new.case_id, body =
+        new.problem_definition || char(10) || new.problem_scope || char(10) || COALESCE(new.log_instructions, '')
+    WHERE id = new.id * 8 + 5;
+END;
+CREATE TRIGGER search_scopes_ad AFTER DELETE ON scopes BEGIN
+    DELETE FROM search_docs WHERE id = old.id * 8 + 5;
+END;
+
+-- Existing data (the triggers on search_docs fill the FTS index).
+INSERT INTO search_docs(id, case_id, kind, body) SELECT id * 8, id, 'subject', subject FROM cases;
+INSERT INTO search_docs(id, case_id, kind, body) SELECT id * 8 + 1, case_id, 'message', body_text FROM messages;
+INSERT INTO search_docs(id, case_id, kind, body)
+    SELECT n.id * 8 + 2, e.case_id, 'note', n.body_text FROM escalation_entries n JOIN escalations e ON e.id = n.escalation_id;
+INSERT INTO search_docs(id, case_id, kind, body) SELECT id * 8 + 3, case_id, 'note', question FROM escalations;
+INSERT INTO search_docs(id, case_id, kind, body)
+    SELECT id * 8 + 4, case_id, 'closure', problem_definition || char(10) || resolution || char(10) || COALESCE(root_cause, '') FROM closures;
+INSERT INTO search_docs(id, case_id, kind, body)
+    SELECT id * 8 + 5, case_id, 'note', problem_definition || char(10) || problem_scope || char(10) || COALESCE(log_instructions, '') FROM scopes;
+
+-- Reports: weekly counts and ranges over these timestamps.
+CREATE INDEX cases_created ON cases(created_at);
+CREATE INDEX cases_closed ON cases(closed_at);
+CREATE INDEX escalations_opened ON escalations(opened_at);
