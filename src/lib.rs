@@ -9,6 +9,8 @@ pub mod db;
 pub mod error;
 pub mod i18n;
 pub mod mail;
+pub mod reports;
+pub mod search;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;

@@ -1,0 +1,551 @@
+//! Full-text search across every case: subjects, message bodies, R&D notes (escalation
+//! questions, answers and follow-ups, scopes), closure summaries.
+//!
+//! The searchable texts live in `search_docs`, kept in sync by database triggers (see
+//! the `search` migrations), so nothing that writes cases needs to know about search.
+//! Matching is engine-specific (`sqlite.rs`: FTS5 trigram with a LIKE fallback for
+//! terms under three characters; `postgres.rs`: ILIKE served by a pg_trgm GIN index);
+//! ranking, filters on the case, exact hits on identifiers and snippets are shared here,
+//! so both engines give the same results.
+
+mod postgres;
+mod sqlite;
+
+use crate::db::schema::{case_codes, case_serials, cases};
+use crate::db::DbConn;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// Most terms a query may have; the rest are ignored.
+pub const MAX_TERMS: usize = 8;
+/// Longest term, in characters.
+pub const MAX_TERM_CHARS: usize = 100;
+/// Most matching documents read per term before ranking.
+const DOCS_PER_TERM: i64 = 5000;
+
+/// Where a match was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Where {
+    Subject,
+    Message,
+    Note,
+    Closure,
+    Bundle,
+}
+
+impl Where {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Where::Subject => "subject",
+            Where::Message => "message",
+            Where::Note => "note",
+            Where::Closure => "closure",
+            Where::Bundle => "bundle",
+        }
+    }
+
+    pub fn parse(s: &str) -> Where {
+        match s {
+            "subject" => Where::Subject,
+            "note" => Where::Note,
+            "closure" => Where::Closure,
+            "bundle" => Where::Bundle,
+            _ => Where::Message,
+        }
+    }
+
+    /// How much a match here says about the case.
+    fn weight(self) -> i64 {
+        match self {
+            Where::Subject => 8,
+            Where::Closure => 4,
+            Where::Note => 3,
+            Where::Message => 2,
+            Where::Bundle => 1,
+        }
+    }
+}
+
+/// A search with its filters. `to` is exclusive.
+#[derive(Debug, Clone, Default)]
+pub struct SearchQuery {
+    pub q: String,
+    /// `""` for all, `"active"` for not closed, else one status.
+    pub status: String,
+    /// Part of the customer's name, case-insensitive.
+    pub customer: String,
+    pub from: Option<NaiveDateTime>,
+    pub to: Option<NaiveDateTime>,
+    /// An error code the case carries (`0xC002001B`, any case).
+    pub code: String,
+    pub limit: usize,
+}
+
+/// One case found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Hit {
+    pub case_number: String,
+    pub subject: String,
+    pub status: String,
+    pub customer: Option<String>,
+    #[serde(skip)]
+    pub updated_at: NaiveDateTime,
+    /// HTML: the text around the match, escaped, with the matches in `<mark>`.
+    pub snippet: String,
+    #[serde(rename = "where")]
+    pub where_: Where,
+    pub score: i64,
+}
+
+/// One matching document, as the engine-specific query returns it.
+#[derive(Debug, Clone, QueryableByName)]
+pub(crate) struct DocMatch {
+    #[diesel(sql_type = BigInt)]
+    pub id: i64,
+    #[diesel(sql_type = BigInt)]
+    pub case_id: i64,
+    #[diesel(sql_type = Text)]
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, QueryableByName)]
+struct DocBody {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Text)]
+    body: String,
+}
+
+/// The filters as bind values shared by both engines' SQL (`$2`..`$7`).
+pub(crate) struct Filters {
+    pub status: String,
+    pub customer_like: String,
+    pub code: String,
+    pub from: NaiveDateTime,
+    pub to: NaiveDateTime,
+}
+
+/// The filter clause over `cases c`, with the binds in [`Filters`] as `$2`..`$6`.
+pub(crate) const FILTER_SQL: &str = "($2 = '' OR ($2 = 'active' AND c.status <> 'closed') OR c.status = $2) \
+     AND ($3 = '' OR LOWER(COALESCE(c.customer, '')) LIKE $3 ESCAPE '\\') \
+     AND ($4 = '' OR EXISTS (SELECT 1 FROM case_codes cc WHERE cc.case_id = c.id AND cc.code = $4)) \
+     AND c.created_at >= $5 AND c.created_at < $6";
+
+fn far_past() -> NaiveDateTime {
+    chrono::DateTime::UNIX_EPOCH.naive_utc()
+}
+
+fn far_future() -> NaiveDateTime {
+    chrono::NaiveDate::from_ymd_opt(9999, 12, 31)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .unwrap_or_else(crate::now)
+}
+
+impl Filters {
+    fn from_query(q: &SearchQuery) -> Filters {
+        let customer = q.customer.trim().to_lowercase();
+        Filters {
+            status: q.status.trim().to_string(),
+            customer_like: if customer.is_empty() {
+                String::new()
+            } else {
+                format!("%{}%", crate::cases::escape_like(&customer))
+            },
+            code: normalize_code(q.code.trim()).unwrap_or_else(|| q.code.trim().to_string()),
+            from: q.from.unwrap_or_else(far_past),
+            to: q.to.unwrap_or_else(far_future),
+        }
+    }
+}
+
+/// `0xc002001b` → `0xC002001B`, as error codes are stored; None when not a hex code.
+pub fn normalize_code(term: &str) -> Option<String> {
+    let hex = term
+        .strip_prefix("0x")
+        .or_else(|| term.strip_prefix("0X"))?;
+    if hex.is_empty() || hex.len() > 8 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    u32::from_str_radix(hex, 16)
+        .ok()
+        .map(crate::codes::format_code)
+}
+
+/// Splits a query into terms: whitespace (also the ideographic space) separates terms,
+/// `"double quotes"` keep a phrase together. Duplicates are dropped, case-insensitively.
+pub fn parse_terms(q: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut push = |t: &str| {
+        let t: String = t.trim().chars().take(MAX_TERM_CHARS).collect();
+        if !t.is_empty() && !out.iter().any(|o| o.to_lowercase() == t.to_lowercase()) {
+            out.push(t);
+        }
+    };
+    let mut cur = String::new();
+    let mut quoted = false;
+    for c in q.chars() {
+        if c == '"' {
+            push(&cur);
+            cur.clear();
+            quoted = !quoted;
+        } else if !quoted && (c.is_whitespace() || c == '\u{3000}') {
+            push(&cur);
+            cur.clear();
+        } else {
+            cur.push(c);
+        }
+    }
+    push(&cur);
+    out.truncate(MAX_TERMS);
+    out
+}
+
+/// A LIKE pattern that finds `term` anywhere, with `\` as the escape character.
+pub(crate) fn like_contains(term: &str) -> String {
+    format!("%{}%", crate::cases::escape_like(term))
+}
+
+fn matching_docs(
+    conn: &mut DbConn,
+    term: &str,
+    filters: &Filters,
+) -> QueryResult<Vec<DocMatch>> {
+    match conn {
+        DbConn::Sqlite(c) => sqlite::matching_docs(c, term, filters, DOCS_PER_TERM),
+        DbConn::Pg(c) => postgres::matching_docs(c, term, filters, DOCS_PER_TERM),
+    }
+}
+
+/// Cases whose number, tracking token, serial number or error code is exactly `term`.
+fn exact_hits(conn: &mut DbConn, term: &str) -> QueryResult<Vec<i64>> {
+    let upper = term.to_uppercase();
+    let mut variants = vec![term.to_string(), upper.clone()];
+    if let Some(code) = normalize_code(term) {
+        variants.push(code);
+    }
+    let mut ids: Vec<i64> = cases::table
+        .filter(
+            cases::number
+                .eq_any(variants.clone())
+                .or(cases::tracking_token.eq_any(variants.clone())),
+        )
+        .select(cases::id)
+        .load(conn)?;
+    ids.extend(
+        case_serials::table
+            .filter(case_serials::serial.eq_any(variants.clone()))
+            .select(case_serials::case_id)
+            .load::<i64>(conn)?,
+    );
+    ids.extend(
+        case_codes::table
+            .filter(case_codes::code.eq_any(variants))
+            .select(case_codes::case_id)
+            .load::<i64>(conn)?,
+    );
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
+}
+
+#[derive(Default)]
+struct CaseScore {
+    /// Per term: (best weight, matching documents).
+    per_term: Vec<(i64, i64)>,
+    /// Per document: how many terms it matched, its kind.
+    docs: HashMap<i64, (usize, Where)>,
+}
+
+type CaseInfo = (i64, String, String, String, Option<String>, NaiveDateTime);
+
+/// Cases matching every term, best first, each with a snippet of its best document.
+pub fn search(conn: &mut DbConn, q: &SearchQuery) -> QueryResult<Vec<Hit>> {
+    let terms = parse_terms(&q.q);
+    if terms.is_empty() {
+        return Ok(Vec::new());
+    }
+    let filters = Filters::from_query(q);
+    let mut scores: HashMap<i64, CaseScore> = HashMap::new();
+    for (i, term) in terms.iter().enumerate() {
+        let mut matched_this_term: HashMap<i64, (i64, i64)> = HashMap::new();
+        for d in matching_docs(conn, term, &filters)? {
+            let kind = Where::parse(&d.kind);
+            let e = matched_this_term.entry(d.case_id).or_default();
+            e.0 = e.0.max(kind.weight());
+            e.1 += 1;
+            let cs = scores.entry(d.case_id).or_default();
+            let doc = cs.docs.entry(d.id).or_insert((0, kind));
+            doc.0 += 1;
+        }
+        for case_id in exact_hits(conn, term)? {
+            let e = matched_this_term.entry(case_id).or_default();
+            e.0 = e.0.max(20);
+            e.1 += 1;
+        }
+        for (case_id, m) in matched_this_term {
+            let cs = scores.entry(case_id).or_default();
+            cs.per_term.resize(i, (0, 0));
+            cs.per_term.push(m);
+        }
+        // A case that missed this term can no longer match every term.
+        scores.retain(|_, cs| cs.per_term.len() == i + 1);
+    }
+    if scores.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Case facts, and the filters again (exact hits did not go through them).
+    let ids: Vec<i64> = scores.keys().copied().collect();
+    let mut infos: Vec<CaseInfo> = Vec::new();
+    for chunk in ids.chunks(500) {
+        infos.extend(load_cases(conn, chunk, &filters)?);
+    }
+    let mut ranked: Vec<(i64, CaseInfo)> = infos
+        .into_iter()
+        .filter_map(|info| {
+            let cs = scores.get(&info.0)?;
+            let s: i64 = cs
+                .per_term
+                .iter()
+                .map(|(w, count)| w * 10 + count.min(&5))
+                .sum();
+            Some((s, info))
+        })
+        .collect();
+    ranked.sort_by(|a, b| {
+        b.0.cmp(&a.0)
+            .then(b.1 .5.cmp(&a.1 .5))
+            .then(b.1 .0.cmp(&a.1 .0))
+    });
+    ranked.truncate(q.limit.clamp(1, 500));
+    // The document to quote for each case: the most terms, then the weightiest place.
+    let mut best_doc: HashMap<i64, (i64, Where)> = HashMap::new();
+    for (_, info) in &ranked {
+        if let Some(cs) = scores.get(&info.0) {
+            let best = cs
+                .docs
+                .iter()
+                .max_by_key(|(id, (count, kind))| (*count, kind.weight(), -**id))
+                .map(|(id, (_, kind))| (*id, *kind));
+            if let Some(b) = best {
+                best_doc.insert(info.0, b);
+            }
+        }
+    }
+    let doc_ids: Vec<i64> = best_doc.values().map(|(id, _)| *id).collect();
+    let bodies = load_bodies(conn, &doc_ids)?;
+    let hits = ranked
+        .into_iter()
+        .map(|(score, (id, number, subject, status, customer, updated_at))| {
+            let (where_, text) = match best_doc.get(&id) {
+                Some((doc, kind)) => (
+                    *kind,
+                    bodies.get(doc).map(String::as_str).unwrap_or(&subject),
+                ),
+                None => (Where::Subject, subject.as_str()),
+            };
+            let snippet = snippet(text, &terms, 160);
+            Hit {
+                case_number: number,
+                subject,
+                status,
+                customer,
+                updated_at,
+                snippet,
+                where_,
+                score,
+            }
+        })
+        .collect();
+    Ok(hits)
+}
+
+fn load_cases(conn: &mut DbConn, ids: &[i64], f: &Filters) -> QueryResult<Vec<CaseInfo>> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+        #[diesel(sql_type = Text)]
+        number: String,
+        #[diesel(sql_type = Text)]
+        subject: String,
+        #[diesel(sql_type = Text)]
+        status: String,
+        #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+        customer: Option<String>,
+        #[diesel(sql_type = diesel::sql_types::Timestamp)]
+        updated_at: NaiveDateTime,
+    }
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = ids
+        .iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    // $1 is unused here but keeps the filter clause's numbering shared.
+    let sql = format!(
+        "SELECT c.id, c.number, c.subject, c.status, c.customer, c.updated_at FROM cases c \
+         WHERE c.id IN ({list}) AND $1 = $1 AND {FILTER_SQL}"
+    );
+    let rows: Vec<Row> = diesel::sql_query(sql)
+        .bind::<Text, _>("")
+        .bind::<Text, _>(&f.status)
+        .bind::<Text, _>(&f.customer_like)
+        .bind::<Text, _>(&f.code)
+        .bind::<diesel::sql_types::Timestamp, _>(f.from)
+        .bind::<diesel::sql_types::Timestamp, _>(f.to)
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.id, r.number, r.subject, r.status, r.customer, r.updated_at))
+        .collect())
+}
+
+fn load_bodies(conn: &mut DbConn, ids: &[i64]) -> QueryResult<HashMap<i64, String>> {
+    let mut out = HashMap::new();
+    for chunk in ids.chunks(500) {
+        let list = chunk
+            .iter()
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        let rows: Vec<DocBody> =
+            diesel::sql_query(format!("SELECT id, body FROM search_docs WHERE id IN ({list})"))
+                .load(conn)?;
+        out.extend(rows.into_iter().map(|r| (r.id, r.body)));
+    }
+    Ok(out)
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn fold(c: char) -> char {
+    c.to_lowercase().next().unwrap_or(c)
+}
+
+/// Up to `width` characters of `text` around the first match, whitespace collapsed,
+/// HTML-escaped, with every match of any term wrapped in `<mark>`.
+pub fn snippet(text: &str, terms: &[String], width: usize) -> String {
+    let chars: Vec<char> = {
+        let mut v = Vec::with_capacity(text.len());
+        let mut space = false;
+        for c in text.trim().chars() {
+            if c.is_whitespace() {
+                if !space {
+                    v.push(' ');
+                }
+                space = true;
+            } else {
+                v.push(c);
+                space = false;
+            }
+        }
+        v
+    };
+    let folded: Vec<char> = chars.iter().map(|c| fold(*c)).collect();
+    let mut marks = vec![false; chars.len()];
+    let mut first: Option<usize> = None;
+    for t in terms {
+        let needle: Vec<char> = t.chars().map(fold).collect();
+        if needle.is_empty() || needle.len() > folded.len() {
+            continue;
+        }
+        let mut i = 0;
+        while i + needle.len() <= folded.len() {
+            if folded[i..i + needle.len()] == needle[..] {
+                marks[i..i + needle.len()].iter_mut().for_each(|m| *m = true);
+                first = Some(first.map_or(i, |f| f.min(i)));
+                i += needle.len();
+            } else {
+                i += 1;
+            }
+        }
+    }
+    let start = first.map_or(0, |f| f.saturating_sub(width / 4));
+    let end = (start + width).min(chars.len());
+    let mut out = String::new();
+    if start > 0 {
+        out.push('…');
+    }
+    let mut in_mark = false;
+    let mut buf = [0u8; 4];
+    for i in start..end {
+        if marks[i] != in_mark {
+            out.push_str(if marks[i] { "<mark>" } else { "</mark>" });
+            in_mark = marks[i];
+        }
+        out.push_str(&escape_html(chars[i].encode_utf8(&mut buf)));
+    }
+    if in_mark {
+        out.push_str("</mark>");
+    }
+    if end < chars.len() {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terms_split_on_spaces_and_keep_quoted_phrases() {
+        assert_eq!(parse_terms("0xC002001B 激活"), vec!["0xC002001B", "激活"]);
+        assert_eq!(parse_terms("激活\u{3000}失败"), vec!["激活", "失败"]);
+        assert_eq!(
+            parse_terms("\"remote call\" wmi WMI"),
+            vec!["remote call", "wmi"]
+        );
+        assert!(parse_terms("   ").is_empty());
+        assert_eq!(parse_terms("a b c d e f g h i j").len(), MAX_TERMS);
+    }
+
+    #[test]
+    fn codes_normalise() {
+        assert_eq!(normalize_code("0xc002001b").as_deref(), Some("0xC002001B"));
+        assert_eq!(normalize_code("0x5").as_deref(), Some("0x00000005"));
+        assert_eq!(normalize_code("0xzz"), None);
+        assert_eq!(normalize_code("c002001b"), None);
+    }
+
+    #[test]
+    fn snippet_escapes_then_marks() {
+        let s = snippet(
+            "x <script>alert(1)</script> 错误码 0xC002001B 激活",
+            &["0xc002001b".into(), "<script>".into()],
+            200,
+        );
+        assert!(s.contains("<mark>0xC002001B</mark>"), "{s}");
+        assert!(s.contains("<mark>&lt;script&gt;</mark>"), "{s}");
+        assert!(!s.contains("<script>"), "{s}");
+    }
+
+    #[test]
+    fn snippet_windows_long_text() {
+        let text = format!("{}激活失败{}", "前".repeat(300), "后".repeat(300));
+        let s = snippet(&text, &["激活".into()], 40);
+        assert!(s.starts_with('…') && s.ends_with('…'), "{s}");
+        assert!(s.contains("<mark>激活</mark>"), "{s}");
+        assert!(s.chars().count() < 80, "{s}");
+    }
+}

@@ -1,0 +1,53 @@
+//! SQLite: the FTS5 trigram index `search_fts` for terms of three characters or more
+//! (substring matches, case-insensitive), LIKE on `search_docs` for shorter ones
+//! (the trigram tokenizer cannot match two-character Chinese words such as 激活).
+
+use super::{like_contains, DocMatch, Filters, FILTER_SQL};
+use diesel::prelude::*;
+use diesel::sql_types::{Text, Timestamp};
+use diesel::SqliteConnection;
+
+/// An FTS5 phrase: the term in double quotes, inner quotes doubled, so no character
+/// of the term is read as query syntax.
+pub(crate) fn fts_phrase(term: &str) -> String {
+    format!("\"{}\"", term.replace('"', "\"\""))
+}
+
+pub(crate) fn matching_docs(
+    conn: &mut SqliteConnection,
+    term: &str,
+    f: &Filters,
+    limit: i64,
+) -> QueryResult<Vec<DocMatch>> {
+    let (predicate, arg) = if term.chars().count() >= 3 {
+        (
+            "d.id IN (SELECT rowid FROM search_fts WHERE search_fts MATCH $1)",
+            fts_phrase(term),
+        )
+    } else {
+        ("d.body LIKE $1 ESCAPE '\\'", like_contains(term))
+    };
+    let sql = format!(
+        "SELECT d.id, d.case_id, d.kind FROM search_docs d JOIN cases c ON c.id = d.case_id \
+         WHERE {predicate} AND {FILTER_SQL} ORDER BY d.id DESC LIMIT {limit}"
+    );
+    diesel::sql_query(sql)
+        .bind::<Text, _>(arg)
+        .bind::<Text, _>(&f.status)
+        .bind::<Text, _>(&f.customer_like)
+        .bind::<Text, _>(&f.code)
+        .bind::<Timestamp, _>(f.from)
+        .bind::<Timestamp, _>(f.to)
+        .load(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phrases_are_quoted() {
+        assert_eq!(fts_phrase("a\"b"), "\"a\"\"b\"");
+        assert_eq!(fts_phrase("' OR 1=1 --"), "\"' OR 1=1 --\"");
+    }
+}
