@@ -272,7 +272,14 @@ pub fn search(conn: &mut DbConn, q: &SearchQuery) -> QueryResult<Vec<Hit>> {
     let mut scores: HashMap<i64, CaseScore> = HashMap::new();
     for (i, term) in terms.iter().enumerate() {
         let mut matched_this_term: HashMap<i64, (i64, i64)> = HashMap::new();
+        // After the first term, only cases that matched every earlier term count.
+        let alive = |scores: &HashMap<i64, CaseScore>, case_id: i64| {
+            i == 0 || scores.contains_key(&case_id)
+        };
         for d in matching_docs(conn, term, &filters)? {
+            if !alive(&scores, d.case_id) {
+                continue;
+            }
             let kind = Where::parse(&d.kind);
             let e = matched_this_term.entry(d.case_id).or_default();
             e.0 = e.0.max(kind.weight());
@@ -282,14 +289,15 @@ pub fn search(conn: &mut DbConn, q: &SearchQuery) -> QueryResult<Vec<Hit>> {
             doc.0 += 1;
         }
         for case_id in exact_hits(conn, term)? {
+            if !alive(&scores, case_id) {
+                continue;
+            }
             let e = matched_this_term.entry(case_id).or_default();
             e.0 = e.0.max(20);
             e.1 += 1;
         }
         for (case_id, m) in matched_this_term {
-            let cs = scores.entry(case_id).or_default();
-            cs.per_term.resize(i, (0, 0));
-            cs.per_term.push(m);
+            scores.entry(case_id).or_default().per_term.push(m);
         }
         // A case that missed this term can no longer match every term.
         scores.retain(|_, cs| cs.per_term.len() == i + 1);

@@ -7,6 +7,8 @@ pub mod auth;
 pub mod cases;
 pub mod codes;
 pub mod ingest;
+pub mod reports;
+pub mod search;
 
 use crate::auth::users::User;
 use crate::auth::Role;
@@ -36,6 +38,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, _secure: bool) {
         )
         .route("/errors", web::get().to(codes::lookup))
         .route("/errors/{code}", web::get().to(codes::show))
+        .route("/search", web::get().to(search::page))
+        .route("/reports", web::get().to(reports::page))
+        .route("/reports/{file}", web::get().to(reports::csv))
         .route("/ingest", web::get().to(ingest::form))
         .route("/ingest", web::post().to(ingest::upload))
         .route("/admin/users", web::get().to(admin::users))
@@ -70,6 +75,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, _secure: bool) {
                 .route("/cases/{number}", web::get().to(api::case))
                 .route("/errors/{code}", web::get().to(api::error_code))
                 .route("/mail/inbound", web::post().to(api::inbound))
+                .route("/search", web::get().to(search::api))
+                .route("/reports/summary", web::get().to(reports::api_summary))
                 .default_service(web::to(api::not_found)),
         )
         .default_service(web::to(not_found));
@@ -164,6 +171,10 @@ impl Page {
 
     pub fn is_admin(&self) -> bool {
         self.has(&[Role::Admin])
+    }
+
+    pub fn can_read_reports(&self) -> bool {
+        self.has(reports::MANAGERS)
     }
 
     pub fn can_ingest(&self) -> bool {

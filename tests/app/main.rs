@@ -5,3 +5,5 @@ mod helpers;
 mod auth;
 mod corpus;
 mod ingest;
+mod reports;
+mod search;

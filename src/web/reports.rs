@@ -1,0 +1,206 @@
+//! `GET /reports` (tables and a chart), `GET /reports/{table}.csv` and
+//! `GET /api/reports/summary`: managers and admins only.
+
+use super::auth::html;
+use super::{state, Page};
+use crate::auth::extract::HasRole;
+use crate::auth::{ApiUser, CurrentUser, Role};
+use crate::error::AppError;
+use crate::reports::{self, chart, csv_export, Report, ReportQuery};
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+/// Who may read the figures.
+pub const MANAGERS: &[Role] = &[Role::Manager, Role::Admin];
+
+#[derive(Debug, Deserialize, Default)]
+pub struct ReportParams {
+    from: Option<String>,
+    to: Option<String>,
+    customer: Option<String>,
+    oem: Option<String>,
+    code: Option<String>,
+}
+
+impl ReportParams {
+    fn to_query(&self) -> Result<ReportQuery, AppError> {
+        ReportQuery::new(
+            self.from.as_deref(),
+            self.to.as_deref(),
+            self.customer.as_deref(),
+            self.oem.as_deref(),
+            self.code.as_deref(),
+        )
+        .map_err(AppError::BadRequest)
+    }
+
+    /// The same filters as a query string, for the CSV links.
+    fn query_string(&self, q: &ReportQuery) -> String {
+        let pairs = [
+            ("from", q.from.format("%Y-%m-%d").to_string()),
+            ("to", q.last_day().format("%Y-%m-%d").to_string()),
+            ("customer", q.customer.clone()),
+            ("oem", q.oem.clone()),
+            ("code", q.code.clone()),
+        ];
+        pairs
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| format!("{k}={}", super::cases::url_escape(v)))
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+}
+
+async fn build(st: &crate::startup::AppState, q: ReportQuery) -> Result<Report, AppError> {
+    let pool = st.pool.clone();
+    web::block(move || -> Result<Report, AppError> {
+        Ok(reports::build(&mut *pool.get()?, &q)?)
+    })
+    .await?
+}
+
+fn fmt(v: Option<f64>) -> String {
+    match v {
+        Some(x) if x.fract() == 0.0 => format!("{x:.0}"),
+        Some(x) => format!("{x:.2}"),
+        None => "—".into(),
+    }
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map(|x| format!("{:.1}%", x * 100.0))
+        .unwrap_or_else(|| "—".into())
+}
+
+/// A label and its value, for the summary table.
+pub struct Figure {
+    pub key: &'static str,
+    pub value: String,
+}
+
+#[derive(Template)]
+#[template(path = "reports/index.html")]
+struct ReportsPage {
+    page: Page,
+    r: Report,
+    figures: Vec<Figure>,
+    chart_svg: String,
+    from: String,
+    to: String,
+    customer: String,
+    oem: String,
+    code: String,
+    qs: String,
+}
+
+fn figures(r: &Report) -> Vec<Figure> {
+    let f = |key, value| Figure { key, value };
+    vec![
+        f("report.opened", r.cases_opened.to_string()),
+        f("report.closed", r.cases_closed.to_string()),
+        f("report.reopened", format!("{} ({})", r.cases_reopened, pct(r.reopen_rate))),
+        f("report.first_response_median", fmt(r.first_response_minutes.median)),
+        f("report.first_response_p90", fmt(r.first_response_minutes.p90)),
+        f("report.resolution_median", fmt(r.resolution_hours.median)),
+        f("report.resolution_p90", fmt(r.resolution_hours.p90)),
+        f("report.escalations", r.escalations.count.to_string()),
+        f("report.escalation_rate", pct(r.escalations.rate)),
+        f("report.answer_median", fmt(r.escalations.answer_hours_median)),
+        f("report.answer_p90", fmt(r.escalations.answer_hours_p90)),
+        f("report.unanswered", r.escalations.unanswered.to_string()),
+        f("report.backlog", r.backlog.open.to_string()),
+    ]
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn page(
+    req: HttpRequest,
+    user: CurrentUser,
+    params: web::Query<ReportParams>,
+) -> Result<HttpResponse, AppError> {
+    user.require(MANAGERS)?;
+    let st = state(&req)?;
+    let p = params.into_inner();
+    let q = p.to_query()?;
+    let qs = p.query_string(&q);
+    let (from, to) = (
+        q.from.format("%Y-%m-%d").to_string(),
+        q.last_day().format("%Y-%m-%d").to_string(),
+    );
+    let (customer, oem, code) = (q.customer.clone(), q.oem.clone(), q.code.clone());
+    let r = build(&st, q).await?;
+    let page = Page::new(&req, &st, Some(user.0));
+    let chart_svg = chart::weekly_svg(
+        &r.weekly,
+        &chart::WeeklyLabels {
+            opened: &page.t("report.opened"),
+            closed: &page.t("report.closed"),
+            cases: &page.t("report.col.cases"),
+        },
+    )
+    .map_err(AppError::internal)?;
+    html(&ReportsPage {
+        page,
+        figures: figures(&r),
+        r,
+        chart_svg,
+        from,
+        to,
+        customer,
+        oem,
+        code,
+        qs,
+    })
+}
+
+pub async fn csv(
+    req: HttpRequest,
+    user: CurrentUser,
+    path: web::Path<String>,
+    params: web::Query<ReportParams>,
+) -> Result<HttpResponse, AppError> {
+    user.require(MANAGERS)?;
+    let st = state(&req)?;
+    let name = path
+        .into_inner()
+        .strip_suffix(".csv")
+        .map(str::to_string)
+        .ok_or(AppError::NotFound)?;
+    if !csv_export::TABLES.contains(&name.as_str()) {
+        return Err(AppError::NotFound);
+    }
+    let q = params.into_inner().to_query()?;
+    let file = format!(
+        "casebook-{name}-{}-{}.csv",
+        q.from.format("%Y%m%d"),
+        q.last_day().format("%Y%m%d")
+    );
+    let r = build(&st, q).await?;
+    let lang = crate::i18n::negotiate(&req);
+    let tr = |k: &str| crate::i18n::t(lang, k).to_string();
+    let bytes = csv_export::table(&r, &name, &tr)
+        .ok_or(AppError::NotFound)?
+        .map_err(AppError::internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{file}\""),
+        ))
+        .body(bytes))
+}
+
+pub async fn api_summary(
+    req: HttpRequest,
+    user: ApiUser,
+    params: web::Query<ReportParams>,
+) -> Result<HttpResponse, AppError> {
+    user.require(MANAGERS)?;
+    let st = state(&req)?;
+    let q = params.into_inner().to_query()?;
+    let r = build(&st, q).await?;
+    Ok(HttpResponse::Ok().json(r))
+}

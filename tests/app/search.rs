@@ -1,0 +1,189 @@
+//! Search over HTTP: Chinese words, serials, error codes, every term, filters, and
+//! hostile queries, on whichever engine the suite runs against.
+
+use crate::helpers::{fixture, mail, TestApp, PASSWORD};
+use serde_json::Value;
+
+const SEED: &str = "CAS-06496-T2V9C6";
+
+pub fn enc(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The seed plus decoys that each carry only part of what the seed carries.
+fn app_with_cases() -> (TestApp, String, Vec<String>) {
+    let app = TestApp::new();
+    let token = app.seed_staff();
+    app.cli_ok(
+        &[
+            "ingest",
+            "--json",
+            &fixture("seed-export.txt").display().to_string(),
+        ],
+        None,
+    );
+    let app = app.start();
+    let decoys = [
+        ("Printer question", "打印机无法激活省电模式，请问怎么办？"),
+        ("Update error", "Windows Update fails with 0xC002001B on one PC."),
+        (
+            "Strange text",
+            "The log shows <script>alert(1)</script> and 100% of only_disk.",
+        ),
+    ];
+    let mut numbers = Vec::new();
+    for (i, (subject, body)) in decoys.iter().enumerate() {
+        let raw = mail(
+            &[
+                ("From", &format!("user{i}@decoy{i}.example")),
+                ("To", "support@cmgos.example"),
+                ("Subject", subject),
+                ("Message-ID", &format!("<decoy{i}@decoy.example>")),
+                ("Date", "Tue, 02 Jul 2024 09:00:00 +0800"),
+            ],
+            body,
+        );
+        let (s, v) = app.api("POST", "/api/mail/inbound", Some(&token), Some(&raw));
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["outcome"], "created", "{v}");
+        numbers.push(v["case_number"].as_str().expect("number").to_string());
+    }
+    (app, token, numbers)
+}
+
+fn results(app: &TestApp, token: &str, query: &str) -> Vec<Value> {
+    let v = app.api_get(&format!("/api/search?{query}"), token);
+    v["results"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no results array: {v}"))
+        .clone()
+}
+
+fn numbers(r: &[Value]) -> Vec<&str> {
+    r.iter().filter_map(|h| h["case_number"].as_str()).collect()
+}
+
+#[test]
+fn the_seed_comes_first_for_words_serials_and_codes() {
+    let (app, token, decoys) = app_with_cases();
+    for q in ["激活", "T102210000943", "0xc002001b", "0xC002001B", "0xC002001B 激活", "远程过程调用"] {
+        let r = results(&app, &token, &format!("q={}", enc(q)));
+        assert_eq!(
+            r.first().and_then(|h| h["case_number"].as_str()),
+            Some(SEED),
+            "{q}: {r:?}"
+        );
+        let first = &r[0];
+        assert!(first["subject"].as_str().unwrap_or("").contains("激活失败"), "{first}");
+        assert!(
+            ["subject", "message", "note", "closure", "bundle"]
+                .contains(&first["where"].as_str().unwrap_or("")),
+            "{first}"
+        );
+        assert!(first["snippet"].as_str().unwrap_or("").contains("<mark>"), "{q}: {first}");
+    }
+    // Decoys are found by their own words, after the seed where both match.
+    let r = results(&app, &token, &format!("q={}", enc("激活")));
+    assert!(numbers(&r).contains(&decoys[0].as_str()), "{r:?}");
+    let r = results(&app, &token, "q=0xc002001b");
+    assert!(numbers(&r).contains(&decoys[1].as_str()), "{r:?}");
+    // Every term must match: each decoy has only one of the two.
+    let r = results(&app, &token, &format!("q={}", enc("0xC002001B 激活")));
+    assert_eq!(numbers(&r), vec![SEED], "{r:?}");
+    // Found in an R&D answer only.
+    let r = results(&app, &token, &format!("q={}", enc("跨进程调用")));
+    assert_eq!(numbers(&r), vec![SEED], "{r:?}");
+    assert_eq!(r[0]["where"], "note", "{r:?}");
+    assert!(r[0]["snippet"].as_str().unwrap_or("").contains("<mark>跨进程调用</mark>"));
+    // Nothing matches.
+    assert!(results(&app, &token, "q=zzzyyyxxx").is_empty());
+    // Everything needs a token.
+    let (s, _) = app.api("GET", "/api/search?q=x", None, None);
+    assert_eq!(s, 401);
+}
+
+#[test]
+fn filters_narrow_the_results() {
+    let (app, token, decoys) = app_with_cases();
+    let q = format!("q={}", enc("激活"));
+    let closed = results(&app, &token, &format!("{q}&status=closed"));
+    assert_eq!(numbers(&closed), vec![SEED]);
+    let open = results(&app, &token, &format!("{q}&status=active"));
+    assert_eq!(numbers(&open), vec![decoys[0].as_str()]);
+    let by_customer = results(&app, &token, &format!("{q}&customer={}", enc("中银")));
+    assert_eq!(numbers(&by_customer), vec![SEED]);
+    let by_code = results(&app, &token, "q=0xC002001B&code=0xc002001b");
+    assert_eq!(numbers(&by_code).len(), 2, "{by_code:?}");
+    let by_date = results(&app, &token, &format!("{q}&from=2024-01-01"));
+    assert_eq!(numbers(&by_date), vec![decoys[0].as_str()]);
+    let by_date = results(&app, &token, &format!("{q}&to=2022-12-31"));
+    assert_eq!(numbers(&by_date), vec![SEED]);
+    let (s, _) = app.api("GET", "/api/search?q=x&status=bogus", Some(&token), None);
+    assert_eq!(s, 400);
+    let (s, _) = app.api("GET", "/api/search?q=x&from=yesterday", Some(&token), None);
+    assert_eq!(s, 400);
+}
+
+#[test]
+fn hostile_queries_are_plain_text() {
+    let (app, token, decoys) = app_with_cases();
+    // LIKE wildcards are literal: only the text that has "y_" (only_disk) matches.
+    let r = results(&app, &token, &format!("q={}", enc("y_")));
+    assert_eq!(numbers(&r), vec![decoys[2].as_str()], "{r:?}");
+    let r = results(&app, &token, &format!("q={}", enc("100% of")));
+    assert_eq!(numbers(&r), vec![decoys[2].as_str()], "{r:?}");
+    assert!(results(&app, &token, &format!("q={}", enc("%_"))).is_empty());
+    assert!(results(&app, &token, &format!("q={}", enc("' OR 1=1 --"))).is_empty());
+    assert!(results(&app, &token, &format!("q={}", enc("\"unbalanced"))).is_empty());
+    assert!(results(&app, &token, &format!("q={}", enc("NEAR(a b) OR *"))).is_empty());
+    let r = results(&app, &token, &format!("q={}", enc("<script>")));
+    assert_eq!(numbers(&r), vec![decoys[2].as_str()], "{r:?}");
+    let snip = r[0]["snippet"].as_str().unwrap_or("");
+    assert!(snip.contains("<mark>&lt;script&gt;</mark>"), "{snip}");
+    assert!(!snip.contains("<script>"), "{snip}");
+
+    // The page escapes the same way, and the box is in the navigation.
+    let b = app.browser();
+    b.login("wangbb@cmgos.example", PASSWORD);
+    let page = b.get(&format!("/search?q={}", enc("<script>")));
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains("<script>alert"), "{}", page.body);
+    assert!(page.body.contains("<mark>&lt;script&gt;</mark>alert(1)&lt;/script&gt;"), "{}", page.body);
+    assert!(page.body.contains(&decoys[2]));
+    assert!(page.body.contains(r#"value="&#60;script&#62;""#) || page.body.contains(r#"value="&lt;script&gt;""#), "query echoed escaped");
+    let page = b.get(&format!("/search?q={}", enc("' OR 1=1 --")));
+    assert_eq!(page.status, 200);
+}
+
+#[test]
+fn the_search_page_in_both_languages() {
+    let (app, _token, _) = app_with_cases();
+    app.add_user("rd2@cmgos.example", "Rd Two", "rnd", &[]);
+    let b = app.browser();
+    b.login("rd2@cmgos.example", PASSWORD);
+    let page = b.get(&format!("/search?q={}", enc("激活")));
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains(SEED));
+    assert!(page.body.contains("<mark>激活</mark>"), "{}", page.body);
+    assert!(page.body.contains(r#"id="nav-search""#) && page.body.contains(r#"for="nav-search""#));
+    assert!(page.body.contains("搜索所有案例"));
+    let seed_at = page.body.find(SEED).expect("seed");
+    let other_at = page.body.find("打印机").expect("decoy");
+    assert!(seed_at < other_at, "seed first on the page");
+    let csrf = b.csrf("/search");
+    b.post("/lang", &[("lang", "en"), ("back", "/search"), ("csrf_token", &csrf)]);
+    let page = b.get("/search?q=T102210000943");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Search all cases") && page.body.contains(SEED), "{}", page.body);
+    // Signed out: to the login page.
+    let anon = app.browser();
+    assert_eq!(anon.get("/search?q=x").status, 303);
+}
