@@ -57,12 +57,18 @@ pub fn weekly_svg(weeks: &[Week], labels: &WeeklyLabels) -> Result<String, Strin
                 .collect()
         };
         chart
-            .draw_series(LineSeries::new(series(|w| w.opened), OPENED.stroke_width(2)))
+            .draw_series(LineSeries::new(
+                series(|w| w.opened),
+                OPENED.stroke_width(2),
+            ))
             .map_err(|e| e.to_string())?
             .label(labels.opened)
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], OPENED.stroke_width(2)));
         chart
-            .draw_series(LineSeries::new(series(|w| w.closed), CLOSED.stroke_width(2)))
+            .draw_series(LineSeries::new(
+                series(|w| w.closed),
+                CLOSED.stroke_width(2),
+            ))
             .map_err(|e| e.to_string())?
             .label(labels.closed)
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], CLOSED.stroke_width(2)));
@@ -87,7 +93,8 @@ mod tests {
     fn draws_an_svg_with_escaped_labels() {
         let weeks: Vec<Week> = (0..5)
             .map(|i| Week {
-                week: NaiveDate::from_ymd_opt(2022, 6, 6).expect("date") + chrono::Duration::weeks(i),
+                week: NaiveDate::from_ymd_opt(2022, 6, 6).expect("date")
+                    + chrono::Duration::weeks(i),
                 opened: i,
                 closed: 4 - i,
             })

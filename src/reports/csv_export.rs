@@ -32,13 +32,22 @@ fn write(r: &Report, name: &str, tr: Tr) -> Result<Vec<u8>, csv::Error> {
                 ("report.opened", r.cases_opened.to_string()),
                 ("report.closed", r.cases_closed.to_string()),
                 ("report.reopened", r.cases_reopened.to_string()),
-                ("report.first_response_median", opt(r.first_response_minutes.median)),
-                ("report.first_response_p90", opt(r.first_response_minutes.p90)),
+                (
+                    "report.first_response_median",
+                    opt(r.first_response_minutes.median),
+                ),
+                (
+                    "report.first_response_p90",
+                    opt(r.first_response_minutes.p90),
+                ),
                 ("report.resolution_median", opt(r.resolution_hours.median)),
                 ("report.resolution_p90", opt(r.resolution_hours.p90)),
                 ("report.escalations", r.escalations.count.to_string()),
                 ("report.escalation_rate", opt(r.escalations.rate)),
-                ("report.answer_median", opt(r.escalations.answer_hours_median)),
+                (
+                    "report.answer_median",
+                    opt(r.escalations.answer_hours_median),
+                ),
                 ("report.answer_p90", opt(r.escalations.answer_hours_p90)),
                 ("report.unanswered", r.escalations.unanswered.to_string()),
                 ("report.backlog", r.backlog.open.to_string()),
@@ -48,7 +57,11 @@ fn write(r: &Report, name: &str, tr: Tr) -> Result<Vec<u8>, csv::Error> {
             }
         }
         "weekly" => {
-            w.write_record([tr("report.col.week"), tr("report.opened"), tr("report.closed")])?;
+            w.write_record([
+                tr("report.col.week"),
+                tr("report.opened"),
+                tr("report.closed"),
+            ])?;
             for wk in &r.weekly {
                 w.write_record([
                     wk.week.format("%Y-%m-%d").to_string(),

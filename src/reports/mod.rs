@@ -67,7 +67,11 @@ impl ReportQuery {
     ) -> Result<ReportQuery, String> {
         let to = match nonempty(to) {
             Some(t) => parse_bound(t, true)?,
-            None => crate::now().date().succ_opt().unwrap_or(crate::now().date()).and_time(chrono::NaiveTime::MIN),
+            None => crate::now()
+                .date()
+                .succ_opt()
+                .unwrap_or(crate::now().date())
+                .and_time(chrono::NaiveTime::MIN),
         };
         let from = match nonempty(from) {
             Some(f) => parse_bound(f, false)?,
@@ -351,7 +355,10 @@ pub fn compute(
     );
 
     // Escalations of the filtered cases.
-    let escs: Vec<&EscalationTimes> = escs.iter().filter(|e| row_ids.contains(&e.case_id)).collect();
+    let escs: Vec<&EscalationTimes> = escs
+        .iter()
+        .filter(|e| row_ids.contains(&e.case_id))
+        .collect();
     let in_range: Vec<&&EscalationTimes> =
         escs.iter().filter(|e| in_period(q, e.opened_at)).collect();
     let answer = spread(
@@ -394,7 +401,11 @@ pub fn compute(
         }
     }
     for c in &closed {
-        if let Some(w) = c.closed_at.and_then(week_of).and_then(|i| weekly.get_mut(i)) {
+        if let Some(w) = c
+            .closed_at
+            .and_then(week_of)
+            .and_then(|i| weekly.get_mut(i))
+        {
             w.closed += 1;
         }
     }
@@ -403,7 +414,10 @@ pub fn compute(
     let at = q.to.min(now);
     let mut by_age: Vec<Bucket> = AGE_BUCKETS
         .iter()
-        .map(|(_, k)| Bucket { bucket: k, count: 0 })
+        .map(|(_, k)| Bucket {
+            bucket: k,
+            count: 0,
+        })
         .collect();
     let mut open = 0;
     for c in rows {
@@ -494,14 +508,22 @@ mod tests {
 
     #[test]
     fn bounds() {
-        assert_eq!(parse_bound("2022-06-24", false), Ok(t("2022-06-24 00:00:00")));
-        assert_eq!(parse_bound("2022-06-24", true), Ok(t("2022-06-25 00:00:00")));
+        assert_eq!(
+            parse_bound("2022-06-24", false),
+            Ok(t("2022-06-24 00:00:00"))
+        );
+        assert_eq!(
+            parse_bound("2022-06-24", true),
+            Ok(t("2022-06-25 00:00:00"))
+        );
         assert_eq!(
             parse_bound("2022-06-24T08:00:00+08:00", false),
             Ok(t("2022-06-24 00:00:00"))
         );
         assert!(parse_bound("24/06/2022", false).is_err());
-        assert!(ReportQuery::new(Some("2022-07-01"), Some("2022-06-01"), None, None, None).is_err());
+        assert!(
+            ReportQuery::new(Some("2022-07-01"), Some("2022-06-01"), None, None, None).is_err()
+        );
     }
 
     #[test]

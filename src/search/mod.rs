@@ -209,11 +209,7 @@ pub(crate) fn like_contains(term: &str) -> String {
     format!("%{}%", crate::cases::escape_like(term))
 }
 
-fn matching_docs(
-    conn: &mut DbConn,
-    term: &str,
-    filters: &Filters,
-) -> QueryResult<Vec<DocMatch>> {
+fn matching_docs(conn: &mut DbConn, term: &str, filters: &Filters) -> QueryResult<Vec<DocMatch>> {
     match conn {
         DbConn::Sqlite(c) => sqlite::matching_docs(c, term, filters, DOCS_PER_TERM),
         DbConn::Pg(c) => postgres::matching_docs(c, term, filters, DOCS_PER_TERM),
@@ -347,26 +343,28 @@ pub fn search(conn: &mut DbConn, q: &SearchQuery) -> QueryResult<Vec<Hit>> {
     let bodies = load_bodies(conn, &doc_ids)?;
     let hits = ranked
         .into_iter()
-        .map(|(score, (id, number, subject, status, customer, updated_at))| {
-            let (where_, text) = match best_doc.get(&id) {
-                Some((doc, kind)) => (
-                    *kind,
-                    bodies.get(doc).map(String::as_str).unwrap_or(&subject),
-                ),
-                None => (Where::Subject, subject.as_str()),
-            };
-            let snippet = snippet(text, &terms, 160);
-            Hit {
-                case_number: number,
-                subject,
-                status,
-                customer,
-                updated_at,
-                snippet,
-                where_,
-                score,
-            }
-        })
+        .map(
+            |(score, (id, number, subject, status, customer, updated_at))| {
+                let (where_, text) = match best_doc.get(&id) {
+                    Some((doc, kind)) => (
+                        *kind,
+                        bodies.get(doc).map(String::as_str).unwrap_or(&subject),
+                    ),
+                    None => (Where::Subject, subject.as_str()),
+                };
+                let snippet = snippet(text, &terms, 160);
+                Hit {
+                    case_number: number,
+                    subject,
+                    status,
+                    customer,
+                    updated_at,
+                    snippet,
+                    where_,
+                    score,
+                }
+            },
+        )
         .collect();
     Ok(hits)
 }
@@ -410,7 +408,16 @@ fn load_cases(conn: &mut DbConn, ids: &[i64], f: &Filters) -> QueryResult<Vec<Ca
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|r| (r.id, r.number, r.subject, r.status, r.customer, r.updated_at))
+        .map(|r| {
+            (
+                r.id,
+                r.number,
+                r.subject,
+                r.status,
+                r.customer,
+                r.updated_at,
+            )
+        })
         .collect())
 }
 
@@ -422,9 +429,10 @@ fn load_bodies(conn: &mut DbConn, ids: &[i64]) -> QueryResult<HashMap<i64, Strin
             .map(|i| i.to_string())
             .collect::<Vec<_>>()
             .join(",");
-        let rows: Vec<DocBody> =
-            diesel::sql_query(format!("SELECT id, body FROM search_docs WHERE id IN ({list})"))
-                .load(conn)?;
+        let rows: Vec<DocBody> = diesel::sql_query(format!(
+            "SELECT id, body FROM search_docs WHERE id IN ({list})"
+        ))
+        .load(conn)?;
         out.extend(rows.into_iter().map(|r| (r.id, r.body)));
     }
     Ok(out)
@@ -480,7 +488,9 @@ pub fn snippet(text: &str, terms: &[String], width: usize) -> String {
         let mut i = 0;
         while i + needle.len() <= folded.len() {
             if folded[i..i + needle.len()] == needle[..] {
-                marks[i..i + needle.len()].iter_mut().for_each(|m| *m = true);
+                marks[i..i + needle.len()]
+                    .iter_mut()
+                    .for_each(|m| *m = true);
                 first = Some(first.map_or(i, |f| f.min(i)));
                 i += needle.len();
             } else {

@@ -56,10 +56,8 @@ impl ReportParams {
 
 async fn build(st: &crate::startup::AppState, q: ReportQuery) -> Result<Report, AppError> {
     let pool = st.pool.clone();
-    web::block(move || -> Result<Report, AppError> {
-        Ok(reports::build(&mut *pool.get()?, &q)?)
-    })
-    .await?
+    web::block(move || -> Result<Report, AppError> { Ok(reports::build(&mut *pool.get()?, &q)?) })
+        .await?
 }
 
 fn fmt(v: Option<f64>) -> String {
@@ -101,14 +99,26 @@ fn figures(r: &Report) -> Vec<Figure> {
     vec![
         f("report.opened", r.cases_opened.to_string()),
         f("report.closed", r.cases_closed.to_string()),
-        f("report.reopened", format!("{} ({})", r.cases_reopened, pct(r.reopen_rate))),
-        f("report.first_response_median", fmt(r.first_response_minutes.median)),
-        f("report.first_response_p90", fmt(r.first_response_minutes.p90)),
+        f(
+            "report.reopened",
+            format!("{} ({})", r.cases_reopened, pct(r.reopen_rate)),
+        ),
+        f(
+            "report.first_response_median",
+            fmt(r.first_response_minutes.median),
+        ),
+        f(
+            "report.first_response_p90",
+            fmt(r.first_response_minutes.p90),
+        ),
         f("report.resolution_median", fmt(r.resolution_hours.median)),
         f("report.resolution_p90", fmt(r.resolution_hours.p90)),
         f("report.escalations", r.escalations.count.to_string()),
         f("report.escalation_rate", pct(r.escalations.rate)),
-        f("report.answer_median", fmt(r.escalations.answer_hours_median)),
+        f(
+            "report.answer_median",
+            fmt(r.escalations.answer_hours_median),
+        ),
         f("report.answer_p90", fmt(r.escalations.answer_hours_p90)),
         f("report.unanswered", r.escalations.unanswered.to_string()),
         f("report.backlog", r.backlog.open.to_string()),

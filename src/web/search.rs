@@ -69,7 +69,11 @@ async fn run(st: &crate::startup::AppState, q: SearchQuery) -> Result<Vec<Hit>, 
         Ok(search::search(&mut *pool.get()?, &q)?)
     })
     .await??;
-    tracing::debug!(hits = hits.len(), ms = started.elapsed().as_millis() as u64, "search");
+    tracing::debug!(
+        hits = hits.len(),
+        ms = started.elapsed().as_millis() as u64,
+        "search"
+    );
     Ok(hits)
 }
 
@@ -106,7 +110,11 @@ pub async fn page(
     let p = params.into_inner();
     let q = p.to_query(50)?;
     let searched = !search::parse_terms(&q.q).is_empty();
-    let hits = if searched { run(&st, q).await? } else { Vec::new() };
+    let hits = if searched {
+        run(&st, q).await?
+    } else {
+        Vec::new()
+    };
     let page = Page::new(&req, &st, Some(user.0));
     let rows = hits
         .into_iter()

@@ -32,11 +32,20 @@ fn the_seed_in_every_figure() {
     assert_eq!(f(&r["first_response_minutes"]["median"]), 0.0, "{r}");
     assert_eq!(f(&r["first_response_minutes"]["p90"]), 0.0, "{r}");
     // 2022-06-24 17:39:09 → 2022-08-09 17:24:21
-    assert!((f(&r["resolution_hours"]["median"]) - 1103.75).abs() < 0.01, "{r}");
-    assert!((f(&r["resolution_hours"]["p90"]) - 1103.75).abs() < 0.01, "{r}");
+    assert!(
+        (f(&r["resolution_hours"]["median"]) - 1103.75).abs() < 0.01,
+        "{r}"
+    );
+    assert!(
+        (f(&r["resolution_hours"]["p90"]) - 1103.75).abs() < 0.01,
+        "{r}"
+    );
     // 2022-06-24 17:53:09 → 2022-06-28 11:16:17
     assert_eq!(r["escalations"]["count"], 1, "{r}");
-    assert!((f(&r["escalations"]["answer_hours_median"]) - 89.39).abs() < 0.01, "{r}");
+    assert!(
+        (f(&r["escalations"]["answer_hours_median"]) - 89.39).abs() < 0.01,
+        "{r}"
+    );
     assert_eq!(f(&r["escalations"]["rate"]), 1.0, "{r}");
     assert_eq!(
         r["top_error_codes"],
@@ -63,22 +72,50 @@ fn the_seed_in_every_figure() {
         "/api/reports/summary?from=2022-06-24T17:50:00Z&to=2022-06-25T08:00:00%2B08:00",
         &token,
     );
-    assert_eq!((r["cases_opened"].as_i64(), r["escalations"]["count"].as_i64()), (Some(0), Some(1)), "{r}");
+    assert_eq!(
+        (
+            r["cases_opened"].as_i64(),
+            r["escalations"]["count"].as_i64()
+        ),
+        (Some(0), Some(1)),
+        "{r}"
+    );
     assert_eq!(r["backlog"]["open"], 1, "{r}");
     // July: nothing opened or closed, the case still open (and 7–30 days old at the end).
     let r = app.api_get("/api/reports/summary?from=2022-07-01&to=2022-07-31", &token);
-    assert_eq!((r["cases_opened"].as_i64(), r["cases_closed"].as_i64()), (Some(0), Some(0)), "{r}");
+    assert_eq!(
+        (r["cases_opened"].as_i64(), r["cases_closed"].as_i64()),
+        (Some(0), Some(0)),
+        "{r}"
+    );
     assert_eq!(r["backlog"]["open"], 1);
     assert_eq!(r["backlog"]["by_age"][4]["count"], 1, "{r}");
     // Filters.
     let base = "/api/reports/summary?from=2022-06-01&to=2022-08-31";
-    assert_eq!(app.api_get(&format!("{base}&code=0xc002001b"), &token)["cases_opened"], 1);
-    assert_eq!(app.api_get(&format!("{base}&code=0x80070005"), &token)["cases_opened"], 0);
-    assert_eq!(app.api_get(&format!("{base}&oem=%E8%81%94%E6%83%B3"), &token)["cases_opened"], 1);
-    assert_eq!(app.api_get(&format!("{base}&customer=nobody"), &token)["cases_opened"], 0);
+    assert_eq!(
+        app.api_get(&format!("{base}&code=0xc002001b"), &token)["cases_opened"],
+        1
+    );
+    assert_eq!(
+        app.api_get(&format!("{base}&code=0x80070005"), &token)["cases_opened"],
+        0
+    );
+    assert_eq!(
+        app.api_get(&format!("{base}&oem=%E8%81%94%E6%83%B3"), &token)["cases_opened"],
+        1
+    );
+    assert_eq!(
+        app.api_get(&format!("{base}&customer=nobody"), &token)["cases_opened"],
+        0
+    );
     let (s, _) = app.api("GET", "/api/reports/summary?from=June", Some(&token), None);
     assert_eq!(s, 400);
-    let (s, _) = app.api("GET", "/api/reports/summary?from=2022-08-01&to=2022-07-01", Some(&token), None);
+    let (s, _) = app.api(
+        "GET",
+        "/api/reports/summary?from=2022-08-01&to=2022-07-01",
+        Some(&token),
+        None,
+    );
     assert_eq!(s, 400);
 }
 
@@ -89,28 +126,52 @@ fn the_page_chart_and_csv() {
     b.login("boss@cmgos.example", PASSWORD);
     let page = b.get("/reports?from=2022-06-01&to=2022-08-31");
     assert_eq!(page.status, 200, "{}", page.body);
-    assert!(page.body.contains("<svg") && page.body.contains("<polyline"), "inline SVG chart");
+    assert!(
+        page.body.contains("<svg") && page.body.contains("<polyline"),
+        "inline SVG chart"
+    );
     assert!(page.body.contains("0xC002001B") && page.body.contains("中银金融科技有限公司"));
     assert!(page.body.contains("89.39"), "answer time on the page");
-    let link = regex::Regex::new(r#"href="/reports/customers\.csv\?from=2022-06-01&(amp;|#38;)to=2022-08-31""#)
-        .expect("re");
-    assert!(link.is_match(&page.body), "CSV link keeps the period: {}", page.body);
+    let link = regex::Regex::new(
+        r#"href="/reports/customers\.csv\?from=2022-06-01&(amp;|#38;)to=2022-08-31""#,
+    )
+    .expect("re");
+    assert!(
+        link.is_match(&page.body),
+        "CSV link keeps the period: {}",
+        page.body
+    );
     assert_eq!(b.get("/reports").status, 200, "default period");
 
     let csv = b.get("/reports/customers.csv?from=2022-06-01&to=2022-08-31");
     assert_eq!(csv.status, 200);
     assert_eq!(csv.header("Content-Type"), Some("text/csv; charset=utf-8"));
-    assert!(csv.header("Content-Disposition").unwrap_or("").starts_with("attachment"));
-    assert!(csv.body.starts_with('\u{FEFF}'), "BOM first: {:?}", &csv.body[..10.min(csv.body.len())]);
+    assert!(csv
+        .header("Content-Disposition")
+        .unwrap_or("")
+        .starts_with("attachment"));
+    assert!(
+        csv.body.starts_with('\u{FEFF}'),
+        "BOM first: {:?}",
+        &csv.body[..10.min(csv.body.len())]
+    );
     let lines: Vec<&str> = csv.body.trim_start_matches('\u{FEFF}').lines().collect();
     assert_eq!(lines.len(), 2, "{lines:?}");
     assert_eq!(lines[1], "中银金融科技有限公司,1");
     let codes = b.get("/reports/codes.csv?from=2022-06-01&to=2022-08-31");
     assert!(codes.body.contains("0xC002001B,1"), "{}", codes.body);
     let summary = b.get("/reports/summary.csv?from=2022-06-01&to=2022-08-31");
-    assert!(summary.body.contains("89.39") && summary.body.contains("1103.75"), "{}", summary.body);
+    assert!(
+        summary.body.contains("89.39") && summary.body.contains("1103.75"),
+        "{}",
+        summary.body
+    );
     let weekly = b.get("/reports/weekly.csv?from=2022-06-01&to=2022-08-31");
-    assert!(weekly.body.contains("2022-06-20,1,0") && weekly.body.contains("2022-08-08,0,1"), "{}", weekly.body);
+    assert!(
+        weekly.body.contains("2022-06-20,1,0") && weekly.body.contains("2022-08-08,0,1"),
+        "{}",
+        weekly.body
+    );
     assert_eq!(b.get("/reports/nothing.csv").status, 404);
 }
 
@@ -120,7 +181,12 @@ fn only_managers_and_admins() {
     let rnd = app.token("liuyu@cmgos.example");
     let support = app.token("wangbb@cmgos.example");
     let admin = app.token("admin@casebook.example");
-    for (t, want) in [(&rnd, 403), (&support, 403), (&admin, 200), (&manager_token, 200)] {
+    for (t, want) in [
+        (&rnd, 403),
+        (&support, 403),
+        (&admin, 200),
+        (&manager_token, 200),
+    ] {
         let (s, v) = app.api("GET", "/api/reports/summary", Some(t), None);
         assert_eq!(s, want, "{v}");
     }
@@ -131,7 +197,10 @@ fn only_managers_and_admins() {
         b.login(email, PASSWORD);
         assert_eq!(b.get("/reports").status, 403, "{email}");
         assert_eq!(b.get("/reports/customers.csv").status, 403, "{email}");
-        assert!(!b.get("/cases").body.contains(r#"href="/reports""#), "no nav link for {email}");
+        assert!(
+            !b.get("/cases").body.contains(r#"href="/reports""#),
+            "no nav link for {email}"
+        );
     }
     let b = app.browser();
     b.login("boss@cmgos.example", PASSWORD);

@@ -33,7 +33,10 @@ fn app_with_cases() -> (TestApp, String, Vec<String>) {
     let app = app.start();
     let decoys = [
         ("Printer question", "打印机无法激活省电模式，请问怎么办？"),
-        ("Update error", "Windows Update fails with 0xC002001B on one PC."),
+        (
+            "Update error",
+            "Windows Update fails with 0xC002001B on one PC.",
+        ),
         (
             "Strange text",
             "The log shows <script>alert(1)</script> and 100% of only_disk.",
@@ -74,7 +77,14 @@ fn numbers(r: &[Value]) -> Vec<&str> {
 #[test]
 fn the_seed_comes_first_for_words_serials_and_codes() {
     let (app, token, decoys) = app_with_cases();
-    for q in ["激活", "T102210000943", "0xc002001b", "0xC002001B", "0xC002001B 激活", "远程过程调用"] {
+    for q in [
+        "激活",
+        "T102210000943",
+        "0xc002001b",
+        "0xC002001B",
+        "0xC002001B 激活",
+        "远程过程调用",
+    ] {
         let r = results(&app, &token, &format!("q={}", enc(q)));
         assert_eq!(
             r.first().and_then(|h| h["case_number"].as_str()),
@@ -82,13 +92,19 @@ fn the_seed_comes_first_for_words_serials_and_codes() {
             "{q}: {r:?}"
         );
         let first = &r[0];
-        assert!(first["subject"].as_str().unwrap_or("").contains("激活失败"), "{first}");
+        assert!(
+            first["subject"].as_str().unwrap_or("").contains("激活失败"),
+            "{first}"
+        );
         assert!(
             ["subject", "message", "note", "closure", "bundle"]
                 .contains(&first["where"].as_str().unwrap_or("")),
             "{first}"
         );
-        assert!(first["snippet"].as_str().unwrap_or("").contains("<mark>"), "{q}: {first}");
+        assert!(
+            first["snippet"].as_str().unwrap_or("").contains("<mark>"),
+            "{q}: {first}"
+        );
     }
     // Decoys are found by their own words, after the seed where both match.
     let r = results(&app, &token, &format!("q={}", enc("激活")));
@@ -102,7 +118,10 @@ fn the_seed_comes_first_for_words_serials_and_codes() {
     let r = results(&app, &token, &format!("q={}", enc("跨进程调用")));
     assert_eq!(numbers(&r), vec![SEED], "{r:?}");
     assert_eq!(r[0]["where"], "note", "{r:?}");
-    assert!(r[0]["snippet"].as_str().unwrap_or("").contains("<mark>跨进程调用</mark>"));
+    assert!(r[0]["snippet"]
+        .as_str()
+        .unwrap_or("")
+        .contains("<mark>跨进程调用</mark>"));
     // Nothing matches.
     assert!(results(&app, &token, "q=zzzyyyxxx").is_empty());
     // Everything needs a token.
@@ -156,9 +175,18 @@ fn hostile_queries_are_plain_text() {
     let page = b.get(&format!("/search?q={}", enc("<script>")));
     assert_eq!(page.status, 200);
     assert!(!page.body.contains("<script>alert"), "{}", page.body);
-    assert!(page.body.contains("<mark>&lt;script&gt;</mark>alert(1)&lt;/script&gt;"), "{}", page.body);
+    assert!(
+        page.body
+            .contains("<mark>&lt;script&gt;</mark>alert(1)&lt;/script&gt;"),
+        "{}",
+        page.body
+    );
     assert!(page.body.contains(&decoys[2]));
-    assert!(page.body.contains(r#"value="&#60;script&#62;""#) || page.body.contains(r#"value="&lt;script&gt;""#), "query echoed escaped");
+    assert!(
+        page.body.contains(r#"value="&#60;script&#62;""#)
+            || page.body.contains(r#"value="&lt;script&gt;""#),
+        "query echoed escaped"
+    );
     let page = b.get(&format!("/search?q={}", enc("' OR 1=1 --")));
     assert_eq!(page.status, 200);
 }
@@ -179,10 +207,17 @@ fn the_search_page_in_both_languages() {
     let other_at = page.body.find("打印机").expect("decoy");
     assert!(seed_at < other_at, "seed first on the page");
     let csrf = b.csrf("/search");
-    b.post("/lang", &[("lang", "en"), ("back", "/search"), ("csrf_token", &csrf)]);
+    b.post(
+        "/lang",
+        &[("lang", "en"), ("back", "/search"), ("csrf_token", &csrf)],
+    );
     let page = b.get("/search?q=T102210000943");
     assert_eq!(page.status, 200);
-    assert!(page.body.contains("Search all cases") && page.body.contains(SEED), "{}", page.body);
+    assert!(
+        page.body.contains("Search all cases") && page.body.contains(SEED),
+        "{}",
+        page.body
+    );
     // Signed out: to the login page.
     let anon = app.browser();
     assert_eq!(anon.get("/search?q=x").status, 303);
