@@ -25,6 +25,8 @@ pub const MAX_TERMS: usize = 8;
 pub const MAX_TERM_CHARS: usize = 100;
 /// Most matching documents read per term before ranking.
 const DOCS_PER_TERM: i64 = 5000;
+/// Later terms search only inside the cases found so far when they are this few.
+const NARROW_TO_CASES: usize = 2000;
 
 /// Where a match was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -120,46 +122,101 @@ struct DocBody {
     body: String,
 }
 
-/// The filters as bind values shared by both engines' SQL (`$2`..`$7`).
+/// The filters, normalised; `None` where the query does not filter.
 pub(crate) struct Filters {
-    pub status: String,
-    pub customer_like: String,
-    pub code: String,
-    pub from: NaiveDateTime,
-    pub to: NaiveDateTime,
-}
-
-/// The filter clause over `cases c`, with the binds in [`Filters`] as `$2`..`$6`.
-pub(crate) const FILTER_SQL: &str = "($2 = '' OR ($2 = 'active' AND c.status <> 'closed') OR c.status = $2) \
-     AND ($3 = '' OR LOWER(COALESCE(c.customer, '')) LIKE $3 ESCAPE '\\') \
-     AND ($4 = '' OR EXISTS (SELECT 1 FROM case_codes cc WHERE cc.case_id = c.id AND cc.code = $4)) \
-     AND c.created_at >= $5 AND c.created_at < $6";
-
-fn far_past() -> NaiveDateTime {
-    chrono::DateTime::UNIX_EPOCH.naive_utc()
-}
-
-fn far_future() -> NaiveDateTime {
-    chrono::NaiveDate::from_ymd_opt(9999, 12, 31)
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .unwrap_or_else(crate::now)
+    /// `"active"` (not closed) or one status.
+    pub status: Option<String>,
+    /// Lower-case customer name part, as typed.
+    pub customer: Option<String>,
+    pub code: Option<String>,
+    pub from: Option<NaiveDateTime>,
+    pub to: Option<NaiveDateTime>,
 }
 
 impl Filters {
     fn from_query(q: &SearchQuery) -> Filters {
-        let customer = q.customer.trim().to_lowercase();
+        let some = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
         Filters {
-            status: q.status.trim().to_string(),
-            customer_like: if customer.is_empty() {
-                String::new()
-            } else {
-                format!("%{}%", crate::cases::escape_like(&customer))
-            },
-            code: normalize_code(q.code.trim()).unwrap_or_else(|| q.code.trim().to_string()),
-            from: q.from.unwrap_or_else(far_past),
-            to: q.to.unwrap_or_else(far_future),
+            status: some(&q.status),
+            customer: some(&q.customer).map(|c| c.to_lowercase()),
+            code: some(&q.code).map(|c| normalize_code(&c).unwrap_or(c)),
+            from: q.from,
+            to: q.to,
         }
     }
+}
+
+/// A value bound to a numbered placeholder.
+pub(crate) enum Bind {
+    Text(String),
+    Ts(NaiveDateTime),
+}
+
+/// The document query around an engine's match clause (which uses `$1`): joins the
+/// case only when a filter needs it and binds only the filters that are set, so the
+/// planner can walk the newest documents first and stop at the limit.
+pub(crate) fn doc_sql(
+    match_clause: &str,
+    f: &Filters,
+    only_cases: Option<&[i64]>,
+    limit: i64,
+) -> (String, Vec<Bind>) {
+    let mut binds: Vec<Bind> = Vec::new();
+    let mut conds: Vec<String> = vec![match_clause.to_string()];
+    let param = |b: Bind, binds: &mut Vec<Bind>| {
+        binds.push(b);
+        format!("${}", binds.len() + 1)
+    };
+    if let Some(ids) = only_cases {
+        let list = ids
+            .iter()
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        conds.push(format!("d.case_id IN ({list})"));
+    }
+    match f.status.as_deref() {
+        Some("active") => conds.push("c.status <> 'closed'".into()),
+        Some(s) => conds.push(format!(
+            "c.status = {}",
+            param(Bind::Text(s.to_string()), &mut binds)
+        )),
+        None => {}
+    }
+    if let Some(c) = &f.customer {
+        conds.push(format!(
+            "LOWER(COALESCE(c.customer, '')) LIKE {} ESCAPE '\\'",
+            param(Bind::Text(like_contains(c)), &mut binds)
+        ));
+    }
+    if let Some(code) = &f.code {
+        conds.push(format!(
+            "EXISTS (SELECT 1 FROM case_codes cc WHERE cc.case_id = d.case_id AND cc.code = {})",
+            param(Bind::Text(code.clone()), &mut binds)
+        ));
+    }
+    if let Some(t) = f.from {
+        conds.push(format!(
+            "c.created_at >= {}",
+            param(Bind::Ts(t), &mut binds)
+        ));
+    }
+    if let Some(t) = f.to {
+        conds.push(format!("c.created_at < {}", param(Bind::Ts(t), &mut binds)));
+    }
+    let join = if f.status.is_some() || f.customer.is_some() || f.from.is_some() || f.to.is_some() {
+        " JOIN cases c ON c.id = d.case_id"
+    } else {
+        ""
+    };
+    (
+        format!(
+            "SELECT d.id, d.case_id, d.kind FROM search_docs d{join} WHERE {} \
+             ORDER BY d.id DESC LIMIT {limit}",
+            conds.join(" AND ")
+        ),
+        binds,
+    )
 }
 
 /// `0xc002001b` → `0xC002001B`, as error codes are stored; None when not a hex code.
@@ -209,10 +266,15 @@ pub(crate) fn like_contains(term: &str) -> String {
     format!("%{}%", crate::cases::escape_like(term))
 }
 
-fn matching_docs(conn: &mut DbConn, term: &str, filters: &Filters) -> QueryResult<Vec<DocMatch>> {
+fn matching_docs(
+    conn: &mut DbConn,
+    term: &str,
+    filters: &Filters,
+    only_cases: Option<&[i64]>,
+) -> QueryResult<Vec<DocMatch>> {
     match conn {
-        DbConn::Sqlite(c) => sqlite::matching_docs(c, term, filters, DOCS_PER_TERM),
-        DbConn::Pg(c) => postgres::matching_docs(c, term, filters, DOCS_PER_TERM),
+        DbConn::Sqlite(c) => sqlite::matching_docs(c, term, filters, only_cases, DOCS_PER_TERM),
+        DbConn::Pg(c) => postgres::matching_docs(c, term, filters, only_cases, DOCS_PER_TERM),
     }
 }
 
@@ -265,14 +327,23 @@ pub fn search(conn: &mut DbConn, q: &SearchQuery) -> QueryResult<Vec<Hit>> {
         return Ok(Vec::new());
     }
     let filters = Filters::from_query(q);
+    // Longest terms first: they are the most selective and index-served, and later
+    // terms only look inside the cases the earlier ones found.
+    let mut order: Vec<&String> = terms.iter().collect();
+    order.sort_by_key(|t| std::cmp::Reverse(t.chars().count()));
     let mut scores: HashMap<i64, CaseScore> = HashMap::new();
-    for (i, term) in terms.iter().enumerate() {
+    for (i, term) in order.into_iter().enumerate() {
+        if i > 0 && scores.is_empty() {
+            break;
+        }
+        let narrowed: Option<Vec<i64>> =
+            (i > 0 && scores.len() <= NARROW_TO_CASES).then(|| scores.keys().copied().collect());
         let mut matched_this_term: HashMap<i64, (i64, i64)> = HashMap::new();
         // After the first term, only cases that matched every earlier term count.
         let alive = |scores: &HashMap<i64, CaseScore>, case_id: i64| {
             i == 0 || scores.contains_key(&case_id)
         };
-        for d in matching_docs(conn, term, &filters)? {
+        for d in matching_docs(conn, term, &filters, narrowed.as_deref())? {
             if !alive(&scores, d.case_id) {
                 continue;
             }
@@ -369,54 +440,60 @@ pub fn search(conn: &mut DbConn, q: &SearchQuery) -> QueryResult<Vec<Hit>> {
     Ok(hits)
 }
 
+/// Facts of the candidate cases, keeping those that pass the filters (exact hits did
+/// not go through the SQL filters).
 fn load_cases(conn: &mut DbConn, ids: &[i64], f: &Filters) -> QueryResult<Vec<CaseInfo>> {
-    #[derive(QueryableByName)]
-    struct Row {
-        #[diesel(sql_type = BigInt)]
-        id: i64,
-        #[diesel(sql_type = Text)]
-        number: String,
-        #[diesel(sql_type = Text)]
-        subject: String,
-        #[diesel(sql_type = Text)]
-        status: String,
-        #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
-        customer: Option<String>,
-        #[diesel(sql_type = diesel::sql_types::Timestamp)]
-        updated_at: NaiveDateTime,
-    }
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let list = ids
-        .iter()
-        .map(|i| i.to_string())
-        .collect::<Vec<_>>()
-        .join(",");
-    // $1 is unused here but keeps the filter clause's numbering shared.
-    let sql = format!(
-        "SELECT c.id, c.number, c.subject, c.status, c.customer, c.updated_at FROM cases c \
-         WHERE c.id IN ({list}) AND $1 = $1 AND {FILTER_SQL}"
-    );
-    let rows: Vec<Row> = diesel::sql_query(sql)
-        .bind::<Text, _>("")
-        .bind::<Text, _>(&f.status)
-        .bind::<Text, _>(&f.customer_like)
-        .bind::<Text, _>(&f.code)
-        .bind::<diesel::sql_types::Timestamp, _>(f.from)
-        .bind::<diesel::sql_types::Timestamp, _>(f.to)
+    let rows: Vec<(
+        i64,
+        String,
+        String,
+        String,
+        Option<String>,
+        NaiveDateTime,
+        NaiveDateTime,
+    )> = cases::table
+        .filter(cases::id.eq_any(ids))
+        .select((
+            cases::id,
+            cases::number,
+            cases::subject,
+            cases::status,
+            cases::customer,
+            cases::created_at,
+            cases::updated_at,
+        ))
         .load(conn)?;
+    let with_code: Option<Vec<i64>> = match &f.code {
+        Some(code) => Some(
+            case_codes::table
+                .filter(case_codes::case_id.eq_any(ids))
+                .filter(case_codes::code.eq(code))
+                .select(case_codes::case_id)
+                .load(conn)?,
+        ),
+        None => None,
+    };
     Ok(rows
         .into_iter()
-        .map(|r| {
-            (
-                r.id,
-                r.number,
-                r.subject,
-                r.status,
-                r.customer,
-                r.updated_at,
-            )
+        .filter(|(id, _, _, status, customer, created, _)| {
+            let status_ok = match f.status.as_deref() {
+                None => true,
+                Some("active") => status != "closed",
+                Some(s) => status == s,
+            };
+            let customer_ok = f.customer.as_ref().is_none_or(|want| {
+                customer
+                    .as_deref()
+                    .is_some_and(|c| c.to_lowercase().contains(want.as_str()))
+            });
+            status_ok
+                && customer_ok
+                && f.from.is_none_or(|t| *created >= t)
+                && f.to.is_none_or(|t| *created < t)
+                && with_code.as_ref().is_none_or(|v| v.contains(id))
+        })
+        .map(|(id, number, subject, status, customer, _, updated)| {
+            (id, number, subject, status, customer, updated)
         })
         .collect())
 }

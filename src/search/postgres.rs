@@ -2,7 +2,8 @@
 //! `search_docs_body_trgm` (substring matches, case-insensitive; Chinese needs no
 //! segmentation). Short terms still match: the index is only a shortcut there.
 
-use super::{like_contains, DocMatch, Filters, FILTER_SQL};
+use super::{doc_sql, like_contains, Bind, DocMatch, Filters};
+use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::sql_types::{Text, Timestamp};
 use diesel::PgConnection;
@@ -11,18 +12,18 @@ pub(crate) fn matching_docs(
     conn: &mut PgConnection,
     term: &str,
     f: &Filters,
+    only_cases: Option<&[i64]>,
     limit: i64,
 ) -> QueryResult<Vec<DocMatch>> {
-    let sql = format!(
-        "SELECT d.id, d.case_id, d.kind FROM search_docs d JOIN cases c ON c.id = d.case_id \
-         WHERE d.body ILIKE $1 ESCAPE '\\' AND {FILTER_SQL} ORDER BY d.id DESC LIMIT {limit}"
-    );
-    diesel::sql_query(sql)
-        .bind::<Text, _>(like_contains(term))
-        .bind::<Text, _>(&f.status)
-        .bind::<Text, _>(&f.customer_like)
-        .bind::<Text, _>(&f.code)
-        .bind::<Timestamp, _>(f.from)
-        .bind::<Timestamp, _>(f.to)
-        .load(conn)
+    let (sql, binds) = doc_sql("d.body ILIKE $1 ESCAPE '\\'", f, only_cases, limit);
+    let mut q = diesel::sql_query(sql)
+        .into_boxed::<Pg>()
+        .bind::<Text, _>(like_contains(term));
+    for b in binds {
+        q = match b {
+            Bind::Text(s) => q.bind::<Text, _>(s),
+            Bind::Ts(t) => q.bind::<Timestamp, _>(t),
+        };
+    }
+    q.load(conn)
 }

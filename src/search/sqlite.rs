@@ -2,9 +2,10 @@
 //! (substring matches, case-insensitive), LIKE on `search_docs` for shorter ones
 //! (the trigram tokenizer cannot match two-character Chinese words such as 激活).
 
-use super::{like_contains, DocMatch, Filters, FILTER_SQL};
+use super::{doc_sql, like_contains, Bind, DocMatch, Filters};
 use diesel::prelude::*;
 use diesel::sql_types::{Text, Timestamp};
+use diesel::sqlite::Sqlite;
 use diesel::SqliteConnection;
 
 /// An FTS5 phrase: the term in double quotes, inner quotes doubled, so no character
@@ -17,6 +18,7 @@ pub(crate) fn matching_docs(
     conn: &mut SqliteConnection,
     term: &str,
     f: &Filters,
+    only_cases: Option<&[i64]>,
     limit: i64,
 ) -> QueryResult<Vec<DocMatch>> {
     let (predicate, arg) = if term.chars().count() >= 3 {
@@ -27,18 +29,17 @@ pub(crate) fn matching_docs(
     } else {
         ("d.body LIKE $1 ESCAPE '\\'", like_contains(term))
     };
-    let sql = format!(
-        "SELECT d.id, d.case_id, d.kind FROM search_docs d JOIN cases c ON c.id = d.case_id \
-         WHERE {predicate} AND {FILTER_SQL} ORDER BY d.id DESC LIMIT {limit}"
-    );
-    diesel::sql_query(sql)
-        .bind::<Text, _>(arg)
-        .bind::<Text, _>(&f.status)
-        .bind::<Text, _>(&f.customer_like)
-        .bind::<Text, _>(&f.code)
-        .bind::<Timestamp, _>(f.from)
-        .bind::<Timestamp, _>(f.to)
-        .load(conn)
+    let (sql, binds) = doc_sql(predicate, f, only_cases, limit);
+    let mut q = diesel::sql_query(sql)
+        .into_boxed::<Sqlite>()
+        .bind::<Text, _>(arg);
+    for b in binds {
+        q = match b {
+            Bind::Text(s) => q.bind::<Text, _>(s),
+            Bind::Ts(t) => q.bind::<Timestamp, _>(t),
+        };
+    }
+    q.load(conn)
 }
 
 #[cfg(test)]
