@@ -319,6 +319,16 @@ struct CaseScore {
 }
 
 type CaseInfo = (i64, String, String, String, Option<String>, NaiveDateTime);
+/// id, number, subject, status, customer, created_at, updated_at.
+type CaseRowLite = (
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    NaiveDateTime,
+    NaiveDateTime,
+);
 
 /// Cases matching every term, best first, each with a snippet of its best document.
 pub fn search(conn: &mut DbConn, q: &SearchQuery) -> QueryResult<Vec<Hit>> {
@@ -443,15 +453,7 @@ pub fn search(conn: &mut DbConn, q: &SearchQuery) -> QueryResult<Vec<Hit>> {
 /// Facts of the candidate cases, keeping those that pass the filters (exact hits did
 /// not go through the SQL filters).
 fn load_cases(conn: &mut DbConn, ids: &[i64], f: &Filters) -> QueryResult<Vec<CaseInfo>> {
-    let rows: Vec<(
-        i64,
-        String,
-        String,
-        String,
-        Option<String>,
-        NaiveDateTime,
-        NaiveDateTime,
-    )> = cases::table
+    let rows: Vec<CaseRowLite> = cases::table
         .filter(cases::id.eq_any(ids))
         .select((
             cases::id,
