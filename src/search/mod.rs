@@ -146,6 +146,16 @@ impl Filters {
     }
 }
 
+impl Filters {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.status.is_none()
+            && self.customer.is_none()
+            && self.code.is_none()
+            && self.from.is_none()
+            && self.to.is_none()
+    }
+}
+
 /// A value bound to a numbered placeholder.
 pub(crate) enum Bind {
     Text(String),
@@ -382,30 +392,39 @@ pub fn search(conn: &mut DbConn, q: &SearchQuery) -> QueryResult<Vec<Hit>> {
     if scores.is_empty() {
         return Ok(Vec::new());
     }
-    // Case facts, and the filters again (exact hits did not go through them).
-    let ids: Vec<i64> = scores.keys().copied().collect();
-    let mut infos: Vec<CaseInfo> = Vec::new();
-    for chunk in ids.chunks(500) {
-        infos.extend(load_cases(conn, chunk, &filters)?);
-    }
-    let mut ranked: Vec<(i64, CaseInfo)> = infos
-        .into_iter()
-        .filter_map(|info| {
-            let cs = scores.get(&info.0)?;
+    // Best first: score, then the newer case (higher id). Case facts are loaded in
+    // that order, a chunk at a time, until the page is full; the filters apply again
+    // there because exact hits did not go through the SQL filters.
+    let mut order: Vec<(i64, i64)> = scores
+        .iter()
+        .map(|(id, cs)| {
             let s: i64 = cs
                 .per_term
                 .iter()
                 .map(|(w, count)| w * 10 + count.min(&5))
                 .sum();
-            Some((s, info))
+            (s, *id)
         })
         .collect();
-    ranked.sort_by(|a, b| {
-        b.0.cmp(&a.0)
-            .then(b.1 .5.cmp(&a.1 .5))
-            .then(b.1 .0.cmp(&a.1 .0))
-    });
-    ranked.truncate(q.limit.clamp(1, 500));
+    order.sort_by(|a, b| b.cmp(a));
+    let limit = q.limit.clamp(1, 500);
+    let mut ranked: Vec<(i64, CaseInfo)> = Vec::new();
+    for chunk in order.chunks(limit.max(100)) {
+        let ids: Vec<i64> = chunk.iter().map(|(_, id)| *id).collect();
+        let mut infos: HashMap<i64, CaseInfo> = load_cases(conn, &ids, &filters)?
+            .into_iter()
+            .map(|i| (i.0, i))
+            .collect();
+        for (score, id) in chunk {
+            if let Some(info) = infos.remove(id) {
+                ranked.push((*score, info));
+            }
+        }
+        if ranked.len() >= limit {
+            break;
+        }
+    }
+    ranked.truncate(limit);
     // The document to quote for each case: the most terms, then the weightiest place.
     let mut best_doc: HashMap<i64, (i64, Where)> = HashMap::new();
     for (_, info) in &ranked {

@@ -22,14 +22,23 @@ pub(crate) fn matching_docs(
     limit: i64,
 ) -> QueryResult<Vec<DocMatch>> {
     let (predicate, arg) = if term.chars().count() >= 3 {
+        // Unfiltered, FTS5 itself can stop at the newest `limit` matches.
+        let early_stop = if f.is_empty() && only_cases.is_none() {
+            format!(" ORDER BY rowid DESC LIMIT {limit}")
+        } else {
+            String::new()
+        };
         (
-            "d.id IN (SELECT rowid FROM search_fts WHERE search_fts MATCH $1)",
+            format!("d.id IN (SELECT rowid FROM search_fts WHERE search_fts MATCH $1{early_stop})"),
             fts_phrase(term),
         )
     } else {
-        ("d.body LIKE $1 ESCAPE '\\'", like_contains(term))
+        (
+            "d.body LIKE $1 ESCAPE '\\'".to_string(),
+            like_contains(term),
+        )
     };
-    let (sql, binds) = doc_sql(predicate, f, only_cases, limit);
+    let (sql, binds) = doc_sql(&predicate, f, only_cases, limit);
     let mut q = diesel::sql_query(sql)
         .into_boxed::<Sqlite>()
         .bind::<Text, _>(arg);
