@@ -79,6 +79,43 @@ pub struct Cli {
         global = true
     )]
     pub max_message_mb: usize,
+    /// Outgoing mail server: smtp://host:port, smtps://user:pass@host:465, smtp://host:587?tls=required.
+    /// Without it, outgoing mail is written to files under the data dir.
+    #[arg(long, env = "CASEBOOK_SMTP_URL", global = true, hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// File holding the SMTP password (instead of putting it in the URL).
+    #[arg(long, env = "CASEBOOK_SMTP_PASSWORD_FILE", global = true)]
+    pub smtp_password_file: Option<PathBuf>,
+    /// Sender of outgoing mail.
+    #[arg(
+        long,
+        env = "CASEBOOK_MAIL_FROM",
+        default_value = "Casebook <casebook@localhost>",
+        global = true
+    )]
+    pub mail_from: String,
+    /// First-response SLA in minutes for priorities low,normal,high,urgent.
+    #[arg(long, env = "CASEBOOK_SLA_MINUTES", value_delimiter = ',', default_values_t = [1440i64, 480, 120, 30], global = true)]
+    pub sla_minutes: Vec<i64>,
+    /// Hours after which an escalation waiting on R&D is flagged.
+    #[arg(
+        long,
+        env = "CASEBOOK_ESCALATION_OVERDUE_HOURS",
+        default_value_t = 48,
+        global = true
+    )]
+    pub escalation_overdue_hours: i64,
+    /// Do not mail R&D when an escalation opens or gets a follow-up.
+    #[arg(long, env = "CASEBOOK_NO_RND_NOTIFY", global = true)]
+    pub no_rnd_notify: bool,
+    /// Seconds between outbox runs.
+    #[arg(
+        long,
+        env = "CASEBOOK_OUTBOX_INTERVAL",
+        default_value_t = 2,
+        global = true
+    )]
+    pub outbox_interval: u64,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -188,6 +225,19 @@ impl Cli {
             .collect();
         s.reopen_window_days = self.reopen_window_days;
         s.max_message_bytes = self.max_message_mb.saturating_mul(1024 * 1024);
+        s.smtp_url = self.smtp_url.clone().filter(|u| !u.trim().is_empty());
+        if let (Some(url), Some(file)) = (&s.smtp_url, &self.smtp_password_file) {
+            if let Ok(pw) = std::fs::read_to_string(file) {
+                s.smtp_url = Some(crate::mail::outbound::url_with_password(url, pw.trim()));
+            }
+        }
+        s.mail_from = self.mail_from.clone();
+        for (i, m) in self.sla_minutes.iter().take(4).enumerate() {
+            s.sla_minutes[i] = *m;
+        }
+        s.escalation_overdue_hours = self.escalation_overdue_hours;
+        s.notify_rnd = !self.no_rnd_notify;
+        s.outbox_interval_secs = self.outbox_interval.max(1);
         s
     }
 }

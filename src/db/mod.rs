@@ -157,6 +157,14 @@ where
     E: From<diesel::result::Error>,
 {
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    // Inside a caller's transaction (a batch), nest with a savepoint.
+    let depth = <DbConn as Connection>::TransactionManager::transaction_manager_status_mut(conn)
+        .transaction_depth()
+        .ok()
+        .flatten();
+    if depth.is_some() {
+        return conn.transaction(f);
+    }
     match conn {
         DbConn::Sqlite(inner) => {
             AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;

@@ -662,6 +662,8 @@ fn create_case(
             cases_t::tracking_token.eq(&token),
             cases_t::language.eq(language_of(&format!("{} {}", pm.subject, pm.body_text))),
             cases_t::parent_case_id.eq(parent),
+            cases_t::contact_email.eq((dir == Direction::Customer && !pm.from_address.is_empty())
+                .then(|| pm.from_address.clone())),
             cases_t::created_at.eq(sent_at),
             cases_t::updated_at.eq(sent_at),
         ))
@@ -740,6 +742,11 @@ fn apply_events(
     match dir {
         Direction::Customer if !pm.is_auto_reply => {
             first_customer_at.get_or_insert(at);
+            if case.contact_email.is_none() && !pm.from_address.is_empty() {
+                diesel::update(cases_t::table.find(case.id))
+                    .set(cases_t::contact_email.eq(&pm.from_address))
+                    .execute(conn)?;
+            }
             if matches!(
                 status,
                 Status::New | Status::WaitingCustomer | Status::Resolved | Status::Closed
@@ -825,6 +832,7 @@ fn apply_events(
                             escalations::opened_by.eq(author),
                             escalations::message_row_id.eq(row_id),
                             escalations::opened_at.eq(at),
+                            escalations::last_activity_at.eq(at),
                         ))
                         .execute(conn)?;
                 }

@@ -5,6 +5,8 @@ pub mod export;
 pub mod extract;
 pub mod ingest;
 pub mod mbox;
+pub mod outbound;
+pub mod outbox;
 pub mod parse;
 
 pub use ingest::{ingest_input, Outcome, Rules};

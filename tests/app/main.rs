@@ -5,3 +5,4 @@ mod helpers;
 mod auth;
 mod corpus;
 mod ingest;
+mod workflow;
