@@ -153,6 +153,16 @@ pub enum Command {
         #[command(subcommand)]
         action: TokenCmd,
     },
+    /// Measure ingestion: a generated corpus into a fresh SQLite database (see BENCHMARKS.md).
+    BenchIngest {
+        #[arg(long, default_value_t = 50_000)]
+        messages: usize,
+        #[arg(long, default_value_t = 5_000)]
+        threads: usize,
+        /// Messages per transaction.
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+    },
     /// Read one message on stdin and post it to a Casebook server (for an MTA pipe).
     Mailgate {
         /// e.g. http://127.0.0.1:8080/api/mail/inbound
@@ -389,6 +399,27 @@ pub fn run(cli: Cli) -> ExitCode {
             ref url,
             ref token_file,
         } => mailgate(url, token_file),
+        Command::BenchIngest {
+            messages,
+            threads,
+            batch,
+        } => match crate::bench::run(&settings, messages, threads, batch) {
+            Ok(r) => {
+                let parse_rate = r.messages as f64 / r.parse_secs;
+                let ingest_rate = r.messages as f64 / r.ingest_secs;
+                println!("messages            {}", r.messages);
+                println!("corpus              {:.1} MiB", r.bytes as f64 / 1048576.0);
+                println!(
+                    "parse only          {:.2} s   {:.0} msg/s  (mail-parser ceiling)",
+                    r.parse_secs, parse_rate
+                );
+                println!("ingest end to end   {:.2} s   {:.0} msg/s  (stored raw, parsed, threaded, committed to SQLite)", r.ingest_secs, ingest_rate);
+                println!("ratio to ceiling    {:.2}", ingest_rate / parse_rate);
+                println!("outcomes            {:?}", r.outcomes);
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        },
     }
 }
 
@@ -422,9 +453,54 @@ fn ingest(state: &AppState, paths: &[PathBuf], json: bool) -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
+    // Bulk mode: many messages per transaction, stored files flushed once per batch.
+    let store = match crate::storage::DirStore::new(state.settings.blob_dir()) {
+        Ok(s) => s.with_deferred_sync(),
+        Err(e) => return fail(e),
+    };
+    let staff = match crate::mail::Staff::load(&mut conn) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    const BATCH: usize = 1000;
     let mut counts = std::collections::BTreeMap::<&'static str, usize>::new();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
+    let mut pending: Vec<crate::mail::Outcome> = Vec::new();
+    let mut flush = |conn: &mut crate::db::DbConn,
+                     pending: &mut Vec<crate::mail::Outcome>,
+                     out: &mut std::io::StdoutLock,
+                     reopen: bool|
+     -> Result<(), String> {
+        store.sync_all().map_err(|e| e.to_string())?;
+        crate::db::end_batch(conn, true).map_err(|e| e.to_string())?;
+        // Printed only once committed: every line printed is durable.
+        for o in pending.drain(..) {
+            *counts.entry(o.outcome.as_str()).or_default() += 1;
+            let line = if json {
+                serde_json::to_string(&o).unwrap_or_default()
+            } else {
+                format!(
+                    "{:<11} {:<18} {}{}",
+                    o.outcome.as_str(),
+                    o.case_number.as_deref().unwrap_or("-"),
+                    o.source,
+                    o.reason
+                        .as_deref()
+                        .map(|r| format!("  ({r})"))
+                        .unwrap_or_default()
+                )
+            };
+            writeln!(out, "{line}").map_err(|e| e.to_string())?;
+        }
+        if reopen {
+            crate::db::begin_batch(conn).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    };
+    if let Err(e) = crate::db::begin_batch(&mut conn) {
+        return fail(e);
+    }
     for f in files {
         let (raw, source) = if f.as_os_str() == "-" {
             let mut buf = Vec::new();
@@ -441,36 +517,22 @@ fn ingest(state: &AppState, paths: &[PathBuf], json: bool) -> ExitCode {
                 }
             }
         };
-        let outcomes = match crate::mail::ingest_input(
-            &mut conn,
-            state.store.as_ref(),
-            &state.rules,
-            &raw,
-            &source,
-        ) {
-            Ok(o) => o,
-            Err(e) => return fail(format!("{source}: {e}")),
-        };
-        for o in outcomes {
-            *counts.entry(o.outcome.as_str()).or_default() += 1;
-            let line = if json {
-                serde_json::to_string(&o).unwrap_or_default()
-            } else {
-                format!(
-                    "{:<11} {:<18} {}{}",
-                    o.outcome.as_str(),
-                    o.case_number.as_deref().unwrap_or("-"),
-                    o.source,
-                    o.reason
-                        .as_deref()
-                        .map(|r| format!("  ({r})"))
-                        .unwrap_or_default()
-                )
-            };
-            if writeln!(out, "{line}").is_err() {
-                return ExitCode::FAILURE;
+        match crate::mail::ingest_input_with(&mut conn, &store, &state.rules, &staff, &raw, &source)
+        {
+            Ok(o) => pending.extend(o),
+            Err(e) => {
+                let _ = crate::db::end_batch(&mut conn, false);
+                return fail(format!("{source}: {e}"));
             }
         }
+        if pending.len() >= BATCH {
+            if let Err(e) = flush(&mut conn, &mut pending, &mut out, true) {
+                return fail(e);
+            }
+        }
+    }
+    if let Err(e) = flush(&mut conn, &mut pending, &mut out, false) {
+        return fail(e);
     }
     let total: usize = counts.values().sum();
     let summary = counts

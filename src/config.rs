@@ -93,4 +93,5 @@ impl Settings {
 }
 
 /// The seed's serial `T102210000943`: one letter and twelve digits.
-pub const DEFAULT_SERIAL_PATTERN: &str = r"\b[A-Z][0-9]{12}\b";
+/// ASCII word boundaries, so a serial right after Chinese text (激活码T1022…) still matches.
+pub const DEFAULT_SERIAL_PATTERN: &str = r"(?-u:\b)[A-Z][0-9]{12}(?-u:\b)";

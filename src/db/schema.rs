@@ -46,6 +46,7 @@ diesel::table! {
         size -> BigInt,
         source -> Text,
         received_at -> Timestamp,
+        data -> Nullable<Binary>,
     }
 }
 

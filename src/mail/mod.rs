@@ -9,7 +9,7 @@ pub mod outbound;
 pub mod outbox;
 pub mod parse;
 
-pub use ingest::{ingest_input, Outcome, Rules};
+pub use ingest::{ingest_input, ingest_input_with, Outcome, Rules, Staff};
 
 use chrono::NaiveDateTime;
 
