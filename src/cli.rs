@@ -79,6 +79,43 @@ pub struct Cli {
         global = true
     )]
     pub max_message_mb: usize,
+    /// Outgoing mail server: smtp://host:port, smtps://user:pass@host:465, smtp://host:587?tls=required.
+    /// Without it, outgoing mail is written to files under the data dir.
+    #[arg(long, env = "CASEBOOK_SMTP_URL", global = true, hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// File holding the SMTP password (instead of putting it in the URL).
+    #[arg(long, env = "CASEBOOK_SMTP_PASSWORD_FILE", global = true)]
+    pub smtp_password_file: Option<PathBuf>,
+    /// Sender of outgoing mail.
+    #[arg(
+        long,
+        env = "CASEBOOK_MAIL_FROM",
+        default_value = "Casebook <casebook@localhost>",
+        global = true
+    )]
+    pub mail_from: String,
+    /// First-response SLA in minutes for priorities low,normal,high,urgent.
+    #[arg(long, env = "CASEBOOK_SLA_MINUTES", value_delimiter = ',', default_values_t = [1440i64, 480, 120, 30], global = true)]
+    pub sla_minutes: Vec<i64>,
+    /// Hours after which an escalation waiting on R&D is flagged.
+    #[arg(
+        long,
+        env = "CASEBOOK_ESCALATION_OVERDUE_HOURS",
+        default_value_t = 48,
+        global = true
+    )]
+    pub escalation_overdue_hours: i64,
+    /// Do not mail R&D when an escalation opens or gets a follow-up.
+    #[arg(long, env = "CASEBOOK_NO_RND_NOTIFY", global = true)]
+    pub no_rnd_notify: bool,
+    /// Seconds between outbox runs.
+    #[arg(
+        long,
+        env = "CASEBOOK_OUTBOX_INTERVAL",
+        default_value_t = 2,
+        global = true
+    )]
+    pub outbox_interval: u64,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -115,6 +152,16 @@ pub enum Command {
     Token {
         #[command(subcommand)]
         action: TokenCmd,
+    },
+    /// Measure ingestion: a generated corpus into a fresh SQLite database (see BENCHMARKS.md).
+    BenchIngest {
+        #[arg(long, default_value_t = 50_000)]
+        messages: usize,
+        #[arg(long, default_value_t = 5_000)]
+        threads: usize,
+        /// Messages per transaction.
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
     },
     /// Read one message on stdin and post it to a Casebook server (for an MTA pipe).
     Mailgate {
@@ -188,6 +235,19 @@ impl Cli {
             .collect();
         s.reopen_window_days = self.reopen_window_days;
         s.max_message_bytes = self.max_message_mb.saturating_mul(1024 * 1024);
+        s.smtp_url = self.smtp_url.clone().filter(|u| !u.trim().is_empty());
+        if let (Some(url), Some(file)) = (&s.smtp_url, &self.smtp_password_file) {
+            if let Ok(pw) = std::fs::read_to_string(file) {
+                s.smtp_url = Some(crate::mail::outbound::url_with_password(url, pw.trim()));
+            }
+        }
+        s.mail_from = self.mail_from.clone();
+        for (i, m) in self.sla_minutes.iter().take(4).enumerate() {
+            s.sla_minutes[i] = *m;
+        }
+        s.escalation_overdue_hours = self.escalation_overdue_hours;
+        s.notify_rnd = !self.no_rnd_notify;
+        s.outbox_interval_secs = self.outbox_interval.max(1);
         s
     }
 }
@@ -339,6 +399,27 @@ pub fn run(cli: Cli) -> ExitCode {
             ref url,
             ref token_file,
         } => mailgate(url, token_file),
+        Command::BenchIngest {
+            messages,
+            threads,
+            batch,
+        } => match crate::bench::run(&settings, messages, threads, batch) {
+            Ok(r) => {
+                let parse_rate = r.messages as f64 / r.parse_secs;
+                let ingest_rate = r.messages as f64 / r.ingest_secs;
+                println!("messages            {}", r.messages);
+                println!("corpus              {:.1} MiB", r.bytes as f64 / 1048576.0);
+                println!(
+                    "parse only          {:.2} s   {:.0} msg/s  (mail-parser ceiling)",
+                    r.parse_secs, parse_rate
+                );
+                println!("ingest end to end   {:.2} s   {:.0} msg/s  (stored raw, parsed, threaded, committed to SQLite)", r.ingest_secs, ingest_rate);
+                println!("ratio to ceiling    {:.2}", ingest_rate / parse_rate);
+                println!("outcomes            {:?}", r.outcomes);
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        },
     }
 }
 
@@ -372,9 +453,54 @@ fn ingest(state: &AppState, paths: &[PathBuf], json: bool) -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
+    // Bulk mode: many messages per transaction, stored files flushed once per batch.
+    let store = match crate::storage::DirStore::new(state.settings.blob_dir()) {
+        Ok(s) => s.with_deferred_sync(),
+        Err(e) => return fail(e),
+    };
+    let staff = match crate::mail::Staff::load(&mut conn) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    const BATCH: usize = 1000;
     let mut counts = std::collections::BTreeMap::<&'static str, usize>::new();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
+    let mut pending: Vec<crate::mail::Outcome> = Vec::new();
+    let mut flush = |conn: &mut crate::db::DbConn,
+                     pending: &mut Vec<crate::mail::Outcome>,
+                     out: &mut std::io::StdoutLock,
+                     reopen: bool|
+     -> Result<(), String> {
+        store.sync_all().map_err(|e| e.to_string())?;
+        crate::db::end_batch(conn, true).map_err(|e| e.to_string())?;
+        // Printed only once committed: every line printed is durable.
+        for o in pending.drain(..) {
+            *counts.entry(o.outcome.as_str()).or_default() += 1;
+            let line = if json {
+                serde_json::to_string(&o).unwrap_or_default()
+            } else {
+                format!(
+                    "{:<11} {:<18} {}{}",
+                    o.outcome.as_str(),
+                    o.case_number.as_deref().unwrap_or("-"),
+                    o.source,
+                    o.reason
+                        .as_deref()
+                        .map(|r| format!("  ({r})"))
+                        .unwrap_or_default()
+                )
+            };
+            writeln!(out, "{line}").map_err(|e| e.to_string())?;
+        }
+        if reopen {
+            crate::db::begin_batch(conn).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    };
+    if let Err(e) = crate::db::begin_batch(&mut conn) {
+        return fail(e);
+    }
     for f in files {
         let (raw, source) = if f.as_os_str() == "-" {
             let mut buf = Vec::new();
@@ -391,36 +517,22 @@ fn ingest(state: &AppState, paths: &[PathBuf], json: bool) -> ExitCode {
                 }
             }
         };
-        let outcomes = match crate::mail::ingest_input(
-            &mut conn,
-            state.store.as_ref(),
-            &state.rules,
-            &raw,
-            &source,
-        ) {
-            Ok(o) => o,
-            Err(e) => return fail(format!("{source}: {e}")),
-        };
-        for o in outcomes {
-            *counts.entry(o.outcome.as_str()).or_default() += 1;
-            let line = if json {
-                serde_json::to_string(&o).unwrap_or_default()
-            } else {
-                format!(
-                    "{:<11} {:<18} {}{}",
-                    o.outcome.as_str(),
-                    o.case_number.as_deref().unwrap_or("-"),
-                    o.source,
-                    o.reason
-                        .as_deref()
-                        .map(|r| format!("  ({r})"))
-                        .unwrap_or_default()
-                )
-            };
-            if writeln!(out, "{line}").is_err() {
-                return ExitCode::FAILURE;
+        match crate::mail::ingest_input_with(&mut conn, &store, &state.rules, &staff, &raw, &source)
+        {
+            Ok(o) => pending.extend(o),
+            Err(e) => {
+                let _ = crate::db::end_batch(&mut conn, false);
+                return fail(format!("{source}: {e}"));
             }
         }
+        if pending.len() >= BATCH {
+            if let Err(e) = flush(&mut conn, &mut pending, &mut out, true) {
+                return fail(e);
+            }
+        }
+    }
+    if let Err(e) = flush(&mut conn, &mut pending, &mut out, false) {
+        return fail(e);
     }
     let total: usize = counts.values().sum();
     let summary = counts

@@ -19,6 +19,18 @@ pub struct Settings {
     pub reopen_window_days: i64,
     /// Largest accepted raw message or upload, in bytes.
     pub max_message_bytes: usize,
+    /// `smtp://host:port`, `smtps://user:pass@host`, `smtp://host?tls=required`; None: mail goes to files.
+    pub smtp_url: Option<String>,
+    /// Sender of outgoing mail, e.g. `Support <support@example.com>`.
+    pub mail_from: String,
+    /// First-response SLA in minutes per priority: low, normal, high, urgent.
+    pub sla_minutes: [i64; 4],
+    /// An escalation waiting on R&D longer than this is flagged.
+    pub escalation_overdue_hours: i64,
+    /// Send R&D a mail notice when an escalation opens or gets a follow-up.
+    pub notify_rnd: bool,
+    /// Seconds between outbox runs.
+    pub outbox_interval_secs: u64,
 }
 
 impl std::fmt::Debug for Settings {
@@ -52,13 +64,34 @@ impl Settings {
             staff_domains: Vec::new(),
             reopen_window_days: 30,
             max_message_bytes: 50 * 1024 * 1024,
+            smtp_url: None,
+            mail_from: "Casebook <casebook@localhost>".into(),
+            sla_minutes: [24 * 60, 8 * 60, 2 * 60, 30],
+            escalation_overdue_hours: 48,
+            notify_rnd: true,
+            outbox_interval_secs: 2,
         }
     }
 
     pub fn blob_dir(&self) -> PathBuf {
         self.data_dir.join("blobs")
     }
+
+    /// Where outgoing mail is written when no SMTP server is configured.
+    pub fn mail_dir(&self) -> PathBuf {
+        self.data_dir.join("outgoing-mail")
+    }
+
+    pub fn sla_for(&self, priority: &str) -> i64 {
+        match priority {
+            "low" => self.sla_minutes[0],
+            "high" => self.sla_minutes[2],
+            "urgent" => self.sla_minutes[3],
+            _ => self.sla_minutes[1],
+        }
+    }
 }
 
 /// The seed's serial `T102210000943`: one letter and twelve digits.
-pub const DEFAULT_SERIAL_PATTERN: &str = r"\b[A-Z][0-9]{12}\b";
+/// ASCII word boundaries, so a serial right after Chinese text (激活码T1022…) still matches.
+pub const DEFAULT_SERIAL_PATTERN: &str = r"(?-u:\b)[A-Z][0-9]{12}(?-u:\b)";

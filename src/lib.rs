@@ -1,6 +1,7 @@
 //! Casebook: support case tracking for teams that work over email.
 
 pub mod auth;
+pub mod bench;
 pub mod cases;
 pub mod cli;
 pub mod codes;

@@ -53,6 +53,7 @@ pub async fn serve(state: AppState, bind: &str) -> std::io::Result<()> {
     let state = actix_web::web::Data::new(state);
     let secure = state.settings.secure_cookies;
     let max_body = state.settings.max_message_bytes;
+    crate::mail::outbox::spawn_worker(state.clone());
     let server = actix_web::HttpServer::new(move || {
         actix_web::App::new()
             .app_data(state.clone())

@@ -27,12 +27,40 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 #[derive(Debug, Clone)]
 pub struct DirStore {
     root: PathBuf,
+    /// Bulk mode: no fsync per file; the caller calls `sync_all` before committing.
+    deferred_sync: bool,
 }
 
 impl DirStore {
     pub fn new(root: PathBuf) -> Result<Self, StorageError> {
         std::fs::create_dir_all(&root)?;
-        Ok(DirStore { root })
+        Ok(DirStore {
+            root,
+            deferred_sync: false,
+        })
+    }
+
+    /// For bulk ingestion: files are flushed together by `sync_all`, once per batch.
+    pub fn with_deferred_sync(mut self) -> Self {
+        self.deferred_sync = true;
+        self
+    }
+
+    /// Flushes everything written so far to disk (one `syncfs` for the whole store).
+    pub fn sync_all(&self) -> Result<(), StorageError> {
+        let dir = std::fs::File::open(&self.root)?;
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd;
+            // SAFETY: syncfs takes a valid open file descriptor, which `dir` owns for this call.
+            let rc = unsafe { libc::syncfs(dir.as_raw_fd()) };
+            if rc != 0 {
+                return Err(StorageError::Io(std::io::Error::last_os_error()));
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        dir.sync_all()?;
+        Ok(())
     }
 
     fn path_for(&self, sha: &str) -> Result<PathBuf, StorageError> {
@@ -58,7 +86,9 @@ impl BlobStore for DirStore {
         {
             let mut f = std::fs::File::create(&tmp)?;
             f.write_all(bytes)?;
-            f.sync_data()?;
+            if !self.deferred_sync {
+                f.sync_data()?;
+            }
         }
         std::fs::rename(&tmp, &path)?;
         Ok(sha)

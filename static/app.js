@@ -1,4 +1,4 @@
-// Small keyboard help for all-day use; every action also works without JavaScript.
+// Small helps for all-day use; every action also works without JavaScript.
 (function () {
   "use strict";
   function typing(e) {
@@ -15,11 +15,51 @@
     var link = rows[cur].querySelector("a");
     if (link) link.focus();
   }
+  function focusIn(detailsId, fieldId) {
+    var d = detailsId && document.getElementById(detailsId);
+    if (d) d.open = true;
+    var f = document.getElementById(fieldId);
+    if (f) { f.scrollIntoView({ block: "center" }); f.focus(); return true; }
+    return false;
+  }
   document.addEventListener("keydown", function (e) {
     if (typing(e) || e.ctrlKey || e.metaKey || e.altKey) return;
     if (e.key === "j") { select(cur + 1); e.preventDefault(); }
     else if (e.key === "k") { select(cur - 1); e.preventDefault(); }
     else if (e.key === "o" && cur >= 0) { var a = rows[cur].querySelector("a"); if (a) a.click(); }
-    else if (e.key === "/") { var s = document.getElementById("q") || document.getElementById("code-lookup"); if (s) { s.focus(); e.preventDefault(); } }
+    else if (e.key === "r") { if (focusIn(null, "reply-body")) e.preventDefault(); }
+    else if (e.key === "e") { if (focusIn("escalate", "esc-q")) e.preventDefault(); }
+    else if (e.key === "/") {
+      var s = document.getElementById("q") || document.getElementById("search-q") || document.getElementById("code-lookup");
+      if (s) { s.focus(); e.preventDefault(); }
+    }
   });
+  // Internal notes without a full page reload.
+  var noteForm = document.getElementById("note-form");
+  var thread = document.getElementById("thread");
+  if (noteForm && thread && window.fetch && window.URLSearchParams) {
+    noteForm.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var body = new URLSearchParams(new FormData(noteForm));
+      fetch(noteForm.action, { method: "POST", body: body, headers: { "Accept": "application/json" }, credentials: "same-origin" })
+        .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
+        .then(function (n) {
+          var art = document.createElement("article");
+          art.className = "msg d-internal";
+          var head = document.createElement("header");
+          var who = document.createElement("strong");
+          who.textContent = n.from_name;
+          var when = document.createElement("time");
+          when.textContent = n.sent_at;
+          head.appendChild(who); head.appendChild(when);
+          var pre = document.createElement("pre");
+          pre.className = "body";
+          pre.textContent = n.body_text;
+          art.appendChild(head); art.appendChild(pre);
+          thread.appendChild(art);
+          noteForm.reset();
+        })
+        .catch(function () { noteForm.submit(); });
+    });
+  }
 })();

@@ -134,6 +134,15 @@ pub struct CaseDetail {
     pub escalations: Vec<EscalationView>,
     pub scope: Option<ScopeView>,
     pub closure: Option<ClosureView>,
+    pub assignee: Option<String>,
+    #[serde(skip)]
+    pub assignee_id: Option<i64>,
+    pub contact_email: Option<String>,
+    pub outbox: Vec<crate::mail::outbox::OutboxView>,
+    #[serde(skip)]
+    pub first_customer_at: Option<NaiveDateTime>,
+    #[serde(skip)]
+    pub first_response: Option<NaiveDateTime>,
     pub audit: Vec<AuditView>,
 }
 
@@ -402,7 +411,22 @@ pub fn load(conn: &mut DbConn, case: CaseRow) -> QueryResult<CaseDetail> {
             created_at: rfc3339(&t),
         })
         .collect();
+    let assignee = match case.assignee_id {
+        Some(a) => crate::db::schema::users::table
+            .find(a)
+            .select(crate::db::schema::users::name)
+            .first::<String>(conn)
+            .optional()?,
+        None => None,
+    };
+    let outbox = crate::mail::outbox::for_case(conn, case.id)?;
     Ok(CaseDetail {
+        assignee,
+        assignee_id: case.assignee_id,
+        contact_email: case.contact_email.clone(),
+        outbox,
+        first_customer_at: case.first_customer_at,
+        first_response: case.first_response_at,
         id: case.id,
         number: case.number,
         subject: case.subject,

@@ -2,6 +2,8 @@
 //! and the audit trail.
 
 pub mod detail;
+pub mod sla;
+pub mod workflow;
 
 use crate::db::schema::{audit_events, cases};
 use crate::db::DbConn;
@@ -66,6 +68,7 @@ pub struct CaseRow {
     pub first_customer_at: Option<NaiveDateTime>,
     pub first_response_at: Option<NaiveDateTime>,
     pub closed_at: Option<NaiveDateTime>,
+    pub contact_email: Option<String>,
 }
 
 pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<CaseRow>> {
@@ -143,6 +146,16 @@ pub fn audit(
 pub struct ListFilter {
     pub q: Option<String>,
     pub status: Option<String>,
+    pub assignee: Option<i64>,
+    pub customer: Option<String>,
+    pub oem: Option<String>,
+    pub code: Option<String>,
+    /// Cases with an escalation not yet closed.
+    pub escalated: bool,
+    /// First-response SLA breached: (now, minutes per priority low, normal, high, urgent).
+    pub breached: Option<(NaiveDateTime, [i64; 4])>,
+    /// `activity` (default), `age` (oldest first) or `priority`.
+    pub sort: Option<String>,
     pub page: i64,
     pub per_page: i64,
 }
@@ -157,6 +170,57 @@ pub fn list(conn: &mut DbConn, f: &ListFilter) -> QueryResult<(Vec<CaseRow>, i64
             } else {
                 q = q.filter(cases::status.eq(s.to_string()));
             }
+        }
+        if let Some(a) = f.assignee {
+            q = q.filter(cases::assignee_id.eq(a));
+        }
+        if let Some(c) = f
+            .customer
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        {
+            q = q.filter(
+                cases::customer
+                    .like(format!("%{}%", escape_like(c)))
+                    .escape('\\'),
+            );
+        }
+        if let Some(o) = f.oem.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+            q = q.filter(
+                cases::oem
+                    .like(format!("%{}%", escape_like(o)))
+                    .escape('\\'),
+            );
+        }
+        if let Some(code) = f.code.as_deref().and_then(crate::codes::parse_code) {
+            let with_code = crate::db::schema::case_codes::table
+                .filter(crate::db::schema::case_codes::code.eq(crate::codes::format_code(code)))
+                .select(crate::db::schema::case_codes::case_id);
+            q = q.filter(cases::id.eq_any(with_code));
+        }
+        if f.escalated {
+            let open = crate::db::schema::escalations::table
+                .filter(crate::db::schema::escalations::status.ne("closed"))
+                .select(crate::db::schema::escalations::case_id);
+            q = q.filter(cases::id.eq_any(open));
+        }
+        if let Some((now, mins)) = f.breached {
+            let due = |m: i64| now - chrono::Duration::minutes(m);
+            q = q.filter(cases::first_response_at.is_null()).filter(
+                cases::priority
+                    .eq("low")
+                    .and(cases::first_customer_at.lt(due(mins[0])))
+                    .or(cases::priority
+                        .eq("normal")
+                        .and(cases::first_customer_at.lt(due(mins[1]))))
+                    .or(cases::priority
+                        .eq("high")
+                        .and(cases::first_customer_at.lt(due(mins[2]))))
+                    .or(cases::priority
+                        .eq("urgent")
+                        .and(cases::first_customer_at.lt(due(mins[3])))),
+            );
         }
         if let Some(text) = f.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
             let pattern = format!("%{}%", escape_like(text));
@@ -174,8 +238,18 @@ pub fn list(conn: &mut DbConn, f: &ListFilter) -> QueryResult<(Vec<CaseRow>, i64
     let total: i64 = build().count().get_result(conn)?;
     let per = f.per_page.clamp(1, 200);
     let page = f.page.max(1);
-    let rows = build()
-        .order((cases::updated_at.desc(), cases::id.desc()))
+    let ordered = match f.sort.as_deref() {
+        Some("age") => build().order((cases::created_at.asc(), cases::id.asc())),
+        Some("priority") => build().order((
+            diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                "CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END",
+            )
+            .asc(),
+            cases::updated_at.desc(),
+        )),
+        _ => build().order((cases::updated_at.desc(), cases::id.desc())),
+    };
+    let rows = ordered
         .limit(per)
         .offset((page - 1) * per)
         .select(CaseRow::as_select())

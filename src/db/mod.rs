@@ -157,6 +157,14 @@ where
     E: From<diesel::result::Error>,
 {
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    // Inside a caller's transaction (a batch), nest with a savepoint.
+    let depth = <DbConn as Connection>::TransactionManager::transaction_manager_status_mut(conn)
+        .transaction_depth()
+        .ok()
+        .flatten();
+    if depth.is_some() {
+        return conn.transaction(f);
+    }
     match conn {
         DbConn::Sqlite(inner) => {
             AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
@@ -172,5 +180,26 @@ where
             }
         }
         DbConn::Pg(_) => conn.transaction(f),
+    }
+}
+
+/// Starts a long write transaction for bulk work (`BEGIN IMMEDIATE` on SQLite);
+/// `write_tx` calls inside it nest as savepoints. End with `end_batch`.
+pub fn begin_batch(conn: &mut DbConn) -> QueryResult<()> {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    match conn {
+        DbConn::Sqlite(inner) => {
+            AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")
+        }
+        DbConn::Pg(_) => <DbConn as Connection>::TransactionManager::begin_transaction(conn),
+    }
+}
+
+pub fn end_batch(conn: &mut DbConn, commit: bool) -> QueryResult<()> {
+    use diesel::connection::TransactionManager;
+    if commit {
+        <DbConn as Connection>::TransactionManager::commit_transaction(conn)
+    } else {
+        <DbConn as Connection>::TransactionManager::rollback_transaction(conn)
     }
 }

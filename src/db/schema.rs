@@ -46,6 +46,7 @@ diesel::table! {
         size -> BigInt,
         source -> Text,
         received_at -> Timestamp,
+        data -> Nullable<Binary>,
     }
 }
 
@@ -67,6 +68,7 @@ diesel::table! {
         first_customer_at -> Nullable<Timestamp>,
         first_response_at -> Nullable<Timestamp>,
         closed_at -> Nullable<Timestamp>,
+        contact_email -> Nullable<Text>,
     }
 }
 
@@ -164,6 +166,31 @@ diesel::table! {
         opened_at -> Timestamp,
         first_answered_at -> Nullable<Timestamp>,
         closed_at -> Nullable<Timestamp>,
+        help_needed -> Nullable<Text>,
+        attachment_ids -> Text,
+        last_activity_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> BigInt,
+        case_id -> BigInt,
+        message_row_id -> Nullable<BigInt>,
+        kind -> Text,
+        message_id -> Text,
+        envelope_from -> Text,
+        envelope_to -> Text,
+        subject -> Text,
+        raw -> Text,
+        state -> Text,
+        attempts -> BigInt,
+        next_attempt_at -> Timestamp,
+        last_error -> Nullable<Text>,
+        claimed_by -> Nullable<Text>,
+        claimed_at -> Nullable<Timestamp>,
+        sent_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
     }
 }
 
@@ -225,4 +252,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     escalation_entries,
     quarantine,
     audit_events,
+    outbox,
 );

@@ -48,7 +48,7 @@ pub fn display_subject(subject: &str, prefixes: &[String]) -> String {
         .into_owned();
     for p in prefixes {
         if let Ok(r) = Regex::new(&format!(
-            r"(?i)\b{}[:：]{SP}?\d{{4,10}}\b",
+            r"(?i)(?-u:\b){}[:：]{SP}?[0-9]{{4,10}}(?-u:\b)",
             regex::escape(p)
         )) {
             s = r.replace_all(&s, " ").into_owned();
@@ -62,24 +62,40 @@ pub fn display_subject(subject: &str, prefixes: &[String]) -> String {
     }
 }
 
-/// Tracking tokens such as `CMIT:0001135` for the configured prefixes, normalised.
-pub fn find_tokens(text: &str, prefixes: &[String]) -> Vec<String> {
+/// The pattern for tracking tokens of the configured prefixes (compiled once, in `Rules`).
+pub fn token_regex(prefixes: &[String]) -> Regex {
+    let alts = prefixes
+        .iter()
+        .filter(|p| !p.is_empty())
+        .map(|p| regex::escape(p))
+        .collect::<Vec<_>>()
+        .join("|");
+    let alts = if alts.is_empty() {
+        "CMIT".to_string()
+    } else {
+        alts
+    };
+    Regex::new(&format!(
+        r"(?i)(?-u:\b)({alts})[:：]{SP}?([0-9]{{4,10}})(?-u:\b)"
+    ))
+    .expect("escaped prefixes compile")
+}
+
+/// Tracking tokens such as `CMIT:0001135`, normalised to upper-case prefixes.
+pub fn find_tokens_re(text: &str, re: &Regex) -> Vec<String> {
     let mut out = Vec::new();
-    for p in prefixes {
-        let Ok(r) = Regex::new(&format!(
-            r"(?i)\b({})[:：]{SP}?(\d{{4,10}})\b",
-            regex::escape(p)
-        )) else {
-            continue;
-        };
-        for c in r.captures_iter(text) {
-            let t = format!("{}:{}", p.to_ascii_uppercase(), &c[2]);
-            if !out.contains(&t) {
-                out.push(t);
-            }
+    for c in re.captures_iter(text) {
+        let t = format!("{}:{}", c[1].to_ascii_uppercase(), &c[2]);
+        if !out.contains(&t) {
+            out.push(t);
         }
     }
     out
+}
+
+/// Tracking tokens for the given prefixes (compiles the pattern; prefer `find_tokens_re`).
+pub fn find_tokens(text: &str, prefixes: &[String]) -> Vec<String> {
+    find_tokens_re(text, &token_regex(prefixes))
 }
 
 /// Customer organisation and OEM channel from `% 联想OEM用户-中银金融科技有限公司用户反馈… %`.
@@ -130,7 +146,7 @@ pub fn error_codes(text: &str) -> Vec<String> {
     // "HRESULT: C004F074", "错误代码 0x5", "error code: 0x80070005", "hr=0x…"
     for c in re(
         &KEYWORD,
-        r"(?i)(?:hresult|hr|error\s*code|error|错误代码|错误码|錯誤代碼)\s*[:=：]?\s*(?:0x([0-9a-f]{1,8})|([0-9a-f]{8}))\b",
+        r"(?i)(?:hresult|(?-u:\b)hr|error\s*code|error|错误代码|错误码|錯誤代碼)\s*[:=：]?\s*(?:0x([0-9a-f]{1,8})|([0-9a-f]{8}))(?-u:\b)",
     )
     .captures_iter(text)
     {
@@ -154,7 +170,7 @@ pub fn serial_numbers(text: &str, pattern: &Regex) -> Vec<String> {
     }
     let label = re(
         &LABEL,
-        r"(?i)(?:序列号|序號|序列號|serial\s*(?:number|no\.?|#)|s/n)(?:信息)?(?:如下)?\s*(?:是|为|:|：|#)?\s*([A-Z0-9][A-Z0-9-]{5,30}[A-Z0-9])\b",
+        r"(?i)(?:序列号|序號|序列號|serial\s*(?:number|no\.?|#)|s/n)(?:信息)?(?:如下)?\s*(?:是|为|:|：|#)?\s*([A-Z0-9][A-Z0-9-]{5,30}[A-Z0-9])(?-u:\b)",
     );
     for c in label.captures_iter(text) {
         let s = c[1].to_string();
@@ -168,7 +184,7 @@ pub fn serial_numbers(text: &str, pattern: &Regex) -> Vec<String> {
 /// Product keys, masked: only the last five characters stay readable.
 pub fn product_keys(text: &str) -> Vec<String> {
     static R: OnceLock<Regex> = OnceLock::new();
-    let r = re(&R, r"\b(?:[A-Z0-9]{5}-){4}([A-Z0-9]{5})\b");
+    let r = re(&R, r"(?-u:\b)(?:[A-Z0-9]{5}-){4}([A-Z0-9]{5})(?-u:\b)");
     let mut out = Vec::new();
     for c in r.captures_iter(text) {
         let masked = format!("*****-*****-*****-*****-{}", &c[1]);
@@ -187,7 +203,7 @@ pub fn mask_secrets(text: &str) -> String {
     static KEY: OnceLock<Regex> = OnceLock::new();
     let cred = re(
         &CRED,
-        r"(?im)(用户名|用戶名|账号|帳號|帐号|登录名|登录账号|密码|密碼|口令|验证码|\b(?:user\s*name|username|user\s*id|login|password|passwd|pwd|passcode|pin|secret|api[_ ]?key|token))([ \t\u{3000}]*[:：=][ \t\u{3000}]*)([^\s<>&]+)",
+        r"(?im)(用户名|用戶名|账号|帳號|帐号|登录名|登录账号|密码|密碼|口令|验证码|(?-u:\b)(?:user\s*name|username|user\s*id|login|password|passwd|pwd|passcode|pin|secret|api[_ ]?key|token))([ \t\u{3000}]*[:：=][ \t\u{3000}]*)([^\s<>&]+)",
     );
     let s = cred.replace_all(text, "$1$2******");
     let urlq = re(
@@ -197,10 +213,10 @@ pub fn mask_secrets(text: &str) -> String {
     let s = urlq.replace_all(&s, "${1}***");
     let userinfo = re(
         &USERINFO,
-        r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@<>]+:[^/\s@<>]+@",
+        r"(?i)(?-u:\b)([a-z][a-z0-9+.-]*://)[^/\s:@<>]+:[^/\s@<>]+@",
     );
     let s = userinfo.replace_all(&s, "${1}***@");
-    let key = re(&KEY, r"\b(?:[A-Z0-9]{5}-){4}([A-Z0-9]{5})\b");
+    let key = re(&KEY, r"(?-u:\b)(?:[A-Z0-9]{5}-){4}([A-Z0-9]{5})(?-u:\b)");
     key.replace_all(&s, "*****-*****-*****-*****-$1")
         .into_owned()
 }

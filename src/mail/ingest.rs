@@ -21,6 +21,7 @@ use serde::Serialize;
 #[derive(Debug, Clone)]
 pub struct Rules {
     pub serial: Regex,
+    pub token_re: Regex,
     pub token_prefixes: Vec<String>,
     pub issue_prefix: String,
     pub staff_domains: Vec<String>,
@@ -40,6 +41,7 @@ impl Rules {
             prefixes.push(s.token_prefix.clone());
         }
         Ok(Rules {
+            token_re: extract::token_regex(&prefixes),
             serial,
             token_prefixes: prefixes,
             issue_prefix: s.token_prefix.clone(),
@@ -184,9 +186,21 @@ pub fn ingest_input(
     source: &str,
 ) -> Result<Vec<Outcome>, IngestError> {
     let staff = Staff::load(conn)?;
+    ingest_input_with(conn, store, rules, &staff, raw, source)
+}
+
+/// As `ingest_input`, with the staff directory loaded once by the caller (bulk runs).
+pub fn ingest_input_with(
+    conn: &mut DbConn,
+    store: &dyn BlobStore,
+    rules: &Rules,
+    staff: &Staff,
+    raw: &[u8],
+    source: &str,
+) -> Result<Vec<Outcome>, IngestError> {
     let text_head = String::from_utf8_lossy(&raw[..raw.len().min(4096)]);
     if export::looks_like_export(&text_head) {
-        return ingest_export(conn, store, rules, &staff, raw, source);
+        return ingest_export(conn, store, rules, staff, raw, source);
     }
     if mbox::looks_like_mbox(raw) {
         let mut out = Vec::new();
@@ -195,15 +209,19 @@ pub fn ingest_input(
                 conn,
                 store,
                 rules,
-                &staff,
+                staff,
                 &m,
                 &format!("{source}#{}", i + 1),
             )?);
         }
         return Ok(out);
     }
-    Ok(vec![ingest_one(conn, store, rules, &staff, raw, source)?])
+    Ok(vec![ingest_one(conn, store, rules, staff, raw, source)?])
 }
+
+/// Raw messages up to this size live in the database row (fast for the many small
+/// ones); larger ones go to the blob store. Either way they are content-addressed.
+pub const INLINE_RAW_MAX: usize = 256 * 1024;
 
 /// Stores the exact bytes (content-addressed) and their row; returns the row id.
 pub fn store_raw(
@@ -212,7 +230,7 @@ pub fn store_raw(
     raw: &[u8],
     source: &str,
 ) -> Result<i64, IngestError> {
-    let sha = store.put(raw)?;
+    let sha = sha256_hex(raw);
     let existing: Option<i64> = raw_messages::table
         .filter(raw_messages::sha256.eq(&sha))
         .select(raw_messages::id)
@@ -221,12 +239,17 @@ pub fn store_raw(
     if let Some(id) = existing {
         return Ok(id);
     }
+    let inline = raw.len() <= INLINE_RAW_MAX;
+    if !inline {
+        store.put(raw)?;
+    }
     let inserted = diesel::insert_into(raw_messages::table)
         .values((
             raw_messages::sha256.eq(&sha),
             raw_messages::size.eq(raw.len() as i64),
             raw_messages::source.eq(source),
             raw_messages::received_at.eq(crate::now()),
+            raw_messages::data.eq(inline.then_some(raw)),
         ))
         .returning(raw_messages::id)
         .get_result(conn);
@@ -237,6 +260,18 @@ pub fn store_raw(
             .filter(raw_messages::sha256.eq(&sha))
             .select(raw_messages::id)
             .first(conn)?),
+    }
+}
+
+/// The exact bytes of a stored raw message.
+pub fn load_raw(conn: &mut DbConn, store: &dyn BlobStore, id: i64) -> Result<Vec<u8>, IngestError> {
+    let (sha, data): (String, Option<Vec<u8>>) = raw_messages::table
+        .find(id)
+        .select((raw_messages::sha256, raw_messages::data))
+        .first(conn)?;
+    match data {
+        Some(d) => Ok(d),
+        None => Ok(store.get(&sha)?),
     }
 }
 
@@ -379,8 +414,8 @@ fn find_case(
             return Ok(Some(c));
         }
     }
-    let mut tokens = extract::find_tokens(&pm.subject, &rules.token_prefixes);
-    tokens.extend(extract::find_tokens(&pm.body_text, &rules.token_prefixes));
+    let mut tokens = extract::find_tokens_re(&pm.subject, &rules.token_re);
+    tokens.extend(extract::find_tokens_re(&pm.body_text, &rules.token_re));
     for t in tokens {
         let found = cases_t::table
             .filter(cases_t::tracking_token.eq(&t))
@@ -627,7 +662,7 @@ fn create_case(
         None => cases::fresh_number(conn)?,
     };
     let mut token = None;
-    for t in extract::find_tokens(&pm.subject, &rules.token_prefixes) {
+    for t in extract::find_tokens_re(&pm.subject, &rules.token_re) {
         let used: i64 = cases_t::table
             .filter(cases_t::tracking_token.eq(&t))
             .count()
@@ -662,6 +697,8 @@ fn create_case(
             cases_t::tracking_token.eq(&token),
             cases_t::language.eq(language_of(&format!("{} {}", pm.subject, pm.body_text))),
             cases_t::parent_case_id.eq(parent),
+            cases_t::contact_email.eq((dir == Direction::Customer && !pm.from_address.is_empty())
+                .then(|| pm.from_address.clone())),
             cases_t::created_at.eq(sent_at),
             cases_t::updated_at.eq(sent_at),
         ))
@@ -740,6 +777,11 @@ fn apply_events(
     match dir {
         Direction::Customer if !pm.is_auto_reply => {
             first_customer_at.get_or_insert(at);
+            if case.contact_email.is_none() && !pm.from_address.is_empty() {
+                diesel::update(cases_t::table.find(case.id))
+                    .set(cases_t::contact_email.eq(&pm.from_address))
+                    .execute(conn)?;
+            }
             if matches!(
                 status,
                 Status::New | Status::WaitingCustomer | Status::Resolved | Status::Closed
@@ -825,6 +867,7 @@ fn apply_events(
                             escalations::opened_by.eq(author),
                             escalations::message_row_id.eq(row_id),
                             escalations::opened_at.eq(at),
+                            escalations::last_activity_at.eq(at),
                         ))
                         .execute(conn)?;
                 }

@@ -5,9 +5,11 @@ pub mod export;
 pub mod extract;
 pub mod ingest;
 pub mod mbox;
+pub mod outbound;
+pub mod outbox;
 pub mod parse;
 
-pub use ingest::{ingest_input, Outcome, Rules};
+pub use ingest::{ingest_input, ingest_input_with, Outcome, Rules, Staff};
 
 use chrono::NaiveDateTime;
 

@@ -339,13 +339,11 @@ pub async fn retry_quarantine(
     let (rows, results) = web::block(
         move || -> Result<(Vec<QuarantineRow>, Vec<Outcome>), AppError> {
             let mut c = pool.get()?;
-            let (sha, source): (String, String) = quarantine::table
-                .inner_join(raw_messages::table)
+            let (raw_id, source): (i64, String) = quarantine::table
                 .filter(quarantine::id.eq(id))
-                .select((raw_messages::sha256, quarantine::source))
+                .select((quarantine::raw_id, quarantine::source))
                 .first(&mut c)?;
-            let raw =
-                crate::storage::BlobStore::get(store.as_ref(), &sha).map_err(AppError::internal)?;
+            let raw = crate::mail::ingest::load_raw(&mut c, store.as_ref(), raw_id)?;
             // Resolve first, so that a message still not understood gets a fresh row with today's reason.
             diesel::update(quarantine::table.find(id))
                 .set((
@@ -385,10 +383,7 @@ pub async fn raw_download(
     let actor = user.0.email.clone();
     let bytes = web::block(move || -> Result<Vec<u8>, AppError> {
         let mut c = pool.get()?;
-        let sha: String = raw_messages::table
-            .find(id)
-            .select(raw_messages::sha256)
-            .first(&mut c)?;
+        let raw = crate::mail::ingest::load_raw(&mut c, store.as_ref(), id)?;
         crate::cases::audit(
             &mut c,
             None,
@@ -396,7 +391,7 @@ pub async fn raw_download(
             "raw.downloaded",
             &format!("raw message {id}"),
         )?;
-        crate::storage::BlobStore::get(store.as_ref(), &sha).map_err(AppError::internal)
+        Ok(raw)
     })
     .await??;
     Ok(super::cases::download(bytes, &format!("message-{id}.eml")))

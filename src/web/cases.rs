@@ -13,13 +13,27 @@ use askama::Template;
 use diesel::prelude::*;
 use serde::Deserialize;
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Clone)]
 pub struct QueueQuery {
     #[serde(default)]
-    q: String,
-    status: Option<String>,
+    pub q: String,
+    pub status: Option<String>,
     #[serde(default)]
-    page: Option<i64>,
+    pub assignee: String,
+    #[serde(default)]
+    pub customer: String,
+    #[serde(default)]
+    pub oem: String,
+    #[serde(default)]
+    pub code: String,
+    #[serde(default)]
+    pub escalated: String,
+    #[serde(default)]
+    pub breached: String,
+    #[serde(default)]
+    pub sort: String,
+    #[serde(default)]
+    pub page: Option<i64>,
 }
 
 pub struct QueueRow {
@@ -27,8 +41,15 @@ pub struct QueueRow {
     pub subject: String,
     pub customer: String,
     pub status: String,
+    pub status_code: String,
+    pub assignee: String,
+    pub priority: String,
     pub age: String,
     pub updated: String,
+    pub sla_key: &'static str,
+    pub sla_css: &'static str,
+    pub sla_amount: String,
+    pub escalation_overdue: bool,
 }
 
 #[derive(Template)]
@@ -37,31 +58,69 @@ struct QueuePage {
     page: Page,
     rows: Vec<QueueRow>,
     total: i64,
-    q: String,
+    f: QueueQuery,
     status: String,
     statuses: Vec<&'static str>,
+    staff: Vec<(i64, String)>,
     page_no: i64,
     prev_link: Option<String>,
     next_link: Option<String>,
+    mine: bool,
+}
+
+impl QueuePage {
+    fn assignee_selected(&self, id: &i64) -> bool {
+        self.f.assignee == id.to_string()
+    }
 }
 
 pub const PER_PAGE: i64 = 50;
 
 /// "3d 4h", "5h 10m", "12m": short ages for the queue.
 pub fn age(from: chrono::NaiveDateTime, now: chrono::NaiveDateTime) -> String {
-    let mins = (now - from).num_minutes().max(0);
-    let (d, h, m) = (mins / 1440, (mins % 1440) / 60, mins % 60);
-    if d > 0 {
-        format!("{d}d {h}h")
-    } else if h > 0 {
-        format!("{h}h {m}m")
-    } else {
-        format!("{m}m")
-    }
+    crate::cases::sla::short((now - from).num_minutes())
 }
 
 fn status_is_valid(s: &str) -> bool {
     s.is_empty() || s == "active" || Status::parse(s).is_some()
+}
+
+/// The filter a queue query asks for; `me` is the signed-in user for "mine".
+pub fn filter_from(
+    q: &QueueQuery,
+    me: i64,
+    settings: &crate::config::Settings,
+) -> Result<ListFilter, AppError> {
+    let status = q.status.clone().unwrap_or_else(|| "active".into());
+    if !status_is_valid(&status) {
+        return Err(AppError::BadRequest("queue.bad_status".into()));
+    }
+    let assignee = match q.assignee.as_str() {
+        "" => None,
+        "me" => Some(me),
+        other => Some(
+            other
+                .parse::<i64>()
+                .map_err(|_| AppError::BadRequest("queue.bad_assignee".into()))?,
+        ),
+    };
+    if !q.code.trim().is_empty() && crate::codes::parse_code(&q.code).is_none() {
+        return Err(AppError::BadRequest("codes.invalid".into()));
+    }
+    Ok(ListFilter {
+        q: Some(q.q.clone()),
+        status: Some(status),
+        assignee,
+        customer: Some(q.customer.clone()),
+        oem: Some(q.oem.clone()),
+        code: Some(q.code.clone()).filter(|c| !c.trim().is_empty()),
+        escalated: q.escalated == "1",
+        breached: (q.breached == "1").then_some((crate::now(), settings.sla_minutes)),
+        sort: Some(q.sort.clone())
+            .filter(|s| ["age", "activity", "priority"].contains(&s.as_str())),
+        page: q.page.unwrap_or(1),
+        per_page: PER_PAGE,
+    })
 }
 
 pub async fn queue(
@@ -72,55 +131,120 @@ pub async fn queue(
     user.require(STAFF)?;
     let st = state(&req)?;
     let q = q.into_inner();
-    let status = q.status.clone().unwrap_or_else(|| "active".into());
-    if !status_is_valid(&status) {
-        return Err(AppError::BadRequest("queue.bad_status".into()));
-    }
-    let filter = ListFilter {
-        q: Some(q.q.clone()),
-        status: Some(status.clone()),
-        page: q.page.unwrap_or(1),
-        per_page: PER_PAGE,
-    };
+    let filter = filter_from(&q, user.0.id, &st.settings)?;
     let pool = st.pool.clone();
     let f2 = filter.clone();
-    let (rows, total) = web::block(move || -> Result<(Vec<CaseRow>, i64), AppError> {
-        Ok(cases_mod::list(&mut *pool.get()?, &f2)?)
+    type Loaded = (
+        Vec<CaseRow>,
+        i64,
+        Vec<(i64, String)>,
+        Vec<(i64, String, chrono::NaiveDateTime)>,
+    );
+    let (rows, total, staff, open_escs) = web::block(move || -> Result<Loaded, AppError> {
+        let mut c = pool.get()?;
+        let (rows, total) = cases_mod::list(&mut c, &f2)?;
+        let staff = crate::db::schema::users::table
+            .filter(crate::db::schema::users::disabled.eq(false))
+            .order(crate::db::schema::users::name.asc())
+            .select((crate::db::schema::users::id, crate::db::schema::users::name))
+            .load(&mut c)?;
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let escs = crate::db::schema::escalations::table
+            .filter(crate::db::schema::escalations::case_id.eq_any(&ids))
+            .filter(crate::db::schema::escalations::status.ne("closed"))
+            .select((
+                crate::db::schema::escalations::case_id,
+                crate::db::schema::escalations::status,
+                crate::db::schema::escalations::opened_at,
+                crate::db::schema::escalations::last_activity_at,
+            ))
+            .load::<(
+                i64,
+                String,
+                chrono::NaiveDateTime,
+                Option<chrono::NaiveDateTime>,
+            )>(&mut c)?
+            .into_iter()
+            .map(|(id, status, opened, last)| (id, status, last.unwrap_or(opened)))
+            .collect();
+        Ok((rows, total, staff, escs))
     })
     .await??;
     let now = crate::now();
-    let page = Page::new(&req, &st, Some(user.0));
+    let page = Page::new(&req, &st, Some(user.0.clone()));
     let rows = rows
         .into_iter()
-        .map(|c| QueueRow {
-            status: page.t(&format!("status.{}", c.status)).to_string(),
-            age: age(c.created_at, now),
-            updated: c.updated_at.format("%Y-%m-%d %H:%M").to_string(),
-            customer: c.customer.unwrap_or_default(),
-            number: c.number,
-            subject: c.subject,
+        .map(|c| {
+            let sla = crate::cases::sla::first_response(
+                c.first_customer_at,
+                c.first_response_at,
+                st.settings.sla_for(&c.priority),
+                now,
+            );
+            let overdue = open_escs.iter().any(|(id, status, since)| {
+                *id == c.id
+                    && crate::cases::sla::escalation_overdue(
+                        status,
+                        *since,
+                        st.settings.escalation_overdue_hours,
+                        now,
+                    )
+            });
+            QueueRow {
+                status: page.t(&format!("status.{}", c.status)).to_string(),
+                status_code: c.status.clone(),
+                assignee: c
+                    .assignee_id
+                    .and_then(|a| staff.iter().find(|(id, _)| *id == a))
+                    .map(|s| s.1.clone())
+                    .unwrap_or_default(),
+                priority: page.t(&format!("priority.{}", c.priority)).to_string(),
+                age: age(c.created_at, now),
+                updated: c.updated_at.format("%Y-%m-%d %H:%M").to_string(),
+                customer: c.customer.unwrap_or_default(),
+                sla_key: sla.key(),
+                sla_css: sla.css(),
+                sla_amount: sla.amount(),
+                escalation_overdue: overdue,
+                number: c.number,
+                subject: c.subject,
+            }
         })
         .collect();
     let page_no = filter.page.max(1);
+    let status = filter.status.clone().unwrap_or_default();
     let link = |p: i64| {
-        let qs =
-            serde_urlencoded_pairs(&[("q", &q.q), ("status", &status), ("page", &p.to_string())]);
+        let qs = serde_urlencoded_pairs(&[
+            ("q", &q.q),
+            ("status", &status),
+            ("assignee", &q.assignee),
+            ("customer", &q.customer),
+            ("oem", &q.oem),
+            ("code", &q.code),
+            ("escalated", &q.escalated),
+            ("breached", &q.breached),
+            ("sort", &q.sort),
+            ("page", &p.to_string()),
+        ]);
         format!("/cases?{qs}")
     };
     let prev_link = (page_no > 1).then(|| link(page_no - 1));
     let next_link = (page_no * PER_PAGE < total).then(|| link(page_no + 1));
     let mut statuses = vec!["active", ""];
     statuses.extend(Status::ALL.iter().map(|s| s.as_str()));
+    let mine = q.assignee == "me";
     html(&QueuePage {
         page,
         rows,
         total,
-        q: q.q,
+        f: q,
         status,
         statuses,
+        staff,
         page_no,
         prev_link,
         next_link,
+        mine,
     })
 }
 
@@ -151,6 +275,25 @@ struct CasePage {
     case: CaseDetail,
     status_label: String,
     open_for: String,
+    sla_key: &'static str,
+    sla_css: &'static str,
+    sla_amount: String,
+    staff: Vec<(i64, String)>,
+    transitions: Vec<&'static str>,
+    overdue: Vec<i64>,
+    mail_transport: String,
+    is_support: bool,
+    is_rnd: bool,
+}
+
+impl CasePage {
+    fn is_assignee(&self, id: &i64) -> bool {
+        self.case.assignee_id == Some(*id)
+    }
+
+    fn is_overdue(&self, id: &i64) -> bool {
+        self.overdue.contains(id)
+    }
 }
 
 pub async fn load_case(
@@ -174,23 +317,71 @@ pub async fn show(
     user.require(STAFF)?;
     let st = state(&req)?;
     let case = load_case(&st, path.into_inner()).await?;
+    let pool = st.pool.clone();
+    let staff: Vec<(i64, String)> = web::block(move || -> Result<_, AppError> {
+        let mut c = pool.get()?;
+        Ok(crate::db::schema::users::table
+            .filter(crate::db::schema::users::disabled.eq(false))
+            .filter(crate::db::schema::users::role.eq_any(["support", "admin"]))
+            .order(crate::db::schema::users::name.asc())
+            .select((crate::db::schema::users::id, crate::db::schema::users::name))
+            .load(&mut c)?)
+    })
+    .await??;
+    let role = user.0.role();
     let page = Page::new(&req, &st, Some(user.0));
     let status_label = page.t(&format!("status.{}", case.status)).to_string();
-    let open_for = chrono::NaiveDateTime::parse_from_str(&case.created_at, "%Y-%m-%dT%H:%M:%SZ")
-        .map(|c| {
-            let end = case
-                .closed_at
-                .as_deref()
-                .and_then(|t| chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%SZ").ok())
-                .unwrap_or_else(crate::now);
-            age(c, end)
-        })
+    let now = crate::now();
+    let parse = |t: &str| chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%SZ").ok();
+    let open_for = parse(&case.created_at)
+        .map(|c| age(c, case.closed_at.as_deref().and_then(parse).unwrap_or(now)))
         .unwrap_or_default();
+    let sla = crate::cases::sla::first_response(
+        case.first_customer_at,
+        case.first_response,
+        st.settings.sla_for(&case.priority),
+        now,
+    );
+    let from = Status::parse(&case.status).unwrap_or(Status::New);
+    let transitions = Status::ALL
+        .into_iter()
+        .filter(|t| *t != Status::Closed && crate::cases::workflow::can_transition(from, *t))
+        .map(|t| t.as_str())
+        .collect();
+    let overdue = case
+        .escalations
+        .iter()
+        .filter(|e| {
+            let since = e
+                .entries
+                .last()
+                .map(|x| x.created_at.as_str())
+                .unwrap_or(&e.opened_at);
+            parse(since).is_some_and(|s| {
+                crate::cases::sla::escalation_overdue(
+                    &e.status,
+                    s,
+                    st.settings.escalation_overdue_hours,
+                    now,
+                )
+            })
+        })
+        .map(|e| e.id)
+        .collect();
     html(&CasePage {
         page,
-        case,
         status_label,
         open_for,
+        sla_key: sla.key(),
+        sla_css: sla.css(),
+        sla_amount: sla.amount(),
+        staff,
+        transitions,
+        overdue,
+        mail_transport: crate::mail::outbound::Transport::describe(&st.settings),
+        is_support: matches!(role, crate::auth::Role::Support | crate::auth::Role::Admin),
+        is_rnd: matches!(role, crate::auth::Role::Rnd | crate::auth::Role::Admin),
+        case,
     })
 }
 

@@ -6,9 +6,11 @@ pub mod api;
 pub mod auth;
 pub mod cases;
 pub mod codes;
+pub mod escalations;
 pub mod ingest;
 pub mod reports;
 pub mod search;
+pub mod workflow;
 
 use crate::auth::users::User;
 use crate::auth::Role;
@@ -35,6 +37,30 @@ pub fn configure(cfg: &mut web::ServiceConfig, _secure: bool) {
         .route(
             "/cases/{number}/attachments/{id}",
             web::get().to(cases::attachment),
+        )
+        .route("/cases/{number}/reply", web::post().to(workflow::reply))
+        .route("/cases/{number}/scope", web::post().to(workflow::scope))
+        .route(
+            "/cases/{number}/escalations",
+            web::post().to(workflow::escalate),
+        )
+        .route("/cases/{number}/closure", web::post().to(workflow::closure))
+        .route("/cases/{number}/status", web::post().to(workflow::status))
+        .route("/cases/{number}/assign", web::post().to(workflow::assign))
+        .route("/cases/{number}/notes", web::post().to(workflow::note))
+        .route(
+            "/cases/{number}/outbox/retry",
+            web::post().to(workflow::retry_outbox),
+        )
+        .route("/escalations", web::get().to(escalations::queue))
+        .route("/escalations/{id}/answer", web::post().to(workflow::answer))
+        .route(
+            "/escalations/{id}/followup",
+            web::post().to(workflow::follow_up),
+        )
+        .route(
+            "/escalations/{id}/close",
+            web::post().to(workflow::close_escalation),
         )
         .route("/errors", web::get().to(codes::lookup))
         .route("/errors/{code}", web::get().to(codes::show))
@@ -65,6 +91,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, _secure: bool) {
             web::scope("/api")
                 .app_data(
                     web::JsonConfig::default()
+                        .content_type_required(false)
                         .limit(1024 * 1024)
                         .error_handler(|e, _| {
                             AppError::BadRequest(format!("invalid JSON: {e}")).into()
@@ -73,6 +100,19 @@ pub fn configure(cfg: &mut web::ServiceConfig, _secure: bool) {
                 .route("/me", web::get().to(api::me))
                 .route("/cases", web::get().to(api::list_cases))
                 .route("/cases/{number}", web::get().to(api::case))
+                .route("/cases/{number}/replies", web::post().to(api::reply))
+                .route("/cases/{number}/scope", web::post().to(api::scope))
+                .route("/cases/{number}/escalations", web::post().to(api::escalate))
+                .route("/cases/{number}/closure", web::post().to(api::closure))
+                .route("/cases/{number}/status", web::post().to(api::status))
+                .route("/cases/{number}/notes", web::post().to(api::note))
+                .route("/cases/{number}/outbox", web::get().to(api::outbox))
+                .route("/escalations", web::get().to(api::escalation_queue))
+                .route("/escalations/{id}/answers", web::post().to(api::answer))
+                .route(
+                    "/escalations/{id}/followups",
+                    web::post().to(api::follow_up),
+                )
                 .route("/errors/{code}", web::get().to(api::error_code))
                 .route("/mail/inbound", web::post().to(api::inbound))
                 .route("/search", web::get().to(search::api))

@@ -420,3 +420,119 @@ pub fn mail(headers: &[(&str, &str)], body: &str) -> Vec<u8> {
     s.push_str("\r\n");
     s.into_bytes()
 }
+
+/// A real SMTP server (Python's aiosmtpd) on loopback that keeps every message as a file.
+pub struct SmtpSink {
+    pub port: u16,
+    pub dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl SmtpSink {
+    /// None (skip) when aiosmtpd is missing, except under CI=true where that fails.
+    pub fn available() -> bool {
+        let ok = Command::new("python3")
+            .args(["-c", "import aiosmtpd"])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "aiosmtpd is required under CI=true (pip install aiosmtpd)"
+            );
+            eprintln!("SKIP: python3 aiosmtpd is not installed (scripts/test installs it)");
+        }
+        ok
+    }
+
+    pub fn on_port(port: u16, dir: PathBuf) -> SmtpSink {
+        let mut s = SmtpSink {
+            port,
+            dir,
+            child: None,
+        };
+        s.start();
+        s
+    }
+
+    pub fn new(dir: PathBuf) -> SmtpSink {
+        Self::on_port(free_port(), dir)
+    }
+
+    pub fn free_port() -> u16 {
+        free_port()
+    }
+
+    pub fn start(&mut self) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/smtp_sink.py");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .arg(self.port.to_string())
+            .arg(&self.dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the SMTP sink");
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("sink stdout");
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)
+            .expect("sink ready line");
+        assert_eq!(line.trim(), "ready", "SMTP sink did not start");
+        self.child = Some(child);
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Every message received so far, oldest first.
+    pub fn messages(&self) -> Vec<String> {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(&self.dir)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+            .iter()
+            .filter_map(|p| std::fs::read_to_string(p).ok())
+            .collect()
+    }
+
+    pub fn wait_for(&self, n: usize, secs: u64) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let m = self.messages();
+            if m.len() >= n || Instant::now() > deadline {
+                return m;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The value of a header in a raw message (unfolded).
+pub fn header_of(raw: &str, name: &str) -> Option<String> {
+    let head = raw.split("\r\n\r\n").next().unwrap_or(raw);
+    let unfolded = head.replace("\r\n ", " ").replace("\r\n\t", " ");
+    unfolded
+        .lines()
+        .find(|l| {
+            l.len() > name.len()
+                && l[..name.len()].eq_ignore_ascii_case(name)
+                && l.as_bytes()[name.len()] == b':'
+        })
+        .map(|l| l[name.len() + 1..].trim().to_string())
+}

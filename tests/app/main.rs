@@ -7,3 +7,4 @@ mod corpus;
 mod ingest;
 mod reports;
 mod search;
+mod workflow;

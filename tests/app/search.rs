@@ -122,6 +122,18 @@ fn the_seed_comes_first_for_words_serials_and_codes() {
         .as_str()
         .unwrap_or("")
         .contains("<mark>跨进程调用</mark>"));
+    // An internal note is searchable at once, as a note.
+    let body = serde_json::json!({"body_text": "内部：疑似 WMI 仓库损坏"}).to_string();
+    let (s, v) = app.api(
+        "POST",
+        &format!("/api/cases/{SEED}/notes"),
+        Some(&token),
+        Some(body.as_bytes()),
+    );
+    assert!(s < 300, "{s} {v}");
+    let r = results(&app, &token, &format!("q={}", enc("仓库损坏")));
+    assert_eq!(numbers(&r), vec![SEED], "{r:?}");
+    assert_eq!(r[0]["where"], "note", "{r:?}");
     // Nothing matches.
     assert!(results(&app, &token, "q=zzzyyyxxx").is_empty());
     // Everything needs a token.

@@ -44,9 +44,10 @@ CREATE TRIGGER search_cases_ad AFTER DELETE ON cases BEGIN
     DELETE FROM search_docs WHERE id = old.id * 8;
 END;
 
--- messages.body_text -> kind 1
+-- messages.body_text -> kind 1 (internal notes are messages with direction 'internal')
 CREATE TRIGGER search_messages_ai AFTER INSERT ON messages BEGIN
-    INSERT INTO search_docs(id, case_id, kind, body) VALUES (new.id * 8 + 1, new.case_id, 'message', new.body_text);
+    INSERT INTO search_docs(id, case_id, kind, body) VALUES (new.id * 8 + 1, new.case_id,
+        CASE WHEN new.direction = 'internal' THEN 'note' ELSE 'message' END, new.body_text);
 END;
 CREATE TRIGGER search_messages_au AFTER UPDATE OF body_text, case_id ON messages
 WHEN old.body_text IS NOT new.body_text OR old.case_id IS NOT new.case_id BEGIN
@@ -111,7 +112,8 @@ END;
 
 -- Existing data (the triggers on search_docs fill the FTS index).
 INSERT INTO search_docs(id, case_id, kind, body) SELECT id * 8, id, 'subject', subject FROM cases;
-INSERT INTO search_docs(id, case_id, kind, body) SELECT id * 8 + 1, case_id, 'message', body_text FROM messages;
+INSERT INTO search_docs(id, case_id, kind, body)
+    SELECT id * 8 + 1, case_id, CASE WHEN direction = 'internal' THEN 'note' ELSE 'message' END, body_text FROM messages;
 INSERT INTO search_docs(id, case_id, kind, body)
     SELECT n.id * 8 + 2, e.case_id, 'note', n.body_text FROM escalation_entries n JOIN escalations e ON e.id = n.escalation_id;
 INSERT INTO search_docs(id, case_id, kind, body) SELECT id * 8 + 3, case_id, 'note', question FROM escalations;
