@@ -1,5 +1,7 @@
-//! SQLite: the FTS5 trigram index `search_fts` for terms of three characters or more
-//! (substring matches, case-insensitive), LIKE on `search_docs` for shorter ones
+//! SQLite: the FTS5 trigram index `search_fts` (detail=none) serves `LIKE '%term%'`
+//! for terms of three characters or more (substring matches, case-insensitive for
+//! ASCII); shorter terms, and terms with LIKE wildcards in them (which need an ESCAPE
+//! clause, which SQLite does not hand to the index), use LIKE on `search_docs`
 //! (the trigram tokenizer cannot match two-character Chinese words such as 激活).
 
 use super::{doc_sql, like_contains, Bind, DocMatch, Filters};
@@ -8,10 +10,9 @@ use diesel::sql_types::{Text, Timestamp};
 use diesel::sqlite::Sqlite;
 use diesel::SqliteConnection;
 
-/// An FTS5 phrase: the term in double quotes, inner quotes doubled, so no character
-/// of the term is read as query syntax.
-pub(crate) fn fts_phrase(term: &str) -> String {
-    format!("\"{}\"", term.replace('"', "\"\""))
+/// Whether the trigram index can serve `term`.
+pub(crate) fn indexable(term: &str) -> bool {
+    term.chars().count() >= 3 && !term.contains(['%', '_'])
 }
 
 pub(crate) fn matching_docs(
@@ -21,7 +22,7 @@ pub(crate) fn matching_docs(
     only_cases: Option<&[i64]>,
     limit: i64,
 ) -> QueryResult<Vec<DocMatch>> {
-    let (predicate, arg) = if term.chars().count() >= 3 {
+    let (predicate, arg) = if indexable(term) {
         // Unfiltered, FTS5 itself can stop at the newest `limit` matches.
         let early_stop = if f.is_empty() && only_cases.is_none() {
             format!(" ORDER BY rowid DESC LIMIT {limit}")
@@ -29,8 +30,11 @@ pub(crate) fn matching_docs(
             String::new()
         };
         (
-            format!("d.id IN (SELECT rowid FROM search_fts WHERE search_fts MATCH $1{early_stop})"),
-            fts_phrase(term),
+            format!(
+                "d.id IN (SELECT rowid FROM search_fts WHERE search_fts.body LIKE $1{early_stop})"
+            ),
+            // No ESCAPE clause: `\` is an ordinary character, and `%`/`_` are excluded.
+            format!("%{term}%"),
         )
     } else {
         (
@@ -56,8 +60,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn phrases_are_quoted() {
-        assert_eq!(fts_phrase("a\"b"), "\"a\"\"b\"");
-        assert_eq!(fts_phrase("' OR 1=1 --"), "\"' OR 1=1 --\"");
+    fn which_terms_use_the_index() {
+        assert!(indexable("0xC002001B") && indexable("激活失") && indexable("a\\b"));
+        assert!(!indexable("激活") && !indexable("100%") && !indexable("the_disk"));
     }
 }
