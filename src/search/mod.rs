@@ -1,8 +1,9 @@
 //! Full-text search across every case: subjects, message bodies, R&D notes (escalation
 //! questions, answers and follow-ups, scopes), closure summaries.
 //!
-//! The searchable texts live in `search_docs`, kept in sync by database triggers (see
-//! the `search` migrations), so nothing that writes cases needs to know about search.
+//! Message bodies are searched in place; the other searchable texts live in
+//! `search_docs`, kept in sync by database triggers (see the `search` migrations), so
+//! nothing that writes cases needs to know about search.
 //! Matching is engine-specific (`sqlite.rs`: FTS5 trigram with a LIKE fallback for
 //! terms under three characters; `postgres.rs`: ILIKE served by a pg_trgm GIN index);
 //! ranking, filters on the case, exact hits on identifiers and snippets are shared here,
@@ -11,7 +12,7 @@
 mod postgres;
 mod sqlite;
 
-use crate::db::schema::{case_codes, case_serials, cases};
+use crate::db::schema::{case_codes, case_serials, cases, messages};
 use crate::db::DbConn;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -162,15 +163,47 @@ pub(crate) enum Bind {
     Ts(NaiveDateTime),
 }
 
+/// Where search documents come from; each yields `(id, case_id, kind)` rows.
+pub(crate) struct Source {
+    from: &'static str,
+    select: &'static str,
+    case_col: &'static str,
+    order_col: &'static str,
+}
+
+/// Every text but message bodies: subjects, R&D notes, scopes, closures.
+pub(crate) const DOCS: Source = Source {
+    from: "search_docs d",
+    select: "d.id, d.case_id, d.kind",
+    case_col: "d.case_id",
+    order_col: "d.id",
+};
+
+/// Message bodies, searched in place; as documents their id is `id * 8 + 1`.
+pub(crate) const MESSAGES: Source = Source {
+    from: "messages m",
+    select: "m.id * 8 + 1 AS id, m.case_id, \
+             CASE WHEN m.direction = 'internal' THEN 'note' ELSE 'message' END AS kind",
+    case_col: "m.case_id",
+    order_col: "m.id",
+};
+
+/// A message's document id (see the `search` migrations).
+fn message_doc_id(id: i64) -> Option<i64> {
+    (id % 8 == 1).then_some(id / 8)
+}
+
 /// The document query around an engine's match clause (which uses `$1`): joins the
 /// case only when a filter needs it and binds only the filters that are set, so the
 /// planner can walk the newest documents first and stop at the limit.
 pub(crate) fn doc_sql(
+    src: &Source,
     match_clause: &str,
     f: &Filters,
     only_cases: Option<&[i64]>,
     limit: i64,
 ) -> (String, Vec<Bind>) {
+    let case_col = src.case_col;
     let mut binds: Vec<Bind> = Vec::new();
     let mut conds: Vec<String> = vec![match_clause.to_string()];
     let param = |b: Bind, binds: &mut Vec<Bind>| {
@@ -183,7 +216,7 @@ pub(crate) fn doc_sql(
             .map(|i| i.to_string())
             .collect::<Vec<_>>()
             .join(",");
-        conds.push(format!("d.case_id IN ({list})"));
+        conds.push(format!("{case_col} IN ({list})"));
     }
     match f.status.as_deref() {
         Some("active") => conds.push("c.status <> 'closed'".into()),
@@ -201,7 +234,7 @@ pub(crate) fn doc_sql(
     }
     if let Some(code) = &f.code {
         conds.push(format!(
-            "EXISTS (SELECT 1 FROM case_codes cc WHERE cc.case_id = d.case_id AND cc.code = {})",
+            "EXISTS (SELECT 1 FROM case_codes cc WHERE cc.case_id = {case_col} AND cc.code = {})",
             param(Bind::Text(code.clone()), &mut binds)
         ));
     }
@@ -215,15 +248,17 @@ pub(crate) fn doc_sql(
         conds.push(format!("c.created_at < {}", param(Bind::Ts(t), &mut binds)));
     }
     let join = if f.status.is_some() || f.customer.is_some() || f.from.is_some() || f.to.is_some() {
-        " JOIN cases c ON c.id = d.case_id"
+        format!(" JOIN cases c ON c.id = {case_col}")
     } else {
-        ""
+        String::new()
     };
     (
         format!(
-            "SELECT d.id, d.case_id, d.kind FROM search_docs d{join} WHERE {} \
-             ORDER BY d.id DESC LIMIT {limit}",
-            conds.join(" AND ")
+            "SELECT {} FROM {}{join} WHERE {} ORDER BY {} DESC LIMIT {limit}",
+            src.select,
+            src.from,
+            conds.join(" AND "),
+            src.order_col
         ),
         binds,
     )
@@ -521,7 +556,20 @@ fn load_cases(conn: &mut DbConn, ids: &[i64], f: &Filters) -> QueryResult<Vec<Ca
 
 fn load_bodies(conn: &mut DbConn, ids: &[i64]) -> QueryResult<HashMap<i64, String>> {
     let mut out = HashMap::new();
-    for chunk in ids.chunks(500) {
+    let message_ids: Vec<i64> = ids.iter().filter_map(|i| message_doc_id(*i)).collect();
+    for chunk in message_ids.chunks(500) {
+        let rows: Vec<(i64, String)> = messages::table
+            .filter(messages::id.eq_any(chunk))
+            .select((messages::id, messages::body_text))
+            .load(conn)?;
+        out.extend(rows.into_iter().map(|(id, body)| (id * 8 + 1, body)));
+    }
+    let other: Vec<i64> = ids
+        .iter()
+        .copied()
+        .filter(|i| message_doc_id(*i).is_none())
+        .collect();
+    for chunk in other.chunks(500) {
         let list = chunk
             .iter()
             .map(|i| i.to_string())

@@ -1,10 +1,10 @@
-//! SQLite: the FTS5 trigram index `search_fts` (detail=none) serves `LIKE '%term%'`
+//! SQLite: the FTS5 trigram indexes `search_fts` and `messages_fts` (detail=none) serve `LIKE '%term%'`
 //! for terms of three characters or more (substring matches, case-insensitive for
 //! ASCII); shorter terms, and terms with LIKE wildcards in them (which need an ESCAPE
 //! clause, which SQLite does not hand to the index), use LIKE on `search_docs`
 //! (the trigram tokenizer cannot match two-character Chinese words such as 激活).
 
-use super::{doc_sql, like_contains, Bind, DocMatch, Filters};
+use super::{doc_sql, like_contains, Bind, DocMatch, Filters, Source, DOCS, MESSAGES};
 use diesel::prelude::*;
 use diesel::sql_types::{Text, Timestamp};
 use diesel::sqlite::Sqlite;
@@ -22,6 +22,38 @@ pub(crate) fn matching_docs(
     only_cases: Option<&[i64]>,
     limit: i64,
 ) -> QueryResult<Vec<DocMatch>> {
+    let mut out = query(
+        conn,
+        &DOCS,
+        ("search_fts", "body", "d.id", "d.body"),
+        term,
+        f,
+        only_cases,
+        limit,
+    )?;
+    out.extend(query(
+        conn,
+        &MESSAGES,
+        ("messages_fts", "body_text", "m.id", "m.body_text"),
+        term,
+        f,
+        only_cases,
+        limit,
+    )?);
+    Ok(out)
+}
+
+/// `index`: the FTS table, its column, the source's id and text columns.
+fn query(
+    conn: &mut SqliteConnection,
+    src: &Source,
+    index: (&str, &str, &str, &str),
+    term: &str,
+    f: &Filters,
+    only_cases: Option<&[i64]>,
+    limit: i64,
+) -> QueryResult<Vec<DocMatch>> {
+    let (fts, fts_col, id_col, text_col) = index;
     let (predicate, arg) = if indexable(term) {
         // Unfiltered, FTS5 itself can stop at the newest `limit` matches.
         let early_stop = if f.is_empty() && only_cases.is_none() {
@@ -31,18 +63,18 @@ pub(crate) fn matching_docs(
         };
         (
             format!(
-                "d.id IN (SELECT rowid FROM search_fts WHERE search_fts.body LIKE $1{early_stop})"
+                "{id_col} IN (SELECT rowid FROM {fts} WHERE {fts}.{fts_col} LIKE $1{early_stop})"
             ),
             // No ESCAPE clause: `\` is an ordinary character, and `%`/`_` are excluded.
             format!("%{term}%"),
         )
     } else {
         (
-            "d.body LIKE $1 ESCAPE '\\'".to_string(),
+            format!("{text_col} LIKE $1 ESCAPE '\\'"),
             like_contains(term),
         )
     };
-    let (sql, binds) = doc_sql(&predicate, f, only_cases, limit);
+    let (sql, binds) = doc_sql(src, &predicate, f, only_cases, limit);
     let mut q = diesel::sql_query(sql)
         .into_boxed::<Sqlite>()
         .bind::<Text, _>(arg);

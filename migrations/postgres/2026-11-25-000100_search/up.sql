@@ -1,5 +1,6 @@
--- Full-text search: one row per searchable text (case subject, message body,
--- internal note, R&D note, scope, closure), kept in sync by triggers so the ingest code stays unaware
+-- Full-text search: message bodies are searched in place (a trigram index on
+-- messages.body_text); every other searchable text (case subject, R&D note, scope,
+-- closure) has a row here, kept in sync by triggers so the ingest code stays unaware
 -- of it. The id encodes where the text comes from: source row id * 8 + kind code
 -- (0 subject, 1 message, 2 escalation entry, 3 escalation question, 4 closure,
 -- 5 scope, 6 bundle), so each trigger finds its row by primary key.
@@ -38,20 +39,8 @@ END $$;
 CREATE TRIGGER search_cases AFTER INSERT OR UPDATE OF subject OR DELETE ON cases
     FOR EACH ROW EXECUTE FUNCTION search_sync_cases();
 
-CREATE FUNCTION search_sync_messages() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP = 'DELETE' THEN
-        DELETE FROM search_docs WHERE id = OLD.id * 8 + 1;
-        RETURN OLD;
-    END IF;
-    IF TG_OP = 'INSERT' OR OLD.body_text IS DISTINCT FROM NEW.body_text OR OLD.case_id IS DISTINCT FROM NEW.case_id THEN
-        PERFORM search_doc_put(NEW.id * 8 + 1, NEW.case_id,
-            CASE WHEN NEW.direction = 'internal' THEN 'note' ELSE 'message' END, NEW.body_text);
-    END IF;
-    RETURN NEW;
-END $$;
-CREATE TRIGGER search_messages AFTER INSERT OR UPDATE OF body_text, case_id OR DELETE ON messages
-    FOR EACH ROW EXECUTE FUNCTION search_sync_messages();
+-- Message bodies are searched in place (no copy): a trigram index on messages.
+CREATE INDEX messages_body_trgm ON messages USING gin (body_text gin_trgm_ops);
 
 CREATE FUNCTION search_sync_entries() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -108,8 +97,6 @@ CREATE TRIGGER search_scopes AFTER INSERT OR UPDATE OR DELETE ON scopes
 
 -- Existing data.
 INSERT INTO search_docs(id, case_id, kind, body) SELECT id * 8, id, 'subject', subject FROM cases;
-INSERT INTO search_docs(id, case_id, kind, body)
-    SELECT id * 8 + 1, case_id, CASE WHEN direction = 'internal' THEN 'note' ELSE 'message' END, body_text FROM messages;
 INSERT INTO search_docs(id, case_id, kind, body)
     SELECT n.id * 8 + 2, e.case_id, 'note', n.body_text FROM escalation_entries n JOIN escalations e ON e.id = n.escalation_id;
 INSERT INTO search_docs(id, case_id, kind, body) SELECT id * 8 + 3, case_id, 'note', question FROM escalations;

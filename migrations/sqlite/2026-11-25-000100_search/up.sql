@@ -1,6 +1,6 @@
--- Full-text search: one row per searchable text (case subject, message body, R&D
--- note, scope, closure), kept in sync by triggers so the ingest code stays unaware
--- of it. The id encodes where the text comes from: source row id * 8 + kind code
+-- Full-text search: message bodies are indexed in place (messages_fts below); every
+-- other searchable text (case subject, R&D note, scope, closure) has a row here, kept
+-- in sync by triggers so the ingest code stays unaware of it. The id encodes where the text comes from: source row id * 8 + kind code
 -- (0 subject, 1 message, 2 escalation entry, 3 escalation question, 4 closure,
 -- 5 scope, 6 bundle), so each trigger finds its row by primary key.
 CREATE TABLE search_docs (
@@ -47,17 +47,26 @@ CREATE TRIGGER search_cases_ad AFTER DELETE ON cases BEGIN
     DELETE FROM search_docs WHERE id = old.id * 8;
 END;
 
--- messages.body_text -> kind 1 (internal notes are messages with direction 'internal')
-CREATE TRIGGER search_messages_ai AFTER INSERT ON messages BEGIN
-    INSERT INTO search_docs(id, case_id, kind, body) VALUES (new.id * 8 + 1, new.case_id,
-        CASE WHEN new.direction = 'internal' THEN 'note' ELSE 'message' END, new.body_text);
+-- Message bodies are indexed in place: an external-content FTS5 index over
+-- messages.body_text (no copy of the text), same tokenizer. As a search document a
+-- message is id * 8 + 1, kind 'message' ('note' for internal notes).
+CREATE VIRTUAL TABLE messages_fts USING fts5(
+    body_text,
+    content='messages',
+    content_rowid='id',
+    tokenize='trigram',
+    detail=none
+);
+CREATE TRIGGER messages_fts_ai AFTER INSERT ON messages BEGIN
+    INSERT INTO messages_fts(rowid, body_text) VALUES (new.id, new.body_text);
 END;
-CREATE TRIGGER search_messages_au AFTER UPDATE OF body_text, case_id ON messages
-WHEN old.body_text IS NOT new.body_text OR old.case_id IS NOT new.case_id BEGIN
-    UPDATE search_docs SET body = new.body_text, case_id = new.case_id WHERE id = new.id * 8 + 1;
+CREATE TRIGGER messages_fts_ad AFTER DELETE ON messages BEGIN
+    INSERT INTO messages_fts(messages_fts, rowid, body_text) VALUES ('delete', old.id, old.body_text);
 END;
-CREATE TRIGGER search_messages_ad AFTER DELETE ON messages BEGIN
-    DELETE FROM search_docs WHERE id = old.id * 8 + 1;
+CREATE TRIGGER messages_fts_au AFTER UPDATE OF body_text ON messages
+WHEN old.body_text IS NOT new.body_text BEGIN
+    INSERT INTO messages_fts(messages_fts, rowid, body_text) VALUES ('delete', old.id, old.body_text);
+    INSERT INTO messages_fts(rowid, body_text) VALUES (new.id, new.body_text);
 END;
 
 -- escalation_entries.body_text (R&D answers, follow-ups) -> kind 2
@@ -113,10 +122,9 @@ CREATE TRIGGER search_scopes_ad AFTER DELETE ON scopes BEGIN
     DELETE FROM search_docs WHERE id = old.id * 8 + 5;
 END;
 
--- Existing data (the triggers on search_docs fill the FTS index).
+-- Existing data (the triggers on search_docs fill its FTS index).
+INSERT INTO messages_fts(messages_fts) VALUES ('rebuild');
 INSERT INTO search_docs(id, case_id, kind, body) SELECT id * 8, id, 'subject', subject FROM cases;
-INSERT INTO search_docs(id, case_id, kind, body)
-    SELECT id * 8 + 1, case_id, CASE WHEN direction = 'internal' THEN 'note' ELSE 'message' END, body_text FROM messages;
 INSERT INTO search_docs(id, case_id, kind, body)
     SELECT n.id * 8 + 2, e.case_id, 'note', n.body_text FROM escalation_entries n JOIN escalations e ON e.id = n.escalation_id;
 INSERT INTO search_docs(id, case_id, kind, body) SELECT id * 8 + 3, case_id, 'note', question FROM escalations;
