@@ -1,5 +1,6 @@
 //! Casebook: support case tracking for teams that work over email.
 
+pub mod activation;
 pub mod auth;
 pub mod bench;
 pub mod cases;

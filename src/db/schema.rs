@@ -229,6 +229,34 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    activation_records (id) {
+        id -> BigInt,
+        fingerprint -> Text,
+        serial_number -> Text,
+        product_key -> Nullable<Text>,
+        machine_serial -> Nullable<Text>,
+        oem -> Nullable<Text>,
+        customer -> Nullable<Text>,
+        product -> Nullable<Text>,
+        activated_at -> Nullable<Timestamp>,
+        method -> Nullable<Text>,
+        result -> Nullable<Text>,
+        error_code -> Nullable<Text>,
+        source -> Text,
+        imported_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    code_notes (code) {
+        code -> Text,
+        note -> Text,
+        updated_by -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(messages -> cases (case_id));
 diesel::joinable!(attachments -> messages (message_row_id));
@@ -253,4 +281,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     quarantine,
     audit_events,
     outbox,
+    activation_records,
+    code_notes,
 );

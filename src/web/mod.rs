@@ -1,6 +1,7 @@
 //! Every URL in one place, the page context shared by templates, and the
 //! middleware for security headers, CSRF seeding and HTML error pages.
 
+pub mod activation;
 pub mod admin;
 pub mod api;
 pub mod auth;
@@ -60,6 +61,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, _secure: bool) {
             "/escalations/{id}/close",
             web::post().to(workflow::close_escalation),
         )
+        .route("/admin/activation", web::get().to(activation::form))
+        .route("/admin/activation", web::post().to(activation::upload))
+        .route("/errors/{code}/note", web::post().to(codes::save_note))
         .route("/errors", web::get().to(codes::lookup))
         .route("/errors/{code}", web::get().to(codes::show))
         .route("/ingest", web::get().to(ingest::form))
@@ -110,6 +114,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, _secure: bool) {
                 )
                 .route("/errors/{code}", web::get().to(api::error_code))
                 .route("/mail/inbound", web::post().to(api::inbound))
+                .route("/activation-records", web::post().to(activation::push))
                 .default_service(web::to(api::not_found)),
         )
         .default_service(web::to(not_found));

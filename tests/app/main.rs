@@ -4,5 +4,6 @@ mod helpers;
 
 mod auth;
 mod corpus;
+mod evidence;
 mod ingest;
 mod workflow;
