@@ -3,6 +3,7 @@
 pub mod activation;
 pub mod auth;
 pub mod bench;
+pub mod bundles;
 pub mod cases;
 pub mod cli;
 pub mod codes;

@@ -28,6 +28,18 @@ pub struct AttachmentView {
     pub size: i64,
     pub content_type: String,
     pub is_tnef: bool,
+    /// `ok` (inspected bundle), `refused` (hostile or damaged: see note), `text`, or null.
+    pub bundle_status: Option<String>,
+    pub bundle_note: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FindingView {
+    pub attachment: String,
+    pub entry: String,
+    pub line: i64,
+    pub kind: String,
+    pub value: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -153,6 +165,8 @@ pub struct CaseDetail {
     /// Serial numbers of the case with no activation record.
     pub activation_missing: Vec<String>,
     pub similar_cases: Vec<SimilarCase>,
+    /// What the log bundles and text attachments say, with file and line.
+    pub findings: Vec<FindingView>,
     #[serde(skip)]
     pub first_customer_at: Option<NaiveDateTime>,
     #[serde(skip)]
@@ -182,6 +196,16 @@ type EscRow = (
 );
 
 pub fn load(conn: &mut DbConn, case: CaseRow) -> QueryResult<CaseDetail> {
+    type AttRow = (
+        i64,
+        i64,
+        String,
+        i64,
+        String,
+        bool,
+        Option<String>,
+        Option<String>,
+    );
     let atts: Vec<AttachmentView> = attachments::table
         .filter(attachments::case_id.eq(case.id))
         .order(attachments::id.asc())
@@ -192,19 +216,62 @@ pub fn load(conn: &mut DbConn, case: CaseRow) -> QueryResult<CaseDetail> {
             attachments::size,
             attachments::content_type,
             attachments::is_tnef,
+            attachments::bundle_status,
+            attachments::bundle_note,
         ))
-        .load::<(i64, i64, String, i64, String, bool)>(conn)?
+        .load::<AttRow>(conn)?
         .into_iter()
         .map(
-            |(id, message_row_id, filename, size, content_type, is_tnef)| AttachmentView {
+            |(
                 id,
                 message_row_id,
                 filename,
                 size,
                 content_type,
                 is_tnef,
+                bundle_status,
+                bundle_note,
+            )| AttachmentView {
+                id,
+                message_row_id,
+                filename,
+                size,
+                content_type,
+                is_tnef,
+                bundle_status,
+                bundle_note,
             },
         )
+        .collect();
+    let findings: Vec<FindingView> = crate::db::schema::bundle_findings::table
+        .filter(crate::db::schema::bundle_findings::case_id.eq(case.id))
+        .filter(
+            crate::db::schema::bundle_findings::kind
+                .ne("timestamp")
+                .or(crate::db::schema::bundle_findings::line.gt(0)),
+        )
+        .order(crate::db::schema::bundle_findings::id.asc())
+        .limit(300)
+        .select((
+            crate::db::schema::bundle_findings::attachment_id,
+            crate::db::schema::bundle_findings::entry_path,
+            crate::db::schema::bundle_findings::line,
+            crate::db::schema::bundle_findings::kind,
+            crate::db::schema::bundle_findings::value,
+        ))
+        .load::<(i64, String, i64, String, String)>(conn)?
+        .into_iter()
+        .map(|(att, entry, line, kind, value)| FindingView {
+            attachment: atts
+                .iter()
+                .find(|a| a.id == att)
+                .map(|a| a.filename.clone())
+                .unwrap_or_default(),
+            entry,
+            line,
+            kind,
+            value,
+        })
         .collect();
     let msgs: Vec<MessageView> = messages::table
         .filter(messages::case_id.eq(case.id))
@@ -468,6 +535,7 @@ pub fn load(conn: &mut DbConn, case: CaseRow) -> QueryResult<CaseDetail> {
         activation_records,
         activation_missing,
         similar_cases,
+        findings,
         first_customer_at: case.first_customer_at,
         first_response: case.first_response_at,
         id: case.id,

@@ -106,6 +106,32 @@ diesel::table! {
         size -> BigInt,
         sha256 -> Text,
         is_tnef -> Bool,
+        bundle_status -> Nullable<Text>,
+        bundle_note -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    bundle_entries (id) {
+        id -> BigInt,
+        attachment_id -> BigInt,
+        path -> Text,
+        size -> BigInt,
+        compressed_size -> BigInt,
+        is_text -> Bool,
+        depth -> BigInt,
+    }
+}
+
+diesel::table! {
+    bundle_findings (id) {
+        id -> BigInt,
+        case_id -> BigInt,
+        attachment_id -> BigInt,
+        entry_path -> Text,
+        line -> BigInt,
+        kind -> Text,
+        value -> Text,
     }
 }
 
@@ -283,4 +309,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox,
     activation_records,
     code_notes,
+    bundle_entries,
+    bundle_findings,
 );

@@ -5,6 +5,7 @@ pub mod activation;
 pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod bundles;
 pub mod cases;
 pub mod codes;
 pub mod escalations;
@@ -64,6 +65,18 @@ pub fn configure(cfg: &mut web::ServiceConfig, _secure: bool) {
         .route("/admin/activation", web::get().to(activation::form))
         .route("/admin/activation", web::post().to(activation::upload))
         .route("/errors/{code}/note", web::post().to(codes::save_note))
+        .route(
+            "/cases/{number}/attachments",
+            web::post().to(bundles::upload),
+        )
+        .route(
+            "/cases/{number}/attachments/{id}/bundle",
+            web::get().to(bundles::show),
+        )
+        .route(
+            "/cases/{number}/attachments/{id}/view",
+            web::get().to(bundles::view),
+        )
         .route("/errors", web::get().to(codes::lookup))
         .route("/errors/{code}", web::get().to(codes::show))
         .route("/ingest", web::get().to(ingest::form))

@@ -3,6 +3,7 @@
 mod helpers;
 
 mod auth;
+mod bundles;
 mod corpus;
 mod evidence;
 mod ingest;
