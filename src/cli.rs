@@ -148,6 +148,16 @@ pub enum Command {
         #[command(subcommand)]
         action: UserCmd,
     },
+    /// Consistent copy of the database and stored files while the server runs (SQLite).
+    Backup {
+        /// Destination directory (created; must be empty).
+        dest: PathBuf,
+    },
+    /// Restore a backup made by `casebook backup` into an empty data dir.
+    Restore {
+        /// The backup directory.
+        src: PathBuf,
+    },
     /// Activation records from the activation platform.
     Activation {
         #[command(subcommand)]
@@ -425,6 +435,28 @@ pub fn run(cli: Cli) -> ExitCode {
             };
             activation_import(&state, file, json)
         }
+        Command::Backup { ref dest } => match crate::backup::backup(&settings, dest) {
+            Ok(r) => {
+                eprintln!(
+                    "backup written to {}: database {} bytes, {} stored files",
+                    dest.display(),
+                    r.0,
+                    r.1
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        },
+        Command::Restore { ref src } => match crate::backup::restore(&settings, src) {
+            Ok(n) => {
+                eprintln!(
+                    "restored into {} ({n} stored files)",
+                    settings.data_dir.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        },
         Command::BenchIngest {
             messages,
             threads,

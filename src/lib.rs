@@ -2,6 +2,7 @@
 
 pub mod activation;
 pub mod auth;
+pub mod backup;
 pub mod bench;
 pub mod bundles;
 pub mod cases;

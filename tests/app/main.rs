@@ -7,4 +7,5 @@ mod bundles;
 mod corpus;
 mod evidence;
 mod ingest;
+mod safety;
 mod workflow;
