@@ -13,7 +13,7 @@ fn msg(i: usize) -> Vec<u8> {
         ("Subject".to_string(), format!("load test {thread}")),
         ("Message-ID".to_string(), format!("<m{i}@load.example>")),
     ];
-    if i % 3 != 0 {
+    if !i.is_multiple_of(3) {
         h.push((
             "In-Reply-To".to_string(),
             format!("<m{}@load.example>", i - 1),
