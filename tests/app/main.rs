@@ -9,4 +9,5 @@ mod corpus;
 mod evidence;
 mod ingest;
 mod safety;
+mod security;
 mod workflow;
