@@ -25,7 +25,7 @@ MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\
     for path in [
         format!("/cases/{number}"),
         "/cases".to_string(),
-        format!("/cases?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E"),
+        "/cases?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E".to_string(),
     ] {
         let page = b.get(&path);
         assert_eq!(page.status, 200, "{path}");
