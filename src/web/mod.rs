@@ -98,6 +98,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, _secure: bool) {
             "/admin/quarantine/{id}/retry",
             web::post().to(admin::retry_quarantine),
         )
+        .route(
+            "/admin/quarantine/{id}/assign",
+            web::post().to(admin::assign_quarantine),
+        )
         .route("/admin/raw/{id}", web::get().to(admin::raw_download))
         .service(
             web::scope("/api")
