@@ -433,31 +433,18 @@ pub async fn assign_quarantine(
         let sha =
             crate::storage::BlobStore::put(store.as_ref(), &raw).map_err(AppError::internal)?;
         crate::db::write_tx(&mut c, |c| -> Result<(), AppError> {
-            use crate::db::schema::{attachments, messages};
+            use crate::db::schema::attachments;
             let case = crate::cases::find_by_number(c, &n)?
                 .ok_or_else(|| AppError::BadRequest("quarantine.no_case".into()))?;
             let now = crate::now();
-            let row: i64 = diesel::insert_into(messages::table)
-                .values((
-                    messages::case_id.eq(case.id),
-                    messages::raw_id.eq(raw_id),
-                    messages::message_id.eq(format!(
-                        "quarantine.{id}.{}@casebook.invalid",
-                        crate::auth::random_hex(6)
-                    )),
-                    messages::content_hash.eq(&sha),
-                    messages::from_name.eq(&actor.name),
-                    messages::from_address.eq(&actor.email),
-                    messages::subject.eq(""),
-                    messages::sent_at.eq(now),
-                    messages::received_at.eq(now),
-                    messages::direction.eq("internal"),
-                    messages::is_auto_reply.eq(false),
-                    messages::body_text.eq(format!("{source}: {reason}")),
-                    messages::source.eq("quarantine"),
-                ))
-                .returning(messages::id)
-                .get_result(c)?;
+            let row = crate::cases::insert_internal(
+                c,
+                case.id,
+                &actor,
+                &format!("{source}: {reason}"),
+                "quarantine",
+                Some(raw_id),
+            )?;
             diesel::insert_into(attachments::table)
                 .values((
                     attachments::message_row_id.eq(row),

@@ -5,13 +5,12 @@ use super::auth::html;
 use super::{check_csrf, see_other, state, Page};
 use crate::auth::extract::HasRole;
 use crate::auth::{CurrentUser, Role};
-use crate::db::schema::{attachments, bundle_entries, bundle_findings, cases, messages};
+use crate::db::schema::{attachments, bundle_entries, bundle_findings, cases};
 use crate::error::AppError;
 use actix_multipart::Multipart;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use diesel::prelude::*;
-use futures_util::StreamExt;
 use serde::Deserialize;
 
 const UPLOADERS: &[Role] = &[Role::Support, Role::Rnd, Role::Admin];
@@ -21,41 +20,18 @@ pub async fn upload(
     req: HttpRequest,
     user: CurrentUser,
     path: web::Path<String>,
-    mut body: Multipart,
+    body: Multipart,
 ) -> Result<HttpResponse, AppError> {
     let u = user.require(UPLOADERS)?.clone();
     let st = state(&req)?;
-    let limit = st.settings.max_message_bytes;
-    let mut token = String::new();
-    let mut files: Vec<(String, String, Vec<u8>)> = Vec::new();
-    let mut total = 0usize;
-    while let Some(field) = body.next().await {
-        let mut field = field.map_err(|e| AppError::BadRequest(format!("upload: {e}")))?;
-        let name = field.name().unwrap_or("").to_string();
-        let filename = field
-            .content_disposition()
-            .and_then(|cd| cd.get_filename().map(crate::mail::parse::sanitize_filename))
-            .filter(|n| !n.is_empty())
-            .unwrap_or_else(|| "upload.bin".into());
-        let ctype = field
-            .content_type()
-            .map(|m| m.essence_str().to_string())
-            .unwrap_or_else(|| "application/octet-stream".into());
-        let mut data = Vec::new();
-        while let Some(chunk) = field.next().await {
-            let chunk = chunk.map_err(|e| AppError::BadRequest(format!("upload: {e}")))?;
-            total += chunk.len();
-            if total > limit {
-                return Err(AppError::TooLarge);
-            }
-            data.extend_from_slice(&chunk);
-        }
-        match name.as_str() {
-            "csrf_token" => token = String::from_utf8_lossy(&data).into_owned(),
-            "files" if !data.is_empty() => files.push((filename, ctype, data)),
-            _ => {}
-        }
-    }
+    let up = super::upload::read(body, st.settings.max_message_bytes).await?;
+    let token = up.csrf_token;
+    let files: Vec<(String, String, Vec<u8>)> = up
+        .files
+        .into_iter()
+        .filter(|f| f.field == "files")
+        .map(|f| (f.filename, f.content_type, f.data))
+        .collect();
     check_csrf(&req, &st, &token)?;
     let number = path.into_inner();
     if files.is_empty() {
@@ -82,26 +58,14 @@ pub async fn upload(
                 .map(|f| f.0.clone())
                 .collect::<Vec<_>>()
                 .join(", ");
-            let row: i64 = diesel::insert_into(messages::table)
-                .values((
-                    messages::case_id.eq(case.id),
-                    messages::message_id.eq(format!(
-                        "upload.{}@casebook.invalid",
-                        crate::auth::random_hex(12)
-                    )),
-                    messages::content_hash.eq(crate::storage::sha256_hex(names.as_bytes())),
-                    messages::from_name.eq(&u.name),
-                    messages::from_address.eq(&u.email),
-                    messages::subject.eq(""),
-                    messages::sent_at.eq(now),
-                    messages::received_at.eq(now),
-                    messages::direction.eq("internal"),
-                    messages::is_auto_reply.eq(false),
-                    messages::body_text.eq(format!("⇪ {names}")),
-                    messages::source.eq("upload"),
-                ))
-                .returning(messages::id)
-                .get_result(c)?;
+            let row = crate::cases::insert_internal(
+                c,
+                case.id,
+                &u,
+                &format!("⇪ {names}"),
+                "upload",
+                None,
+            )?;
             for ((filename, ctype, data), sha) in files.iter().zip(&shas) {
                 let att: i64 = diesel::insert_into(attachments::table)
                     .values((

@@ -10,6 +10,7 @@ pub mod cases;
 pub mod codes;
 pub mod escalations;
 pub mod ingest;
+pub mod upload;
 pub mod workflow;
 
 use crate::auth::users::User;
@@ -256,6 +257,25 @@ pub fn state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
     req.app_data::<web::Data<AppState>>()
         .cloned()
         .ok_or_else(|| AppError::internal("state missing"))
+}
+
+/// Runs a workflow action on a pooled connection off the async workers.
+pub async fn run<T: Send + 'static>(
+    st: &web::Data<AppState>,
+    f: impl FnOnce(
+            &mut crate::db::DbConn,
+            &crate::config::Settings,
+        ) -> Result<T, crate::cases::workflow::WorkflowError>
+        + Send
+        + 'static,
+) -> Result<T, AppError> {
+    let pool = st.pool.clone();
+    let settings = st.settings.clone();
+    web::block(move || -> Result<T, AppError> {
+        let mut c = pool.get()?;
+        Ok(f(&mut c, &settings)?)
+    })
+    .await?
 }
 
 /// Checks the form's CSRF token against the browser's cookie.
