@@ -148,6 +148,21 @@ pub enum Command {
         #[command(subcommand)]
         action: UserCmd,
     },
+    /// Consistent copy of the database and stored files while the server runs (SQLite).
+    Backup {
+        /// Destination directory (created; must be empty).
+        dest: PathBuf,
+    },
+    /// Restore a backup made by `casebook backup` into an empty data dir.
+    Restore {
+        /// The backup directory.
+        src: PathBuf,
+    },
+    /// Activation records from the activation platform.
+    Activation {
+        #[command(subcommand)]
+        action: ActivationCmd,
+    },
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
@@ -195,6 +210,18 @@ pub enum UserCmd {
     },
     /// List users.
     List,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ActivationCmd {
+    /// Import a CSV export (column mapping in the README); bad rows are reported with
+    /// their line numbers, good rows imported; a re-import adds nothing.
+    Import {
+        file: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -399,6 +426,37 @@ pub fn run(cli: Cli) -> ExitCode {
             ref url,
             ref token_file,
         } => mailgate(url, token_file),
+        Command::Activation {
+            action: ActivationCmd::Import { ref file, json },
+        } => {
+            let state = match build_state(settings, 1) {
+                Ok(s) => s,
+                Err(e) => return fail(e),
+            };
+            activation_import(&state, file, json)
+        }
+        Command::Backup { ref dest } => match crate::backup::backup(&settings, dest) {
+            Ok(r) => {
+                eprintln!(
+                    "backup written to {}: database {} bytes, {} stored files",
+                    dest.display(),
+                    r.0,
+                    r.1
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        },
+        Command::Restore { ref src } => match crate::backup::restore(&settings, src) {
+            Ok(n) => {
+                eprintln!(
+                    "restored into {} ({n} stored files)",
+                    settings.data_dir.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        },
         Command::BenchIngest {
             messages,
             threads,
@@ -597,5 +655,49 @@ fn mailgate(url: &str, token_file: &std::path::Path) -> ExitCode {
             eprintln!("casebook mailgate: {e} (will be retried by the MTA)");
             ExitCode::from(EX_TEMPFAIL)
         }
+    }
+}
+
+fn activation_import(state: &AppState, file: &std::path::Path, json: bool) -> ExitCode {
+    let bytes = match std::fs::read(file) {
+        Ok(b) => b,
+        Err(e) => return fail(format!("{}: {e}", file.display())),
+    };
+    let mut conn = match state.pool.get() {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {bar:40} {pos}/{len} rows {per_sec} {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let source = format!("csv:{}", file.display());
+    let report = crate::activation::import_csv(&mut conn, &bytes, &source, |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    });
+    bar.finish_and_clear();
+    match report {
+        Ok(r) => {
+            if json {
+                println!("{}", serde_json::to_string(&r).unwrap_or_default());
+            } else {
+                for (line, err) in &r.errors {
+                    println!("line {line}: {err}");
+                }
+                println!(
+                    "{} rows: {} imported, {} already present, {} refused",
+                    r.rows,
+                    r.imported,
+                    r.duplicates,
+                    r.errors.len()
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
     }
 }

@@ -1,7 +1,10 @@
 //! Casebook: support case tracking for teams that work over email.
 
+pub mod activation;
 pub mod auth;
+pub mod backup;
 pub mod bench;
+pub mod bundles;
 pub mod cases;
 pub mod cli;
 pub mod codes;

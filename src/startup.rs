@@ -62,6 +62,7 @@ pub async fn serve(state: AppState, bind: &str) -> std::io::Result<()> {
             .configure(|cfg| crate::web::configure(cfg, secure))
             .wrap(crate::web::error_pages())
             .wrap(crate::web::security_headers())
+            .wrap(actix_web::middleware::Compress::default())
             .wrap_fn(move |req, srv| {
                 use actix_web::dev::Service;
                 let seed = crate::web::csrf_seed_for(&req);

@@ -34,6 +34,18 @@
       if (s) { s.focus(); e.preventDefault(); }
     }
   });
+  // Drag and drop files onto the upload box.
+  Array.prototype.forEach.call(document.querySelectorAll("form.dropzone"), function (zone) {
+    var input = zone.querySelector("input[type=file]");
+    if (!input) return;
+    zone.addEventListener("dragover", function (e) { e.preventDefault(); zone.classList.add("over"); });
+    zone.addEventListener("dragleave", function () { zone.classList.remove("over"); });
+    zone.addEventListener("drop", function (e) {
+      e.preventDefault();
+      zone.classList.remove("over");
+      if (e.dataTransfer && e.dataTransfer.files.length) { input.files = e.dataTransfer.files; zone.submit(); }
+    });
+  });
   // Internal notes without a full page reload.
   var noteForm = document.getElementById("note-form");
   var thread = document.getElementById("thread");

@@ -28,6 +28,18 @@ pub struct AttachmentView {
     pub size: i64,
     pub content_type: String,
     pub is_tnef: bool,
+    /// `ok` (inspected bundle), `refused` (hostile or damaged: see note), `text`, or null.
+    pub bundle_status: Option<String>,
+    pub bundle_note: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FindingView {
+    pub attachment: String,
+    pub entry: String,
+    pub line: i64,
+    pub kind: String,
+    pub value: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -57,6 +69,16 @@ pub struct CodeView {
     pub description: String,
     pub facility: String,
     pub found_in: String,
+    /// R&D's note on what the code means in our products.
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SimilarCase {
+    pub number: String,
+    pub subject: String,
+    pub shared: Vec<String>,
+    pub resolution: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -139,6 +161,12 @@ pub struct CaseDetail {
     pub assignee_id: Option<i64>,
     pub contact_email: Option<String>,
     pub outbox: Vec<crate::mail::outbox::OutboxView>,
+    pub activation_records: Vec<crate::activation::RecordRow>,
+    /// Serial numbers of the case with no activation record.
+    pub activation_missing: Vec<String>,
+    pub similar_cases: Vec<SimilarCase>,
+    /// What the log bundles and text attachments say, with file and line.
+    pub findings: Vec<FindingView>,
     #[serde(skip)]
     pub first_customer_at: Option<NaiveDateTime>,
     #[serde(skip)]
@@ -168,6 +196,16 @@ type EscRow = (
 );
 
 pub fn load(conn: &mut DbConn, case: CaseRow) -> QueryResult<CaseDetail> {
+    type AttRow = (
+        i64,
+        i64,
+        String,
+        i64,
+        String,
+        bool,
+        Option<String>,
+        Option<String>,
+    );
     let atts: Vec<AttachmentView> = attachments::table
         .filter(attachments::case_id.eq(case.id))
         .order(attachments::id.asc())
@@ -178,19 +216,62 @@ pub fn load(conn: &mut DbConn, case: CaseRow) -> QueryResult<CaseDetail> {
             attachments::size,
             attachments::content_type,
             attachments::is_tnef,
+            attachments::bundle_status,
+            attachments::bundle_note,
         ))
-        .load::<(i64, i64, String, i64, String, bool)>(conn)?
+        .load::<AttRow>(conn)?
         .into_iter()
         .map(
-            |(id, message_row_id, filename, size, content_type, is_tnef)| AttachmentView {
+            |(
                 id,
                 message_row_id,
                 filename,
                 size,
                 content_type,
                 is_tnef,
+                bundle_status,
+                bundle_note,
+            )| AttachmentView {
+                id,
+                message_row_id,
+                filename,
+                size,
+                content_type,
+                is_tnef,
+                bundle_status,
+                bundle_note,
             },
         )
+        .collect();
+    let findings: Vec<FindingView> = crate::db::schema::bundle_findings::table
+        .filter(crate::db::schema::bundle_findings::case_id.eq(case.id))
+        .filter(
+            crate::db::schema::bundle_findings::kind
+                .ne("timestamp")
+                .or(crate::db::schema::bundle_findings::line.gt(0)),
+        )
+        .order(crate::db::schema::bundle_findings::id.asc())
+        .limit(300)
+        .select((
+            crate::db::schema::bundle_findings::attachment_id,
+            crate::db::schema::bundle_findings::entry_path,
+            crate::db::schema::bundle_findings::line,
+            crate::db::schema::bundle_findings::kind,
+            crate::db::schema::bundle_findings::value,
+        ))
+        .load::<(i64, String, i64, String, String)>(conn)?
+        .into_iter()
+        .map(|(att, entry, line, kind, value)| FindingView {
+            attachment: atts
+                .iter()
+                .find(|a| a.id == att)
+                .map(|a| a.filename.clone())
+                .unwrap_or_default(),
+            entry,
+            line,
+            kind,
+            value,
+        })
         .collect();
     let msgs: Vec<MessageView> = messages::table
         .filter(messages::case_id.eq(case.id))
@@ -265,9 +346,14 @@ pub fn load(conn: &mut DbConn, case: CaseRow) -> QueryResult<CaseDetail> {
                 facility: d.as_ref().map(|d| d.facility.clone()).unwrap_or_default(),
                 code,
                 found_in,
+                note: None,
             }
         })
-        .collect();
+        .collect::<Vec<CodeView>>();
+    let mut codes = codes;
+    for c in codes.iter_mut() {
+        c.note = crate::activation::code_note(conn, &c.code)?.map(|n| n.0);
+    }
     let serial_rows: Vec<(String, String)> = case_serials::table
         .filter(case_serials::case_id.eq(case.id))
         .order(case_serials::id.asc())
@@ -420,11 +506,36 @@ pub fn load(conn: &mut DbConn, case: CaseRow) -> QueryResult<CaseDetail> {
         None => None,
     };
     let outbox = crate::mail::outbox::for_case(conn, case.id)?;
+    let serial_list: Vec<String> = serial_rows
+        .iter()
+        .filter(|(_, k)| k == "serial")
+        .map(|(s, _)| s.clone())
+        .collect();
+    let activation_records = crate::activation::for_serials(conn, &serial_list)?;
+    let activation_missing = serial_list
+        .iter()
+        .filter(|s| {
+            !activation_records
+                .iter()
+                .any(|r| &r.serial_number == *s || r.machine_serial.as_deref() == Some(s.as_str()))
+        })
+        .cloned()
+        .collect();
+    let similar_cases = similar(
+        conn,
+        case.id,
+        &codes.iter().map(|c| c.code.clone()).collect::<Vec<_>>(),
+        &serial_list,
+    )?;
     Ok(CaseDetail {
         assignee,
         assignee_id: case.assignee_id,
         contact_email: case.contact_email.clone(),
         outbox,
+        activation_records,
+        activation_missing,
+        similar_cases,
+        findings,
         first_customer_at: case.first_customer_at,
         first_response: case.first_response_at,
         id: case.id,
@@ -450,4 +561,83 @@ pub fn load(conn: &mut DbConn, case: CaseRow) -> QueryResult<CaseDetail> {
         closure,
         audit,
     })
+}
+
+/// Closed cases sharing error codes (weight 2) or serial-number prefixes (weight 1), best first.
+fn similar(
+    conn: &mut DbConn,
+    case_id: i64,
+    codes: &[String],
+    serials: &[String],
+) -> QueryResult<Vec<SimilarCase>> {
+    use crate::db::schema::cases;
+    let mut score: std::collections::HashMap<i64, (i64, Vec<String>)> =
+        std::collections::HashMap::new();
+    if !codes.is_empty() {
+        let rows: Vec<(i64, String)> = case_codes::table
+            .filter(case_codes::code.eq_any(codes))
+            .filter(case_codes::case_id.ne(case_id))
+            .select((case_codes::case_id, case_codes::code))
+            .limit(500)
+            .load(conn)?;
+        for (id, code) in rows {
+            let e = score.entry(id).or_default();
+            e.0 += 2;
+            e.1.push(code);
+        }
+    }
+    for s in serials.iter().take(5) {
+        if s.len() < 8 {
+            continue;
+        }
+        let prefix: String = s.chars().take(6).collect();
+        let rows: Vec<i64> = case_serials::table
+            .filter(
+                case_serials::serial
+                    .like(format!("{}%", super::escape_like(&prefix)))
+                    .escape('\\'),
+            )
+            .filter(case_serials::case_id.ne(case_id))
+            .select(case_serials::case_id)
+            .limit(200)
+            .load(conn)?;
+        for id in rows {
+            let e = score.entry(id).or_default();
+            e.0 += 1;
+            e.1.push(format!("{prefix}…"));
+        }
+    }
+    let mut ranked: Vec<(i64, (i64, Vec<String>))> = score.into_iter().collect();
+    ranked.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then(b.0.cmp(&a.0)));
+    let mut out = Vec::new();
+    for (id, (_, mut shared)) in ranked.into_iter().take(50) {
+        let row: Option<(String, String, String)> = cases::table
+            .find(id)
+            .select((cases::number, cases::subject, cases::status))
+            .first(conn)
+            .optional()?;
+        let Some((number, subject, status)) = row else {
+            continue;
+        };
+        if status != "closed" {
+            continue;
+        }
+        let resolution = closures::table
+            .filter(closures::case_id.eq(id))
+            .order(closures::id.desc())
+            .select(closures::resolution)
+            .first::<String>(conn)
+            .optional()?;
+        shared.dedup();
+        out.push(SimilarCase {
+            number,
+            subject,
+            shared,
+            resolution,
+        });
+        if out.len() >= 5 {
+            break;
+        }
+    }
+    Ok(out)
 }

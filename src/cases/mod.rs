@@ -123,6 +123,41 @@ pub fn fresh_token(conn: &mut DbConn, prefix: &str) -> QueryResult<String> {
     }
 }
 
+/// An internal entry on the case's timeline (note, upload, filed quarantine): staff
+/// only, never mailed. Returns the message row id.
+pub fn insert_internal(
+    conn: &mut DbConn,
+    case_id: i64,
+    actor: &crate::auth::User,
+    body: &str,
+    source: &str,
+    raw_id: Option<i64>,
+) -> QueryResult<i64> {
+    use crate::db::schema::messages;
+    let now = crate::now();
+    diesel::insert_into(messages::table)
+        .values((
+            messages::case_id.eq(case_id),
+            messages::raw_id.eq(raw_id),
+            messages::message_id.eq(format!(
+                "{source}.{}@casebook.invalid",
+                crate::auth::random_hex(12)
+            )),
+            messages::content_hash.eq(crate::storage::sha256_hex(body.as_bytes())),
+            messages::from_name.eq(&actor.name),
+            messages::from_address.eq(&actor.email),
+            messages::subject.eq(""),
+            messages::sent_at.eq(now),
+            messages::received_at.eq(now),
+            messages::direction.eq("internal"),
+            messages::is_auto_reply.eq(false),
+            messages::body_text.eq(crate::mail::extract::mask_secrets(body)),
+            messages::source.eq(source),
+        ))
+        .returning(messages::id)
+        .get_result(conn)
+}
+
 pub fn audit(
     conn: &mut DbConn,
     case_id: Option<i64>,

@@ -825,26 +825,7 @@ pub fn add_note(conn: &mut DbConn, actor: &User, number: &str, body: &str) -> WR
     crate::db::write_tx(conn, |c| {
         let case = load_case(c, number)?;
         let now = crate::now();
-        let id: i64 = diesel::insert_into(messages::table)
-            .values((
-                messages::case_id.eq(case.id),
-                messages::message_id.eq(format!(
-                    "note.{}@casebook.invalid",
-                    crate::auth::random_hex(12)
-                )),
-                messages::content_hash.eq(crate::storage::sha256_hex(body.as_bytes())),
-                messages::from_name.eq(&actor.name),
-                messages::from_address.eq(&actor.email),
-                messages::subject.eq(""),
-                messages::sent_at.eq(now),
-                messages::received_at.eq(now),
-                messages::direction.eq("internal"),
-                messages::is_auto_reply.eq(false),
-                messages::body_text.eq(extract::mask_secrets(&body)),
-                messages::source.eq("note"),
-            ))
-            .returning(messages::id)
-            .get_result(c)?;
+        let id = super::insert_internal(c, case.id, actor, &body, "note", None)?;
         diesel::update(cases::table.find(case.id))
             .set(cases::updated_at.eq(now))
             .execute(c)?;

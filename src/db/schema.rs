@@ -106,6 +106,32 @@ diesel::table! {
         size -> BigInt,
         sha256 -> Text,
         is_tnef -> Bool,
+        bundle_status -> Nullable<Text>,
+        bundle_note -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    bundle_entries (id) {
+        id -> BigInt,
+        attachment_id -> BigInt,
+        path -> Text,
+        size -> BigInt,
+        compressed_size -> BigInt,
+        is_text -> Bool,
+        depth -> BigInt,
+    }
+}
+
+diesel::table! {
+    bundle_findings (id) {
+        id -> BigInt,
+        case_id -> BigInt,
+        attachment_id -> BigInt,
+        entry_path -> Text,
+        line -> BigInt,
+        kind -> Text,
+        value -> Text,
     }
 }
 
@@ -229,6 +255,34 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    activation_records (id) {
+        id -> BigInt,
+        fingerprint -> Text,
+        serial_number -> Text,
+        product_key -> Nullable<Text>,
+        machine_serial -> Nullable<Text>,
+        oem -> Nullable<Text>,
+        customer -> Nullable<Text>,
+        product -> Nullable<Text>,
+        activated_at -> Nullable<Timestamp>,
+        method -> Nullable<Text>,
+        result -> Nullable<Text>,
+        error_code -> Nullable<Text>,
+        source -> Text,
+        imported_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    code_notes (code) {
+        code -> Text,
+        note -> Text,
+        updated_by -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(messages -> cases (case_id));
 diesel::joinable!(attachments -> messages (message_row_id));
@@ -253,4 +307,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     quarantine,
     audit_events,
     outbox,
+    activation_records,
+    code_notes,
+    bundle_entries,
+    bundle_findings,
 );

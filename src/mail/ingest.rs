@@ -569,7 +569,7 @@ fn ingest_parsed(
             (format!("message {mid}"), pm.body_text.clone()),
         ];
         for (a, sha) in pm.attachments.iter().zip(&att_shas) {
-            diesel::insert_into(attachments::table)
+            let att_id: i64 = diesel::insert_into(attachments::table)
                 .values((
                     attachments::message_row_id.eq(row_id),
                     attachments::case_id.eq(case.id),
@@ -579,7 +579,17 @@ fn ingest_parsed(
                     attachments::sha256.eq(sha),
                     attachments::is_tnef.eq(a.is_tnef),
                 ))
-                .execute(conn)?;
+                .returning(attachments::id)
+                .get_result(conn)?;
+            crate::bundles::record(
+                conn,
+                case.id,
+                att_id,
+                &a.filename,
+                &a.content_type,
+                &a.bytes,
+                &rules.serial,
+            )?;
             let texty = a.content_type.starts_with("text/")
                 || [".log", ".txt", ".csv", ".xml", ".ini"]
                     .iter()

@@ -142,14 +142,7 @@ async fn run<T: Send + 'static>(
         + Send
         + 'static,
 ) -> Result<T, AppError> {
-    let st = state(req)?;
-    let pool = st.pool.clone();
-    let settings = st.settings.clone();
-    web::block(move || -> Result<T, AppError> {
-        let mut c = pool.get()?;
-        Ok(f(&mut c, &settings)?)
-    })
-    .await?
+    super::run(&state(req)?, f).await
 }
 
 #[derive(Deserialize)]

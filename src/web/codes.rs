@@ -3,7 +3,7 @@
 use super::auth::html;
 use super::{see_other, state, Page};
 use crate::auth::extract::{HasRole, STAFF};
-use crate::auth::CurrentUser;
+use crate::auth::{CurrentUser, Role};
 use crate::codes::Decoded;
 use crate::db::schema::{case_codes, cases, closures};
 use crate::error::AppError;
@@ -31,6 +31,8 @@ struct CodePage {
     page: Page,
     d: Decoded,
     cases: Vec<CodeCase>,
+    note: Option<(String, String, String)>,
+    can_edit: bool,
 }
 
 #[derive(Template)]
@@ -72,7 +74,8 @@ pub async fn show(
     let d = crate::codes::lookup(&path).ok_or(AppError::NotFound)?;
     let code = d.code.clone();
     let pool = st.pool.clone();
-    let list = web::block(move || -> Result<Vec<CodeCase>, AppError> {
+    type Loaded = (Vec<CodeCase>, Option<(String, String, String)>);
+    let list = web::block(move || -> Result<Loaded, AppError> {
         let mut c = pool.get()?;
         let rows: Vec<(i64, String, String, String)> = case_codes::table
             .inner_join(cases::table.on(cases::id.eq(case_codes::case_id)))
@@ -81,6 +84,8 @@ pub async fn show(
             .limit(100)
             .select((cases::id, cases::number, cases::subject, cases::status))
             .load(&mut c)?;
+        let note = crate::activation::code_note(&mut c, &code)?
+            .map(|(n, by, at)| (n, by, crate::cases::detail::rfc3339(&at)));
         let mut out = Vec::new();
         for (id, number, subject, status) in rows {
             let resolution = closures::table
@@ -96,13 +101,52 @@ pub async fn show(
                 resolution,
             });
         }
-        Ok(out)
+        Ok((out, note))
     })
     .await??;
+    let (list, note) = list;
+    let can_edit = matches!(user.0.role(), Role::Rnd | Role::Admin);
     let page = Page::new(&req, &st, Some(user.0));
     html(&CodePage {
         page,
         d,
         cases: list,
+        note,
+        can_edit,
     })
+}
+
+#[derive(Deserialize)]
+pub struct NoteForm {
+    #[serde(default)]
+    note: String,
+    #[serde(default)]
+    csrf_token: String,
+}
+
+/// R&D writes what a code means in our products.
+pub async fn save_note(
+    req: HttpRequest,
+    user: CurrentUser,
+    path: web::Path<String>,
+    form: web::Form<NoteForm>,
+) -> Result<HttpResponse, AppError> {
+    user.require(&[Role::Rnd, Role::Admin])?;
+    let st = state(&req)?;
+    super::check_csrf(&req, &st, &form.csrf_token)?;
+    let code = crate::codes::parse_code(&path)
+        .map(crate::codes::format_code)
+        .ok_or(AppError::NotFound)?;
+    let note = form.note.trim().to_string();
+    let by = user.0.name.clone();
+    let pool = st.pool.clone();
+    let c2 = code.clone();
+    web::block(move || -> Result<(), AppError> {
+        let mut c = pool.get()?;
+        crate::activation::set_code_note(&mut c, &c2, &note, &by)?;
+        crate::cases::audit(&mut c, None, &by, "code.note", &c2)?;
+        Ok(())
+    })
+    .await??;
+    Ok(see_other(&format!("/errors/{code}?done=saved")))
 }

@@ -9,7 +9,6 @@ use crate::mail::Outcome;
 use actix_multipart::Multipart;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
-use futures_util::StreamExt;
 
 #[derive(Template)]
 #[template(path = "ingest/upload.html")]
@@ -34,36 +33,18 @@ pub async fn form(req: HttpRequest, user: CurrentUser) -> Result<HttpResponse, A
 pub async fn upload(
     req: HttpRequest,
     user: CurrentUser,
-    mut body: Multipart,
+    body: Multipart,
 ) -> Result<HttpResponse, AppError> {
     user.require(ROLES)?;
     let st = state(&req)?;
-    let limit = st.settings.max_message_bytes;
-    let mut token = String::new();
-    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
-    let mut total = 0usize;
-    while let Some(field) = body.next().await {
-        let mut field = field.map_err(|e| AppError::BadRequest(format!("upload: {e}")))?;
-        let name = field.name().unwrap_or("").to_string();
-        let filename = field
-            .content_disposition()
-            .and_then(|cd| cd.get_filename().map(crate::mail::parse::sanitize_filename))
-            .unwrap_or_else(|| "upload".into());
-        let mut data = Vec::new();
-        while let Some(chunk) = field.next().await {
-            let chunk = chunk.map_err(|e| AppError::BadRequest(format!("upload: {e}")))?;
-            total += chunk.len();
-            if total > limit {
-                return Err(AppError::TooLarge);
-            }
-            data.extend_from_slice(&chunk);
-        }
-        if name == "csrf_token" {
-            token = String::from_utf8_lossy(&data).into_owned();
-        } else if name == "files" && !data.is_empty() {
-            files.push((filename, data));
-        }
-    }
+    let up = super::upload::read(body, st.settings.max_message_bytes).await?;
+    let token = up.csrf_token;
+    let files: Vec<(String, Vec<u8>)> = up
+        .files
+        .into_iter()
+        .filter(|f| f.field == "files")
+        .map(|f| (f.filename, f.data))
+        .collect();
     check_csrf(&req, &st, &token)?;
     let page = Page::new(&req, &st, Some(user.0.clone()));
     if files.is_empty() {

@@ -1,15 +1,18 @@
 //! Every URL in one place, the page context shared by templates, and the
 //! middleware for security headers, CSRF seeding and HTML error pages.
 
+pub mod activation;
 pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod bundles;
 pub mod cases;
 pub mod codes;
 pub mod escalations;
 pub mod ingest;
 pub mod reports;
 pub mod search;
+pub mod upload;
 pub mod workflow;
 
 use crate::auth::users::User;
@@ -62,6 +65,21 @@ pub fn configure(cfg: &mut web::ServiceConfig, _secure: bool) {
             "/escalations/{id}/close",
             web::post().to(workflow::close_escalation),
         )
+        .route("/admin/activation", web::get().to(activation::form))
+        .route("/admin/activation", web::post().to(activation::upload))
+        .route("/errors/{code}/note", web::post().to(codes::save_note))
+        .route(
+            "/cases/{number}/attachments",
+            web::post().to(bundles::upload),
+        )
+        .route(
+            "/cases/{number}/attachments/{id}/bundle",
+            web::get().to(bundles::show),
+        )
+        .route(
+            "/cases/{number}/attachments/{id}/view",
+            web::get().to(bundles::view),
+        )
         .route("/errors", web::get().to(codes::lookup))
         .route("/errors/{code}", web::get().to(codes::show))
         .route("/search", web::get().to(search::page))
@@ -85,6 +103,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, _secure: bool) {
         .route(
             "/admin/quarantine/{id}/retry",
             web::post().to(admin::retry_quarantine),
+        )
+        .route(
+            "/admin/quarantine/{id}/assign",
+            web::post().to(admin::assign_quarantine),
         )
         .route("/admin/raw/{id}", web::get().to(admin::raw_download))
         .service(
@@ -117,6 +139,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, _secure: bool) {
                 .route("/mail/inbound", web::post().to(api::inbound))
                 .route("/search", web::get().to(search::api))
                 .route("/reports/summary", web::get().to(reports::api_summary))
+                .route("/activation-records", web::post().to(activation::push))
                 .default_service(web::to(api::not_found)),
         )
         .default_service(web::to(not_found));
@@ -245,6 +268,25 @@ pub fn state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
     req.app_data::<web::Data<AppState>>()
         .cloned()
         .ok_or_else(|| AppError::internal("state missing"))
+}
+
+/// Runs a workflow action on a pooled connection off the async workers.
+pub async fn run<T: Send + 'static>(
+    st: &web::Data<AppState>,
+    f: impl FnOnce(
+            &mut crate::db::DbConn,
+            &crate::config::Settings,
+        ) -> Result<T, crate::cases::workflow::WorkflowError>
+        + Send
+        + 'static,
+) -> Result<T, AppError> {
+    let pool = st.pool.clone();
+    let settings = st.settings.clone();
+    web::block(move || -> Result<T, AppError> {
+        let mut c = pool.get()?;
+        Ok(f(&mut c, &settings)?)
+    })
+    .await?
 }
 
 /// Checks the form's CSRF token against the browser's cookie.

@@ -22,23 +22,7 @@ fn back(number: &str, done: &str, anchor: &str) -> HttpResponse {
     ))
 }
 
-async fn run<T: Send + 'static>(
-    st: &web::Data<AppState>,
-    f: impl FnOnce(
-            &mut crate::db::DbConn,
-            &crate::config::Settings,
-        ) -> Result<T, workflow::WorkflowError>
-        + Send
-        + 'static,
-) -> Result<T, AppError> {
-    let pool = st.pool.clone();
-    let settings = st.settings.clone();
-    web::block(move || -> Result<T, AppError> {
-        let mut c = pool.get()?;
-        Ok(f(&mut c, &settings)?)
-    })
-    .await?
-}
+use super::run;
 
 fn field<'a>(form: &'a HashMap<String, String>, name: &str) -> &'a str {
     form.get(name).map(String::as_str).unwrap_or("")

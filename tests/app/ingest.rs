@@ -432,6 +432,44 @@ fn bad_input_is_quarantined_never_lost() {
     );
     assert_eq!(retried.status, 200);
     assert!(b.get("/admin/quarantine").body.contains("(2)"));
+    // Filing it into a case by hand resolves it; the raw bytes come along as an attachment.
+    let case = inbound(
+        &app,
+        &token,
+        &mail(
+            &[
+                ("From", "a@b.example"),
+                ("Subject", "real"),
+                ("Message-ID", "<real@b.example>"),
+            ],
+            "x",
+        ),
+    );
+    let number = case["case_number"].as_str().expect("number");
+    let page = b.get("/admin/quarantine");
+    let qid = regex::Regex::new(r#"/admin/quarantine/(\d+)/assign"#)
+        .expect("re")
+        .captures(&page.body)
+        .expect("assign")[1]
+        .to_string();
+    let csrf = b.csrf("/admin/quarantine");
+    let r = b.post(
+        &format!("/admin/quarantine/{qid}/assign"),
+        &[("case_number", "CAS-00000-NOPE22"), ("csrf_token", &csrf)],
+    );
+    assert_eq!(r.status, 400, "unknown case refused");
+    let r = b.post(
+        &format!("/admin/quarantine/{qid}/assign"),
+        &[("case_number", number), ("csrf_token", &csrf)],
+    );
+    assert_eq!(r.status, 303);
+    assert!(b.get("/admin/quarantine").body.contains("(1)"));
+    let k = app.api_get(&format!("/api/cases/{number}"), &token);
+    assert!(k["attachments"]
+        .as_array()
+        .expect("atts")
+        .iter()
+        .any(|a| a["content_type"] == "message/rfc822"));
 }
 
 #[test]

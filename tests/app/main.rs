@@ -3,8 +3,13 @@
 mod helpers;
 
 mod auth;
+mod browser;
+mod bundles;
 mod corpus;
+mod evidence;
 mod ingest;
 mod reports;
+mod safety;
 mod search;
+mod security;
 mod workflow;

@@ -142,6 +142,35 @@ fn the_seed_comes_first_for_words_serials_and_codes() {
 }
 
 #[test]
+fn text_found_in_log_bundles() {
+    use std::io::Write;
+    let (app, token, _) = app_with_cases();
+    let b = app.browser();
+    b.login("wangbb@cmgos.example", PASSWORD);
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    w.start_file("CMGE_Log/act.log", zip::write::SimpleFileOptions::default())
+        .expect("start");
+    w.write_all(b"2022-06-27 09:00:01 start\r\n2022-06-27 09:00:02 WMI failed 0x80041003\r\n")
+        .expect("write");
+    let bundle = w.finish().expect("finish").into_inner();
+    let csrf = b.csrf(&format!("/cases/{SEED}"));
+    let up = b.post_multipart(
+        &format!("/cases/{SEED}/attachments"),
+        &[("csrf_token", &csrf)],
+        &[("files", "CMGE_Log.zip", &bundle)],
+    );
+    assert_eq!(up.status, 303, "{}", up.body);
+    let r = results(&app, &token, "q=0x80041003");
+    assert_eq!(numbers(&r), vec![SEED], "{r:?}");
+    assert_eq!(r[0]["where"], "bundle", "{r:?}");
+    let snip = r[0]["snippet"].as_str().unwrap_or("");
+    assert!(
+        snip.contains("CMGE_Log/act.log") && snip.contains("<mark>0x80041003</mark>"),
+        "{snip}"
+    );
+}
+
+#[test]
 fn filters_narrow_the_results() {
     let (app, token, decoys) = app_with_cases();
     let q = format!("q={}", enc("激活"));

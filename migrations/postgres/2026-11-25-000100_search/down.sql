@@ -1,11 +1,13 @@
 DROP INDEX IF EXISTS escalations_opened;
 DROP INDEX IF EXISTS cases_closed;
 DROP INDEX IF EXISTS cases_created;
+DROP TRIGGER IF EXISTS search_findings ON bundle_findings;
 DROP TRIGGER IF EXISTS search_scopes ON scopes;
 DROP TRIGGER IF EXISTS search_closures ON closures;
 DROP TRIGGER IF EXISTS search_escalations ON escalations;
 DROP TRIGGER IF EXISTS search_entries ON escalation_entries;
 DROP TRIGGER IF EXISTS search_cases ON cases;
+DROP FUNCTION IF EXISTS search_sync_findings();
 DROP FUNCTION IF EXISTS search_sync_scopes();
 DROP FUNCTION IF EXISTS search_sync_closures();
 DROP FUNCTION IF EXISTS search_sync_escalations();

@@ -95,6 +95,19 @@ END $$;
 CREATE TRIGGER search_scopes AFTER INSERT OR UPDATE OR DELETE ON scopes
     FOR EACH ROW EXECUTE FUNCTION search_sync_scopes();
 
+CREATE FUNCTION search_sync_findings() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        DELETE FROM search_docs WHERE id = OLD.id * 8 + 6;
+        RETURN OLD;
+    END IF;
+    PERFORM search_doc_put(NEW.id * 8 + 6, NEW.case_id, 'bundle',
+        NEW.entry_path || ' (' || NEW.line || '): ' || NEW.value);
+    RETURN NEW;
+END $$;
+CREATE TRIGGER search_findings AFTER INSERT OR UPDATE OR DELETE ON bundle_findings
+    FOR EACH ROW EXECUTE FUNCTION search_sync_findings();
+
 -- Existing data.
 INSERT INTO search_docs(id, case_id, kind, body) SELECT id * 8, id, 'subject', subject FROM cases;
 INSERT INTO search_docs(id, case_id, kind, body)
@@ -104,6 +117,8 @@ INSERT INTO search_docs(id, case_id, kind, body)
     SELECT id * 8 + 4, case_id, 'closure', problem_definition || chr(10) || resolution || chr(10) || COALESCE(root_cause, '') FROM closures;
 INSERT INTO search_docs(id, case_id, kind, body)
     SELECT id * 8 + 5, case_id, 'note', problem_definition || chr(10) || problem_scope || chr(10) || COALESCE(log_instructions, '') FROM scopes;
+INSERT INTO search_docs(id, case_id, kind, body)
+    SELECT id * 8 + 6, case_id, 'bundle', entry_path || ' (' || line || '): ' || value FROM bundle_findings;
 
 -- Reports: weekly counts and ranges over these timestamps.
 CREATE INDEX cases_created ON cases(created_at);

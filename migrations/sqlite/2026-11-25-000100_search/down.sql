@@ -1,6 +1,9 @@
 DROP INDEX IF EXISTS escalations_opened;
 DROP INDEX IF EXISTS cases_closed;
 DROP INDEX IF EXISTS cases_created;
+DROP TRIGGER IF EXISTS search_findings_ad;
+DROP TRIGGER IF EXISTS search_findings_au;
+DROP TRIGGER IF EXISTS search_findings_ai;
 DROP TRIGGER IF EXISTS search_scopes_ad;
 DROP TRIGGER IF EXISTS search_scopes_au;
 DROP TRIGGER IF EXISTS search_scopes_ai;

@@ -122,6 +122,20 @@ CREATE TRIGGER search_scopes_ad AFTER DELETE ON scopes BEGIN
     DELETE FROM search_docs WHERE id = old.id * 8 + 5;
 END;
 
+-- bundle_findings (codes, serials, timestamps found in uploaded log bundles) -> kind 6
+CREATE TRIGGER search_findings_ai AFTER INSERT ON bundle_findings BEGIN
+    INSERT INTO search_docs(id, case_id, kind, body) VALUES (new.id * 8 + 6, new.case_id, 'bundle',
+        new.entry_path || ' (' || new.line || '): ' || new.value);
+END;
+CREATE TRIGGER search_findings_au AFTER UPDATE ON bundle_findings BEGIN
+    UPDATE search_docs SET case_id = new.case_id,
+        body = new.entry_path || ' (' || new.line || '): ' || new.value
+    WHERE id = new.id * 8 + 6;
+END;
+CREATE TRIGGER search_findings_ad AFTER DELETE ON bundle_findings BEGIN
+    DELETE FROM search_docs WHERE id = old.id * 8 + 6;
+END;
+
 -- Existing data (the triggers on search_docs fill its FTS index).
 INSERT INTO messages_fts(messages_fts) VALUES ('rebuild');
 INSERT INTO search_docs(id, case_id, kind, body) SELECT id * 8, id, 'subject', subject FROM cases;
@@ -132,6 +146,8 @@ INSERT INTO search_docs(id, case_id, kind, body)
     SELECT id * 8 + 4, case_id, 'closure', problem_definition || char(10) || resolution || char(10) || COALESCE(root_cause, '') FROM closures;
 INSERT INTO search_docs(id, case_id, kind, body)
     SELECT id * 8 + 5, case_id, 'note', problem_definition || char(10) || problem_scope || char(10) || COALESCE(log_instructions, '') FROM scopes;
+INSERT INTO search_docs(id, case_id, kind, body)
+    SELECT id * 8 + 6, case_id, 'bundle', entry_path || ' (' || line || '): ' || value FROM bundle_findings;
 
 -- Reports: weekly counts and ranges over these timestamps.
 CREATE INDEX cases_created ON cases(created_at);

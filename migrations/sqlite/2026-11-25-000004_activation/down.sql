@@ -1,0 +1,2 @@
+DROP TABLE code_notes;
+DROP TABLE activation_records;

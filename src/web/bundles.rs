@@ -1,0 +1,277 @@
+//! Log bundles in the browser: upload to a case (several files), list a bundle's
+//! entries with findings, view a text entry.
+
+use super::auth::html;
+use super::{check_csrf, see_other, state, Page};
+use crate::auth::extract::HasRole;
+use crate::auth::{CurrentUser, Role};
+use crate::db::schema::{attachments, bundle_entries, bundle_findings, cases};
+use crate::error::AppError;
+use actix_multipart::Multipart;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use diesel::prelude::*;
+use serde::Deserialize;
+
+const UPLOADERS: &[Role] = &[Role::Support, Role::Rnd, Role::Admin];
+const READERS: &[Role] = &[Role::Support, Role::Rnd, Role::Manager, Role::Admin];
+
+pub async fn upload(
+    req: HttpRequest,
+    user: CurrentUser,
+    path: web::Path<String>,
+    body: Multipart,
+) -> Result<HttpResponse, AppError> {
+    let u = user.require(UPLOADERS)?.clone();
+    let st = state(&req)?;
+    let up = super::upload::read(body, st.settings.max_message_bytes).await?;
+    let token = up.csrf_token;
+    let files: Vec<(String, String, Vec<u8>)> = up
+        .files
+        .into_iter()
+        .filter(|f| f.field == "files")
+        .map(|f| (f.filename, f.content_type, f.data))
+        .collect();
+    check_csrf(&req, &st, &token)?;
+    let number = path.into_inner();
+    if files.is_empty() {
+        return Err(AppError::BadRequest("ingest.no_files".into()));
+    }
+    let pool = st.pool.clone();
+    let store = st.store.clone();
+    let rules = st.rules.clone();
+    let n = number.clone();
+    web::block(move || -> Result<(), AppError> {
+        // Files are content-addressed: stored once however often they are uploaded.
+        let mut shas = Vec::new();
+        for (_, _, data) in &files {
+            shas.push(
+                crate::storage::BlobStore::put(store.as_ref(), data).map_err(AppError::internal)?,
+            );
+        }
+        let mut c = pool.get()?;
+        crate::db::write_tx(&mut c, |c| -> Result<(), AppError> {
+            let case = crate::cases::find_by_number(c, &n)?.ok_or(AppError::NotFound)?;
+            let now = crate::now();
+            let names = files
+                .iter()
+                .map(|f| f.0.clone())
+                .collect::<Vec<_>>()
+                .join(", ");
+            let row = crate::cases::insert_internal(
+                c,
+                case.id,
+                &u,
+                &format!("⇪ {names}"),
+                "upload",
+                None,
+            )?;
+            for ((filename, ctype, data), sha) in files.iter().zip(&shas) {
+                let att: i64 = diesel::insert_into(attachments::table)
+                    .values((
+                        attachments::message_row_id.eq(row),
+                        attachments::case_id.eq(case.id),
+                        attachments::filename.eq(filename),
+                        attachments::content_type.eq(ctype),
+                        attachments::size.eq(data.len() as i64),
+                        attachments::sha256.eq(sha),
+                        attachments::is_tnef.eq(filename.eq_ignore_ascii_case("winmail.dat")),
+                    ))
+                    .returning(attachments::id)
+                    .get_result(c)?;
+                crate::bundles::record(c, case.id, att, filename, ctype, data, &rules.serial)?;
+            }
+            diesel::update(cases::table.find(case.id))
+                .set(cases::updated_at.eq(now))
+                .execute(c)?;
+            crate::cases::audit(c, Some(case.id), &u.name, "bundle.uploaded", &names)?;
+            Ok(())
+        })
+    })
+    .await??;
+    Ok(see_other(&format!(
+        "/cases/{}?done=uploaded#h-bundles",
+        super::cases::url_escape(&number)
+    )))
+}
+
+pub struct EntryRow {
+    pub path: String,
+    pub size: i64,
+    pub compressed: i64,
+    pub is_text: bool,
+}
+
+pub struct FindingRow {
+    pub entry: String,
+    pub line: i64,
+    pub kind: String,
+    pub value: String,
+}
+
+#[derive(Template)]
+#[template(path = "bundles/show.html")]
+struct BundlePage {
+    page: Page,
+    number: String,
+    id: i64,
+    filename: String,
+    status: String,
+    note: String,
+    entries: Vec<EntryRow>,
+    findings: Vec<FindingRow>,
+}
+
+type AttInfo = (String, String, Option<String>, Option<String>);
+
+fn attachment_of(c: &mut crate::db::DbConn, number: &str, id: i64) -> Result<AttInfo, AppError> {
+    let case = crate::cases::find_by_number(c, number)?.ok_or(AppError::NotFound)?;
+    Ok(attachments::table
+        .filter(attachments::id.eq(id))
+        .filter(attachments::case_id.eq(case.id))
+        .select((
+            attachments::filename,
+            attachments::sha256,
+            attachments::bundle_status,
+            attachments::bundle_note,
+        ))
+        .first(c)?)
+}
+
+pub async fn show(
+    req: HttpRequest,
+    user: CurrentUser,
+    path: web::Path<(String, i64)>,
+) -> Result<HttpResponse, AppError> {
+    user.require(READERS)?;
+    let st = state(&req)?;
+    let (number, id) = path.into_inner();
+    let pool = st.pool.clone();
+    let n = number.clone();
+    let (info, entries, findings) = web::block(move || -> Result<_, AppError> {
+        let mut c = pool.get()?;
+        let info = attachment_of(&mut c, &n, id)?;
+        let entries: Vec<(String, i64, i64, bool)> = bundle_entries::table
+            .filter(bundle_entries::attachment_id.eq(id))
+            .order(bundle_entries::id.asc())
+            .select((
+                bundle_entries::path,
+                bundle_entries::size,
+                bundle_entries::compressed_size,
+                bundle_entries::is_text,
+            ))
+            .load(&mut c)?;
+        let findings: Vec<(String, i64, String, String)> = bundle_findings::table
+            .filter(bundle_findings::attachment_id.eq(id))
+            .order(bundle_findings::id.asc())
+            .select((
+                bundle_findings::entry_path,
+                bundle_findings::line,
+                bundle_findings::kind,
+                bundle_findings::value,
+            ))
+            .load(&mut c)?;
+        Ok((info, entries, findings))
+    })
+    .await??;
+    let page = Page::new(&req, &st, Some(user.0));
+    html(&BundlePage {
+        page,
+        number,
+        id,
+        filename: info.0,
+        status: info.2.unwrap_or_default(),
+        note: info.3.unwrap_or_default(),
+        entries: entries
+            .into_iter()
+            .map(|(path, size, compressed, is_text)| EntryRow {
+                path,
+                size,
+                compressed,
+                is_text,
+            })
+            .collect(),
+        findings: findings
+            .into_iter()
+            .map(|(entry, line, kind, value)| FindingRow {
+                entry,
+                line,
+                kind,
+                value,
+            })
+            .collect(),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct ViewQuery {
+    #[serde(default)]
+    path: String,
+}
+
+#[derive(Template)]
+#[template(path = "bundles/view.html")]
+struct ViewPage {
+    page: Page,
+    number: String,
+    id: i64,
+    filename: String,
+    path: String,
+    text: String,
+    truncated: bool,
+}
+
+const VIEW_MAX: usize = 2 * 1024 * 1024;
+
+pub async fn view(
+    req: HttpRequest,
+    user: CurrentUser,
+    path: web::Path<(String, i64)>,
+    q: web::Query<ViewQuery>,
+) -> Result<HttpResponse, AppError> {
+    user.require(READERS)?;
+    let st = state(&req)?;
+    let (number, id) = path.into_inner();
+    let entry = q.into_inner().path;
+    let pool = st.pool.clone();
+    let store = st.store.clone();
+    let (n, e) = (number.clone(), entry.clone());
+    let (filename, bytes) = web::block(move || -> Result<(String, Vec<u8>), AppError> {
+        let mut c = pool.get()?;
+        let (filename, sha, status, _) = attachment_of(&mut c, &n, id)?;
+        let data =
+            crate::storage::BlobStore::get(store.as_ref(), &sha).map_err(AppError::internal)?;
+        if e.is_empty() || status.as_deref() == Some("text") {
+            return Ok((filename, data));
+        }
+        if status.as_deref() != Some("ok") {
+            return Err(AppError::BadRequest("bundle.refused".into()));
+        }
+        let known: i64 = bundle_entries::table
+            .filter(bundle_entries::attachment_id.eq(id))
+            .filter(bundle_entries::path.eq(&e))
+            .count()
+            .get_result(&mut c)?;
+        if known == 0 {
+            return Err(AppError::NotFound);
+        }
+        let bytes = crate::bundles::read_entry(&data, &e, &crate::bundles::Limits::default())
+            .map_err(|r| AppError::BadRequest(r.to_string()))?;
+        Ok((filename, bytes))
+    })
+    .await??;
+    let truncated = bytes.len() > VIEW_MAX;
+    let text = crate::mail::extract::mask_secrets(&crate::bundles::decode_text(
+        &bytes[..bytes.len().min(VIEW_MAX)],
+    ));
+    let page = Page::new(&req, &st, Some(user.0));
+    html(&ViewPage {
+        page,
+        number,
+        id,
+        filename,
+        path: entry,
+        text,
+        truncated,
+    })
+}
