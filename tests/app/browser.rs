@@ -204,6 +204,7 @@ fn support_and_rnd_take_the_seed_case_to_closure_in_a_browser() {
     let Some(d) = driver() else { return };
     let app = TestApp::new();
     app.seed_staff();
+    app.add_user("boss@cmgos.example", "Boss", "manager", &[]);
     let app = app.start();
     let base = app.base.clone();
     let seed = fixture("seed-export.txt");
@@ -342,6 +343,23 @@ fn support_and_rnd_take_the_seed_case_to_closure_in_a_browser() {
             let t = text(&c).await?;
             if !t.contains("Thread") || !t.contains("Closed") {
                 return Err("UI did not switch to English".into());
+            }
+            Ok(())
+        })
+        .await;
+        step(&c, "08-manager-report", || async {
+            logout(&c).await?;
+            login(&c, &base, "boss@cmgos.example").await?;
+            c.goto(&format!("{base}/reports?from=2022-01-01&to=2022-12-31"))
+                .await
+                .map_err(err)?;
+            accessibility(&c).await?;
+            let t = text(&c).await?;
+            if !t.contains("0xC002001B") || !t.contains("中银金融科技有限公司") {
+                return Err("the report does not count the seed case".into());
+            }
+            if c.find(Locator::Css("svg")).await.is_err() {
+                return Err("no chart".into());
             }
             Ok(())
         })
