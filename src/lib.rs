@@ -13,6 +13,7 @@ pub mod db;
 pub mod error;
 pub mod i18n;
 pub mod mail;
+pub mod mailboxes;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;
