@@ -3,7 +3,6 @@
 use super::{finish, set_position, MailboxError, MailboxRow, TlsMode};
 use crate::auth::Keys;
 use crate::mail::{Outcome, Rules};
-use crate::startup::AppState;
 use crate::storage::BlobStore;
 use imap::{ClientBuilder, ConnectionMode, TlsKind};
 
@@ -136,6 +135,11 @@ pub fn fetch_new(
         };
         let source = format!("imap:{}/{};uid={uid}", row.name, row.folder);
         let outcomes = crate::mail::ingest_input(&mut conn, ctx.store, ctx.rules, raw, &source)?;
+        // Reported once committed: every line printed is durable.
+        for o in &outcomes {
+            sink(o);
+        }
+        n += outcomes.len();
         // Committed locally: now, and only now, take it off the server's new mail.
         let uid_s = uid.to_string();
         match row.move_to.as_deref() {
@@ -152,10 +156,6 @@ pub fn fetch_new(
             }
         }
         set_position(&mut conn, row.id, uidvalidity, i64::from(uid))?;
-        for o in &outcomes {
-            sink(o);
-        }
-        n += outcomes.len();
     }
     let _ = s.logout();
     Ok(n)
@@ -188,25 +188,4 @@ pub fn poll_claimed(
         }
     }
     res
-}
-
-/// One pass of the server's poller: every due mailbox this worker could claim.
-pub fn poll_due(st: &AppState, worker: &str) -> Result<(), MailboxError> {
-    let rows = {
-        let mut conn = st
-            .pool
-            .get()
-            .map_err(|e| MailboxError::Pool(e.to_string()))?;
-        super::claim(&mut conn, worker, crate::now(), true, None)?
-    };
-    let ctx = Ctx {
-        pool: &st.pool,
-        store: st.store.as_ref(),
-        rules: &st.rules,
-        keys: &st.keys,
-    };
-    for row in rows {
-        let _ = poll_claimed(&ctx, &row, &mut |_| {});
-    }
-    Ok(())
 }

@@ -481,7 +481,8 @@ pub(crate) fn set_position(
     Ok(())
 }
 
-/// The background poller beside the server.
+/// The background poller beside the server: claims due mailboxes and polls each on
+/// its own blocking thread, so a slow or hanging server delays no other mailbox.
 pub fn spawn_poller(state: actix_web::web::Data<crate::startup::AppState>) {
     let worker = format!("{}-{}", std::process::id(), crate::auth::random_hex(4));
     actix_web::rt::spawn(async move {
@@ -489,9 +490,35 @@ pub fn spawn_poller(state: actix_web::web::Data<crate::startup::AppState>) {
         loop {
             let st = state.clone();
             let w = worker.clone();
-            let res = actix_web::web::block(move || client::poll_due(&st, &w)).await;
-            if let Err(e) = res {
-                tracing::warn!(error = %e, "mailbox poller");
+            let claimed =
+                actix_web::web::block(move || -> Result<Vec<MailboxRow>, MailboxError> {
+                    let mut c = st
+                        .pool
+                        .get()
+                        .map_err(|e| MailboxError::Pool(e.to_string()))?;
+                    Ok(claim(&mut c, &w, crate::now(), true, None)?)
+                })
+                .await;
+            match claimed {
+                Ok(Ok(rows)) => {
+                    for row in rows {
+                        let st = state.clone();
+                        actix_web::rt::spawn(async move {
+                            let _ = actix_web::web::block(move || {
+                                let ctx = client::Ctx {
+                                    pool: &st.pool,
+                                    store: st.store.as_ref(),
+                                    rules: &st.rules,
+                                    keys: &st.keys,
+                                };
+                                let _ = client::poll_claimed(&ctx, &row, &mut |_| {});
+                            })
+                            .await;
+                        });
+                    }
+                }
+                Ok(Err(e)) => tracing::warn!(error = %e, "mailbox poller: cannot claim"),
+                Err(e) => tracing::warn!(error = %e, "mailbox poller: cannot claim"),
             }
             actix_web::rt::time::sleep(std::time::Duration::from_secs(1)).await;
         }
