@@ -524,3 +524,69 @@ pub fn spawn_poller(state: actix_web::web::Data<crate::startup::AppState>) {
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let (h, p, t, u, f) =
+            parse_url("imaps://support%40example.com@imap.example.com/INBOX").expect("imaps");
+        assert_eq!(
+            (h.as_str(), p, t, u.as_str(), f.as_str()),
+            (
+                "imap.example.com",
+                993,
+                TlsMode::Imaps,
+                "support@example.com",
+                "INBOX"
+            )
+        );
+        let (_, p, t, _, f) =
+            parse_url("imap://u@mail.example.com:1143/Support/客户").expect("imap");
+        assert_eq!(
+            (p, t, f.as_str()),
+            (1143, TlsMode::StartTls, "Support/客户")
+        );
+        let (_, p, t, _, _) = parse_url("imap://u@127.0.0.1:1430/INBOX").expect("loopback");
+        assert_eq!((p, t), (1430, TlsMode::Plain));
+        let (_, _, t, _, f) = parse_url("imap://u@localhost?tls=starttls").expect("query");
+        assert_eq!((t, f.as_str()), (TlsMode::StartTls, "INBOX"));
+        assert!(
+            parse_url("imap://u:secret@host/INBOX").is_err(),
+            "no password in URLs"
+        );
+        assert!(parse_url("http://u@host/INBOX").is_err());
+        assert!(parse_url("imap://host/INBOX").is_err());
+        assert!(parse_url("imap://u@host:notaport/INBOX").is_err());
+    }
+
+    #[test]
+    fn plain_only_on_loopback() {
+        let mut m = NewMailbox {
+            name: "x".into(),
+            host: "imap.example.com".into(),
+            port: 143,
+            tls: TlsMode::Plain,
+            username: "u".into(),
+            password: Some("p".into()),
+            password_file: None,
+            folder: "INBOX".into(),
+            move_to: None,
+            poll_seconds: 60,
+        };
+        assert!(validate(&m).is_err());
+        m.host = "::1".into();
+        assert!(validate(&m).is_ok());
+        m.password = None;
+        assert!(validate(&m).is_err(), "a password is required");
+    }
+
+    #[test]
+    fn backoff_grows_and_caps() {
+        assert_eq!(backoff(60, 1), Duration::seconds(120));
+        assert_eq!(backoff(60, 3), Duration::seconds(480));
+        assert_eq!(backoff(60, 40), Duration::seconds(3600));
+    }
+}
