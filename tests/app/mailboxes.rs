@@ -30,12 +30,19 @@ fn id_of(args: &[&str]) -> String {
 
 struct Dovecot {
     port: u16,
+    /// Implicit TLS (self-signed certificate), when started with TLS.
+    tls_port: u16,
     dir: tempfile::TempDir,
     child: Option<Child>,
 }
 
 impl Dovecot {
     fn new() -> Dovecot {
+        Self::with_tls(false)
+    }
+
+    /// With `tls`, a self-signed certificate for STARTTLS and IMAPS, and no plain login.
+    fn with_tls(tls: bool) -> Dovecot {
         let dir = tempfile::tempdir().expect("dovecot dir");
         let d = dir.path();
         let root = id_of(&["-u"]) == "0";
@@ -76,15 +83,37 @@ impl Dovecot {
         )
         .expect("passwd");
         let port = SmtpSink::free_port();
+        let tls_port = if tls { SmtpSink::free_port() } else { 0 };
         let p = |s: &str| d.join(s).display().to_string();
+        let ssl = if tls {
+            let ok = Command::new("openssl")
+                .args([
+                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                ])
+                .args(["-subj", "/CN=localhost", "-keyout"])
+                .arg(d.join("key.pem"))
+                .arg("-out")
+                .arg(d.join("cert.pem"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "openssl req (self-signed certificate)");
+            format!(
+                "ssl = required\nssl_cert = <{}\nssl_key = <{}\n",
+                p("cert.pem"),
+                p("key.pem")
+            )
+        } else {
+            "ssl = no\n".to_string()
+        };
         let conf = format!(
             r#"protocols = imap
 listen = 127.0.0.1
 base_dir = {run}
 state_dir = {run}
 log_path = {log}
-ssl = no
-disable_plaintext_auth = no
+{ssl}disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_failure_delay = 0
 default_internal_user = {internal}
@@ -98,7 +127,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
   }}
 }}
 service anvil {{
@@ -130,6 +160,7 @@ namespace inbox {{
         std::fs::write(d.join("dovecot.conf"), conf).expect("conf");
         let mut dv = Dovecot {
             port,
+            tls_port,
             dir,
             child: None,
         };
@@ -595,4 +626,45 @@ fn a_wrong_password_is_a_clear_error_in_the_cli_and_on_the_admin_page() {
     // Without the token the form is refused.
     let no_csrf = b.post("/admin/mailboxes/1/remove", &[("csrf_token", "x")]);
     assert_eq!(no_csrf.status, 403);
+}
+
+#[test]
+fn tls_is_real_an_untrusted_certificate_is_refused_with_a_clear_error() {
+    if !dovecot_available() {
+        return;
+    }
+    let dv = Dovecot::with_tls(true);
+    let app = TestApp::new();
+    app.seed_staff();
+    let pwf = password_file(&app, IMAP_PASSWORD);
+    let imaps = format!("imaps://{USER}@127.0.0.1:{}/INBOX", dv.tls_port);
+    let starttls = format!("imap://{USER}@127.0.0.1:{}/INBOX?tls=starttls", dv.port);
+    for (name, url) in [("implicit", &imaps), ("starttls", &starttls)] {
+        app.cli_ok(
+            &[
+                "mailbox",
+                "add",
+                "--name",
+                name,
+                "--url",
+                url,
+                "--password-file",
+                &pwf,
+            ],
+            None,
+        );
+        let out = app.cli(&["fetch", "--mailbox", name], None);
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        eprintln!("{name}: {err}");
+        assert!(
+            err.contains("TLS with 127.0.0.1") && err.to_lowercase().contains("certificate"),
+            "{name}: {err}"
+        );
+    }
+    let list = app.cli_ok(&["mailbox", "list"], None);
+    assert!(
+        list.contains("TLS with 127.0.0.1"),
+        "last error kept: {list}"
+    );
 }
