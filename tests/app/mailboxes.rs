@@ -375,11 +375,11 @@ fn mail_in_the_inbox_becomes_cases_once_and_is_moved() {
 }
 
 #[test]
-fn a_crash_between_commit_and_move_gives_a_duplicate_not_a_loss() {
+fn a_crash_between_commit_and_flag_gives_a_duplicate_and_a_new_uidvalidity_doubles_nothing() {
     if !dovecot_available() {
         return;
     }
-    let dv = Dovecot::new();
+    let mut dv = Dovecot::new();
     let app = TestApp::new();
     app.seed_staff();
     let pwf = password_file(&app, IMAP_PASSWORD);
@@ -412,6 +412,33 @@ fn a_crash_between_commit_and_move_gives_a_duplicate_not_a_loss() {
         .any(|e| e.file_name().to_string_lossy().contains(":2,S"));
     assert!(flagged, "flagged \\Seen");
     assert!(fetch_json(&app).is_empty(), "not fetched again");
+
+    // The server renumbers the folder (new UIDVALIDITY): read again, nothing doubled.
+    dv.kill();
+    let inbox = dv.maildir("INBOX");
+    let uidlist = inbox.join("dovecot-uidlist");
+    let text = std::fs::read_to_string(&uidlist).expect("dovecot-uidlist");
+    let (head, rest) = text.split_once('\n').expect("uidlist header");
+    let renumbered: Vec<String> = head
+        .split(' ')
+        .map(
+            |f| match f.strip_prefix('V').and_then(|v| v.parse::<u64>().ok()) {
+                Some(v) => format!("V{}", v + 1000),
+                None => f.to_string(),
+            },
+        )
+        .collect();
+    std::fs::write(&uidlist, format!("{}\n{rest}", renumbered.join(" "))).expect("uidlist");
+    for e in std::fs::read_dir(&inbox).expect("maildir").flatten() {
+        if e.file_name().to_string_lossy().starts_with("dovecot.index") {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+    dv.start();
+    let again = fetch_json(&app);
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert_eq!(again[0]["outcome"], "duplicate", "{again:?}");
+    assert!(fetch_json(&app).is_empty());
 }
 
 #[test]
