@@ -178,6 +178,20 @@ pub enum Command {
         #[arg(long, default_value_t = 1000)]
         batch: usize,
     },
+    /// IMAP mailboxes Casebook polls itself.
+    Mailbox {
+        #[command(subcommand)]
+        action: MailboxCmd,
+    },
+    /// Fetch new mail from the mailboxes once (for cron); the server polls by itself.
+    Fetch {
+        /// Only this mailbox.
+        #[arg(long)]
+        mailbox: Option<String>,
+        /// One JSON object per message on stdout (as `casebook ingest --json`), nothing else.
+        #[arg(long)]
+        json: bool,
+    },
     /// Read one message on stdin and post it to a Casebook server (for an MTA pipe).
     Mailgate {
         /// e.g. http://127.0.0.1:8080/api/mail/inbound
@@ -221,6 +235,34 @@ pub enum ActivationCmd {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MailboxCmd {
+    /// Add a mailbox: `--url imap://USER@HOST:PORT/FOLDER` or `imaps://…`
+    /// (`?tls=plain` for a loopback server without TLS).
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        url: String,
+        /// File holding the password (read at each poll; never stored in the database).
+        #[arg(long)]
+        password_file: PathBuf,
+        /// Move processed mail to this folder (default: flag it \Seen and leave it).
+        #[arg(long)]
+        move_to: Option<String>,
+        /// Seconds between polls.
+        #[arg(long, default_value_t = crate::mailboxes::DEFAULT_POLL_SECONDS)]
+        poll_seconds: i64,
+    },
+    /// List mailboxes and their health.
+    List,
+    /// Remove a mailbox (mail already fetched stays).
+    Remove {
+        #[arg(long)]
+        name: String,
     },
 }
 
@@ -426,6 +468,14 @@ pub fn run(cli: Cli) -> ExitCode {
             ref url,
             ref token_file,
         } => mailgate(url, token_file),
+        Command::Mailbox { ref action } => match build_state(settings, 1) {
+            Ok(state) => mailbox_cmd(&state, action),
+            Err(e) => fail(e),
+        },
+        Command::Fetch { ref mailbox, json } => match build_state(settings, 2) {
+            Ok(state) => fetch(&state, mailbox.as_deref(), json),
+            Err(e) => fail(e),
+        },
         Command::Activation {
             action: ActivationCmd::Import { ref file, json },
         } => {
@@ -699,5 +749,160 @@ fn activation_import(state: &AppState, file: &std::path::Path, json: bool) -> Ex
             ExitCode::SUCCESS
         }
         Err(e) => fail(e),
+    }
+}
+
+fn mailbox_cmd(state: &AppState, action: &MailboxCmd) -> ExitCode {
+    use crate::mailboxes;
+    let mut c = match state.pool.get() {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    match action {
+        MailboxCmd::Add {
+            name,
+            url,
+            password_file,
+            move_to,
+            poll_seconds,
+        } => {
+            let (host, port, tls, username, folder) = match mailboxes::parse_url(url) {
+                Ok(p) => p,
+                Err(e) => return fail(e),
+            };
+            let abs =
+                std::fs::canonicalize(password_file).unwrap_or_else(|_| password_file.clone());
+            if let Err(e) = std::fs::read_to_string(&abs) {
+                return fail(format!("password file {}: {e}", abs.display()));
+            }
+            let m = mailboxes::NewMailbox {
+                name: name.clone(),
+                host,
+                port,
+                tls,
+                username,
+                password: None,
+                password_file: Some(abs.display().to_string()),
+                folder,
+                move_to: move_to.clone(),
+                poll_seconds: *poll_seconds,
+            };
+            match mailboxes::add(&mut c, &state.keys, &m) {
+                Ok(_) => {
+                    eprintln!("mailbox {name} added");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
+            }
+        }
+        MailboxCmd::List => match mailboxes::list(&mut c) {
+            Ok(list) => {
+                for m in list {
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}\t{}",
+                        m.name,
+                        m.url(),
+                        m.move_to.as_deref().unwrap_or("(flag seen)"),
+                        if m.enabled { "enabled" } else { "disabled" },
+                        m.last_ok_at
+                            .map(|t| format!("ok {}", crate::cases::detail::rfc3339(&t)))
+                            .unwrap_or_else(|| "never ok".into()),
+                        m.last_error.as_deref().unwrap_or("-"),
+                    );
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        },
+        MailboxCmd::Remove { name } => match mailboxes::remove(&mut c, name) {
+            Ok(()) => {
+                eprintln!("mailbox {name} removed");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        },
+    }
+}
+
+/// `casebook fetch`: every enabled mailbox (or one) once; exits non-zero if any failed.
+fn fetch(state: &AppState, only: Option<&str>, json: bool) -> ExitCode {
+    use crate::mailboxes;
+    let worker = format!(
+        "fetch-{}-{}",
+        std::process::id(),
+        crate::auth::random_hex(4)
+    );
+    let rows = {
+        let mut c = match state.pool.get() {
+            Ok(c) => c,
+            Err(e) => return fail(e),
+        };
+        let only_id = match only {
+            Some(name) => match mailboxes::find(&mut c, name) {
+                Ok(m) => Some(m.id),
+                Err(e) => return fail(e),
+            },
+            None => None,
+        };
+        match mailboxes::claim(&mut c, &worker, crate::now(), false, only_id) {
+            Ok(r) => r,
+            Err(e) => return fail(e),
+        }
+    };
+    if let Some(name) = only {
+        if rows.is_empty() {
+            return fail(format!(
+                "mailbox {name} is disabled or being polled by a server right now"
+            ));
+        }
+    }
+    let ctx = mailboxes::client::Ctx {
+        pool: &state.pool,
+        store: state.store.as_ref(),
+        rules: &state.rules,
+        keys: &state.keys,
+    };
+    let stdout = std::io::stdout();
+    let mut failed = 0;
+    let mut counts = std::collections::BTreeMap::<&'static str, usize>::new();
+    for row in rows {
+        let mut sink = |o: &crate::mail::Outcome| {
+            *counts.entry(o.outcome.as_str()).or_default() += 1;
+            let line = if json {
+                serde_json::to_string(o).unwrap_or_default()
+            } else {
+                format!(
+                    "{:<11} {:<18} {}{}",
+                    o.outcome.as_str(),
+                    o.case_number.as_deref().unwrap_or("-"),
+                    o.source,
+                    o.reason
+                        .as_deref()
+                        .map(|r| format!("  ({r})"))
+                        .unwrap_or_default()
+                )
+            };
+            let _ = writeln!(stdout.lock(), "{line}");
+        };
+        if let Err(e) = mailboxes::client::poll_claimed(&ctx, &row, &mut sink) {
+            eprintln!("casebook: mailbox {}: {e}", row.name);
+            failed += 1;
+        }
+    }
+    let total: usize = counts.values().sum();
+    let summary = counts
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if json {
+        eprintln!("{total} messages: {summary}");
+    } else {
+        println!("{total} messages: {summary}");
+    }
+    if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
 }

@@ -54,6 +54,7 @@ pub async fn serve(state: AppState, bind: &str) -> std::io::Result<()> {
     let secure = state.settings.secure_cookies;
     let max_body = state.settings.max_message_bytes;
     crate::mail::outbox::spawn_worker(state.clone());
+    crate::mailboxes::spawn_poller(state.clone());
     let server = actix_web::HttpServer::new(move || {
         actix_web::App::new()
             .app_data(state.clone())

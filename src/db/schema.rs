@@ -283,6 +283,32 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    mailboxes (id) {
+        id -> BigInt,
+        name -> Text,
+        host -> Text,
+        port -> BigInt,
+        tls -> Text,
+        username -> Text,
+        password_enc -> Nullable<Text>,
+        password_file -> Nullable<Text>,
+        folder -> Text,
+        move_to -> Nullable<Text>,
+        poll_seconds -> BigInt,
+        enabled -> Bool,
+        uidvalidity -> Nullable<BigInt>,
+        last_uid -> BigInt,
+        last_error -> Nullable<Text>,
+        last_ok_at -> Nullable<Timestamp>,
+        next_attempt_at -> Timestamp,
+        failures -> BigInt,
+        claimed_by -> Nullable<Text>,
+        claimed_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(messages -> cases (case_id));
 diesel::joinable!(attachments -> messages (message_row_id));
@@ -311,4 +337,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     code_notes,
     bundle_entries,
     bundle_findings,
+    mailboxes,
 );

@@ -10,6 +10,7 @@ pub mod cases;
 pub mod codes;
 pub mod escalations;
 pub mod ingest;
+pub mod mailboxes;
 pub mod reports;
 pub mod search;
 pub mod upload;
@@ -109,6 +110,16 @@ pub fn configure(cfg: &mut web::ServiceConfig, _secure: bool) {
             web::post().to(admin::assign_quarantine),
         )
         .route("/admin/raw/{id}", web::get().to(admin::raw_download))
+        .route("/admin/mailboxes", web::get().to(mailboxes::list))
+        .route("/admin/mailboxes", web::post().to(mailboxes::add))
+        .route(
+            "/admin/mailboxes/{id}/test",
+            web::post().to(mailboxes::test),
+        )
+        .route(
+            "/admin/mailboxes/{id}/remove",
+            web::post().to(mailboxes::remove),
+        )
         .service(
             web::scope("/api")
                 .app_data(

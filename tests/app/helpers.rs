@@ -16,10 +16,19 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// `../shared` beside the checkout, or None (tests skip then, but fail under CI=true).
+/// The team's shared folder: `$CASEBOOK_SHARED_DIR`, `../shared` beside the checkout,
+/// or the workplace's `/work/shared`; None when absent (tests skip then, but fail under CI=true).
 pub fn shared_dir() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
-    if p.is_dir() {
+    let candidates = [
+        std::env::var_os("CASEBOOK_SHARED_DIR").map(PathBuf::from),
+        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")),
+        Some(PathBuf::from("/work/shared")),
+    ];
+    if let Some(p) = candidates
+        .into_iter()
+        .flatten()
+        .find(|p| p.join("corpus").is_dir())
+    {
         return Some(p);
     }
     if std::env::var("CI").as_deref() == Ok("true") {

@@ -8,6 +8,7 @@ mod bundles;
 mod corpus;
 mod evidence;
 mod ingest;
+mod mailboxes;
 mod reports;
 mod safety;
 mod search;

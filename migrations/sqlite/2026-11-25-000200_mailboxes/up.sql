@@ -1,0 +1,23 @@
+CREATE TABLE mailboxes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+    name TEXT NOT NULL UNIQUE,
+    host TEXT NOT NULL,
+    port BIGINT NOT NULL,
+    tls TEXT NOT NULL,
+    username TEXT NOT NULL,
+    password_enc TEXT,
+    password_file TEXT,
+    folder TEXT NOT NULL,
+    move_to TEXT,
+    poll_seconds BIGINT NOT NULL,
+    enabled BOOLEAN NOT NULL,
+    uidvalidity BIGINT,
+    last_uid BIGINT NOT NULL,
+    last_error TEXT,
+    last_ok_at TIMESTAMP,
+    next_attempt_at TIMESTAMP NOT NULL,
+    failures BIGINT NOT NULL,
+    claimed_by TEXT,
+    claimed_at TIMESTAMP,
+    created_at TIMESTAMP NOT NULL
+);
