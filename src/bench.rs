@@ -187,6 +187,8 @@ pub struct BenchResult {
     pub bytes: usize,
     pub parse_secs: f64,
     pub ingest_secs: f64,
+    /// Search indexing of the same messages, done after ingest (as the server's indexer does).
+    pub index_secs: f64,
     pub outcomes: std::collections::BTreeMap<&'static str, usize>,
 }
 
@@ -245,6 +247,9 @@ pub fn run(
         crate::db::end_batch(&mut conn, true).map_err(|e| e.to_string())?;
     }
     let ingest_secs = t1.elapsed().as_secs_f64();
+    let t2 = Instant::now();
+    crate::search::catch_up_all(&mut conn).map_err(|e| e.to_string())?;
+    let index_secs = t2.elapsed().as_secs_f64();
     drop(conn);
     drop(state);
     let _ = std::fs::remove_dir_all(&dir);
@@ -253,6 +258,7 @@ pub fn run(
         bytes,
         parse_secs,
         ingest_secs,
+        index_secs,
         outcomes,
     })
 }

@@ -523,6 +523,11 @@ pub fn run(cli: Cli) -> ExitCode {
                 );
                 println!("ingest end to end   {:.2} s   {:.0} msg/s  (stored raw, parsed, threaded, committed to SQLite)", r.ingest_secs, ingest_rate);
                 println!("ratio to ceiling    {:.2}", ingest_rate / parse_rate);
+                println!(
+                    "search indexing    {:.2} s   {:.0} msg/s  (after ingest, as the server's background indexer does)",
+                    r.index_secs,
+                    r.messages as f64 / r.index_secs
+                );
                 println!("outcomes            {:?}", r.outcomes);
                 ExitCode::SUCCESS
             }
@@ -641,6 +646,9 @@ fn ingest(state: &AppState, paths: &[PathBuf], json: bool) -> ExitCode {
     }
     if let Err(e) = flush(&mut conn, &mut pending, &mut out, false) {
         return fail(e);
+    }
+    if let Err(e) = crate::search::catch_up_all(&mut conn) {
+        return fail(format!("search index: {e}"));
     }
     let total: usize = counts.values().sum();
     let summary = counts

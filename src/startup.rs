@@ -54,6 +54,7 @@ pub async fn serve(state: AppState, bind: &str) -> std::io::Result<()> {
     let secure = state.settings.secure_cookies;
     let max_body = state.settings.max_message_bytes;
     crate::mail::outbox::spawn_worker(state.clone());
+    spawn_search_indexer(state.clone());
     crate::mailboxes::spawn_poller(state.clone());
     let server = actix_web::HttpServer::new(move || {
         actix_web::App::new()
@@ -86,4 +87,32 @@ pub async fn serve(state: AppState, bind: &str) -> std::io::Result<()> {
         eprintln!("Casebook listening on http://{addr}");
     }
     server.run().await
+}
+
+/// SQLite: indexes newly arrived messages for search every two seconds (searches also
+/// catch up before they run, so results never miss a message).
+fn spawn_search_indexer(state: actix_web::web::Data<AppState>) {
+    if crate::db::is_postgres_url(&state.settings.database_url) {
+        return;
+    }
+    actix_web::rt::spawn(async move {
+        loop {
+            let pool = state.pool.clone();
+            let r = actix_web::web::block(move || -> Result<usize, String> {
+                let mut c = pool.get().map_err(|e| e.to_string())?;
+                crate::search::catch_up(&mut c, 20_000).map_err(|e| e.to_string())
+            })
+            .await;
+            match r {
+                Ok(Ok(n)) if n > 0 => {
+                    tracing::debug!(indexed = n, "search index caught up");
+                    continue;
+                }
+                Ok(Err(e)) => tracing::warn!(error = %e, "search indexing failed"),
+                Err(e) => tracing::warn!(error = %e, "search indexing failed"),
+                _ => {}
+            }
+            actix_web::rt::time::sleep(std::time::Duration::from_secs(2)).await;
+        }
+    });
 }

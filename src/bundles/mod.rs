@@ -154,6 +154,21 @@ fn unsafe_name(name: &str) -> bool {
         || n.contains('\0')
 }
 
+/// Records the first line where a code or serial appears in a file (once per file).
+fn push_first(out: &mut Vec<Finding>, entry: &str, line: usize, kind: &'static str, value: String) {
+    if !out
+        .iter()
+        .any(|f| f.entry == entry && f.kind == kind && f.value == value)
+    {
+        out.push(Finding {
+            entry: entry.to_string(),
+            line,
+            kind,
+            value,
+        });
+    }
+}
+
 /// Scans one text for findings (codes, serials, first and last timestamp).
 pub fn scan_text(entry: &str, text: &str, serial: &Regex, out: &mut Vec<Finding>, max: usize) {
     static TS: OnceLock<Regex> = OnceLock::new();
@@ -173,21 +188,11 @@ pub fn scan_text(entry: &str, text: &str, serial: &Regex, out: &mut Vec<Finding>
             || line.contains("错误")
         {
             for c in extract::error_codes(line) {
-                out.push(Finding {
-                    entry: entry.to_string(),
-                    line: n,
-                    kind: "code",
-                    value: c,
-                });
+                push_first(out, entry, n, "code", c);
             }
         }
         for s in extract::serial_numbers(line, serial) {
-            out.push(Finding {
-                entry: entry.to_string(),
-                line: n,
-                kind: "serial",
-                value: s,
-            });
+            push_first(out, entry, n, "serial", s);
         }
         if let Some(m) = ts.find(line) {
             if first_ts.is_none() {

@@ -375,8 +375,66 @@ type CaseRowLite = (
     NaiveDateTime,
 );
 
+#[derive(QueryableByName)]
+struct MaxId {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    id: i64,
+}
+
+/// SQLite: indexes up to `limit` messages not yet in the message index (they are
+/// indexed in batches, not by a trigger, to keep bulk ingest fast). Returns how many.
+/// PostgreSQL keeps its index current on insert: nothing to do.
+pub fn catch_up(conn: &mut DbConn, limit: i64) -> QueryResult<usize> {
+    if !crate::db::is_sqlite(conn) {
+        return Ok(0);
+    }
+    crate::db::write_tx(conn, |c| {
+        let upto: i64 = crate::db::schema::app_settings::table
+            .find("fts_messages_upto")
+            .select(crate::db::schema::app_settings::value)
+            .first::<String>(c)
+            .optional()?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let top = diesel::sql_query(
+            "SELECT COALESCE(MAX(id), 0) AS id FROM (SELECT id FROM messages WHERE id > $1 ORDER BY id LIMIT $2)",
+        )
+        .bind::<diesel::sql_types::BigInt, _>(upto)
+        .bind::<diesel::sql_types::BigInt, _>(limit)
+        .get_result::<MaxId>(c)?
+        .id;
+        if top <= upto {
+            return Ok(0);
+        }
+        let n = diesel::sql_query(
+            "INSERT INTO messages_fts(rowid, body_text) SELECT id, body_text FROM messages WHERE id > $1 AND id <= $2",
+        )
+        .bind::<diesel::sql_types::BigInt, _>(upto)
+        .bind::<diesel::sql_types::BigInt, _>(top)
+        .execute(c)?;
+        diesel::update(crate::db::schema::app_settings::table.find("fts_messages_upto"))
+            .set(crate::db::schema::app_settings::value.eq(top.to_string()))
+            .execute(c)?;
+        Ok(n)
+    })
+}
+
+/// Indexes everything pending (bulk ingest calls it at the end of a run).
+pub fn catch_up_all(conn: &mut DbConn) -> QueryResult<usize> {
+    let mut total = 0;
+    loop {
+        let n = catch_up(conn, 20_000)?;
+        if n == 0 {
+            return Ok(total);
+        }
+        total += n;
+    }
+}
+
 /// Cases matching every term, best first, each with a snippet of its best document.
 pub fn search(conn: &mut DbConn, q: &SearchQuery) -> QueryResult<Vec<Hit>> {
+    // Results are complete: whatever arrived since the last indexing run is indexed first.
+    catch_up_all(conn)?;
     let terms = parse_terms(&q.q);
     if terms.is_empty() {
         return Ok(Vec::new());
