@@ -15,6 +15,7 @@ pub mod i18n;
 pub mod mail;
 pub mod mailboxes;
 pub mod reports;
+pub mod robustness;
 pub mod search;
 pub mod startup;
 pub mod storage;
