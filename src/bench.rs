@@ -192,11 +192,13 @@ pub struct BenchResult {
     pub outcomes: std::collections::BTreeMap<&'static str, usize>,
 }
 
+/// With `keep`, the database stays in `DATA_DIR/bench-data` for `scripts/bench` to serve.
 pub fn run(
     base: &Settings,
     messages: usize,
     threads: usize,
     batch: usize,
+    keep: bool,
 ) -> Result<BenchResult, String> {
     let corpus = generate(messages, threads, 42);
     let bytes = corpus.iter().map(Vec::len).sum();
@@ -214,7 +216,11 @@ pub fn run(
             corpus.len()
         ));
     }
-    let dir = base.data_dir.join(format!("bench-{}", std::process::id()));
+    let dir = if keep {
+        base.data_dir.join("bench-data")
+    } else {
+        base.data_dir.join(format!("bench-{}", std::process::id()))
+    };
     let _ = std::fs::remove_dir_all(&dir);
     let mut settings = Settings::for_data_dir(dir.clone());
     settings.token_prefix = base.token_prefix.clone();
@@ -252,7 +258,9 @@ pub fn run(
     let index_secs = t2.elapsed().as_secs_f64();
     drop(conn);
     drop(state);
-    let _ = std::fs::remove_dir_all(&dir);
+    if !keep {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     Ok(BenchResult {
         messages: corpus.len(),
         bytes,

@@ -177,6 +177,9 @@ pub enum Command {
         /// Messages per transaction.
         #[arg(long, default_value_t = 1000)]
         batch: usize,
+        /// Keep the database in DATA_DIR/bench-data (for scripts/bench).
+        #[arg(long)]
+        keep: bool,
     },
     /// IMAP mailboxes Casebook polls itself.
     Mailbox {
@@ -511,7 +514,8 @@ pub fn run(cli: Cli) -> ExitCode {
             messages,
             threads,
             batch,
-        } => match crate::bench::run(&settings, messages, threads, batch) {
+            keep,
+        } => match crate::bench::run(&settings, messages, threads, batch, keep) {
             Ok(r) => {
                 let parse_rate = r.messages as f64 / r.parse_secs;
                 let ingest_rate = r.messages as f64 / r.ingest_secs;

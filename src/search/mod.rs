@@ -388,6 +388,20 @@ pub fn catch_up(conn: &mut DbConn, limit: i64) -> QueryResult<usize> {
     if !crate::db::is_sqlite(conn) {
         return Ok(0);
     }
+    // Fast path without the write lock: nothing pending (the common case for searches).
+    let upto_now: i64 = crate::db::schema::app_settings::table
+        .find("fts_messages_upto")
+        .select(crate::db::schema::app_settings::value)
+        .first::<String>(conn)
+        .optional()?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let newest: Option<i64> = crate::db::schema::messages::table
+        .select(diesel::dsl::max(crate::db::schema::messages::id))
+        .first(conn)?;
+    if newest.unwrap_or(0) <= upto_now {
+        return Ok(0);
+    }
     crate::db::write_tx(conn, |c| {
         let upto: i64 = crate::db::schema::app_settings::table
             .find("fts_messages_upto")
