@@ -68,6 +68,13 @@ fn load_case(conn: &mut DbConn, number: &str) -> WResult<CaseRow> {
     super::find_by_number(conn, number)?.ok_or(WorkflowError::NotFound)
 }
 
+/// An optional field, trimmed; None when blank.
+fn trimmed(v: Option<&str>) -> Option<String> {
+    v.map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+}
+
 fn nonempty(s: &str, key: &'static str) -> WResult<String> {
     let t = s.trim();
     if t.is_empty() {
@@ -334,11 +341,7 @@ pub fn set_scope(
 ) -> WResult<()> {
     let def = nonempty(s.problem_definition, "workflow.empty_definition")?;
     let scope = nonempty(s.problem_scope, "workflow.empty_scope")?;
-    let logs = s
-        .log_instructions
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(str::to_string);
+    let logs = trimmed(s.log_instructions);
     crate::db::write_tx(conn, |c| {
         let case = load_case(c, number)?;
         let mut row = None;
@@ -416,16 +419,8 @@ pub fn open_escalation(
     e: &EscalationInput,
 ) -> WResult<i64> {
     let question = nonempty(e.question, "workflow.empty_question")?;
-    let serial = e
-        .serial_number
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string);
-    let help = e
-        .help_needed
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string);
+    let serial = trimmed(e.serial_number);
+    let help = trimmed(e.help_needed);
     crate::db::write_tx(conn, |c| {
         let case = load_case(c, number)?;
         if case.status == Status::Closed.as_str() {
@@ -704,11 +699,7 @@ pub fn close_case(
 ) -> WResult<()> {
     let def = nonempty(i.problem_definition, "workflow.empty_definition")?;
     let resolution = nonempty(i.resolution, "workflow.empty_resolution")?;
-    let rc = i
-        .root_cause
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string);
+    let rc = trimmed(i.root_cause);
     crate::db::write_tx(conn, |c| {
         let case = load_case(c, number)?;
         let status = Status::parse(&case.status).unwrap_or(Status::New);
