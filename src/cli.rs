@@ -116,6 +116,15 @@ pub struct Cli {
         global = true
     )]
     pub outbox_interval: u64,
+    /// Seconds an IMAP server may take to accept a connection or to answer (each read
+    /// and write); past it the poll fails with a timeout and is retried with backoff.
+    #[arg(
+        long,
+        env = "CASEBOOK_IMAP_TIMEOUT",
+        default_value_t = crate::mailboxes::DEFAULT_IMAP_TIMEOUT_SECONDS,
+        global = true
+    )]
+    pub imap_timeout: u64,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -320,6 +329,7 @@ impl Cli {
         s.escalation_overdue_hours = self.escalation_overdue_hours;
         s.notify_rnd = !self.no_rnd_notify;
         s.outbox_interval_secs = self.outbox_interval.max(1);
+        s.imap_timeout_secs = self.imap_timeout.max(1);
         s
     }
 }
@@ -475,7 +485,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Ok(state) => mailbox_cmd(&state, action),
             Err(e) => fail(e),
         },
-        Command::Fetch { ref mailbox, json } => match build_state(settings, 2) {
+        Command::Fetch { ref mailbox, json } => match build_state(settings, 3) {
             Ok(state) => fetch(&state, mailbox.as_deref(), json),
             Err(e) => fail(e),
         },
@@ -837,20 +847,18 @@ fn mailbox_cmd(state: &AppState, action: &MailboxCmd) -> ExitCode {
 }
 
 /// `casebook fetch`: every enabled mailbox (or one) once; exits non-zero if any failed.
+/// A mailbox another live process is polling is skipped, and said so on stderr.
 fn fetch(state: &AppState, only: Option<&str>, json: bool) -> ExitCode {
     use crate::mailboxes;
-    let worker = format!(
-        "fetch-{}-{}",
-        std::process::id(),
-        crate::auth::random_hex(4)
-    );
-    let rows = {
+    let worker = mailboxes::worker_id("fetch");
+    let claims = {
         let mut c = match state.pool.get() {
             Ok(c) => c,
             Err(e) => return fail(e),
         };
         let only_id = match only {
             Some(name) => match mailboxes::find(&mut c, name) {
+                Ok(m) if !m.enabled => return fail(format!("mailbox {name} is disabled")),
                 Ok(m) => Some(m.id),
                 Err(e) => return fail(e),
             },
@@ -861,18 +869,20 @@ fn fetch(state: &AppState, only: Option<&str>, json: bool) -> ExitCode {
             Err(e) => return fail(e),
         }
     };
-    if let Some(name) = only {
-        if rows.is_empty() {
-            return fail(format!(
-                "mailbox {name} is disabled or being polled by a server right now"
-            ));
-        }
+    for b in &claims.busy {
+        eprintln!("casebook: {b}");
     }
+    if only.is_some() && claims.claimed.is_empty() {
+        // The one mailbox asked for was not fetched: not a success.
+        return ExitCode::FAILURE;
+    }
+    let rows = claims.claimed;
     let ctx = mailboxes::client::Ctx {
         pool: &state.pool,
         store: state.store.as_ref(),
         rules: &state.rules,
         keys: &state.keys,
+        timeout: state.settings.imap_timeout(),
     };
     let stdout = std::io::stdout();
     let mut failed = 0;

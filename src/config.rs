@@ -31,6 +31,8 @@ pub struct Settings {
     pub notify_rnd: bool,
     /// Seconds between outbox runs.
     pub outbox_interval_secs: u64,
+    /// Connect, read and write timeout for IMAP servers, in seconds.
+    pub imap_timeout_secs: u64,
 }
 
 impl std::fmt::Debug for Settings {
@@ -70,6 +72,7 @@ impl Settings {
             escalation_overdue_hours: 48,
             notify_rnd: true,
             outbox_interval_secs: 2,
+            imap_timeout_secs: crate::mailboxes::DEFAULT_IMAP_TIMEOUT_SECONDS,
         }
     }
 
@@ -80,6 +83,10 @@ impl Settings {
     /// Where outgoing mail is written when no SMTP server is configured.
     pub fn mail_dir(&self) -> PathBuf {
         self.data_dir.join("outgoing-mail")
+    }
+
+    pub fn imap_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.imap_timeout_secs.max(1))
     }
 
     pub fn sla_for(&self, priority: &str) -> i64 {

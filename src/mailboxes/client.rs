@@ -1,74 +1,284 @@
 //! The IMAP side (the sync `imap` crate, TLS by rustls), run on blocking threads.
+//!
+//! We open the socket ourselves (connect timeout, read and write timeouts) and hand
+//! the `imap` crate a finished stream: plain TCP, TLS, or TCP upgraded by STARTTLS.
+//! A server that accepts and then says nothing ends in a timeout error, never a hang.
 
 use super::{finish, set_position, MailboxError, MailboxRow, TlsMode};
 use crate::auth::Keys;
 use crate::mail::{Outcome, Rules};
 use crate::storage::BlobStore;
-use imap::{ClientBuilder, ConnectionMode, TlsKind};
+use rustls_connector::rustls;
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 pub type Session = imap::Session<imap::Connection>;
 
-fn imap_err(e: imap::Error) -> MailboxError {
-    MailboxError::Imap(e.to_string())
+/// Where an IMAP error happened, to name the server and the timeout.
+struct Peer<'a> {
+    addr: &'a str,
+    timeout: Duration,
 }
 
-/// Connects, logs in; errors say which step failed.
-pub fn connect(row: &MailboxRow, password: &str) -> Result<Session, MailboxError> {
+fn is_timeout(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
+}
+
+impl Peer<'_> {
+    fn timed_out(&self, step: &'static str) -> MailboxError {
+        MailboxError::Timeout(self.addr.to_string(), self.timeout.as_secs(), step)
+    }
+
+    fn io(&self, step: &'static str, e: std::io::Error) -> MailboxError {
+        if is_timeout(&e) {
+            self.timed_out(step)
+        } else {
+            MailboxError::Connect(self.addr.to_string(), e.to_string())
+        }
+    }
+
+    fn imap(&self, step: &'static str, e: imap::Error) -> MailboxError {
+        match e {
+            imap::Error::Io(io) if is_timeout(&io) => self.timed_out(step),
+            imap::Error::ConnectionLost => {
+                MailboxError::Imap(format!("connection to {} lost ({step})", self.addr))
+            }
+            other => MailboxError::Imap(other.to_string()),
+        }
+    }
+}
+
+/// TCP with a connect timeout (each address in turn) and read/write timeouts.
+fn open_tcp(host: &str, port: u16, peer: &Peer<'_>) -> Result<TcpStream, MailboxError> {
+    let addrs = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| MailboxError::Connect(peer.addr.to_string(), e.to_string()))?;
+    let mut last = None;
+    for a in addrs {
+        match TcpStream::connect_timeout(&a, peer.timeout) {
+            Ok(tcp) => {
+                tcp.set_read_timeout(Some(peer.timeout))
+                    .and_then(|()| tcp.set_write_timeout(Some(peer.timeout)))
+                    .map_err(|e| peer.io("setting up the socket", e))?;
+                return Ok(tcp);
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(match last {
+        Some(e) => peer.io("connecting", e),
+        None => MailboxError::Connect(peer.addr.to_string(), "no address found".into()),
+    })
+}
+
+/// The system's trusted roots (as the `imap` crate's own connector uses), built once.
+fn tls_config() -> Arc<rustls::ClientConfig> {
+    static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let mut roots = rustls::RootCertStore::empty();
+            let certs =
+                rustls_connector::rustls_native_certs::load_native_certs().unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "cannot load the system's trusted certificates");
+                    Vec::new()
+                });
+            let (_added, ignored) = roots.add_parsable_certificates(certs);
+            if ignored > 0 {
+                tracing::debug!(ignored, "some system certificates could not be parsed");
+            }
+            Arc::new(
+                rustls::ClientConfig::builder()
+                    .with_root_certificates(roots)
+                    .with_no_client_auth(),
+            )
+        })
+        .clone()
+}
+
+type TlsStream = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
+
+/// A TLS handshake over `tcp`, bounded by the socket timeouts; the certificate must
+/// be trusted and name `host`.
+fn tls(host: &str, mut tcp: TcpStream, peer: &Peer<'_>) -> Result<TlsStream, MailboxError> {
+    let tls_err = |m: String| MailboxError::Tls(peer.addr.to_string(), m);
+    let name = rustls::pki_types::ServerName::try_from(host.to_string())
+        .map_err(|e| tls_err(format!("{host} is not a valid server name: {e}")))?;
+    let mut conn =
+        rustls::ClientConnection::new(tls_config(), name).map_err(|e| tls_err(e.to_string()))?;
+    while conn.is_handshaking() {
+        if let Err(e) = conn.complete_io(&mut tcp) {
+            if is_timeout(&e) {
+                return Err(peer.timed_out("in the TLS handshake"));
+            }
+            let hint = match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+                Some(rustls::Error::InvalidCertificate(c)) => match c {
+                    rustls::CertificateError::NotValidForName => {
+                        format!(" (the certificate does not name {host})")
+                    }
+                    rustls::CertificateError::Expired => " (the certificate has expired)".into(),
+                    _ => " (the server's certificate is not trusted here: self-signed, or from \
+                          an authority this system does not trust)"
+                        .into(),
+                },
+                _ => String::new(),
+            };
+            return Err(tls_err(format!("{e}{hint}")));
+        }
+    }
+    Ok(rustls::StreamOwned::new(conn, tcp))
+}
+
+/// One line from the server, unbuffered (so nothing is read past it before TLS).
+fn read_line(tcp: &mut TcpStream) -> std::io::Result<String> {
+    let mut line = Vec::new();
+    let mut b = [0u8; 1];
+    while line.len() < 8192 {
+        match tcp.read(&mut b) {
+            Ok(0) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the server closed the connection",
+                ))
+            }
+            Ok(_) if b[0] == b'\n' => break,
+            Ok(_) => line.push(b[0]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(String::from_utf8_lossy(&line)
+        .trim_end_matches('\r')
+        .to_string())
+}
+
+fn short(s: &str) -> String {
+    s.chars().take(200).collect()
+}
+
+/// The greeting must be `* OK`; `* BYE` (shutting down, too many connections) is a
+/// refusal, named as such.
+fn check_greeting(line: &str, peer: &Peer<'_>) -> Result<(), MailboxError> {
+    if line
+        .get(..4)
+        .is_some_and(|p| p.eq_ignore_ascii_case("* OK"))
+    {
+        Ok(())
+    } else {
+        Err(MailboxError::Connect(
+            peer.addr.to_string(),
+            format!("the server did not greet with OK: {}", short(line)),
+        ))
+    }
+}
+
+/// Greeting and STARTTLS in the clear, before the TLS handshake.
+fn starttls(tcp: &mut TcpStream, peer: &Peer<'_>) -> Result<(), MailboxError> {
+    let greeting = read_line(tcp).map_err(|e| peer.io("waiting for the greeting", e))?;
+    check_greeting(&greeting, peer)?;
+    tcp.write_all(b"cb0 STARTTLS\r\n")
+        .and_then(|()| tcp.flush())
+        .map_err(|e| peer.io("sending STARTTLS", e))?;
+    for _ in 0..100 {
+        let line = read_line(tcp).map_err(|e| peer.io("waiting for the STARTTLS answer", e))?;
+        if let Some(rest) = line.strip_prefix("cb0 ") {
+            if rest.get(..2).is_some_and(|s| s.eq_ignore_ascii_case("OK")) {
+                return Ok(());
+            }
+            return Err(MailboxError::Tls(
+                peer.addr.to_string(),
+                format!("the server does not offer STARTTLS ({})", short(rest)),
+            ));
+        }
+    }
+    Err(MailboxError::Tls(
+        peer.addr.to_string(),
+        "no answer to STARTTLS".into(),
+    ))
+}
+
+/// Connects, logs in; errors say which step failed. Every socket operation is bounded
+/// by `timeout`.
+pub fn connect(
+    row: &MailboxRow,
+    password: &str,
+    timeout: Duration,
+) -> Result<Session, MailboxError> {
     let addr = format!("{}:{}", row.host, row.port);
+    let peer = Peer {
+        addr: &addr,
+        timeout,
+    };
     let port = u16::try_from(row.port)
         .map_err(|_| MailboxError::Invalid(format!("bad port {}", row.port)))?;
-    let mode = match row.tls_mode() {
-        TlsMode::Imaps => ConnectionMode::Tls,
-        TlsMode::StartTls => ConnectionMode::StartTls,
-        TlsMode::Plain => {
-            if !super::is_loopback(&row.host) {
-                return Err(MailboxError::Invalid(format!(
-                    "plain IMAP without TLS is only allowed for loopback hosts, not {}",
-                    row.host
-                )));
-            }
-            ConnectionMode::Plaintext
+    let mode = row.tls_mode();
+    if mode == TlsMode::Plain && !super::is_loopback(&row.host) {
+        return Err(MailboxError::Invalid(format!(
+            "plain IMAP without TLS is only allowed for loopback hosts, not {}",
+            row.host
+        )));
+    }
+    let host = row.host.trim_start_matches('[').trim_end_matches(']');
+    let mut tcp = open_tcp(host, port, &peer)?;
+    let stream: imap::Connection = match mode {
+        TlsMode::Imaps => Box::new(tls(host, tcp, &peer)?),
+        TlsMode::StartTls => {
+            starttls(&mut tcp, &peer)?;
+            Box::new(tls(host, tcp, &peer)?)
         }
+        TlsMode::Plain => Box::new(tcp),
     };
-    let client = ClientBuilder::new(row.host.as_str(), port)
-        .mode(mode)
-        .tls_kind(TlsKind::Rust)
-        .connect()
-        .map_err(|e| match e {
-            imap::Error::Io(io) => MailboxError::Connect(addr.clone(), io.to_string()),
-            imap::Error::RustlsHandshake(h) => MailboxError::Tls(addr.clone(), h.to_string()),
-            imap::Error::StartTlsNotAvailable => {
-                MailboxError::Tls(addr.clone(), "the server does not offer STARTTLS".into())
-            }
-            other => MailboxError::Connect(addr.clone(), other.to_string()),
-        })?;
+    let mut client = imap::Client::new(stream);
+    if mode == TlsMode::StartTls {
+        // Read in the clear before the upgrade; no second greeting comes.
+        client.greeting_read = true;
+    } else {
+        let greeting = client
+            .read_greeting()
+            .map_err(|e| peer.imap("waiting for the greeting", e))?;
+        check_greeting(&String::from_utf8_lossy(&greeting), &peer)?;
+    }
     client
         .login(&row.username, password)
         .map_err(|(e, _)| match e {
             imap::Error::No(no) => MailboxError::Auth(row.username.clone(), no.information),
             imap::Error::Bad(bad) => MailboxError::Auth(row.username.clone(), bad.information),
-            other => imap_err(other),
+            other => peer.imap("logging in", other),
         })
 }
 
-fn select(session: &mut Session, folder: &str) -> Result<imap::types::Mailbox, MailboxError> {
+fn select(
+    session: &mut Session,
+    folder: &str,
+    peer: &Peer<'_>,
+) -> Result<imap::types::Mailbox, MailboxError> {
     session.select(folder).map_err(|e| match e {
         imap::Error::No(no) => MailboxError::Folder(folder.to_string(), no.information),
-        other => imap_err(other),
+        other => peer.imap("opening the folder", other),
     })
 }
 
 /// "Test connection": login, open the folder and the move-to folder.
-pub fn test(row: &MailboxRow, keys: &Keys) -> Result<u32, MailboxError> {
+pub fn test(row: &MailboxRow, keys: &Keys, timeout: Duration) -> Result<u32, MailboxError> {
+    let addr = format!("{}:{}", row.host, row.port);
+    let peer = Peer {
+        addr: &addr,
+        timeout,
+    };
     let pw = row.password(keys)?;
-    let mut s = connect(row, &pw)?;
+    let mut s = connect(row, &pw, timeout)?;
     if let Some(dest) = row.move_to.as_deref() {
         s.examine(dest).map_err(|e| match e {
             imap::Error::No(no) => MailboxError::Folder(dest.to_string(), no.information),
-            other => imap_err(other),
+            other => peer.imap("opening the move-to folder", other),
         })?;
     }
-    let mb = select(&mut s, &row.folder)?;
+    let mb = select(&mut s, &row.folder, &peer)?;
     let _ = s.logout();
     Ok(mb.exists)
 }
@@ -79,18 +289,27 @@ pub struct Ctx<'a> {
     pub store: &'a dyn BlobStore,
     pub rules: &'a Rules,
     pub keys: &'a Keys,
+    /// Connect, read and write timeout for the IMAP server.
+    pub timeout: Duration,
 }
 
 /// Fetches every message above `last_uid`, ingests each, and only after its local
-/// commit moves (or flags) it on the server and records the UID.
+/// commit moves (or flags) it on the server and records the UID. Stops when `lost`
+/// says the claim went to another poller.
 pub fn fetch_new(
     ctx: &Ctx<'_>,
     row: &MailboxRow,
+    lost: &AtomicBool,
     sink: &mut dyn FnMut(&Outcome),
 ) -> Result<usize, MailboxError> {
+    let addr = format!("{}:{}", row.host, row.port);
+    let peer = Peer {
+        addr: &addr,
+        timeout: ctx.timeout,
+    };
     let pw = row.password(ctx.keys)?;
-    let mut s = connect(row, &pw)?;
-    let mb = select(&mut s, &row.folder)?;
+    let mut s = connect(row, &pw, ctx.timeout)?;
+    let mb = select(&mut s, &row.folder, &peer)?;
     let mut conn = ctx
         .pool
         .get()
@@ -106,7 +325,7 @@ pub fn fetch_new(
             );
         }
         last_uid = 0;
-        set_position(&mut conn, row.id, uidvalidity, 0)?;
+        set_position(&mut conn, row, uidvalidity, 0)?;
     }
     if mb.exists == 0 {
         let _ = s.logout();
@@ -114,7 +333,7 @@ pub fn fetch_new(
     }
     let mut uids: Vec<u32> = s
         .uid_search(format!("UID {}:*", last_uid + 1))
-        .map_err(imap_err)?
+        .map_err(|e| peer.imap("searching new mail", e))?
         .into_iter()
         .filter(|u| i64::from(*u) > last_uid)
         .collect();
@@ -122,9 +341,12 @@ pub fn fetch_new(
     let can_move = s.capabilities().map(|c| c.has_str("MOVE")).unwrap_or(false);
     let mut n = 0;
     for uid in uids {
+        if lost.load(Ordering::SeqCst) {
+            return Err(super::lost(&mut conn, row));
+        }
         let fetches = s
             .uid_fetch(uid.to_string(), "(UID BODY.PEEK[])")
-            .map_err(imap_err)?;
+            .map_err(|e| peer.imap("fetching a message", e))?;
         let Some(raw) = fetches
             .iter()
             .find(|f| f.uid == Some(uid))
@@ -142,26 +364,52 @@ pub fn fetch_new(
         n += outcomes.len();
         // Committed locally: now, and only now, take it off the server's new mail.
         let uid_s = uid.to_string();
-        match row.move_to.as_deref() {
-            Some(dest) if can_move => s.uid_mv(&uid_s, dest).map_err(imap_err)?,
-            Some(dest) => {
-                s.uid_copy(&uid_s, dest).map_err(imap_err)?;
-                s.uid_store(&uid_s, "+FLAGS.SILENT (\\Deleted)")
-                    .map_err(imap_err)?;
-                s.expunge().map_err(imap_err)?;
-            }
-            None => {
-                s.uid_store(&uid_s, "+FLAGS.SILENT (\\Seen)")
-                    .map_err(imap_err)?;
-            }
-        }
-        set_position(&mut conn, row.id, uidvalidity, i64::from(uid))?;
+        let moved = match row.move_to.as_deref() {
+            Some(dest) if can_move => s.uid_mv(&uid_s, dest),
+            Some(dest) => s
+                .uid_copy(&uid_s, dest)
+                .and_then(|()| s.uid_store(&uid_s, "+FLAGS.SILENT (\\Deleted)").map(drop))
+                .and_then(|()| s.expunge().map(drop)),
+            None => s.uid_store(&uid_s, "+FLAGS.SILENT (\\Seen)").map(drop),
+        };
+        moved.map_err(|e| peer.imap("moving a fetched message", e))?;
+        set_position(&mut conn, row, uidvalidity, i64::from(uid))?;
     }
     let _ = s.logout();
     Ok(n)
 }
 
-/// Polls one claimed mailbox and records its health; errors stay with the mailbox.
+/// Renews the claim every [`super::HEARTBEAT_SECONDS`] until `stop` is dropped; sets
+/// `lost` when another poller holds it now.
+fn heartbeat(
+    pool: &crate::db::Pool,
+    row: &MailboxRow,
+    lost: &AtomicBool,
+    stop: std::sync::mpsc::Receiver<()>,
+) {
+    let Some(worker) = row.claimed_by.as_deref() else {
+        return;
+    };
+    let every = Duration::from_secs(super::HEARTBEAT_SECONDS);
+    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(every) {
+        let renewed = pool.get().map_err(|e| e.to_string()).and_then(|mut c| {
+            super::renew(&mut c, row.id, worker, crate::now()).map_err(|e| e.to_string())
+        });
+        match renewed {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!("mailbox claim lost to another poller; stopping this poll");
+                lost.store(true, Ordering::SeqCst);
+                return;
+            }
+            // Tried again at the next beat; the lease outlasts a few misses.
+            Err(e) => tracing::warn!(error = %e, "cannot renew the mailbox claim"),
+        }
+    }
+}
+
+/// Polls one claimed mailbox (renewing the claim meanwhile) and records its health;
+/// errors stay with the mailbox.
 pub fn poll_claimed(
     ctx: &Ctx<'_>,
     row: &MailboxRow,
@@ -169,23 +417,38 @@ pub fn poll_claimed(
 ) -> Result<usize, MailboxError> {
     let span = tracing::info_span!("mailbox.poll", mailbox = %row.name, host = %row.host);
     let _g = span.enter();
-    let res = fetch_new(ctx, row, sink);
+    let lost = AtomicBool::new(false);
+    let res = std::thread::scope(|scope| {
+        let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+        let (pool, lost_ref) = (ctx.pool, &lost);
+        let beat_span = span.clone();
+        scope.spawn(move || {
+            let _g = beat_span.enter();
+            heartbeat(pool, row, lost_ref, stop_rx)
+        });
+        let res = fetch_new(ctx, row, &lost, sink);
+        drop(stop_tx);
+        res
+    });
     let now = crate::now();
     let mut conn = ctx
         .pool
         .get()
         .map_err(|e| MailboxError::Pool(e.to_string()))?;
-    match &res {
+    let recorded = match &res {
         Ok(n) => {
             if *n > 0 {
                 tracing::info!(messages = n, "mailbox fetched");
             }
-            finish(&mut conn, row, Ok(()), now)?;
+            finish(&mut conn, row, Ok(()), now)?
         }
         Err(e) => {
             tracing::warn!(error = %e, "mailbox poll failed; will retry with backoff");
-            finish(&mut conn, row, Err(&e.to_string()), now)?;
+            finish(&mut conn, row, Err(&e.to_string()), now)?
         }
+    };
+    if !recorded {
+        tracing::warn!("mailbox claim was taken over meanwhile; result left to the new holder");
     }
     res
 }

@@ -12,9 +12,14 @@ use crate::db::DbConn;
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
-/// A claim older than this is taken to belong to a crashed poller.
-pub const LEASE_MINUTES: i64 = 15;
+/// A claim not renewed for this long is taken to belong to a crashed poller. A running
+/// poll renews its claim every [`HEARTBEAT_SECONDS`]; a holder on this host that is
+/// no longer alive loses its claim at once (see [`claim`]).
+pub const LEASE_SECONDS: i64 = 60;
+pub const HEARTBEAT_SECONDS: u64 = 15;
 pub const DEFAULT_POLL_SECONDS: i64 = 60;
+/// Socket read/write (and connect) timeout for IMAP servers.
+pub const DEFAULT_IMAP_TIMEOUT_SECONDS: u64 = 30;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MailboxError {
@@ -26,6 +31,8 @@ pub enum MailboxError {
     Exists(String),
     #[error("cannot connect to {0}: {1}")]
     Connect(String, String),
+    #[error("no answer from {0} within {1} s (timed out {2}); will retry")]
+    Timeout(String, u64, &'static str),
     #[error("TLS with {0} failed: {1}")]
     Tls(String, String),
     #[error("login refused for {0}: {1} (check the user name and password)")]
@@ -36,6 +43,8 @@ pub enum MailboxError {
     Imap(String),
     #[error("password: {0}")]
     Password(String),
+    #[error("mailbox {0} was taken over by {1} (this poll's claim lapsed); stopped")]
+    ClaimLost(String, String),
     #[error("database: {0}")]
     Db(#[from] diesel::result::Error),
     #[error("database pool: {0}")]
@@ -352,74 +361,227 @@ pub fn remove_id(conn: &mut DbConn, id: i64) -> Result<(), MailboxError> {
     Ok(())
 }
 
-#[derive(QueryableByName)]
-struct IdRow {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    id: i64,
+/// A claim holder: `KIND:HOST:PID:RANDOM`, e.g. `fetch:mail1:4711:9f3a0c1e`.
+pub fn worker_id(kind: &str) -> String {
+    format!(
+        "{kind}:{}:{}:{}",
+        this_host(),
+        std::process::id(),
+        crate::auth::random_hex(4)
+    )
+}
+
+fn this_host() -> String {
+    hostname::get()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .filter(|h| !h.is_empty() && !h.contains(':'))
+        .unwrap_or_else(|| "unknown-host".into())
+}
+
+/// Who holds a claim, parsed from `claimed_by` (see [`worker_id`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    pub kind: String,
+    pub host: String,
+    pub pid: Option<u32>,
+}
+
+impl Holder {
+    pub fn parse(claimed_by: &str) -> Holder {
+        let mut parts = claimed_by.split(':');
+        match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some(kind), Some(host), Some(pid), Some(_)) => Holder {
+                kind: kind.to_string(),
+                host: host.to_string(),
+                pid: pid.parse().ok(),
+            },
+            // Written by an older version ("fetch-PID-RANDOM", "PID-RANDOM").
+            _ => Holder {
+                kind: claimed_by.to_string(),
+                host: String::new(),
+                pid: None,
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for Holder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.kind.as_str() {
+            "fetch" => "casebook fetch",
+            "serve" => "casebook serve",
+            other => other,
+        };
+        match self.pid {
+            Some(pid) => write!(f, "{kind} (pid {pid} on {})", self.host),
+            None => write!(f, "{kind}"),
+        }
+    }
+}
+
+/// Is this process alive? None when it cannot be told (no `/proc`).
+fn process_alive(pid: u32) -> Option<bool> {
+    if !std::path::Path::new("/proc/self/stat").exists() {
+        return None;
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // `PID (COMM) STATE …`; COMM may hold spaces and parentheses. A zombie is dead.
+        Ok(stat) => Some(
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                .is_none_or(|state| state != "Z" && state != "X"),
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(false),
+        Err(_) => None,
+    }
+}
+
+/// A claim whose holder ran on this host and is no longer alive.
+fn holder_is_gone(claimed_by: &str) -> bool {
+    let h = Holder::parse(claimed_by);
+    match h.pid {
+        Some(pid) if h.host == this_host() => {
+            pid != std::process::id() && process_alive(pid) == Some(false)
+        }
+        _ => false,
+    }
+}
+
+/// A mailbox that another live process is polling.
+#[derive(Debug, Clone)]
+pub struct Busy {
+    pub name: String,
+    pub holder: Holder,
+    /// Seconds since the holder last renewed its claim.
+    pub renewed_secs_ago: i64,
+    /// Seconds until the claim lapses unless renewed.
+    pub expires_in_secs: i64,
+}
+
+impl std::fmt::Display for Busy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "mailbox {} skipped: {} is polling it (claim renewed {} s ago, lapses in {} s unless renewed)",
+            self.name, self.holder, self.renewed_secs_ago, self.expires_in_secs
+        )
+    }
+}
+
+/// What [`claim`] got: the mailboxes now ours, and those another process holds.
+#[derive(Debug, Default)]
+pub struct Claims {
+    pub claimed: Vec<MailboxRow>,
+    pub busy: Vec<Busy>,
 }
 
 /// Claims mailboxes for `worker` so two pollers never read one mailbox at once.
 /// `due_only`: only those whose next attempt has come (the server); else any
-/// enabled mailbox not claimed by someone else (`casebook fetch`). `only`: one id.
+/// enabled mailbox (`casebook fetch`). `only`: one id. A claim is free when it was
+/// never taken, has not been renewed for [`LEASE_SECONDS`], or its holder ran on this
+/// host and is gone (killed); each is taken by compare-and-set on the old claim, so
+/// of two pollers racing for it exactly one wins.
 pub fn claim(
     conn: &mut DbConn,
     worker: &str,
     now: NaiveDateTime,
     due_only: bool,
     only: Option<i64>,
-) -> QueryResult<Vec<MailboxRow>> {
-    let stale = now - Duration::minutes(LEASE_MINUTES);
-    let due_until = if due_only {
-        now
-    } else {
-        now + Duration::days(365 * 100)
-    };
-    let ids: Vec<i64> = match conn {
-        DbConn::Pg(_) => diesel::sql_query(
-            "UPDATE mailboxes SET claimed_by = $1, claimed_at = $2 WHERE id IN (
-                SELECT id FROM mailboxes WHERE enabled AND next_attempt_at <= $4
-                  AND (claimed_at IS NULL OR claimed_at < $3)
-                  AND ($5 < 0 OR id = $5)
-                ORDER BY id FOR UPDATE SKIP LOCKED) RETURNING id",
-        )
-        .bind::<diesel::sql_types::Text, _>(worker)
-        .bind::<diesel::sql_types::Timestamp, _>(now)
-        .bind::<diesel::sql_types::Timestamp, _>(stale)
-        .bind::<diesel::sql_types::Timestamp, _>(due_until)
-        .bind::<diesel::sql_types::BigInt, _>(only.unwrap_or(-1))
-        .load::<IdRow>(conn)?
-        .into_iter()
-        .map(|r| r.id)
-        .collect(),
-        DbConn::Sqlite(_) => crate::db::write_tx(conn, |c| {
-            let mut q = mailboxes::table
-                .filter(mailboxes::enabled.eq(true))
-                .filter(mailboxes::next_attempt_at.le(due_until))
-                .filter(
-                    mailboxes::claimed_at
-                        .is_null()
-                        .or(mailboxes::claimed_at.lt(stale)),
-                )
-                .select(mailboxes::id)
+) -> QueryResult<Claims> {
+    let stale = now - Duration::seconds(LEASE_SECONDS);
+    let mut q = mailboxes::table
+        .filter(mailboxes::enabled.eq(true))
+        .select((
+            mailboxes::id,
+            mailboxes::name,
+            mailboxes::claimed_by,
+            mailboxes::claimed_at,
+        ))
+        .into_boxed();
+    if due_only {
+        q = q.filter(mailboxes::next_attempt_at.le(now));
+    }
+    if let Some(id) = only {
+        q = q.filter(mailboxes::id.eq(id));
+    }
+    let candidates: Vec<(i64, String, Option<String>, Option<NaiveDateTime>)> =
+        q.order(mailboxes::id.asc()).load(conn)?;
+    let mut ids = Vec::new();
+    let mut out = Claims::default();
+    for (id, name, by, at) in candidates {
+        let free = match (&by, at) {
+            (None, _) | (_, None) => true,
+            (Some(_), Some(at)) if at < stale => true,
+            (Some(b), Some(_)) => holder_is_gone(b),
+        };
+        if free {
+            let mut upd = diesel::update(mailboxes::table)
+                .filter(mailboxes::id.eq(id))
                 .into_boxed();
-            if let Some(id) = only {
-                q = q.filter(mailboxes::id.eq(id));
-            }
-            let ids: Vec<i64> = q.order(mailboxes::id.asc()).load(c)?;
-            diesel::update(mailboxes::table.filter(mailboxes::id.eq_any(&ids)))
+            upd = match &by {
+                Some(b) => upd.filter(mailboxes::claimed_by.eq(b.clone())),
+                None => upd.filter(mailboxes::claimed_by.is_null()),
+            };
+            upd = match at {
+                Some(t) => upd.filter(mailboxes::claimed_at.eq(t)),
+                None => upd.filter(mailboxes::claimed_at.is_null()),
+            };
+            let n = upd
                 .set((
                     mailboxes::claimed_by.eq(worker),
                     mailboxes::claimed_at.eq(now),
                 ))
-                .execute(c)?;
-            Ok::<_, diesel::result::Error>(ids)
-        })?,
-    };
-    mailboxes::table
+                .execute(conn)?;
+            if n == 1 {
+                if let Some(b) = by.as_deref() {
+                    tracing::warn!(mailbox = %name, previous = %Holder::parse(b),
+                        "took over the claim of a poller that is gone");
+                }
+                ids.push(id);
+                continue;
+            }
+            // Someone else was quicker: read who holds it now.
+            let (by2, at2): (Option<String>, Option<NaiveDateTime>) = mailboxes::table
+                .find(id)
+                .select((mailboxes::claimed_by, mailboxes::claimed_at))
+                .first(conn)?;
+            out.busy.push(busy(name, by2.as_deref(), at2, now));
+        } else {
+            out.busy.push(busy(name, by.as_deref(), at, now));
+        }
+    }
+    out.claimed = mailboxes::table
         .filter(mailboxes::id.eq_any(&ids))
         .order(mailboxes::id.asc())
         .select(MailboxRow::as_select())
-        .load(conn)
+        .load(conn)?;
+    Ok(out)
+}
+
+fn busy(name: String, by: Option<&str>, at: Option<NaiveDateTime>, now: NaiveDateTime) -> Busy {
+    let at = at.unwrap_or(now);
+    Busy {
+        name,
+        holder: Holder::parse(by.unwrap_or("another poller")),
+        renewed_secs_ago: (now - at).num_seconds().max(0),
+        expires_in_secs: (at + Duration::seconds(LEASE_SECONDS) - now)
+            .num_seconds()
+            .max(0),
+    }
+}
+
+/// Renews `worker`'s claim on a mailbox (the heartbeat of a running poll). False when
+/// the claim is no longer `worker`'s: it lapsed and another poller took it over.
+pub fn renew(conn: &mut DbConn, id: i64, worker: &str, now: NaiveDateTime) -> QueryResult<bool> {
+    let n = diesel::update(
+        mailboxes::table
+            .filter(mailboxes::id.eq(id))
+            .filter(mailboxes::claimed_by.eq(worker)),
+    )
+    .set(mailboxes::claimed_at.eq(now))
+    .execute(conn)?;
+    Ok(n == 1)
 }
 
 /// Backoff after `failures` failed polls: poll interval ×2 each, capped at one hour.
@@ -430,19 +592,27 @@ pub fn backoff(poll_seconds: i64, failures: i64) -> Duration {
     Duration::seconds(secs.min(3600))
 }
 
-/// Records the result of a poll and releases the claim.
+/// Records the result of a poll and releases the claim; does nothing when the claim
+/// was lost meanwhile (the new holder records its own result). Returns whether it
+/// was recorded.
 pub fn finish(
     conn: &mut DbConn,
     row: &MailboxRow,
     result: Result<(), &str>,
     now: NaiveDateTime,
-) -> QueryResult<()> {
+) -> QueryResult<bool> {
     let release = (
         mailboxes::claimed_by.eq(None::<String>),
         mailboxes::claimed_at.eq(None::<NaiveDateTime>),
     );
-    match result {
-        Ok(()) => diesel::update(mailboxes::table.find(row.id))
+    let mut target = diesel::update(mailboxes::table)
+        .filter(mailboxes::id.eq(row.id))
+        .into_boxed();
+    if let Some(w) = row.claimed_by.as_deref() {
+        target = target.filter(mailboxes::claimed_by.eq(w.to_string()));
+    }
+    let n = match result {
+        Ok(()) => target
             .set((
                 mailboxes::last_error.eq(None::<String>),
                 mailboxes::last_ok_at.eq(Some(now)),
@@ -453,7 +623,7 @@ pub fn finish(
             .execute(conn)?,
         Err(e) => {
             let failures = row.failures + 1;
-            diesel::update(mailboxes::table.find(row.id))
+            target
                 .set((
                     mailboxes::last_error.eq(Some(e.chars().take(500).collect::<String>())),
                     mailboxes::failures.eq(failures),
@@ -463,28 +633,55 @@ pub fn finish(
                 .execute(conn)?
         }
     };
-    Ok(())
+    Ok(n == 1)
 }
 
+/// Records how far the folder has been read, only while the claim is still ours.
 pub(crate) fn set_position(
     conn: &mut DbConn,
-    id: i64,
+    row: &MailboxRow,
     uidvalidity: Option<i64>,
     last_uid: i64,
-) -> QueryResult<()> {
-    diesel::update(mailboxes::table.find(id))
+) -> Result<(), MailboxError> {
+    let mut target = diesel::update(mailboxes::table)
+        .filter(mailboxes::id.eq(row.id))
+        .into_boxed();
+    if let Some(w) = row.claimed_by.as_deref() {
+        target = target.filter(mailboxes::claimed_by.eq(w.to_string()));
+    }
+    let n = target
         .set((
             mailboxes::uidvalidity.eq(uidvalidity),
             mailboxes::last_uid.eq(last_uid),
         ))
         .execute(conn)?;
+    if n == 0 {
+        return Err(lost(conn, row));
+    }
     Ok(())
+}
+
+/// The error for a claim that is no longer ours, naming the new holder.
+pub(crate) fn lost(conn: &mut DbConn, row: &MailboxRow) -> MailboxError {
+    let by: Option<String> = mailboxes::table
+        .find(row.id)
+        .select(mailboxes::claimed_by)
+        .first(conn)
+        .optional()
+        .ok()
+        .flatten()
+        .flatten();
+    MailboxError::ClaimLost(
+        row.name.clone(),
+        by.map(|b| Holder::parse(&b).to_string())
+            .unwrap_or_else(|| "nobody (the claim was released)".into()),
+    )
 }
 
 /// The background poller beside the server: claims due mailboxes and polls each on
 /// its own blocking thread, so a slow or hanging server delays no other mailbox.
 pub fn spawn_poller(state: actix_web::web::Data<crate::startup::AppState>) {
-    let worker = format!("{}-{}", std::process::id(), crate::auth::random_hex(4));
+    let worker = worker_id("serve");
     actix_web::rt::spawn(async move {
         tracing::info!("mailbox poller started");
         loop {
@@ -496,7 +693,7 @@ pub fn spawn_poller(state: actix_web::web::Data<crate::startup::AppState>) {
                         .pool
                         .get()
                         .map_err(|e| MailboxError::Pool(e.to_string()))?;
-                    Ok(claim(&mut c, &w, crate::now(), true, None)?)
+                    Ok(claim(&mut c, &w, crate::now(), true, None)?.claimed)
                 })
                 .await;
             match claimed {
@@ -510,6 +707,7 @@ pub fn spawn_poller(state: actix_web::web::Data<crate::startup::AppState>) {
                                     store: st.store.as_ref(),
                                     rules: &st.rules,
                                     keys: &st.keys,
+                                    timeout: st.settings.imap_timeout(),
                                 };
                                 let _ = client::poll_claimed(&ctx, &row, &mut |_| {});
                             })
@@ -581,6 +779,33 @@ mod tests {
         assert!(validate(&m).is_ok());
         m.password = None;
         assert!(validate(&m).is_err(), "a password is required");
+    }
+
+    #[test]
+    fn claim_holders_on_this_host_that_are_gone_lose_their_claim() {
+        let me = worker_id("fetch");
+        let h = Holder::parse(&me);
+        assert_eq!(
+            (h.kind.as_str(), h.pid),
+            ("fetch", Some(std::process::id()))
+        );
+        assert_eq!(h.host, this_host());
+        assert!(h.to_string().starts_with("casebook fetch (pid "), "{h}");
+        assert!(!holder_is_gone(&me), "this process is alive");
+        // A child that has exited and been reaped: its pid is free.
+        let mut child = std::process::Command::new("true").spawn().expect("true");
+        let pid = child.id();
+        child.wait().expect("wait");
+        let dead = format!("fetch:{}:{pid}:00000000", this_host());
+        if process_alive(pid).is_some() {
+            assert!(holder_is_gone(&dead), "{dead}");
+        }
+        // Elsewhere, or written by an older version: only the lease tells.
+        assert!(!holder_is_gone(&format!(
+            "fetch:elsewhere.example:{pid}:00000000"
+        )));
+        assert!(!holder_is_gone(&format!("fetch-{pid}-abcd")));
+        assert_eq!(Holder::parse("fetch-1-abcd").pid, None);
     }
 
     #[test]

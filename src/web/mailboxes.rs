@@ -209,7 +209,8 @@ pub async fn test(
     let s2 = st.clone();
     let (name, result, rows) = web::block(move || -> Result<TestResult, AppError> {
         let row = find_id(&s2, id)?;
-        let r = client::test(&row, &s2.keys).map_err(|e| e.to_string());
+        let timeout = s2.settings.imap_timeout();
+        let r = client::test(&row, &s2.keys, timeout).map_err(|e| e.to_string());
         Ok((row.name, r, load(&s2)?))
     })
     .await??;

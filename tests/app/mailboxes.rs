@@ -32,6 +32,7 @@ struct Dovecot {
     port: u16,
     /// Implicit TLS (self-signed certificate), when started with TLS.
     tls_port: u16,
+    tls: bool,
     dir: tempfile::TempDir,
     child: Option<Child>,
 }
@@ -161,6 +162,7 @@ namespace inbox {{
         let mut dv = Dovecot {
             port,
             tls_port,
+            tls,
             dir,
             child: None,
         };
@@ -179,14 +181,54 @@ namespace inbox {{
             .spawn()
             .expect("start dovecot");
         self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+        // Serving, not just listening: a greeting, and (without TLS) a login that works,
+        // so that no test needs to retry its first fetch.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let last = match self.probe() {
+                Ok(()) => return,
+                Err(e) => e,
+            };
             assert!(
                 Instant::now() < deadline,
-                "dovecot did not start: {}",
+                "dovecot did not start ({last}): {}",
                 std::fs::read_to_string(self.dir.path().join("dovecot.log")).unwrap_or_default()
             );
             std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// One IMAP exchange on the plain port: greeting, then LOGIN and LOGOUT.
+    fn probe(&self) -> Result<(), String> {
+        use std::io::{BufRead, Write};
+        let tcp =
+            std::net::TcpStream::connect(("127.0.0.1", self.port)).map_err(|e| e.to_string())?;
+        tcp.set_read_timeout(Some(Duration::from_secs(5)))
+            .map_err(|e| e.to_string())?;
+        let mut w = tcp.try_clone().map_err(|e| e.to_string())?;
+        let mut r = std::io::BufReader::new(tcp);
+        let mut line = String::new();
+        r.read_line(&mut line).map_err(|e| e.to_string())?;
+        if !line.starts_with("* OK") {
+            return Err(format!("greeting {line:?}"));
+        }
+        if self.tls {
+            return Ok(());
+        }
+        write!(w, "p1 LOGIN {USER} {IMAP_PASSWORD}\r\n").map_err(|e| e.to_string())?;
+        loop {
+            line.clear();
+            if r.read_line(&mut line).map_err(|e| e.to_string())? == 0 {
+                return Err("closed during LOGIN".into());
+            }
+            if let Some(rest) = line.strip_prefix("p1 ") {
+                let _ = write!(w, "p2 LOGOUT\r\n");
+                return if rest.starts_with("OK") {
+                    Ok(())
+                } else {
+                    Err(format!("LOGIN: {rest}"))
+                };
+            }
         }
     }
 
@@ -194,9 +236,8 @@ namespace inbox {{
     /// in a crash; waits until the port is free again.
     fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
-            let _ = Command::new("kill")
-                .args(["-KILL", "--", &format!("-{}", c.id())])
-                .status();
+            // Straight from here (no `kill` process to start): the signal lands at once.
+            signal(-(c.id() as i32), libc::SIGKILL);
             let _ = c.kill();
             let _ = c.wait();
         }
@@ -285,31 +326,143 @@ fn password_file(app: &TestApp, pw: &str) -> String {
     f.display().to_string()
 }
 
-fn fetch_json(app: &TestApp) -> Vec<serde_json::Value> {
-    app.cli_ok(&["fetch", "--json"], None)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
-        .collect()
+fn signal(pid: i32, sig: i32) {
+    // SAFETY: kill(2) with a pid (or -pgid) of a process this test started.
+    let rc = unsafe { libc::kill(pid, sig) };
+    assert!(
+        rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH),
+        "kill({pid}, {sig}): {}",
+        std::io::Error::last_os_error()
+    );
 }
 
-fn fetch_json_when_ready(app: &TestApp) -> Vec<serde_json::Value> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut got = Vec::new();
-    loop {
-        let out = app.cli(&["fetch", "--json"], None);
-        for l in String::from_utf8_lossy(&out.stdout).lines() {
-            got.push(serde_json::from_str(l).expect("one JSON object per line"));
+/// A finished `casebook fetch --json`.
+struct Fetched {
+    ok: bool,
+    lines: Vec<serde_json::Value>,
+    stderr: String,
+    took: Duration,
+}
+
+/// A `casebook fetch --json` running in the background; its output is read on threads.
+struct FetchRun {
+    child: Child,
+    started: Instant,
+    lines: std::sync::mpsc::Receiver<serde_json::Value>,
+    stdout: Option<std::thread::JoinHandle<()>>,
+    stderr: Option<std::thread::JoinHandle<String>>,
+}
+
+impl FetchRun {
+    fn start(app: &TestApp, extra: &[&str]) -> FetchRun {
+        let mut args = app.global_args();
+        args.extend(["fetch", "--json"].iter().map(|s| s.to_string()));
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let mut child = Command::new(BIN)
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start casebook fetch");
+        let out = child.stdout.take().expect("stdout");
+        let err = child.stderr.take().expect("stderr");
+        let (tx, lines) = std::sync::mpsc::channel();
+        let stdout = std::thread::spawn(move || {
+            for l in std::io::BufRead::lines(std::io::BufReader::new(out)).map_while(Result::ok) {
+                let v = serde_json::from_str(&l).expect("one JSON object per line");
+                if tx.send(v).is_err() {
+                    return;
+                }
+            }
+        });
+        let stderr = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = std::io::Read::read_to_string(&mut std::io::BufReader::new(err), &mut s);
+            s
+        });
+        FetchRun {
+            child,
+            started: Instant::now(),
+            lines,
+            stdout: Some(stdout),
+            stderr: Some(stderr),
         }
-        if out.status.success() {
-            return got;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "fetch kept failing: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        std::thread::sleep(Duration::from_millis(500));
     }
+
+    fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    fn running(&mut self) -> bool {
+        self.child.try_wait().expect("fetch status").is_none()
+    }
+
+    /// The next line, waiting at most `limit`.
+    fn next_line(&self, limit: Duration) -> Option<serde_json::Value> {
+        self.lines.recv_timeout(limit).ok()
+    }
+
+    /// Waits for the end, at most `limit`: a fetch still running then is a failure
+    /// (it is killed first so the suite goes on).
+    fn finish(mut self, limit: Duration) -> Fetched {
+        let deadline = self.started + limit;
+        let status = loop {
+            if let Some(st) = self.child.try_wait().expect("fetch status") {
+                break st;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                let err = self.stderr.take().map(|h| h.join().unwrap_or_default());
+                panic!(
+                    "casebook fetch still running after {limit:?}: {}",
+                    err.unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let took = self.started.elapsed();
+        self.collect(status.success(), took)
+    }
+
+    /// SIGKILL (a crash of the client), reaped; returns what it printed.
+    fn kill(mut self) -> Fetched {
+        signal(self.pid(), libc::SIGKILL);
+        let _ = self.child.wait();
+        let took = self.started.elapsed();
+        self.collect(false, took)
+    }
+
+    fn collect(mut self, ok: bool, took: Duration) -> Fetched {
+        if let Some(h) = self.stdout.take() {
+            h.join().expect("stdout reader");
+        }
+        let lines = self.lines.try_iter().collect();
+        let stderr = self
+            .stderr
+            .take()
+            .map(|h| h.join().expect("stderr reader"))
+            .unwrap_or_default();
+        Fetched {
+            ok,
+            lines,
+            stderr,
+            took,
+        }
+    }
+}
+
+/// One `casebook fetch --json` that must end within 60 s.
+fn fetch_bounded(app: &TestApp) -> Fetched {
+    FetchRun::start(app, &[]).finish(Duration::from_secs(60))
+}
+
+/// One `casebook fetch --json` that must end, successfully, within 60 s.
+fn fetch_json(app: &TestApp) -> Vec<serde_json::Value> {
+    let f = fetch_bounded(app);
+    assert!(f.ok, "casebook fetch failed: {}", f.stderr);
+    f.lines
 }
 
 fn outcomes(lines: &[serde_json::Value], kind: &str) -> usize {
@@ -322,7 +475,9 @@ fn mail_in_the_inbox_becomes_cases_once_and_is_moved() {
         return;
     }
     let dv = Dovecot::new();
-    let app = TestApp::new().start();
+    // No server yet: its poller would race these fetches for the mailbox (and take the
+    // mail itself when it wins, leaving the CLI fetch nothing to print).
+    let mut app = TestApp::new();
     let token = app.seed_staff();
     let pwf = password_file(&app, IMAP_PASSWORD);
     app.cli_ok(
@@ -371,8 +526,6 @@ fn mail_in_the_inbox_becomes_cases_once_and_is_moved() {
 
     // Nothing new: nothing printed, nothing doubled.
     assert!(fetch_json(&app).is_empty());
-    let cases = app.api_get("/api/cases", &token);
-    assert_eq!(cases["total"], 3, "{cases}");
 
     // A reply threads into its case.
     let reply = mail(
@@ -392,6 +545,9 @@ fn mail_in_the_inbox_becomes_cases_once_and_is_moved() {
 
     app.cli_ok(&["mailbox", "remove", "--name", "support"], None);
     assert!(!app.cli_ok(&["mailbox", "list"], None).contains("support"));
+    app.spawn();
+    let cases = app.api_get("/api/cases", &token);
+    assert_eq!(cases["total"], 3, "{cases}");
 }
 
 #[test]
@@ -461,15 +617,9 @@ fn a_crash_between_commit_and_flag_gives_a_duplicate_and_a_new_uidvalidity_doubl
     assert!(fetch_json(&app).is_empty());
 }
 
-#[test]
-fn killing_the_imap_server_mid_fetch_loses_and_doubles_nothing() {
-    if !dovecot_available() {
-        return;
-    }
-    let mut dv = Dovecot::new();
-    let mut app = TestApp::new();
-    app.seed_staff();
-    let pwf = password_file(&app, IMAP_PASSWORD);
+/// A mailbox `support` on `dv`, moving processed mail to Processed, with N messages.
+fn mailbox_with_mail(app: &TestApp, dv: &Dovecot, n: usize) {
+    let pwf = password_file(app, IMAP_PASSWORD);
     app.cli_ok(
         &[
             "mailbox",
@@ -485,80 +635,84 @@ fn killing_the_imap_server_mid_fetch_loses_and_doubles_nothing() {
         ],
         None,
     );
-    const N: usize = 40;
-    for i in 1..=N {
+    for i in 1..=n {
         dv.deliver(i, &customer_mail(i));
     }
-    // Start a fetch and kill the server under it once the first message is in.
-    let mut args = app.global_args();
-    args.extend(["fetch".to_string(), "--json".to_string()]);
-    let mut child = Command::new(BIN)
-        .args(&args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("fetch");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
-    let mut seen: Vec<serde_json::Value> = Vec::new();
-    if let Some(Ok(l)) = lines.next() {
-        seen.push(serde_json::from_str(&l).expect("json line"));
-    }
-    dv.kill();
-    // The rest of the output is read on a thread; a fetch left hanging on a dead
-    // connection is killed after a grace period (a crash of the client, just as good).
-    let reader = std::thread::spawn(move || {
-        lines
-            .map_while(Result::ok)
-            .map(|l| serde_json::from_str::<serde_json::Value>(&l).expect("json line"))
-            .collect::<Vec<_>>()
-    });
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let status = loop {
-        if let Some(st) = child.try_wait().expect("fetch status") {
-            break st;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            break child.wait().expect("fetch status");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    seen.extend(reader.join().expect("reader"));
-    eprintln!("before the kill: {} messages, exit {status}", seen.len());
-    assert!(seen.len() < N, "the kill came mid-fetch");
-    assert!(!status.success(), "a fetch cut short exits non-zero");
+}
 
-    // While the server is down: a clear error, non-zero exit, nothing lost.
-    let down = app.cli(&["fetch", "--json"], None);
-    assert!(!down.status.success());
-    let err = String::from_utf8_lossy(&down.stderr);
-    assert!(
-        err.contains("mailbox support") && err.contains("cannot connect"),
-        "{err}"
-    );
-
-    dv.start();
-    // A freshly started dovecot may refuse logins for a moment under load: retry the
-    // first fetch; a failed attempt ingests nothing it does not report.
-    seen.extend(fetch_json_when_ready(&app));
-    seen.extend(fetch_json(&app));
-    // The message in flight was committed but not moved: it comes back as a duplicate.
-    assert!(outcomes(&seen, "duplicate") <= 1, "{seen:?}");
+/// Every message came through exactly once: N distinct Message-IDs, N cases created,
+/// at most one duplicate (the message in flight when something was killed: committed
+/// but not moved), the inbox empty and Processed holding each message.
+fn each_exactly_once(dv: &Dovecot, seen: &[serde_json::Value], n: usize) {
     let mut ids: Vec<&str> = seen
         .iter()
         .filter_map(|o| o["message_id"].as_str())
         .collect();
     ids.sort();
     ids.dedup();
-    assert_eq!(ids.len(), N, "every message came through: {seen:?}");
+    assert_eq!(ids.len(), n, "every message came through: {seen:?}");
     assert_eq!(
-        outcomes(&seen, "created"),
-        N,
+        outcomes(seen, "created"),
+        n,
         "each became one case: {seen:?}"
     );
-    assert_eq!(dv.count("INBOX"), 0);
-    assert_eq!(dv.count("Processed"), N);
+    let dups = outcomes(seen, "duplicate");
+    assert!(dups <= 1, "{seen:?}");
+    assert_eq!(seen.len(), n + dups, "nothing else printed: {seen:?}");
+    assert_eq!(dv.count("INBOX"), 0, "nothing left in the inbox");
+    // A MOVE cut by the kill can leave the server's own copy behind in Processed as
+    // well as in INBOX: then, and only then, the duplicate is moved a second time.
+    let processed = dv.count("Processed");
+    assert!(
+        processed == n || (processed == n + 1 && dups == 1),
+        "Processed holds {processed} for {n} messages ({dups} duplicates)"
+    );
+}
+
+#[test]
+fn killing_the_imap_server_mid_fetch_loses_and_doubles_nothing() {
+    if !dovecot_available() {
+        return;
+    }
+    let mut dv = Dovecot::new();
+    let mut app = TestApp::with_args(&["--imap-timeout", "5"]);
+    app.seed_staff();
+    const N: usize = 40;
+    mailbox_with_mail(&app, &dv, N);
+    // Start a fetch and kill the server under it once the first message is in.
+    let run = FetchRun::start(&app, &[]);
+    let first = run.next_line(Duration::from_secs(60));
+    assert!(first.is_some(), "the fetch took a first message");
+    dv.kill();
+    // The dead connection ends the fetch at once (at worst after the 5 s timeout).
+    let cut = run.finish(Duration::from_secs(30));
+    let mut seen: Vec<serde_json::Value> = first.into_iter().chain(cut.lines).collect();
+    eprintln!(
+        "before the kill: {} messages, ok {}, {:?}: {}",
+        seen.len(),
+        cut.ok,
+        cut.took,
+        cut.stderr
+    );
+    assert!(seen.len() < N, "the kill came mid-fetch");
+    assert!(!cut.ok, "a fetch cut short exits non-zero");
+    assert!(cut.stderr.contains("mailbox support"), "{}", cut.stderr);
+
+    // While the server is down: a clear error, non-zero exit, nothing lost.
+    let down = fetch_bounded(&app);
+    assert!(!down.ok);
+    assert!(down.lines.is_empty(), "{:?}", down.lines);
+    assert!(
+        down.stderr.contains("mailbox support") && down.stderr.contains("cannot connect"),
+        "{}",
+        down.stderr
+    );
+
+    // Back up (and serving: see Dovecot::start): one fetch takes the rest, no retry.
+    dv.start();
+    seen.extend(fetch_json(&app));
+    assert!(fetch_json(&app).is_empty(), "nothing more to take");
+    each_exactly_once(&dv, &seen, N);
     let list = app.cli_ok(&["mailbox", "list"], None);
     assert!(list.contains("ok "), "health recorded: {list}");
     app.spawn();
@@ -567,6 +721,161 @@ fn killing_the_imap_server_mid_fetch_loses_and_doubles_nothing() {
         app.api_get("/api/cases", &token)["total"],
         N,
         "one case per message"
+    );
+}
+
+#[test]
+fn a_killed_fetch_does_not_keep_its_mailbox_the_next_fetch_takes_it_over() {
+    if !dovecot_available() {
+        return;
+    }
+    let dv = Dovecot::new();
+    let app = TestApp::with_args(&["--imap-timeout", "5"]);
+    app.seed_staff();
+    const N: usize = 40;
+    mailbox_with_mail(&app, &dv, N);
+    let run = FetchRun::start(&app, &[]);
+    let first = run.next_line(Duration::from_secs(60));
+    assert!(first.is_some(), "the fetch took a first message");
+    // Frozen mid-run: alive, holding its claim.
+    let mut run = run;
+    signal(run.pid(), libc::SIGSTOP);
+    let pid = run.pid();
+    assert!(run.running(), "stopped mid-fetch, not finished");
+
+    // Another fetch meanwhile says on stderr that it skipped the mailbox, and who has it.
+    let skipped = fetch_bounded(&app);
+    assert!(skipped.ok, "skipping is not a failure: {}", skipped.stderr);
+    assert!(skipped.lines.is_empty(), "{:?}", skipped.lines);
+    assert!(
+        skipped.stderr.contains("mailbox support skipped")
+            && skipped
+                .stderr
+                .contains(&format!("casebook fetch (pid {pid} on ")),
+        "{}",
+        skipped.stderr
+    );
+    // Asked for by name, the skip is a failure, with the same message.
+    let named = FetchRun::start(&app, &["--mailbox", "support"]).finish(Duration::from_secs(60));
+    assert!(!named.ok);
+    assert!(
+        named.stderr.contains("mailbox support skipped"),
+        "{}",
+        named.stderr
+    );
+
+    // kill -9: the claim stays in the database, but its holder is gone.
+    let killed = run.kill();
+    let mut seen: Vec<serde_json::Value> = first.into_iter().chain(killed.lines).collect();
+    eprintln!("before the kill: {} messages", seen.len());
+    assert!(seen.len() < N, "the kill came mid-fetch");
+
+    // The next fetch takes the mailbox over at once (not after a lease) and finishes.
+    let next = fetch_bounded(&app);
+    assert!(next.ok, "{}", next.stderr);
+    assert!(!next.stderr.contains("skipped"), "{}", next.stderr);
+    eprintln!(
+        "takeover fetch: {} lines in {:?}",
+        next.lines.len(),
+        next.took
+    );
+    seen.extend(next.lines);
+    assert!(fetch_json(&app).is_empty(), "nothing more to take");
+    each_exactly_once(&dv, &seen, N);
+}
+
+/// A server that accepts connections and never answers; with `greeting`, it greets
+/// and then says nothing more.
+fn silent_server(greeting: Option<&'static str>) -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for mut s in l.incoming().flatten() {
+            if let Some(g) = greeting {
+                let _ = std::io::Write::write_all(&mut s, g.as_bytes());
+            }
+            held.push(s);
+        }
+    });
+    port
+}
+
+#[test]
+fn a_server_that_accepts_and_never_answers_is_a_timeout_error_not_a_hang() {
+    let mut app = TestApp::with_args(&["--imap-timeout", "2"]);
+    app.seed_staff();
+    let pwf = password_file(&app, IMAP_PASSWORD);
+    let mute = silent_server(None);
+    let greets = silent_server(Some("* OK ready\r\n"));
+    for (name, url) in [
+        ("mute", format!("imap://{USER}@127.0.0.1:{mute}/INBOX")),
+        ("greets", format!("imap://{USER}@127.0.0.1:{greets}/INBOX")),
+        (
+            "mute-tls",
+            format!("imap://{USER}@127.0.0.1:{mute}/INBOX?tls=starttls"),
+        ),
+    ] {
+        app.cli_ok(
+            &[
+                "mailbox",
+                "add",
+                "--name",
+                name,
+                "--url",
+                &url,
+                "--password-file",
+                &pwf,
+            ],
+            None,
+        );
+    }
+    // Three mailboxes, each given up after 2 s without an answer.
+    let f = fetch_bounded(&app);
+    eprintln!("{:?}: {}", f.took, f.stderr);
+    assert!(!f.ok);
+    assert!(f.took < Duration::from_secs(20), "bounded: {:?}", f.took);
+    for (name, port) in [("mute", mute), ("greets", greets), ("mute-tls", mute)] {
+        let line = f
+            .stderr
+            .lines()
+            .find(|l| l.contains(&format!("mailbox {name}:")))
+            .unwrap_or_default();
+        assert!(
+            line.contains(&format!("no answer from 127.0.0.1:{port} within 2 s")),
+            "{name}: {}",
+            f.stderr
+        );
+    }
+    assert!(f.stderr.contains("timed out logging in"), "{}", f.stderr);
+    assert!(
+        f.stderr.contains("timed out waiting for the greeting"),
+        "{}",
+        f.stderr
+    );
+    // A second try fails the same way and counts: retried with backoff.
+    let again = FetchRun::start(&app, &["--mailbox", "mute"]).finish(Duration::from_secs(20));
+    assert!(!again.ok);
+    let list = app.cli_ok(&["mailbox", "list"], None);
+    assert!(
+        list.lines().filter(|l| l.contains("timed out")).count() == 3,
+        "last errors kept: {list}"
+    );
+    app.spawn();
+    let b = app.browser();
+    b.login("admin@casebook.example", PASSWORD);
+    let page = b.get("/admin/mailboxes");
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body
+            .contains(&format!("no answer from 127.0.0.1:{mute} within 2 s")),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("failures in a row: 2)") || page.body.contains("连续失败: 2)"),
+        "{}",
+        page.body
     );
 }
 
