@@ -116,6 +116,14 @@ pub struct Cli {
         global = true
     )]
     pub outbox_interval: u64,
+    /// Log database queries slower than this many milliseconds (SQL text, never values); 0 logs every query.
+    #[arg(
+        long,
+        env = "CASEBOOK_SLOW_QUERY_MS",
+        default_value_t = 250,
+        global = true
+    )]
+    pub slow_query_ms: u64,
     /// Seconds an IMAP server may take to accept a connection or to answer (each read
     /// and write); past it the poll fails with a timeout and is retried with backoff.
     #[arg(
@@ -329,6 +337,7 @@ impl Cli {
         s.escalation_overdue_hours = self.escalation_overdue_hours;
         s.notify_rnd = !self.no_rnd_notify;
         s.outbox_interval_secs = self.outbox_interval.max(1);
+        crate::db::set_slow_query_ms(self.slow_query_ms);
         s.imap_timeout_secs = self.imap_timeout.max(1);
         s
     }
@@ -527,13 +536,14 @@ pub fn run(cli: Cli) -> ExitCode {
             keep,
         } => match crate::bench::run(&settings, messages, threads, batch, keep) {
             Ok(r) => {
-                let parse_rate = r.messages as f64 / r.parse_secs;
+                let parse_rate = r.parse_messages as f64 / r.parse_secs;
                 let ingest_rate = r.messages as f64 / r.ingest_secs;
-                println!("messages            {}", r.messages);
+                println!("messages            {} in {} cases", r.messages, r.threads);
                 println!("corpus              {:.1} MiB", r.bytes as f64 / 1048576.0);
+                println!("activation records  {}", r.activation_records);
                 println!(
-                    "parse only          {:.2} s   {:.0} msg/s  (mail-parser ceiling)",
-                    r.parse_secs, parse_rate
+                    "parse only          {:.2} s   {:.0} msg/s  (mail-parser ceiling, {} messages)",
+                    r.parse_secs, parse_rate, r.parse_messages
                 );
                 println!("ingest end to end   {:.2} s   {:.0} msg/s  (stored raw, parsed, threaded, committed to SQLite)", r.ingest_secs, ingest_rate);
                 println!("ratio to ceiling    {:.2}", ingest_rate / parse_rate);

@@ -52,7 +52,8 @@ mod tests {
     #[test]
     fn mail_parsers_survive_mutations() {
         let mut rng = StdRng::seed_from_u64(20261125);
-        let mut inputs = crate::bench::generate(30, 5, 7);
+        let corpus = crate::bench::Corpus::new(30, 5, 7);
+        let mut inputs: Vec<Vec<u8>> = (0..corpus.len()).map(|i| corpus.message(i)).collect();
         inputs.push(include_bytes!("../tests/fixtures/seed-export.txt").to_vec());
         let serial = regex::Regex::new(crate::config::DEFAULT_SERIAL_PATTERN).expect("re");
         for round in 0..3000 {

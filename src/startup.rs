@@ -56,6 +56,7 @@ pub async fn serve(state: AppState, bind: &str) -> std::io::Result<()> {
     crate::mail::outbox::spawn_worker(state.clone());
     spawn_search_indexer(state.clone());
     crate::mailboxes::spawn_poller(state.clone());
+    let blocking_threads = (state.pool.max_size() as usize).max(4);
     let server = actix_web::HttpServer::new(move || {
         actix_web::App::new()
             .app_data(state.clone())
@@ -81,6 +82,9 @@ pub async fn serve(state: AppState, bind: &str) -> std::io::Result<()> {
             })
             .wrap(tracing_actix_web::TracingLogger::default())
     })
+    // Blocking work is database work: more threads than connections only queue for
+    // the pool (and each thread costs a malloc arena), so each worker gets as many.
+    .worker_max_blocking_threads(blocking_threads)
     .bind(bind)?;
     for addr in server.addrs() {
         tracing::info!(%addr, "Casebook listening");

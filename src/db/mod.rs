@@ -106,10 +106,55 @@ struct Pragmas;
 
 impl CustomizeConnection<DbConn, r2d2::Error> for Pragmas {
     fn on_acquire(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
-        if let DbConn::Sqlite(s) = conn {
-            sqlite_pragmas(s).map_err(r2d2::Error::QueryError)?;
+        match conn {
+            DbConn::Sqlite(s) => {
+                sqlite_pragmas(s).map_err(r2d2::Error::QueryError)?;
+                s.set_instrumentation(SlowQueryLog::default());
+            }
+            DbConn::Pg(p) => p.set_instrumentation(SlowQueryLog::default()),
         }
         Ok(())
+    }
+}
+
+/// Queries slower than this many milliseconds are logged (0: every query); see
+/// `--slow-query-ms`. Set once at start.
+static SLOW_QUERY_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(250);
+
+pub fn set_slow_query_ms(ms: u64) {
+    SLOW_QUERY_MS.store(ms, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Logs slow queries (SQL text only, never the bound values) with their duration.
+#[derive(Default)]
+struct SlowQueryLog {
+    started: Option<std::time::Instant>,
+}
+
+impl diesel::connection::Instrumentation for SlowQueryLog {
+    fn on_connection_event(&mut self, event: diesel::connection::InstrumentationEvent<'_>) {
+        use diesel::connection::InstrumentationEvent as E;
+        match event {
+            E::StartQuery { .. } => self.started = Some(std::time::Instant::now()),
+            E::FinishQuery { query, .. } => {
+                let Some(t) = self.started.take() else { return };
+                let elapsed = t.elapsed();
+                let limit = SLOW_QUERY_MS.load(std::sync::atomic::Ordering::Relaxed);
+                if elapsed.as_millis() as u64 >= limit {
+                    // Display ends with the bound values ("-- binds: [...]"): never log them.
+                    let sql = query.to_string();
+                    let sql = sql.split(" -- binds:").next().unwrap_or_default();
+                    let sql: String = sql.chars().take(400).collect();
+                    tracing::warn!(
+                        target: "casebook::db::slow",
+                        ms = elapsed.as_secs_f64() * 1000.0,
+                        sql = %sql,
+                        "slow query"
+                    );
+                }
+            }
+            _ => {}
+        }
     }
 }
 
@@ -140,6 +185,9 @@ pub fn connect_and_migrate(url: &str, max_size: u32) -> Result<Pool, DbError> {
     r2d2::Pool::builder()
         .max_size(size)
         .connection_timeout(Duration::from_secs(30))
+        // No "SELECT 1" before every checkout: a broken connection shows in its first
+        // query and `has_broken` drops it when it comes back.
+        .test_on_check_out(false)
         .connection_customizer(Box::new(Pragmas))
         .build(Manager::new(url))
         .map_err(|e| DbError::Connect(e.to_string()))

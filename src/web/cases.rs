@@ -316,17 +316,23 @@ pub async fn show(
 ) -> Result<HttpResponse, AppError> {
     user.require(STAFF)?;
     let st = state(&req)?;
-    let case = load_case(&st, path.into_inner()).await?;
     let pool = st.pool.clone();
-    let staff: Vec<(i64, String)> = web::block(move || -> Result<_, AppError> {
-        let mut c = pool.get()?;
-        Ok(crate::db::schema::users::table
-            .filter(crate::db::schema::users::disabled.eq(false))
-            .filter(crate::db::schema::users::role.eq_any(["support", "admin"]))
-            .order(crate::db::schema::users::name.asc())
-            .select((crate::db::schema::users::id, crate::db::schema::users::name))
-            .load(&mut c)?)
-    })
+    let number = path.into_inner();
+    // One trip to the blocking pool for everything the page shows.
+    let (case, staff) = web::block(
+        move || -> Result<(CaseDetail, Vec<(i64, String)>), AppError> {
+            let mut c = pool.get()?;
+            let case = cases_mod::find_by_number(&mut c, &number)?.ok_or(AppError::NotFound)?;
+            let case = detail::load(&mut c, case)?;
+            let staff = crate::db::schema::users::table
+                .filter(crate::db::schema::users::disabled.eq(false))
+                .filter(crate::db::schema::users::role.eq_any(["support", "admin"]))
+                .order(crate::db::schema::users::name.asc())
+                .select((crate::db::schema::users::id, crate::db::schema::users::name))
+                .load(&mut c)?;
+            Ok((case, staff))
+        },
+    )
     .await??;
     let role = user.0.role();
     let page = Page::new(&req, &st, Some(user.0));
