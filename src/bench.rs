@@ -435,6 +435,7 @@ pub fn run(
         .map_err(|e| e.to_string())?
         .with_deferred_sync();
     let mut conn = state.pool.get().map_err(|e| e.to_string())?;
+    crate::db::tune_for_bulk(&mut conn).map_err(|e| e.to_string())?;
     // The support engineer and R&D engineer of the corpus, so their mail counts as staff.
     for (name, email, role) in [
         (SUPPORT.0, SUPPORT.1, crate::auth::Role::Support),

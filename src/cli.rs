@@ -590,6 +590,9 @@ fn ingest(state: &AppState, paths: &[PathBuf], json: bool) -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
+    if let Err(e) = crate::db::tune_for_bulk(&mut conn) {
+        return fail(e);
+    }
     // Bulk mode: many messages per transaction, stored files flushed once per batch.
     let store = match crate::storage::DirStore::new(state.settings.blob_dir()) {
         Ok(s) => s.with_deferred_sync(),

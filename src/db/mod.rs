@@ -231,6 +231,15 @@ where
     }
 }
 
+/// A connection that does bulk ingest: on SQLite a 64 MiB page cache (the default
+/// 2 MiB makes every index insert read from disk once the database outgrows it).
+pub fn tune_for_bulk(conn: &mut DbConn) -> QueryResult<()> {
+    match conn {
+        DbConn::Sqlite(c) => c.batch_execute("PRAGMA cache_size=-65536;"),
+        DbConn::Pg(_) => Ok(()),
+    }
+}
+
 /// Starts a long write transaction for bulk work (`BEGIN IMMEDIATE` on SQLite);
 /// `write_tx` calls inside it nest as savepoints. End with `end_batch`.
 pub fn begin_batch(conn: &mut DbConn) -> QueryResult<()> {

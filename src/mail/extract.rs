@@ -35,7 +35,13 @@ pub fn find_case_tag(text: &str) -> Option<String> {
 }
 
 /// The subject for display: prefixes, our case tag and tracking tokens removed.
+/// Compiles the token pattern; the ingest uses `display_subject_re` with the one in `Rules`.
 pub fn display_subject(subject: &str, prefixes: &[String]) -> String {
+    display_subject_re(subject, &token_regex(prefixes))
+}
+
+/// `display_subject` with a compiled token pattern (`token_regex`).
+pub fn display_subject_re(subject: &str, token_re: &Regex) -> String {
     static TAG: OnceLock<Regex> = OnceLock::new();
     let tag = re(
         &TAG,
@@ -43,20 +49,12 @@ pub fn display_subject(subject: &str, prefixes: &[String]) -> String {
             r"(?i)[\[【]{SP}*(?:案例号|案例編號|案例编号|case(?:{SP}*(?:no\.?|number|#))?){SP}*[:：#]?{SP}*CAS-\d{{5}}-[A-Z0-9]{{6}}{SP}*[\]】]"
         ),
     );
-    let mut s = tag
-        .replace_all(&normalize_subject(subject), " ")
-        .into_owned();
-    for p in prefixes {
-        if let Ok(r) = Regex::new(&format!(
-            r"(?i)(?-u:\b){}[:：]{SP}?[0-9]{{4,10}}(?-u:\b)",
-            regex::escape(p)
-        )) {
-            s = r.replace_all(&s, " ").into_owned();
-        }
-    }
+    let normal = normalize_subject(subject);
+    let s = tag.replace_all(&normal, " ");
+    let s = token_re.replace_all(&s, " ");
     let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
     if s.is_empty() {
-        normalize_subject(subject)
+        normal
     } else {
         s
     }

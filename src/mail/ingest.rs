@@ -690,7 +690,7 @@ fn create_case(
     if customer.is_none() && dir == Direction::Customer {
         customer = customer_from_sender(pm);
     }
-    let subject = extract::display_subject(&pm.subject, &rules.token_prefixes);
+    let subject = extract::display_subject_re(&pm.subject, &rules.token_re);
     let subject = if subject.is_empty() {
         "(no subject)".to_string()
     } else {

@@ -338,15 +338,21 @@ fn exact_hits(conn: &mut DbConn, term: &str) -> QueryResult<Vec<i64>> {
         )
         .select(cases::id)
         .load(conn)?;
+    // A common error code is carried by a sixth of all cases: the newest
+    // DOCS_PER_TERM of them are plenty to rank (as for any other term).
     ids.extend(
         case_serials::table
             .filter(case_serials::serial.eq_any(variants.clone()))
+            .order(case_serials::id.desc())
+            .limit(DOCS_PER_TERM)
             .select(case_serials::case_id)
             .load::<i64>(conn)?,
     );
     ids.extend(
         case_codes::table
             .filter(case_codes::code.eq_any(variants))
+            .order(case_codes::id.desc())
+            .limit(DOCS_PER_TERM)
             .select(case_codes::case_id)
             .load::<i64>(conn)?,
     );
