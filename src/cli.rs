@@ -371,6 +371,7 @@ pub fn run(cli: Cli) -> ExitCode {
         } => {
             let mut settings = settings;
             settings.secure_cookies = secure_cookies;
+            crate::startup::limit_malloc_arenas();
             let state = match build_state(settings, db_pool) {
                 Ok(s) => s,
                 Err(e) => return fail(e),

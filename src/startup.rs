@@ -120,3 +120,15 @@ fn spawn_search_indexer(state: actix_web::web::Data<AppState>) {
         }
     });
 }
+
+/// glibc gives each thread that allocates its own arena (up to 8 per core) and keeps
+/// what was freed in each: with the HTTP workers and the blocking pool that is most of
+/// the server's resident memory. Two arenas are plenty for two workers.
+pub fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; it is called before the server
+    // starts its threads.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}

@@ -197,10 +197,21 @@ pub struct ListFilter {
 
 /// The queue: newest activity first, with an optional text and status filter.
 pub fn list(conn: &mut DbConn, f: &ListFilter) -> QueryResult<(Vec<CaseRow>, i64)> {
-    let build = || {
+    // `counting`: the same filter shaped for COUNT(*).
+    let build = |counting: bool| {
         let mut q = cases::table.into_boxed();
         if let Some(s) = f.status.as_deref().filter(|s| !s.is_empty()) {
-            if s == "active" {
+            if s == "active" && counting {
+                // Every status but closed, spelled out: a few ranges of the status
+                // index, where `<> 'closed'` walks all of it.
+                let open: Vec<&str> = Status::ALL
+                    .into_iter()
+                    .filter(|s| *s != Status::Closed)
+                    .map(Status::as_str)
+                    .collect();
+                q = q.filter(cases::status.eq_any(open));
+            } else if s == "active" {
+                // The partial index of open cases, newest activity first.
                 q = q.filter(cases::status.ne("closed"));
             } else {
                 q = q.filter(cases::status.eq(s.to_string()));
@@ -270,19 +281,19 @@ pub fn list(conn: &mut DbConn, f: &ListFilter) -> QueryResult<(Vec<CaseRow>, i64
         }
         q
     };
-    let total: i64 = build().count().get_result(conn)?;
+    let total: i64 = build(true).count().get_result(conn)?;
     let per = f.per_page.clamp(1, 200);
     let page = f.page.max(1);
     let ordered = match f.sort.as_deref() {
-        Some("age") => build().order((cases::created_at.asc(), cases::id.asc())),
-        Some("priority") => build().order((
+        Some("age") => build(false).order((cases::created_at.asc(), cases::id.asc())),
+        Some("priority") => build(false).order((
             diesel::dsl::sql::<diesel::sql_types::BigInt>(
                 "CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END",
             )
             .asc(),
             cases::updated_at.desc(),
         )),
-        _ => build().order((cases::updated_at.desc(), cases::id.desc())),
+        _ => build(false).order((cases::updated_at.desc(), cases::id.desc())),
     };
     let rows = ordered
         .limit(per)
