@@ -10,7 +10,6 @@ pub mod cli;
 pub mod codes;
 pub mod config;
 pub mod db;
-pub mod error;
 pub mod i18n;
 pub mod mail;
 pub mod mailboxes;

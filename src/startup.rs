@@ -75,7 +75,7 @@ pub async fn serve(state: AppState, bind: &str) -> std::io::Result<()> {
                     if let Some(s) = seed {
                         let _ = res
                             .response_mut()
-                            .add_cookie(&crate::auth::csrf::cookie(s, secure));
+                            .add_cookie(&crate::web::cookies::csrf_cookie(s, secure));
                     }
                     Ok(res)
                 }

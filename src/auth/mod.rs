@@ -1,14 +1,12 @@
 //! Accounts, roles, passwords, sessions, CSRF, login throttling and API tokens.
 
 pub mod csrf;
-pub mod extract;
 pub mod password;
 pub mod session;
 pub mod throttle;
 pub mod tokens;
 pub mod users;
 
-pub use extract::{ApiUser, CurrentUser};
 pub use users::{Role, User};
 
 use hmac::{Hmac, Mac};

@@ -3,7 +3,6 @@
 //! database ends every session of a user at once (disable, password reset, logout).
 
 use super::Keys;
-use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
 
 pub const COOKIE: &str = "cb_session";
 pub const LIFETIME_SECS: i64 = 7 * 24 * 3600;
@@ -37,29 +36,13 @@ pub fn decode(keys: &Keys, value: &str, now_unix: i64) -> Option<Session> {
     (s.expires > now_unix).then_some(s)
 }
 
-pub fn new_session(user_id: i64, epoch: i64) -> Session {
+pub fn new_session(user_id: i64, epoch: i64, now_unix: i64) -> Session {
     Session {
         user_id,
         epoch,
-        expires: chrono::Utc::now().timestamp() + LIFETIME_SECS,
+        expires: now_unix + LIFETIME_SECS,
         nonce: super::random_hex(16),
     }
-}
-
-pub fn cookie(value: String, secure: bool) -> Cookie<'static> {
-    Cookie::build(COOKIE, value)
-        .path("/")
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .secure(secure)
-        .max_age(CookieDuration::seconds(LIFETIME_SECS))
-        .finish()
-}
-
-pub fn removal(secure: bool) -> Cookie<'static> {
-    let mut c = cookie(String::new(), secure);
-    c.make_removal();
-    c
 }
 
 #[cfg(test)]

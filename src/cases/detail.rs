@@ -195,6 +195,12 @@ type EscRow = (
     Option<NaiveDateTime>,
 );
 
+/// The case page's data for case `number`; `NotFound` when there is no such case.
+pub fn load_by_number(conn: &mut DbConn, number: &str) -> QueryResult<CaseDetail> {
+    let case = super::find_by_number(conn, number)?.ok_or(diesel::result::Error::NotFound)?;
+    load(conn, case)
+}
+
 pub fn load(conn: &mut DbConn, case: CaseRow) -> QueryResult<CaseDetail> {
     type AttRow = (
         i64,

@@ -30,24 +30,6 @@ pub enum WorkflowError {
     Db(#[from] diesel::result::Error),
 }
 
-impl From<WorkflowError> for crate::error::AppError {
-    fn from(e: WorkflowError) -> Self {
-        use crate::error::AppError;
-        match e {
-            WorkflowError::Invalid(k) => AppError::BadRequest(k.to_string()),
-            WorkflowError::NotFound => AppError::NotFound,
-            WorkflowError::Mail(outbound::OutboundError::Address(a)) => {
-                AppError::BadRequest(format!("invalid address: {a}"))
-            }
-            WorkflowError::Mail(outbound::OutboundError::NoRecipient) => {
-                AppError::BadRequest("workflow.no_recipient".into())
-            }
-            WorkflowError::Db(d) => d.into(),
-            other => AppError::Internal(other.to_string()),
-        }
-    }
-}
-
 pub type WResult<T> = Result<T, WorkflowError>;
 
 /// The allowed status changes; anything else is refused with a message.

@@ -2,7 +2,6 @@
 
 mod catalog;
 
-use actix_web::HttpRequest;
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -43,17 +42,11 @@ impl Lang {
     }
 }
 
-/// Cookie first (the user's explicit switch), then Accept-Language by quality.
-pub fn negotiate(req: &HttpRequest) -> Lang {
-    if let Some(l) = req.cookie(COOKIE).and_then(|c| Lang::parse(c.value())) {
-        return l;
-    }
-    let header = req
-        .headers()
-        .get(actix_web::http::header::ACCEPT_LANGUAGE)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("");
-    from_accept_language(header)
+/// The user's explicit choice (the language cookie) first, then Accept-Language by quality.
+pub fn negotiate(cookie: Option<&str>, accept_language: &str) -> Lang {
+    cookie
+        .and_then(Lang::parse)
+        .unwrap_or_else(|| from_accept_language(accept_language))
 }
 
 pub fn from_accept_language(header: &str) -> Lang {
@@ -102,6 +95,44 @@ pub fn has_key(key: &str) -> bool {
     tables().0.contains_key(key)
 }
 
+/// A message for a person: a catalog key and its named parameters, put into words
+/// only when the reader's language is known (`{name}` in the text is replaced).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Msg {
+    pub key: &'static str,
+    pub params: Vec<(&'static str, String)>,
+}
+
+impl Msg {
+    pub fn new(key: &'static str) -> Msg {
+        Msg {
+            key,
+            params: Vec::new(),
+        }
+    }
+
+    /// Adds the parameter `{name}`.
+    pub fn with(mut self, name: &'static str, value: impl std::fmt::Display) -> Msg {
+        self.params.push((name, value.to_string()));
+        self
+    }
+
+    pub fn render(&self, lang: Lang) -> String {
+        let mut text = t(lang, self.key).into_owned();
+        for (name, value) in &self.params {
+            text = text.replace(&format!("{{{name}}}"), value);
+        }
+        text
+    }
+}
+
+impl std::fmt::Display for Msg {
+    /// English, for logs and the JSON API's `message`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.render(Lang::En))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,6 +152,42 @@ mod tests {
             assert!(seen.insert(*k), "duplicate key {k}");
             assert!(!z.is_empty() && !e.is_empty(), "blank text for {k}");
         }
+    }
+
+    #[test]
+    fn messages_fill_their_parameters() {
+        let m = Msg::new("error.invalid_json").with("detail", "EOF");
+        assert!(m.render(Lang::En).contains("EOF"));
+        assert!(m.render(Lang::Zh).contains("EOF"));
+        assert!(!m.render(Lang::Zh).contains("{detail}"));
+    }
+
+    /// Every `Msg::new("…")` and `invalid("…")` in the code names a catalog key.
+    #[test]
+    fn code_uses_known_keys() {
+        let re = regex::Regex::new(r#"(?:Msg::new|invalid|bad_request)\("([a-z0-9_.]+)"\)"#)
+            .expect("regex");
+        let mut missing = Vec::new();
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
+        let mut stack = vec![std::path::PathBuf::from(dir)];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).expect("src dir").flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if let Ok(s) = std::fs::read_to_string(&p) {
+                    for c in re.captures_iter(&s) {
+                        if !has_key(&c[1]) {
+                            missing.push(format!("{}: {}", p.display(), &c[1]));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "keys missing from the catalog: {missing:?}"
+        );
     }
 
     /// Every `t("…")` used in a template exists in the catalog.

@@ -53,18 +53,6 @@ pub enum MailboxError {
     Ingest(#[from] crate::mail::IngestError),
 }
 
-impl From<MailboxError> for crate::error::AppError {
-    fn from(e: MailboxError) -> Self {
-        match e {
-            MailboxError::Db(d) => d.into(),
-            MailboxError::NotFound(_) => crate::error::AppError::NotFound,
-            MailboxError::Pool(p) => crate::error::AppError::Internal(p),
-            MailboxError::Ingest(i) => i.into(),
-            other => crate::error::AppError::BadRequest(other.to_string()),
-        }
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TlsMode {
     Imaps,

@@ -8,6 +8,7 @@ pub mod csv_export;
 
 use crate::db::schema::{case_codes, cases, escalations};
 use crate::db::DbConn;
+use crate::i18n::Msg;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::Serialize;
@@ -37,13 +38,13 @@ fn nonempty(v: Option<&str>) -> Option<&str> {
 
 /// Parses a bound: `YYYY-MM-DD` (a whole day: the end bound then means the end of that
 /// day) or RFC 3339 (`2022-06-24T00:00:00Z`, `…+08:00`), converted to UTC.
-pub fn parse_bound(s: &str, end: bool) -> Result<NaiveDateTime, String> {
+pub fn parse_bound(s: &str, end: bool) -> Result<NaiveDateTime, Msg> {
     let s = s.trim();
     if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
         let day = if end { d.succ_opt().unwrap_or(d) } else { d };
         return day
             .and_hms_opt(0, 0, 0)
-            .ok_or_else(|| format!("bad date {s:?}"));
+            .ok_or_else(|| Msg::new("reports.error.not_a_date").with("value", s));
     }
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.naive_utc());
@@ -51,26 +52,25 @@ pub fn parse_bound(s: &str, end: bool) -> Result<NaiveDateTime, String> {
     if let Ok(t) = NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S") {
         return Ok(t);
     }
-    Err(format!(
-        "not a date: {s:?} (use YYYY-MM-DD or RFC 3339, e.g. 2022-06-24T00:00:00Z)"
-    ))
+    Err(Msg::new("reports.error.not_a_date").with("value", s))
 }
 
 impl ReportQuery {
-    /// From optional request values; the default period is the 52 weeks up to today.
+    /// From optional request values; the default period is the 52 weeks up to `now`.
     pub fn new(
         from: Option<&str>,
         to: Option<&str>,
         customer: Option<&str>,
         oem: Option<&str>,
         code: Option<&str>,
-    ) -> Result<ReportQuery, String> {
+        now: NaiveDateTime,
+    ) -> Result<ReportQuery, Msg> {
         let to = match nonempty(to) {
             Some(t) => parse_bound(t, true)?,
-            None => crate::now()
+            None => now
                 .date()
                 .succ_opt()
-                .unwrap_or(crate::now().date())
+                .unwrap_or(now.date())
                 .and_time(chrono::NaiveTime::MIN),
         };
         let from = match nonempty(from) {
@@ -78,10 +78,10 @@ impl ReportQuery {
             None => to - Duration::weeks(52),
         };
         if from >= to {
-            return Err("the start of the period must be before its end".into());
+            return Err(Msg::new("reports.error.order"));
         }
         if (to - from).num_days() > MAX_DAYS {
-            return Err(format!("the period may cover at most {MAX_DAYS} days"));
+            return Err(Msg::new("reports.error.too_long").with("days", MAX_DAYS));
         }
         let code = nonempty(code).unwrap_or("");
         Ok(ReportQuery {

@@ -1,11 +1,12 @@
 //! Activation records: the admin's CSV upload and the platform's JSON push.
 
 use super::auth::html;
-use super::{check_csrf, state, Page};
+use super::AppError;
+use super::HasRole;
+use super::{check_csrf, run, Page, State};
+use super::{ApiUser, CurrentUser};
 use crate::activation::{self, ImportReport, RecordInput};
-use crate::auth::extract::HasRole;
-use crate::auth::{ApiUser, CurrentUser, Role};
-use crate::error::AppError;
+use crate::auth::Role;
 use actix_multipart::Multipart;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -26,9 +27,12 @@ fn columns() -> Vec<(&'static str, String)> {
         .collect()
 }
 
-pub async fn form(req: HttpRequest, user: CurrentUser) -> Result<HttpResponse, AppError> {
+pub async fn form(
+    req: HttpRequest,
+    st: State,
+    user: CurrentUser,
+) -> Result<HttpResponse, AppError> {
     user.require(&[Role::Admin])?;
-    let st = state(&req)?;
     html(&UploadPage {
         page: Page::new(&req, &st, Some(user.0)),
         report: None,
@@ -39,11 +43,11 @@ pub async fn form(req: HttpRequest, user: CurrentUser) -> Result<HttpResponse, A
 
 pub async fn upload(
     req: HttpRequest,
+    st: State,
     user: CurrentUser,
     body: Multipart,
 ) -> Result<HttpResponse, AppError> {
     user.require(&[Role::Admin])?;
-    let st = state(&req)?;
     let up = super::upload::read(body, st.settings.max_message_bytes).await?;
     let token = up.csrf_token;
     let file = up
@@ -62,28 +66,29 @@ pub async fn upload(
             columns: columns(),
         });
     };
-    let pool = st.pool.clone();
     let actor = user.0.email.clone();
-    let result = web::block(move || -> Result<Result<ImportReport, String>, AppError> {
-        let mut c = pool.get()?;
-        let r = activation::import_csv(&mut c, &data, &format!("upload:{name}"), |_, _| {});
-        if let Ok(rep) = &r {
-            crate::cases::audit(
-                &mut c,
-                None,
-                &actor,
-                "activation.imported",
-                &format!(
-                    "{} imported, {} duplicates, {} refused",
-                    rep.imported,
-                    rep.duplicates,
-                    rep.errors.len()
-                ),
-            )?;
-        }
-        Ok(r)
-    })
-    .await??;
+    let result = run(
+        &st,
+        move |c, _| -> Result<Result<ImportReport, String>, AppError> {
+            let r = activation::import_csv(c, &data, &format!("upload:{name}"), |_, _| {});
+            if let Ok(rep) = &r {
+                crate::cases::audit(
+                    c,
+                    None,
+                    &actor,
+                    "activation.imported",
+                    &format!(
+                        "{} imported, {} duplicates, {} refused",
+                        rep.imported,
+                        rep.duplicates,
+                        rep.errors.len()
+                    ),
+                )?;
+            }
+            Ok(r)
+        },
+    )
+    .await?;
     match result {
         Ok(report) => html(&UploadPage {
             page,
@@ -102,20 +107,15 @@ pub async fn upload(
 
 /// `POST /api/activation-records`: one record or an array.
 pub async fn push(
-    req: HttpRequest,
+    st: State,
     user: ApiUser,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, AppError> {
     user.require(&[Role::Admin])?;
-    let st = state(&req)?;
     let items: Vec<serde_json::Value> = match body.into_inner() {
         serde_json::Value::Array(a) => a,
         obj @ serde_json::Value::Object(_) => vec![obj],
-        _ => {
-            return Err(AppError::BadRequest(
-                "expected a record object or an array of records".into(),
-            ))
-        }
+        _ => return Err(AppError::bad_request("activation.expected_records")),
     };
     let mut good = Vec::new();
     let mut errors = Vec::new();
@@ -128,14 +128,12 @@ pub async fn push(
             Err(e) => errors.push(serde_json::json!({"index": i, "error": e})),
         }
     }
-    let pool = st.pool.clone();
-    let (imported, duplicates) = web::block(move || -> Result<(usize, usize), AppError> {
-        let mut c = pool.get()?;
-        Ok(crate::db::write_tx(&mut c, |c| {
+    let (imported, duplicates) = run(&st, move |c, _| -> Result<(usize, usize), AppError> {
+        Ok(crate::db::write_tx(c, |c| {
             activation::insert_all(c, &good, "api")
         })?)
     })
-    .await??;
+    .await?;
     let status = if errors.is_empty() {
         actix_web::http::StatusCode::OK
     } else {

@@ -1,12 +1,13 @@
 //! Administration: users, the quarantine, raw message downloads (audited).
 
 use super::auth::html;
-use super::{check_csrf, see_other, state, Page};
-use crate::auth::extract::HasRole;
-use crate::auth::users::{self, split_aliases, User, UserError};
-use crate::auth::{CurrentUser, Role};
+use super::AppError;
+use super::CurrentUser;
+use super::HasRole;
+use super::{check_csrf, run, see_other, Page, State};
+use crate::auth::users::{self, split_aliases, User};
+use crate::auth::Role;
 use crate::db::schema::{quarantine, raw_messages};
-use crate::error::AppError;
 use crate::mail::Outcome;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -16,18 +17,6 @@ use serde::Deserialize;
 
 const ADMIN: &[Role] = &[Role::Admin];
 
-fn user_error(e: UserError) -> AppError {
-    match e {
-        UserError::Exists => AppError::BadRequest("admin.error.exists".into()),
-        UserError::BadEmail => AppError::BadRequest("admin.error.email".into()),
-        UserError::BadName => AppError::BadRequest("admin.error.name".into()),
-        UserError::WeakPassword => AppError::BadRequest("admin.error.password".into()),
-        UserError::NotFound => AppError::NotFound,
-        UserError::Hash(h) => AppError::Internal(h),
-        UserError::Db(d) => d.into(),
-    }
-}
-
 #[derive(Template)]
 #[template(path = "admin/users.html")]
 struct UsersPage {
@@ -36,13 +25,16 @@ struct UsersPage {
     roles: Vec<&'static str>,
 }
 
-pub async fn users(req: HttpRequest, user: CurrentUser) -> Result<HttpResponse, AppError> {
+pub async fn users(
+    req: HttpRequest,
+    st: State,
+    user: CurrentUser,
+) -> Result<HttpResponse, AppError> {
     user.require(ADMIN)?;
-    let st = state(&req)?;
-    let pool = st.pool.clone();
-    let list =
-        web::block(move || -> Result<Vec<User>, AppError> { Ok(users::list(&mut *pool.get()?)?) })
-            .await??;
+    let list = run(&st, move |c, _| -> Result<Vec<User>, AppError> {
+        Ok(users::list(c)?)
+    })
+    .await?;
     let page = Page::new(&req, &st, Some(user.0));
     html(&UsersPage {
         page,
@@ -69,30 +61,27 @@ pub struct AddUser {
 
 pub async fn add_user(
     req: HttpRequest,
+    st: State,
     user: CurrentUser,
     form: web::Form<AddUser>,
 ) -> Result<HttpResponse, AppError> {
     user.require(ADMIN)?;
-    let st = state(&req)?;
     check_csrf(&req, &st, &form.csrf_token)?;
     let f = form.into_inner();
-    let role =
-        Role::parse(&f.role).ok_or_else(|| AppError::BadRequest("admin.error.role".into()))?;
-    let pool = st.pool.clone();
+    let role = Role::parse(&f.role).ok_or_else(|| AppError::bad_request("admin.error.role"))?;
     let actor = user.0.email.clone();
-    web::block(move || -> Result<(), AppError> {
-        let mut c = pool.get()?;
+    run(&st, move |c, _| -> Result<(), AppError> {
         let u = users::create(
-            &mut c,
+            c,
             &f.email,
             &f.name,
             role,
             &split_aliases(&f.aliases),
             &f.password,
         )
-        .map_err(user_error)?;
+        .map_err(AppError::from)?;
         crate::cases::audit(
-            &mut c,
+            c,
             None,
             &actor,
             "user.created",
@@ -100,7 +89,7 @@ pub async fn add_user(
         )?;
         Ok(())
     })
-    .await??;
+    .await?;
     Ok(see_other("/admin/users?done=user_added"))
 }
 
@@ -114,17 +103,16 @@ struct EditPage {
 
 pub async fn edit_user(
     req: HttpRequest,
+    st: State,
     user: CurrentUser,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     user.require(ADMIN)?;
-    let st = state(&req)?;
-    let pool = st.pool.clone();
     let id = path.into_inner();
-    let target = web::block(move || -> Result<User, AppError> {
-        users::find(&mut *pool.get()?, id)?.ok_or(AppError::NotFound)
+    let target = run(&st, move |c, _| -> Result<User, AppError> {
+        users::find(c, id)?.ok_or(AppError::NotFound)
     })
-    .await??;
+    .await?;
     let page = Page::new(&req, &st, Some(user.0));
     html(&EditPage {
         page,
@@ -147,25 +135,22 @@ pub struct UpdateUser {
 
 pub async fn update_user(
     req: HttpRequest,
+    st: State,
     user: CurrentUser,
     path: web::Path<i64>,
     form: web::Form<UpdateUser>,
 ) -> Result<HttpResponse, AppError> {
     user.require(ADMIN)?;
-    let st = state(&req)?;
     check_csrf(&req, &st, &form.csrf_token)?;
     let id = path.into_inner();
     let f = form.into_inner();
-    let role =
-        Role::parse(&f.role).ok_or_else(|| AppError::BadRequest("admin.error.role".into()))?;
-    let pool = st.pool.clone();
+    let role = Role::parse(&f.role).ok_or_else(|| AppError::bad_request("admin.error.role"))?;
     let actor = user.0.email.clone();
-    web::block(move || -> Result<(), AppError> {
-        let mut c = pool.get()?;
-        users::update_profile(&mut c, id, &f.name, role, &split_aliases(&f.aliases))
-            .map_err(user_error)?;
+    run(&st, move |c, _| -> Result<(), AppError> {
+        users::update_profile(c, id, &f.name, role, &split_aliases(&f.aliases))
+            .map_err(AppError::from)?;
         crate::cases::audit(
-            &mut c,
+            c,
             None,
             &actor,
             "user.updated",
@@ -173,7 +158,7 @@ pub async fn update_user(
         )?;
         Ok(())
     })
-    .await??;
+    .await?;
     Ok(see_other(&format!("/admin/users/{id}?done=saved")))
 }
 
@@ -187,22 +172,20 @@ pub struct PasswordForm {
 
 pub async fn reset_password(
     req: HttpRequest,
+    st: State,
     user: CurrentUser,
     path: web::Path<i64>,
     form: web::Form<PasswordForm>,
 ) -> Result<HttpResponse, AppError> {
     user.require(ADMIN)?;
-    let st = state(&req)?;
     check_csrf(&req, &st, &form.csrf_token)?;
     let id = path.into_inner();
     let f = form.into_inner();
-    let pool = st.pool.clone();
     let actor = user.0.email.clone();
-    web::block(move || -> Result<(), AppError> {
-        let mut c = pool.get()?;
-        users::set_password(&mut c, id, &f.password).map_err(user_error)?;
+    run(&st, move |c, _| -> Result<(), AppError> {
+        users::set_password(c, id, &f.password).map_err(AppError::from)?;
         crate::cases::audit(
-            &mut c,
+            c,
             None,
             &actor,
             "user.password_reset",
@@ -210,7 +193,7 @@ pub async fn reset_password(
         )?;
         Ok(())
     })
-    .await??;
+    .await?;
     Ok(see_other(&format!("/admin/users/{id}?done=password_reset")))
 }
 
@@ -224,25 +207,23 @@ pub struct DisableForm {
 
 pub async fn set_disabled(
     req: HttpRequest,
+    st: State,
     user: CurrentUser,
     path: web::Path<i64>,
     form: web::Form<DisableForm>,
 ) -> Result<HttpResponse, AppError> {
     user.require(ADMIN)?;
-    let st = state(&req)?;
     check_csrf(&req, &st, &form.csrf_token)?;
     let id = path.into_inner();
     if id == user.0.id {
-        return Err(AppError::BadRequest("admin.error.self_disable".into()));
+        return Err(AppError::bad_request("admin.error.self_disable"));
     }
     let disabled = form.disabled == "true";
-    let pool = st.pool.clone();
     let actor = user.0.email.clone();
-    web::block(move || -> Result<(), AppError> {
-        let mut c = pool.get()?;
-        users::set_disabled(&mut c, id, disabled).map_err(user_error)?;
+    run(&st, move |c, _| -> Result<(), AppError> {
+        users::set_disabled(c, id, disabled).map_err(AppError::from)?;
         crate::cases::audit(
-            &mut c,
+            c,
             None,
             &actor,
             if disabled {
@@ -254,7 +235,7 @@ pub async fn set_disabled(
         )?;
         Ok(())
     })
-    .await??;
+    .await?;
     Ok(see_other(&format!("/admin/users/{id}?done=saved")))
 }
 
@@ -303,11 +284,13 @@ fn quarantine_rows(c: &mut crate::db::DbConn) -> Result<Vec<QuarantineRow>, AppE
         .collect())
 }
 
-pub async fn quarantine(req: HttpRequest, user: CurrentUser) -> Result<HttpResponse, AppError> {
+pub async fn quarantine(
+    req: HttpRequest,
+    st: State,
+    user: CurrentUser,
+) -> Result<HttpResponse, AppError> {
     user.require(ADMIN)?;
-    let st = state(&req)?;
-    let pool = st.pool.clone();
-    let rows = web::block(move || quarantine_rows(&mut *pool.get()?)).await??;
+    let rows = run(&st, |c, _| quarantine_rows(c)).await?;
     html(&QuarantinePage {
         page: Page::new(&req, &st, Some(user.0)),
         rows,
@@ -324,45 +307,44 @@ pub struct CsrfForm {
 /// Runs a quarantined message through the pipeline again (after a rule or parser change).
 pub async fn retry_quarantine(
     req: HttpRequest,
+    st: State,
     user: CurrentUser,
     path: web::Path<i64>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, AppError> {
     user.require(ADMIN)?;
-    let st = state(&req)?;
     check_csrf(&req, &st, &form.csrf_token)?;
     let id = path.into_inner();
-    let pool = st.pool.clone();
     let store = st.store.clone();
     let rules = st.rules.clone();
     let actor = user.0.email.clone();
-    let (rows, results) = web::block(
-        move || -> Result<(Vec<QuarantineRow>, Vec<Outcome>), AppError> {
-            let mut c = pool.get()?;
+    let (rows, results) = run(
+        &st,
+        move |c, _| -> Result<(Vec<QuarantineRow>, Vec<Outcome>), AppError> {
             let (raw_id, source): (i64, String) = quarantine::table
                 .filter(quarantine::id.eq(id))
                 .select((quarantine::raw_id, quarantine::source))
-                .first(&mut c)?;
-            let raw = crate::mail::ingest::load_raw(&mut c, store.as_ref(), raw_id)?;
+                .first(c)?;
+            let raw = crate::mail::ingest::load_raw(c, store.as_ref(), raw_id)?;
             // Resolve first, so that a message still not understood gets a fresh row with today's reason.
             diesel::update(quarantine::table.find(id))
                 .set((
                     quarantine::resolved_at.eq(crate::now()),
                     quarantine::resolution.eq(format!("retried by {actor}")),
                 ))
-                .execute(&mut c)?;
-            let out = crate::mail::ingest_input(&mut c, store.as_ref(), &rules, &raw, &source)?;
+                .execute(c)?;
+            let out = crate::mail::ingest_input(c, store.as_ref(), &rules, &raw, &source)?;
             crate::cases::audit(
-                &mut c,
+                c,
                 None,
                 &actor,
                 "quarantine.retried",
                 &format!("quarantine {id}"),
             )?;
-            Ok((quarantine_rows(&mut c)?, out))
+            Ok((quarantine_rows(c)?, out))
         },
     )
-    .await??;
+    .await?;
     html(&QuarantinePage {
         page: Page::new(&req, &st, Some(user.0)),
         rows,
@@ -371,21 +353,18 @@ pub async fn retry_quarantine(
 }
 
 pub async fn raw_download(
-    req: HttpRequest,
+    st: State,
     user: CurrentUser,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     user.require(ADMIN)?;
-    let st = state(&req)?;
     let id = path.into_inner();
-    let pool = st.pool.clone();
     let store = st.store.clone();
     let actor = user.0.email.clone();
-    let bytes = web::block(move || -> Result<Vec<u8>, AppError> {
-        let mut c = pool.get()?;
-        let raw = crate::mail::ingest::load_raw(&mut c, store.as_ref(), id)?;
+    let bytes = run(&st, move |c, _| -> Result<Vec<u8>, AppError> {
+        let raw = crate::mail::ingest::load_raw(c, store.as_ref(), id)?;
         crate::cases::audit(
-            &mut c,
+            c,
             None,
             &actor,
             "raw.downloaded",
@@ -393,7 +372,7 @@ pub async fn raw_download(
         )?;
         Ok(raw)
     })
-    .await??;
+    .await?;
     Ok(super::cases::download(bytes, &format!("message-{id}.eml")))
 }
 
@@ -409,33 +388,31 @@ pub struct AssignForm {
 /// of an internal entry on that case, and the quarantine row is resolved.
 pub async fn assign_quarantine(
     req: HttpRequest,
+    st: State,
     user: CurrentUser,
     path: web::Path<i64>,
     form: web::Form<AssignForm>,
 ) -> Result<HttpResponse, AppError> {
     user.require(ADMIN)?;
-    let st = state(&req)?;
     check_csrf(&req, &st, &form.csrf_token)?;
     let id = path.into_inner();
     let number = form.case_number.trim().to_ascii_uppercase();
-    let pool = st.pool.clone();
     let store = st.store.clone();
     let actor = user.0.clone();
     let n = number.clone();
-    web::block(move || -> Result<(), AppError> {
-        let mut c = pool.get()?;
+    run(&st, move |c, _| -> Result<(), AppError> {
         let (raw_id, source, reason): (i64, String, String) = quarantine::table
             .filter(quarantine::id.eq(id))
             .filter(quarantine::resolved_at.is_null())
             .select((quarantine::raw_id, quarantine::source, quarantine::reason))
-            .first(&mut c)?;
-        let raw = crate::mail::ingest::load_raw(&mut c, store.as_ref(), raw_id)?;
+            .first(c)?;
+        let raw = crate::mail::ingest::load_raw(c, store.as_ref(), raw_id)?;
         let sha =
             crate::storage::BlobStore::put(store.as_ref(), &raw).map_err(AppError::internal)?;
-        crate::db::write_tx(&mut c, |c| -> Result<(), AppError> {
+        crate::db::write_tx(c, |c| -> Result<(), AppError> {
             use crate::db::schema::attachments;
             let case = crate::cases::find_by_number(c, &n)?
-                .ok_or_else(|| AppError::BadRequest("quarantine.no_case".into()))?;
+                .ok_or_else(|| AppError::bad_request("quarantine.no_case"))?;
             let now = crate::now();
             let row = crate::cases::insert_internal(
                 c,
@@ -472,7 +449,7 @@ pub async fn assign_quarantine(
             Ok(())
         })
     })
-    .await??;
+    .await?;
     Ok(see_other(&format!(
         "/cases/{}?done=saved",
         super::cases::url_escape(&number)

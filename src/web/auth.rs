@@ -1,8 +1,8 @@
 //! Login, logout and the language switch.
 
-use super::{check_csrf, see_other, state, Page};
+use super::AppError;
+use super::{check_csrf, run, see_other, Page, State};
 use crate::auth::{password, session, throttle, users};
-use crate::error::AppError;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -28,15 +28,14 @@ pub fn html(tpl: &impl Template) -> Result<HttpResponse, AppError> {
     render(tpl, StatusCode::OK)
 }
 
-pub async fn login_form(req: HttpRequest) -> Result<HttpResponse, AppError> {
-    let st = state(&req)?;
-    if crate::auth::extract::session_user(&req).await?.is_some() {
+pub async fn login_form(req: HttpRequest, st: State) -> Result<HttpResponse, AppError> {
+    if super::extract::session_user(&req).await?.is_some() {
         return Ok(see_other("/cases"));
     }
-    let pool = st.pool.clone();
-    let no_users =
-        web::block(move || -> Result<bool, AppError> { Ok(users::count(&mut *pool.get()?)? == 0) })
-            .await??;
+    let no_users = run(&st, move |c, _| -> Result<bool, AppError> {
+        Ok(users::count(c)? == 0)
+    })
+    .await?;
     let page = Page::new(&req, &st, None);
     html(&LoginPage {
         page,
@@ -62,12 +61,14 @@ fn client_address(req: &HttpRequest) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-pub async fn login(req: HttpRequest, form: web::Form<LoginForm>) -> Result<HttpResponse, AppError> {
-    let st = state(&req)?;
+pub async fn login(
+    req: HttpRequest,
+    st: State,
+    form: web::Form<LoginForm>,
+) -> Result<HttpResponse, AppError> {
     check_csrf(&req, &st, &form.csrf_token)?;
     let form = form.into_inner();
     let addr = client_address(&req);
-    let pool = st.pool.clone();
     let email = form.email.trim().to_lowercase();
     let email_for_block = email.clone();
     enum Result_ {
@@ -75,13 +76,12 @@ pub async fn login(req: HttpRequest, form: web::Form<LoginForm>) -> Result<HttpR
         Bad,
         Throttled,
     }
-    let outcome = web::block(move || -> Result<Result_, AppError> {
-        let mut c = pool.get()?;
+    let outcome = run(&st, move |c, _| -> Result<Result_, AppError> {
         let now = crate::now();
-        if throttle::is_blocked(&mut c, &email_for_block, &addr, now)? {
+        if throttle::is_blocked(c, &email_for_block, &addr, now)? {
             return Ok(Result_::Throttled);
         }
-        let user = users::find_by_email(&mut c, &email_for_block)?;
+        let user = users::find_by_email(c, &email_for_block)?;
         let ok = match &user {
             Some(u) => password::verify(&form.password, &u.password_hash) && !u.disabled,
             None => {
@@ -91,25 +91,31 @@ pub async fn login(req: HttpRequest, form: web::Form<LoginForm>) -> Result<HttpR
         };
         match user {
             Some(u) if ok => {
-                throttle::clear_account(&mut c, &email_for_block)?;
+                throttle::clear_account(c, &email_for_block)?;
                 Ok(Result_::Ok(u))
             }
             _ => {
-                throttle::record_failure(&mut c, &email_for_block, &addr, now)?;
+                throttle::record_failure(c, &email_for_block, &addr, now)?;
                 Ok(Result_::Bad)
             }
         }
     })
-    .await??;
+    .await?;
     let page = Page::new(&req, &st, None);
     match outcome {
         Result_::Ok(u) => {
             tracing::info!(user_id = u.id, "login");
             // A fresh signed cookie with a new nonce at every login: no session fixation.
-            let value = session::encode(&st.keys, &session::new_session(u.id, u.session_epoch));
+            let value = session::encode(
+                &st.keys,
+                &session::new_session(u.id, u.session_epoch, chrono::Utc::now().timestamp()),
+            );
             Ok(HttpResponse::SeeOther()
                 .insert_header((actix_web::http::header::LOCATION, "/cases"))
-                .cookie(session::cookie(value, st.settings.secure_cookies))
+                .cookie(super::cookies::session_cookie(
+                    value,
+                    st.settings.secure_cookies,
+                ))
                 .finish())
         }
         Result_::Bad => {
@@ -147,19 +153,21 @@ pub struct CsrfOnly {
     csrf_token: String,
 }
 
-pub async fn logout(req: HttpRequest, form: web::Form<CsrfOnly>) -> Result<HttpResponse, AppError> {
-    let st = state(&req)?;
+pub async fn logout(
+    req: HttpRequest,
+    st: State,
+    form: web::Form<CsrfOnly>,
+) -> Result<HttpResponse, AppError> {
     check_csrf(&req, &st, &form.csrf_token)?;
-    if let Some(u) = crate::auth::extract::session_user(&req).await? {
-        let pool = st.pool.clone();
-        web::block(move || -> Result<(), AppError> {
-            Ok(users::bump_epoch(&mut *pool.get()?, u.id)?)
+    if let Some(u) = super::extract::session_user(&req).await? {
+        run(&st, move |c, _| -> Result<(), AppError> {
+            Ok(users::bump_epoch(c, u.id)?)
         })
-        .await??;
+        .await?;
     }
     Ok(HttpResponse::SeeOther()
         .insert_header((actix_web::http::header::LOCATION, "/login"))
-        .cookie(session::removal(st.settings.secure_cookies))
+        .cookie(super::cookies::session_removal(st.settings.secure_cookies))
         .finish())
 }
 
@@ -175,9 +183,9 @@ pub struct LangForm {
 
 pub async fn switch_lang(
     req: HttpRequest,
+    st: State,
     form: web::Form<LangForm>,
 ) -> Result<HttpResponse, AppError> {
-    let st = state(&req)?;
     check_csrf(&req, &st, &form.csrf_token)?;
     let lang = crate::i18n::Lang::parse(&form.lang).unwrap_or_default();
     let back = if form.back.starts_with('/') && !form.back.starts_with("//") {
@@ -195,4 +203,12 @@ pub async fn switch_lang(
         .insert_header((actix_web::http::header::LOCATION, back))
         .cookie(cookie)
         .finish())
+}
+
+/// `GET /api/me`: the token's user.
+pub async fn me(user: super::ApiUser) -> HttpResponse {
+    let u = user.0;
+    HttpResponse::Ok().json(serde_json::json!({
+        "email": u.email, "name": u.name, "role": u.role, "aliases": u.alias_list(),
+    }))
 }

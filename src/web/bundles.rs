@@ -2,11 +2,12 @@
 //! entries with findings, view a text entry.
 
 use super::auth::html;
-use super::{check_csrf, see_other, state, Page};
-use crate::auth::extract::HasRole;
-use crate::auth::{CurrentUser, Role};
+use super::AppError;
+use super::CurrentUser;
+use super::HasRole;
+use super::{check_csrf, run, see_other, Page, State};
+use crate::auth::Role;
 use crate::db::schema::{attachments, bundle_entries, bundle_findings, cases};
-use crate::error::AppError;
 use actix_multipart::Multipart;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -18,12 +19,12 @@ const READERS: &[Role] = &[Role::Support, Role::Rnd, Role::Manager, Role::Admin]
 
 pub async fn upload(
     req: HttpRequest,
+    st: State,
     user: CurrentUser,
     path: web::Path<String>,
     body: Multipart,
 ) -> Result<HttpResponse, AppError> {
     let u = user.require(UPLOADERS)?.clone();
-    let st = state(&req)?;
     let up = super::upload::read(body, st.settings.max_message_bytes).await?;
     let token = up.csrf_token;
     let files: Vec<(String, String, Vec<u8>)> = up
@@ -35,13 +36,12 @@ pub async fn upload(
     check_csrf(&req, &st, &token)?;
     let number = path.into_inner();
     if files.is_empty() {
-        return Err(AppError::BadRequest("ingest.no_files".into()));
+        return Err(AppError::bad_request("ingest.no_files"));
     }
-    let pool = st.pool.clone();
     let store = st.store.clone();
     let rules = st.rules.clone();
     let n = number.clone();
-    web::block(move || -> Result<(), AppError> {
+    run(&st, move |c, _| -> Result<(), AppError> {
         // Files are content-addressed: stored once however often they are uploaded.
         let mut shas = Vec::new();
         for (_, _, data) in &files {
@@ -49,8 +49,7 @@ pub async fn upload(
                 crate::storage::BlobStore::put(store.as_ref(), data).map_err(AppError::internal)?,
             );
         }
-        let mut c = pool.get()?;
-        crate::db::write_tx(&mut c, |c| -> Result<(), AppError> {
+        crate::db::write_tx(c, |c| -> Result<(), AppError> {
             let case = crate::cases::find_by_number(c, &n)?.ok_or(AppError::NotFound)?;
             let now = crate::now();
             let names = files
@@ -88,7 +87,7 @@ pub async fn upload(
             Ok(())
         })
     })
-    .await??;
+    .await?;
     Ok(see_other(&format!(
         "/cases/{}?done=uploaded#h-bundles",
         super::cases::url_escape(&number)
@@ -140,17 +139,15 @@ fn attachment_of(c: &mut crate::db::DbConn, number: &str, id: i64) -> Result<Att
 
 pub async fn show(
     req: HttpRequest,
+    st: State,
     user: CurrentUser,
     path: web::Path<(String, i64)>,
 ) -> Result<HttpResponse, AppError> {
     user.require(READERS)?;
-    let st = state(&req)?;
     let (number, id) = path.into_inner();
-    let pool = st.pool.clone();
     let n = number.clone();
-    let (info, entries, findings) = web::block(move || -> Result<_, AppError> {
-        let mut c = pool.get()?;
-        let info = attachment_of(&mut c, &n, id)?;
+    let (info, entries, findings) = run(&st, move |c, _| -> Result<_, AppError> {
+        let info = attachment_of(c, &n, id)?;
         let entries: Vec<(String, i64, i64, bool)> = bundle_entries::table
             .filter(bundle_entries::attachment_id.eq(id))
             .order(bundle_entries::id.asc())
@@ -160,7 +157,7 @@ pub async fn show(
                 bundle_entries::compressed_size,
                 bundle_entries::is_text,
             ))
-            .load(&mut c)?;
+            .load(c)?;
         let findings: Vec<(String, i64, String, String)> = bundle_findings::table
             .filter(bundle_findings::attachment_id.eq(id))
             .order(bundle_findings::id.asc())
@@ -170,10 +167,10 @@ pub async fn show(
                 bundle_findings::kind,
                 bundle_findings::value,
             ))
-            .load(&mut c)?;
+            .load(c)?;
         Ok((info, entries, findings))
     })
-    .await??;
+    .await?;
     let page = Page::new(&req, &st, Some(user.0));
     html(&BundlePage {
         page,
@@ -225,41 +222,43 @@ const VIEW_MAX: usize = 2 * 1024 * 1024;
 
 pub async fn view(
     req: HttpRequest,
+    st: State,
     user: CurrentUser,
     path: web::Path<(String, i64)>,
     q: web::Query<ViewQuery>,
 ) -> Result<HttpResponse, AppError> {
     user.require(READERS)?;
-    let st = state(&req)?;
     let (number, id) = path.into_inner();
     let entry = q.into_inner().path;
-    let pool = st.pool.clone();
     let store = st.store.clone();
     let (n, e) = (number.clone(), entry.clone());
-    let (filename, bytes) = web::block(move || -> Result<(String, Vec<u8>), AppError> {
-        let mut c = pool.get()?;
-        let (filename, sha, status, _) = attachment_of(&mut c, &n, id)?;
+    let (filename, bytes) = run(&st, move |c, _| -> Result<(String, Vec<u8>), AppError> {
+        let (filename, sha, status, _) = attachment_of(c, &n, id)?;
         let data =
             crate::storage::BlobStore::get(store.as_ref(), &sha).map_err(AppError::internal)?;
         if e.is_empty() || status.as_deref() == Some("text") {
             return Ok((filename, data));
         }
         if status.as_deref() != Some("ok") {
-            return Err(AppError::BadRequest("bundle.refused".into()));
+            return Err(AppError::bad_request("bundle.refused"));
         }
         let known: i64 = bundle_entries::table
             .filter(bundle_entries::attachment_id.eq(id))
             .filter(bundle_entries::path.eq(&e))
             .count()
-            .get_result(&mut c)?;
+            .get_result(c)?;
         if known == 0 {
             return Err(AppError::NotFound);
         }
         let bytes = crate::bundles::read_entry(&data, &e, &crate::bundles::Limits::default())
-            .map_err(|r| AppError::BadRequest(r.to_string()))?;
+            .map_err(|r| {
+                AppError::BadRequest(
+                    crate::i18n::Msg::new("bundle.refused_because").with("reason", r),
+                )
+            })?;
         Ok((filename, bytes))
     })
-    .await??;
+    .await?;
     let truncated = bytes.len() > VIEW_MAX;
     let text = crate::mail::extract::mask_secrets(&crate::bundles::decode_text(
         &bytes[..bytes.len().min(VIEW_MAX)],

@@ -1,16 +1,11 @@
 //! The queue and the case page.
 
 use super::auth::html;
-use super::{state, Page};
-use crate::auth::extract::{HasRole, STAFF};
-use crate::auth::CurrentUser;
-use crate::cases::detail::{self, CaseDetail};
-use crate::cases::{self as cases_mod, CaseRow, ListFilter, Status};
-use crate::db::schema::attachments;
-use crate::error::AppError;
+use super::{run, ApiUser, AppError, CurrentUser, HasRole, Page, State, STAFF};
+use crate::cases::detail::{self, rfc3339, CaseDetail};
+use crate::cases::{self as cases_mod, ListFilter, Status};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
-use diesel::prelude::*;
 use serde::Deserialize;
 
 #[derive(Deserialize, Default, Clone)]
@@ -93,7 +88,7 @@ pub fn filter_from(
 ) -> Result<ListFilter, AppError> {
     let status = q.status.clone().unwrap_or_else(|| "active".into());
     if !status_is_valid(&status) {
-        return Err(AppError::BadRequest("queue.bad_status".into()));
+        return Err(AppError::bad_request("queue.bad_status"));
     }
     let assignee = match q.assignee.as_str() {
         "" => None,
@@ -101,11 +96,11 @@ pub fn filter_from(
         other => Some(
             other
                 .parse::<i64>()
-                .map_err(|_| AppError::BadRequest("queue.bad_assignee".into()))?,
+                .map_err(|_| AppError::bad_request("queue.bad_assignee"))?,
         ),
     };
     if !q.code.trim().is_empty() && crate::codes::parse_code(&q.code).is_none() {
-        return Err(AppError::BadRequest("codes.invalid".into()));
+        return Err(AppError::bad_request("codes.invalid"));
     }
     Ok(ListFilter {
         q: Some(q.q.clone()),
@@ -125,51 +120,20 @@ pub fn filter_from(
 
 pub async fn queue(
     req: HttpRequest,
+    st: State,
     user: CurrentUser,
     q: web::Query<QueueQuery>,
 ) -> Result<HttpResponse, AppError> {
     user.require(STAFF)?;
-    let st = state(&req)?;
     let q = q.into_inner();
     let filter = filter_from(&q, user.0.id, &st.settings)?;
-    let pool = st.pool.clone();
     let f2 = filter.clone();
-    type Loaded = (
-        Vec<CaseRow>,
-        i64,
-        Vec<(i64, String)>,
-        Vec<(i64, String, chrono::NaiveDateTime)>,
-    );
-    let (rows, total, staff, open_escs) = web::block(move || -> Result<Loaded, AppError> {
-        let mut c = pool.get()?;
-        let (rows, total) = cases_mod::list(&mut c, &f2)?;
-        let staff = crate::db::schema::users::table
-            .filter(crate::db::schema::users::disabled.eq(false))
-            .order(crate::db::schema::users::name.asc())
-            .select((crate::db::schema::users::id, crate::db::schema::users::name))
-            .load(&mut c)?;
-        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-        let escs = crate::db::schema::escalations::table
-            .filter(crate::db::schema::escalations::case_id.eq_any(&ids))
-            .filter(crate::db::schema::escalations::status.ne("closed"))
-            .select((
-                crate::db::schema::escalations::case_id,
-                crate::db::schema::escalations::status,
-                crate::db::schema::escalations::opened_at,
-                crate::db::schema::escalations::last_activity_at,
-            ))
-            .load::<(
-                i64,
-                String,
-                chrono::NaiveDateTime,
-                Option<chrono::NaiveDateTime>,
-            )>(&mut c)?
-            .into_iter()
-            .map(|(id, status, opened, last)| (id, status, last.unwrap_or(opened)))
-            .collect();
-        Ok((rows, total, staff, escs))
-    })
-    .await??;
+    let crate::cases::queue::QueuePage {
+        rows,
+        total,
+        staff,
+        open_escalations: open_escs,
+    } = run(&st, move |c, _| crate::cases::queue::load(c, &f2)).await?;
     let now = crate::now();
     let page = Page::new(&req, &st, Some(user.0.clone()));
     let rows = rows
@@ -296,44 +260,22 @@ impl CasePage {
     }
 }
 
-pub async fn load_case(
-    st: &crate::startup::AppState,
-    number: String,
-) -> Result<CaseDetail, AppError> {
-    let pool = st.pool.clone();
-    web::block(move || -> Result<CaseDetail, AppError> {
-        let mut c = pool.get()?;
-        let case = cases_mod::find_by_number(&mut c, &number)?.ok_or(AppError::NotFound)?;
-        Ok(detail::load(&mut c, case)?)
-    })
-    .await?
-}
-
 pub async fn show(
     req: HttpRequest,
+    st: State,
     user: CurrentUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     user.require(STAFF)?;
-    let st = state(&req)?;
-    let pool = st.pool.clone();
     let number = path.into_inner();
     // One trip to the blocking pool for everything the page shows.
-    let (case, staff) = web::block(
-        move || -> Result<(CaseDetail, Vec<(i64, String)>), AppError> {
-            let mut c = pool.get()?;
-            let case = cases_mod::find_by_number(&mut c, &number)?.ok_or(AppError::NotFound)?;
-            let case = detail::load(&mut c, case)?;
-            let staff = crate::db::schema::users::table
-                .filter(crate::db::schema::users::disabled.eq(false))
-                .filter(crate::db::schema::users::role.eq_any(["support", "admin"]))
-                .order(crate::db::schema::users::name.asc())
-                .select((crate::db::schema::users::id, crate::db::schema::users::name))
-                .load(&mut c)?;
-            Ok((case, staff))
-        },
-    )
-    .await??;
+    let (case, staff) = run(&st, move |c, _| {
+        Ok::<_, AppError>((
+            detail::load_by_number(c, &number)?,
+            crate::cases::queue::assignable(c)?,
+        ))
+    })
+    .await?;
     let role = user.0.role();
     let page = Page::new(&req, &st, Some(user.0));
     let status_label = page.t(&format!("status.{}", case.status)).to_string();
@@ -392,28 +334,15 @@ pub async fn show(
 }
 
 pub async fn attachment(
-    req: HttpRequest,
+    st: State,
     user: CurrentUser,
     path: web::Path<(String, i64)>,
 ) -> Result<HttpResponse, AppError> {
     user.require(STAFF)?;
-    let st = state(&req)?;
     let (number, id) = path.into_inner();
-    let pool = st.pool.clone();
-    let (filename, sha) = web::block(move || -> Result<(String, String), AppError> {
-        let mut c = pool.get()?;
-        let case = cases_mod::find_by_number(&mut c, &number)?.ok_or(AppError::NotFound)?;
-        Ok(attachments::table
-            .filter(attachments::id.eq(id))
-            .filter(attachments::case_id.eq(case.id))
-            .select((attachments::filename, attachments::sha256))
-            .first(&mut c)?)
-    })
-    .await??;
+    let (filename, sha) = run(&st, move |c, _| cases_mod::attachment_of(c, &number, id)).await?;
     let store = st.store.clone();
-    let bytes = web::block(move || crate::storage::BlobStore::get(store.as_ref(), &sha))
-        .await?
-        .map_err(AppError::internal)?;
+    let bytes = web::block(move || crate::storage::BlobStore::get(store.as_ref(), &sha)).await??;
     Ok(download(bytes, &filename))
 }
 
@@ -439,4 +368,67 @@ pub fn download(bytes: Vec<u8>, filename: &str) -> HttpResponse {
             ),
         ))
         .body(bytes)
+}
+
+#[derive(serde::Serialize)]
+struct CaseSummary {
+    number: String,
+    subject: String,
+    status: String,
+    priority: String,
+    customer: Option<String>,
+    oem: Option<String>,
+    tracking_token: String,
+    created_at: String,
+    updated_at: String,
+}
+
+#[derive(Deserialize)]
+pub struct ApiListQuery {
+    #[serde(flatten)]
+    q: QueueQuery,
+    per_page: Option<String>,
+}
+
+/// `GET /api/cases`: the queue's filters, every status unless asked.
+pub async fn list_json(
+    st: State,
+    user: ApiUser,
+    q: web::Query<ApiListQuery>,
+) -> Result<HttpResponse, AppError> {
+    user.require(STAFF)?;
+    let ApiListQuery { mut q, per_page } = q.into_inner();
+    if q.status.is_none() {
+        q.status = Some(String::new());
+    }
+    let mut filter = filter_from(&q, user.0.id, &st.settings)?;
+    filter.per_page = per_page.and_then(|v| v.parse().ok()).unwrap_or(50);
+    let (rows, total) = run(&st, move |c, _| cases_mod::list(c, &filter)).await?;
+    let cases: Vec<CaseSummary> = rows
+        .into_iter()
+        .map(|c| CaseSummary {
+            created_at: rfc3339(&c.created_at),
+            updated_at: rfc3339(&c.updated_at),
+            number: c.number,
+            subject: c.subject,
+            status: c.status,
+            priority: c.priority,
+            customer: c.customer,
+            oem: c.oem,
+            tracking_token: c.tracking_token,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "cases": cases, "total": total })))
+}
+
+/// `GET /api/cases/{number}`: everything the case page shows.
+pub async fn show_json(
+    st: State,
+    user: ApiUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    user.require(STAFF)?;
+    let number = path.into_inner();
+    let detail = run(&st, move |c, _| detail::load_by_number(c, &number)).await?;
+    Ok(HttpResponse::Ok().json(detail))
 }

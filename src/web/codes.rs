@@ -1,12 +1,13 @@
 //! Error-code pages: the decoding and every case that carried the code.
 
 use super::auth::html;
-use super::{see_other, state, Page};
-use crate::auth::extract::{HasRole, STAFF};
-use crate::auth::{CurrentUser, Role};
+use super::AppError;
+use super::CurrentUser;
+use super::{run, see_other, Page, State};
+use super::{HasRole, STAFF};
+use crate::auth::Role;
 use crate::codes::Decoded;
 use crate::db::schema::{case_codes, cases, closures};
-use crate::error::AppError;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use diesel::prelude::*;
@@ -45,11 +46,11 @@ struct LookupPage {
 
 pub async fn lookup(
     req: HttpRequest,
+    st: State,
     user: CurrentUser,
     q: web::Query<LookupQuery>,
 ) -> Result<HttpResponse, AppError> {
     user.require(STAFF)?;
-    let st = state(&req)?;
     if let Some(v) = crate::codes::parse_code(&q.code) {
         return Ok(see_other(&format!(
             "/errors/{}",
@@ -66,25 +67,23 @@ pub async fn lookup(
 
 pub async fn show(
     req: HttpRequest,
+    st: State,
     user: CurrentUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     user.require(STAFF)?;
-    let st = state(&req)?;
     let d = crate::codes::lookup(&path).ok_or(AppError::NotFound)?;
     let code = d.code.clone();
-    let pool = st.pool.clone();
     type Loaded = (Vec<CodeCase>, Option<(String, String, String)>);
-    let list = web::block(move || -> Result<Loaded, AppError> {
-        let mut c = pool.get()?;
+    let list = run(&st, move |c, _| -> Result<Loaded, AppError> {
         let rows: Vec<(i64, String, String, String)> = case_codes::table
             .inner_join(cases::table.on(cases::id.eq(case_codes::case_id)))
             .filter(case_codes::code.eq(&code))
             .order(cases::updated_at.desc())
             .limit(100)
             .select((cases::id, cases::number, cases::subject, cases::status))
-            .load(&mut c)?;
-        let note = crate::activation::code_note(&mut c, &code)?
+            .load(c)?;
+        let note = crate::activation::code_note(c, &code)?
             .map(|(n, by, at)| (n, by, crate::cases::detail::rfc3339(&at)));
         let mut out = Vec::new();
         for (id, number, subject, status) in rows {
@@ -92,7 +91,7 @@ pub async fn show(
                 .filter(closures::case_id.eq(id))
                 .order(closures::id.desc())
                 .select(closures::resolution)
-                .first::<String>(&mut c)
+                .first::<String>(c)
                 .optional()?;
             out.push(CodeCase {
                 number,
@@ -103,7 +102,7 @@ pub async fn show(
         }
         Ok((out, note))
     })
-    .await??;
+    .await?;
     let (list, note) = list;
     let can_edit = matches!(user.0.role(), Role::Rnd | Role::Admin);
     let page = Page::new(&req, &st, Some(user.0));
@@ -127,26 +126,38 @@ pub struct NoteForm {
 /// R&D writes what a code means in our products.
 pub async fn save_note(
     req: HttpRequest,
+    st: State,
     user: CurrentUser,
     path: web::Path<String>,
     form: web::Form<NoteForm>,
 ) -> Result<HttpResponse, AppError> {
     user.require(&[Role::Rnd, Role::Admin])?;
-    let st = state(&req)?;
     super::check_csrf(&req, &st, &form.csrf_token)?;
     let code = crate::codes::parse_code(&path)
         .map(crate::codes::format_code)
         .ok_or(AppError::NotFound)?;
     let note = form.note.trim().to_string();
     let by = user.0.name.clone();
-    let pool = st.pool.clone();
     let c2 = code.clone();
-    web::block(move || -> Result<(), AppError> {
-        let mut c = pool.get()?;
-        crate::activation::set_code_note(&mut c, &c2, &note, &by)?;
-        crate::cases::audit(&mut c, None, &by, "code.note", &c2)?;
+    run(&st, move |c, _| -> Result<(), AppError> {
+        crate::activation::set_code_note(c, &c2, &note, &by)?;
+        crate::cases::audit(c, None, &by, "code.note", &c2)?;
         Ok(())
     })
-    .await??;
+    .await?;
     Ok(see_other(&format!("/errors/{code}?done=saved")))
+}
+
+/// `GET /api/errors/{code}`: the decoding of one code.
+pub async fn error_code_json(
+    user: super::ApiUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    user.require(STAFF)?;
+    let d = crate::codes::lookup(&path).ok_or_else(|| AppError::bad_request("codes.invalid"))?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "code": d.code, "kind": d.kind, "name": d.name, "aliases": d.aliases, "description": d.description,
+        "plain": d.plain, "facility": d.facility, "facility_number": d.facility_number, "severity": d.severity,
+        "customer": d.customer, "code_field": d.code_field, "known": d.known, "related": d.related,
+    })))
 }

@@ -1,12 +1,12 @@
 //! R&D's queue: escalations waiting for an answer, oldest first.
 
 use super::auth::html;
-use super::{state, Page};
-use crate::auth::extract::{HasRole, STAFF};
-use crate::auth::CurrentUser;
+use super::AppError;
+use super::CurrentUser;
+use super::{run, Page, State};
+use super::{HasRole, STAFF};
 use crate::db::schema::{cases, escalations};
-use crate::error::AppError;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -96,22 +96,28 @@ struct QueuePage {
     needs_info: Vec<EscalationRow>,
 }
 
-pub async fn queue(req: HttpRequest, user: CurrentUser) -> Result<HttpResponse, AppError> {
+pub async fn queue(
+    req: HttpRequest,
+    st: State,
+    user: CurrentUser,
+) -> Result<HttpResponse, AppError> {
     user.require(STAFF)?;
-    let st = state(&req)?;
-    let pool = st.pool.clone();
     let hours = st.settings.escalation_overdue_hours;
-    let (waiting, needs_info) = web::block(move || -> Result<_, AppError> {
-        let mut c = pool.get()?;
-        Ok((
-            load(&mut c, &["open"], hours)?,
-            load(&mut c, &["needs_info"], hours)?,
-        ))
+    let (waiting, needs_info) = run(&st, move |c, _| -> Result<_, AppError> {
+        Ok((load(c, &["open"], hours)?, load(c, &["needs_info"], hours)?))
     })
-    .await??;
+    .await?;
     html(&QueuePage {
         page: Page::new(&req, &st, Some(user.0)),
         waiting,
         needs_info,
     })
+}
+
+/// `GET /api/escalations`: open and needs-info escalations, oldest first.
+pub async fn queue_json(st: State, user: super::ApiUser) -> Result<HttpResponse, AppError> {
+    user.require(STAFF)?;
+    let hours = st.settings.escalation_overdue_hours;
+    let list = super::run(&st, move |c, _| load(c, &["open", "needs_info"], hours)).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "escalations": list })))
 }

@@ -1,10 +1,11 @@
 //! Uploading .eml, .mbox and thread-export files in the browser.
 
 use super::auth::html;
-use super::{check_csrf, state, Page};
-use crate::auth::extract::HasRole;
-use crate::auth::{CurrentUser, Role};
-use crate::error::AppError;
+use super::AppError;
+use super::CurrentUser;
+use super::HasRole;
+use super::{check_csrf, run, Page, State};
+use crate::auth::Role;
 use crate::mail::Outcome;
 use actix_multipart::Multipart;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -20,9 +21,12 @@ struct UploadPage {
 
 const ROLES: &[Role] = &[Role::Support, Role::Admin];
 
-pub async fn form(req: HttpRequest, user: CurrentUser) -> Result<HttpResponse, AppError> {
+pub async fn form(
+    req: HttpRequest,
+    st: State,
+    user: CurrentUser,
+) -> Result<HttpResponse, AppError> {
     user.require(ROLES)?;
-    let st = state(&req)?;
     html(&UploadPage {
         page: Page::new(&req, &st, Some(user.0)),
         results: Vec::new(),
@@ -32,11 +36,11 @@ pub async fn form(req: HttpRequest, user: CurrentUser) -> Result<HttpResponse, A
 
 pub async fn upload(
     req: HttpRequest,
+    st: State,
     user: CurrentUser,
     body: Multipart,
 ) -> Result<HttpResponse, AppError> {
     user.require(ROLES)?;
-    let st = state(&req)?;
     let up = super::upload::read(body, st.settings.max_message_bytes).await?;
     let token = up.csrf_token;
     let files: Vec<(String, Vec<u8>)> = up
@@ -55,16 +59,14 @@ pub async fn upload(
             error,
         });
     }
-    let pool = st.pool.clone();
     let store = st.store.clone();
     let rules = st.rules.clone();
     let actor = user.0.email.clone();
-    let results = web::block(move || -> Result<Vec<Outcome>, AppError> {
-        let mut c = pool.get()?;
+    let results = run(&st, move |c, _| -> Result<Vec<Outcome>, AppError> {
         let mut out = Vec::new();
         for (name, data) in files {
             out.extend(crate::mail::ingest_input(
-                &mut c,
+                c,
                 store.as_ref(),
                 &rules,
                 &data,
@@ -72,7 +74,7 @@ pub async fn upload(
             )?);
         }
         crate::cases::audit(
-            &mut c,
+            c,
             None,
             &actor,
             "mail.uploaded",
@@ -80,10 +82,39 @@ pub async fn upload(
         )?;
         Ok(out)
     })
-    .await??;
+    .await?;
     html(&UploadPage {
         page,
         results,
         error: None,
     })
+}
+
+/// `POST /api/mail/inbound`: one raw message in the body, as an MTA pipe or
+/// `casebook mailgate` posts it.
+pub async fn inbound(
+    st: State,
+    user: super::ApiUser,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    user.require(&[Role::Admin])?;
+    if body.len() > st.settings.max_message_bytes {
+        return Err(AppError::TooLarge);
+    }
+    let store = st.store.clone();
+    let rules = st.rules.clone();
+    let outcomes = super::run(&st, move |c, _| {
+        crate::mail::ingest_input(c, store.as_ref(), &rules, &body, "inbound")
+    })
+    .await?;
+    let first = outcomes
+        .first()
+        .ok_or_else(|| AppError::internal("ingest gave no outcome"))?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "case_number": first.case_number,
+        "message_id": first.message_id,
+        "outcome": first.outcome.as_str(),
+        "reason": first.reason,
+        "messages": outcomes.len(),
+    })))
 }

@@ -2,10 +2,12 @@
 //! Passwords are write-only: never rendered back.
 
 use super::auth::html;
-use super::{check_csrf, see_other, state, Page};
-use crate::auth::extract::HasRole;
-use crate::auth::{CurrentUser, Role};
-use crate::error::AppError;
+use super::CurrentUser;
+use super::HasRole;
+use super::{check_csrf, see_other, Page, State};
+use super::{run, AppError};
+use crate::auth::Role;
+use crate::i18n::Msg;
 use crate::mailboxes::{self, client, MailboxRow, NewMailbox, TlsMode};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -55,9 +57,8 @@ struct MailboxesPage {
     error: Option<String>,
 }
 
-fn load(st: &crate::startup::AppState) -> Result<Vec<MailboxView>, AppError> {
-    let mut c = st.pool.get()?;
-    Ok(mailboxes::list(&mut c)?
+fn load(c: &mut crate::db::DbConn) -> diesel::QueryResult<Vec<MailboxView>> {
+    Ok(mailboxes::list(c)?
         .into_iter()
         .map(MailboxView::from)
         .collect())
@@ -69,11 +70,13 @@ fn render(page: MailboxesPage, status: StatusCode) -> Result<HttpResponse, AppEr
     Ok(resp)
 }
 
-pub async fn list(req: HttpRequest, user: CurrentUser) -> Result<HttpResponse, AppError> {
+pub async fn list(
+    req: HttpRequest,
+    st: State,
+    user: CurrentUser,
+) -> Result<HttpResponse, AppError> {
     user.require(ADMIN)?;
-    let st = state(&req)?;
-    let s2 = st.clone();
-    let rows = web::block(move || load(&s2)).await??;
+    let rows = run(&st, |c, _| load(c)).await?;
     render(
         MailboxesPage {
             page: Page::new(&req, &st, Some(user.0)),
@@ -111,11 +114,11 @@ pub struct AddForm {
 
 pub async fn add(
     req: HttpRequest,
+    st: State,
     user: CurrentUser,
     form: web::Form<AddForm>,
 ) -> Result<HttpResponse, AppError> {
     user.require(ADMIN)?;
-    let st = state(&req)?;
     check_csrf(&req, &st, &form.csrf_token)?;
     let f = form.into_inner();
     let tls = TlsMode::parse(&f.tls).unwrap_or(TlsMode::Imaps);
@@ -128,10 +131,10 @@ pub async fn add(
         p => p.parse::<i64>().ok(),
     };
     let actor = user.0.email.clone();
-    let s2 = st.clone();
-    let result = web::block(move || -> Result<Result<(), String>, AppError> {
+    let keys = st.keys.clone();
+    let result = run(&st, move |c, _| -> Result<Result<(), Msg>, AppError> {
         let (Some(port), Some(poll_seconds)) = (port, poll) else {
-            return Ok(Err("port and poll interval must be numbers".into()));
+            return Ok(Err(Msg::new("mailboxes.error.numbers")));
         };
         let m = NewMailbox {
             name: f.name.trim().to_string(),
@@ -148,28 +151,30 @@ pub async fn add(
             move_to: Some(f.move_to),
             poll_seconds,
         };
-        let mut c = s2.pool.get()?;
-        match mailboxes::add(&mut c, &s2.keys, &m) {
+        match mailboxes::add(c, &keys, &m) {
             Ok(_) => {
-                crate::cases::audit(&mut c, None, &actor, "mailbox.added", &m.name)?;
+                crate::cases::audit(c, None, &actor, "mailbox.added", &m.name)?;
                 Ok(Ok(()))
             }
-            Err(mailboxes::MailboxError::Db(d)) => Err(d.into()),
-            Err(e) => Ok(Err(e.to_string())),
+            Err(e) => match AppError::from(e) {
+                AppError::BadRequest(msg) => Ok(Err(msg)),
+                other => Err(other),
+            },
         }
     })
-    .await??;
+    .await?;
     match result {
         Ok(()) => Ok(see_other("/admin/mailboxes?done=mailbox_added")),
         Err(msg) => {
-            let s3 = st.clone();
-            let rows = web::block(move || load(&s3)).await??;
+            let rows = run(&st, |c, _| load(c)).await?;
+            let page = Page::new(&req, &st, Some(user.0));
+            let error = Some(msg.render(page.lang));
             render(
                 MailboxesPage {
-                    page: Page::new(&req, &st, Some(user.0)),
+                    page,
                     rows,
                     test: None,
-                    error: Some(msg),
+                    error,
                 },
                 StatusCode::BAD_REQUEST,
             )
@@ -186,34 +191,29 @@ pub struct CsrfForm {
     csrf_token: String,
 }
 
-fn find_id(st: &crate::startup::AppState, id: i64) -> Result<MailboxRow, AppError> {
+fn find_id(c: &mut crate::db::DbConn, id: i64) -> diesel::QueryResult<MailboxRow> {
     use crate::db::schema::mailboxes as t;
     use diesel::prelude::*;
-    let mut c = st.pool.get()?;
-    Ok(t::table
-        .find(id)
-        .select(MailboxRow::as_select())
-        .first(&mut c)?)
+    t::table.find(id).select(MailboxRow::as_select()).first(c)
 }
 
 pub async fn test(
     req: HttpRequest,
+    st: State,
     user: CurrentUser,
     path: web::Path<i64>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, AppError> {
     user.require(ADMIN)?;
-    let st = state(&req)?;
     check_csrf(&req, &st, &form.csrf_token)?;
     let id = path.into_inner();
-    let s2 = st.clone();
-    let (name, result, rows) = web::block(move || -> Result<TestResult, AppError> {
-        let row = find_id(&s2, id)?;
-        let timeout = s2.settings.imap_timeout();
-        let r = client::test(&row, &s2.keys, timeout).map_err(|e| e.to_string());
-        Ok((row.name, r, load(&s2)?))
+    let keys = st.keys.clone();
+    let (name, result, rows) = run(&st, move |c, s| -> Result<TestResult, AppError> {
+        let row = find_id(c, id)?;
+        let r = client::test(&row, &keys, s.imap_timeout()).map_err(|e| e.to_string());
+        Ok((row.name, r, load(c)?))
     })
-    .await??;
+    .await?;
     let page = Page::new(&req, &st, Some(user.0));
     let test = match result {
         Ok(n) => (name, true, format!("{} ({n})", page.t("mailboxes.test_ok"))),
@@ -232,23 +232,21 @@ pub async fn test(
 
 pub async fn remove(
     req: HttpRequest,
+    st: State,
     user: CurrentUser,
     path: web::Path<i64>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, AppError> {
     user.require(ADMIN)?;
-    let st = state(&req)?;
     check_csrf(&req, &st, &form.csrf_token)?;
     let id = path.into_inner();
     let actor = user.0.email.clone();
-    let s2 = st.clone();
-    web::block(move || -> Result<(), AppError> {
-        let row = find_id(&s2, id)?;
-        let mut c = s2.pool.get()?;
-        mailboxes::remove_id(&mut c, id)?;
-        crate::cases::audit(&mut c, None, &actor, "mailbox.removed", &row.name)?;
+    run(&st, move |c, _| -> Result<(), AppError> {
+        let row = find_id(c, id)?;
+        mailboxes::remove_id(c, id)?;
+        crate::cases::audit(c, None, &actor, "mailbox.removed", &row.name)?;
         Ok(())
     })
-    .await??;
+    .await?;
     Ok(see_other("/admin/mailboxes?done=mailbox_removed"))
 }

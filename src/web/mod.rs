@@ -3,12 +3,15 @@
 
 pub mod activation;
 pub mod admin;
-pub mod api;
 pub mod auth;
 pub mod bundles;
 pub mod cases;
 pub mod codes;
+pub mod cookies;
+pub mod error;
 pub mod escalations;
+pub mod extract;
+pub mod forms;
 pub mod ingest;
 pub mod mailboxes;
 pub mod reports;
@@ -16,10 +19,12 @@ pub mod search;
 pub mod upload;
 pub mod workflow;
 
+pub use error::{AppError, AppResult};
+pub use extract::{ApiUser, CurrentUser, HasRole, STAFF};
+
 use crate::auth::users::User;
 use crate::auth::Role;
-use crate::error::AppError;
-use crate::i18n::{self, Lang};
+use crate::i18n::{self, Lang, Msg};
 use crate::startup::AppState;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{header, StatusCode};
@@ -127,31 +132,53 @@ pub fn configure(cfg: &mut web::ServiceConfig, _secure: bool) {
                         .content_type_required(false)
                         .limit(1024 * 1024)
                         .error_handler(|e, _| {
-                            AppError::BadRequest(format!("invalid JSON: {e}")).into()
+                            AppError::BadRequest(Msg::new("error.invalid_json").with("detail", e))
+                                .into()
                         }),
                 )
-                .route("/me", web::get().to(api::me))
-                .route("/cases", web::get().to(api::list_cases))
-                .route("/cases/{number}", web::get().to(api::case))
-                .route("/cases/{number}/replies", web::post().to(api::reply))
-                .route("/cases/{number}/scope", web::post().to(api::scope))
-                .route("/cases/{number}/escalations", web::post().to(api::escalate))
-                .route("/cases/{number}/closure", web::post().to(api::closure))
-                .route("/cases/{number}/status", web::post().to(api::status))
-                .route("/cases/{number}/notes", web::post().to(api::note))
-                .route("/cases/{number}/outbox", web::get().to(api::outbox))
-                .route("/escalations", web::get().to(api::escalation_queue))
-                .route("/escalations/{id}/answers", web::post().to(api::answer))
+                .route("/me", web::get().to(auth::me))
+                .route("/cases", web::get().to(cases::list_json))
+                .route("/cases/{number}", web::get().to(cases::show_json))
+                .route(
+                    "/cases/{number}/replies",
+                    web::post().to(workflow::reply_json),
+                )
+                .route(
+                    "/cases/{number}/scope",
+                    web::post().to(workflow::scope_json),
+                )
+                .route(
+                    "/cases/{number}/escalations",
+                    web::post().to(workflow::escalate_json),
+                )
+                .route(
+                    "/cases/{number}/closure",
+                    web::post().to(workflow::closure_json),
+                )
+                .route(
+                    "/cases/{number}/status",
+                    web::post().to(workflow::status_json),
+                )
+                .route("/cases/{number}/notes", web::post().to(workflow::note_json))
+                .route(
+                    "/cases/{number}/outbox",
+                    web::get().to(workflow::outbox_json),
+                )
+                .route("/escalations", web::get().to(escalations::queue_json))
+                .route(
+                    "/escalations/{id}/answers",
+                    web::post().to(workflow::answer_json),
+                )
                 .route(
                     "/escalations/{id}/followups",
-                    web::post().to(api::follow_up),
+                    web::post().to(workflow::follow_up_json),
                 )
-                .route("/errors/{code}", web::get().to(api::error_code))
-                .route("/mail/inbound", web::post().to(api::inbound))
+                .route("/errors/{code}", web::get().to(codes::error_code_json))
+                .route("/mail/inbound", web::post().to(ingest::inbound))
                 .route("/search", web::get().to(search::api))
                 .route("/reports/summary", web::get().to(reports::api_summary))
                 .route("/activation-records", web::post().to(activation::push))
-                .default_service(web::to(api::not_found)),
+                .default_service(web::to(not_found)),
         )
         .default_service(web::to(not_found));
 }
@@ -165,7 +192,7 @@ async fn not_found() -> Result<HttpResponse, AppError> {
 }
 
 async fn home(req: HttpRequest) -> Result<HttpResponse, AppError> {
-    let target = if crate::auth::extract::session_user(&req).await?.is_some() {
+    let target = if extract::session_user(&req).await?.is_some() {
         "/cases"
     } else {
         "/login"
@@ -212,9 +239,9 @@ impl Page {
                 .filter(|k| i18n::has_key(&format!("done.{k}")))
                 .map(|k| format!("done.{k}"));
         Page {
-            lang: i18n::negotiate(req),
+            lang: cookies::lang(req),
             user,
-            csrf: crate::auth::csrf::form_token(&st.keys, req),
+            csrf: cookies::form_token(&st.keys, req),
             path: req.path().to_string(),
             notice,
         }
@@ -275,34 +302,29 @@ impl Page {
     }
 }
 
-pub fn state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
-    req.app_data::<web::Data<AppState>>()
-        .cloned()
-        .ok_or_else(|| AppError::internal("state missing"))
-}
+/// The application state, as handlers extract it.
+pub type State = web::Data<AppState>;
 
-/// Runs a workflow action on a pooled connection off the async workers.
-pub async fn run<T: Send + 'static>(
-    st: &web::Data<AppState>,
-    f: impl FnOnce(
-            &mut crate::db::DbConn,
-            &crate::config::Settings,
-        ) -> Result<T, crate::cases::workflow::WorkflowError>
-        + Send
-        + 'static,
-) -> Result<T, AppError> {
+/// Runs blocking database work on a pooled connection, off the async workers: the
+/// one way a handler reaches the domain. Any domain error maps to `AppError`.
+pub async fn run<T, E, F>(st: &AppState, f: F) -> Result<T, AppError>
+where
+    T: Send + 'static,
+    E: Into<AppError> + Send + 'static,
+    F: FnOnce(&mut crate::db::DbConn, &crate::config::Settings) -> Result<T, E> + Send + 'static,
+{
     let pool = st.pool.clone();
     let settings = st.settings.clone();
     web::block(move || -> Result<T, AppError> {
         let mut c = pool.get()?;
-        Ok(f(&mut c, &settings)?)
+        f(&mut c, &settings).map_err(Into::into)
     })
     .await?
 }
 
 /// Checks the form's CSRF token against the browser's cookie.
 pub fn check_csrf(req: &HttpRequest, st: &AppState, token: &str) -> Result<(), AppError> {
-    if crate::auth::csrf::verify(&st.keys, req, token) {
+    if cookies::csrf_ok(&st.keys, req, token) {
         Ok(())
     } else {
         Err(AppError::Csrf)
@@ -319,8 +341,7 @@ pub fn csrf_seed_for(req: &ServiceRequest) -> Option<String> {
         return None;
     }
     let s = crate::auth::random_hex(16);
-    req.extensions_mut()
-        .insert(crate::auth::csrf::CsrfSeed(s.clone()));
+    req.extensions_mut().insert(cookies::CsrfSeed(s.clone()));
     Some(s)
 }
 
@@ -368,21 +389,18 @@ fn render_error<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerRes
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let req = res.request().clone();
-    let detail_msg = res
+    let message = res
         .response()
         .error()
-        .map(|e| e.to_string())
-        .unwrap_or_default();
+        .and_then(|e| e.as_error::<AppError>())
+        .map(AppError::message);
     let new = if status == StatusCode::UNAUTHORIZED {
         see_other("/login")
     } else {
-        let Ok(st) = state(&req) else {
+        let Some(st) = req.app_data::<State>().cloned() else {
             return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
         };
-        let user = req
-            .extensions()
-            .get::<crate::auth::CurrentUser>()
-            .map(|u| u.0.clone());
+        let user = req.extensions().get::<CurrentUser>().map(|u| u.0.clone());
         let page = Page::new(&req, &st, user);
         let key = format!("error.{}", status.as_u16());
         let title = if i18n::has_key(&key) {
@@ -390,14 +408,11 @@ fn render_error<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerRes
         } else {
             page.t("error.generic").to_string()
         };
-        let detail = if status == StatusCode::BAD_REQUEST {
-            if i18n::has_key(&detail_msg) {
-                page.t(&detail_msg).to_string()
-            } else {
-                detail_msg
+        let detail = match message {
+            Some(m) if status == StatusCode::BAD_REQUEST || m.key == "error.csrf" => {
+                m.render(page.lang)
             }
-        } else {
-            String::new()
+            _ => String::new(),
         };
         let body = ErrorPage {
             page,

@@ -2,10 +2,11 @@
 //! `GET /api/reports/summary`: managers and admins only.
 
 use super::auth::html;
-use super::{state, Page};
-use crate::auth::extract::HasRole;
-use crate::auth::{ApiUser, CurrentUser, Role};
-use crate::error::AppError;
+use super::AppError;
+use super::HasRole;
+use super::{ApiUser, CurrentUser};
+use super::{Page, State};
+use crate::auth::Role;
 use crate::reports::{self, chart, csv_export, Report, ReportQuery};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -32,6 +33,7 @@ impl ReportParams {
             self.customer.as_deref(),
             self.oem.as_deref(),
             self.code.as_deref(),
+            crate::now(),
         )
         .map_err(AppError::BadRequest)
     }
@@ -55,9 +57,7 @@ impl ReportParams {
 }
 
 async fn build(st: &crate::startup::AppState, q: ReportQuery) -> Result<Report, AppError> {
-    let pool = st.pool.clone();
-    web::block(move || -> Result<Report, AppError> { Ok(reports::build(&mut *pool.get()?, &q)?) })
-        .await?
+    super::run(st, move |c, _| reports::build(c, &q)).await
 }
 
 fn fmt(v: Option<f64>) -> String {
@@ -128,11 +128,11 @@ fn figures(r: &Report) -> Vec<Figure> {
 #[tracing::instrument(skip_all)]
 pub async fn page(
     req: HttpRequest,
+    st: State,
     user: CurrentUser,
     params: web::Query<ReportParams>,
 ) -> Result<HttpResponse, AppError> {
     user.require(MANAGERS)?;
-    let st = state(&req)?;
     let p = params.into_inner();
     let q = p.to_query()?;
     let qs = p.query_string(&q);
@@ -168,12 +168,12 @@ pub async fn page(
 
 pub async fn csv(
     req: HttpRequest,
+    st: State,
     user: CurrentUser,
     path: web::Path<String>,
     params: web::Query<ReportParams>,
 ) -> Result<HttpResponse, AppError> {
     user.require(MANAGERS)?;
-    let st = state(&req)?;
     let name = path
         .into_inner()
         .strip_suffix(".csv")
@@ -189,7 +189,7 @@ pub async fn csv(
         q.last_day().format("%Y%m%d")
     );
     let r = build(&st, q).await?;
-    let lang = crate::i18n::negotiate(&req);
+    let lang = super::cookies::lang(&req);
     let tr = |k: &str| crate::i18n::t(lang, k).to_string();
     let bytes = csv_export::table(&r, &name, &tr)
         .ok_or(AppError::NotFound)?
@@ -204,12 +204,11 @@ pub async fn csv(
 }
 
 pub async fn api_summary(
-    req: HttpRequest,
+    st: State,
     user: ApiUser,
     params: web::Query<ReportParams>,
 ) -> Result<HttpResponse, AppError> {
     user.require(MANAGERS)?;
-    let st = state(&req)?;
     let q = params.into_inner().to_query()?;
     let r = build(&st, q).await?;
     Ok(HttpResponse::Ok().json(r))

@@ -1,11 +1,11 @@
 //! `GET /search` (the page) and `GET /api/search` (JSON): one box over every case.
 
 use super::auth::html;
-use super::{state, Page};
-use crate::auth::extract::{HasRole, STAFF};
-use crate::auth::{ApiUser, CurrentUser};
+use super::AppError;
+use super::{ApiUser, CurrentUser};
+use super::{HasRole, STAFF};
+use super::{Page, State};
 use crate::cases::Status;
-use crate::error::AppError;
 use crate::search::{self, Hit, SearchQuery};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -36,10 +36,10 @@ impl SearchParams {
     fn to_query(&self, default_limit: usize) -> Result<SearchQuery, AppError> {
         let status = self.status.trim();
         if !(status.is_empty() || status == "active" || Status::parse(status).is_some()) {
-            return Err(AppError::BadRequest("queue.bad_status".into()));
+            return Err(AppError::bad_request("queue.bad_status"));
         }
         if self.q.chars().count() > MAX_QUERY_CHARS {
-            return Err(AppError::BadRequest("search.too_long".into()));
+            return Err(AppError::bad_request("search.too_long"));
         }
         let bound = |s: &str, end: bool| -> Result<_, AppError> {
             let s = s.trim();
@@ -48,7 +48,7 @@ impl SearchParams {
             }
             crate::reports::parse_bound(s, end)
                 .map(Some)
-                .map_err(|_| AppError::BadRequest("search.bad_date".into()))
+                .map_err(|_| AppError::bad_request("search.bad_date"))
         };
         Ok(SearchQuery {
             q: self.q.clone(),
@@ -62,13 +62,9 @@ impl SearchParams {
     }
 }
 
-async fn run(st: &crate::startup::AppState, q: SearchQuery) -> Result<Vec<Hit>, AppError> {
-    let pool = st.pool.clone();
+async fn find(st: &crate::startup::AppState, q: SearchQuery) -> Result<Vec<Hit>, AppError> {
     let started = std::time::Instant::now();
-    let hits = web::block(move || -> Result<Vec<Hit>, AppError> {
-        Ok(search::search(&mut *pool.get()?, &q)?)
-    })
-    .await??;
+    let hits = super::run(st, move |c, _| search::search(c, &q)).await?;
     tracing::debug!(
         hits = hits.len(),
         ms = started.elapsed().as_millis() as u64,
@@ -102,16 +98,16 @@ struct ResultsPage {
 #[tracing::instrument(skip_all)]
 pub async fn page(
     req: HttpRequest,
+    st: State,
     user: CurrentUser,
     params: web::Query<SearchParams>,
 ) -> Result<HttpResponse, AppError> {
     user.require(STAFF)?;
-    let st = state(&req)?;
     let p = params.into_inner();
     let q = p.to_query(50)?;
     let searched = !search::parse_terms(&q.q).is_empty();
     let hits = if searched {
-        run(&st, q).await?
+        find(&st, q).await?
     } else {
         Vec::new()
     };
@@ -141,13 +137,12 @@ pub async fn page(
 }
 
 pub async fn api(
-    req: HttpRequest,
+    st: State,
     user: ApiUser,
     params: web::Query<SearchParams>,
 ) -> Result<HttpResponse, AppError> {
     user.require(STAFF)?;
-    let st = state(&req)?;
     let q = params.into_inner().to_query(50)?;
-    let hits = run(&st, q).await?;
+    let hits = find(&st, q).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "results": hits })))
 }

@@ -1,6 +1,6 @@
 //! Reading browser uploads (multipart/form-data) within the size limit.
 
-use crate::error::AppError;
+use super::AppError;
 use actix_multipart::Multipart;
 use futures_util::StreamExt;
 
@@ -26,7 +26,9 @@ pub async fn read(mut body: Multipart, limit: usize) -> Result<Upload, AppError>
     };
     let mut total = 0usize;
     while let Some(field) = body.next().await {
-        let mut field = field.map_err(|e| AppError::BadRequest(format!("upload: {e}")))?;
+        let mut field = field.map_err(|e| {
+            AppError::BadRequest(crate::i18n::Msg::new("error.upload").with("detail", e))
+        })?;
         let name = field.name().unwrap_or("").to_string();
         let filename = field
             .content_disposition()
@@ -38,7 +40,9 @@ pub async fn read(mut body: Multipart, limit: usize) -> Result<Upload, AppError>
             .unwrap_or_else(|| "application/octet-stream".into());
         let mut data = Vec::new();
         while let Some(chunk) = field.next().await {
-            let chunk = chunk.map_err(|e| AppError::BadRequest(format!("upload: {e}")))?;
+            let chunk = chunk.map_err(|e| {
+                AppError::BadRequest(crate::i18n::Msg::new("error.upload").with("detail", e))
+            })?;
             total += chunk.len();
             if total > limit {
                 return Err(AppError::TooLarge);

@@ -1,20 +1,20 @@
-//! The case page's forms: reply, scope, escalation, answers, closure, status, notes,
-//! assignment. Plain POST forms with CSRF tokens, then a redirect (POST/redirect/GET).
+//! The case page's actions — reply, scope, escalation, answers, closure, status,
+//! notes, assignment, outbox retry — each as an HTML form handler (CSRF token, then
+//! POST/redirect/GET) with its JSON twin under /api right beside it. Both take the
+//! same typed input and call the same domain function.
 
-use super::{check_csrf, see_other, state};
-use crate::auth::extract::{HasRole, STAFF};
-use crate::auth::{CurrentUser, Role, User};
+use super::forms::{checkbox, PageForm};
+use super::{check_csrf, run, see_other, ApiUser, AppError, CurrentUser, HasRole, State, STAFF};
+use crate::auth::{Role, User};
 use crate::cases::workflow::{self, ClosureInput, EscalationInput, ScopeInput};
-use crate::error::AppError;
-use crate::startup::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
-use std::collections::HashMap;
 
 pub const SUPPORT: &[Role] = &[Role::Support, Role::Admin];
 pub const RND: &[Role] = &[Role::Rnd, Role::Admin];
 pub const ESCALATION_PARTIES: &[Role] = &[Role::Support, Role::Rnd, Role::Admin];
 
+/// Back to the case page, with a notice and an anchor.
 fn back(number: &str, done: &str, anchor: &str) -> HttpResponse {
     see_other(&format!(
         "/cases/{}?done={done}#{anchor}",
@@ -22,282 +22,501 @@ fn back(number: &str, done: &str, anchor: &str) -> HttpResponse {
     ))
 }
 
-use super::run;
-
-fn field<'a>(form: &'a HashMap<String, String>, name: &str) -> &'a str {
-    form.get(name).map(String::as_str).unwrap_or("")
+fn ok(extra: serde_json::Value) -> HttpResponse {
+    let mut body = serde_json::json!({ "ok": true });
+    if let (Some(b), serde_json::Value::Object(m)) = (body.as_object_mut(), extra) {
+        b.extend(m);
+    }
+    HttpResponse::Ok().json(body)
 }
 
-fn checked(form: &HashMap<String, String>, name: &str) -> bool {
-    matches!(field(form, name), "on" | "true" | "1")
-}
-
-fn opt(form: &HashMap<String, String>, name: &str) -> Option<String> {
-    Some(field(form, name).trim().to_string()).filter(|s| !s.is_empty())
-}
-
-type Form = web::Form<HashMap<String, String>>;
-
-fn prepare(
+/// The signed-in user, when their role may do this and the form is ours.
+fn page_actor<T>(
     req: &HttpRequest,
+    st: &State,
     user: &CurrentUser,
     roles: &[Role],
-    form: &Form,
-) -> Result<(web::Data<AppState>, User), AppError> {
+    form: &PageForm<T>,
+) -> Result<User, AppError> {
     let u = user.require(roles)?.clone();
-    let st = state(req)?;
-    check_csrf(req, &st, field(form, "csrf_token"))?;
-    Ok((st, u))
+    check_csrf(req, st, &form.csrf_token)?;
+    Ok(u)
+}
+
+fn opt(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+// ---- reply ----
+
+#[derive(Deserialize)]
+pub struct ReplyInput {
+    #[serde(default, alias = "body_text")]
+    body: String,
+    #[serde(default)]
+    to: Option<String>,
+}
+
+async fn do_reply(st: &State, u: User, number: String, i: ReplyInput) -> Result<(), AppError> {
+    run(st, move |c, s| {
+        workflow::reply(c, s, &u, &number, &i.body, opt(&i.to))
+    })
+    .await
+    .map(drop)
 }
 
 pub async fn reply(
     req: HttpRequest,
+    st: State,
     user: CurrentUser,
     path: web::Path<String>,
-    form: Form,
+    form: web::Form<PageForm<ReplyInput>>,
 ) -> Result<HttpResponse, AppError> {
-    let (st, u) = prepare(&req, &user, SUPPORT, &form)?;
+    let u = page_actor(&req, &st, &user, SUPPORT, &form)?;
     let number = path.into_inner();
-    let (n, body, to) = (
-        number.clone(),
-        field(&form, "body").to_string(),
-        opt(&form, "to"),
-    );
-    run(&st, move |c, s| {
-        workflow::reply(c, s, &u, &n, &body, to.as_deref())
-    })
-    .await?;
+    do_reply(&st, u, number.clone(), form.into_inner().fields).await?;
     Ok(back(&number, "reply_queued", "outbox"))
 }
 
-pub async fn scope(
-    req: HttpRequest,
-    user: CurrentUser,
+pub async fn reply_json(
+    st: State,
+    user: ApiUser,
     path: web::Path<String>,
-    form: Form,
+    j: web::Json<ReplyInput>,
 ) -> Result<HttpResponse, AppError> {
-    let (st, u) = prepare(&req, &user, SUPPORT, &form)?;
-    let number = path.into_inner();
-    let n = number.clone();
-    let f = form.into_inner();
-    run(&st, move |c, s| {
+    let u = user.require(SUPPORT)?.clone();
+    do_reply(&st, u, path.into_inner(), j.into_inner()).await?;
+    Ok(ok(serde_json::json!({})))
+}
+
+// ---- scope ----
+
+#[derive(Deserialize)]
+pub struct ScopeFields {
+    #[serde(default)]
+    problem_definition: String,
+    #[serde(default)]
+    problem_scope: String,
+    #[serde(default)]
+    log_instructions: Option<String>,
+    #[serde(default, deserialize_with = "checkbox")]
+    send: bool,
+    #[serde(default)]
+    to: Option<String>,
+}
+
+async fn do_scope(st: &State, u: User, number: String, i: ScopeFields) -> Result<(), AppError> {
+    run(st, move |c, s| {
         workflow::set_scope(
             c,
             s,
             &u,
-            &n,
+            &number,
             &ScopeInput {
-                problem_definition: field(&f, "problem_definition"),
-                problem_scope: field(&f, "problem_scope"),
-                log_instructions: opt(&f, "log_instructions").as_deref(),
-                send: checked(&f, "send"),
-                to: opt(&f, "to").as_deref(),
+                problem_definition: &i.problem_definition,
+                problem_scope: &i.problem_scope,
+                log_instructions: opt(&i.log_instructions),
+                send: i.send,
+                to: opt(&i.to),
             },
         )
     })
-    .await?;
+    .await
+}
+
+pub async fn scope(
+    req: HttpRequest,
+    st: State,
+    user: CurrentUser,
+    path: web::Path<String>,
+    form: web::Form<PageForm<ScopeFields>>,
+) -> Result<HttpResponse, AppError> {
+    let u = page_actor(&req, &st, &user, SUPPORT, &form)?;
+    let number = path.into_inner();
+    do_scope(&st, u, number.clone(), form.into_inner().fields).await?;
     Ok(back(&number, "saved", "h-scope"))
 }
 
-pub async fn escalate(
-    req: HttpRequest,
-    user: CurrentUser,
+pub async fn scope_json(
+    st: State,
+    user: ApiUser,
     path: web::Path<String>,
-    form: Form,
+    j: web::Json<ScopeFields>,
 ) -> Result<HttpResponse, AppError> {
-    let (st, u) = prepare(&req, &user, SUPPORT, &form)?;
-    let number = path.into_inner();
-    let n = number.clone();
-    let f = form.into_inner();
-    let ids: Vec<i64> = f
-        .keys()
-        .filter_map(|k| k.strip_prefix("att_"))
-        .filter_map(|v| v.parse().ok())
-        .collect();
-    run(&st, move |c, s| {
+    let u = user.require(SUPPORT)?.clone();
+    do_scope(&st, u, path.into_inner(), j.into_inner()).await?;
+    Ok(ok(serde_json::json!({})))
+}
+
+// ---- escalation ----
+
+#[derive(Deserialize)]
+pub struct EscalationFields {
+    #[serde(default)]
+    question: String,
+    #[serde(default)]
+    serial_number: Option<String>,
+    #[serde(default)]
+    help_needed: Option<String>,
+    /// JSON: the ids; the page's form ticks `att_ID` boxes instead.
+    #[serde(default)]
+    attachment_ids: Vec<i64>,
+}
+
+async fn do_escalate(
+    st: &State,
+    u: User,
+    number: String,
+    i: EscalationFields,
+) -> Result<i64, AppError> {
+    run(st, move |c, s| {
         workflow::open_escalation(
             c,
             s,
             &u,
-            &n,
+            &number,
             &EscalationInput {
-                question: field(&f, "question"),
-                serial_number: opt(&f, "serial_number").as_deref(),
-                help_needed: opt(&f, "help_needed").as_deref(),
-                attachment_ids: &ids,
+                question: &i.question,
+                serial_number: opt(&i.serial_number),
+                help_needed: opt(&i.help_needed),
+                attachment_ids: &i.attachment_ids,
             },
         )
     })
-    .await?;
+    .await
+}
+
+pub async fn escalate(
+    req: HttpRequest,
+    st: State,
+    user: CurrentUser,
+    path: web::Path<String>,
+    form: web::Form<PageForm<EscalationFields>>,
+) -> Result<HttpResponse, AppError> {
+    let u = page_actor(&req, &st, &user, SUPPORT, &form)?;
+    let number = path.into_inner();
+    let form = form.into_inner();
+    let mut fields = form.fields;
+    fields.attachment_ids.extend(
+        form.rest
+            .keys()
+            .filter_map(|k| k.strip_prefix("att_"))
+            .filter_map(|v| v.parse::<i64>().ok()),
+    );
+    do_escalate(&st, u, number.clone(), fields).await?;
     Ok(back(&number, "escalated", "h-esc"))
+}
+
+pub async fn escalate_json(
+    st: State,
+    user: ApiUser,
+    path: web::Path<String>,
+    j: web::Json<EscalationFields>,
+) -> Result<HttpResponse, AppError> {
+    let u = user.require(SUPPORT)?.clone();
+    let id = do_escalate(&st, u, path.into_inner(), j.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "id": id })))
+}
+
+// ---- R&D's answer, support's follow-up, closing an escalation ----
+
+#[derive(Deserialize)]
+pub struct AnswerInput {
+    #[serde(default, alias = "body_text")]
+    body: String,
+    #[serde(default, deserialize_with = "checkbox")]
+    needs_info: bool,
+}
+
+async fn do_answer(st: &State, u: User, id: i64, i: AnswerInput) -> Result<String, AppError> {
+    run(st, move |c, _| {
+        workflow::answer_escalation(c, &u, id, &i.body, i.needs_info)
+    })
+    .await
 }
 
 pub async fn answer(
     req: HttpRequest,
+    st: State,
     user: CurrentUser,
     path: web::Path<i64>,
-    form: Form,
+    form: web::Form<PageForm<AnswerInput>>,
 ) -> Result<HttpResponse, AppError> {
-    let (st, u) = prepare(&req, &user, RND, &form)?;
-    let id = path.into_inner();
-    let body = field(&form, "body").to_string();
-    let needs_info = checked(&form, "needs_info");
-    let number = run(&st, move |c, _| {
-        workflow::answer_escalation(c, &u, id, &body, needs_info)
-    })
-    .await?;
+    let u = page_actor(&req, &st, &user, RND, &form)?;
+    let number = do_answer(&st, u, path.into_inner(), form.into_inner().fields).await?;
     Ok(back(&number, "answered", "h-esc"))
+}
+
+pub async fn answer_json(
+    st: State,
+    user: ApiUser,
+    path: web::Path<i64>,
+    j: web::Json<AnswerInput>,
+) -> Result<HttpResponse, AppError> {
+    let u = user.require(RND)?.clone();
+    let number = do_answer(&st, u, path.into_inner(), j.into_inner()).await?;
+    Ok(ok(serde_json::json!({ "case_number": number })))
+}
+
+#[derive(Deserialize)]
+pub struct FollowUpInput {
+    #[serde(default, alias = "body_text")]
+    body: String,
+}
+
+async fn do_follow_up(st: &State, u: User, id: i64, i: FollowUpInput) -> Result<String, AppError> {
+    run(st, move |c, s| workflow::follow_up(c, s, &u, id, &i.body)).await
 }
 
 pub async fn follow_up(
     req: HttpRequest,
+    st: State,
     user: CurrentUser,
     path: web::Path<i64>,
-    form: Form,
+    form: web::Form<PageForm<FollowUpInput>>,
 ) -> Result<HttpResponse, AppError> {
-    let (st, u) = prepare(&req, &user, SUPPORT, &form)?;
-    let id = path.into_inner();
-    let body = field(&form, "body").to_string();
-    let number = run(&st, move |c, s| workflow::follow_up(c, s, &u, id, &body)).await?;
+    let u = page_actor(&req, &st, &user, SUPPORT, &form)?;
+    let number = do_follow_up(&st, u, path.into_inner(), form.into_inner().fields).await?;
     Ok(back(&number, "saved", "h-esc"))
 }
 
+pub async fn follow_up_json(
+    st: State,
+    user: ApiUser,
+    path: web::Path<i64>,
+    j: web::Json<FollowUpInput>,
+) -> Result<HttpResponse, AppError> {
+    let u = user.require(SUPPORT)?.clone();
+    let number = do_follow_up(&st, u, path.into_inner(), j.into_inner()).await?;
+    Ok(ok(serde_json::json!({ "case_number": number })))
+}
+
+#[derive(Deserialize)]
+pub struct NoFields {}
+
 pub async fn close_escalation(
     req: HttpRequest,
+    st: State,
     user: CurrentUser,
     path: web::Path<i64>,
-    form: Form,
+    form: web::Form<PageForm<NoFields>>,
 ) -> Result<HttpResponse, AppError> {
-    let (st, u) = prepare(&req, &user, ESCALATION_PARTIES, &form)?;
+    let u = page_actor(&req, &st, &user, ESCALATION_PARTIES, &form)?;
     let id = path.into_inner();
     let number = run(&st, move |c, _| workflow::close_escalation(c, &u, id)).await?;
     Ok(back(&number, "saved", "h-esc"))
 }
 
-pub async fn closure(
-    req: HttpRequest,
-    user: CurrentUser,
-    path: web::Path<String>,
-    form: Form,
-) -> Result<HttpResponse, AppError> {
-    let (st, u) = prepare(&req, &user, SUPPORT, &form)?;
-    let number = path.into_inner();
-    let n = number.clone();
-    let f = form.into_inner();
-    run(&st, move |c, s| {
+// ---- closure ----
+
+#[derive(Deserialize)]
+pub struct ClosureFields {
+    #[serde(default)]
+    problem_definition: String,
+    #[serde(default)]
+    resolution: String,
+    #[serde(default)]
+    root_cause: Option<String>,
+    #[serde(default, deserialize_with = "checkbox")]
+    customer_agreed: bool,
+    #[serde(default, deserialize_with = "checkbox")]
+    send: bool,
+    #[serde(default)]
+    to: Option<String>,
+}
+
+async fn do_close(st: &State, u: User, number: String, i: ClosureFields) -> Result<(), AppError> {
+    run(st, move |c, s| {
         workflow::close_case(
             c,
             s,
             &u,
-            &n,
+            &number,
             &ClosureInput {
-                problem_definition: field(&f, "problem_definition"),
-                resolution: field(&f, "resolution"),
-                root_cause: opt(&f, "root_cause").as_deref(),
-                customer_agreed: checked(&f, "customer_agreed"),
-                send: checked(&f, "send"),
-                to: opt(&f, "to").as_deref(),
+                problem_definition: &i.problem_definition,
+                resolution: &i.resolution,
+                root_cause: opt(&i.root_cause),
+                customer_agreed: i.customer_agreed,
+                send: i.send,
+                to: opt(&i.to),
             },
         )
     })
-    .await?;
+    .await
+}
+
+pub async fn closure(
+    req: HttpRequest,
+    st: State,
+    user: CurrentUser,
+    path: web::Path<String>,
+    form: web::Form<PageForm<ClosureFields>>,
+) -> Result<HttpResponse, AppError> {
+    let u = page_actor(&req, &st, &user, SUPPORT, &form)?;
+    let number = path.into_inner();
+    do_close(&st, u, number.clone(), form.into_inner().fields).await?;
     Ok(back(&number, "closed", "h-closure"))
+}
+
+pub async fn closure_json(
+    st: State,
+    user: ApiUser,
+    path: web::Path<String>,
+    j: web::Json<ClosureFields>,
+) -> Result<HttpResponse, AppError> {
+    let u = user.require(SUPPORT)?.clone();
+    do_close(&st, u, path.into_inner(), j.into_inner()).await?;
+    Ok(ok(serde_json::json!({})))
+}
+
+// ---- status ----
+
+#[derive(Deserialize)]
+pub struct StatusInput {
+    #[serde(default)]
+    status: String,
+}
+
+async fn do_status(st: &State, u: User, number: String, i: StatusInput) -> Result<(), AppError> {
+    run(st, move |c, _| {
+        workflow::set_status(c, &u, &number, &i.status)
+    })
+    .await
 }
 
 pub async fn status(
     req: HttpRequest,
+    st: State,
     user: CurrentUser,
     path: web::Path<String>,
-    form: Form,
+    form: web::Form<PageForm<StatusInput>>,
 ) -> Result<HttpResponse, AppError> {
-    let (st, u) = prepare(&req, &user, SUPPORT, &form)?;
+    let u = page_actor(&req, &st, &user, SUPPORT, &form)?;
     let number = path.into_inner();
-    let (n, to) = (number.clone(), field(&form, "status").to_string());
-    run(&st, move |c, _| workflow::set_status(c, &u, &n, &to)).await?;
+    do_status(&st, u, number.clone(), form.into_inner().fields).await?;
     Ok(back(&number, "saved", "main"))
+}
+
+pub async fn status_json(
+    st: State,
+    user: ApiUser,
+    path: web::Path<String>,
+    j: web::Json<StatusInput>,
+) -> Result<HttpResponse, AppError> {
+    let u = user.require(SUPPORT)?.clone();
+    do_status(&st, u, path.into_inner(), j.into_inner()).await?;
+    Ok(ok(serde_json::json!({})))
+}
+
+// ---- assignment and priority (page only so far) ----
+
+#[derive(Deserialize)]
+pub struct AssignFields {
+    #[serde(default)]
+    assignee: String,
+    #[serde(default)]
+    priority: Option<String>,
 }
 
 pub async fn assign(
     req: HttpRequest,
+    st: State,
     user: CurrentUser,
     path: web::Path<String>,
-    form: Form,
+    form: web::Form<PageForm<AssignFields>>,
 ) -> Result<HttpResponse, AppError> {
-    let (st, u) = prepare(&req, &user, SUPPORT, &form)?;
+    let u = page_actor(&req, &st, &user, SUPPORT, &form)?;
     let number = path.into_inner();
-    let n = number.clone();
-    let assignee = match field(&form, "assignee") {
+    let i = form.into_inner().fields;
+    let assignee = match i.assignee.trim() {
         "" => None,
         v => Some(
             v.parse::<i64>()
-                .map_err(|_| AppError::BadRequest("workflow.unknown_user".into()))?,
+                .map_err(|_| AppError::bad_request("workflow.unknown_user"))?,
         ),
     };
-    let priority = opt(&form, "priority");
+    let n = number.clone();
     run(&st, move |c, _| {
-        workflow::assign(c, &u, &n, assignee, priority.as_deref())
+        workflow::assign(c, &u, &n, assignee, opt(&i.priority))
     })
     .await?;
     Ok(back(&number, "saved", "main"))
 }
 
+// ---- internal notes ----
+
 #[derive(Deserialize)]
-pub struct NoteForm {
-    #[serde(default)]
+pub struct NoteInput {
+    #[serde(default, alias = "body_text")]
     body: String,
-    #[serde(default)]
-    csrf_token: String,
 }
 
-/// Internal note; answers JSON to the page's script (no reload), else redirects.
+/// Internal note from the page. The page's own script posts it with
+/// `Accept: application/json` to add it without a reload; a plain form redirects.
 pub async fn note(
     req: HttpRequest,
+    st: State,
     user: CurrentUser,
     path: web::Path<String>,
-    form: web::Form<NoteForm>,
+    form: web::Form<PageForm<NoteInput>>,
 ) -> Result<HttpResponse, AppError> {
-    let u = user.require(STAFF)?.clone();
-    let st = state(&req)?;
-    check_csrf(&req, &st, &form.csrf_token)?;
+    let u = page_actor(&req, &st, &user, STAFF, &form)?;
     let number = path.into_inner();
-    let (n, body) = (number.clone(), form.body.clone());
-    let name = u.name.clone();
-    run(&st, move |c, _| workflow::add_note(c, &u, &n, &body)).await?;
+    let body = form.into_inner().fields.body;
+    let (n, b, name) = (number.clone(), body.clone(), u.name.clone());
+    run(&st, move |c, _| workflow::add_note(c, &u, &n, &b)).await?;
     let wants_json = req
         .headers()
         .get(actix_web::http::header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("application/json"));
     if wants_json {
-        return Ok(HttpResponse::Ok().json(serde_json::json!({
-            "ok": true, "from_name": name, "body_text": crate::mail::extract::mask_secrets(&form.body),
+        return Ok(ok(serde_json::json!({
+            "from_name": name, "body_text": crate::mail::extract::mask_secrets(&body),
             "sent_at": crate::cases::detail::rfc3339(&crate::now()),
         })));
     }
     Ok(back(&number, "note_added", "thread-end"))
 }
 
+pub async fn note_json(
+    st: State,
+    user: ApiUser,
+    path: web::Path<String>,
+    j: web::Json<NoteInput>,
+) -> Result<HttpResponse, AppError> {
+    let u = user.require(STAFF)?.clone();
+    let (n, body) = (path.into_inner(), j.into_inner().body);
+    let id = run(&st, move |c, _| workflow::add_note(c, &u, &n, &body)).await?;
+    Ok(ok(serde_json::json!({ "id": id })))
+}
+
+// ---- outbox ----
+
 pub async fn retry_outbox(
     req: HttpRequest,
+    st: State,
     user: CurrentUser,
     path: web::Path<String>,
-    form: Form,
+    form: web::Form<PageForm<NoFields>>,
 ) -> Result<HttpResponse, AppError> {
-    let (st, u) = prepare(&req, &user, SUPPORT, &form)?;
+    let u = page_actor(&req, &st, &user, SUPPORT, &form)?;
     let number = path.into_inner();
     let n = number.clone();
     run(&st, move |c, _| {
-        let case = crate::cases::find_by_number(c, &n)?.ok_or(workflow::WorkflowError::NotFound)?;
-        let k = crate::mail::outbox::requeue_failed(c, case.id)?;
-        crate::cases::audit(
-            c,
-            Some(case.id),
-            &u.name,
-            "outbox.retried",
-            &format!("{k} mails"),
-        )?;
-        Ok(())
+        crate::cases::outbox::retry_failed(c, &u, &n)
     })
     .await?;
     Ok(back(&number, "saved", "outbox"))
+}
+
+pub async fn outbox_json(
+    st: State,
+    user: ApiUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    user.require(STAFF)?;
+    let n = path.into_inner();
+    let list = run(&st, move |c, _| crate::cases::outbox::for_case(c, &n)).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "outbox": list })))
 }

@@ -1,10 +1,10 @@
 //! Request extractors: the signed-in user of a page, or the token's user under /api.
 
-use super::users::{Role, User};
-use crate::error::AppError;
-use crate::startup::AppState;
+use super::{run, AppError, State};
+use crate::auth::users::{self, Role, User};
+use crate::auth::{session, tokens};
 use actix_web::dev::Payload;
-use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use std::future::Future;
 use std::pin::Pin;
 
@@ -43,8 +43,8 @@ impl HasRole for ApiUser {
 /// Every staff role that may read cases.
 pub const STAFF: &[Role] = &[Role::Support, Role::Rnd, Role::Manager, Role::Admin];
 
-fn state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
-    req.app_data::<web::Data<AppState>>()
+fn state(req: &HttpRequest) -> Result<State, AppError> {
+    req.app_data::<State>()
         .cloned()
         .ok_or_else(|| AppError::internal("application state missing"))
 }
@@ -54,21 +54,19 @@ pub async fn session_user(req: &HttpRequest) -> Result<Option<User>, AppError> {
         return Ok(Some(u.0.clone()));
     }
     let st = state(req)?;
-    let Some(cookie) = req.cookie(super::session::COOKIE) else {
+    let Some(cookie) = req.cookie(session::COOKIE) else {
         return Ok(None);
     };
-    let Some(sess) =
-        super::session::decode(&st.keys, cookie.value(), chrono::Utc::now().timestamp())
+    let Some(sess) = session::decode(&st.keys, cookie.value(), chrono::Utc::now().timestamp())
     else {
         return Ok(None);
     };
-    let pool = st.pool.clone();
-    let user = web::block(move || -> Result<Option<User>, AppError> {
-        let mut c = pool.get()?;
-        Ok(super::users::find(&mut c, sess.user_id)?
-            .filter(|u| !u.disabled && u.session_epoch == sess.epoch))
+    let user = run(&st, move |c, _| {
+        Ok::<_, AppError>(
+            users::find(c, sess.user_id)?.filter(|u| !u.disabled && u.session_epoch == sess.epoch),
+        )
     })
-    .await??;
+    .await?;
     if let Some(u) = &user {
         req.extensions_mut().insert(CurrentUser(u.clone()));
     }
@@ -112,12 +110,7 @@ impl FromRequest for ApiUser {
             else {
                 return Err(AppError::Unauthorized);
             };
-            let pool = st.pool.clone();
-            let user = web::block(move || -> Result<Option<User>, AppError> {
-                let mut c = pool.get()?;
-                Ok(super::tokens::lookup(&mut c, &token)?)
-            })
-            .await??;
+            let user = run(&st, move |c, _| tokens::lookup(c, &token)).await?;
             user.map(ApiUser).ok_or(AppError::Unauthorized)
         })
     }

@@ -1,0 +1,62 @@
+//! What the queue shows beside the cases themselves: the staff names and the open
+//! escalations of the cases on the page.
+
+use super::{list, CaseRow, ListFilter};
+use crate::db::schema::{escalations, users};
+use crate::db::DbConn;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+/// One page of the queue.
+pub struct QueuePage {
+    pub rows: Vec<CaseRow>,
+    pub total: i64,
+    /// Enabled users by name: (id, name).
+    pub staff: Vec<(i64, String)>,
+    /// Open escalations of the cases on the page: (case id, status, last activity).
+    pub open_escalations: Vec<(i64, String, NaiveDateTime)>,
+}
+
+#[tracing::instrument(skip_all)]
+pub fn load(conn: &mut DbConn, filter: &ListFilter) -> QueryResult<QueuePage> {
+    let (rows, total) = list(conn, filter)?;
+    let staff = enabled_staff(conn, None)?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let open_escalations = escalations::table
+        .filter(escalations::case_id.eq_any(&ids))
+        .filter(escalations::status.ne("closed"))
+        .select((
+            escalations::case_id,
+            escalations::status,
+            escalations::opened_at,
+            escalations::last_activity_at,
+        ))
+        .load::<(i64, String, NaiveDateTime, Option<NaiveDateTime>)>(conn)?
+        .into_iter()
+        .map(|(id, status, opened, last)| (id, status, last.unwrap_or(opened)))
+        .collect();
+    Ok(QueuePage {
+        rows,
+        total,
+        staff,
+        open_escalations,
+    })
+}
+
+/// Enabled users by name, optionally only those with one of `roles`: (id, name).
+pub fn enabled_staff(conn: &mut DbConn, roles: Option<&[&str]>) -> QueryResult<Vec<(i64, String)>> {
+    let mut q = users::table
+        .filter(users::disabled.eq(false))
+        .order(users::name.asc())
+        .select((users::id, users::name))
+        .into_boxed();
+    if let Some(r) = roles {
+        q = q.filter(users::role.eq_any(r.to_vec()));
+    }
+    q.load(conn)
+}
+
+/// Who a case can be assigned to: enabled support engineers and admins.
+pub fn assignable(conn: &mut DbConn) -> QueryResult<Vec<(i64, String)>> {
+    enabled_staff(conn, Some(&["support", "admin"]))
+}

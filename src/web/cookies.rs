@@ -1,0 +1,78 @@
+//! The cookies Casebook sets: the signed session, the CSRF seed and the language.
+
+use crate::auth::{csrf, session, Keys};
+use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
+use actix_web::{HttpMessage, HttpRequest};
+
+/// The browser's CSRF cookie value when the middleware has just set it for this
+/// response (the request itself does not carry it yet).
+#[derive(Debug, Clone)]
+pub struct CsrfSeed(pub String);
+
+fn csrf_seed(req: &HttpRequest) -> Option<String> {
+    if let Some(s) = req.extensions().get::<CsrfSeed>() {
+        return Some(s.0.clone());
+    }
+    req.cookie(csrf::COOKIE)
+        .map(|c| c.value().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// The token this browser's forms carry.
+pub fn form_token(keys: &Keys, req: &HttpRequest) -> String {
+    csrf_seed(req)
+        .map(|s| csrf::token_for(keys, &s))
+        .unwrap_or_default()
+}
+
+/// Whether a form's token matches the CSRF cookie the browser sent.
+pub fn csrf_ok(keys: &Keys, req: &HttpRequest, token: &str) -> bool {
+    req.cookie(csrf::COOKIE)
+        .is_some_and(|c| csrf::verify(keys, c.value(), token))
+}
+
+fn base(name: &'static str, value: String, secure: bool) -> Cookie<'static> {
+    Cookie::build(name, value)
+        .path("/")
+        .same_site(SameSite::Lax)
+        .secure(secure)
+        .finish()
+}
+
+pub fn csrf_cookie(value: String, secure: bool) -> Cookie<'static> {
+    let mut c = base(csrf::COOKIE, value, secure);
+    c.set_http_only(true);
+    c
+}
+
+pub fn session_cookie(value: String, secure: bool) -> Cookie<'static> {
+    let mut c = base(session::COOKIE, value, secure);
+    c.set_http_only(true);
+    c.set_max_age(CookieDuration::seconds(session::LIFETIME_SECS));
+    c
+}
+
+pub fn session_removal(secure: bool) -> Cookie<'static> {
+    let mut c = session_cookie(String::new(), secure);
+    c.make_removal();
+    c
+}
+
+pub fn lang_cookie(lang: crate::i18n::Lang, secure: bool) -> Cookie<'static> {
+    let mut c = base(crate::i18n::COOKIE, lang.code().to_string(), secure);
+    c.set_max_age(CookieDuration::days(365));
+    c
+}
+
+/// The reader's language: the language cookie, then Accept-Language.
+pub fn lang(req: &HttpRequest) -> crate::i18n::Lang {
+    let accept = req
+        .headers()
+        .get(actix_web::http::header::ACCEPT_LANGUAGE)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    crate::i18n::negotiate(
+        req.cookie(crate::i18n::COOKIE).as_ref().map(|c| c.value()),
+        accept,
+    )
+}
