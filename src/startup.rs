@@ -62,7 +62,7 @@ pub async fn serve(state: AppState, bind: &str) -> std::io::Result<()> {
             .app_data(state.clone())
             .app_data(actix_web::web::PayloadConfig::new(max_body))
             .app_data(actix_web::web::FormConfig::default().limit(1024 * 1024))
-            .configure(|cfg| crate::web::configure(cfg, secure))
+            .configure(crate::web::configure)
             .wrap(crate::web::error_pages())
             .wrap(crate::web::security_headers())
             .wrap(actix_web::middleware::Compress::default())

@@ -4,6 +4,7 @@
 pub mod detail;
 pub mod outbox;
 pub mod queue;
+pub mod rnd_queue;
 pub mod sla;
 pub mod workflow;
 

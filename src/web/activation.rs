@@ -6,7 +6,6 @@ use super::HasRole;
 use super::{check_csrf, run, Page, State};
 use super::{ApiUser, CurrentUser};
 use crate::activation::{self, ImportReport, RecordInput};
-use crate::auth::Role;
 use actix_multipart::Multipart;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -32,7 +31,7 @@ pub async fn form(
     st: State,
     user: CurrentUser,
 ) -> Result<HttpResponse, AppError> {
-    user.require(&[Role::Admin])?;
+    user.require(super::roles::ADMIN)?;
     html(&UploadPage {
         page: Page::new(&req, &st, Some(user.0)),
         report: None,
@@ -47,7 +46,7 @@ pub async fn upload(
     user: CurrentUser,
     body: Multipart,
 ) -> Result<HttpResponse, AppError> {
-    user.require(&[Role::Admin])?;
+    user.require(super::roles::ADMIN)?;
     let up = super::upload::read(body, st.settings.max_message_bytes).await?;
     let token = up.csrf_token;
     let file = up
@@ -111,7 +110,7 @@ pub async fn push(
     user: ApiUser,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, AppError> {
-    user.require(&[Role::Admin])?;
+    user.require(super::roles::ADMIN)?;
     let items: Vec<serde_json::Value> = match body.into_inner() {
         serde_json::Value::Array(a) => a,
         obj @ serde_json::Value::Object(_) => vec![obj],

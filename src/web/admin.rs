@@ -15,7 +15,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Deserialize;
 
-const ADMIN: &[Role] = &[Role::Admin];
+use super::roles::ADMIN;
 
 #[derive(Template)]
 #[template(path = "admin/users.html")]

@@ -6,7 +6,6 @@ use super::AppError;
 use super::CurrentUser;
 use super::HasRole;
 use super::{check_csrf, run, see_other, Page, State};
-use crate::auth::Role;
 use crate::db::schema::{attachments, bundle_entries, bundle_findings, cases};
 use actix_multipart::Multipart;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -14,8 +13,7 @@ use askama::Template;
 use diesel::prelude::*;
 use serde::Deserialize;
 
-const UPLOADERS: &[Role] = &[Role::Support, Role::Rnd, Role::Admin];
-const READERS: &[Role] = &[Role::Support, Role::Rnd, Role::Manager, Role::Admin];
+use super::roles::{ESCALATION_PARTIES as UPLOADERS, STAFF as READERS};
 
 pub async fn upload(
     req: HttpRequest,

@@ -6,24 +6,16 @@ use super::CurrentUser;
 use super::{run, see_other, Page, State};
 use super::{HasRole, STAFF};
 use crate::auth::Role;
+use crate::codes::CodeCase;
 use crate::codes::Decoded;
-use crate::db::schema::{case_codes, cases, closures};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
-use diesel::prelude::*;
 use serde::Deserialize;
 
 #[derive(Deserialize)]
 pub struct LookupQuery {
     #[serde(default)]
     code: String,
-}
-
-pub struct CodeCase {
-    pub number: String,
-    pub subject: String,
-    pub status: String,
-    pub resolution: Option<String>,
 }
 
 #[derive(Template)]
@@ -74,36 +66,12 @@ pub async fn show(
     user.require(STAFF)?;
     let d = crate::codes::lookup(&path).ok_or(AppError::NotFound)?;
     let code = d.code.clone();
-    type Loaded = (Vec<CodeCase>, Option<(String, String, String)>);
-    let list = run(&st, move |c, _| -> Result<Loaded, AppError> {
-        let rows: Vec<(i64, String, String, String)> = case_codes::table
-            .inner_join(cases::table.on(cases::id.eq(case_codes::case_id)))
-            .filter(case_codes::code.eq(&code))
-            .order(cases::updated_at.desc())
-            .limit(100)
-            .select((cases::id, cases::number, cases::subject, cases::status))
-            .load(c)?;
+    let (list, note) = run(&st, move |c, _| -> Result<_, AppError> {
         let note = crate::activation::code_note(c, &code)?
             .map(|(n, by, at)| (n, by, crate::cases::detail::rfc3339(&at)));
-        let mut out = Vec::new();
-        for (id, number, subject, status) in rows {
-            let resolution = closures::table
-                .filter(closures::case_id.eq(id))
-                .order(closures::id.desc())
-                .select(closures::resolution)
-                .first::<String>(c)
-                .optional()?;
-            out.push(CodeCase {
-                number,
-                subject,
-                status,
-                resolution,
-            });
-        }
-        Ok((out, note))
+        Ok((crate::codes::cases_with(c, &code)?, note))
     })
     .await?;
-    let (list, note) = list;
     let can_edit = matches!(user.0.role(), Role::Rnd | Role::Admin);
     let page = Page::new(&req, &st, Some(user.0));
     html(&CodePage {
@@ -131,7 +99,7 @@ pub async fn save_note(
     path: web::Path<String>,
     form: web::Form<NoteForm>,
 ) -> Result<HttpResponse, AppError> {
-    user.require(&[Role::Rnd, Role::Admin])?;
+    user.require(super::roles::RND)?;
     super::check_csrf(&req, &st, &form.csrf_token)?;
     let code = crate::codes::parse_code(&path)
         .map(crate::codes::format_code)

@@ -40,9 +40,6 @@ impl HasRole for ApiUser {
     }
 }
 
-/// Every staff role that may read cases.
-pub const STAFF: &[Role] = &[Role::Support, Role::Rnd, Role::Manager, Role::Admin];
-
 fn state(req: &HttpRequest) -> Result<State, AppError> {
     req.app_data::<State>()
         .cloned()

@@ -5,7 +5,6 @@ use super::AppError;
 use super::CurrentUser;
 use super::HasRole;
 use super::{check_csrf, run, Page, State};
-use crate::auth::Role;
 use crate::mail::Outcome;
 use actix_multipart::Multipart;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -19,7 +18,7 @@ struct UploadPage {
     error: Option<String>,
 }
 
-const ROLES: &[Role] = &[Role::Support, Role::Admin];
+use super::roles::SUPPORT as ROLES;
 
 pub async fn form(
     req: HttpRequest,
@@ -97,7 +96,7 @@ pub async fn inbound(
     user: super::ApiUser,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    user.require(&[Role::Admin])?;
+    user.require(super::roles::ADMIN)?;
     if body.len() > st.settings.max_message_bytes {
         return Err(AppError::TooLarge);
     }

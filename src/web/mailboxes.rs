@@ -6,7 +6,6 @@ use super::CurrentUser;
 use super::HasRole;
 use super::{check_csrf, see_other, Page, State};
 use super::{run, AppError};
-use crate::auth::Role;
 use crate::i18n::Msg;
 use crate::mailboxes::{self, client, MailboxRow, NewMailbox, TlsMode};
 use actix_web::http::StatusCode;
@@ -14,7 +13,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-const ADMIN: &[Role] = &[Role::Admin];
+use super::roles::ADMIN;
 
 pub struct MailboxView {
     pub id: i64,

@@ -15,12 +15,15 @@ pub mod forms;
 pub mod ingest;
 pub mod mailboxes;
 pub mod reports;
+pub mod roles;
+pub mod routes;
 pub mod search;
 pub mod upload;
 pub mod workflow;
 
 pub use error::{AppError, AppResult};
-pub use extract::{ApiUser, CurrentUser, HasRole, STAFF};
+pub use extract::{ApiUser, CurrentUser, HasRole};
+pub use roles::STAFF;
 
 use crate::auth::users::User;
 use crate::auth::Role;
@@ -33,155 +36,7 @@ use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use askama::Template;
 use std::borrow::Cow;
 
-pub fn configure(cfg: &mut web::ServiceConfig, _secure: bool) {
-    cfg.route("/healthz", web::get().to(healthz))
-        .route("/static/{file}", web::get().to(static_file))
-        .route("/", web::get().to(home))
-        .route("/login", web::get().to(auth::login_form))
-        .route("/login", web::post().to(auth::login))
-        .route("/logout", web::post().to(auth::logout))
-        .route("/lang", web::post().to(auth::switch_lang))
-        .route("/cases", web::get().to(cases::queue))
-        .route("/cases/{number}", web::get().to(cases::show))
-        .route(
-            "/cases/{number}/attachments/{id}",
-            web::get().to(cases::attachment),
-        )
-        .route("/cases/{number}/reply", web::post().to(workflow::reply))
-        .route("/cases/{number}/scope", web::post().to(workflow::scope))
-        .route(
-            "/cases/{number}/escalations",
-            web::post().to(workflow::escalate),
-        )
-        .route("/cases/{number}/closure", web::post().to(workflow::closure))
-        .route("/cases/{number}/status", web::post().to(workflow::status))
-        .route("/cases/{number}/assign", web::post().to(workflow::assign))
-        .route("/cases/{number}/notes", web::post().to(workflow::note))
-        .route(
-            "/cases/{number}/outbox/retry",
-            web::post().to(workflow::retry_outbox),
-        )
-        .route("/escalations", web::get().to(escalations::queue))
-        .route("/escalations/{id}/answer", web::post().to(workflow::answer))
-        .route(
-            "/escalations/{id}/followup",
-            web::post().to(workflow::follow_up),
-        )
-        .route(
-            "/escalations/{id}/close",
-            web::post().to(workflow::close_escalation),
-        )
-        .route("/admin/activation", web::get().to(activation::form))
-        .route("/admin/activation", web::post().to(activation::upload))
-        .route("/errors/{code}/note", web::post().to(codes::save_note))
-        .route(
-            "/cases/{number}/attachments",
-            web::post().to(bundles::upload),
-        )
-        .route(
-            "/cases/{number}/attachments/{id}/bundle",
-            web::get().to(bundles::show),
-        )
-        .route(
-            "/cases/{number}/attachments/{id}/view",
-            web::get().to(bundles::view),
-        )
-        .route("/errors", web::get().to(codes::lookup))
-        .route("/errors/{code}", web::get().to(codes::show))
-        .route("/search", web::get().to(search::page))
-        .route("/reports", web::get().to(reports::page))
-        .route("/reports/{file}", web::get().to(reports::csv))
-        .route("/ingest", web::get().to(ingest::form))
-        .route("/ingest", web::post().to(ingest::upload))
-        .route("/admin/users", web::get().to(admin::users))
-        .route("/admin/users", web::post().to(admin::add_user))
-        .route("/admin/users/{id}", web::get().to(admin::edit_user))
-        .route("/admin/users/{id}", web::post().to(admin::update_user))
-        .route(
-            "/admin/users/{id}/password",
-            web::post().to(admin::reset_password),
-        )
-        .route(
-            "/admin/users/{id}/disabled",
-            web::post().to(admin::set_disabled),
-        )
-        .route("/admin/quarantine", web::get().to(admin::quarantine))
-        .route(
-            "/admin/quarantine/{id}/retry",
-            web::post().to(admin::retry_quarantine),
-        )
-        .route(
-            "/admin/quarantine/{id}/assign",
-            web::post().to(admin::assign_quarantine),
-        )
-        .route("/admin/raw/{id}", web::get().to(admin::raw_download))
-        .route("/admin/mailboxes", web::get().to(mailboxes::list))
-        .route("/admin/mailboxes", web::post().to(mailboxes::add))
-        .route(
-            "/admin/mailboxes/{id}/test",
-            web::post().to(mailboxes::test),
-        )
-        .route(
-            "/admin/mailboxes/{id}/remove",
-            web::post().to(mailboxes::remove),
-        )
-        .service(
-            web::scope("/api")
-                .app_data(
-                    web::JsonConfig::default()
-                        .content_type_required(false)
-                        .limit(1024 * 1024)
-                        .error_handler(|e, _| {
-                            AppError::BadRequest(Msg::new("error.invalid_json").with("detail", e))
-                                .into()
-                        }),
-                )
-                .route("/me", web::get().to(auth::me))
-                .route("/cases", web::get().to(cases::list_json))
-                .route("/cases/{number}", web::get().to(cases::show_json))
-                .route(
-                    "/cases/{number}/replies",
-                    web::post().to(workflow::reply_json),
-                )
-                .route(
-                    "/cases/{number}/scope",
-                    web::post().to(workflow::scope_json),
-                )
-                .route(
-                    "/cases/{number}/escalations",
-                    web::post().to(workflow::escalate_json),
-                )
-                .route(
-                    "/cases/{number}/closure",
-                    web::post().to(workflow::closure_json),
-                )
-                .route(
-                    "/cases/{number}/status",
-                    web::post().to(workflow::status_json),
-                )
-                .route("/cases/{number}/notes", web::post().to(workflow::note_json))
-                .route(
-                    "/cases/{number}/outbox",
-                    web::get().to(workflow::outbox_json),
-                )
-                .route("/escalations", web::get().to(escalations::queue_json))
-                .route(
-                    "/escalations/{id}/answers",
-                    web::post().to(workflow::answer_json),
-                )
-                .route(
-                    "/escalations/{id}/followups",
-                    web::post().to(workflow::follow_up_json),
-                )
-                .route("/errors/{code}", web::get().to(codes::error_code_json))
-                .route("/mail/inbound", web::post().to(ingest::inbound))
-                .route("/search", web::get().to(search::api))
-                .route("/reports/summary", web::get().to(reports::api_summary))
-                .route("/activation-records", web::post().to(activation::push))
-                .default_service(web::to(not_found)),
-        )
-        .default_service(web::to(not_found));
-}
+pub use routes::configure;
 
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
@@ -275,11 +130,11 @@ impl Page {
     }
 
     pub fn can_read_reports(&self) -> bool {
-        self.has(reports::MANAGERS)
+        self.has(roles::MANAGERS)
     }
 
     pub fn can_ingest(&self) -> bool {
-        self.has(&[Role::Support, Role::Admin])
+        self.has(roles::SUPPORT)
     }
 
     pub fn user_name(&self) -> &str {

@@ -6,7 +6,6 @@ use super::AppError;
 use super::HasRole;
 use super::{ApiUser, CurrentUser};
 use super::{Page, State};
-use crate::auth::Role;
 use crate::reports::{self, chart, csv_export, Report, ReportQuery};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -14,7 +13,7 @@ use askama::Template;
 use serde::Deserialize;
 
 /// Who may read the figures.
-pub const MANAGERS: &[Role] = &[Role::Manager, Role::Admin];
+use super::roles::MANAGERS;
 
 #[derive(Debug, Deserialize, Default)]
 pub struct ReportParams {

@@ -10,9 +10,7 @@ use crate::cases::workflow::{self, ClosureInput, EscalationInput, ScopeInput};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-pub const SUPPORT: &[Role] = &[Role::Support, Role::Admin];
-pub const RND: &[Role] = &[Role::Rnd, Role::Admin];
-pub const ESCALATION_PARTIES: &[Role] = &[Role::Support, Role::Rnd, Role::Admin];
+use super::roles::{ESCALATION_PARTIES, RND, SUPPORT};
 
 /// Back to the case page, with a notice and an anchor.
 fn back(number: &str, done: &str, anchor: &str) -> HttpResponse {

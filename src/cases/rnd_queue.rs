@@ -1,0 +1,83 @@
+//! R&D's queue: escalations waiting for an answer or for more information, oldest first.
+
+use crate::db::schema::{cases, escalations};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EscalationRow {
+    pub id: i64,
+    pub case_number: String,
+    pub subject: String,
+    pub customer: String,
+    pub status: String,
+    pub question: String,
+    pub opened_by: String,
+    pub opened_at: String,
+    pub waiting: String,
+    pub overdue: bool,
+}
+
+type Row = (
+    i64,
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+    String,
+    NaiveDateTime,
+    Option<NaiveDateTime>,
+);
+
+/// The escalations in `statuses` (at most 500), judged overdue at `now`.
+pub fn load(
+    conn: &mut crate::db::DbConn,
+    statuses: &[&str],
+    overdue_hours: i64,
+    now: NaiveDateTime,
+) -> QueryResult<Vec<EscalationRow>> {
+    let rows: Vec<Row> = escalations::table
+        .inner_join(cases::table.on(cases::id.eq(escalations::case_id)))
+        .filter(escalations::status.eq_any(statuses))
+        .order(escalations::opened_at.asc())
+        .limit(500)
+        .select((
+            escalations::id,
+            cases::number,
+            cases::subject,
+            cases::customer,
+            escalations::status,
+            escalations::question,
+            escalations::opened_by,
+            escalations::opened_at,
+            escalations::last_activity_at,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, number, subject, customer, status, question, opened_by, opened_at, last)| {
+                let since = last.unwrap_or(opened_at);
+                EscalationRow {
+                    id,
+                    overdue: crate::cases::sla::escalation_overdue(
+                        &status,
+                        since,
+                        overdue_hours,
+                        now,
+                    ),
+                    waiting: crate::cases::sla::short((now - since).num_minutes()),
+                    case_number: number,
+                    subject,
+                    customer: customer.unwrap_or_default(),
+                    status,
+                    question: question.chars().take(200).collect(),
+                    opened_by,
+                    opened_at: opened_at.format("%Y-%m-%d %H:%M").to_string(),
+                }
+            },
+        )
+        .collect())
+}

@@ -1,0 +1,171 @@
+//! Every URL in one table: method, path, handler and who may use it. The same table
+//! registers the routes and is what the role-matrix test walks, so a route cannot be
+//! added without saying who it is for.
+
+use super::roles::*;
+use super::*;
+use crate::auth::Role;
+
+/// Who may use a route.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Access {
+    /// Anyone, signed in or not.
+    Public,
+    /// These roles only (a session for pages, a bearer token under /api).
+    Roles(&'static [Role]),
+}
+
+/// One row of the table.
+#[derive(Debug, Clone, Copy)]
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub access: Access,
+}
+
+impl Route {
+    pub fn is_api(&self) -> bool {
+        self.path.starts_with("/api/")
+    }
+
+    /// Whether a user with `role` may use the route (`None`: not signed in).
+    pub fn allows(&self, role: Option<Role>) -> bool {
+        match self.access {
+            Access::Public => true,
+            Access::Roles(rs) => role.is_some_and(|r| rs.contains(&r)),
+        }
+    }
+}
+
+macro_rules! route_table {
+    ($table:ident, $register:ident, $prefix:literal,
+     $( $method:ident $path:literal => $handler:path, $access:expr; )*) => {
+        pub const $table: &[Route] = &[
+            $( Route { method: stringify!($method), path: concat!($prefix, $path), access: $access }, )*
+        ];
+        fn $register(cfg: &mut web::ServiceConfig) {
+            $( cfg.route($path, web::$method().to($handler)); )*
+        }
+    };
+}
+
+const PUBLIC: Access = Access::Public;
+const fn only(roles: &'static [Role]) -> Access {
+    Access::Roles(roles)
+}
+
+route_table! { PAGES, register_pages, "",
+    get "/healthz" => healthz, PUBLIC;
+    get "/static/{file}" => static_file, PUBLIC;
+    get "/" => home, PUBLIC;
+    get "/login" => auth::login_form, PUBLIC;
+    post "/login" => auth::login, PUBLIC;
+    post "/logout" => auth::logout, PUBLIC;
+    post "/lang" => auth::switch_lang, PUBLIC;
+    get "/cases" => cases::queue, only(STAFF);
+    get "/cases/{number}" => cases::show, only(STAFF);
+    get "/cases/{number}/attachments/{id}" => cases::attachment, only(STAFF);
+    post "/cases/{number}/reply" => workflow::reply, only(SUPPORT);
+    post "/cases/{number}/scope" => workflow::scope, only(SUPPORT);
+    post "/cases/{number}/escalations" => workflow::escalate, only(SUPPORT);
+    post "/cases/{number}/closure" => workflow::closure, only(SUPPORT);
+    post "/cases/{number}/status" => workflow::status, only(SUPPORT);
+    post "/cases/{number}/assign" => workflow::assign, only(SUPPORT);
+    post "/cases/{number}/notes" => workflow::note, only(STAFF);
+    post "/cases/{number}/outbox/retry" => workflow::retry_outbox, only(SUPPORT);
+    post "/cases/{number}/attachments" => bundles::upload, only(ESCALATION_PARTIES);
+    get "/cases/{number}/attachments/{id}/bundle" => bundles::show, only(STAFF);
+    get "/cases/{number}/attachments/{id}/view" => bundles::view, only(STAFF);
+    get "/escalations" => escalations::queue, only(STAFF);
+    post "/escalations/{id}/answer" => workflow::answer, only(RND);
+    post "/escalations/{id}/followup" => workflow::follow_up, only(SUPPORT);
+    post "/escalations/{id}/close" => workflow::close_escalation, only(ESCALATION_PARTIES);
+    get "/errors" => codes::lookup, only(STAFF);
+    get "/errors/{code}" => codes::show, only(STAFF);
+    post "/errors/{code}/note" => codes::save_note, only(RND);
+    get "/search" => search::page, only(STAFF);
+    get "/reports" => reports::page, only(MANAGERS);
+    get "/reports/{file}" => reports::csv, only(MANAGERS);
+    get "/ingest" => ingest::form, only(SUPPORT);
+    post "/ingest" => ingest::upload, only(SUPPORT);
+    get "/admin/activation" => activation::form, only(ADMIN);
+    post "/admin/activation" => activation::upload, only(ADMIN);
+    get "/admin/users" => admin::users, only(ADMIN);
+    post "/admin/users" => admin::add_user, only(ADMIN);
+    get "/admin/users/{id}" => admin::edit_user, only(ADMIN);
+    post "/admin/users/{id}" => admin::update_user, only(ADMIN);
+    post "/admin/users/{id}/password" => admin::reset_password, only(ADMIN);
+    post "/admin/users/{id}/disabled" => admin::set_disabled, only(ADMIN);
+    get "/admin/quarantine" => admin::quarantine, only(ADMIN);
+    post "/admin/quarantine/{id}/retry" => admin::retry_quarantine, only(ADMIN);
+    post "/admin/quarantine/{id}/assign" => admin::assign_quarantine, only(ADMIN);
+    get "/admin/raw/{id}" => admin::raw_download, only(ADMIN);
+    get "/admin/mailboxes" => mailboxes::list, only(ADMIN);
+    post "/admin/mailboxes" => mailboxes::add, only(ADMIN);
+    post "/admin/mailboxes/{id}/test" => mailboxes::test, only(ADMIN);
+    post "/admin/mailboxes/{id}/remove" => mailboxes::remove, only(ADMIN);
+}
+
+route_table! { API, register_api, "/api",
+    get "/me" => auth::me, only(STAFF);
+    get "/cases" => cases::list_json, only(STAFF);
+    get "/cases/{number}" => cases::show_json, only(STAFF);
+    post "/cases/{number}/replies" => workflow::reply_json, only(SUPPORT);
+    post "/cases/{number}/scope" => workflow::scope_json, only(SUPPORT);
+    post "/cases/{number}/escalations" => workflow::escalate_json, only(SUPPORT);
+    post "/cases/{number}/closure" => workflow::closure_json, only(SUPPORT);
+    post "/cases/{number}/status" => workflow::status_json, only(SUPPORT);
+    post "/cases/{number}/notes" => workflow::note_json, only(STAFF);
+    get "/cases/{number}/outbox" => workflow::outbox_json, only(STAFF);
+    get "/escalations" => escalations::queue_json, only(STAFF);
+    post "/escalations/{id}/answers" => workflow::answer_json, only(RND);
+    post "/escalations/{id}/followups" => workflow::follow_up_json, only(SUPPORT);
+    get "/errors/{code}" => codes::error_code_json, only(STAFF);
+    post "/mail/inbound" => ingest::inbound, only(ADMIN);
+    get "/search" => search::api, only(STAFF);
+    get "/reports/summary" => reports::api_summary, only(MANAGERS);
+    post "/activation-records" => activation::push, only(ADMIN);
+}
+
+/// Every route, pages then API.
+pub fn all() -> impl Iterator<Item = &'static Route> {
+    PAGES.iter().chain(API.iter())
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    register_pages(cfg);
+    cfg.service(
+        web::scope("/api")
+            .app_data(
+                web::JsonConfig::default()
+                    .content_type_required(false)
+                    .limit(1024 * 1024)
+                    .error_handler(|e, _| {
+                        AppError::BadRequest(Msg::new("error.invalid_json").with("detail", e))
+                            .into()
+                    }),
+            )
+            .configure(register_api)
+            .default_service(web::to(not_found)),
+    )
+    .default_service(web::to(not_found));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_route_is_listed_twice() {
+        let mut seen = std::collections::HashSet::new();
+        for r in all() {
+            assert!(
+                seen.insert((r.method, r.path)),
+                "{} {} twice",
+                r.method,
+                r.path
+            );
+        }
+        assert!(PAGES.len() > 40 && API.len() > 15);
+    }
+}
