@@ -521,15 +521,28 @@ mod tests {
             Ok(t("2022-06-24 00:00:00"))
         );
         assert!(parse_bound("24/06/2022", false).is_err());
-        assert!(
-            ReportQuery::new(Some("2022-07-01"), Some("2022-06-01"), None, None, None).is_err()
-        );
+        assert!(ReportQuery::new(
+            Some("2022-07-01"),
+            Some("2022-06-01"),
+            None,
+            None,
+            None,
+            crate::now()
+        )
+        .is_err());
     }
 
     #[test]
     fn the_seed_figures() {
-        let q = ReportQuery::new(Some("2022-06-01"), Some("2022-08-31"), None, None, None)
-            .expect("query");
+        let q = ReportQuery::new(
+            Some("2022-06-01"),
+            Some("2022-08-31"),
+            None,
+            None,
+            None,
+            crate::now(),
+        )
+        .expect("query");
         let rows = vec![CaseTimes {
             id: 1,
             customer: Some("中银金融科技有限公司".into()),
@@ -559,8 +572,15 @@ mod tests {
         let w = r.weekly.iter().find(|w| w.opened == 1).expect("week");
         assert_eq!(w.week, NaiveDate::from_ymd_opt(2022, 6, 20).expect("date"));
         // Still open at the end of June: in the backlog, 6 days old.
-        let q = ReportQuery::new(Some("2022-06-01"), Some("2022-06-30"), None, None, None)
-            .expect("query");
+        let q = ReportQuery::new(
+            Some("2022-06-01"),
+            Some("2022-06-30"),
+            None,
+            None,
+            None,
+            crate::now(),
+        )
+        .expect("query");
         let r = compute(&q, &rows, &escs, &codes, t("2026-01-01 00:00:00"));
         assert_eq!(r.backlog.open, 1);
         assert_eq!(r.backlog.by_age[2].count, 1);
