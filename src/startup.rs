@@ -88,7 +88,9 @@ pub async fn serve(state: AppState, bind: &str) -> std::io::Result<()> {
     .bind(bind)?;
     for addr in server.addrs() {
         tracing::info!(%addr, "Casebook listening");
-        eprintln!("Casebook listening on http://{addr}");
+        // On stdout, one line per address: `--bind 127.0.0.1:0` callers (the tests) read
+        // the port the system chose from it.
+        println!("Casebook listening on http://{addr}");
     }
     server.run().await
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """A real SMTP server on loopback for the tests (aiosmtpd): every message received
-is written, exactly as received, to DIR/<n>.eml. Usage: smtp_sink.py PORT DIR"""
+is written, exactly as received, to DIR/<n>.eml. Usage: smtp_sink.py PORT DIR
+PORT 0: the system picks a free port. Prints "ready PORT" once it accepts mail."""
 import os
 import signal
 import sys
@@ -25,12 +26,25 @@ class Keep:
         return "250 OK"
 
 
+class AnyPortController(Controller):
+    """aiosmtpd's Controller, which also accepts port 0: the port the system picked
+    is read from the bound socket before the controller connects to itself."""
+
+    def _create_server(self):
+        async def create():
+            server = await super(AnyPortController, self)._create_server()
+            self.port = server.sockets[0].getsockname()[1]
+            return server
+
+        return create()
+
+
 def main():
     port, directory = int(sys.argv[1]), sys.argv[2]
     os.makedirs(directory, exist_ok=True)
-    controller = Controller(Keep(directory), hostname="127.0.0.1", port=port)
+    controller = AnyPortController(Keep(directory), hostname="127.0.0.1", port=port)
     controller.start()
-    print("ready", flush=True)
+    print("ready %d" % controller.port, flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -37,7 +37,8 @@ fn login_success_and_failure() {
     let b = app.browser();
     let bad = b.login("wangbb@cmgos.example", "wrong-password");
     assert_eq!(bad.status, 401);
-    assert!(bad.body.contains("邮箱或密码不正确") || bad.body.contains("Wrong email or password"));
+    // No Accept-Language and no cookie: the default language, Chinese.
+    assert!(bad.body.contains("邮箱或密码不正确"), "{}", bad.body);
     assert!(
         b.cookie("cb_session").is_none(),
         "no session after a wrong password"

@@ -1,5 +1,5 @@
-//! TestApp: the real `casebook` binary on a random port with a fresh data dir (and a
-//! fresh PostgreSQL database when CASEBOOK_TEST_PG_URL is set), spoken to over HTTP.
+//! TestApp: the real `casebook` binary on a port the system picks, with a fresh data dir
+//! (and a fresh PostgreSQL database when CASEBOOK_TEST_PG_URL is set), spoken to over HTTP.
 
 use diesel::{Connection, RunQueryDsl};
 use std::io::Write;
@@ -38,11 +38,53 @@ pub fn shared_dir() -> Option<PathBuf> {
     None
 }
 
+/// A port that was free a moment ago. Only for servers that must be told their port
+/// before they exist or bind it again after a restart (the SMTP sink that comes up
+/// late, dovecot, whose config has no "any port"): another process could take it in
+/// between. Everything that can bind port 0 and report its port does so instead.
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("free port")
+}
+
+/// What `serve` prints on stdout once bound: `Casebook listening on http://ADDR`.
+const LISTENING: &str = "listening on http://";
+
+/// Reads the server's stdout until its "listening on" line and returns the base URL;
+/// every line (that one included) goes on to `log`, in a thread that drains stdout for
+/// the server's lifetime. An error when the line does not come within `timeout` or
+/// stdout closes first (the server exited).
+fn listening_address(
+    stdout: std::process::ChildStdout,
+    mut log: std::fs::File,
+    timeout: Duration,
+) -> Result<String, String> {
+    use std::io::BufRead;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let _ = writeln!(log, "{line}");
+            if let Some(at) = line.find(LISTENING) {
+                if let Some(tx) = tx.take() {
+                    let _ = tx.send(format!("http://{}", line[at + LISTENING.len()..].trim()));
+                }
+            }
+        }
+    });
+    match rx.recv_timeout(timeout) {
+        Ok(base) => Ok(base),
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(format!(
+            "no \"{LISTENING}\" line on stdout within {} s",
+            timeout.as_secs()
+        )),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            Err(format!("stdout closed before a \"{LISTENING}\" line"))
+        }
+    }
 }
 
 pub struct TestApp {
@@ -94,42 +136,47 @@ impl TestApp {
         self
     }
 
+    /// Starts `casebook serve --bind 127.0.0.1:0`: the system picks a free port and the
+    /// server prints the address it bound on stdout, which is read here (no port is
+    /// chosen, closed and re-bound, so no other process can take it in between).
     pub fn spawn(&mut self) {
-        let port = free_port();
-        self.base = format!("http://127.0.0.1:{port}");
         let log = std::fs::File::create(self.dir.path().join("server.log")).expect("log file");
-        let mut cmd = Command::new(BIN);
-        cmd.args(self.global_args())
-            .args(["serve", "--bind", &format!("127.0.0.1:{port}")]);
-        let child = cmd
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
+        let mut child = Command::new(BIN)
+            .args(self.global_args())
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(log.try_clone().expect("log"))
             .env(
                 "RUST_LOG",
                 std::env::var("TEST_LOG").unwrap_or_else(|_| "warn".into()),
             )
             .spawn()
             .expect("start casebook serve");
+        let stdout = child.stdout.take().expect("server stdout");
         self.child = Some(child);
+        self.base = match listening_address(stdout, log, Duration::from_secs(30)) {
+            Ok(base) => base,
+            Err(why) => {
+                let exited = self
+                    .child
+                    .as_mut()
+                    .and_then(|c| c.try_wait().ok().flatten())
+                    .map(|s| format!(" (exited: {s})"))
+                    .unwrap_or_default();
+                self.stop();
+                panic!("server did not start{exited}: {why}\n{}", self.server_log());
+            }
+        };
         let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if ureq::get(&format!("{}/healthz", self.base))
-                .timeout(Duration::from_secs(1))
-                .call()
-                .is_ok()
-            {
-                return;
-            }
-            if let Some(status) = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
-                panic!("server exited at start ({status}): {}", self.server_log());
-            }
+        while ureq::get(&format!("{}/healthz", self.base))
+            .timeout(Duration::from_secs(1))
+            .call()
+            .is_err()
+        {
             assert!(
                 Instant::now() < deadline,
-                "server did not answer /healthz: {}",
+                "server at {} did not answer /healthz: {}",
+                self.base,
                 self.server_log()
             );
             std::thread::sleep(Duration::from_millis(50));
@@ -255,6 +302,28 @@ impl TestApp {
         let (status, v) = self.api("GET", path, Some(token), None);
         assert_eq!(status, 200, "GET {path}: {v}");
         v
+    }
+
+    /// The status of a GET sent exactly as written: no client-side resolution of `..`
+    /// or percent-escapes, as an attacker's raw request would be.
+    pub fn raw_get(&self, path: &str) -> u16 {
+        use std::io::Read;
+        let host = self.base.trim_start_matches("http://");
+        let mut s = std::net::TcpStream::connect(host).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        )
+        .expect("send");
+        let mut answer = Vec::new();
+        let _ = s.read_to_end(&mut answer);
+        let head = String::from_utf8_lossy(&answer);
+        head.split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or_else(|| panic!("GET {path}: no status line in {head:?}"))
     }
 
     pub fn browser(&self) -> Browser {
@@ -454,6 +523,7 @@ impl SmtpSink {
         ok
     }
 
+    /// A sink on a given port (0: the system picks one, read back into `port`).
     pub fn on_port(port: u16, dir: PathBuf) -> SmtpSink {
         let mut s = SmtpSink {
             port,
@@ -464,10 +534,12 @@ impl SmtpSink {
         s
     }
 
+    /// A sink on a port the system picks.
     pub fn new(dir: PathBuf) -> SmtpSink {
-        Self::on_port(free_port(), dir)
+        Self::on_port(0, dir)
     }
 
+    /// A port for a sink started later (a mail server that is down, then comes up).
     pub fn free_port() -> u16 {
         free_port()
     }
@@ -486,8 +558,18 @@ impl SmtpSink {
         let stdout = child.stdout.take().expect("sink stdout");
         std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)
             .expect("sink ready line");
-        assert_eq!(line.trim(), "ready", "SMTP sink did not start");
         self.child = Some(child);
+        // "ready PORT": the port it listens on (the one asked for, or the system's pick).
+        match line.trim().strip_prefix("ready ").map(str::parse::<u16>) {
+            Some(Ok(port)) if self.port == 0 || self.port == port => self.port = port,
+            _ => {
+                self.stop();
+                panic!(
+                    "SMTP sink did not start (asked for port {}): {line:?}",
+                    self.port
+                );
+            }
+        }
     }
 
     pub fn stop(&mut self) {

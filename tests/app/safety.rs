@@ -232,7 +232,11 @@ fn role_checks_on_every_route() {
                 b.post(path, &[("csrf_token", &csrf)]).status
             };
             if allowed.contains(&role) {
-                assert_ne!(status, 403, "{role} {method} {path} was refused");
+                // Neither refused nor failed: a page, a redirect or a validation answer.
+                assert!(
+                    matches!(status, 200 | 303 | 400 | 404),
+                    "{role} {method} {path} answered {status}"
+                );
             } else {
                 assert_eq!(status, 403, "{role} {method} {path} answered {status}");
             }

@@ -224,8 +224,7 @@ fn hostile_queries_are_plain_text() {
     );
     assert!(page.body.contains(&decoys[2]));
     assert!(
-        page.body.contains(r#"value="&#60;script&#62;""#)
-            || page.body.contains(r#"value="&lt;script&gt;""#),
+        page.body.contains(r#"value="&#60;script&#62;""#),
         "query echoed escaped"
     );
     let page = b.get(&format!("/search?q={}", enc("' OR 1=1 --")));
