@@ -288,7 +288,7 @@ pub async fn retry_outbox(
     let n = number.clone();
     run(&st, move |c, _| {
         let case = crate::cases::find_by_number(c, &n)?.ok_or(workflow::WorkflowError::NotFound)?;
-        let k = crate::mail::outbox::requeue_failed(c, case.id)?;
+        let k = crate::mail::outbox::requeue_failed(c, case.id, crate::now())?;
         crate::cases::audit(
             c,
             Some(case.id),
