@@ -2,35 +2,29 @@
 //! escalations close with it; the summary may be mailed to the customer.
 
 use super::{
-    can_transition, is_zh, load_case, nonempty, recipients, record_outgoing, signature, trimmed,
-    Mail, WResult, WorkflowError,
+    can_transition, load_case, nonempty, recipients, record_outgoing, signature, trimmed, Mail,
+    WResult, WorkflowError,
 };
 use crate::auth::users::User;
 use crate::cases::{audit, EscalationStatus, Status};
 use crate::config::Settings;
 use crate::db::schema::{cases, closures, escalations};
 use crate::db::DbConn;
-use askama::Template;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-#[derive(Template)]
-#[template(path = "mail/closure_zh.txt")]
-struct ClosureZh<'a> {
+struct ClosureMail<'a> {
     definition: &'a str,
     resolution: &'a str,
     root_cause: Option<&'a str>,
     signature: &'a str,
 }
 
-#[derive(Template)]
-#[template(path = "mail/closure_en.txt")]
-struct ClosureEn<'a> {
-    definition: &'a str,
-    resolution: &'a str,
-    root_cause: Option<&'a str>,
-    signature: &'a str,
-}
+super::bilingual_mail!(
+    ClosureMail,
+    ClosureZh = "mail/closure_zh.txt",
+    ClosureEn = "mail/closure_en.txt"
+);
 
 pub struct ClosureInput<'a> {
     pub problem_definition: &'a str,
@@ -78,35 +72,19 @@ pub fn close_case(
         if i.send {
             let to = recipients(&case, i.to)?;
             let sig = signature(actor, settings);
-            let text = if is_zh(&case) {
-                ClosureZh {
-                    definition: &def,
-                    resolution: &resolution,
-                    root_cause: rc.as_deref(),
-                    signature: &sig,
-                }
-                .render()?
-            } else {
-                ClosureEn {
-                    definition: &def,
-                    resolution: &resolution,
-                    root_cause: rc.as_deref(),
-                    signature: &sig,
-                }
-                .render()?
-            };
+            let text = ClosureMail {
+                definition: &def,
+                resolution: &resolution,
+                root_cause: rc.as_deref(),
+                signature: &sig,
+            }
+            .render_for(&case)?;
             row = Some(record_outgoing(
                 c,
                 &case,
                 actor,
                 settings,
-                Mail {
-                    direction: "support",
-                    kind: "closure",
-                    to,
-                    body: text,
-                    automatic: false,
-                },
+                Mail::to_customer("closure", to, text),
             )?);
         }
         let now = crate::now();

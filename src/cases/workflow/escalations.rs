@@ -1,20 +1,17 @@
 //! Escalations to R&D: support opens one, R&D answers or asks for more, support
 //! follows up, and someone closes it. R&D is mailed when asked something.
 
-use super::{is_zh, load_case, nonempty, record_outgoing, trimmed, Mail, WResult, WorkflowError};
+use super::{load_case, nonempty, record_outgoing, trimmed, Mail, WResult, WorkflowError};
 use crate::auth::users::{Role, User};
 use crate::cases::{audit, CaseRow, EscalationStatus, Status};
 use crate::config::Settings;
 use crate::db::schema::{attachments, cases, escalation_entries, escalations, users};
 use crate::db::DbConn;
 use crate::mail::extract;
-use askama::Template;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-#[derive(Template)]
-#[template(path = "mail/escalation_zh.txt")]
-struct EscalationZh<'a> {
+struct EscalationMail<'a> {
     opened_by: &'a str,
     number: &'a str,
     customer: &'a str,
@@ -24,17 +21,11 @@ struct EscalationZh<'a> {
     attachments: String,
 }
 
-#[derive(Template)]
-#[template(path = "mail/escalation_en.txt")]
-struct EscalationEn<'a> {
-    opened_by: &'a str,
-    number: &'a str,
-    customer: &'a str,
-    question: &'a str,
-    serial: Option<&'a str>,
-    help: Option<&'a str>,
-    attachments: String,
-}
+super::bilingual_mail!(
+    EscalationMail,
+    EscalationZh = "mail/escalation_zh.txt",
+    EscalationEn = "mail/escalation_en.txt"
+);
 
 pub struct EscalationInput<'a> {
     pub question: &'a str,
@@ -176,29 +167,16 @@ fn notify_rnd(
         .collect::<Vec<_>>()
         .join(", ");
     let customer = case.customer.clone().unwrap_or_default();
-    let text = if is_zh(case) {
-        EscalationZh {
-            opened_by: &actor.name,
-            number: &case.number,
-            customer: &customer,
-            question: note.question,
-            serial: note.serial,
-            help: note.help,
-            attachments: names,
-        }
-        .render()?
-    } else {
-        EscalationEn {
-            opened_by: &actor.name,
-            number: &case.number,
-            customer: &customer,
-            question: note.question,
-            serial: note.serial,
-            help: note.help,
-            attachments: names,
-        }
-        .render()?
-    };
+    let text = EscalationMail {
+        opened_by: &actor.name,
+        number: &case.number,
+        customer: &customer,
+        question: note.question,
+        serial: note.serial,
+        help: note.help,
+        attachments: names,
+    }
+    .render_for(case)?;
     record_outgoing(
         c,
         case,
@@ -226,6 +204,15 @@ fn escalation_case(c: &mut DbConn, id: i64) -> WResult<(CaseRow, bool)> {
     let case = crate::cases::find(c, case_id)?.ok_or(WorkflowError::NotFound)?;
     let closed = EscalationStatus::parse(&status) == Some(EscalationStatus::Closed);
     Ok((case, closed))
+}
+
+/// The case of an escalation that is not closed (refused when it is).
+fn open_escalation_case(c: &mut DbConn, id: i64) -> WResult<CaseRow> {
+    let (case, closed) = escalation_case(c, id)?;
+    if closed {
+        return Err(WorkflowError::Invalid("workflow.escalation_closed"));
+    }
+    Ok(case)
 }
 
 fn add_entry(
@@ -260,10 +247,7 @@ pub fn answer_escalation(
 ) -> WResult<String> {
     let body = nonempty(body, "workflow.empty_body")?;
     crate::db::write_tx(conn, |c| {
-        let (case, closed) = escalation_case(c, id)?;
-        if closed {
-            return Err(WorkflowError::Invalid("workflow.escalation_closed"));
-        }
+        let case = open_escalation_case(c, id)?;
         let now = crate::now();
         add_entry(
             c,
@@ -321,10 +305,7 @@ pub fn follow_up(
 ) -> WResult<String> {
     let body = nonempty(body, "workflow.empty_body")?;
     crate::db::write_tx(conn, |c| {
-        let (case, closed) = escalation_case(c, id)?;
-        if closed {
-            return Err(WorkflowError::Invalid("workflow.escalation_closed"));
-        }
+        let case = open_escalation_case(c, id)?;
         let now = crate::now();
         add_entry(c, id, "followup", &actor.name, &body, now)?;
         diesel::update(escalations::table.find(id))

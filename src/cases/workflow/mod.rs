@@ -88,6 +88,48 @@ fn is_zh(case: &CaseRow) -> bool {
     case.language.starts_with("zh")
 }
 
+/// A mail written in Chinese and in English: one struct of fields, two templates
+/// (`$zh`, `$en`, which see the fields through `Deref`), and `render_for(case)`
+/// picking the case's language.
+macro_rules! bilingual_mail {
+    ($fields:ident, $zh:ident = $zh_path:literal, $en:ident = $en_path:literal) => {
+        #[derive(askama::Template)]
+        #[template(path = $zh_path)]
+        struct $zh<'a>(&'a $fields<'a>);
+
+        #[derive(askama::Template)]
+        #[template(path = $en_path)]
+        struct $en<'a>(&'a $fields<'a>);
+
+        impl<'a> std::ops::Deref for $zh<'a> {
+            type Target = $fields<'a>;
+            fn deref(&self) -> &$fields<'a> {
+                self.0
+            }
+        }
+
+        impl<'a> std::ops::Deref for $en<'a> {
+            type Target = $fields<'a>;
+            fn deref(&self) -> &$fields<'a> {
+                self.0
+            }
+        }
+
+        impl $fields<'_> {
+            /// The mail in the case's language.
+            fn render_for(&self, case: &crate::cases::CaseRow) -> Result<String, askama::Error> {
+                use askama::Template;
+                if super::is_zh(case) {
+                    $zh(self).render()
+                } else {
+                    $en(self).render()
+                }
+            }
+        }
+    };
+}
+use bilingual_mail;
+
 fn signature(actor: &User, settings: &Settings) -> String {
     let org = settings
         .mail_from
@@ -142,6 +184,19 @@ struct Mail<'a> {
     body: String,
     /// Marked `Auto-Submitted` (notifications, not a person writing).
     automatic: bool,
+}
+
+impl<'a> Mail<'a> {
+    /// A mail from support to the customer, written by a person.
+    fn to_customer(kind: &'a str, to: Vec<String>, body: String) -> Self {
+        Mail {
+            direction: "support",
+            kind,
+            to,
+            body,
+            automatic: false,
+        }
+    }
 }
 
 /// Composes the mail, stores it on the case's timeline and queues it in the outbox.

@@ -41,13 +41,7 @@ pub fn reply(
             &case,
             actor,
             settings,
-            Mail {
-                direction: "support",
-                kind: "reply",
-                to: to.clone(),
-                body: text,
-                automatic: false,
-            },
+            Mail::to_customer("reply", to.clone(), text),
         )?;
         after_customer_mail(c, &case, &to)?;
         audit(

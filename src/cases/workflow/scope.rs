@@ -2,35 +2,29 @@
 //! Saved on the case and, if asked, mailed to the customer.
 
 use super::{
-    after_customer_mail, is_zh, load_case, nonempty, recipients, record_outgoing, signature,
-    trimmed, Mail, WResult,
+    after_customer_mail, load_case, nonempty, recipients, record_outgoing, signature, trimmed,
+    Mail, WResult,
 };
 use crate::auth::users::User;
 use crate::cases::audit;
 use crate::config::Settings;
 use crate::db::schema::scopes;
 use crate::db::DbConn;
-use askama::Template;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-#[derive(Template)]
-#[template(path = "mail/scope_zh.txt")]
-struct ScopeZh<'a> {
+struct ScopeMail<'a> {
     definition: &'a str,
     scope: &'a str,
     logs: Option<&'a str>,
     signature: &'a str,
 }
 
-#[derive(Template)]
-#[template(path = "mail/scope_en.txt")]
-struct ScopeEn<'a> {
-    definition: &'a str,
-    scope: &'a str,
-    logs: Option<&'a str>,
-    signature: &'a str,
-}
+super::bilingual_mail!(
+    ScopeMail,
+    ScopeZh = "mail/scope_zh.txt",
+    ScopeEn = "mail/scope_en.txt"
+);
 
 pub struct ScopeInput<'a> {
     pub problem_definition: &'a str,
@@ -72,35 +66,19 @@ pub fn set_scope(
         if s.send {
             let to = recipients(&case, s.to)?;
             let sig = signature(actor, settings);
-            let text = if is_zh(&case) {
-                ScopeZh {
-                    definition: &def,
-                    scope: &scope,
-                    logs: logs.as_deref(),
-                    signature: &sig,
-                }
-                .render()?
-            } else {
-                ScopeEn {
-                    definition: &def,
-                    scope: &scope,
-                    logs: logs.as_deref(),
-                    signature: &sig,
-                }
-                .render()?
-            };
+            let text = ScopeMail {
+                definition: &def,
+                scope: &scope,
+                logs: logs.as_deref(),
+                signature: &sig,
+            }
+            .render_for(&case)?;
             row = Some(record_outgoing(
                 c,
                 &case,
                 actor,
                 settings,
-                Mail {
-                    direction: "support",
-                    kind: "scope",
-                    to: to.clone(),
-                    body: text,
-                    automatic: false,
-                },
+                Mail::to_customer("scope", to.clone(), text),
             )?);
             after_customer_mail(c, &case, &to)?;
         }
