@@ -891,12 +891,13 @@ fn fetch(state: &AppState, only: Option<&str>, json: bool) -> ExitCode {
         return ExitCode::FAILURE;
     }
     let rows = claims.claimed;
-    let ctx = mailboxes::client::Ctx {
+    let ctx = mailboxes::Ctx {
         pool: &state.pool,
         store: state.store.as_ref(),
         rules: &state.rules,
         keys: &state.keys,
         timeout: state.settings.imap_timeout(),
+        clock: &crate::clock::SystemClock,
     };
     let stdout = std::io::stdout();
     let mut failed = 0;
@@ -920,7 +921,7 @@ fn fetch(state: &AppState, only: Option<&str>, json: bool) -> ExitCode {
             };
             let _ = writeln!(stdout.lock(), "{line}");
         };
-        if let Err(e) = mailboxes::client::poll_claimed(&ctx, &row, &mut sink) {
+        if let Err(e) = mailboxes::poll_claimed(&ctx, &row, &mut sink) {
             eprintln!("casebook: mailbox {}: {e}", row.name);
             failed += 1;
         }

@@ -7,6 +7,7 @@ pub mod bench;
 pub mod bundles;
 pub mod cases;
 pub mod cli;
+pub mod clock;
 pub mod codes;
 pub mod config;
 pub mod db;
@@ -20,6 +21,7 @@ pub mod startup;
 pub mod storage;
 pub mod telemetry;
 pub mod web;
+pub mod workers;
 
 /// Current UTC time without zone, as stored in the database.
 pub fn now() -> chrono::NaiveDateTime {

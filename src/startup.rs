@@ -1,4 +1,5 @@
-//! Application state, server start and the background workers beside it.
+//! Application state, server start and the background workers beside it
+//! (`crate::workers`).
 
 use crate::auth::Keys;
 use crate::config::Settings;
@@ -53,9 +54,7 @@ pub async fn serve(state: AppState, bind: &str) -> std::io::Result<()> {
     let state = actix_web::web::Data::new(state);
     let secure = state.settings.secure_cookies;
     let max_body = state.settings.max_message_bytes;
-    crate::mail::outbox::spawn_worker(state.clone());
-    spawn_search_indexer(state.clone());
-    crate::mailboxes::spawn_poller(state.clone());
+    spawn_workers(&state);
     let blocking_threads = (state.pool.max_size() as usize).max(4);
     let server = actix_web::HttpServer::new(move || {
         actix_web::App::new()
@@ -95,32 +94,25 @@ pub async fn serve(state: AppState, bind: &str) -> std::io::Result<()> {
     server.run().await
 }
 
-/// SQLite: indexes newly arrived messages for search every two seconds (searches also
-/// catch up before they run, so results never miss a message).
-fn spawn_search_indexer(state: actix_web::web::Data<AppState>) {
-    if crate::db::is_postgres_url(&state.settings.database_url) {
-        return;
+/// The background jobs beside the server, each with the settings it needs.
+fn spawn_workers(state: &AppState) {
+    use crate::workers::{indexer, outbox, poller};
+    let clock: Arc<dyn crate::clock::Clock> = Arc::new(crate::clock::SystemClock);
+    match outbox::OutboxSettings::from_settings(&state.settings, clock.clone()) {
+        Ok(s) => outbox::spawn(state.pool.clone(), s),
+        Err(e) => tracing::error!(error = %e, "outbox disabled: mail transport cannot be set up"),
     }
-    actix_web::rt::spawn(async move {
-        loop {
-            let pool = state.pool.clone();
-            let r = actix_web::web::block(move || -> Result<usize, String> {
-                let mut c = pool.get().map_err(|e| e.to_string())?;
-                crate::search::catch_up(&mut c, 20_000).map_err(|e| e.to_string())
-            })
-            .await;
-            match r {
-                Ok(Ok(n)) if n > 0 => {
-                    tracing::debug!(indexed = n, "search index caught up");
-                    continue;
-                }
-                Ok(Err(e)) => tracing::warn!(error = %e, "search indexing failed"),
-                Err(e) => tracing::warn!(error = %e, "search indexing failed"),
-                _ => {}
-            }
-            actix_web::rt::time::sleep(std::time::Duration::from_secs(2)).await;
-        }
-    });
+    indexer::spawn(state.pool.clone(), &state.settings.database_url);
+    poller::spawn(
+        state.pool.clone(),
+        poller::PollerSettings::new(
+            &state.settings,
+            state.store.clone(),
+            state.rules.clone(),
+            state.keys.clone(),
+            clock,
+        ),
+    );
 }
 
 /// glibc gives each thread that allocates its own arena (up to 8 per core) and keeps

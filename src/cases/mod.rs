@@ -6,50 +6,16 @@ pub mod outbox;
 pub mod queue;
 pub mod rnd_queue;
 pub mod sla;
+pub mod states;
 pub mod workflow;
 
-use crate::db::schema::{audit_events, cases};
+pub use states::{EscalationStatus, Priority, Status};
+
+use crate::db::schema::{audit_events, cases, messages};
 use crate::db::DbConn;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    New,
-    Open,
-    WaitingCustomer,
-    Escalated,
-    Resolved,
-    Closed,
-}
-
-impl Status {
-    pub const ALL: [Status; 6] = [
-        Status::New,
-        Status::Open,
-        Status::WaitingCustomer,
-        Status::Escalated,
-        Status::Resolved,
-        Status::Closed,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::New => "new",
-            Status::Open => "open",
-            Status::WaitingCustomer => "waiting_customer",
-            Status::Escalated => "escalated",
-            Status::Resolved => "resolved",
-            Status::Closed => "closed",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Status> {
-        Status::ALL.into_iter().find(|x| x.as_str() == s)
-    }
-}
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = cases)]
@@ -138,6 +104,40 @@ pub fn fresh_token(conn: &mut DbConn, prefix: &str) -> QueryResult<String> {
     }
 }
 
+/// A row of `messages` written by Casebook itself (notes, uploads, outgoing mail).
+#[derive(Debug, Insertable)]
+#[diesel(table_name = messages)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+#[diesel(treat_none_as_default_value = false)]
+pub struct NewMessage<'a> {
+    pub case_id: i64,
+    pub raw_id: Option<i64>,
+    pub message_id: &'a str,
+    pub content_hash: String,
+    pub in_reply_to: Option<&'a str>,
+    pub refs: String,
+    pub from_name: &'a str,
+    pub from_address: &'a str,
+    pub to_addrs: String,
+    pub subject: &'a str,
+    pub sent_at: NaiveDateTime,
+    pub received_at: NaiveDateTime,
+    pub direction: &'a str,
+    pub is_auto_reply: bool,
+    /// Secrets masked (see `mail::extract::mask_secrets`).
+    pub body_text: String,
+    pub source: &'a str,
+}
+
+impl NewMessage<'_> {
+    pub fn insert(&self, conn: &mut DbConn) -> QueryResult<i64> {
+        diesel::insert_into(messages::table)
+            .values(self)
+            .returning(messages::id)
+            .get_result(conn)
+    }
+}
+
 /// An internal entry on the case's timeline (note, upload, filed quarantine): staff
 /// only, never mailed. Returns the message row id.
 pub fn insert_internal(
@@ -148,29 +148,39 @@ pub fn insert_internal(
     source: &str,
     raw_id: Option<i64>,
 ) -> QueryResult<i64> {
-    use crate::db::schema::messages;
     let now = crate::now();
-    diesel::insert_into(messages::table)
-        .values((
-            messages::case_id.eq(case_id),
-            messages::raw_id.eq(raw_id),
-            messages::message_id.eq(format!(
-                "{source}.{}@casebook.invalid",
-                crate::auth::random_hex(12)
-            )),
-            messages::content_hash.eq(crate::storage::sha256_hex(body.as_bytes())),
-            messages::from_name.eq(&actor.name),
-            messages::from_address.eq(&actor.email),
-            messages::subject.eq(""),
-            messages::sent_at.eq(now),
-            messages::received_at.eq(now),
-            messages::direction.eq("internal"),
-            messages::is_auto_reply.eq(false),
-            messages::body_text.eq(crate::mail::extract::mask_secrets(body)),
-            messages::source.eq(source),
-        ))
-        .returning(messages::id)
-        .get_result(conn)
+    let message_id = format!("{source}.{}@casebook.invalid", crate::auth::random_hex(12));
+    NewMessage {
+        case_id,
+        raw_id,
+        message_id: &message_id,
+        content_hash: crate::storage::sha256_hex(body.as_bytes()),
+        in_reply_to: None,
+        refs: String::new(),
+        from_name: &actor.name,
+        from_address: &actor.email,
+        to_addrs: String::new(),
+        subject: "",
+        sent_at: now,
+        received_at: now,
+        direction: "internal",
+        is_auto_reply: false,
+        body_text: crate::mail::extract::mask_secrets(body),
+        source,
+    }
+    .insert(conn)
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = audit_events)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+#[diesel(treat_none_as_default_value = false)]
+struct NewAuditEvent<'a> {
+    case_id: Option<i64>,
+    actor: &'a str,
+    action: &'a str,
+    detail: &'a str,
+    created_at: NaiveDateTime,
 }
 
 pub fn audit(
@@ -181,13 +191,13 @@ pub fn audit(
     detail: &str,
 ) -> QueryResult<()> {
     diesel::insert_into(audit_events::table)
-        .values((
-            audit_events::case_id.eq(case_id),
-            audit_events::actor.eq(actor),
-            audit_events::action.eq(action),
-            audit_events::detail.eq(detail),
-            audit_events::created_at.eq(crate::now()),
-        ))
+        .values(NewAuditEvent {
+            case_id,
+            actor,
+            action,
+            detail,
+            created_at: crate::now(),
+        })
         .execute(conn)?;
     Ok(())
 }
@@ -227,7 +237,7 @@ pub fn list(conn: &mut DbConn, f: &ListFilter) -> QueryResult<(Vec<CaseRow>, i64
                 q = q.filter(cases::status.eq_any(open));
             } else if s == "active" {
                 // The partial index of open cases, newest activity first.
-                q = q.filter(cases::status.ne("closed"));
+                q = q.filter(cases::status.ne(Status::Closed.as_str()));
             } else {
                 q = q.filter(cases::status.eq(s.to_string()));
             }
@@ -262,25 +272,29 @@ pub fn list(conn: &mut DbConn, f: &ListFilter) -> QueryResult<(Vec<CaseRow>, i64
         }
         if f.escalated {
             let open = crate::db::schema::escalations::table
-                .filter(crate::db::schema::escalations::status.ne("closed"))
+                .filter(
+                    crate::db::schema::escalations::status.ne(EscalationStatus::Closed.as_str()),
+                )
                 .select(crate::db::schema::escalations::case_id);
             q = q.filter(cases::id.eq_any(open));
         }
         if let Some((now, mins)) = f.breached {
             let due = |m: i64| now - chrono::Duration::minutes(m);
+            // `mins` is in the order of `Priority::ALL`.
+            let [low, normal, high, urgent] = mins;
             q = q.filter(cases::first_response_at.is_null()).filter(
                 cases::priority
-                    .eq("low")
-                    .and(cases::first_customer_at.lt(due(mins[0])))
+                    .eq(Priority::Low.as_str())
+                    .and(cases::first_customer_at.lt(due(low)))
                     .or(cases::priority
-                        .eq("normal")
-                        .and(cases::first_customer_at.lt(due(mins[1]))))
+                        .eq(Priority::Normal.as_str())
+                        .and(cases::first_customer_at.lt(due(normal))))
                     .or(cases::priority
-                        .eq("high")
-                        .and(cases::first_customer_at.lt(due(mins[2]))))
+                        .eq(Priority::High.as_str())
+                        .and(cases::first_customer_at.lt(due(high))))
                     .or(cases::priority
-                        .eq("urgent")
-                        .and(cases::first_customer_at.lt(due(mins[3])))),
+                        .eq(Priority::Urgent.as_str())
+                        .and(cases::first_customer_at.lt(due(urgent)))),
             );
         }
         if let Some(text) = f.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {

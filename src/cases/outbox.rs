@@ -16,7 +16,7 @@ pub fn for_case(conn: &mut DbConn, number: &str) -> WResult<Vec<OutboxView>> {
 pub fn retry_failed(conn: &mut DbConn, actor: &User, number: &str) -> WResult<usize> {
     crate::db::write_tx(conn, |c| {
         let case = super::find_by_number(c, number)?.ok_or(WorkflowError::NotFound)?;
-        let k = outbox::requeue_failed(c, case.id)?;
+        let k = outbox::requeue_failed(c, case.id, crate::now())?;
         super::audit(
             c,
             Some(case.id),

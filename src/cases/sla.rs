@@ -1,6 +1,7 @@
 //! SLA clocks: first response (starts at the first customer message, stops at the
 //! first support reply) and escalations waiting on R&D. Pure functions of time.
 
+use super::EscalationStatus;
 use chrono::{Duration, NaiveDateTime};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -96,13 +97,15 @@ pub fn first_response(
 }
 
 /// An escalation waiting on R&D (open, or followed up) longer than the limit.
+/// `status` as stored (see [`EscalationStatus`]).
 pub fn escalation_overdue(
     status: &str,
     waiting_since: NaiveDateTime,
     limit_hours: i64,
     now: NaiveDateTime,
 ) -> bool {
-    status == "open" && now - waiting_since > Duration::hours(limit_hours)
+    EscalationStatus::parse(status) == Some(EscalationStatus::Open)
+        && now - waiting_since > Duration::hours(limit_hours)
 }
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
 //! The outbox: every outgoing mail is a row first, committed with the action that
-//! caused it; a worker claims due rows (`FOR UPDATE SKIP LOCKED` on PostgreSQL, the
-//! single writer on SQLite), sends, and retries with backoff while SMTP is down.
+//! caused it; a worker (`crate::workers::outbox`) claims due rows (`FOR UPDATE SKIP
+//! LOCKED` on PostgreSQL, the single writer on SQLite), sends, and retries with
+//! backoff while SMTP is down.
 
-use super::outbound::{Composed, Transport};
+use super::outbound::Composed;
 use crate::db::schema::outbox;
 use crate::db::DbConn;
 use chrono::{Duration, NaiveDateTime};
@@ -49,29 +50,49 @@ pub struct OutboxView {
     pub sent_at: Option<String>,
 }
 
+#[derive(Insertable)]
+#[diesel(table_name = outbox)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+#[diesel(treat_none_as_default_value = false)]
+struct NewOutboxRow<'a> {
+    case_id: i64,
+    message_row_id: Option<i64>,
+    kind: &'a str,
+    message_id: &'a str,
+    envelope_from: &'a str,
+    envelope_to: String,
+    subject: &'a str,
+    raw: &'a str,
+    state: &'a str,
+    attempts: i64,
+    next_attempt_at: NaiveDateTime,
+    created_at: NaiveDateTime,
+}
+
+/// Queues a composed mail, due at once.
 pub fn enqueue(
     conn: &mut DbConn,
     case_id: i64,
     message_row_id: Option<i64>,
     kind: &str,
     c: &Composed,
+    now: NaiveDateTime,
 ) -> QueryResult<i64> {
-    let now = crate::now();
     diesel::insert_into(outbox::table)
-        .values((
-            outbox::case_id.eq(case_id),
-            outbox::message_row_id.eq(message_row_id),
-            outbox::kind.eq(kind),
-            outbox::message_id.eq(&c.message_id),
-            outbox::envelope_from.eq(&c.envelope_from),
-            outbox::envelope_to.eq(c.envelope_to.join(", ")),
-            outbox::subject.eq(&c.subject),
-            outbox::raw.eq(&c.raw),
-            outbox::state.eq("queued"),
-            outbox::attempts.eq(0i64),
-            outbox::next_attempt_at.eq(now),
-            outbox::created_at.eq(now),
-        ))
+        .values(NewOutboxRow {
+            case_id,
+            message_row_id,
+            kind,
+            message_id: &c.message_id,
+            envelope_from: &c.envelope_from,
+            envelope_to: c.envelope_to.join(", "),
+            subject: &c.subject,
+            raw: &c.raw,
+            state: "queued",
+            attempts: 0,
+            next_attempt_at: now,
+            created_at: now,
+        })
         .returning(outbox::id)
         .get_result(conn)
 }
@@ -200,8 +221,8 @@ pub fn mark_failed_attempt(
     Ok(())
 }
 
-/// Puts failed mail of a case back in the queue (the "retry" button).
-pub fn requeue_failed(conn: &mut DbConn, case_id: i64) -> QueryResult<usize> {
+/// Puts failed mail of a case back in the queue (the "retry" button), due at `now`.
+pub fn requeue_failed(conn: &mut DbConn, case_id: i64, now: NaiveDateTime) -> QueryResult<usize> {
     diesel::update(
         outbox::table
             .filter(outbox::case_id.eq(case_id))
@@ -210,91 +231,7 @@ pub fn requeue_failed(conn: &mut DbConn, case_id: i64) -> QueryResult<usize> {
     .set((
         outbox::state.eq("queued"),
         outbox::attempts.eq(0i64),
-        outbox::next_attempt_at.eq(crate::now()),
+        outbox::next_attempt_at.eq(now),
     ))
     .execute(conn)
-}
-
-/// One pass: claim what is due, send it, record the result. Returns mails sent.
-pub async fn run_once(
-    state: &crate::startup::AppState,
-    transport: &Transport,
-    worker: &str,
-) -> usize {
-    let pool = state.pool.clone();
-    let w = worker.to_string();
-    let claimed = actix_web::web::block(move || -> Result<Vec<OutboxRow>, String> {
-        let mut c = pool.get().map_err(|e| e.to_string())?;
-        claim(&mut c, &w, crate::now(), 20).map_err(|e| e.to_string())
-    })
-    .await;
-    let rows = match claimed {
-        Ok(Ok(rows)) => rows,
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "outbox: cannot claim");
-            return 0;
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "outbox: cannot claim");
-            return 0;
-        }
-    };
-    let mut sent = 0;
-    for row in rows {
-        let span = tracing::info_span!("outbox.send", id = row.id, kind = %row.kind);
-        let _g = span.enter();
-        let to: Vec<String> = row
-            .envelope_to
-            .split(", ")
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect();
-        let result = transport
-            .send_raw(&row.envelope_from, &to, row.raw.as_bytes())
-            .await;
-        let pool = state.pool.clone();
-        let base = state.settings.outbox_interval_secs as i64;
-        let ok = result.is_ok();
-        let err = result.err().map(|e| e.to_string()).unwrap_or_default();
-        if ok {
-            sent += 1;
-            tracing::info!("sent");
-        } else {
-            tracing::warn!(error = %err, attempt = row.attempts + 1, "send failed; will retry");
-        }
-        let _ = actix_web::web::block(move || -> Result<(), String> {
-            let mut c = pool.get().map_err(|e| e.to_string())?;
-            let now = crate::now();
-            if ok {
-                mark_sent(&mut c, row.id, now)
-            } else {
-                mark_failed_attempt(&mut c, &row, &err, now, base)
-            }
-            .map_err(|e| e.to_string())
-        })
-        .await;
-    }
-    sent
-}
-
-/// The background worker beside the server.
-pub fn spawn_worker(state: actix_web::web::Data<crate::startup::AppState>) {
-    let worker = format!("{}-{}", std::process::id(), crate::auth::random_hex(4));
-    actix_web::rt::spawn(async move {
-        let transport = match Transport::from_settings(&state.settings) {
-            Ok(t) => t,
-            Err(e) => {
-                tracing::error!(error = %e, "outbox disabled: mail transport cannot be set up");
-                return;
-            }
-        };
-        tracing::info!(transport = %Transport::describe(&state.settings), "outbox worker started");
-        let interval = std::time::Duration::from_secs(state.settings.outbox_interval_secs);
-        loop {
-            let sent = run_once(&state, &transport, &worker).await;
-            if sent == 0 {
-                actix_web::rt::time::sleep(interval).await;
-            }
-        }
-    });
 }

@@ -4,10 +4,10 @@
 //! the `imap` crate a finished stream: plain TCP, TLS, or TCP upgraded by STARTTLS.
 //! A server that accepts and then says nothing ends in a timeout error, never a hang.
 
-use super::{finish, set_position, MailboxError, MailboxRow, TlsMode};
+use super::poller::{set_position, Ctx};
+use super::{MailboxError, MailboxRow, TlsMode};
 use crate::auth::Keys;
-use crate::mail::{Outcome, Rules};
-use crate::storage::BlobStore;
+use crate::mail::Outcome;
 use rustls_connector::rustls;
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -283,16 +283,6 @@ pub fn test(row: &MailboxRow, keys: &Keys, timeout: Duration) -> Result<u32, Mai
     Ok(mb.exists)
 }
 
-/// What fetching needs besides the mailbox.
-pub struct Ctx<'a> {
-    pub pool: &'a crate::db::Pool,
-    pub store: &'a dyn BlobStore,
-    pub rules: &'a Rules,
-    pub keys: &'a Keys,
-    /// Connect, read and write timeout for the IMAP server.
-    pub timeout: Duration,
-}
-
 /// Fetches every message above `last_uid`, ingests each, and only after its local
 /// commit moves (or flags) it on the server and records the UID. Stops when `lost`
 /// says the claim went to another poller.
@@ -342,7 +332,7 @@ pub fn fetch_new(
     let mut n = 0;
     for uid in uids {
         if lost.load(Ordering::SeqCst) {
-            return Err(super::lost(&mut conn, row));
+            return Err(super::poller::lost(&mut conn, row));
         }
         let fetches = s
             .uid_fetch(uid.to_string(), "(UID BODY.PEEK[])")
@@ -377,78 +367,4 @@ pub fn fetch_new(
     }
     let _ = s.logout();
     Ok(n)
-}
-
-/// Renews the claim every [`super::HEARTBEAT_SECONDS`] until `stop` is dropped; sets
-/// `lost` when another poller holds it now.
-fn heartbeat(
-    pool: &crate::db::Pool,
-    row: &MailboxRow,
-    lost: &AtomicBool,
-    stop: std::sync::mpsc::Receiver<()>,
-) {
-    let Some(worker) = row.claimed_by.as_deref() else {
-        return;
-    };
-    let every = Duration::from_secs(super::HEARTBEAT_SECONDS);
-    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(every) {
-        let renewed = pool.get().map_err(|e| e.to_string()).and_then(|mut c| {
-            super::renew(&mut c, row.id, worker, crate::now()).map_err(|e| e.to_string())
-        });
-        match renewed {
-            Ok(true) => {}
-            Ok(false) => {
-                tracing::warn!("mailbox claim lost to another poller; stopping this poll");
-                lost.store(true, Ordering::SeqCst);
-                return;
-            }
-            // Tried again at the next beat; the lease outlasts a few misses.
-            Err(e) => tracing::warn!(error = %e, "cannot renew the mailbox claim"),
-        }
-    }
-}
-
-/// Polls one claimed mailbox (renewing the claim meanwhile) and records its health;
-/// errors stay with the mailbox.
-pub fn poll_claimed(
-    ctx: &Ctx<'_>,
-    row: &MailboxRow,
-    sink: &mut dyn FnMut(&Outcome),
-) -> Result<usize, MailboxError> {
-    let span = tracing::info_span!("mailbox.poll", mailbox = %row.name, host = %row.host);
-    let _g = span.enter();
-    let lost = AtomicBool::new(false);
-    let res = std::thread::scope(|scope| {
-        let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
-        let (pool, lost_ref) = (ctx.pool, &lost);
-        let beat_span = span.clone();
-        scope.spawn(move || {
-            let _g = beat_span.enter();
-            heartbeat(pool, row, lost_ref, stop_rx)
-        });
-        let res = fetch_new(ctx, row, &lost, sink);
-        drop(stop_tx);
-        res
-    });
-    let now = crate::now();
-    let mut conn = ctx
-        .pool
-        .get()
-        .map_err(|e| MailboxError::Pool(e.to_string()))?;
-    let recorded = match &res {
-        Ok(n) => {
-            if *n > 0 {
-                tracing::info!(messages = n, "mailbox fetched");
-            }
-            finish(&mut conn, row, Ok(()), now)?
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "mailbox poll failed; will retry with backoff");
-            finish(&mut conn, row, Err(&e.to_string()), now)?
-        }
-    };
-    if !recorded {
-        tracing::warn!("mailbox claim was taken over meanwhile; result left to the new holder");
-    }
-    res
 }

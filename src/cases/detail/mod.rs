@@ -1,0 +1,282 @@
+//! Everything about one case, as the case page and `GET /api/cases/{number}` show it:
+//! the views, and [`load`], which composes one loader per panel (thread, evidence,
+//! escalation work, similar cases, audit).
+
+mod evidence;
+mod similar;
+mod thread;
+mod work;
+
+use super::CaseRow;
+use crate::db::schema::audit_events;
+use crate::db::DbConn;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+pub fn rfc3339(t: &NaiveDateTime) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+fn opt_rfc3339(t: &Option<NaiveDateTime>) -> Option<String> {
+    t.as_ref().map(rfc3339)
+}
+
+#[derive(Debug, Clone, Serialize, Queryable, Selectable)]
+#[diesel(table_name = crate::db::schema::attachments)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct AttachmentView {
+    #[serde(skip)]
+    pub id: i64,
+    #[serde(skip)]
+    pub message_row_id: i64,
+    pub filename: String,
+    pub size: i64,
+    pub content_type: String,
+    pub is_tnef: bool,
+    /// `ok` (inspected bundle), `refused` (hostile or damaged: see note), `text`, or null.
+    pub bundle_status: Option<String>,
+    pub bundle_note: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FindingView {
+    pub attachment: String,
+    pub entry: String,
+    pub line: i64,
+    pub kind: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageView {
+    #[serde(skip)]
+    pub row_id: i64,
+    pub message_id: String,
+    pub from_name: String,
+    pub from_address: String,
+    pub sent_at: String,
+    pub direction: String,
+    pub is_auto_reply: bool,
+    pub subject: String,
+    pub body_text: String,
+    #[serde(skip)]
+    pub main_text: String,
+    #[serde(skip)]
+    pub folded_text: String,
+    pub attachments: Vec<AttachmentView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CodeView {
+    pub code: String,
+    pub kind: String,
+    pub name: String,
+    pub description: String,
+    pub facility: String,
+    pub found_in: String,
+    /// R&D's note on what the code means in our products.
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SimilarCase {
+    pub number: String,
+    pub subject: String,
+    pub shared: Vec<String>,
+    pub resolution: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EntryView {
+    pub kind: String,
+    pub from_name: String,
+    pub body_text: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EscalationView {
+    pub id: i64,
+    pub status: String,
+    pub question: String,
+    pub serial_number: Option<String>,
+    pub opened_by: String,
+    pub opened_at: String,
+    pub first_answered_at: Option<String>,
+    pub answers: Vec<EntryView>,
+    pub followups: Vec<EntryView>,
+    #[serde(skip)]
+    pub entries: Vec<EntryView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScopeView {
+    pub problem_definition: String,
+    pub problem_scope: String,
+    pub log_instructions: Option<String>,
+    pub author: String,
+    pub created_at: String,
+    pub versions: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClosureView {
+    pub problem_definition: String,
+    pub resolution: String,
+    pub root_cause: Option<String>,
+    pub customer_agreed: bool,
+    pub author: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditView {
+    pub actor: String,
+    pub action: String,
+    pub detail: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseDetail {
+    #[serde(skip)]
+    pub id: i64,
+    pub number: String,
+    pub subject: String,
+    pub status: String,
+    pub priority: String,
+    pub customer: Option<String>,
+    pub oem: Option<String>,
+    pub tracking_token: String,
+    pub language: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub first_response_at: Option<String>,
+    pub closed_at: Option<String>,
+    pub messages: Vec<MessageView>,
+    pub error_codes: Vec<CodeView>,
+    pub serial_numbers: Vec<String>,
+    pub product_keys: Vec<String>,
+    pub attachments: Vec<AttachmentView>,
+    pub escalations: Vec<EscalationView>,
+    pub scope: Option<ScopeView>,
+    pub closure: Option<ClosureView>,
+    pub assignee: Option<String>,
+    #[serde(skip)]
+    pub assignee_id: Option<i64>,
+    pub contact_email: Option<String>,
+    pub outbox: Vec<crate::mail::outbox::OutboxView>,
+    pub activation_records: Vec<crate::activation::RecordRow>,
+    /// Serial numbers of the case with no activation record.
+    pub activation_missing: Vec<String>,
+    pub similar_cases: Vec<SimilarCase>,
+    /// What the log bundles and text attachments say, with file and line.
+    pub findings: Vec<FindingView>,
+    #[serde(skip)]
+    pub first_customer_at: Option<NaiveDateTime>,
+    #[serde(skip)]
+    pub first_response: Option<NaiveDateTime>,
+    pub audit: Vec<AuditView>,
+}
+
+/// The case with this number, with everything its page shows; `NotFound` when there
+/// is none.
+#[tracing::instrument(skip(conn))]
+pub fn load_by_number(conn: &mut DbConn, number: &str) -> QueryResult<CaseDetail> {
+    let case = super::find_by_number(conn, number)?.ok_or(diesel::result::Error::NotFound)?;
+    load(conn, case)
+}
+
+/// Everything the case page shows about `case`.
+pub fn load(conn: &mut DbConn, case: CaseRow) -> QueryResult<CaseDetail> {
+    let attachments = thread::attachments(conn, case.id)?;
+    let findings = thread::findings(conn, case.id, &attachments)?;
+    let messages = thread::messages(conn, case.id, &attachments)?;
+    let error_codes = evidence::codes(conn, case.id)?;
+    let serials = evidence::serials(conn, case.id)?;
+    let escalations = work::escalations(conn, case.id)?;
+    let scope = work::scope(conn, case.id)?;
+    let closure = work::closure(conn, case.id)?;
+    let audit = audit(conn, case.id)?;
+    let assignee = assignee_name(conn, case.assignee_id)?;
+    let outbox = crate::mail::outbox::for_case(conn, case.id)?;
+    let activation = evidence::activation(conn, &serials.serial_numbers)?;
+    let similar_cases = similar::similar(
+        conn,
+        case.id,
+        &error_codes
+            .iter()
+            .map(|c| c.code.clone())
+            .collect::<Vec<_>>(),
+        &serials.serial_numbers,
+    )?;
+    Ok(CaseDetail {
+        assignee,
+        assignee_id: case.assignee_id,
+        contact_email: case.contact_email.clone(),
+        outbox,
+        activation_records: activation.records,
+        activation_missing: activation.missing,
+        similar_cases,
+        findings,
+        first_customer_at: case.first_customer_at,
+        first_response: case.first_response_at,
+        id: case.id,
+        number: case.number,
+        subject: case.subject,
+        status: case.status,
+        priority: case.priority,
+        customer: case.customer,
+        oem: case.oem,
+        tracking_token: case.tracking_token,
+        language: case.language,
+        created_at: rfc3339(&case.created_at),
+        updated_at: rfc3339(&case.updated_at),
+        first_response_at: opt_rfc3339(&case.first_response_at),
+        closed_at: opt_rfc3339(&case.closed_at),
+        messages,
+        error_codes,
+        serial_numbers: serials.serial_numbers,
+        product_keys: serials.product_keys,
+        attachments,
+        escalations,
+        scope,
+        closure,
+        audit,
+    })
+}
+
+/// The audit panel: the newest 200 events.
+fn audit(conn: &mut DbConn, case_id: i64) -> QueryResult<Vec<AuditView>> {
+    Ok(audit_events::table
+        .filter(audit_events::case_id.eq(case_id))
+        .order(audit_events::id.desc())
+        .limit(200)
+        .select((
+            audit_events::actor,
+            audit_events::action,
+            audit_events::detail,
+            audit_events::created_at,
+        ))
+        .load::<(String, String, String, NaiveDateTime)>(conn)?
+        .into_iter()
+        .map(|(actor, action, detail, t)| AuditView {
+            actor,
+            action,
+            detail,
+            created_at: rfc3339(&t),
+        })
+        .collect())
+}
+
+fn assignee_name(conn: &mut DbConn, assignee: Option<i64>) -> QueryResult<Option<String>> {
+    match assignee {
+        Some(a) => crate::db::schema::users::table
+            .find(a)
+            .select(crate::db::schema::users::name)
+            .first::<String>(conn)
+            .optional(),
+        None => Ok(None),
+    }
+}

@@ -1,0 +1,246 @@
+//! The configured mailboxes: the row, what an admin enters, and adding, listing,
+//! finding and removing them.
+
+use super::{is_loopback, secret, MailboxError, TlsMode};
+use crate::auth::Keys;
+use crate::db::schema::mailboxes;
+use crate::db::DbConn;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = mailboxes)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct MailboxRow {
+    pub id: i64,
+    pub name: String,
+    pub host: String,
+    pub port: i64,
+    pub tls: String,
+    pub username: String,
+    pub password_enc: Option<String>,
+    pub password_file: Option<String>,
+    pub folder: String,
+    pub move_to: Option<String>,
+    pub poll_seconds: i64,
+    pub enabled: bool,
+    pub uidvalidity: Option<i64>,
+    pub last_uid: i64,
+    pub last_error: Option<String>,
+    pub last_ok_at: Option<NaiveDateTime>,
+    pub next_attempt_at: NaiveDateTime,
+    pub failures: i64,
+    pub claimed_by: Option<String>,
+    pub claimed_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+}
+
+impl MailboxRow {
+    pub fn tls_mode(&self) -> TlsMode {
+        TlsMode::parse(&self.tls).unwrap_or(TlsMode::Imaps)
+    }
+
+    /// `imaps://user@host:993/INBOX`, without any password.
+    pub fn url(&self) -> String {
+        let scheme = match self.tls_mode() {
+            TlsMode::Imaps => "imaps",
+            _ => "imap",
+        };
+        let q = match self.tls_mode() {
+            TlsMode::Plain => "?tls=plain",
+            _ => "",
+        };
+        format!(
+            "{scheme}://{}@{}:{}/{}{q}",
+            self.username.replace('@', "%40"),
+            self.host,
+            self.port,
+            self.folder
+        )
+    }
+
+    /// The password: decrypted from the row, or read from its file.
+    pub fn password(&self, keys: &Keys) -> Result<String, MailboxError> {
+        if let Some(file) = self.password_file.as_deref().filter(|f| !f.is_empty()) {
+            let s = std::fs::read_to_string(file)
+                .map_err(|e| MailboxError::Password(format!("{file}: {e}")))?;
+            return Ok(s.trim_end_matches(['\r', '\n']).to_string());
+        }
+        match self.password_enc.as_deref() {
+            Some(enc) => secret::decrypt(keys, enc),
+            None => Err(MailboxError::Password("none configured".into())),
+        }
+    }
+}
+
+/// What an admin configures.
+#[derive(Debug, Clone)]
+pub struct NewMailbox {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    pub username: String,
+    pub password: Option<String>,
+    pub password_file: Option<String>,
+    pub folder: String,
+    pub move_to: Option<String>,
+    pub poll_seconds: i64,
+}
+
+pub fn validate(m: &NewMailbox) -> Result<(), MailboxError> {
+    if m.name.trim().is_empty() || m.name.len() > 100 {
+        return Err(MailboxError::Invalid("a name is required".into()));
+    }
+    if m.host.trim().is_empty() || m.username.trim().is_empty() || m.port == 0 {
+        return Err(MailboxError::Invalid(
+            "host, port and user name are required".into(),
+        ));
+    }
+    if m.tls == TlsMode::Plain && !is_loopback(&m.host) {
+        return Err(MailboxError::Invalid(format!(
+            "plain IMAP without TLS is only allowed for loopback hosts, not {}",
+            m.host
+        )));
+    }
+    if m.password.as_deref().is_none_or(str::is_empty)
+        && m.password_file.as_deref().is_none_or(str::is_empty)
+    {
+        return Err(MailboxError::Invalid(
+            "a password or a password file is required".into(),
+        ));
+    }
+    if m.folder.trim().is_empty() {
+        return Err(MailboxError::Invalid("a folder is required".into()));
+    }
+    if m.poll_seconds < 1 {
+        return Err(MailboxError::Invalid(
+            "the poll interval must be at least 1 second".into(),
+        ));
+    }
+    Ok(())
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = mailboxes)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+#[diesel(treat_none_as_default_value = false)]
+struct NewMailboxRow<'a> {
+    name: &'a str,
+    host: &'a str,
+    port: i64,
+    tls: &'a str,
+    username: &'a str,
+    password_enc: Option<&'a str>,
+    password_file: Option<&'a str>,
+    folder: &'a str,
+    move_to: Option<&'a str>,
+    poll_seconds: i64,
+    enabled: bool,
+    last_uid: i64,
+    next_attempt_at: NaiveDateTime,
+    failures: i64,
+    created_at: NaiveDateTime,
+}
+
+/// Adds a mailbox (its password encrypted); due for a first poll at once.
+pub fn add(conn: &mut DbConn, keys: &Keys, m: &NewMailbox) -> Result<i64, MailboxError> {
+    validate(m)?;
+    let name = m.name.trim();
+    let exists: Option<i64> = mailboxes::table
+        .filter(mailboxes::name.eq(name))
+        .select(mailboxes::id)
+        .first(conn)
+        .optional()?;
+    if exists.is_some() {
+        return Err(MailboxError::Exists(name.to_string()));
+    }
+    let enc = m
+        .password
+        .as_deref()
+        .filter(|p| !p.is_empty())
+        .map(|p| secret::encrypt(keys, p));
+    let now = crate::now();
+    let host = m.host.trim();
+    let username = m.username.trim();
+    let folder = m.folder.trim();
+    Ok(diesel::insert_into(mailboxes::table)
+        .values(NewMailboxRow {
+            name,
+            host,
+            port: i64::from(m.port),
+            tls: m.tls.as_str(),
+            username,
+            password_enc: enc.as_deref(),
+            password_file: m.password_file.as_deref().filter(|f| !f.is_empty()),
+            folder,
+            move_to: m
+                .move_to
+                .as_deref()
+                .map(str::trim)
+                .filter(|f| !f.is_empty()),
+            poll_seconds: m.poll_seconds,
+            enabled: true,
+            last_uid: 0,
+            next_attempt_at: now,
+            failures: 0,
+            created_at: now,
+        })
+        .returning(mailboxes::id)
+        .get_result(conn)?)
+}
+
+pub fn list(conn: &mut DbConn) -> QueryResult<Vec<MailboxRow>> {
+    mailboxes::table
+        .order(mailboxes::name.asc())
+        .select(MailboxRow::as_select())
+        .load(conn)
+}
+
+pub fn find(conn: &mut DbConn, name: &str) -> Result<MailboxRow, MailboxError> {
+    mailboxes::table
+        .filter(mailboxes::name.eq(name))
+        .select(MailboxRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| MailboxError::NotFound(name.to_string()))
+}
+
+pub fn remove(conn: &mut DbConn, name: &str) -> Result<(), MailboxError> {
+    let n = diesel::delete(mailboxes::table.filter(mailboxes::name.eq(name))).execute(conn)?;
+    if n == 0 {
+        return Err(MailboxError::NotFound(name.to_string()));
+    }
+    Ok(())
+}
+
+pub fn remove_id(conn: &mut DbConn, id: i64) -> Result<(), MailboxError> {
+    diesel::delete(mailboxes::table.find(id)).execute(conn)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_only_on_loopback() {
+        let mut m = NewMailbox {
+            name: "x".into(),
+            host: "imap.example.com".into(),
+            port: 143,
+            tls: TlsMode::Plain,
+            username: "u".into(),
+            password: Some("p".into()),
+            password_file: None,
+            folder: "INBOX".into(),
+            move_to: None,
+            poll_seconds: 60,
+        };
+        assert!(validate(&m).is_err());
+        m.host = "::1".into();
+        assert!(validate(&m).is_ok());
+        m.password = None;
+        assert!(validate(&m).is_err(), "a password is required");
+    }
+}

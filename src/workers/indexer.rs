@@ -1,0 +1,33 @@
+//! SQLite: indexes newly arrived messages for search every two seconds (searches also
+//! catch up before they run, so results never miss a message). PostgreSQL indexes
+//! in the database itself.
+
+use super::blocking;
+use crate::db::Pool;
+use std::time::Duration;
+
+/// Messages indexed per pass.
+const BATCH: i64 = 20_000;
+const PAUSE: Duration = Duration::from_secs(2);
+
+/// Starts the indexer (nothing to do on PostgreSQL).
+pub fn spawn(pool: Pool, database_url: &str) {
+    if crate::db::is_postgres_url(database_url) {
+        return;
+    }
+    tokio::spawn(async move {
+        loop {
+            let pool = pool.clone();
+            let indexed = blocking("search indexing failed", move || {
+                let mut c = pool.get()?;
+                Ok(crate::search::catch_up(&mut c, BATCH)?)
+            })
+            .await;
+            if let Some(n) = indexed.filter(|n| *n > 0) {
+                tracing::debug!(indexed = n, "search index caught up");
+                continue;
+            }
+            tokio::time::sleep(PAUSE).await;
+        }
+    });
+}
