@@ -110,3 +110,26 @@ impl ResponseError for AppError {
         resp.json(serde_json::json!({ "error": self.code(), "message": message }))
     }
 }
+
+impl From<crate::bundles::UploadError> for AppError {
+    fn from(e: crate::bundles::UploadError) -> Self {
+        use crate::bundles::UploadError;
+        match e {
+            UploadError::NoCase => AppError::NotFound,
+            UploadError::Storage(s) => AppError::internal(s),
+            UploadError::Db(d) => d.into(),
+        }
+    }
+}
+
+impl From<crate::mail::quarantine::AssignError> for AppError {
+    fn from(e: crate::mail::quarantine::AssignError) -> Self {
+        use crate::mail::quarantine::AssignError;
+        match e {
+            AssignError::NoCase => AppError::BadRequest("quarantine.no_case".into()),
+            AssignError::Ingest(i) => i.into(),
+            AssignError::Storage(s) => AppError::internal(s),
+            AssignError::Db(d) => d.into(),
+        }
+    }
+}

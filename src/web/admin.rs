@@ -424,53 +424,13 @@ pub async fn assign_quarantine(
     let n = number.clone();
     web::block(move || -> Result<(), AppError> {
         let mut c = pool.get()?;
-        let (raw_id, source, reason): (i64, String, String) = quarantine::table
-            .filter(quarantine::id.eq(id))
-            .filter(quarantine::resolved_at.is_null())
-            .select((quarantine::raw_id, quarantine::source, quarantine::reason))
-            .first(&mut c)?;
-        let raw = crate::mail::ingest::load_raw(&mut c, store.as_ref(), raw_id)?;
-        let sha =
-            crate::storage::BlobStore::put(store.as_ref(), &raw).map_err(AppError::internal)?;
-        crate::db::write_tx(&mut c, |c| -> Result<(), AppError> {
-            use crate::db::schema::attachments;
-            let case = crate::cases::find_by_number(c, &n)?
-                .ok_or_else(|| AppError::BadRequest("quarantine.no_case".into()))?;
-            let now = crate::now();
-            let row = crate::cases::insert_internal(
-                c,
-                case.id,
-                &actor,
-                &format!("{source}: {reason}"),
-                "quarantine",
-                Some(raw_id),
-            )?;
-            diesel::insert_into(attachments::table)
-                .values((
-                    attachments::message_row_id.eq(row),
-                    attachments::case_id.eq(case.id),
-                    attachments::filename.eq(format!("quarantined-{id}.eml")),
-                    attachments::content_type.eq("message/rfc822"),
-                    attachments::size.eq(raw.len() as i64),
-                    attachments::sha256.eq(&sha),
-                    attachments::is_tnef.eq(false),
-                ))
-                .execute(c)?;
-            diesel::update(quarantine::table.find(id))
-                .set((
-                    quarantine::resolved_at.eq(now),
-                    quarantine::resolution.eq(format!("assigned to {n} by {}", actor.email)),
-                ))
-                .execute(c)?;
-            crate::cases::audit(
-                c,
-                Some(case.id),
-                &actor.name,
-                "quarantine.assigned",
-                &format!("quarantine {id}"),
-            )?;
-            Ok(())
-        })
+        Ok(crate::mail::quarantine::assign(
+            &mut c,
+            store.as_ref(),
+            id,
+            &n,
+            &actor,
+        )?)
     })
     .await??;
     Ok(see_other(&format!(
