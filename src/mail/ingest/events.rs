@@ -148,13 +148,7 @@ pub(super) fn apply_events(
             }
         }
         Direction::ToRnd => {
-            let open: Option<i64> = escalations::table
-                .filter(escalations::case_id.eq(case.id))
-                .filter(escalations::status.ne("closed"))
-                .order(escalations::id.desc())
-                .select(escalations::id)
-                .first(conn)
-                .optional()?;
+            let open = open_escalation(conn, case.id)?;
             match open {
                 Some(esc) => {
                     add_entry(conn, esc, "followup", author, &main_text, row_id, at)?;
@@ -185,13 +179,7 @@ pub(super) fn apply_events(
             }
         }
         Direction::FromRnd => {
-            let open: Option<i64> = escalations::table
-                .filter(escalations::case_id.eq(case.id))
-                .filter(escalations::status.ne("closed"))
-                .order(escalations::id.desc())
-                .select(escalations::id)
-                .first(conn)
-                .optional()?;
+            let open = open_escalation(conn, case.id)?;
             let esc = match open {
                 Some(e) => e,
                 None => diesel::insert_into(escalations::table)
@@ -270,4 +258,15 @@ fn add_entry(
         })
         .execute(conn)?;
     Ok(())
+}
+
+/// The case's newest escalation that is not closed.
+fn open_escalation(conn: &mut DbConn, case_id: i64) -> QueryResult<Option<i64>> {
+    escalations::table
+        .filter(escalations::case_id.eq(case_id))
+        .filter(escalations::status.ne("closed"))
+        .order(escalations::id.desc())
+        .select(escalations::id)
+        .first(conn)
+        .optional()
 }
