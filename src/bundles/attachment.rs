@@ -33,7 +33,7 @@ pub struct File<'a> {
 /// Inserts the attachment row of `file` on message row `message_row_id`; with
 /// `inspect_with` (the serial pattern), also records what the file holds (`record`).
 /// Returns the attachment id.
-#[tracing::instrument(level = "debug", skip_all, fields(case_id, message_row_id, size = file.bytes.len()))]
+#[tracing::instrument(level = "debug", skip(conn, file, inspect_with), fields(size = file.bytes.len()))]
 pub fn store_attachment(
     conn: &mut DbConn,
     case_id: i64,

@@ -27,7 +27,7 @@ pub enum UploadError {
 }
 
 /// Files `files` on case `number` as an upload by `actor`, in one transaction.
-#[tracing::instrument(skip_all, fields(number, files = files.len()))]
+#[tracing::instrument(skip(conn, store, serial, actor, files), fields(files = files.len()))]
 pub fn upload(
     conn: &mut DbConn,
     store: &dyn BlobStore,

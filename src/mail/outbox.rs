@@ -49,6 +49,24 @@ pub struct OutboxView {
     pub sent_at: Option<String>,
 }
 
+#[derive(Insertable)]
+#[diesel(table_name = outbox)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+struct NewOutbox<'a> {
+    case_id: i64,
+    message_row_id: Option<i64>,
+    kind: &'a str,
+    message_id: &'a str,
+    envelope_from: &'a str,
+    envelope_to: &'a str,
+    subject: &'a str,
+    raw: &'a str,
+    state: &'a str,
+    attempts: i64,
+    next_attempt_at: NaiveDateTime,
+    created_at: NaiveDateTime,
+}
+
 pub fn enqueue(
     conn: &mut DbConn,
     case_id: i64,
@@ -58,20 +76,20 @@ pub fn enqueue(
 ) -> QueryResult<i64> {
     let now = crate::now();
     diesel::insert_into(outbox::table)
-        .values((
-            outbox::case_id.eq(case_id),
-            outbox::message_row_id.eq(message_row_id),
-            outbox::kind.eq(kind),
-            outbox::message_id.eq(&c.message_id),
-            outbox::envelope_from.eq(&c.envelope_from),
-            outbox::envelope_to.eq(c.envelope_to.join(", ")),
-            outbox::subject.eq(&c.subject),
-            outbox::raw.eq(&c.raw),
-            outbox::state.eq("queued"),
-            outbox::attempts.eq(0i64),
-            outbox::next_attempt_at.eq(now),
-            outbox::created_at.eq(now),
-        ))
+        .values(NewOutbox {
+            case_id,
+            message_row_id,
+            kind,
+            message_id: &c.message_id,
+            envelope_from: &c.envelope_from,
+            envelope_to: &c.envelope_to.join(", "),
+            subject: &c.subject,
+            raw: &c.raw,
+            state: "queued",
+            attempts: 0,
+            next_attempt_at: now,
+            created_at: now,
+        })
         .returning(outbox::id)
         .get_result(conn)
 }

@@ -48,7 +48,7 @@ pub struct BulkReport {
 /// `blob_dir`; `committed` sees each outcome once its transaction has committed (so
 /// every outcome reported is durable). Stops at the first input that cannot be read
 /// or ingested, rolling back its batch. Catches the search index up at the end.
-#[tracing::instrument(skip_all, fields(batch))]
+#[tracing::instrument(skip(conn, blob_dir, rules, inputs, committed))]
 pub fn ingest_bulk(
     conn: &mut DbConn,
     blob_dir: PathBuf,

@@ -54,7 +54,7 @@ pub fn ingest_input(
 }
 
 /// As `ingest_input`, with the staff directory loaded once by the caller (bulk runs).
-#[tracing::instrument(level = "debug", skip_all, fields(source, size = raw.len()))]
+#[tracing::instrument(level = "debug", skip(conn, store, rules, staff, raw), fields(size = raw.len()))]
 pub fn ingest_input_with(
     conn: &mut DbConn,
     store: &dyn BlobStore,

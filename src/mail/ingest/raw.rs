@@ -23,7 +23,7 @@ struct NewRawMessage<'a> {
 }
 
 /// Stores the exact bytes (content-addressed) and their row; returns the row id.
-#[tracing::instrument(level = "debug", skip_all, fields(source, size = raw.len()))]
+#[tracing::instrument(level = "debug", skip(conn, store, raw), fields(size = raw.len()))]
 pub fn store_raw(
     conn: &mut DbConn,
     store: &dyn BlobStore,
