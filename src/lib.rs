@@ -3,7 +3,6 @@
 pub mod activation;
 pub mod auth;
 pub mod backup;
-pub mod bench;
 pub mod bundles;
 pub mod cases;
 pub mod cli;
@@ -15,7 +14,6 @@ pub mod i18n;
 pub mod mail;
 pub mod mailboxes;
 pub mod reports;
-pub mod robustness;
 pub mod search;
 pub mod startup;
 pub mod storage;

@@ -3,6 +3,6 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = casebook::cli::Cli::parse();
-    casebook::telemetry::init(cli.log_format);
+    casebook::telemetry::init(cli.globals.log_format);
     casebook::cli::run(cli)
 }

@@ -179,6 +179,26 @@ pub fn validate(r: &RecordInput) -> Result<NewRecord, String> {
     })
 }
 
+/// The row of one `NewRecord`, with where and when it was imported.
+#[derive(Insertable)]
+#[diesel(table_name = ar)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+struct RecordInsert<'a> {
+    fingerprint: &'a str,
+    serial_number: &'a str,
+    product_key: Option<&'a str>,
+    machine_serial: Option<&'a str>,
+    oem: Option<&'a str>,
+    customer: Option<&'a str>,
+    product: Option<&'a str>,
+    activated_at: Option<NaiveDateTime>,
+    method: Option<&'a str>,
+    result: Option<&'a str>,
+    error_code: Option<&'a str>,
+    source: &'a str,
+    imported_at: NaiveDateTime,
+}
+
 /// Inserts records, skipping ones already stored (same fingerprint). Returns (inserted, duplicates).
 pub fn insert_all(
     conn: &mut DbConn,
@@ -188,21 +208,21 @@ pub fn insert_all(
     let now = crate::now();
     let mut inserted = 0;
     for r in records {
-        let values = (
-            ar::fingerprint.eq(&r.fingerprint),
-            ar::serial_number.eq(&r.serial_number),
-            ar::product_key.eq(&r.product_key),
-            ar::machine_serial.eq(&r.machine_serial),
-            ar::oem.eq(&r.oem),
-            ar::customer.eq(&r.customer),
-            ar::product.eq(&r.product),
-            ar::activated_at.eq(r.activated_at),
-            ar::method.eq(&r.method),
-            ar::result.eq(&r.result),
-            ar::error_code.eq(&r.error_code),
-            ar::source.eq(source),
-            ar::imported_at.eq(now),
-        );
+        let values = RecordInsert {
+            fingerprint: &r.fingerprint,
+            serial_number: &r.serial_number,
+            product_key: r.product_key.as_deref(),
+            machine_serial: r.machine_serial.as_deref(),
+            oem: r.oem.as_deref(),
+            customer: r.customer.as_deref(),
+            product: r.product.as_deref(),
+            activated_at: r.activated_at,
+            method: r.method.as_deref(),
+            result: r.result.as_deref(),
+            error_code: r.error_code.as_deref(),
+            source,
+            imported_at: now,
+        };
         inserted += match conn {
             DbConn::Sqlite(c) => diesel::insert_or_ignore_into(ar::table)
                 .values(values)
@@ -373,6 +393,16 @@ pub fn code_note(
         .optional()
 }
 
+#[derive(Insertable)]
+#[diesel(table_name = crate::db::schema::code_notes)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+struct NewCodeNote<'a> {
+    code: &'a str,
+    note: &'a str,
+    updated_by: &'a str,
+    updated_at: NaiveDateTime,
+}
+
 pub fn set_code_note(conn: &mut DbConn, code: &str, note: &str, by: &str) -> QueryResult<()> {
     use crate::db::schema::code_notes as cn;
     crate::db::write_tx(conn, |c| {
@@ -385,12 +415,12 @@ pub fn set_code_note(conn: &mut DbConn, code: &str, note: &str, by: &str) -> Que
             .execute(c)?;
         if n == 0 {
             diesel::insert_into(cn::table)
-                .values((
-                    cn::code.eq(code),
-                    cn::note.eq(note),
-                    cn::updated_by.eq(by),
-                    cn::updated_at.eq(crate::now()),
-                ))
+                .values(NewCodeNote {
+                    code,
+                    note,
+                    updated_by: by,
+                    updated_at: crate::now(),
+                })
                 .execute(c)?;
         }
         Ok(())

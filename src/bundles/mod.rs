@@ -3,6 +3,12 @@
 //! numbers and timestamps, each finding with its file and line. Hostile archives are
 //! refused with a clear reason: zip bombs, unsafe names, encrypted entries, truncation.
 
+mod attachment;
+mod upload;
+
+pub use attachment::{record, store_attachment, File, NewAttachment};
+pub use upload::{upload, UploadError, UploadedFile};
+
 use crate::mail::extract;
 use regex::Regex;
 use std::io::{Cursor, Read};
@@ -327,110 +333,6 @@ pub fn read_entry(bytes: &[u8], path: &str, limits: &Limits) -> Result<Vec<u8>, 
         Some(r) => read_entry(&data, r, limits),
         None => Ok(data),
     }
-}
-
-/// Inspects an attachment and records what it holds: entries, findings, and the codes
-/// and serials it adds to the case's evidence. A refused bundle is marked with why.
-pub fn record(
-    conn: &mut crate::db::DbConn,
-    case_id: i64,
-    attachment_id: i64,
-    filename: &str,
-    content_type: &str,
-    bytes: &[u8],
-    serial: &Regex,
-) -> diesel::QueryResult<()> {
-    use crate::db::schema::{
-        attachments, bundle_entries, bundle_findings, case_codes, case_serials,
-    };
-    use diesel::prelude::*;
-    let (status, note, inspection) = if is_zip(filename, content_type, bytes) {
-        match inspect(bytes, &Limits::default(), serial) {
-            Ok(i) => ("ok", format!("{} entries", i.entries.len()), i),
-            Err(r) => ("refused", r.to_string(), Inspection::default()),
-        }
-    } else if is_text_name(filename) || content_type.starts_with("text/") {
-        let mut i = Inspection::default();
-        if bytes.len() <= 32 * 1024 * 1024 {
-            scan_text(
-                filename,
-                &decode_text(bytes),
-                serial,
-                &mut i.findings,
-                Limits::default().max_findings,
-            );
-        }
-        ("text", String::new(), i)
-    } else {
-        return Ok(());
-    };
-    diesel::update(attachments::table.find(attachment_id))
-        .set((
-            attachments::bundle_status.eq(status),
-            attachments::bundle_note.eq(&note),
-        ))
-        .execute(conn)?;
-    for e in &inspection.entries {
-        diesel::insert_into(bundle_entries::table)
-            .values((
-                bundle_entries::attachment_id.eq(attachment_id),
-                bundle_entries::path.eq(&e.path),
-                bundle_entries::size.eq(e.size as i64),
-                bundle_entries::compressed_size.eq(e.compressed_size as i64),
-                bundle_entries::is_text.eq(e.is_text),
-                bundle_entries::depth.eq(e.depth as i64),
-            ))
-            .execute(conn)?;
-    }
-    for f in &inspection.findings {
-        diesel::insert_into(bundle_findings::table)
-            .values((
-                bundle_findings::case_id.eq(case_id),
-                bundle_findings::attachment_id.eq(attachment_id),
-                bundle_findings::entry_path.eq(&f.entry),
-                bundle_findings::line.eq(f.line as i64),
-                bundle_findings::kind.eq(f.kind),
-                bundle_findings::value.eq(&f.value),
-            ))
-            .execute(conn)?;
-        let place = format!("{filename}: {}:{}", f.entry, f.line);
-        match f.kind {
-            "code" => {
-                let n: i64 = case_codes::table
-                    .filter(case_codes::case_id.eq(case_id))
-                    .filter(case_codes::code.eq(&f.value))
-                    .count()
-                    .get_result(conn)?;
-                if n == 0 {
-                    diesel::insert_into(case_codes::table)
-                        .values((
-                            case_codes::case_id.eq(case_id),
-                            case_codes::code.eq(&f.value),
-                            case_codes::found_in.eq(&place),
-                        ))
-                        .execute(conn)?;
-                }
-            }
-            "serial" => {
-                let n: i64 = case_serials::table
-                    .filter(case_serials::case_id.eq(case_id))
-                    .filter(case_serials::serial.eq(&f.value))
-                    .count()
-                    .get_result(conn)?;
-                if n == 0 {
-                    diesel::insert_into(case_serials::table)
-                        .values((
-                            case_serials::case_id.eq(case_id),
-                            case_serials::serial.eq(&f.value),
-                            case_serials::kind.eq("serial"),
-                        ))
-                        .execute(conn)?;
-                }
-            }
-            _ => {}
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -8,8 +8,9 @@ pub mod mbox;
 pub mod outbound;
 pub mod outbox;
 pub mod parse;
+pub mod quarantine;
 
-pub use ingest::{ingest_input, ingest_input_with, Outcome, Rules, Staff};
+pub use ingest::{ingest_bulk, ingest_input, ingest_input_with, Outcome, Rules, Staff};
 
 use chrono::NaiveDateTime;
 

@@ -400,54 +400,8 @@ pub async fn assign_quarantine(
     let store = st.store.clone();
     let actor = user.0.clone();
     let n = number.clone();
-    run(&st, move |c, _| -> Result<(), AppError> {
-        let (raw_id, source, reason): (i64, String, String) = quarantine::table
-            .filter(quarantine::id.eq(id))
-            .filter(quarantine::resolved_at.is_null())
-            .select((quarantine::raw_id, quarantine::source, quarantine::reason))
-            .first(c)?;
-        let raw = crate::mail::ingest::load_raw(c, store.as_ref(), raw_id)?;
-        let sha =
-            crate::storage::BlobStore::put(store.as_ref(), &raw).map_err(AppError::internal)?;
-        crate::db::write_tx(c, |c| -> Result<(), AppError> {
-            use crate::db::schema::attachments;
-            let case = crate::cases::find_by_number(c, &n)?
-                .ok_or_else(|| AppError::bad_request("quarantine.no_case"))?;
-            let now = crate::now();
-            let row = crate::cases::insert_internal(
-                c,
-                case.id,
-                &actor,
-                &format!("{source}: {reason}"),
-                "quarantine",
-                Some(raw_id),
-            )?;
-            diesel::insert_into(attachments::table)
-                .values((
-                    attachments::message_row_id.eq(row),
-                    attachments::case_id.eq(case.id),
-                    attachments::filename.eq(format!("quarantined-{id}.eml")),
-                    attachments::content_type.eq("message/rfc822"),
-                    attachments::size.eq(raw.len() as i64),
-                    attachments::sha256.eq(&sha),
-                    attachments::is_tnef.eq(false),
-                ))
-                .execute(c)?;
-            diesel::update(quarantine::table.find(id))
-                .set((
-                    quarantine::resolved_at.eq(now),
-                    quarantine::resolution.eq(format!("assigned to {n} by {}", actor.email)),
-                ))
-                .execute(c)?;
-            crate::cases::audit(
-                c,
-                Some(case.id),
-                &actor.name,
-                "quarantine.assigned",
-                &format!("quarantine {id}"),
-            )?;
-            Ok(())
-        })
+    run(&st, move |c, _| {
+        crate::mail::quarantine::assign(c, store.as_ref(), id, &n, &actor)
     })
     .await?;
     Ok(see_other(&format!(

@@ -6,7 +6,7 @@ use super::AppError;
 use super::CurrentUser;
 use super::HasRole;
 use super::{check_csrf, run, see_other, Page, State};
-use crate::db::schema::{attachments, bundle_entries, bundle_findings, cases};
+use crate::db::schema::{attachments, bundle_entries, bundle_findings};
 use actix_multipart::Multipart;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -25,11 +25,15 @@ pub async fn upload(
     let u = user.require(UPLOADERS)?.clone();
     let up = super::upload::read(body, st.settings.max_message_bytes).await?;
     let token = up.csrf_token;
-    let files: Vec<(String, String, Vec<u8>)> = up
+    let files: Vec<crate::bundles::UploadedFile> = up
         .files
         .into_iter()
         .filter(|f| f.field == "files")
-        .map(|f| (f.filename, f.content_type, f.data))
+        .map(|f| crate::bundles::UploadedFile {
+            filename: f.filename,
+            content_type: f.content_type,
+            data: f.data,
+        })
         .collect();
     check_csrf(&req, &st, &token)?;
     let number = path.into_inner();
@@ -39,51 +43,8 @@ pub async fn upload(
     let store = st.store.clone();
     let rules = st.rules.clone();
     let n = number.clone();
-    run(&st, move |c, _| -> Result<(), AppError> {
-        // Files are content-addressed: stored once however often they are uploaded.
-        let mut shas = Vec::new();
-        for (_, _, data) in &files {
-            shas.push(
-                crate::storage::BlobStore::put(store.as_ref(), data).map_err(AppError::internal)?,
-            );
-        }
-        crate::db::write_tx(c, |c| -> Result<(), AppError> {
-            let case = crate::cases::find_by_number(c, &n)?.ok_or(AppError::NotFound)?;
-            let now = crate::now();
-            let names = files
-                .iter()
-                .map(|f| f.0.clone())
-                .collect::<Vec<_>>()
-                .join(", ");
-            let row = crate::cases::insert_internal(
-                c,
-                case.id,
-                &u,
-                &format!("⇪ {names}"),
-                "upload",
-                None,
-            )?;
-            for ((filename, ctype, data), sha) in files.iter().zip(&shas) {
-                let att: i64 = diesel::insert_into(attachments::table)
-                    .values((
-                        attachments::message_row_id.eq(row),
-                        attachments::case_id.eq(case.id),
-                        attachments::filename.eq(filename),
-                        attachments::content_type.eq(ctype),
-                        attachments::size.eq(data.len() as i64),
-                        attachments::sha256.eq(sha),
-                        attachments::is_tnef.eq(filename.eq_ignore_ascii_case("winmail.dat")),
-                    ))
-                    .returning(attachments::id)
-                    .get_result(c)?;
-                crate::bundles::record(c, case.id, att, filename, ctype, data, &rules.serial)?;
-            }
-            diesel::update(cases::table.find(case.id))
-                .set(cases::updated_at.eq(now))
-                .execute(c)?;
-            crate::cases::audit(c, Some(case.id), &u.name, "bundle.uploaded", &names)?;
-            Ok(())
-        })
+    run(&st, move |c, _| {
+        crate::bundles::upload(c, store.as_ref(), &rules.serial, &n, &u, &files)
     })
     .await?;
     Ok(see_other(&format!(

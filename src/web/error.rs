@@ -232,6 +232,29 @@ impl From<crate::auth::users::UserError> for AppError {
     }
 }
 
+impl From<crate::bundles::UploadError> for AppError {
+    fn from(e: crate::bundles::UploadError) -> Self {
+        use crate::bundles::UploadError;
+        match e {
+            UploadError::NoCase => AppError::NotFound,
+            UploadError::Storage(s) => AppError::internal(s),
+            UploadError::Db(d) => d.into(),
+        }
+    }
+}
+
+impl From<crate::mail::quarantine::AssignError> for AppError {
+    fn from(e: crate::mail::quarantine::AssignError) -> Self {
+        use crate::mail::quarantine::AssignError;
+        match e {
+            AssignError::NoCase => AppError::bad_request("quarantine.no_case"),
+            AssignError::Ingest(i) => i.into(),
+            AssignError::Storage(s) => AppError::internal(s),
+            AssignError::Db(d) => d.into(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,12 +1,9 @@
-//! `casebook bench-ingest`: a generated, realistic corpus (zh and en, mixed charsets,
-//! threads with In-Reply-To/References, error codes, serials, attachments) ingested
-//! end to end into a fresh SQLite database, beside the ceiling of parsing alone.
+//! The bench's generated, realistic corpus: zh and en, mixed charsets, threads with
+//! In-Reply-To/References, error codes, serials, attachments (also fed to tests/robustness.rs).
 
-use crate::config::Settings;
 use base64::Engine;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use std::time::Instant;
 
 const ZH_LINES: &[&str] = &[
     "用户反馈激活失败，提示应用程序中发生了未经处理的异常。",
@@ -125,10 +122,6 @@ impl Corpus {
 
     pub fn len(&self) -> usize {
         self.threads * self.per_thread
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// The serial number thread `t` is about, when it names one.
@@ -352,12 +345,12 @@ impl Corpus {
 
     /// Activation records for half the serial numbers the corpus mentions (so half
     /// the cases with a serial show a record and the other half the "none" notice).
-    pub fn activation_records(&self) -> Vec<crate::activation::RecordInput> {
+    pub fn activation_records(&self) -> Vec<casebook::activation::RecordInput> {
         (0..self.threads)
             .filter(|t| t % 4 == 0)
             .filter_map(|t| {
                 let serial = self.serial(t)?;
-                Some(crate::activation::RecordInput {
+                Some(casebook::activation::RecordInput {
                     serial_number: serial,
                     product_key: Some(format!("XXXXX-XXXXX-XXXXX-XXXXX-{:05}", t % 100_000)),
                     machine_serial: Some(format!("PF{:08}", t)),
@@ -374,139 +367,6 @@ impl Corpus {
     }
 }
 
-pub struct BenchResult {
-    pub messages: usize,
-    pub threads: usize,
-    pub bytes: usize,
-    /// Messages parsed for the ceiling (a sample of the corpus when it is large).
-    pub parse_messages: usize,
-    pub parse_secs: f64,
-    pub ingest_secs: f64,
-    /// Search indexing of the same messages, done after ingest (as the server's indexer does).
-    pub index_secs: f64,
-    pub activation_records: usize,
-    pub outcomes: std::collections::BTreeMap<&'static str, usize>,
-}
-
-/// The parse-only ceiling is measured on at most this many messages.
-const PARSE_SAMPLE: usize = 100_000;
-
-/// With `keep`, the database stays in `DATA_DIR/bench-data` for `scripts/bench` to serve.
-/// Messages are generated batch by batch outside the timed part, so the corpus never
-/// sits in memory whole and generating it does not count as ingest time.
-pub fn run(
-    base: &Settings,
-    messages: usize,
-    threads: usize,
-    batch: usize,
-    keep: bool,
-) -> Result<BenchResult, String> {
-    let corpus = Corpus::new(messages, threads, 42);
-    let sample: Vec<Vec<u8>> = (0..corpus.len().min(PARSE_SAMPLE))
-        .map(|i| corpus.message(i))
-        .collect();
-    let t0 = Instant::now();
-    let mut parsed = 0usize;
-    for m in &sample {
-        if crate::mail::parse::parse_message(m).is_ok() {
-            parsed += 1;
-        }
-    }
-    let parse_secs = t0.elapsed().as_secs_f64();
-    if parsed != sample.len() {
-        return Err(format!(
-            "only {parsed} of {} generated messages parse",
-            sample.len()
-        ));
-    }
-    let parse_messages = sample.len();
-    drop(sample);
-    let dir = if keep {
-        base.data_dir.join("bench-data")
-    } else {
-        base.data_dir.join(format!("bench-{}", std::process::id()))
-    };
-    let _ = std::fs::remove_dir_all(&dir);
-    let mut settings = Settings::for_data_dir(dir.clone());
-    settings.token_prefix = base.token_prefix.clone();
-    settings.token_prefixes = base.token_prefixes.clone();
-    let state = crate::startup::build_state(settings, 2).map_err(|e| e.to_string())?;
-    let store = crate::storage::DirStore::new(state.settings.blob_dir())
-        .map_err(|e| e.to_string())?
-        .with_deferred_sync();
-    let mut conn = state.pool.get().map_err(|e| e.to_string())?;
-    crate::db::tune_for_bulk(&mut conn).map_err(|e| e.to_string())?;
-    // The support engineer and R&D engineer of the corpus, so their mail counts as staff.
-    for (name, email, role) in [
-        (SUPPORT.0, SUPPORT.1, crate::auth::Role::Support),
-        (RND.0, RND.1, crate::auth::Role::Rnd),
-    ] {
-        let password: String = format!("bench-{:016x}", rand::random::<u64>());
-        crate::auth::users::create(&mut conn, email, name, role, &[], &password)
-            .map_err(|e| e.to_string())?;
-    }
-    let records: Vec<crate::activation::NewRecord> = corpus
-        .activation_records()
-        .iter()
-        .filter_map(|r| crate::activation::validate(r).ok())
-        .collect();
-    crate::db::begin_batch(&mut conn).map_err(|e| e.to_string())?;
-    let (activation_records, _) =
-        crate::activation::insert_all(&mut conn, &records, "bench").map_err(|e| e.to_string())?;
-    crate::db::end_batch(&mut conn, true).map_err(|e| e.to_string())?;
-    let staff = crate::mail::Staff::load(&mut conn).map_err(|e| e.to_string())?;
-    let mut outcomes = std::collections::BTreeMap::new();
-    let mut bytes = 0usize;
-    let mut ingest = std::time::Duration::ZERO;
-    let step = batch.max(1);
-    let mut i = 0;
-    while i < corpus.len() {
-        let chunk: Vec<Vec<u8>> = (i..(i + step).min(corpus.len()))
-            .map(|k| corpus.message(k))
-            .collect();
-        bytes += chunk.iter().map(Vec::len).sum::<usize>();
-        let t1 = Instant::now();
-        crate::db::begin_batch(&mut conn).map_err(|e| e.to_string())?;
-        for (k, m) in chunk.iter().enumerate() {
-            let out = crate::mail::ingest_input_with(
-                &mut conn,
-                &store,
-                &state.rules,
-                &staff,
-                m,
-                &format!("bench#{}", i + k),
-            )
-            .map_err(|e| e.to_string())?;
-            for o in out {
-                *outcomes.entry(o.outcome.as_str()).or_insert(0) += 1;
-            }
-        }
-        store.sync_all().map_err(|e| e.to_string())?;
-        crate::db::end_batch(&mut conn, true).map_err(|e| e.to_string())?;
-        ingest += t1.elapsed();
-        i += step;
-    }
-    let t2 = Instant::now();
-    crate::search::catch_up_all(&mut conn).map_err(|e| e.to_string())?;
-    let index_secs = t2.elapsed().as_secs_f64();
-    drop(conn);
-    drop(state);
-    if !keep {
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-    Ok(BenchResult {
-        messages: corpus.len(),
-        threads: corpus.threads,
-        bytes,
-        parse_messages,
-        parse_secs,
-        ingest_secs: ingest.as_secs_f64(),
-        index_secs,
-        activation_records,
-        outcomes,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::Corpus;
@@ -516,23 +376,23 @@ mod tests {
         let c = Corpus::new(100, 10, 1);
         assert_eq!(c.len(), 100);
         for i in 0..c.len() {
-            let p = crate::mail::parse::parse_message(&c.message(i)).expect("parses");
+            let p = casebook::mail::parse::parse_message(&c.message(i)).expect("parses");
             assert!(!p.body_text.is_empty(), "message {i}");
         }
-        let zh = crate::mail::parse::parse_message(&c.message(0)).expect("parse");
+        let zh = casebook::mail::parse::parse_message(&c.message(0)).expect("parse");
         assert!(zh.subject.contains("激活失败"), "{}", zh.subject);
         // Thread 0, round 1 is support's scope definition, replying to round 0.
-        let scope = crate::mail::parse::parse_message(&c.message(10)).expect("parse");
+        let scope = casebook::mail::parse::parse_message(&c.message(10)).expect("parse");
         assert!(scope.body_text.contains("问题定义"), "{}", scope.body_text);
-        assert!(crate::mail::extract::extract_scope(&scope.body_text).is_some());
+        assert!(casebook::mail::extract::extract_scope(&scope.body_text).is_some());
         // Thread 1 (English) carries a zip bundle in its third message.
         let with_zip = c.message(21);
         assert!(String::from_utf8_lossy(&with_zip).contains("CMGE_Log.zip"));
         // Thread 0 is escalated in round 3 and answered by R&D in round 4.
-        let esc = crate::mail::parse::parse_message(&c.message(30)).expect("parse");
+        let esc = casebook::mail::parse::parse_message(&c.message(30)).expect("parse");
         assert!(esc.body_text.starts_with("Hi Dev"), "{}", esc.body_text);
-        let last = crate::mail::parse::parse_message(&c.message(91)).expect("parse");
-        assert!(crate::mail::extract::extract_closure(&last.body_text).is_some());
+        let last = casebook::mail::parse::parse_message(&c.message(91)).expect("parse");
+        assert!(casebook::mail::extract::extract_closure(&last.body_text).is_some());
         assert!(c.closed(1) && !c.closed(0));
         assert_eq!(c.activation_records().len(), 3);
     }

@@ -2,8 +2,12 @@
 //! bundles): truncated, bit-flipped, spliced and repeated inputs must never panic.
 //! A bounded, always-on complement to fuzzing (see the note in BENCHMARKS/README).
 
-#[cfg(test)]
-mod tests {
+// The bench's generated corpus, as seeds; its own test runs here too.
+#[allow(dead_code)]
+#[path = "../src/bin/casebook-bench/corpus.rs"]
+mod corpus;
+
+mod mutations {
     use rand::rngs::StdRng;
     use rand::{Rng, SeedableRng};
 
@@ -52,10 +56,10 @@ mod tests {
     #[test]
     fn mail_parsers_survive_mutations() {
         let mut rng = StdRng::seed_from_u64(20261125);
-        let corpus = crate::bench::Corpus::new(30, 5, 7);
+        let corpus = crate::corpus::Corpus::new(30, 5, 7);
         let mut inputs: Vec<Vec<u8>> = (0..corpus.len()).map(|i| corpus.message(i)).collect();
-        inputs.push(include_bytes!("../tests/fixtures/seed-export.txt").to_vec());
-        let serial = regex::Regex::new(crate::config::DEFAULT_SERIAL_PATTERN).expect("re");
+        inputs.push(include_bytes!("fixtures/seed-export.txt").to_vec());
+        let serial = regex::Regex::new(casebook::config::DEFAULT_SERIAL_PATTERN).expect("re");
         for round in 0..3000 {
             let base = &inputs[round % inputs.len()];
             let m = mutate(&mut rng, base);
@@ -64,15 +68,15 @@ mod tests {
             } else {
                 m
             };
-            let _ = crate::mail::parse::parse_message(&m);
+            let _ = casebook::mail::parse::parse_message(&m);
             let text = String::from_utf8_lossy(&m);
-            if crate::mail::export::looks_like_export(&text) {
-                let _ = crate::mail::export::parse_export(&text);
+            if casebook::mail::export::looks_like_export(&text) {
+                let _ = casebook::mail::export::parse_export(&text);
             }
-            let _ = crate::mail::mbox::split(&m);
-            let _ = crate::mail::extract::mask_secrets(&text);
-            let _ = crate::mail::extract::extract_scope(&text);
-            let _ = crate::mail::extract::serial_numbers(&text, &serial);
+            let _ = casebook::mail::mbox::split(&m);
+            let _ = casebook::mail::extract::mask_secrets(&text);
+            let _ = casebook::mail::extract::extract_scope(&text);
+            let _ = casebook::mail::extract::serial_numbers(&text, &serial);
         }
     }
 
@@ -92,8 +96,8 @@ mod tests {
             w.write_all(data).expect("write");
         }
         let zip = w.finish().expect("finish").into_inner();
-        let serial = regex::Regex::new(crate::config::DEFAULT_SERIAL_PATTERN).expect("re");
-        let limits = crate::bundles::Limits {
+        let serial = regex::Regex::new(casebook::config::DEFAULT_SERIAL_PATTERN).expect("re");
+        let limits = casebook::bundles::Limits {
             max_total: 1 << 20,
             max_entry: 1 << 20,
             ..Default::default()
@@ -101,9 +105,9 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(7);
         for _ in 0..3000 {
             let m = mutate(&mut rng, &zip);
-            let _ = crate::bundles::inspect(&m, &limits, &serial);
-            let _ = crate::bundles::read_entry(&m, "a/log.txt", &limits);
-            let _ = crate::bundles::decode_text(&m);
+            let _ = casebook::bundles::inspect(&m, &limits, &serial);
+            let _ = casebook::bundles::read_entry(&m, "a/log.txt", &limits);
+            let _ = casebook::bundles::decode_text(&m);
         }
     }
 }

@@ -1,0 +1,162 @@
+//! Attachment rows: every file filed on a case (mail attachment, upload, quarantined
+//! message) is inserted here, and what a bundle holds is recorded beside it.
+
+use super::{decode_text, inspect, is_text_name, is_zip, scan_text, Inspection, Limits};
+use crate::db::schema::{attachments, bundle_entries, bundle_findings};
+use crate::db::DbConn;
+use crate::mail::ingest::{add_code, add_serial};
+use diesel::prelude::*;
+use regex::Regex;
+
+#[derive(Insertable)]
+#[diesel(table_name = attachments)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct NewAttachment<'a> {
+    pub message_row_id: i64,
+    pub case_id: i64,
+    pub filename: &'a str,
+    pub content_type: &'a str,
+    pub size: i64,
+    pub sha256: &'a str,
+    pub is_tnef: bool,
+}
+
+/// A file to file on a case, its bytes already in the blob store under `sha256`.
+pub struct File<'a> {
+    pub filename: &'a str,
+    pub content_type: &'a str,
+    pub bytes: &'a [u8],
+    pub sha256: &'a str,
+    pub is_tnef: bool,
+}
+
+/// Inserts the attachment row of `file` on message row `message_row_id`; with
+/// `inspect_with` (the serial pattern), also records what the file holds (`record`).
+/// Returns the attachment id.
+#[tracing::instrument(level = "debug", skip(conn, file, inspect_with), fields(size = file.bytes.len()))]
+pub fn store_attachment(
+    conn: &mut DbConn,
+    case_id: i64,
+    message_row_id: i64,
+    file: &File,
+    inspect_with: Option<&Regex>,
+) -> QueryResult<i64> {
+    let id: i64 = diesel::insert_into(attachments::table)
+        .values(NewAttachment {
+            message_row_id,
+            case_id,
+            filename: file.filename,
+            content_type: file.content_type,
+            size: file.bytes.len() as i64,
+            sha256: file.sha256,
+            is_tnef: file.is_tnef,
+        })
+        .returning(attachments::id)
+        .get_result(conn)?;
+    if let Some(serial) = inspect_with {
+        record(
+            conn,
+            case_id,
+            id,
+            file.filename,
+            file.content_type,
+            file.bytes,
+            serial,
+        )?;
+    }
+    Ok(id)
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = bundle_entries)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+struct NewEntry<'a> {
+    attachment_id: i64,
+    path: &'a str,
+    size: i64,
+    compressed_size: i64,
+    is_text: bool,
+    depth: i64,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = bundle_findings)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+struct NewFinding<'a> {
+    case_id: i64,
+    attachment_id: i64,
+    entry_path: &'a str,
+    line: i64,
+    kind: &'a str,
+    value: &'a str,
+}
+
+/// Inspects an attachment and records what it holds: entries, findings, and the codes
+/// and serials it adds to the case's evidence. A refused bundle is marked with why.
+pub fn record(
+    conn: &mut DbConn,
+    case_id: i64,
+    attachment_id: i64,
+    filename: &str,
+    content_type: &str,
+    bytes: &[u8],
+    serial: &Regex,
+) -> QueryResult<()> {
+    let (status, note, inspection) = if is_zip(filename, content_type, bytes) {
+        match inspect(bytes, &Limits::default(), serial) {
+            Ok(i) => ("ok", format!("{} entries", i.entries.len()), i),
+            Err(r) => ("refused", r.to_string(), Inspection::default()),
+        }
+    } else if is_text_name(filename) || content_type.starts_with("text/") {
+        let mut i = Inspection::default();
+        if bytes.len() <= 32 * 1024 * 1024 {
+            scan_text(
+                filename,
+                &decode_text(bytes),
+                serial,
+                &mut i.findings,
+                Limits::default().max_findings,
+            );
+        }
+        ("text", String::new(), i)
+    } else {
+        return Ok(());
+    };
+    diesel::update(attachments::table.find(attachment_id))
+        .set((
+            attachments::bundle_status.eq(status),
+            attachments::bundle_note.eq(&note),
+        ))
+        .execute(conn)?;
+    for e in &inspection.entries {
+        diesel::insert_into(bundle_entries::table)
+            .values(NewEntry {
+                attachment_id,
+                path: &e.path,
+                size: e.size as i64,
+                compressed_size: e.compressed_size as i64,
+                is_text: e.is_text,
+                depth: e.depth as i64,
+            })
+            .execute(conn)?;
+    }
+    for f in &inspection.findings {
+        diesel::insert_into(bundle_findings::table)
+            .values(NewFinding {
+                case_id,
+                attachment_id,
+                entry_path: &f.entry,
+                line: f.line as i64,
+                kind: f.kind,
+                value: &f.value,
+            })
+            .execute(conn)?;
+        let place = format!("{filename}: {}:{}", f.entry, f.line);
+        match f.kind {
+            "code" => add_code(conn, case_id, &f.value, &place)?,
+            "serial" => add_serial(conn, case_id, &f.value, "serial")?,
+            _ => {}
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,141 @@
+//! `casebook ingest` (files, directories, stdin; in bulk) and `casebook mailgate` (one
+//! message from an MTA pipe, posted to a server).
+
+use super::{fail, summary};
+use crate::mail::ingest::{ingest_bulk, BulkError, Input};
+use crate::startup::AppState;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+fn collect_files(path: &std::path::Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    if path.is_dir() {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        entries.sort();
+        for e in entries {
+            collect_files(&e, out)?;
+        }
+    } else {
+        out.push(path.to_path_buf());
+    }
+    Ok(())
+}
+
+/// sysexits: 0 delivered, 65 EX_DATAERR (refused for good), 75 EX_TEMPFAIL (retry later), 77 EX_NOPERM.
+pub(super) fn mailgate(url: &str, token_file: &std::path::Path) -> ExitCode {
+    const EX_DATAERR: u8 = 65;
+    const EX_NOINPUT: u8 = 66;
+    const EX_TEMPFAIL: u8 = 75;
+    const EX_NOPERM: u8 = 77;
+    const EX_CONFIG: u8 = 78;
+    let token = match std::fs::read_to_string(token_file) {
+        Ok(t) => t.trim().to_string(),
+        Err(e) => {
+            eprintln!(
+                "casebook mailgate: token file {}: {e}",
+                token_file.display()
+            );
+            return ExitCode::from(EX_CONFIG);
+        }
+    };
+    let mut raw = Vec::new();
+    if let Err(e) = std::io::stdin().read_to_end(&mut raw) {
+        eprintln!("casebook mailgate: stdin: {e}");
+        return ExitCode::from(EX_NOINPUT);
+    }
+    let agent = ureq::AgentBuilder::new()
+        .timeout(std::time::Duration::from_secs(120))
+        .build();
+    match agent
+        .post(url)
+        .set("Authorization", &format!("Bearer {token}"))
+        .set("Content-Type", "message/rfc822")
+        .send_bytes(&raw)
+    {
+        Ok(resp) => {
+            let body = resp.into_string().unwrap_or_default();
+            eprintln!("casebook mailgate: {body}");
+            ExitCode::SUCCESS
+        }
+        Err(ureq::Error::Status(code, resp)) => {
+            let body = resp.into_string().unwrap_or_default();
+            eprintln!("casebook mailgate: HTTP {code}: {body}");
+            match code {
+                401 | 403 => ExitCode::from(EX_NOPERM),
+                400 | 413 => ExitCode::from(EX_DATAERR),
+                _ => ExitCode::from(EX_TEMPFAIL),
+            }
+        }
+        Err(e) => {
+            eprintln!("casebook mailgate: {e} (will be retried by the MTA)");
+            ExitCode::from(EX_TEMPFAIL)
+        }
+    }
+}
+
+/// Messages per transaction in `casebook ingest`.
+const BATCH: usize = 1000;
+
+/// `casebook ingest PATH…`: every file (directories walked in name order; `-` is
+/// stdin) in bulk; a line per message once its batch has committed, then a summary.
+pub(super) fn ingest(state: &AppState, paths: &[PathBuf], json: bool) -> ExitCode {
+    let mut files = Vec::new();
+    for p in paths {
+        if p.as_os_str() == "-" {
+            files.push(p.clone());
+            continue;
+        }
+        if let Err(e) = collect_files(p, &mut files) {
+            return fail(format!("{}: {e}", p.display()));
+        }
+    }
+    let mut conn = match state.pool.get() {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    let inputs = files.into_iter().filter_map(|f| {
+        if f.as_os_str() == "-" {
+            let mut raw = Vec::new();
+            return Some(match std::io::stdin().read_to_end(&mut raw) {
+                Ok(_) => Ok(Input {
+                    raw,
+                    source: "stdin".to_string(),
+                }),
+                Err(e) => Err(BulkError::Input(format!("stdin: {e}"))),
+            });
+        }
+        match std::fs::read(&f) {
+            Ok(raw) => Some(Ok(Input {
+                raw,
+                source: f.display().to_string(),
+            })),
+            Err(e) => {
+                eprintln!("casebook: skipping {}: {e}", f.display());
+                None
+            }
+        }
+    });
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let report = ingest_bulk(
+        &mut conn,
+        state.settings.blob_dir(),
+        &state.rules,
+        BATCH,
+        inputs,
+        |o| writeln!(out, "{}", o.line(json)),
+    );
+    match report {
+        Ok(r) if json => {
+            eprintln!("{}", summary(&r.counts));
+            ExitCode::SUCCESS
+        }
+        Ok(r) => {
+            let _ = writeln!(out, "{}", summary(&r.counts));
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}

@@ -1,0 +1,172 @@
+//! `casebook mailbox` (add, list, remove) and `casebook fetch`: the IMAP mailboxes.
+
+use super::{fail, summary};
+use crate::startup::AppState;
+use clap::Subcommand;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Subcommand, Debug)]
+pub enum MailboxCmd {
+    /// Add a mailbox: `--url imap://USER@HOST:PORT/FOLDER` or `imaps://…`
+    /// (`?tls=plain` for a loopback server without TLS).
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        url: String,
+        /// File holding the password (read at each poll; never stored in the database).
+        #[arg(long)]
+        password_file: PathBuf,
+        /// Move processed mail to this folder (default: flag it \Seen and leave it).
+        #[arg(long)]
+        move_to: Option<String>,
+        /// Seconds between polls.
+        #[arg(long, default_value_t = crate::mailboxes::DEFAULT_POLL_SECONDS)]
+        poll_seconds: i64,
+    },
+    /// List mailboxes and their health.
+    List,
+    /// Remove a mailbox (mail already fetched stays).
+    Remove {
+        #[arg(long)]
+        name: String,
+    },
+}
+
+pub(super) fn mailbox(state: &AppState, action: &MailboxCmd) -> ExitCode {
+    use crate::mailboxes;
+    let mut c = match state.pool.get() {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    match action {
+        MailboxCmd::Add {
+            name,
+            url,
+            password_file,
+            move_to,
+            poll_seconds,
+        } => {
+            let (host, port, tls, username, folder) = match mailboxes::parse_url(url) {
+                Ok(p) => p,
+                Err(e) => return fail(e),
+            };
+            let abs =
+                std::fs::canonicalize(password_file).unwrap_or_else(|_| password_file.clone());
+            if let Err(e) = std::fs::read_to_string(&abs) {
+                return fail(format!("password file {}: {e}", abs.display()));
+            }
+            let m = mailboxes::NewMailbox {
+                name: name.clone(),
+                host,
+                port,
+                tls,
+                username,
+                password: None,
+                password_file: Some(abs.display().to_string()),
+                folder,
+                move_to: move_to.clone(),
+                poll_seconds: *poll_seconds,
+            };
+            match mailboxes::add(&mut c, &state.keys, &m) {
+                Ok(_) => {
+                    eprintln!("mailbox {name} added");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
+            }
+        }
+        MailboxCmd::List => match mailboxes::list(&mut c) {
+            Ok(list) => {
+                for m in list {
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}\t{}",
+                        m.name,
+                        m.url(),
+                        m.move_to.as_deref().unwrap_or("(flag seen)"),
+                        if m.enabled { "enabled" } else { "disabled" },
+                        m.last_ok_at
+                            .map(|t| format!("ok {}", crate::cases::detail::rfc3339(&t)))
+                            .unwrap_or_else(|| "never ok".into()),
+                        m.last_error.as_deref().unwrap_or("-"),
+                    );
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        },
+        MailboxCmd::Remove { name } => match mailboxes::remove(&mut c, name) {
+            Ok(()) => {
+                eprintln!("mailbox {name} removed");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        },
+    }
+}
+
+/// `casebook fetch`: every enabled mailbox (or one) once; exits non-zero if any failed.
+/// A mailbox another live process is polling is skipped, and said so on stderr.
+pub(super) fn fetch(state: &AppState, only: Option<&str>, json: bool) -> ExitCode {
+    use crate::mailboxes;
+    let worker = mailboxes::worker_id("fetch");
+    let claims = {
+        let mut c = match state.pool.get() {
+            Ok(c) => c,
+            Err(e) => return fail(e),
+        };
+        let only_id = match only {
+            Some(name) => match mailboxes::find(&mut c, name) {
+                Ok(m) if !m.enabled => return fail(format!("mailbox {name} is disabled")),
+                Ok(m) => Some(m.id),
+                Err(e) => return fail(e),
+            },
+            None => None,
+        };
+        match mailboxes::claim(&mut c, &worker, crate::now(), false, only_id) {
+            Ok(r) => r,
+            Err(e) => return fail(e),
+        }
+    };
+    for b in &claims.busy {
+        eprintln!("casebook: {b}");
+    }
+    if only.is_some() && claims.claimed.is_empty() {
+        // The one mailbox asked for was not fetched: not a success.
+        return ExitCode::FAILURE;
+    }
+    let rows = claims.claimed;
+    let ctx = mailboxes::Ctx {
+        pool: &state.pool,
+        store: state.store.as_ref(),
+        rules: &state.rules,
+        keys: &state.keys,
+        timeout: state.settings.imap_timeout(),
+        clock: &crate::clock::SystemClock,
+    };
+    let stdout = std::io::stdout();
+    let mut failed = 0;
+    let mut counts = std::collections::BTreeMap::<&'static str, usize>::new();
+    for row in rows {
+        let mut sink = |o: &crate::mail::Outcome| {
+            *counts.entry(o.outcome.as_str()).or_default() += 1;
+            let _ = writeln!(stdout.lock(), "{}", o.line(json));
+        };
+        if let Err(e) = mailboxes::poll_claimed(&ctx, &row, &mut sink) {
+            eprintln!("casebook: mailbox {}: {e}", row.name);
+            failed += 1;
+        }
+    }
+    if json {
+        eprintln!("{}", summary(&counts));
+    } else {
+        println!("{}", summary(&counts));
+    }
+    if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}

@@ -1,0 +1,113 @@
+//! Bulk ingest (`casebook ingest`, the bench): many messages per transaction, stored
+//! files flushed once per batch, then the search index caught up.
+
+use super::{ingest_input_with, Outcome, Rules, Staff};
+use crate::db::{self, DbConn};
+use crate::mail::IngestError;
+use crate::storage::{DirStore, StorageError};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// One input of a bulk run: its bytes and the name its outcomes carry.
+pub struct Input {
+    pub raw: Vec<u8>,
+    pub source: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BulkError {
+    /// An input could not be read; the text says which and why.
+    #[error("{0}")]
+    Input(String),
+    #[error("{input}: {error}")]
+    Ingest { input: String, error: IngestError },
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+    #[error("search index: {0}")]
+    Search(diesel::result::Error),
+    /// The caller's report of committed outcomes failed.
+    #[error(transparent)]
+    Report(#[from] std::io::Error),
+}
+
+/// What a bulk run did.
+#[derive(Debug, Default)]
+pub struct BulkReport {
+    /// Outcomes by kind (`Kind::as_str`).
+    pub counts: BTreeMap<&'static str, usize>,
+    /// Time spent ingesting and committing, without reading inputs or reporting.
+    pub ingest: Duration,
+    /// Time the search index took to catch up afterwards.
+    pub index: Duration,
+}
+
+/// Ingests `inputs` with `batch` messages per transaction into the stored files under
+/// `blob_dir`; `committed` sees each outcome once its transaction has committed (so
+/// every outcome reported is durable). Stops at the first input that cannot be read
+/// or ingested, rolling back its batch. Catches the search index up at the end.
+#[tracing::instrument(skip(conn, blob_dir, rules, inputs, committed))]
+pub fn ingest_bulk(
+    conn: &mut DbConn,
+    blob_dir: PathBuf,
+    rules: &Rules,
+    batch: usize,
+    inputs: impl IntoIterator<Item = Result<Input, BulkError>>,
+    mut committed: impl FnMut(&Outcome) -> std::io::Result<()>,
+) -> Result<BulkReport, BulkError> {
+    db::tune_for_bulk(conn)?;
+    let store = DirStore::new(blob_dir)?.with_deferred_sync();
+    let staff = Staff::load(conn)?;
+    let batch = batch.max(1);
+    let mut report = BulkReport::default();
+    let mut pending: Vec<Outcome> = Vec::new();
+    let mut commit = |conn: &mut DbConn,
+                      pending: &mut Vec<Outcome>,
+                      report: &mut BulkReport|
+     -> Result<(), BulkError> {
+        let t = Instant::now();
+        store.sync_all()?;
+        db::end_batch(conn, true)?;
+        report.ingest += t.elapsed();
+        for o in pending.drain(..) {
+            *report.counts.entry(o.outcome.as_str()).or_default() += 1;
+            committed(&o)?;
+        }
+        Ok(())
+    };
+    db::begin_batch(conn)?;
+    for input in inputs {
+        let input = match input {
+            Ok(i) => i,
+            Err(e) => {
+                let _ = db::end_batch(conn, false);
+                return Err(e);
+            }
+        };
+        let t = Instant::now();
+        match ingest_input_with(conn, &store, rules, &staff, &input.raw, &input.source) {
+            Ok(o) => pending.extend(o),
+            Err(error) => {
+                let _ = db::end_batch(conn, false);
+                return Err(BulkError::Ingest {
+                    input: input.source,
+                    error,
+                });
+            }
+        }
+        report.ingest += t.elapsed();
+        if pending.len() >= batch {
+            commit(conn, &mut pending, &mut report)?;
+            let t = Instant::now();
+            db::begin_batch(conn)?;
+            report.ingest += t.elapsed();
+        }
+    }
+    commit(conn, &mut pending, &mut report)?;
+    let t = Instant::now();
+    crate::search::catch_up_all(conn).map_err(BulkError::Search)?;
+    report.index = t.elapsed();
+    Ok(report)
+}

@@ -1,0 +1,272 @@
+//! What a message does to its case: the status it moves to, first-contact times,
+//! scope definitions, closure summaries and R&D escalations.
+
+use super::Direction;
+use crate::cases::{CaseRow, Status};
+use crate::db::schema::{cases as cases_t, closures, escalation_entries, escalations, scopes};
+use crate::db::DbConn;
+use crate::mail::{extract, ParsedMail};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use regex::Regex;
+
+#[derive(Insertable)]
+#[diesel(table_name = closures)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+struct NewClosure<'a> {
+    case_id: i64,
+    problem_definition: &'a str,
+    resolution: &'a str,
+    root_cause: Option<&'a str>,
+    customer_agreed: bool,
+    author: &'a str,
+    message_row_id: i64,
+    created_at: NaiveDateTime,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = scopes)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+struct NewScope<'a> {
+    case_id: i64,
+    problem_definition: &'a str,
+    problem_scope: &'a str,
+    log_instructions: Option<&'a str>,
+    author: &'a str,
+    message_row_id: i64,
+    created_at: NaiveDateTime,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = escalations)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+struct NewEscalation<'a> {
+    case_id: i64,
+    status: &'a str,
+    question: &'a str,
+    serial_number: Option<&'a str>,
+    opened_by: &'a str,
+    message_row_id: Option<i64>,
+    opened_at: NaiveDateTime,
+    last_activity_at: Option<NaiveDateTime>,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = escalation_entries)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+struct NewEntry<'a> {
+    escalation_id: i64,
+    kind: &'a str,
+    author_name: &'a str,
+    body_text: &'a str,
+    message_row_id: i64,
+    created_at: NaiveDateTime,
+}
+
+/// Applies message row `row_id` (sent `at` by `author`, direction `dir`) to `case`.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn apply_events(
+    conn: &mut DbConn,
+    serial_re: &Regex,
+    case: &CaseRow,
+    row_id: i64,
+    dir: Direction,
+    pm: &ParsedMail,
+    body_masked: &str,
+    author: &str,
+    at: NaiveDateTime,
+) -> QueryResult<()> {
+    let mut status = Status::parse(&case.status).unwrap_or(Status::New);
+    let before = status;
+    let mut first_customer_at = case.first_customer_at;
+    let mut first_response_at = case.first_response_at;
+    let mut closed_at = case.closed_at;
+    let (main_text, _) = extract::split_folded(body_masked);
+    match dir {
+        Direction::Customer if !pm.is_auto_reply => {
+            first_customer_at.get_or_insert(at);
+            if case.contact_email.is_none() && !pm.from_address.is_empty() {
+                diesel::update(cases_t::table.find(case.id))
+                    .set(cases_t::contact_email.eq(&pm.from_address))
+                    .execute(conn)?;
+            }
+            if matches!(
+                status,
+                Status::New | Status::WaitingCustomer | Status::Resolved | Status::Closed
+            ) {
+                status = Status::Open;
+                closed_at = None;
+            }
+        }
+        Direction::Customer => {}
+        Direction::Support => {
+            if first_response_at.is_none() && first_customer_at.is_none_or(|c| c <= at) {
+                first_response_at = Some(at);
+            }
+            if let Some(cl) = extract::extract_closure(body_masked) {
+                diesel::insert_into(closures::table)
+                    .values(NewClosure {
+                        case_id: case.id,
+                        problem_definition: &cl.problem_definition,
+                        resolution: &cl.resolution,
+                        root_cause: cl.root_cause.as_deref(),
+                        customer_agreed: true,
+                        author,
+                        message_row_id: row_id,
+                        created_at: at,
+                    })
+                    .execute(conn)?;
+                diesel::update(
+                    escalations::table
+                        .filter(escalations::case_id.eq(case.id))
+                        .filter(escalations::status.ne("closed")),
+                )
+                .set((
+                    escalations::status.eq("closed"),
+                    escalations::closed_at.eq(at),
+                ))
+                .execute(conn)?;
+                status = Status::Closed;
+                closed_at = Some(at);
+            } else {
+                if let Some(sc) = extract::extract_scope(body_masked) {
+                    diesel::insert_into(scopes::table)
+                        .values(NewScope {
+                            case_id: case.id,
+                            problem_definition: &sc.problem_definition,
+                            problem_scope: &sc.problem_scope,
+                            log_instructions: sc.log_instructions.as_deref(),
+                            author,
+                            message_row_id: row_id,
+                            created_at: at,
+                        })
+                        .execute(conn)?;
+                }
+                if matches!(status, Status::New | Status::Open) {
+                    status = Status::WaitingCustomer;
+                }
+            }
+        }
+        Direction::ToRnd => {
+            let open = open_escalation(conn, case.id)?;
+            match open {
+                Some(esc) => {
+                    add_entry(conn, esc, "followup", author, &main_text, row_id, at)?;
+                    diesel::update(escalations::table.find(esc))
+                        .set(escalations::status.eq("open"))
+                        .execute(conn)?;
+                }
+                None => {
+                    let serial = extract::serial_numbers(&pm.body_text, serial_re)
+                        .into_iter()
+                        .next();
+                    diesel::insert_into(escalations::table)
+                        .values(NewEscalation {
+                            case_id: case.id,
+                            status: "open",
+                            question: &main_text,
+                            serial_number: serial.as_deref(),
+                            opened_by: author,
+                            message_row_id: Some(row_id),
+                            opened_at: at,
+                            last_activity_at: Some(at),
+                        })
+                        .execute(conn)?;
+                }
+            }
+            if status != Status::Closed {
+                status = Status::Escalated;
+            }
+        }
+        Direction::FromRnd => {
+            let open = open_escalation(conn, case.id)?;
+            let esc = match open {
+                Some(e) => e,
+                None => diesel::insert_into(escalations::table)
+                    .values(NewEscalation {
+                        case_id: case.id,
+                        status: "open",
+                        question: "",
+                        serial_number: None,
+                        opened_by: author,
+                        message_row_id: None,
+                        opened_at: at,
+                        last_activity_at: None,
+                    })
+                    .returning(escalations::id)
+                    .get_result(conn)?,
+            };
+            add_entry(conn, esc, "answer", author, &main_text, row_id, at)?;
+            diesel::update(escalations::table.find(esc))
+                .set(escalations::status.eq("answered"))
+                .execute(conn)?;
+            diesel::update(
+                escalations::table
+                    .find(esc)
+                    .filter(escalations::first_answered_at.is_null()),
+            )
+            .set(escalations::first_answered_at.eq(at))
+            .execute(conn)?;
+            if status != Status::Closed {
+                status = Status::Escalated;
+            }
+        }
+    }
+    let updated_at = if at > case.updated_at {
+        at
+    } else {
+        case.updated_at
+    };
+    diesel::update(cases_t::table.find(case.id))
+        .set((
+            cases_t::status.eq(status.as_str()),
+            cases_t::first_customer_at.eq(first_customer_at),
+            cases_t::first_response_at.eq(first_response_at),
+            cases_t::closed_at.eq(closed_at),
+            cases_t::updated_at.eq(updated_at),
+        ))
+        .execute(conn)?;
+    if status != before {
+        crate::cases::audit(
+            conn,
+            Some(case.id),
+            author,
+            "status.changed",
+            &format!("{} → {}", before.as_str(), status.as_str()),
+        )?;
+    }
+    Ok(())
+}
+
+fn add_entry(
+    conn: &mut DbConn,
+    esc: i64,
+    kind: &str,
+    author: &str,
+    body: &str,
+    row_id: i64,
+    at: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::insert_into(escalation_entries::table)
+        .values(NewEntry {
+            escalation_id: esc,
+            kind,
+            author_name: author,
+            body_text: body,
+            message_row_id: row_id,
+            created_at: at,
+        })
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The case's newest escalation that is not closed.
+fn open_escalation(conn: &mut DbConn, case_id: i64) -> QueryResult<Option<i64>> {
+    escalations::table
+        .filter(escalations::case_id.eq(case_id))
+        .filter(escalations::status.ne("closed"))
+        .order(escalations::id.desc())
+        .select(escalations::id)
+        .first(conn)
+        .optional()
+}

@@ -1,0 +1,342 @@
+//! One input through the pipeline: the format detected (export, mbox, one message),
+//! raw bytes stored, parsed or quarantined, and each message filed in one transaction.
+
+use super::case::create_case;
+use super::events::apply_events;
+use super::facts::record_facts;
+use super::raw::store_raw;
+use super::staff::{direction, Direction, Staff};
+use super::thread::find_case;
+use super::{Kind, Outcome, Rules};
+use crate::bundles::store_attachment;
+use crate::cases::{self, Status};
+use crate::db::schema::messages;
+use crate::db::DbConn;
+use crate::mail::{export, extract, mbox, parse, quarantine, IngestError, ParsedMail};
+use crate::storage::{sha256_hex, BlobStore};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+#[derive(Insertable)]
+#[diesel(table_name = messages)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+struct NewMessage<'a> {
+    case_id: i64,
+    raw_id: i64,
+    message_id: &'a str,
+    content_hash: &'a str,
+    reuses_id_of: Option<i64>,
+    in_reply_to: Option<&'a str>,
+    refs: &'a str,
+    thread_key: Option<&'a str>,
+    from_name: &'a str,
+    from_address: &'a str,
+    to_addrs: &'a str,
+    subject: &'a str,
+    sent_at: NaiveDateTime,
+    received_at: NaiveDateTime,
+    direction: &'a str,
+    is_auto_reply: bool,
+    body_text: &'a str,
+    source: &'a str,
+}
+
+/// Entry point for any input: detects the export format, mbox or a single message.
+pub fn ingest_input(
+    conn: &mut DbConn,
+    store: &dyn BlobStore,
+    rules: &Rules,
+    raw: &[u8],
+    source: &str,
+) -> Result<Vec<Outcome>, IngestError> {
+    let staff = Staff::load(conn)?;
+    ingest_input_with(conn, store, rules, &staff, raw, source)
+}
+
+/// As `ingest_input`, with the staff directory loaded once by the caller (bulk runs).
+#[tracing::instrument(level = "debug", skip(conn, store, rules, staff, raw), fields(size = raw.len()))]
+pub fn ingest_input_with(
+    conn: &mut DbConn,
+    store: &dyn BlobStore,
+    rules: &Rules,
+    staff: &Staff,
+    raw: &[u8],
+    source: &str,
+) -> Result<Vec<Outcome>, IngestError> {
+    let p = Pipeline {
+        store,
+        rules,
+        staff,
+    };
+    let text_head = String::from_utf8_lossy(&raw[..raw.len().min(4096)]);
+    if export::looks_like_export(&text_head) {
+        return p.export(conn, raw, source);
+    }
+    if mbox::looks_like_mbox(raw) {
+        let mut out = Vec::new();
+        for (i, m) in mbox::split(raw).into_iter().enumerate() {
+            out.push(p.one(conn, &m, &format!("{source}#{}", i + 1))?);
+        }
+        return Ok(out);
+    }
+    Ok(vec![p.one(conn, raw, source)?])
+}
+
+/// Quarantines raw message `raw_id` and says so in its outcome.
+fn quarantine_raw(
+    conn: &mut DbConn,
+    raw_id: i64,
+    source: &str,
+    reason: &str,
+) -> Result<Outcome, IngestError> {
+    quarantine::put(conn, raw_id, source, reason)?;
+    tracing::warn!(source, reason, "message quarantined");
+    Ok(Outcome {
+        source: source.to_string(),
+        outcome: Kind::Quarantined,
+        case_number: None,
+        message_id: None,
+        reason: Some(reason.to_string()),
+    })
+}
+
+/// What every message of one input is filed with: the blob store, the rules, the staff.
+#[derive(Clone, Copy)]
+struct Pipeline<'a> {
+    store: &'a dyn BlobStore,
+    rules: &'a Rules,
+    staff: &'a Staff,
+}
+
+impl Pipeline<'_> {
+    /// One RFC 5322 message: stored raw, then parsed and filed, or quarantined.
+    fn one(self, conn: &mut DbConn, raw: &[u8], source: &str) -> Result<Outcome, IngestError> {
+        let rules = self.rules;
+        let span = tracing::info_span!("ingest", source, size = raw.len());
+        let _g = span.enter();
+        let raw_id = store_raw(conn, self.store, raw, source)?;
+        if raw.len() > rules.max_message_bytes {
+            return quarantine_raw(
+                conn,
+                raw_id,
+                source,
+                &format!("message larger than {} bytes", rules.max_message_bytes),
+            );
+        }
+        match parse::parse_message(raw) {
+            Err(reason) => quarantine_raw(conn, raw_id, source, &reason),
+            Ok(mut pm) => {
+                if pm.message_id.is_none() {
+                    pm.message_id =
+                        Some(format!("nomid.{}@casebook.invalid", &sha256_hex(raw)[..32]));
+                }
+                self.parsed(conn, raw_id, pm, source)
+            }
+        }
+    }
+
+    /// A thread export: stored raw once, each message in it filed.
+    fn export(
+        self,
+        conn: &mut DbConn,
+        raw: &[u8],
+        source: &str,
+    ) -> Result<Vec<Outcome>, IngestError> {
+        let raw_id = store_raw(conn, self.store, raw, source)?;
+        let text = match std::str::from_utf8(raw) {
+            Ok(t) => t.to_string(),
+            Err(_) => encoding_rs::GB18030.decode(raw).0.into_owned(),
+        };
+        match export::parse_export(&text) {
+            Err(reason) => Ok(vec![quarantine_raw(conn, raw_id, source, &reason)?]),
+            Ok(list) => {
+                let mut out = Vec::new();
+                for (i, pm) in list.into_iter().enumerate() {
+                    out.push(self.parsed(conn, raw_id, pm, &format!("{source}#{}", i + 1))?);
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    /// One parsed message filed in one transaction: duplicate check, threading, case,
+    /// message, attachments, facts and events.
+    fn parsed(
+        self,
+        conn: &mut DbConn,
+        raw_id: i64,
+        pm: ParsedMail,
+        source: &str,
+    ) -> Result<Outcome, IngestError> {
+        let Pipeline {
+            store,
+            rules,
+            staff,
+        } = self;
+        let mid = pm.message_id.clone().unwrap_or_default();
+        // Attachments go to the blob store before the transaction; the blobs are
+        // content-addressed, so a rolled-back transaction leaves only a harmless file.
+        let mut att_shas = Vec::with_capacity(pm.attachments.len());
+        for a in &pm.attachments {
+            att_shas.push(store.put(&a.bytes)?);
+        }
+        let hash = content_hash(&pm, &att_shas);
+        crate::db::write_tx(conn, |conn| -> Result<Outcome, IngestError> {
+            let same_id: Vec<(i64, i64, String)> = messages::table
+                .filter(messages::message_id.eq(&mid))
+                .select((messages::id, messages::case_id, messages::content_hash))
+                .load(conn)?;
+            if let Some((_, case_id, _)) = same_id.iter().find(|(_, _, h)| *h == hash) {
+                let number = cases::find(conn, *case_id)?.map(|c| c.number);
+                return Ok(Outcome {
+                    source: source.into(),
+                    outcome: Kind::Duplicate,
+                    case_number: number,
+                    message_id: Some(mid.clone()),
+                    reason: None,
+                });
+            }
+            let reuses = same_id.first().map(|r| r.0);
+            let sent_at = pm.sent_at.unwrap_or_else(crate::now);
+            let (dir, user) = direction(staff, rules, &pm);
+            let mut found = find_case(conn, rules, &pm, &mid)?;
+            let mut parent = None;
+            if let Some(c) = &found {
+                let stale = c.status == Status::Closed.as_str()
+                    && c.closed_at
+                        .is_some_and(|t| t + rules.reopen_window < sent_at)
+                    && dir == Direction::Customer
+                    && !pm.is_auto_reply;
+                if stale {
+                    parent = Some(c.id);
+                    found = None;
+                }
+            }
+            if found.is_none() && pm.is_own_loop {
+                return Err(IngestError::Rule("loop".into()));
+            }
+            let (case, created) = match found {
+                Some(c) => (c, false),
+                None => (create_case(conn, rules, &pm, dir, sent_at, parent)?, true),
+            };
+            let from_address = match (&user, pm.from_address.is_empty()) {
+                (Some(u), true) => u.email.clone(),
+                _ => pm.from_address.clone(),
+            };
+            let from_name = match (&user, pm.from_name.is_empty()) {
+                (Some(u), true) => u.name.clone(),
+                _ => pm.from_name.clone(),
+            };
+            let body_masked = extract::mask_secrets(&pm.body_text);
+            let row_id: i64 = diesel::insert_into(messages::table)
+                .values(NewMessage {
+                    case_id: case.id,
+                    raw_id,
+                    message_id: &mid,
+                    content_hash: &hash,
+                    reuses_id_of: reuses,
+                    in_reply_to: pm.in_reply_to.first().map(String::as_str),
+                    refs: &pm.references.join(" "),
+                    thread_key: pm.thread_key.as_deref(),
+                    from_name: &from_name,
+                    from_address: &from_address,
+                    to_addrs: &pm.to.join(", "),
+                    subject: &pm.subject,
+                    sent_at,
+                    received_at: crate::now(),
+                    direction: dir.as_str(),
+                    is_auto_reply: pm.is_auto_reply,
+                    body_text: &body_masked,
+                    source,
+                })
+                .returning(messages::id)
+                .get_result(conn)?;
+            let mut scan_texts: Vec<(String, String)> = vec![
+                ("subject".into(), pm.subject.clone()),
+                (format!("message {mid}"), pm.body_text.clone()),
+            ];
+            for (a, sha) in pm.attachments.iter().zip(&att_shas) {
+                let file = crate::bundles::File {
+                    filename: &a.filename,
+                    content_type: &a.content_type,
+                    bytes: &a.bytes,
+                    sha256: sha,
+                    is_tnef: a.is_tnef,
+                };
+                store_attachment(conn, case.id, row_id, &file, Some(&rules.serial))?;
+                let texty = a.content_type.starts_with("text/")
+                    || [".log", ".txt", ".csv", ".xml", ".ini"]
+                        .iter()
+                        .any(|e| a.filename.to_lowercase().ends_with(e));
+                if texty && a.bytes.len() <= 4 * 1024 * 1024 {
+                    let t = match std::str::from_utf8(&a.bytes) {
+                        Ok(t) => t.to_string(),
+                        Err(_) => encoding_rs::GB18030.decode(&a.bytes).0.into_owned(),
+                    };
+                    scan_texts.push((format!("attachment {}", a.filename), t));
+                }
+            }
+            record_facts(conn, rules, case.id, &scan_texts)?;
+            apply_events(
+                conn,
+                &rules.serial,
+                &case,
+                row_id,
+                dir,
+                &pm,
+                &body_masked,
+                &from_name,
+                sent_at,
+            )?;
+            crate::cases::audit(
+                conn,
+                Some(case.id),
+                if from_name.is_empty() {
+                    &from_address
+                } else {
+                    &from_name
+                },
+                if created {
+                    "case.created"
+                } else {
+                    "message.added"
+                },
+                &format!("{} via {}", dir.as_str(), source),
+            )?;
+            Ok(Outcome {
+                source: source.into(),
+                outcome: if created {
+                    Kind::Created
+                } else {
+                    Kind::Threaded
+                },
+                case_number: Some(case.number.clone()),
+                message_id: Some(mid.clone()),
+                reason: None,
+            })
+        })
+        .or_else(|e| match e {
+            IngestError::Rule(r) if r == "loop" => quarantine_raw(
+                conn,
+                raw_id,
+                source,
+                "our own outgoing mail came back (X-Casebook-Loop) and matches no case",
+            ),
+            other => Err(other),
+        })
+    }
+}
+
+fn content_hash(pm: &ParsedMail, attachment_shas: &[String]) -> String {
+    let mut s = String::new();
+    s.push_str(&extract::normalize_subject(&pm.subject));
+    s.push('\0');
+    s.push_str(&pm.from_address);
+    s.push('\0');
+    s.push_str(pm.body_text.trim());
+    for a in attachment_shas {
+        s.push('\0');
+        s.push_str(a);
+    }
+    sha256_hex(s.as_bytes())
+}

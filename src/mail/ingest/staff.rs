@@ -1,0 +1,104 @@
+//! Who spoke: staff accounts loaded once per batch, and the direction of a message
+//! (customer, support, to R&D, from R&D).
+
+use super::Rules;
+use crate::auth::users::{Role, User};
+use crate::db::DbConn;
+use crate::mail::extract::{self, Greeting};
+use crate::mail::ParsedMail;
+use diesel::QueryResult;
+
+/// Staff accounts, loaded once per batch, to tell who spoke.
+pub struct Staff {
+    users: Vec<User>,
+}
+
+impl Staff {
+    pub fn load(conn: &mut DbConn) -> QueryResult<Staff> {
+        Ok(Staff {
+            users: crate::auth::users::list(conn)?,
+        })
+    }
+
+    fn identify(&self, name: &str, address: &str) -> Option<&User> {
+        if !address.is_empty() {
+            if let Some(u) = self
+                .users
+                .iter()
+                .find(|u| u.email.eq_ignore_ascii_case(address))
+            {
+                return Some(u);
+            }
+        }
+        if name.trim().is_empty() {
+            return None;
+        }
+        self.users.iter().find(|u| u.is_staff_name(name))
+    }
+
+    fn is_rnd_name(&self, name: &str) -> bool {
+        self.users
+            .iter()
+            .any(|u| u.role() == Role::Rnd && u.is_staff_name(name))
+    }
+
+    fn is_rnd_address(&self, address: &str) -> bool {
+        self.users
+            .iter()
+            .any(|u| u.role() == Role::Rnd && u.email.eq_ignore_ascii_case(address))
+    }
+}
+
+/// Direction of a message as shown on the case and used by reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Customer,
+    Support,
+    ToRnd,
+    FromRnd,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Customer => "customer",
+            Direction::Support => "support",
+            Direction::ToRnd => "to_rnd",
+            Direction::FromRnd => "from_rnd",
+        }
+    }
+}
+
+/// The direction of `pm`, and the staff account that sent it, if any.
+pub(super) fn direction(
+    staff: &Staff,
+    rules: &Rules,
+    pm: &ParsedMail,
+) -> (Direction, Option<User>) {
+    let user = staff.identify(&pm.from_name, &pm.from_address).cloned();
+    let staff_domain = pm
+        .from_address
+        .rsplit_once('@')
+        .is_some_and(|(_, d)| rules.staff_domains.iter().any(|s| s == d));
+    let is_staff = user.is_some() || staff_domain;
+    if !is_staff {
+        return (Direction::Customer, None);
+    }
+    if user.as_ref().is_some_and(|u| u.role() == Role::Rnd) {
+        return (Direction::FromRnd, user);
+    }
+    let to_rnd = pm.to.iter().any(|a| staff.is_rnd_address(a))
+        || match extract::greeting(&pm.body_text) {
+            Greeting::Dev => true,
+            Greeting::Name(n) => staff.is_rnd_name(&n),
+            Greeting::None => false,
+        };
+    (
+        if to_rnd {
+            Direction::ToRnd
+        } else {
+            Direction::Support
+        },
+        user,
+    )
+}
