@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on what they set up themselves
 //! Deterministic mutation runs over the parsers (mail, export format, mbox, zip
 //! bundles): truncated, bit-flipped, spliced and repeated inputs must never panic.
 //! A bounded, always-on complement to fuzzing (see the note in BENCHMARKS/README).

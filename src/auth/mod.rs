@@ -31,8 +31,7 @@ impl Keys {
     }
 
     pub fn sign(&self, purpose: &str, data: &str) -> String {
-        let mut mac =
-            <Hmac<Sha256> as Mac>::new_from_slice(&self.secret).expect("HMAC takes any key length");
+        let mut mac = hmac_with(&self.secret);
         mac.update(purpose.as_bytes());
         mac.update(b"\0");
         mac.update(data.as_bytes());
@@ -43,8 +42,7 @@ impl Keys {
         let Ok(raw) = hex::decode(sig) else {
             return false;
         };
-        let mut mac =
-            <Hmac<Sha256> as Mac>::new_from_slice(&self.secret).expect("HMAC takes any key length");
+        let mut mac = hmac_with(&self.secret);
         mac.update(purpose.as_bytes());
         mac.update(b"\0");
         mac.update(data.as_bytes());
@@ -80,6 +78,12 @@ pub fn load_keys(conn: &mut crate::db::DbConn) -> Result<Keys, diesel::result::E
     Ok(Keys::from_secret(
         hex::decode(&hexed).unwrap_or_else(|_| hexed.into_bytes()),
     ))
+}
+
+/// HMAC-SHA256 accepts a key of any length, so building one cannot fail.
+#[allow(clippy::expect_used)]
+fn hmac_with(secret: &[u8]) -> Hmac<Sha256> {
+    <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes any key length")
 }
 
 pub fn random_hex(bytes: usize) -> String {

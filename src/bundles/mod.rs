@@ -178,9 +178,7 @@ fn push_first(out: &mut Vec<Finding>, entry: &str, line: usize, kind: &'static s
 /// Scans one text for findings (codes, serials, first and last timestamp).
 pub fn scan_text(entry: &str, text: &str, serial: &Regex, out: &mut Vec<Finding>, max: usize) {
     static TS: OnceLock<Regex> = OnceLock::new();
-    let ts = TS.get_or_init(|| {
-        Regex::new(r"\d{4}[-/]\d{2}[-/]\d{2}[ T]\d{2}:\d{2}:\d{2}").expect("timestamp pattern")
-    });
+    let ts = crate::mail::extract::re(&TS, r"\d{4}[-/]\d{2}[-/]\d{2}[ T]\d{2}:\d{2}:\d{2}");
     let mut first_ts: Option<(usize, String)> = None;
     let mut last_ts: Option<(usize, String)> = None;
     for (i, line) in text.lines().enumerate() {

@@ -92,6 +92,43 @@ pub fn lookup(input: &str) -> Option<Decoded> {
     parse_code(input).map(decode)
 }
 
+/// A case that carried a code, with its resolution when it was closed.
+pub struct CodeCase {
+    pub number: String,
+    pub subject: String,
+    pub status: String,
+    pub resolution: Option<String>,
+}
+
+/// The newest 100 cases that carried `code` (formatted as `format_code` gives it).
+pub fn cases_with(conn: &mut crate::db::DbConn, code: &str) -> diesel::QueryResult<Vec<CodeCase>> {
+    use crate::db::schema::{case_codes, cases, closures};
+    use diesel::prelude::*;
+    let rows: Vec<(i64, String, String, String)> = case_codes::table
+        .inner_join(cases::table.on(cases::id.eq(case_codes::case_id)))
+        .filter(case_codes::code.eq(code))
+        .order(cases::updated_at.desc())
+        .limit(100)
+        .select((cases::id, cases::number, cases::subject, cases::status))
+        .load(conn)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (id, number, subject, status) in rows {
+        let resolution = closures::table
+            .filter(closures::case_id.eq(id))
+            .order(closures::id.desc())
+            .select(closures::resolution)
+            .first::<String>(conn)
+            .optional()?;
+        out.push(CodeCase {
+            number,
+            subject,
+            status,
+            resolution,
+        });
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -262,41 +299,4 @@ mod tests {
         );
         assert!(d.known && d.description == "Access is denied.", "{d:?}");
     }
-}
-
-/// A case that carried a code, with its resolution when it was closed.
-pub struct CodeCase {
-    pub number: String,
-    pub subject: String,
-    pub status: String,
-    pub resolution: Option<String>,
-}
-
-/// The newest 100 cases that carried `code` (formatted as `format_code` gives it).
-pub fn cases_with(conn: &mut crate::db::DbConn, code: &str) -> diesel::QueryResult<Vec<CodeCase>> {
-    use crate::db::schema::{case_codes, cases, closures};
-    use diesel::prelude::*;
-    let rows: Vec<(i64, String, String, String)> = case_codes::table
-        .inner_join(cases::table.on(cases::id.eq(case_codes::case_id)))
-        .filter(case_codes::code.eq(code))
-        .order(cases::updated_at.desc())
-        .limit(100)
-        .select((cases::id, cases::number, cases::subject, cases::status))
-        .load(conn)?;
-    let mut out = Vec::with_capacity(rows.len());
-    for (id, number, subject, status) in rows {
-        let resolution = closures::table
-            .filter(closures::case_id.eq(id))
-            .order(closures::id.desc())
-            .select(closures::resolution)
-            .first::<String>(conn)
-            .optional()?;
-        out.push(CodeCase {
-            number,
-            subject,
-            status,
-            resolution,
-        });
-    }
-    Ok(out)
 }

@@ -17,7 +17,7 @@ pub fn looks_like_export(text: &str) -> bool {
 
 fn block_re() -> &'static Regex {
     static R: OnceLock<Regex> = OnceLock::new();
-    R.get_or_init(|| Regex::new(r"(?m)^\s*=+\s*第\s*(\d+)\s*封邮件\s*=+\s*$").expect("pattern"))
+    super::extract::re(&R, r"(?m)^\s*=+\s*第\s*(\d+)\s*封邮件\s*=+\s*$")
 }
 
 fn field<'a>(line: &'a str, names: &[&str]) -> Option<&'a str> {

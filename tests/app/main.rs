@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on what they set up themselves
 //! One integration binary: the real server over HTTP, the real CLI, real databases.
 
 mod helpers;
