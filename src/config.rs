@@ -88,15 +88,6 @@ impl Settings {
     pub fn imap_timeout(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.imap_timeout_secs.max(1))
     }
-
-    pub fn sla_for(&self, priority: &str) -> i64 {
-        match priority {
-            "low" => self.sla_minutes[0],
-            "high" => self.sla_minutes[2],
-            "urgent" => self.sla_minutes[3],
-            _ => self.sla_minutes[1],
-        }
-    }
 }
 
 /// The seed's serial `T102210000943`: one letter and twelve digits.

@@ -50,6 +50,12 @@ pub fn build_state(settings: Settings, pool_size: u32) -> Result<AppState, Start
     })
 }
 
+/// Runs the server and its workers until it is stopped (the blocking entry point
+/// for `casebook serve`).
+pub fn run_server(state: AppState, bind: &str) -> std::io::Result<()> {
+    actix_web::rt::System::new().block_on(serve(state, bind))
+}
+
 pub async fn serve(state: AppState, bind: &str) -> std::io::Result<()> {
     let state = actix_web::web::Data::new(state);
     let secure = state.settings.secure_cookies;

@@ -4,6 +4,7 @@
 //! refused with a clear reason: zip bombs, unsafe names, encrypted entries, truncation.
 
 mod attachment;
+pub mod stored;
 mod upload;
 
 pub use attachment::{record, store_attachment, File, NewAttachment};

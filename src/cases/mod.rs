@@ -56,18 +56,6 @@ pub fn find_by_number(conn: &mut DbConn, number: &str) -> QueryResult<Option<Cas
         .optional()
 }
 
-/// An attachment of case `number`: its file name and blob hash. `NotFound` when the
-/// attachment belongs to another case.
-pub fn attachment_of(conn: &mut DbConn, number: &str, id: i64) -> QueryResult<(String, String)> {
-    use crate::db::schema::attachments;
-    let case = find_by_number(conn, number)?.ok_or(diesel::result::Error::NotFound)?;
-    attachments::table
-        .filter(attachments::id.eq(id))
-        .filter(attachments::case_id.eq(case.id))
-        .select((attachments::filename, attachments::sha256))
-        .first(conn)
-}
-
 /// Letters and digits that cannot be mistaken for each other (no 0/O, 1/I/L).
 const ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
 

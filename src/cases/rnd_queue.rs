@@ -34,13 +34,13 @@ type Row = (
 /// The escalations in `statuses` (at most 500), judged overdue at `now`.
 pub fn load(
     conn: &mut crate::db::DbConn,
-    statuses: &[&str],
+    statuses: &[super::EscalationStatus],
     overdue_hours: i64,
     now: NaiveDateTime,
 ) -> QueryResult<Vec<EscalationRow>> {
     let rows: Vec<Row> = escalations::table
         .inner_join(cases::table.on(cases::id.eq(escalations::case_id)))
-        .filter(escalations::status.eq_any(statuses))
+        .filter(escalations::status.eq_any(statuses.iter().map(|s| s.as_str())))
         .order(escalations::opened_at.asc())
         .limit(500)
         .select((

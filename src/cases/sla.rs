@@ -55,6 +55,17 @@ impl FirstResponse {
     }
 }
 
+/// The first-response target in minutes for a priority (`sla_minutes` is ordered
+/// least urgent first, as `Priority::ALL`); an unknown priority counts as normal.
+pub fn target_minutes(sla_minutes: &[i64; 4], priority: &str) -> i64 {
+    let p = super::Priority::parse(priority).unwrap_or(super::Priority::Normal);
+    let i = super::Priority::ALL
+        .iter()
+        .position(|x| *x == p)
+        .unwrap_or(1);
+    sla_minutes.get(i).copied().unwrap_or(sla_minutes[1])
+}
+
 pub fn short(minutes: i64) -> String {
     let m = minutes.max(0);
     let (d, h, mm) = (m / 1440, (m % 1440) / 60, m % 60);

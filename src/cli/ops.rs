@@ -27,7 +27,7 @@ pub(super) fn serve(
             );
         }
     }
-    match actix_web::rt::System::new().block_on(crate::startup::serve(state, bind)) {
+    match crate::startup::run_server(state, bind) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(format!("server: {e}")),
     }

@@ -6,11 +6,9 @@ use super::AppError;
 use super::CurrentUser;
 use super::HasRole;
 use super::{check_csrf, run, see_other, Page, State};
-use crate::db::schema::{attachments, bundle_entries, bundle_findings};
 use actix_multipart::Multipart;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
-use diesel::prelude::*;
 use serde::Deserialize;
 
 use super::roles::{ESCALATION_PARTIES as UPLOADERS, STAFF as READERS};
@@ -53,20 +51,6 @@ pub async fn upload(
     )))
 }
 
-pub struct EntryRow {
-    pub path: String,
-    pub size: i64,
-    pub compressed: i64,
-    pub is_text: bool,
-}
-
-pub struct FindingRow {
-    pub entry: String,
-    pub line: i64,
-    pub kind: String,
-    pub value: String,
-}
-
 #[derive(Template)]
 #[template(path = "bundles/show.html")]
 struct BundlePage {
@@ -76,24 +60,8 @@ struct BundlePage {
     filename: String,
     status: String,
     note: String,
-    entries: Vec<EntryRow>,
-    findings: Vec<FindingRow>,
-}
-
-type AttInfo = (String, String, Option<String>, Option<String>);
-
-fn attachment_of(c: &mut crate::db::DbConn, number: &str, id: i64) -> Result<AttInfo, AppError> {
-    let case = crate::cases::find_by_number(c, number)?.ok_or(AppError::NotFound)?;
-    Ok(attachments::table
-        .filter(attachments::id.eq(id))
-        .filter(attachments::case_id.eq(case.id))
-        .select((
-            attachments::filename,
-            attachments::sha256,
-            attachments::bundle_status,
-            attachments::bundle_note,
-        ))
-        .first(c)?)
+    entries: Vec<crate::bundles::stored::EntryRow>,
+    findings: Vec<crate::bundles::stored::FindingRow>,
 }
 
 pub async fn show(
@@ -105,57 +73,18 @@ pub async fn show(
     user.require(READERS)?;
     let (number, id) = path.into_inner();
     let n = number.clone();
-    let (info, entries, findings) = run(&st, move |c, _| -> Result<_, AppError> {
-        let info = attachment_of(c, &n, id)?;
-        let entries: Vec<(String, i64, i64, bool)> = bundle_entries::table
-            .filter(bundle_entries::attachment_id.eq(id))
-            .order(bundle_entries::id.asc())
-            .select((
-                bundle_entries::path,
-                bundle_entries::size,
-                bundle_entries::compressed_size,
-                bundle_entries::is_text,
-            ))
-            .load(c)?;
-        let findings: Vec<(String, i64, String, String)> = bundle_findings::table
-            .filter(bundle_findings::attachment_id.eq(id))
-            .order(bundle_findings::id.asc())
-            .select((
-                bundle_findings::entry_path,
-                bundle_findings::line,
-                bundle_findings::kind,
-                bundle_findings::value,
-            ))
-            .load(c)?;
-        Ok((info, entries, findings))
-    })
-    .await?;
+    let (att, entries, findings) =
+        run(&st, move |c, _| crate::bundles::stored::listing(c, &n, id)).await?;
     let page = Page::new(&req, &st, Some(user.0));
     html(&BundlePage {
         page,
         number,
         id,
-        filename: info.0,
-        status: info.2.unwrap_or_default(),
-        note: info.3.unwrap_or_default(),
-        entries: entries
-            .into_iter()
-            .map(|(path, size, compressed, is_text)| EntryRow {
-                path,
-                size,
-                compressed,
-                is_text,
-            })
-            .collect(),
-        findings: findings
-            .into_iter()
-            .map(|(entry, line, kind, value)| FindingRow {
-                entry,
-                line,
-                kind,
-                value,
-            })
-            .collect(),
+        filename: att.filename,
+        status: att.status.unwrap_or_default(),
+        note: att.note.unwrap_or_default(),
+        entries,
+        findings,
     })
 }
 
@@ -191,31 +120,8 @@ pub async fn view(
     let entry = q.into_inner().path;
     let store = st.store.clone();
     let (n, e) = (number.clone(), entry.clone());
-    let (filename, bytes) = run(&st, move |c, _| -> Result<(String, Vec<u8>), AppError> {
-        let (filename, sha, status, _) = attachment_of(c, &n, id)?;
-        let data =
-            crate::storage::BlobStore::get(store.as_ref(), &sha).map_err(AppError::internal)?;
-        if e.is_empty() || status.as_deref() == Some("text") {
-            return Ok((filename, data));
-        }
-        if status.as_deref() != Some("ok") {
-            return Err(AppError::bad_request("bundle.refused"));
-        }
-        let known: i64 = bundle_entries::table
-            .filter(bundle_entries::attachment_id.eq(id))
-            .filter(bundle_entries::path.eq(&e))
-            .count()
-            .get_result(c)?;
-        if known == 0 {
-            return Err(AppError::NotFound);
-        }
-        let bytes = crate::bundles::read_entry(&data, &e, &crate::bundles::Limits::default())
-            .map_err(|r| {
-                AppError::BadRequest(
-                    crate::i18n::Msg::new("bundle.refused_because").with("reason", r),
-                )
-            })?;
-        Ok((filename, bytes))
+    let (filename, bytes) = run(&st, move |c, _| {
+        crate::bundles::stored::read(c, store.as_ref(), &n, id, &e)
     })
     .await?;
     let truncated = bytes.len() > VIEW_MAX;

@@ -142,7 +142,7 @@ pub async fn queue(
             let sla = crate::cases::sla::first_response(
                 c.first_customer_at,
                 c.first_response_at,
-                st.settings.sla_for(&c.priority),
+                crate::cases::sla::target_minutes(&st.settings.sla_minutes, &c.priority),
                 now,
             );
             let overdue = open_escs.iter().any(|(id, status, since)| {
@@ -244,6 +244,7 @@ struct CasePage {
     sla_amount: String,
     staff: Vec<(i64, String)>,
     transitions: Vec<&'static str>,
+    priorities: Vec<&'static str>,
     overdue: Vec<i64>,
     mail_transport: String,
     is_support: bool,
@@ -287,7 +288,7 @@ pub async fn show(
     let sla = crate::cases::sla::first_response(
         case.first_customer_at,
         case.first_response,
-        st.settings.sla_for(&case.priority),
+        crate::cases::sla::target_minutes(&st.settings.sla_minutes, &case.priority),
         now,
     );
     let from = Status::parse(&case.status).unwrap_or(Status::New);
@@ -325,6 +326,10 @@ pub async fn show(
         sla_amount: sla.amount(),
         staff,
         transitions,
+        priorities: crate::cases::Priority::ALL
+            .iter()
+            .map(|p| p.as_str())
+            .collect(),
         overdue,
         mail_transport: crate::mail::outbound::Transport::describe(&st.settings),
         is_support: matches!(role, crate::auth::Role::Support | crate::auth::Role::Admin),
@@ -340,9 +345,11 @@ pub async fn attachment(
 ) -> Result<HttpResponse, AppError> {
     user.require(STAFF)?;
     let (number, id) = path.into_inner();
-    let (filename, sha) = run(&st, move |c, _| cases_mod::attachment_of(c, &number, id)).await?;
     let store = st.store.clone();
-    let bytes = web::block(move || crate::storage::BlobStore::get(store.as_ref(), &sha)).await??;
+    let (filename, bytes) = run(&st, move |c, _| {
+        crate::bundles::stored::read(c, store.as_ref(), &number, id, "")
+    })
+    .await?;
     Ok(download(bytes, &filename))
 }
 

@@ -255,6 +255,21 @@ impl From<crate::mail::quarantine::AssignError> for AppError {
     }
 }
 
+impl From<crate::bundles::stored::ReadError> for AppError {
+    fn from(e: crate::bundles::stored::ReadError) -> Self {
+        use crate::bundles::stored::ReadError as E;
+        match e {
+            E::NotFound => AppError::NotFound,
+            E::Refused => AppError::bad_request("bundle.refused"),
+            E::Entry(r) => {
+                AppError::BadRequest(Msg::new("bundle.refused_because").with("reason", r))
+            }
+            E::Storage(s) => AppError::internal(s),
+            E::Db(d) => d.into(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@ use super::AppError;
 use super::CurrentUser;
 use super::{run, Page, State};
 use super::{HasRole, STAFF};
+use crate::cases::EscalationStatus;
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
@@ -25,8 +26,8 @@ pub async fn queue(
     let hours = st.settings.escalation_overdue_hours;
     let (waiting, needs_info) = run(&st, move |c, _| -> Result<_, AppError> {
         Ok((
-            crate::cases::rnd_queue::load(c, &["open"], hours, crate::now())?,
-            crate::cases::rnd_queue::load(c, &["needs_info"], hours, crate::now())?,
+            crate::cases::rnd_queue::load(c, &[EscalationStatus::Open], hours, crate::now())?,
+            crate::cases::rnd_queue::load(c, &[EscalationStatus::NeedsInfo], hours, crate::now())?,
         ))
     })
     .await?;
@@ -42,7 +43,12 @@ pub async fn queue_json(st: State, user: super::ApiUser) -> Result<HttpResponse,
     user.require(STAFF)?;
     let hours = st.settings.escalation_overdue_hours;
     let list = super::run(&st, move |c, _| {
-        crate::cases::rnd_queue::load(c, &["open", "needs_info"], hours, crate::now())
+        crate::cases::rnd_queue::load(
+            c,
+            &[EscalationStatus::Open, EscalationStatus::NeedsInfo],
+            hours,
+            crate::now(),
+        )
     })
     .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "escalations": list })))

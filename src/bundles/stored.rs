@@ -1,0 +1,133 @@
+//! A stored attachment as the bundle pages show it: its entries and findings, and the
+//! bytes of one entry, read back from the blob store.
+
+use super::{read_entry, Limits, Refusal};
+use crate::db::schema::{attachments, bundle_entries, bundle_findings};
+use crate::db::DbConn;
+use crate::storage::{BlobStore, StorageError};
+use diesel::prelude::*;
+
+/// An attachment of a case, as stored.
+#[derive(Debug, Clone)]
+pub struct StoredAttachment {
+    pub filename: String,
+    pub sha256: String,
+    /// `ok`, `text`, `refused`, … or none for an attachment that is not a bundle.
+    pub status: Option<String>,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Queryable)]
+pub struct EntryRow {
+    pub path: String,
+    pub size: i64,
+    pub compressed: i64,
+    pub is_text: bool,
+}
+
+#[derive(Debug, Clone, Queryable)]
+pub struct FindingRow {
+    pub entry: String,
+    pub line: i64,
+    pub kind: String,
+    pub value: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("no such attachment or entry")]
+    NotFound,
+    #[error("the bundle was refused at upload")]
+    Refused,
+    #[error("entry refused: {0}")]
+    Entry(Refusal),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+}
+
+/// Attachment `id` of case `number`; `NotFound` when it belongs to another case.
+pub fn of_case(conn: &mut DbConn, number: &str, id: i64) -> QueryResult<StoredAttachment> {
+    let case =
+        crate::cases::find_by_number(conn, number)?.ok_or(diesel::result::Error::NotFound)?;
+    let (filename, sha256, status, note) = attachments::table
+        .filter(attachments::id.eq(id))
+        .filter(attachments::case_id.eq(case.id))
+        .select((
+            attachments::filename,
+            attachments::sha256,
+            attachments::bundle_status,
+            attachments::bundle_note,
+        ))
+        .first::<(String, String, Option<String>, Option<String>)>(conn)?;
+    Ok(StoredAttachment {
+        filename,
+        sha256,
+        status,
+        note,
+    })
+}
+
+/// The attachment with its entries and findings, in stored order.
+pub fn listing(
+    conn: &mut DbConn,
+    number: &str,
+    id: i64,
+) -> QueryResult<(StoredAttachment, Vec<EntryRow>, Vec<FindingRow>)> {
+    let att = of_case(conn, number, id)?;
+    let entries = bundle_entries::table
+        .filter(bundle_entries::attachment_id.eq(id))
+        .order(bundle_entries::id.asc())
+        .select((
+            bundle_entries::path,
+            bundle_entries::size,
+            bundle_entries::compressed_size,
+            bundle_entries::is_text,
+        ))
+        .load(conn)?;
+    let findings = bundle_findings::table
+        .filter(bundle_findings::attachment_id.eq(id))
+        .order(bundle_findings::id.asc())
+        .select((
+            bundle_findings::entry_path,
+            bundle_findings::line,
+            bundle_findings::kind,
+            bundle_findings::value,
+        ))
+        .load(conn)?;
+    Ok((att, entries, findings))
+}
+
+/// The bytes of `entry` in a bundle (or of the whole attachment when `entry` is empty
+/// or the attachment is a text file), with the attachment's file name. Only entries
+/// recorded at upload can be read.
+pub fn read(
+    conn: &mut DbConn,
+    store: &dyn BlobStore,
+    number: &str,
+    id: i64,
+    entry: &str,
+) -> Result<(String, Vec<u8>), ReadError> {
+    let att = of_case(conn, number, id).map_err(|e| match e {
+        diesel::result::Error::NotFound => ReadError::NotFound,
+        other => ReadError::Db(other),
+    })?;
+    let data = store.get(&att.sha256)?;
+    if entry.is_empty() || att.status.as_deref() == Some("text") {
+        return Ok((att.filename, data));
+    }
+    if att.status.as_deref() != Some("ok") {
+        return Err(ReadError::Refused);
+    }
+    let known: i64 = bundle_entries::table
+        .filter(bundle_entries::attachment_id.eq(id))
+        .filter(bundle_entries::path.eq(entry))
+        .count()
+        .get_result(conn)?;
+    if known == 0 {
+        return Err(ReadError::NotFound);
+    }
+    let bytes = read_entry(&data, entry, &Limits::default()).map_err(ReadError::Entry)?;
+    Ok((att.filename, bytes))
+}
