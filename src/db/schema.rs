@@ -97,6 +97,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    message_refs (ref_id, message_row_id) {
+        ref_id -> Text,
+        message_row_id -> BigInt,
+    }
+}
+
+diesel::table! {
     attachments (id) {
         id -> BigInt,
         message_row_id -> BigInt,
@@ -312,11 +319,13 @@ diesel::table! {
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(messages -> cases (case_id));
 diesel::joinable!(attachments -> messages (message_row_id));
+diesel::joinable!(message_refs -> messages (message_row_id));
 diesel::joinable!(escalation_entries -> escalations (escalation_id));
 diesel::joinable!(quarantine -> raw_messages (raw_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     app_settings,
+    message_refs,
     users,
     api_tokens,
     login_attempts,

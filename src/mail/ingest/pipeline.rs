@@ -251,6 +251,7 @@ impl Pipeline<'_> {
                 })
                 .returning(messages::id)
                 .get_result(conn)?;
+            super::thread::record_refs(conn, &pm, &mid, row_id)?;
             let mut scan_texts: Vec<(String, String)> = vec![
                 ("subject".into(), pm.subject.clone()),
                 (format!("message {mid}"), pm.body_text.clone()),

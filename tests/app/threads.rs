@@ -1,0 +1,121 @@
+//! A thread is one case whatever the order its messages arrive in: replies read
+//! before their parent, and replies to an ancestor Casebook never received.
+
+use crate::helpers::{mail, TestApp};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Generated threads: (message-id, raw). Every reply carries the full References
+/// chain from its root; in every third thread the root was never sent to support (a
+/// "ghost"), so its replies only share the root's id.
+fn corpus() -> (Vec<(String, Vec<u8>)>, Vec<BTreeSet<String>>) {
+    let mut out = Vec::new();
+    let mut threads = Vec::new();
+    for t in 0..8 {
+        let ghost = t % 3 == 2;
+        let root = format!("root{t}@customer{t}.example");
+        let mut chain = vec![root.clone()];
+        let mut members = BTreeSet::new();
+        if !ghost {
+            out.push((
+                root.clone(),
+                mail(
+                    &[
+                        ("From", &format!("Cust {t} <c{t}@customer{t}.example>")),
+                        ("To", "support@cmgos.example"),
+                        ("Subject", &format!("problem number {t}")),
+                        ("Message-ID", &format!("<{root}>")),
+                        ("Date", "Mon, 01 Jul 2024 09:00:00 +0800"),
+                    ],
+                    &format!("activation fails on machine {t}"),
+                ),
+            ));
+            members.insert(root.clone());
+        }
+        for r in 0..4 {
+            let id = format!("r{t}-{r}@customer{t}.example");
+            let parent = chain.last().cloned().unwrap_or_default();
+            let refs = chain
+                .iter()
+                .map(|c| format!("<{c}>"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            out.push((
+                id.clone(),
+                mail(
+                    &[
+                        ("From", &format!("Cust {t} <c{t}@customer{t}.example>")),
+                        ("To", "support@cmgos.example"),
+                        ("Subject", &format!("Re: problem number {t} ({r})")),
+                        ("Message-ID", &format!("<{id}>")),
+                        ("In-Reply-To", &format!("<{parent}>")),
+                        ("References", &refs),
+                        ("Date", &format!("Mon, 01 Jul 2024 1{r}:00:00 +0800")),
+                    ],
+                    &format!("reply {r} in thread {t}"),
+                ),
+            ));
+            members.insert(id.clone());
+            chain.push(id);
+        }
+        threads.push(members);
+    }
+    (out, threads)
+}
+
+/// A small deterministic shuffle (xorshift), so every order can be replayed.
+fn shuffled<T: Clone>(items: &[T], seed: u64) -> Vec<T> {
+    let mut v = items.to_vec();
+    let mut x = seed.max(1);
+    for i in (1..v.len()).rev() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.swap(i, (x % (i as u64 + 1)) as usize);
+    }
+    v
+}
+
+#[test]
+fn the_same_messages_in_any_order_make_the_same_cases() {
+    let (messages, threads) = corpus();
+    let mut reversed = messages.clone();
+    reversed.reverse();
+    let orders = [
+        ("file order", messages.clone()),
+        ("reversed", reversed),
+        ("seed 7", shuffled(&messages, 7)),
+        ("seed 1234", shuffled(&messages, 1234)),
+        ("seed 99991", shuffled(&messages, 99991)),
+    ];
+    for (name, order) in orders {
+        let app = TestApp::new();
+        let token = app.seed_staff();
+        let app = app.start();
+        let mut case_of: BTreeMap<String, String> = BTreeMap::new();
+        for (id, raw) in &order {
+            let (s, v) = app.api("POST", "/api/mail/inbound", Some(&token), Some(raw));
+            assert_eq!(s, 200, "{name}: {v}");
+            let number = v["case_number"].as_str().expect("case number").to_string();
+            case_of.insert(id.clone(), number);
+        }
+        // Each thread is exactly one case, and no case holds two threads.
+        let mut seen = BTreeSet::new();
+        for members in &threads {
+            let cases: BTreeSet<&String> = members.iter().map(|m| &case_of[m]).collect();
+            assert_eq!(cases.len(), 1, "{name}: a thread split into {cases:?}");
+            let case = cases.into_iter().next().expect("one case").clone();
+            assert!(
+                seen.insert(case.clone()),
+                "{name}: {case} holds two threads"
+            );
+            // What a message reported is what the case holds.
+            let detail = app.api_get(&format!("/api/cases/{case}"), &token);
+            let held = detail["messages"].as_array().map(Vec::len).unwrap_or(0);
+            assert_eq!(held, members.len(), "{name}: {case}");
+        }
+        let total = app.api_get("/api/cases?per_page=100", &token)["total"]
+            .as_i64()
+            .expect("total");
+        assert_eq!(total as usize, threads.len(), "{name}: cases");
+    }
+}
