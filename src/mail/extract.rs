@@ -37,7 +37,8 @@ pub fn find_case_tag(text: &str) -> Option<String> {
     r.captures(text).map(|c| c[1].to_ascii_uppercase())
 }
 
-/// The subject for display: prefixes, our case tag and tracking tokens removed.
+/// The subject for display: prefixes, our case tag and tracking tokens removed, secrets
+/// masked (`mask_secrets`); the raw mail keeps the original.
 /// Compiles the token pattern; the ingest uses `display_subject_re` with the one in `Rules`.
 pub fn display_subject(subject: &str, prefixes: &[String]) -> String {
     display_subject_re(subject, &token_regex(prefixes))
@@ -56,11 +57,7 @@ pub fn display_subject_re(subject: &str, token_re: &Regex) -> String {
     let s = tag.replace_all(&normal, " ");
     let s = token_re.replace_all(&s, " ");
     let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    if s.is_empty() {
-        normal
-    } else {
-        s
-    }
+    mask_secrets(if s.is_empty() { &normal } else { &s })
 }
 
 /// The pattern for tracking tokens of the configured prefixes (compiled once, in `Rules`).
@@ -184,34 +181,136 @@ pub fn serial_numbers(text: &str, pattern: &Regex) -> Vec<String> {
     out
 }
 
+/// What a masked secret becomes.
+const MASK: &str = "******";
+
+/// Product keys: five groups of five, as printed (`VK7JG-NPHTM-…`, upper case with
+/// dashes), or in lower case, without dashes or with spaces, when every character is
+/// from the product-key alphabet (no vowels but the N of newer keys, no 0, 1 or 5), so
+/// that words, hex codes and serial numbers are not taken for keys. The last group is
+/// captured.
+fn product_key_patterns() -> [&'static Regex; 2] {
+    static DASHED: OnceLock<Regex> = OnceLock::new();
+    static ANY: OnceLock<Regex> = OnceLock::new();
+    [
+        re(&DASHED, r"(?-u:\b)(?:[A-Z0-9]{5}-){4}([A-Z0-9]{5})(?-u:\b)"),
+        re(
+            &ANY,
+            r"(?i)(?-u:\b)(?:[BCDFGHJKMNPQRTVWXY2346789]{5}[- ]?){4}([BCDFGHJKMNPQRTVWXY2346789]{5})(?-u:\b)",
+        ),
+    ]
+}
+
+fn masked_key(last: &str) -> String {
+    format!("*****-*****-*****-*****-{}", last.to_ascii_uppercase())
+}
+
 /// Product keys, masked: only the last five characters stay readable.
 pub fn product_keys(text: &str) -> Vec<String> {
-    static R: OnceLock<Regex> = OnceLock::new();
-    let r = re(&R, r"(?-u:\b)(?:[A-Z0-9]{5}-){4}([A-Z0-9]{5})(?-u:\b)");
     let mut out = Vec::new();
-    for c in r.captures_iter(text) {
-        let masked = format!("*****-*****-*****-*****-{}", &c[1]);
-        if !out.contains(&masked) {
-            out.push(masked);
+    let mut rest = text.to_string();
+    for r in product_key_patterns() {
+        for c in r.captures_iter(&rest) {
+            let masked = masked_key(&c[1]);
+            if !out.contains(&masked) {
+                out.push(masked);
+            }
         }
+        rest = r.replace_all(&rest, "").into_owned();
     }
     out
 }
 
-/// Masks credentials, secrets in URLs and product keys, for display and the API.
+/// Labels that always introduce a secret when followed by `:`, `：` or `=`. The long
+/// English words need no word boundary, so `clickpassword: x` (words glued together by
+/// HTML-to-text) is caught too.
+const LABELS: &str = r"用户名|用戶名|账号|帳號|帐号|登录名|登录账号|登錄名|密码|密碼|口令|验证码|驗證碼|password|passwd|passcode|passphrase|username|(?-u:\b)(?:user[ _-]?name|user[ _-]?id|login|pwd|pw|pass|pin|secret|api[_ -]?key|access[_ -]?key|secret[_ -]?key|client[_ -]?secret|token)";
+
+/// Labels strong enough to introduce a secret without a colon: `密码 x`, `密码是x`,
+/// `口令为 x`, `password x`, `password is x`, `密码（x）`. The value is checked by
+/// `weak_value_is_secret` so that prose ("reset your password via the portal",
+/// "密码是什么") stays.
+const WEAK_LABELS: &str =
+    r"用户名|用戶名|密码|密碼|口令|password|passwd|passcode|passphrase|(?-u:\b)pwd";
+
+/// A value in quotes (masked whole, spaces included) or up to the next space.
+const VALUE: &str = r#""[^"\r\n]{1,200}"|'[^'\r\n]{1,200}'|“[^”\r\n]{1,200}”|‘[^’\r\n]{1,200}’|「[^」\r\n]{1,200}」|[^\s<>&]+"#;
+
+fn is_cjk(c: char) -> bool {
+    matches!(c, '\u{2E80}'..='\u{9FFF}' | '\u{F900}'..='\u{FAFF}' | '\u{FE30}'..='\u{FE4F}' | '\u{FF00}'..='\u{FFEF}')
+}
+
+fn is_quoted(v: &str) -> bool {
+    v.starts_with(['"', '\'', '“', '‘', '「'])
+}
+
+/// Whether the word after a label without a colon is a secret rather than prose.
+fn weak_value_is_secret(label: &str, sep: &str, value: &str) -> bool {
+    if is_quoted(value) {
+        return true;
+    }
+    let v = value.trim_end_matches(|c: char| {
+        matches!(c, '.' | ',' | ';' | '!' | '?' | ')' | ']' | '}') || is_cjk(c)
+    });
+    let Some(first) = v.chars().next() else {
+        return false;
+    };
+    if is_cjk(first) {
+        return false;
+    }
+    // A Chinese label or separator, or a colon after "is", is a label for sure.
+    let labelled = !label.is_ascii() || !sep.is_ascii() || sep.contains(':');
+    labelled || v.chars().any(|c| !c.is_alphabetic()) || v.chars().skip(1).any(char::is_uppercase)
+}
+
+/// Masks credentials, secrets in URLs and product keys, for display and the API:
+/// `密码：x`, `密码 x`, `密码是x`, `口令为 x`, `密码（x）`, `用户名 x`, `password x`,
+/// `password is x`, `pass: x`, `PW: x`, quoted values whole, `?pass=…` and `user:pw@`
+/// in URLs, `Authorization:` headers, `Bearer …`/`Basic …` credentials and product keys
+/// in any case, with or without dashes (the last group stays readable).
 pub fn mask_secrets(text: &str) -> String {
-    static CRED: OnceLock<Regex> = OnceLock::new();
+    static AUTH: OnceLock<Regex> = OnceLock::new();
+    static SCHEME: OnceLock<Regex> = OnceLock::new();
     static URLQ: OnceLock<Regex> = OnceLock::new();
     static USERINFO: OnceLock<Regex> = OnceLock::new();
-    static KEY: OnceLock<Regex> = OnceLock::new();
-    let cred = re(
-        &CRED,
-        r"(?im)(用户名|用戶名|账号|帳號|帐号|登录名|登录账号|密码|密碼|口令|验证码|(?-u:\b)(?:user\s*name|username|user\s*id|login|password|passwd|pwd|passcode|pin|secret|api[_ ]?key|token))([ \t\u{3000}]*[:：=][ \t\u{3000}]*)([^\s<>&]+)",
+    static CRED: OnceLock<Regex> = OnceLock::new();
+    static WEAK: OnceLock<Regex> = OnceLock::new();
+    static PAREN: OnceLock<Regex> = OnceLock::new();
+
+    // `Authorization: Basic dXNlcjpwYXNz` (the rest of the header line).
+    let auth = re(
+        &AUTH,
+        r"(?i)((?:proxy-)?authorization[ \t]*[:：=][ \t]*)(?:(basic|bearer|digest|negotiate|ntlm|token|apikey)[ \t]+)?[^\s<>][^\r\n<>]*",
     );
-    let s = cred.replace_all(text, "$1$2******");
+    let s = auth.replace_all(text, |c: &regex::Captures| match c.get(2) {
+        Some(scheme) => format!("{}{} {MASK}", &c[1], scheme.as_str()),
+        None => format!("{}{MASK}", &c[1]),
+    });
+    // `Bearer eyJhbGci…` and `Basic dXNlcjpwYXNz` anywhere else.
+    let scheme = re(
+        &SCHEME,
+        r"(?i)(?-u:\b)(bearer|basic)([ \t]+)([A-Za-z0-9._~+/-]{8,}=*)",
+    );
+    let s = scheme.replace_all(&s, |c: &regex::Captures| {
+        let v = &c[3];
+        let upper = v.chars().skip(1).filter(char::is_ascii_uppercase).count();
+        let digit = v.chars().any(|ch| ch.is_ascii_digit());
+        let secret = if c[1].eq_ignore_ascii_case("basic") {
+            v.len() >= 12
+                && !v.contains(['.', '_', '~', '-'])
+                && (digit || v.ends_with('=') || upper >= 3)
+        } else {
+            digit || upper > 0 || v.contains(['.', '_', '~', '+', '/', '=', '-'])
+        };
+        if secret {
+            format!("{}{}{MASK}", &c[1], &c[2])
+        } else {
+            c[0].to_string()
+        }
+    });
     let urlq = re(
         &URLQ,
-        r"(?i)([?&;](?:access_token|token|auth|key|api_key|apikey|sig|signature|sdata|password|pwd|secret|code|session|sid)=)[^&\s<>#]+",
+        r"(?i)([?&;](?:access_token|token|auth|key|api_key|apikey|sig|signature|sdata|password|passwd|pass|pwd|pw|passphrase|secret|client_secret|private_token|access_key|code|session|sid|pin)=)[^&\s<>#]+",
     );
     let s = urlq.replace_all(&s, "${1}***");
     let userinfo = re(
@@ -219,9 +318,47 @@ pub fn mask_secrets(text: &str) -> String {
         r"(?i)(?-u:\b)([a-z][a-z0-9+.-]*://)[^/\s:@<>]+:[^/\s@<>]+@",
     );
     let s = userinfo.replace_all(&s, "${1}***@");
-    let key = re(&KEY, r"(?-u:\b)(?:[A-Z0-9]{5}-){4}([A-Z0-9]{5})(?-u:\b)");
-    key.replace_all(&s, "*****-*****-*****-*****-$1")
-        .into_owned()
+    // `label: value`, `label = value`: always a secret.
+    let cred = re(
+        &CRED,
+        &format!(r"(?i)({LABELS})([ \t\u{{3000}}]*[:：=][ \t\u{{3000}}]*)(?:{VALUE})"),
+    );
+    let s = cred.replace_all(&s, format!("${{1}}${{2}}{MASK}").as_str());
+    // `密码是x`, `密码为 x`, `password is x`, `密码 x`, `password x`: when it looks like one.
+    let weak = re(
+        &WEAK,
+        &format!(
+            r"(?i)({WEAK_LABELS})([ \t\u{{3000}}]*(?:是|为|為)[ \t\u{{3000}}]*[:：]?[ \t\u{{3000}}]*|[ \t\u{{3000}}]+(?:is|was)(?-u:\b)[ \t\u{{3000}}]*[:：]?[ \t\u{{3000}}]*|[ \t\u{{3000}}]+)({VALUE})"
+        ),
+    );
+    let s = weak.replace_all(&s, |c: &regex::Captures| {
+        if weak_value_is_secret(&c[1], &c[2], &c[3]) {
+            format!("{}{}{MASK}", &c[1], &c[2])
+        } else {
+            c[0].to_string()
+        }
+    });
+    // `密码（x）`, `password (x)`.
+    let paren = re(
+        &PAREN,
+        &format!(
+            r"(?i)({WEAK_LABELS})([ \t\u{{3000}}]*[（(][ \t\u{{3000}}]*)([^\s）)]{{1,100}})([ \t\u{{3000}}]*[）)])"
+        ),
+    );
+    let s = paren.replace_all(&s, |c: &regex::Captures| {
+        if weak_value_is_secret(&c[1], "(", &c[3]) {
+            format!("{}{}{MASK}{}", &c[1], &c[2], &c[4])
+        } else {
+            c[0].to_string()
+        }
+    });
+    let mut s = s.into_owned();
+    for r in product_key_patterns() {
+        s = r
+            .replace_all(&s, |c: &regex::Captures| masked_key(&c[1]))
+            .into_owned();
+    }
+    s
 }
 
 /// Splits a body into what the sender wrote and what is folded away by default:
@@ -547,6 +684,144 @@ mod tests {
         );
         assert!(m.contains("x=1"));
         assert!(!mask_secrets("key VK7JG-NPHTM-C97JM-9MPGT-3V66T").contains("VK7JG"));
+    }
+
+    /// Security issue 14, finding 3: every form of secret the probe found, each with
+    /// the parts that must disappear and a part that must stay.
+    #[test]
+    fn secret_forms_table() {
+        let cases: &[(&str, &[&str], &str)] = &[
+            ("密码 Xy7pq9", &["Xy7pq9"], "密码"),
+            ("密码 abcdef", &["abcdef"], "密码"),
+            ("密码是ma018x", &["ma018x"], "密码是"),
+            ("我的密码为 Qwerty", &["Qwerty"], "我的密码为"),
+            ("口令是 s3cr3t!", &["s3cr3t"], "口令是"),
+            ("用户名 userma 密码 pw1234", &["userma", "pw1234"], "用户名"),
+            ("密码（Abc123）请查收", &["Abc123"], "请查收"),
+            ("密码(abc123)", &["abc123"], "密码("),
+            ("密码：ma123。", &["ma123"], "密码："),
+            ("密码是：ma123", &["ma123"], "密码是："),
+            ("password Hunter2", &["Hunter2"], "password"),
+            ("my password is hunter2.", &["hunter2"], "my password is"),
+            (
+                "Password is: correcthorse",
+                &["correcthorse"],
+                "Password is:",
+            ),
+            ("pass: letmein", &["letmein"], "pass:"),
+            ("PW: Zz9zz", &["Zz9zz"], "PW:"),
+            ("pwd=abc123", &["abc123"], "pwd="),
+            (
+                "see https://portal.example.com/login?user=ma&pass=Sup3r#x",
+                &["Sup3r"],
+                "user=ma",
+            ),
+            (
+                "https://portal.example.com/l?password=hunter2&lang=zh",
+                &["hunter2"],
+                "lang=zh",
+            ),
+            (
+                "ftp://ma:Secr3t@files.example.com/x",
+                &["Secr3t"],
+                "files.example.com",
+            ),
+            (
+                "Authorization: Basic dXNlcjpwYXNzd29yZA==\nnext line",
+                &["dXNlcjpwYXNzd29yZA"],
+                "next line",
+            ),
+            (
+                "curl -H 'Authorization: Bearer abc.def.ghi'",
+                &["abc.def.ghi"],
+                "Authorization: Bearer",
+            ),
+            (
+                "use Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig to call",
+                &["eyJhbGciOiJIUzI1NiJ9"],
+                "to call",
+            ),
+            ("Password: \"ma 018\"", &["ma 018", "018"], "Password:"),
+            ("密码：“ma 018” 谢谢", &["ma 018", "018"], "谢谢"),
+            (
+                "password 'open sesame'",
+                &["open sesame", "sesame"],
+                "password",
+            ),
+            (
+                "key vk7jg-nphtm-c97jm-9mpgt-3v66t ok",
+                &["vk7jg", "nphtm"],
+                "3V66T",
+            ),
+            (
+                "key VK7JGNPHTMC97JM9MPGT3V66T",
+                &["VK7JG", "NPHTM"],
+                "3V66T",
+            ),
+            (
+                "key VK7JG NPHTM C97JM 9MPGT 3V66T",
+                &["VK7JG", "NPHTM"],
+                "3V66T",
+            ),
+            (
+                "Please clickpassword: hunter2 to log in",
+                &["hunter2"],
+                "to log in",
+            ),
+            ("yourusername:userma", &["userma"], "yourusername:"),
+            ("api_key = sk-123456", &["sk-123456"], "api_key"),
+        ];
+        for (input, gone, kept) in cases {
+            let m = mask_secrets(input);
+            for g in *gone {
+                assert!(!m.contains(g), "{input:?} → {m:?} still shows {g:?}");
+            }
+            assert!(m.contains(kept), "{input:?} → {m:?} lost {kept:?}");
+            assert_eq!(mask_secrets(&m), m, "masking twice changes {input:?}");
+        }
+    }
+
+    /// What must not be masked: prose about passwords, error codes, serials, plain URLs.
+    #[test]
+    fn secret_false_positives_table() {
+        for text in [
+            "please reset your password via the portal",
+            "Your password is about to expire",
+            "the password reset link did not arrive",
+            "忘记密码怎么办",
+            "密码是什么？",
+            "请输入用户名和密码",
+            "密码（区分大小写）",
+            "error code 0xC004F074",
+            "HRESULT: 0x8007232B",
+            "序列号信息如下：T102210000943",
+            "https://support.example.com/kb/12345?lang=zh-CN&page=2",
+            "the bearer of this letter",
+            "basic troubleshooting steps",
+            "Basic Input/Output System",
+            "CAS-06496-T2V9C6",
+            "GUID 3F2504E0-4F89-11D3-9A0C-0305E82C3301",
+            "hash d41d8cd98f00b204e9800998ecf8427e",
+            "激活失败，错误代码 0xC004C003，请协助",
+        ] {
+            assert_eq!(mask_secrets(text), text, "{text:?} was masked");
+        }
+        assert!(product_keys("hash d41d8cd98f00b204e9800998ecf8427e").is_empty());
+        assert_eq!(
+            product_keys("vk7jgnphtmc97jm9mpgt3v66t and VK7JG-NPHTM-C97JM-9MPGT-3V66T"),
+            vec!["*****-*****-*****-*****-3V66T"]
+        );
+    }
+
+    #[test]
+    fn subjects_are_masked_for_display() {
+        let p = vec!["CMIT".to_string()];
+        let d = display_subject(
+            "Re: [Case: CAS-12345-ABCDEF] my password: Subj3ctPw key VK7JG-NPHTM-C97JM-9MPGT-3V66T CMIT:0001135",
+            &p,
+        );
+        assert!(!d.contains("Subj3ctPw") && !d.contains("VK7JG"), "{d}");
+        assert!(d.starts_with("my password:") && d.contains("3V66T"), "{d}");
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! CSV exports of the report tables: UTF-8 with a byte-order mark, so Excel reads
-//! Chinese correctly.
+//! Chinese correctly. Every text cell goes through `text_cell`, so a customer name or
+//! an error code from mail cannot become a live spreadsheet formula; numbers and
+//! dates we format ourselves stay numbers.
 
 use super::Report;
 
@@ -8,6 +10,18 @@ pub const TABLES: [&str; 5] = ["summary", "weekly", "backlog", "codes", "custome
 
 /// Translates a catalog key (column headers, row labels) into the reader's language.
 pub type Tr<'a> = &'a dyn Fn(&str) -> String;
+
+/// A text cell made inert for spreadsheets: one starting with `=`, `+`, `-`, `@`, a tab
+/// or a carriage return (or their full-width forms) is a formula to Excel, LibreOffice
+/// and Google Sheets, so it gets a leading `'`, which they show as text and hide.
+pub fn text_cell(s: &str) -> String {
+    const TRIGGERS: [char; 10] = ['=', '+', '-', '@', '\t', '\r', '＝', '＋', '－', '＠'];
+    if s.starts_with(TRIGGERS) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    }
+}
 
 fn opt(v: Option<f64>) -> String {
     v.map(|x| x.to_string()).unwrap_or_default()
@@ -26,6 +40,7 @@ fn write(r: &Report, name: &str, tr: Tr) -> Result<Vec<u8>, csv::Error> {
     match name {
         "summary" => {
             w.write_record([tr("report.col.figure"), tr("report.col.value")])?;
+            // `from`/`to` are dates we format; the rest are numbers.
             let rows: Vec<(&str, String)> = vec![
                 ("report.from", r.from.clone()),
                 ("report.to", r.to.clone()),
@@ -53,7 +68,7 @@ fn write(r: &Report, name: &str, tr: Tr) -> Result<Vec<u8>, csv::Error> {
                 ("report.backlog", r.backlog.open.to_string()),
             ];
             for (k, v) in rows {
-                w.write_record([tr(k), v])?;
+                w.write_record([text_cell(&tr(k)), v])?;
             }
         }
         "weekly" => {
@@ -73,19 +88,22 @@ fn write(r: &Report, name: &str, tr: Tr) -> Result<Vec<u8>, csv::Error> {
         "backlog" => {
             w.write_record([tr("report.col.age"), tr("report.col.cases")])?;
             for b in &r.backlog.by_age {
-                w.write_record([tr(&format!("report.age.{}", b.bucket)), b.count.to_string()])?;
+                w.write_record([
+                    text_cell(&tr(&format!("report.age.{}", b.bucket))),
+                    b.count.to_string(),
+                ])?;
             }
         }
         "codes" => {
             w.write_record([tr("report.col.code"), tr("report.col.cases")])?;
             for c in &r.top_error_codes {
-                w.write_record([c.code.clone(), c.count.to_string()])?;
+                w.write_record([text_cell(&c.code), c.count.to_string()])?;
             }
         }
         _ => {
             w.write_record([tr("report.col.customer"), tr("report.col.cases")])?;
             for c in &r.top_customers {
-                w.write_record([c.customer.clone(), c.count.to_string()])?;
+                w.write_record([text_cell(&c.customer), c.count.to_string()])?;
             }
         }
     }
@@ -93,4 +111,82 @@ fn write(r: &Report, name: &str, tr: Tr) -> Result<Vec<u8>, csv::Error> {
     let mut out = "\u{FEFF}".as_bytes().to_vec();
     out.extend_from_slice(&body);
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formula_cells_are_neutralised() {
+        for (input, want) in [
+            (
+                "=HYPERLINK(\"http://evil\",\"x\")",
+                "'=HYPERLINK(\"http://evil\",\"x\")",
+            ),
+            ("=cmd|'/C calc'!A0", "'=cmd|'/C calc'!A0"),
+            ("+1+1", "'+1+1"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\t=1", "'\t=1"),
+            ("\r=1", "'\r=1"),
+            ("＝1+1", "'＝1+1"),
+            ("中银金融科技有限公司", "中银金融科技有限公司"),
+            ("0xC002001B", "0xC002001B"),
+            ("a=b", "a=b"),
+            ("", ""),
+        ] {
+            assert_eq!(text_cell(input), want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn customers_csv_keeps_bom_and_numbers() {
+        use super::super::{Backlog, CustomerCount, Escalations};
+        let r = Report {
+            from: "2024-01-01".into(),
+            to: "2024-01-31".into(),
+            cases_opened: 0,
+            cases_closed: 0,
+            cases_reopened: 0,
+            reopen_rate: None,
+            first_response_minutes: Default::default(),
+            resolution_hours: Default::default(),
+            escalations: Escalations {
+                count: 0,
+                cases_escalated: 0,
+                rate: None,
+                answer_hours_median: None,
+                answer_hours_p90: None,
+                unanswered: 0,
+            },
+            backlog: Backlog {
+                at: chrono::NaiveDateTime::default(),
+                open: 0,
+                by_age: Vec::new(),
+            },
+            weekly: Vec::new(),
+            top_error_codes: Vec::new(),
+            top_customers: vec![
+                CustomerCount {
+                    customer: "=cmd|'/C calc'!A0".into(),
+                    count: 3,
+                },
+                CustomerCount {
+                    customer: "-5".into(),
+                    count: -1,
+                },
+            ],
+        };
+        let tr = |k: &str| k.to_string();
+        let bytes = table(&r, "customers", &tr)
+            .expect("known table")
+            .expect("writes");
+        let text = String::from_utf8(bytes).expect("utf-8");
+        assert!(text.starts_with('\u{FEFF}'));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[1], "'=cmd|'/C calc'!A0,3", "{text}");
+        // A text cell that looks like a number is still text; a count stays a number.
+        assert_eq!(lines[2], "'-5,-1", "{text}");
+    }
 }

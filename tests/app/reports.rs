@@ -206,3 +206,83 @@ fn only_managers_and_admins() {
     b.login("boss@cmgos.example", PASSWORD);
     assert!(b.get("/cases").body.contains(r#"href="/reports""#));
 }
+
+/// Security issue 14, finding 2: a customer name that is a spreadsheet formula reaches
+/// the CSV as text (`'=…`), with the BOM kept and the value still readable.
+#[test]
+fn csv_cells_from_mail_cannot_be_formulas() {
+    let app = TestApp::new();
+    let admin = app.seed_staff();
+    app.add_user("boss@cmgos.example", "Boss", "manager", &[]);
+    let app = app.start();
+    let hyperlink = r#"=HYPERLINK("http://evil","x")"#;
+    let calc = "=cmd|'/C calc'!A0";
+    for raw in [
+        crate::helpers::mail(
+            &[
+                ("From", "Ma <ma@bank.example>"),
+                ("To", "support@cmgos.example"),
+                ("Subject", &format!("% {hyperlink}用户反馈激活失败 %")),
+                ("Message-ID", "<csv-1@bank.example>"),
+                ("Date", "Mon, 03 Jun 2024 10:00:00 +0800"),
+            ],
+            "激活失败",
+        ),
+        crate::helpers::mail(
+            &[
+                ("From", &format!("\"{calc}\" <calc@qq.com>")),
+                ("To", "support@cmgos.example"),
+                ("Subject", "activation fails"),
+                ("Message-ID", "<csv-2@qq.com>"),
+                ("Date", "Tue, 04 Jun 2024 10:00:00 +0800"),
+            ],
+            "help",
+        ),
+    ] {
+        let (s, v) = app.api("POST", "/api/mail/inbound", Some(&admin), Some(&raw));
+        assert_eq!(s, 200, "{v}");
+    }
+    let token = app.token("boss@cmgos.example");
+    let r = app.api_get("/api/reports/summary?from=2024-06-01&to=2024-06-30", &token);
+    let customers: Vec<&str> = r["top_customers"]
+        .as_array()
+        .expect("customers")
+        .iter()
+        .filter_map(|c| c["customer"].as_str())
+        .collect();
+    assert!(
+        customers.contains(&hyperlink) && customers.contains(&calc),
+        "the JSON keeps the names as they are: {r}"
+    );
+
+    let b = app.browser();
+    b.login("boss@cmgos.example", PASSWORD);
+    let csv = b.get("/reports/customers.csv?from=2024-06-01&to=2024-06-30");
+    assert_eq!(csv.status, 200);
+    assert!(csv.body.starts_with('\u{FEFF}'), "BOM first");
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(csv.body.trim_start_matches('\u{FEFF}').as_bytes());
+    let cells: Vec<(String, String)> = reader
+        .records()
+        .map(|r| {
+            let r = r.expect("a CSV record");
+            (r[0].to_string(), r[1].to_string())
+        })
+        .collect();
+    assert_eq!(cells.len(), 2, "{}", csv.body);
+    for (name, count) in &cells {
+        assert!(
+            !name.starts_with(['=', '+', '-', '@', '\t', '\r']),
+            "a live formula in the CSV: {name:?}\n{}",
+            csv.body
+        );
+        assert_eq!(count, "1", "counts stay numbers");
+    }
+    let names: Vec<&str> = cells.iter().map(|c| c.0.as_str()).collect();
+    assert!(
+        names.contains(&format!("'{hyperlink}").as_str())
+            && names.contains(&format!("'{calc}").as_str()),
+        "readable after the quote: {names:?}"
+    );
+}

@@ -196,3 +196,131 @@ fn sql_metacharacters_in_every_filter_are_just_text() {
     let hits = app.api_get("/api/cases?customer=%E4%B8%AD%E9%93%B6", &token);
     assert_eq!(hits["total"], 1, "a real customer filter still works");
 }
+
+/// Security issue 14, finding 3: secrets in a subject and a body, and in what staff
+/// type into scope, escalation and closure, show nowhere: not on the queue, the case
+/// page, `/api/cases/{n}` or in search results.
+#[test]
+fn secrets_in_subjects_bodies_and_staff_text_stay_masked() {
+    let app = TestApp::new();
+    let token = app.seed_staff();
+    let app = app.start();
+    let secrets = [
+        "Subj3ctPw",
+        "VK7JG-NPHTM",
+        "Bodyp4ss",
+        "ma 018",
+        "hunter2",
+        "Sup3rQuery",
+        "dXNlcjpwYXNzd29yZA",
+        "eyJhbGciOiJIUzI1NiJ9",
+        "Kouling9",
+        "userma",
+        "Paren77",
+        "ScopeSecret1",
+        "HelpSecret2",
+        "CloseSecret3",
+        "vk7jgnphtm",
+    ];
+    let body = "zebrafish activation fails\n\
+密码 Bodyp4ss\n\
+Password: \"ma 018\"\n\
+clickpassword: hunter2\n\
+portal https://portal.example.com/login?user=ma&pass=Sup3rQuery\n\
+Authorization: Basic dXNlcjpwYXNzd29yZA==\n\
+token Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln\n\
+口令是 Kouling9\n\
+用户名 userma\n\
+密码（Paren77）\n\
+key vk7jgnphtmc97jm9mpgt3v66t\n\
+please reset your password via the portal, error 0xC004F074";
+    let raw = crate::helpers::mail(
+        &[
+            ("From", "Ma <ma@bank.example>"),
+            ("To", "support@cmgos.example"),
+            (
+                "Subject",
+                "zebrafish: my password: Subj3ctPw key VK7JG-NPHTM-C97JM-9MPGT-3V66T",
+            ),
+            ("Message-ID", "<secret-1@bank.example>"),
+            ("Date", "Mon, 03 Jun 2024 10:00:00 +0800"),
+        ],
+        body,
+    );
+    let (s, v) = app.api(
+        "POST",
+        "/api/mail/inbound",
+        Some(&token),
+        Some(raw.as_slice()),
+    );
+    assert_eq!(s, 200, "{v}");
+    let number = v["case_number"].as_str().expect("number").to_string();
+
+    // What staff type is masked when stored, like notes.
+    let support = app.token("wangbb@cmgos.example");
+    for (path, body) in [
+        (
+            "scope",
+            serde_json::json!({"problem_definition": "activation, 密码是ScopeSecret1", "problem_scope": "password: ScopeSecret1", "send": false}),
+        ),
+        (
+            "escalations",
+            serde_json::json!({"question": "the user's password is HelpSecret2", "help_needed": "pwd: HelpSecret2"}),
+        ),
+        (
+            "closure",
+            serde_json::json!({"problem_definition": "activation", "resolution": "reset, new password CloseSecret3", "root_cause": "密码：CloseSecret3", "send": false}),
+        ),
+    ] {
+        let (s, v) = app.api(
+            "POST",
+            &format!("/api/cases/{number}/{path}"),
+            Some(&support),
+            Some(body.to_string().as_bytes()),
+        );
+        assert!(s < 300, "{path}: {s} {v}");
+    }
+
+    let api = app
+        .api_get(&format!("/api/cases/{number}"), &token)
+        .to_string();
+    let b = app.browser();
+    b.login("wangbb@cmgos.example", PASSWORD);
+    let queue = b.get("/cases");
+    let page = b.get(&format!("/cases/{number}"));
+    assert_eq!((queue.status, page.status), (200, 200));
+    assert!(
+        page.body.contains("zebrafish") && page.body.contains("0xC004F074"),
+        "the rest stays readable"
+    );
+    assert!(
+        page.body.contains("reset your password via the portal"),
+        "prose about passwords stays"
+    );
+    assert!(api.contains("3V66T"), "a key's last group stays: {api}");
+    // Search: the index holds the masked texts (the indexer may run in the background).
+    let mut search = String::new();
+    for _ in 0..50 {
+        search = app.api_get("/api/search?q=zebrafish", &token).to_string();
+        if search.contains(&number) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert!(search.contains(&number), "{search}");
+    let by_secret = app.api_get("/api/search?q=Subj3ctPw", &token).to_string();
+    for (what, text) in [
+        ("queue", &queue.body),
+        ("case page", &page.body),
+        ("API", &api),
+        ("search", &search),
+        ("search for the secret", &by_secret),
+    ] {
+        for secret in secrets {
+            assert!(
+                !text.to_lowercase().contains(&secret.to_lowercase()),
+                "{what} shows {secret}:\n{text}"
+            );
+        }
+    }
+}

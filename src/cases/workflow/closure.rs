@@ -10,6 +10,7 @@ use crate::cases::{audit, EscalationStatus, Status};
 use crate::config::Settings;
 use crate::db::schema::{cases, closures, escalations};
 use crate::db::DbConn;
+use crate::mail::extract::mask_secrets;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -88,12 +89,14 @@ pub fn close_case(
             )?);
         }
         let now = crate::now();
+        // Stored and shown masked, like notes; the mail above says what staff wrote.
+        let rc_masked = rc.as_deref().map(mask_secrets);
         diesel::insert_into(closures::table)
             .values(NewClosure {
                 case_id: case.id,
-                problem_definition: &def,
-                resolution: &resolution,
-                root_cause: rc.as_deref(),
+                problem_definition: &mask_secrets(&def),
+                resolution: &mask_secrets(&resolution),
+                root_cause: rc_masked.as_deref(),
                 customer_agreed: i.customer_agreed,
                 author: &actor.name,
                 message_row_id: row,

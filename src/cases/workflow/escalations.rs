@@ -94,13 +94,14 @@ pub fn open_escalation(
             .select((attachments::id, attachments::filename))
             .load(c)?;
         let now = crate::now();
+        let help_masked = help.as_deref().map(extract::mask_secrets);
         let id: i64 = diesel::insert_into(escalations::table)
             .values(NewEscalation {
                 case_id: case.id,
                 status: EscalationStatus::Open.as_str(),
                 question: extract::mask_secrets(&question),
                 serial_number: serial.as_deref(),
-                help_needed: help.as_deref(),
+                help_needed: help_masked.as_deref(),
                 attachment_ids: atts
                     .iter()
                     .map(|a| a.0.to_string())

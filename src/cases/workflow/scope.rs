@@ -10,6 +10,7 @@ use crate::cases::audit;
 use crate::config::Settings;
 use crate::db::schema::scopes;
 use crate::db::DbConn;
+use crate::mail::extract::mask_secrets;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -82,12 +83,14 @@ pub fn set_scope(
             )?);
             after_customer_mail(c, &case, &to)?;
         }
+        // Stored and shown masked, like notes; the mail above says what staff wrote.
+        let logs_masked = logs.as_deref().map(mask_secrets);
         diesel::insert_into(scopes::table)
             .values(NewScope {
                 case_id: case.id,
-                problem_definition: &def,
-                problem_scope: &scope,
-                log_instructions: logs.as_deref(),
+                problem_definition: &mask_secrets(&def),
+                problem_scope: &mask_secrets(&scope),
+                log_instructions: logs_masked.as_deref(),
                 author: &actor.name,
                 message_row_id: row,
                 created_at: crate::now(),

@@ -228,6 +228,8 @@ impl Pipeline<'_> {
                 _ => pm.from_name.clone(),
             };
             let body_masked = extract::mask_secrets(&pm.body_text);
+            // Shown on the case page and in the API; the raw mail keeps the original.
+            let subject_masked = extract::mask_secrets(&pm.subject);
             let row_id: i64 = diesel::insert_into(messages::table)
                 .values(NewMessage {
                     case_id: case.id,
@@ -241,7 +243,7 @@ impl Pipeline<'_> {
                     from_name: &from_name,
                     from_address: &from_address,
                     to_addrs: &pm.to.join(", "),
-                    subject: &pm.subject,
+                    subject: &subject_masked,
                     sent_at,
                     received_at: crate::now(),
                     direction: dir.as_str(),
