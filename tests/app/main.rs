@@ -14,4 +14,5 @@ mod reports;
 mod safety;
 mod search;
 mod security;
+mod tokens;
 mod workflow;
