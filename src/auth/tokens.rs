@@ -73,6 +73,7 @@ pub fn lookup(
     now: NaiveDateTime,
 ) -> QueryResult<Option<(User, Scope)>> {
     let hash = crate::storage::sha256_hex(token.trim().as_bytes());
+    #[allow(clippy::type_complexity)]
     let found: Option<(
         i64,
         Option<NaiveDateTime>,
