@@ -43,7 +43,7 @@ pub fn client_address(peer: Option<IpAddr>, forwarded_for: &[&str], trusted: &[I
     };
     let is_trusted = |ip: IpAddr| trusted.iter().any(|r| r.contains(ip));
     if !is_trusted(peer) {
-        return peer.to_string();
+        return counted_as(peer);
     }
     let mut client = peer;
     for item in forwarded_for
@@ -61,7 +61,22 @@ pub fn client_address(peer: Option<IpAddr>, forwarded_for: &[&str], trusted: &[I
             break;
         }
     }
-    client.to_string()
+    counted_as(client)
+}
+
+/// How a client address is counted: IPv4 as itself, IPv6 by its /64 (one host
+/// usually holds a whole /64 and could otherwise take a fresh address per attempt).
+fn counted_as(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let net = std::net::Ipv6Addr::from(u128::from(v6) & (u128::MAX << 64));
+                format!("{net}/64")
+            }
+        },
+        v4 => v4.to_string(),
+    }
 }
 
 /// `1.2.3.4`, `1.2.3.4:5678`, `2001:db8::1`, `[2001:db8::1]:443`.
@@ -239,8 +254,14 @@ mod tests {
         );
         assert_eq!(
             client_address(ip("127.0.0.1"), &["[2001:db8::1]:443"], &t),
-            "2001:db8::1"
+            "2001:db8::/64"
         );
+        assert_eq!(
+            client_address(ip("2001:db8::1:2:3:4"), &[], &t),
+            client_address(ip("2001:db8::9"), &[], &t),
+            "one /64 is one client"
+        );
+        assert_eq!(client_address(ip("::ffff:192.0.2.1"), &[], &t), "192.0.2.1");
         // Garbage: stop at the last address we can vouch for.
         assert_eq!(
             client_address(ip("127.0.0.1"), &["8.8.8.8, nonsense"], &t),
