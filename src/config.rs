@@ -33,6 +33,9 @@ pub struct Settings {
     pub outbox_interval_secs: u64,
     /// Connect, read and write timeout for IMAP servers, in seconds.
     pub imap_timeout_secs: u64,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (for the login throttle's
+    /// client address); empty: the peer address is the client.
+    pub trusted_proxies: Vec<IpRange>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -73,6 +76,7 @@ impl Settings {
             notify_rnd: true,
             outbox_interval_secs: 2,
             imap_timeout_secs: crate::mailboxes::DEFAULT_IMAP_TIMEOUT_SECONDS,
+            trusted_proxies: Vec::new(),
         }
     }
 
@@ -93,3 +97,90 @@ impl Settings {
 /// The seed's serial `T102210000943`: one letter and twelve digits.
 /// ASCII word boundaries, so a serial right after Chinese text (激活码T1022…) still matches.
 pub const DEFAULT_SERIAL_PATTERN: &str = r"(?-u:\b)[A-Z][0-9]{12}(?-u:\b)";
+
+/// One address or a CIDR block (`10.0.0.0/8`, `::1`, `fd00::/8`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpRange {
+    addr: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl IpRange {
+    pub fn parse(s: &str) -> Result<IpRange, String> {
+        let s = s.trim();
+        let (a, p) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: std::net::IpAddr = a
+            .trim()
+            .parse()
+            .map_err(|_| format!("not an IP address or CIDR block: {s:?}"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            Some(p) => p
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|n| *n <= max)
+                .ok_or_else(|| format!("bad prefix length in {s:?}"))?,
+            None => max,
+        };
+        Ok(IpRange { addr, prefix })
+    }
+
+    /// Parses a comma-separated list; empty items are skipped.
+    pub fn parse_list<S: AsRef<str>>(items: &[S]) -> Result<Vec<IpRange>, String> {
+        items
+            .iter()
+            .flat_map(|i| i.as_ref().split(','))
+            .map(str::trim)
+            .filter(|i| !i.is_empty())
+            .map(IpRange::parse)
+            .collect()
+    }
+
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr;
+        // An IPv4 peer may arrive as an IPv4-mapped IPv6 address.
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(a)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(a)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod ip_range_tests {
+    use super::IpRange;
+
+    #[test]
+    fn ranges_parse_and_match() {
+        let r = IpRange::parse_list(&["127.0.0.1, 10.0.0.0/8", "fd00::/8"]).expect("parse");
+        assert_eq!(r.len(), 3);
+        let has = |s: &str| r.iter().any(|x| x.contains(s.parse().expect("ip")));
+        assert!(has("127.0.0.1") && has("10.2.3.4") && has("fd12::1") && has("::ffff:10.0.0.1"));
+        assert!(!has("127.0.0.2") && !has("11.0.0.1") && !has("fe80::1"));
+        assert!(IpRange::parse("0.0.0.0/0")
+            .expect("all")
+            .contains("8.8.8.8".parse().expect("ip")));
+        for bad in ["", "10.0.0.0/33", "example.com", "1.2.3.4/x"] {
+            assert!(IpRange::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -179,16 +179,21 @@ pub fn count(conn: &mut DbConn) -> QueryResult<i64> {
 pub fn set_password(conn: &mut DbConn, id: i64, password: &str) -> Result<(), UserError> {
     super::password::check_strength(password).map_err(|_| UserError::WeakPassword)?;
     let hash = super::password::hash(password).map_err(UserError::Hash)?;
-    let n = diesel::update(users::table.find(id))
-        .set((
-            users::password_hash.eq(hash),
-            users::session_epoch.eq(users::session_epoch + 1i64),
-        ))
-        .execute(conn)?;
-    if n == 0 {
-        return Err(UserError::NotFound);
-    }
-    Ok(())
+    // A new password ends the sessions and revokes the API tokens: whoever had the
+    // old password may have made one.
+    crate::db::write_tx(conn, |c| {
+        let n = diesel::update(users::table.find(id))
+            .set((
+                users::password_hash.eq(hash),
+                users::session_epoch.eq(users::session_epoch + 1i64),
+            ))
+            .execute(c)?;
+        if n == 0 {
+            return Err(UserError::NotFound);
+        }
+        super::tokens::revoke_all_for_user(c, id)?;
+        Ok(())
+    })
 }
 
 pub fn update_profile(
@@ -215,17 +220,24 @@ pub fn update_profile(
     Ok(())
 }
 
+/// Disabling ends the sessions and revokes the API tokens (enabling again does not
+/// bring them back).
 pub fn set_disabled(conn: &mut DbConn, id: i64, disabled: bool) -> Result<(), UserError> {
-    let n = diesel::update(users::table.find(id))
-        .set((
-            users::disabled.eq(disabled),
-            users::session_epoch.eq(users::session_epoch + 1i64),
-        ))
-        .execute(conn)?;
-    if n == 0 {
-        return Err(UserError::NotFound);
-    }
-    Ok(())
+    crate::db::write_tx(conn, |c| {
+        let n = diesel::update(users::table.find(id))
+            .set((
+                users::disabled.eq(disabled),
+                users::session_epoch.eq(users::session_epoch + 1i64),
+            ))
+            .execute(c)?;
+        if n == 0 {
+            return Err(UserError::NotFound);
+        }
+        if disabled {
+            super::tokens::revoke_all_for_user(c, id)?;
+        }
+        Ok(())
+    })
 }
 
 /// Ends every session of the user (logout everywhere).

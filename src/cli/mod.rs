@@ -152,6 +152,10 @@ pub struct Globals {
         global = true
     )]
     pub imap_timeout: u64,
+    /// Reverse proxies (IPs or CIDR blocks, comma-separated) whose X-Forwarded-For
+    /// names the client for the login throttle; without it the peer address is used.
+    #[arg(long, env = "CASEBOOK_TRUSTED_PROXIES", value_delimiter = ',', value_parser = crate::config::IpRange::parse, global = true)]
+    pub trusted_proxies: Vec<crate::config::IpRange>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -277,6 +281,7 @@ impl Globals {
         s.outbox_interval_secs = self.outbox_interval.max(1);
         crate::db::set_slow_query_ms(self.slow_query_ms);
         s.imap_timeout_secs = self.imap_timeout.max(1);
+        s.trusted_proxies = self.trusted_proxies.clone();
         s
     }
 }

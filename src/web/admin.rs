@@ -409,3 +409,91 @@ pub async fn assign_quarantine(
         super::cases::url_escape(&number)
     )))
 }
+
+pub struct TokenRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub owner: String,
+    pub email: String,
+    pub scope: &'static str,
+    pub created_at: String,
+    pub last_used_at: String,
+    pub expires_at: String,
+    pub expired: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin/tokens.html")]
+struct TokensPage {
+    page: Page,
+    rows: Vec<TokenRow>,
+}
+
+/// `GET /admin/tokens`: every API token (never the token itself), with a revoke button.
+pub async fn tokens(
+    req: HttpRequest,
+    st: State,
+    user: CurrentUser,
+) -> Result<HttpResponse, AppError> {
+    user.require(ADMIN)?;
+    let rows = run(&st, |c, _| -> Result<Vec<TokenRow>, AppError> {
+        let now = crate::now();
+        let when = |t: Option<NaiveDateTime>| {
+            t.map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                .unwrap_or_default()
+        };
+        Ok(crate::auth::tokens::list(c, None)?
+            .into_iter()
+            .map(|t| TokenRow {
+                id: t.id,
+                user_id: t.user_id,
+                expired: t.is_expired(now),
+                owner: t.name,
+                email: t.email,
+                scope: t.scope.as_str(),
+                created_at: t.created_at.format("%Y-%m-%d %H:%M").to_string(),
+                last_used_at: when(t.last_used_at),
+                expires_at: when(t.expires_at),
+            })
+            .collect())
+    })
+    .await?;
+    html(&TokensPage {
+        page: Page::new(&req, &st, Some(user.0)),
+        rows,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct RevokeTokenForm {
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    csrf_token: String,
+}
+
+/// `POST /admin/tokens/revoke` with the token's `id` in the form.
+pub async fn revoke_token(
+    req: HttpRequest,
+    st: State,
+    user: CurrentUser,
+    form: web::Form<RevokeTokenForm>,
+) -> Result<HttpResponse, AppError> {
+    user.require(ADMIN)?;
+    check_csrf(&req, &st, &form.csrf_token)?;
+    let id: i64 = form
+        .id
+        .trim()
+        .parse()
+        .map_err(|_| AppError::bad_request("admin.tokens.error.id"))?;
+    let actor = user.0.email.clone();
+    run(&st, move |c, _| -> Result<(), AppError> {
+        if !crate::auth::tokens::revoke(c, id)? {
+            return Err(AppError::NotFound);
+        }
+        crate::cases::audit(c, None, &actor, "token.revoked", &format!("token {id}"))?;
+        Ok(())
+    })
+    .await?;
+    Ok(see_other("/admin/tokens?done=token_revoked"))
+}

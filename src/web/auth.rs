@@ -55,10 +55,19 @@ pub struct LoginForm {
     csrf_token: String,
 }
 
-fn client_address(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
+/// The client for the login throttle: the peer address, or what a trusted reverse
+/// proxy says in `X-Forwarded-For` (see `throttle::client_address`).
+fn client_address(req: &HttpRequest, st: &State) -> String {
+    let forwarded: Vec<&str> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    throttle::client_address(
+        req.peer_addr().map(|a| a.ip()),
+        &forwarded,
+        &st.settings.trusted_proxies,
+    )
 }
 
 pub async fn login(
@@ -68,7 +77,7 @@ pub async fn login(
 ) -> Result<HttpResponse, AppError> {
     check_csrf(&req, &st, &form.csrf_token)?;
     let form = form.into_inner();
-    let addr = client_address(&req);
+    let client = client_address(&req, &st);
     let email = form.email.trim().to_lowercase();
     let email_for_block = email.clone();
     enum Result_ {
@@ -78,7 +87,9 @@ pub async fn login(
     }
     let outcome = run(&st, move |c, _| -> Result<Result_, AppError> {
         let now = crate::now();
-        if throttle::is_blocked(c, &email_for_block, &addr, now)? {
+        // The attempt is counted before the password is checked, so parallel
+        // attempts cannot check more passwords than the limit.
+        if throttle::reserve(c, &email_for_block, &client, now)? == throttle::Slot::Throttled {
             return Ok(Result_::Throttled);
         }
         let user = users::find_by_email(c, &email_for_block)?;
@@ -91,13 +102,10 @@ pub async fn login(
         };
         match user {
             Some(u) if ok => {
-                throttle::clear_account(c, &email_for_block)?;
+                throttle::succeeded(c, &email_for_block, &client, now)?;
                 Ok(Result_::Ok(u))
             }
-            _ => {
-                throttle::record_failure(c, &email_for_block, &addr, now)?;
-                Ok(Result_::Bad)
-            }
+            _ => Ok(Result_::Bad),
         }
     })
     .await?;

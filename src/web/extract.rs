@@ -85,6 +85,29 @@ impl FromRequest for CurrentUser {
     }
 }
 
+/// The user and scope behind the request's bearer token (401 without a live one).
+async fn bearer(req: &HttpRequest) -> Result<(User, tokens::Scope), AppError> {
+    let st = state(req)?;
+    let header = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    let Some(token) = header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+    else {
+        return Err(AppError::Unauthorized);
+    };
+    let found = run(&st, move |c, _| tokens::lookup(c, &token, crate::now())).await?;
+    found.ok_or(AppError::Unauthorized)
+}
+
+/// A full-scope token only: a narrower token is refused (403) everywhere `ApiUser`
+/// is asked for.
 impl FromRequest for ApiUser {
     type Error = AppError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
@@ -92,23 +115,33 @@ impl FromRequest for ApiUser {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let st = state(&req)?;
-            let header = req
-                .headers()
-                .get(actix_web::http::header::AUTHORIZATION)
-                .and_then(|h| h.to_str().ok())
-                .unwrap_or("");
-            let Some(token) = header
-                .strip_prefix("Bearer ")
-                .or_else(|| header.strip_prefix("bearer "))
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .map(str::to_string)
-            else {
-                return Err(AppError::Unauthorized);
-            };
-            let user = run(&st, move |c, _| tokens::lookup(c, &token)).await?;
-            user.map(ApiUser).ok_or(AppError::Unauthorized)
+            match bearer(&req).await? {
+                (u, tokens::Scope::Full) => Ok(ApiUser(u)),
+                (_, _) => Err(AppError::Forbidden),
+            }
+        })
+    }
+}
+
+/// The caller of `POST /api/mail/inbound`: an admin's full token or any enabled
+/// user's inbound-scoped token (the MTA pipe needs no admin powers).
+#[derive(Debug, Clone)]
+pub struct InboundCaller(pub User);
+
+impl FromRequest for InboundCaller {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            match bearer(&req).await? {
+                (u, tokens::Scope::Inbound) => Ok(InboundCaller(u)),
+                (u, tokens::Scope::Full) => {
+                    ApiUser(u.clone()).require(super::roles::ADMIN)?;
+                    Ok(InboundCaller(u))
+                }
+            }
         })
     }
 }

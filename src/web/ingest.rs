@@ -91,12 +91,12 @@ pub async fn upload(
 
 /// `POST /api/mail/inbound`: one raw message in the body, as an MTA pipe or
 /// `casebook mailgate` posts it.
+/// The caller is an admin's token or an inbound-scoped token (`InboundCaller`).
 pub async fn inbound(
     st: State,
-    user: super::ApiUser,
+    _caller: super::extract::InboundCaller,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    user.require(super::roles::ADMIN)?;
     if body.len() > st.settings.max_message_bytes {
         return Err(AppError::TooLarge);
     }

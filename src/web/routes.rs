@@ -96,6 +96,8 @@ route_table! { PAGES, register_pages, "",
     post "/admin/users/{id}" => admin::update_user, only(ADMIN);
     post "/admin/users/{id}/password" => admin::reset_password, only(ADMIN);
     post "/admin/users/{id}/disabled" => admin::set_disabled, only(ADMIN);
+    get "/admin/tokens" => admin::tokens, only(ADMIN);
+    post "/admin/tokens/revoke" => admin::revoke_token, only(ADMIN);
     get "/admin/quarantine" => admin::quarantine, only(ADMIN);
     post "/admin/quarantine/{id}/retry" => admin::retry_quarantine, only(ADMIN);
     post "/admin/quarantine/{id}/assign" => admin::assign_quarantine, only(ADMIN);

@@ -325,3 +325,186 @@ fn language_follows_accept_language_and_the_switch() {
     assert_eq!(r.status, 303);
     assert!(b.get("/login").body.contains("Sign in"));
 }
+
+/// A login through a reverse proxy that says the client is `forwarded_for` (sent as
+/// `X-Forwarded-For`; believed only when the server trusts 127.0.0.1).
+fn login_via(
+    b: &crate::helpers::Browser,
+    csrf: &str,
+    email: &str,
+    password: &str,
+    forwarded_for: Option<&str>,
+) -> u16 {
+    let mut req = b.agent.post(&format!("{}/login", b.base));
+    if let Some(f) = forwarded_for {
+        req = req.set("X-Forwarded-For", f);
+    }
+    match req.send_form(&[
+        ("email", email),
+        ("password", password),
+        ("csrf_token", csrf),
+    ]) {
+        Ok(r) => r.status(),
+        Err(ureq::Error::Status(s, _)) => s,
+        Err(e) => panic!("login: {e}"),
+    }
+}
+
+fn proxied_app() -> TestApp {
+    let app = TestApp::with_args(&["--trusted-proxies", "127.0.0.1"]);
+    app.seed_staff();
+    app.start()
+}
+
+#[test]
+fn wrong_passwords_from_one_client_do_not_lock_the_account_for_another() {
+    let app = proxied_app();
+    let b = app.browser();
+    let csrf = b.csrf("/login");
+    let attacker = Some("203.0.113.7");
+    for _ in 0..5 {
+        assert_eq!(
+            login_via(&b, &csrf, "wangbb@cmgos.example", "nope-nope", attacker),
+            401
+        );
+    }
+    assert_eq!(
+        login_via(&b, &csrf, "wangbb@cmgos.example", PASSWORD, attacker),
+        429,
+        "the attacker's client is throttled, even with the right password"
+    );
+    // Writing another address on the left of the header does not escape the counter:
+    // the proxy's right-most entry is the client.
+    assert_eq!(
+        login_via(
+            &b,
+            &csrf,
+            "wangbb@cmgos.example",
+            "nope-nope",
+            Some("198.51.100.9, 203.0.113.7")
+        ),
+        429
+    );
+    // The owner, from elsewhere, signs in.
+    let owner = app.browser();
+    let csrf = owner.csrf("/login");
+    assert_eq!(
+        login_via(
+            &owner,
+            &csrf,
+            "wangbb@cmgos.example",
+            PASSWORD,
+            Some("198.51.100.9")
+        ),
+        303
+    );
+    assert!(owner.cookie("cb_session").is_some());
+}
+
+#[test]
+fn forwarded_for_is_ignored_without_trusted_proxies() {
+    let (app, _) = app_with_users();
+    let b = app.browser();
+    let csrf = b.csrf("/login");
+    for i in 0..5 {
+        let spoofed = format!("192.0.2.{i}");
+        assert_eq!(
+            login_via(
+                &b,
+                &csrf,
+                "wangbb@cmgos.example",
+                "nope-nope",
+                Some(&spoofed)
+            ),
+            401
+        );
+    }
+    assert_eq!(
+        login_via(
+            &b,
+            &csrf,
+            "wangbb@cmgos.example",
+            PASSWORD,
+            Some("198.51.100.9")
+        ),
+        429,
+        "every attempt came from the peer 127.0.0.1"
+    );
+}
+
+#[test]
+fn parallel_wrong_passwords_check_at_most_the_limit() {
+    let app = proxied_app();
+    let b = app.browser();
+    let csrf = b.csrf("/login");
+    let threads: Vec<_> = (0..40)
+        .map(|_| {
+            let agent = b.agent.clone();
+            let base = b.base.clone();
+            let csrf = csrf.clone();
+            std::thread::spawn(move || {
+                let b = crate::helpers::Browser { agent, base };
+                login_via(
+                    &b,
+                    &csrf,
+                    "wangbb@cmgos.example",
+                    "nope-nope",
+                    Some("203.0.113.7"),
+                )
+            })
+        })
+        .collect();
+    let answers: Vec<u16> = threads
+        .into_iter()
+        .map(|t| t.join().expect("thread"))
+        .collect();
+    let checked = answers.iter().filter(|s| **s == 401).count();
+    let throttled = answers.iter().filter(|s| **s == 429).count();
+    assert_eq!(
+        (checked, throttled),
+        (5, 35),
+        "only the limit reaches the password check: {answers:?}"
+    );
+    let owner = app.browser();
+    let csrf = owner.csrf("/login");
+    assert_eq!(
+        login_via(
+            &owner,
+            &csrf,
+            "wangbb@cmgos.example",
+            PASSWORD,
+            Some("198.51.100.9")
+        ),
+        303
+    );
+}
+
+#[test]
+fn one_client_is_limited_across_accounts() {
+    let app = proxied_app();
+    let b = app.browser();
+    let csrf = b.csrf("/login");
+    let sprayer = Some("203.0.113.50");
+    for i in 0..30 {
+        let email = format!("nobody{}@x.example", i / 5);
+        assert_eq!(
+            login_via(&b, &csrf, &email, "nope-nope", sprayer),
+            401,
+            "attempt {i}"
+        );
+    }
+    assert_eq!(
+        login_via(&b, &csrf, "liuyu@cmgos.example", "nope-nope", sprayer),
+        429
+    );
+    assert_eq!(
+        login_via(
+            &b,
+            &csrf,
+            "liuyu@cmgos.example",
+            PASSWORD,
+            Some("198.51.100.9")
+        ),
+        303
+    );
+}

@@ -15,4 +15,5 @@ mod safety;
 mod search;
 mod security;
 mod threads;
+mod tokens;
 mod workflow;
