@@ -246,6 +246,14 @@ pub async fn switch_lang(
         .finish())
 }
 
+/// `GET /api/me`: the token's user.
+pub async fn me(user: super::ApiUser) -> HttpResponse {
+    let u = user.0;
+    HttpResponse::Ok().json(serde_json::json!({
+        "email": u.email, "name": u.name, "role": u.role, "aliases": u.alias_list(),
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::is_local_path;
@@ -271,12 +279,4 @@ mod tests {
             assert!(!is_local_path(bad), "{bad}");
         }
     }
-}
-
-/// `GET /api/me`: the token's user.
-pub async fn me(user: super::ApiUser) -> HttpResponse {
-    let u = user.0;
-    HttpResponse::Ok().json(serde_json::json!({
-        "email": u.email, "name": u.name, "role": u.role, "aliases": u.alias_list(),
-    }))
 }
