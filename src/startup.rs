@@ -68,6 +68,7 @@ pub async fn serve(state: AppState, bind: &str) -> std::io::Result<()> {
             .app_data(actix_web::web::PayloadConfig::new(max_body))
             .app_data(actix_web::web::FormConfig::default().limit(1024 * 1024))
             .configure(crate::web::configure)
+            .wrap_fn(crate::web::same_origin)
             .wrap(crate::web::error_pages())
             .wrap(crate::web::security_headers())
             .wrap(actix_web::middleware::Compress::default())
@@ -77,6 +78,7 @@ pub async fn serve(state: AppState, bind: &str) -> std::io::Result<()> {
                 let fut = srv.call(req);
                 async move {
                     let mut res = fut.await?;
+                    crate::web::no_store(&mut res);
                     if let Some(s) = seed {
                         let _ = res
                             .response_mut()

@@ -428,4 +428,8 @@ pub const ENTRIES: &[(&str, &str, &str)] = &[
     ("quarantine.actions", "操作", "Actions"),
     ("quarantine.download", "下载原文", "Download raw"),
     ("quarantine.retry", "重新处理", "Retry"),
+    // Security (issue 14, findings 5 and 7): search bounds, reply recipients.
+    ("search.too_many_terms", "搜索词过多，最多 {max} 个。", "Too many search words: at most {max}."),
+    ("search.too_slow", "搜索耗时过长，请输入更具体的词或加上筛选条件。", "The search took too long; use more specific words or add a filter."),
+    ("workflow.too_many_recipients", "收件人过多：一次回复最多 50 个地址。", "Too many recipients: one reply goes to at most 50 addresses."),
 ];

@@ -71,7 +71,7 @@ pub fn parse_message(raw: &[u8]) -> Result<ParsedMail, String> {
         .unwrap_or("")
         .trim()
         .to_lowercase();
-    let subject = msg.subject().unwrap_or("").trim().to_string();
+    let subject = cap_subject(msg.subject().unwrap_or("").trim());
     let message_id = msg
         .message_id()
         .map(|s| s.trim().to_string())
@@ -148,10 +148,39 @@ pub fn parse_message(raw: &[u8]) -> Result<ParsedMail, String> {
     })
 }
 
-/// A file name safe to show and to offer for download: no directories, no controls.
+/// Longest subject kept for display (case, message, queue, search), in characters; the
+/// raw mail keeps the whole header.
+pub const MAX_SUBJECT_CHARS: usize = 1000;
+
+/// The subject as stored for display: at most `MAX_SUBJECT_CHARS`, with `…` when cut.
+pub fn cap_subject(subject: &str) -> String {
+    match subject.char_indices().nth(MAX_SUBJECT_CHARS) {
+        Some((at, _)) => format!("{}…", subject[..at].trim_end()),
+        None => subject.to_string(),
+    }
+}
+
+/// Invisible formatting characters that change how the text around them reads:
+/// bidirectional overrides and isolates (U+202E makes `exe.txt` read `txt.exe`),
+/// zero-width characters, the soft hyphen, the BOM.
+pub fn is_format_control(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{061C}' | '\u{180E}'
+        | '\u{200B}'..='\u{200F}'
+        | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}'
+        | '\u{FEFF}'
+        | '\u{FFF9}'..='\u{FFFB}')
+}
+
+/// A file name safe to show and to offer for download: no directories, no controls,
+/// no bidirectional or zero-width formatting characters.
 pub fn sanitize_filename(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
-    let cleaned: String = base.chars().filter(|c| !c.is_control()).collect();
+    let cleaned: String = base
+        .chars()
+        .filter(|c| !c.is_control() && !is_format_control(*c))
+        .collect();
     let cleaned = cleaned.trim().trim_start_matches('.').to_string();
     cleaned.chars().take(200).collect()
 }
@@ -193,6 +222,24 @@ mod tests {
         // broken multipart trips mail-parser's "Invalid part ID" debug assertion.
         let raw = include_bytes!("../../tests/fixtures/fuzz-mime-part-id.eml");
         let _ = parse_message(raw);
+    }
+
+    #[test]
+    fn filenames_lose_bidi_controls_and_subjects_are_capped() {
+        assert_eq!(
+            sanitize_filename("invoice\u{202E}fdp.exe"),
+            "invoicefdp.exe"
+        );
+        assert_eq!(
+            sanitize_filename("a\u{200B}b\u{2066}c\u{2069}\u{FEFF}.txt"),
+            "abc.txt"
+        );
+        assert_eq!(sanitize_filename("报告.txt"), "报告.txt");
+        let long = "主".repeat(5000);
+        let capped = cap_subject(&long);
+        assert_eq!(capped.chars().count(), MAX_SUBJECT_CHARS + 1);
+        assert!(capped.ends_with('…'));
+        assert_eq!(cap_subject("short"), "short");
     }
 
     #[test]

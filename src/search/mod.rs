@@ -20,14 +20,42 @@ use diesel::sql_types::{BigInt, Text};
 use serde::Serialize;
 use std::collections::HashMap;
 
-/// Most terms a query may have; the rest are ignored.
+/// Most terms a query may have: the web layer refuses a query with more (400,
+/// `search.too_many_terms`); `parse_terms` keeps the first ones for other callers.
 pub const MAX_TERMS: usize = 8;
+/// How long one search may work before it gives up (`SearchError::TooSlow`): checked
+/// between its steps (each bounded by a LIMIT) on both engines, and on PostgreSQL also
+/// as the `statement_timeout` of the search's own read-only transaction.
+pub const TIME_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
 /// Longest term, in characters.
 pub const MAX_TERM_CHARS: usize = 100;
 /// Most matching documents read per term before ranking.
 const DOCS_PER_TERM: i64 = 5000;
 /// Later terms search only inside the cases found so far when they are this few.
 const NARROW_TO_CASES: usize = 2000;
+
+/// Why a search gave no results.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    /// The search used up its time budget; a more specific query will do.
+    #[error("the search took too long")]
+    TooSlow,
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+}
+
+/// The end of a search's time budget.
+struct Deadline(std::time::Instant);
+
+impl Deadline {
+    fn check(&self) -> Result<(), SearchError> {
+        if std::time::Instant::now() > self.0 {
+            Err(SearchError::TooSlow)
+        } else {
+            Ok(())
+        }
+    }
+}
 
 /// Where a match was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -279,7 +307,19 @@ pub fn normalize_code(term: &str) -> Option<String> {
 
 /// Splits a query into terms: whitespace (also the ideographic space) separates terms,
 /// `"double quotes"` keep a phrase together. Duplicates are dropped, case-insensitively.
+/// At most `MAX_TERMS` are kept (see `count_terms` to refuse longer queries instead).
 pub fn parse_terms(q: &str) -> Vec<String> {
+    let mut out = all_terms(q);
+    out.truncate(MAX_TERMS);
+    out
+}
+
+/// How many distinct terms a query has, before `parse_terms` keeps the first `MAX_TERMS`.
+pub fn count_terms(q: &str) -> usize {
+    all_terms(q).len()
+}
+
+fn all_terms(q: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut push = |t: &str| {
         let t: String = t.trim().chars().take(MAX_TERM_CHARS).collect();
@@ -302,7 +342,6 @@ pub fn parse_terms(q: &str) -> Vec<String> {
         }
     }
     push(&cur);
-    out.truncate(MAX_TERMS);
     out
 }
 
@@ -316,9 +355,12 @@ fn matching_docs(
     term: &str,
     filters: &Filters,
     only_cases: Option<&[i64]>,
+    indexed_upto: i64,
 ) -> QueryResult<Vec<DocMatch>> {
     match conn {
-        DbConn::Sqlite(c) => sqlite::matching_docs(c, term, filters, only_cases, DOCS_PER_TERM),
+        DbConn::Sqlite(c) => {
+            sqlite::matching_docs(c, term, filters, only_cases, DOCS_PER_TERM, indexed_upto)
+        }
         DbConn::Pg(c) => postgres::matching_docs(c, term, filters, only_cases, DOCS_PER_TERM),
     }
 }
@@ -394,14 +436,8 @@ pub fn catch_up(conn: &mut DbConn, limit: i64) -> QueryResult<usize> {
     if !crate::db::is_sqlite(conn) {
         return Ok(0);
     }
-    // Fast path without the write lock: nothing pending (the common case for searches).
-    let upto_now: i64 = crate::db::schema::app_settings::table
-        .find("fts_messages_upto")
-        .select(crate::db::schema::app_settings::value)
-        .first::<String>(conn)
-        .optional()?
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+    // Fast path without the write lock: nothing pending.
+    let upto_now = indexed_upto(conn)?;
     let newest: Option<i64> = crate::db::schema::messages::table
         .select(diesel::dsl::max(crate::db::schema::messages::id))
         .first(conn)?;
@@ -439,6 +475,17 @@ pub fn catch_up(conn: &mut DbConn, limit: i64) -> QueryResult<usize> {
     })
 }
 
+/// SQLite: the last message id in the message index (later ones are pending).
+fn indexed_upto(conn: &mut DbConn) -> QueryResult<i64> {
+    Ok(crate::db::schema::app_settings::table
+        .find("fts_messages_upto")
+        .select(crate::db::schema::app_settings::value)
+        .first::<String>(conn)
+        .optional()?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0))
+}
+
 /// Indexes everything pending (bulk ingest calls it at the end of a run).
 pub fn catch_up_all(conn: &mut DbConn) -> QueryResult<usize> {
     let mut total = 0;
@@ -451,10 +498,53 @@ pub fn catch_up_all(conn: &mut DbConn) -> QueryResult<usize> {
     }
 }
 
-/// Cases matching every term, best first, each with a snippet of its best document.
-pub fn search(conn: &mut DbConn, q: &SearchQuery) -> QueryResult<Vec<Hit>> {
-    // Results are complete: whatever arrived since the last indexing run is indexed first.
-    catch_up_all(conn)?;
+/// Cases matching every term, best first, each with a snippet of its best document,
+/// within `budget` (else `SearchError::TooSlow`).
+///
+/// A search only reads: it never takes SQLite's write lock. Messages the indexer has
+/// not reached yet (SQLite) are matched with LIKE beside the index, so results are
+/// complete all the same. On PostgreSQL it runs in a read-only transaction whose
+/// `statement_timeout` is the budget.
+pub fn search(
+    conn: &mut DbConn,
+    q: &SearchQuery,
+    budget: std::time::Duration,
+) -> Result<Vec<Hit>, SearchError> {
+    let deadline = Deadline(std::time::Instant::now() + budget);
+    match conn {
+        DbConn::Sqlite(_) => {
+            let upto = indexed_upto(conn)?;
+            search_in(conn, q, upto, &deadline)
+        }
+        DbConn::Pg(_) => {
+            let ms = budget.as_millis().max(1);
+            let run = |c: &mut DbConn| -> Result<Vec<Hit>, SearchError> {
+                use diesel::connection::SimpleConnection;
+                c.batch_execute(&format!(
+                    "SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = {ms}"
+                ))?;
+                search_in(c, q, 0, &deadline)
+            };
+            conn.transaction(run).map_err(|e| match e {
+                SearchError::Db(d) if is_statement_timeout(&d) => SearchError::TooSlow,
+                other => other,
+            })
+        }
+    }
+}
+
+/// PostgreSQL cancelled a statement at `statement_timeout` (SQLSTATE 57014).
+fn is_statement_timeout(e: &diesel::result::Error) -> bool {
+    matches!(e, diesel::result::Error::DatabaseError(_, info)
+        if info.message().contains("statement timeout"))
+}
+
+fn search_in(
+    conn: &mut DbConn,
+    q: &SearchQuery,
+    indexed_upto: i64,
+    deadline: &Deadline,
+) -> Result<Vec<Hit>, SearchError> {
     let terms = parse_terms(&q.q);
     if terms.is_empty() {
         return Ok(Vec::new());
@@ -476,7 +566,9 @@ pub fn search(conn: &mut DbConn, q: &SearchQuery) -> QueryResult<Vec<Hit>> {
         let alive = |scores: &HashMap<i64, CaseScore>, case_id: i64| {
             i == 0 || scores.contains_key(&case_id)
         };
-        for d in matching_docs(conn, term, &filters, narrowed.as_deref())? {
+        let docs = matching_docs(conn, term, &filters, narrowed.as_deref(), indexed_upto)?;
+        deadline.check()?;
+        for d in docs {
             if !alive(&scores, d.case_id) {
                 continue;
             }
@@ -488,7 +580,9 @@ pub fn search(conn: &mut DbConn, q: &SearchQuery) -> QueryResult<Vec<Hit>> {
             let doc = cs.docs.entry(d.id).or_insert((0, kind));
             doc.0 += 1;
         }
-        for case_id in exact_hits(conn, term)? {
+        let exact = exact_hits(conn, term)?;
+        deadline.check()?;
+        for case_id in exact {
             if !alive(&scores, case_id) {
                 continue;
             }
@@ -528,6 +622,7 @@ pub fn search(conn: &mut DbConn, q: &SearchQuery) -> QueryResult<Vec<Hit>> {
             .into_iter()
             .map(|i| (i.0, i))
             .collect();
+        deadline.check()?;
         for (score, id) in chunk {
             if let Some(info) = infos.remove(id) {
                 ranked.push((*score, info));

@@ -15,12 +15,15 @@ pub(crate) fn indexable(term: &str) -> bool {
     term.chars().count() >= 3 && !term.contains(['%', '_'])
 }
 
+/// `indexed_upto`: the last message in `messages_fts`; later messages (not indexed yet)
+/// are matched with LIKE, so a search never has to index (and take the write lock).
 pub(crate) fn matching_docs(
     conn: &mut SqliteConnection,
     term: &str,
     f: &Filters,
     only_cases: Option<&[i64]>,
     limit: i64,
+    indexed_upto: i64,
 ) -> QueryResult<Vec<DocMatch>> {
     let mut out = query(
         conn,
@@ -40,7 +43,32 @@ pub(crate) fn matching_docs(
         only_cases,
         limit,
     )?);
+    if indexable(term) {
+        // The LIKE fallback above already read every message; the index did not.
+        out.extend(pending(conn, term, f, only_cases, limit, indexed_upto)?);
+    }
     Ok(out)
+}
+
+/// Messages after `indexed_upto`, matched with LIKE (the indexer keeps them few).
+fn pending(
+    conn: &mut SqliteConnection,
+    term: &str,
+    f: &Filters,
+    only_cases: Option<&[i64]>,
+    limit: i64,
+    indexed_upto: i64,
+) -> QueryResult<Vec<DocMatch>> {
+    let predicate = format!("m.id > {indexed_upto} AND m.body_text LIKE $1 ESCAPE '\\'");
+    run(
+        conn,
+        &MESSAGES,
+        &predicate,
+        like_contains(term),
+        f,
+        only_cases,
+        limit,
+    )
 }
 
 /// `index`: the FTS table, its column, the source's id and text columns.
@@ -74,7 +102,19 @@ fn query(
             like_contains(term),
         )
     };
-    let (sql, binds) = doc_sql(src, &predicate, f, only_cases, limit);
+    run(conn, src, &predicate, arg, f, only_cases, limit)
+}
+
+fn run(
+    conn: &mut SqliteConnection,
+    src: &Source,
+    predicate: &str,
+    arg: String,
+    f: &Filters,
+    only_cases: Option<&[i64]>,
+    limit: i64,
+) -> QueryResult<Vec<DocMatch>> {
+    let (sql, binds) = doc_sql(src, predicate, f, only_cases, limit);
     let mut q = diesel::sql_query(sql)
         .into_boxed::<Sqlite>()
         .bind::<Text, _>(arg);

@@ -124,6 +124,8 @@ pub async fn login(
                     value,
                     st.settings.secure_cookies,
                 ))
+                // A fresh CSRF seed too: a token learnt before login is worth nothing.
+                .cookie(super::cookies::csrf_rotated(st.settings.secure_cookies))
                 .finish())
         }
         Result_::Bad => {
@@ -179,6 +181,45 @@ pub async fn logout(
         .finish())
 }
 
+/// Whether `back` is a path on this site, as written and with its percent-escapes
+/// decoded: it starts with one `/` (not `//`, which a browser reads as another host),
+/// has no backslash (`/\\evil.example` is `//evil.example` to a browser), no control
+/// characters and no whitespace (browsers drop tabs and newlines inside URLs).
+pub fn is_local_path(back: &str) -> bool {
+    fn plain(p: &str) -> bool {
+        p.starts_with('/')
+            && !p.starts_with("//")
+            && !p.contains('\\')
+            && !p.contains(char::is_control)
+    }
+    plain(back) && !back.contains(char::is_whitespace) && plain(&percent_decoded(back))
+}
+
+/// `%XX` escapes decoded byte by byte (invalid ones kept as written).
+fn percent_decoded(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (
+            b[i],
+            b.get(i + 1).copied().and_then(hex),
+            b.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 #[derive(Deserialize)]
 pub struct LangForm {
     #[serde(default)]
@@ -196,7 +237,7 @@ pub async fn switch_lang(
 ) -> Result<HttpResponse, AppError> {
     check_csrf(&req, &st, &form.csrf_token)?;
     let lang = crate::i18n::Lang::parse(&form.lang).unwrap_or_default();
-    let back = if form.back.starts_with('/') && !form.back.starts_with("//") {
+    let back = if is_local_path(&form.back) {
         form.back.as_str()
     } else {
         "/"
@@ -219,4 +260,31 @@ pub async fn me(user: super::ApiUser) -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({
         "email": u.email, "name": u.name, "role": u.role, "aliases": u.alias_list(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_local_path;
+
+    #[test]
+    fn only_paths_on_this_site_are_local() {
+        for ok in ["/", "/cases", "/search?q=a%20b", "/cases/CAS-1#x"] {
+            assert!(is_local_path(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "cases",
+            "//evil.example",
+            "/\\evil.example",
+            "/%5Cevil",
+            "/%5cevil",
+            "/%2F/evil",
+            "/\t/evil",
+            "https://evil.example",
+            "/ /x",
+            "\\/evil",
+        ] {
+            assert!(!is_local_path(bad), "{bad}");
+        }
+    }
 }

@@ -277,6 +277,15 @@ pub async fn show(
         ))
     })
     .await?;
+    let mut case = case;
+    // Names stored before bidi controls were stripped on arrival read as they are.
+    for a in case.attachments.iter_mut().chain(
+        case.messages
+            .iter_mut()
+            .flat_map(|m| m.attachments.iter_mut()),
+    ) {
+        a.filename = without_format_controls(&a.filename);
+    }
     let role = user.0.role();
     let page = Page::new(&req, &st, Some(user.0));
     let status_label = page.t(&format!("status.{}", case.status)).to_string();
@@ -353,8 +362,18 @@ pub async fn attachment(
     Ok(download(bytes, &filename))
 }
 
-/// A download that a browser never renders inline.
+/// `s` without bidirectional overrides, zero-width and other invisible formatting
+/// characters (see `mail::parse::is_format_control`).
+fn without_format_controls(s: &str) -> String {
+    s.chars()
+        .filter(|c| !c.is_control() && !crate::mail::parse::is_format_control(*c))
+        .collect()
+}
+
+/// A download that a browser never renders inline, never cached, named without
+/// invisible formatting characters.
 pub fn download(bytes: Vec<u8>, filename: &str) -> HttpResponse {
+    let filename = &without_format_controls(filename);
     let ascii: String = filename
         .chars()
         .map(|c| {
@@ -367,6 +386,7 @@ pub fn download(bytes: Vec<u8>, filename: &str) -> HttpResponse {
         .collect();
     HttpResponse::Ok()
         .content_type("application/octet-stream")
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .insert_header((
             actix_web::http::header::CONTENT_DISPOSITION,
             format!(

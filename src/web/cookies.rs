@@ -45,6 +45,11 @@ pub fn csrf_cookie(value: String, secure: bool) -> Cookie<'static> {
     c
 }
 
+/// A new CSRF seed (at login: whatever token was known before is no longer valid).
+pub fn csrf_rotated(secure: bool) -> Cookie<'static> {
+    csrf_cookie(crate::auth::random_hex(16), secure)
+}
+
 pub fn session_cookie(value: String, secure: bool) -> Cookie<'static> {
     let mut c = base(session::COOKIE, value, secure);
     c.set_http_only(true);

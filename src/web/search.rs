@@ -10,6 +10,8 @@ use crate::search::{self, Hit, SearchQuery};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
 
 /// Query string of both the page and the API.
 #[derive(Debug, Deserialize, Default)]
@@ -29,7 +31,8 @@ pub struct SearchParams {
     limit: Option<usize>,
 }
 
-/// Longest query accepted, in characters.
+/// Longest query (and customer filter) accepted, in characters; each term is further
+/// cut at `search::MAX_TERM_CHARS`.
 const MAX_QUERY_CHARS: usize = 500;
 
 impl SearchParams {
@@ -38,8 +41,19 @@ impl SearchParams {
         if !(status.is_empty() || status == "active" || Status::parse(status).is_some()) {
             return Err(AppError::bad_request("queue.bad_status"));
         }
-        if self.q.chars().count() > MAX_QUERY_CHARS {
+        if self.q.chars().count() > MAX_QUERY_CHARS
+            || self.customer.chars().count() > MAX_QUERY_CHARS
+            || self.code.chars().count() > MAX_QUERY_CHARS
+        {
             return Err(AppError::bad_request("search.too_long"));
+        }
+        // Refused rather than trimmed: results for the first eight words only would
+        // look like an answer to the whole query.
+        if search::count_terms(&self.q) > search::MAX_TERMS {
+            return Err(AppError::BadRequest(
+                crate::i18n::Msg::new("search.too_many_terms")
+                    .with("max", search::MAX_TERMS.to_string()),
+            ));
         }
         let bound = |s: &str, end: bool| -> Result<_, AppError> {
             let s = s.trim();
@@ -62,15 +76,91 @@ impl SearchParams {
     }
 }
 
-async fn find(st: &crate::startup::AppState, q: SearchQuery) -> Result<Vec<Hit>, AppError> {
+/// Searches in flight at once for one user: a third is refused (429) until one ends.
+pub const MAX_PER_USER: usize = 2;
+
+/// Searches in flight in this server process, per user and in all. The counts are per
+/// server (each process of a cluster counts its own), which is what protects that
+/// server's database pool.
+#[derive(Default)]
+struct InFlight {
+    per_user: HashMap<i64, usize>,
+    total: usize,
+}
+
+static IN_FLIGHT: LazyLock<Mutex<InFlight>> = LazyLock::new(Mutex::default);
+
+fn in_flight() -> std::sync::MutexGuard<'static, InFlight> {
+    // The counts stay consistent even if a holder panicked: each change is one step.
+    IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A search's place among those in flight; given back when dropped.
+struct Slot {
+    user: i64,
+}
+
+impl Slot {
+    /// A place for `user`'s search, unless they already have `MAX_PER_USER` searches in
+    /// flight or the server has `max_total` (half its database connections, so other
+    /// pages always find one).
+    fn take(user: i64, max_total: usize) -> Option<Slot> {
+        let mut f = in_flight();
+        let mine = f.per_user.get(&user).copied().unwrap_or(0);
+        if mine >= MAX_PER_USER || f.total >= max_total {
+            return None;
+        }
+        f.per_user.insert(user, mine + 1);
+        f.total += 1;
+        Some(Slot { user })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut f = in_flight();
+        f.total = f.total.saturating_sub(1);
+        if let Some(n) = f.per_user.get_mut(&self.user) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                f.per_user.remove(&self.user);
+            }
+        }
+    }
+}
+
+async fn find(
+    st: &crate::startup::AppState,
+    user: i64,
+    q: SearchQuery,
+) -> Result<Vec<Hit>, AppError> {
+    let max_total = (st.pool.max_size() as usize / 2).max(1);
+    let Some(slot) = Slot::take(user, max_total) else {
+        tracing::info!(user_id = user, "search refused: too many in flight");
+        return Err(AppError::Throttled);
+    };
     let started = std::time::Instant::now();
-    let hits = super::run(st, move |c, _| search::search(c, &q)).await?;
+    // The slot moves into the blocking work: it is given back when the database work
+    // ends, not when an impatient client hangs up.
+    let hits = super::run(st, move |c, _| {
+        let _slot = slot;
+        search::search(c, &q, search::TIME_BUDGET).map_err(refusal)
+    })
+    .await?;
     tracing::debug!(
         hits = hits.len(),
         ms = started.elapsed().as_millis() as u64,
         "search"
     );
     Ok(hits)
+}
+
+/// A search that failed, as the reader is told.
+fn refusal(e: search::SearchError) -> AppError {
+    match e {
+        search::SearchError::TooSlow => AppError::bad_request("search.too_slow"),
+        search::SearchError::Db(d) => d.into(),
+    }
 }
 
 pub struct ResultRow {
@@ -107,7 +197,7 @@ pub async fn page(
     let q = p.to_query(50)?;
     let searched = !search::parse_terms(&q.q).is_empty();
     let hits = if searched {
-        find(&st, q).await?
+        find(&st, user.0.id, q).await?
     } else {
         Vec::new()
     };
@@ -143,6 +233,6 @@ pub async fn api(
 ) -> Result<HttpResponse, AppError> {
     user.require(STAFF)?;
     let q = params.into_inner().to_query(50)?;
-    let hits = find(&st, q).await?;
+    let hits = find(&st, user.0.id, q).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "results": hits })))
 }

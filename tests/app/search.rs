@@ -262,3 +262,129 @@ fn the_search_page_in_both_languages() {
     let anon = app.browser();
     assert_eq!(anon.get("/search?q=x").status, 303);
 }
+
+/// `n` messages of about 6 KB each, one case each, as an mbox.
+fn haystack_mbox(n: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    let filler = "log line with nothing special in it 0123456789 ".repeat(120);
+    for i in 0..n {
+        out.extend_from_slice(b"From hay@hay.example Tue Jul  2 09:00:00 2024\n");
+        out.extend_from_slice(&mail(
+            &[
+                ("From", &format!("user{i}@hay{}.example", i % 50)),
+                ("To", "support@cmgos.example"),
+                ("Subject", &format!("Haystack {i}")),
+                ("Message-ID", &format!("<hay{i}@hay.example>")),
+                ("Date", "Tue, 02 Jul 2024 09:00:00 +0800"),
+            ],
+            &format!("{filler} case {i}"),
+        ));
+        out.extend_from_slice(b"\n");
+    }
+    out
+}
+
+/// Finding 5 of the security issue: one user's hostile searches (every word a full
+/// scan, a filter that matches nothing) cannot starve the others. At most two of a
+/// user's searches run at once (the rest get 429 at once), each within its time
+/// budget, and another user's queue answers meanwhile.
+#[test]
+fn one_users_hostile_searches_cannot_starve_the_others() {
+    let app = TestApp::new();
+    let token = app.seed_staff();
+    let dir = app.dir.path().join("hay.mbox");
+    std::fs::write(&dir, haystack_mbox(1500)).expect("write mbox");
+    app.cli_ok(&["ingest", &dir.display().to_string()], None);
+    app.add_user("rd2@cmgos.example", "Rd Two", "rnd", &[]);
+    let other = app.token("rd2@cmgos.example");
+    let app = app.start();
+    assert_eq!(app.api_get("/api/cases", &token)["total"], 1500);
+
+    // More than eight words: refused, not silently trimmed.
+    let (s, v) = app.api(
+        "GET",
+        &format!("/api/search?q={}", enc("a b c d e f g h i")),
+        Some(&token),
+        None,
+    );
+    assert_eq!(s, 400, "{v}");
+    assert_eq!(v["key"], "search.too_many_terms", "{v}");
+    let (s, _) = app.api(
+        "GET",
+        &format!("/api/search?q={}", enc("a b c d e f g h")),
+        Some(&token),
+        None,
+    );
+    assert_eq!(s, 200, "eight words are fine");
+
+    let hostile = format!(
+        "/api/search?q={}&status=closed",
+        enc("qz xj vq kw jz zx qj wq")
+    );
+    let storm = 12;
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(storm + 1));
+    let statuses: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..storm)
+            .map(|_| {
+                let barrier = barrier.clone();
+                let (app, token, hostile) = (&app, &token, &hostile);
+                s.spawn(move || {
+                    barrier.wait();
+                    let (status, v) = app.api("GET", hostile, Some(token), None);
+                    (status, v)
+                })
+            })
+            .collect();
+        barrier.wait();
+        // Meanwhile another user's queue answers.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let started = std::time::Instant::now();
+        let v = app.api_get("/api/cases?limit=20", &other);
+        let took = started.elapsed();
+        assert_eq!(v["total"], 1500);
+        assert!(
+            took < std::time::Duration::from_secs(2),
+            "/api/cases took {took:?} during the storm"
+        );
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("search thread"))
+            .collect()
+    });
+    let refused: Vec<_> = statuses.iter().filter(|(s, _)| *s == 429).collect();
+    assert!(
+        !refused.is_empty(),
+        "some of {storm} parallel searches by one user are refused: {statuses:?}"
+    );
+    for (s, v) in &statuses {
+        assert!(
+            *s == 200 || *s == 429 || (*s == 400 && v["key"] == "search.too_slow"),
+            "{s} {v}"
+        );
+    }
+    assert_eq!(refused[0].1["error"], "throttled", "{:?}", refused[0]);
+    // Once the storm is over the same user searches again.
+    let (s, v) = app.api("GET", &hostile, Some(&token), None);
+    assert_eq!(s, 200, "{v}");
+}
+
+/// A search reads messages the indexer has not reached yet without indexing them
+/// itself (so it never takes SQLite's write lock), and still finds them.
+#[test]
+fn new_messages_are_found_before_the_indexer_runs() {
+    let (app, token, _) = app_with_cases();
+    let raw = mail(
+        &[
+            ("From", "fresh@fresh.example"),
+            ("To", "support@cmgos.example"),
+            ("Subject", "Fresh"),
+            ("Message-ID", "<fresh@fresh.example>"),
+        ],
+        "zebracorn appeared just now",
+    );
+    let (s, v) = app.api("POST", "/api/mail/inbound", Some(&token), Some(&raw));
+    assert_eq!(s, 200, "{v}");
+    let r = results(&app, &token, "q=zebracorn");
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(r[0]["where"], "message", "{r:?}");
+}

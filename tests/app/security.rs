@@ -324,3 +324,279 @@ please reset your password via the portal, error 0xC004F074";
         }
     }
 }
+
+/// A status and headers of a form POST sent with an `Origin` header of our choosing.
+fn post_with_origin(
+    b: &crate::helpers::Browser,
+    path: &str,
+    origin: &str,
+    fields: &[(&str, &str)],
+) -> u16 {
+    match b
+        .agent
+        .post(&format!("{}{path}", b.base))
+        .set("Origin", origin)
+        .send_form(fields)
+    {
+        Ok(r) => r.status(),
+        Err(ureq::Error::Status(s, _)) => s,
+        Err(e) => panic!("POST {path}: {e}"),
+    }
+}
+
+/// Issue 14, finding 7: `POST /lang` goes back only to a path on this site.
+#[test]
+fn the_language_switch_redirects_only_to_paths_on_this_site() {
+    let app = TestApp::new();
+    app.seed_staff();
+    let app = app.start();
+    let b = app.browser();
+    let csrf = b.csrf("/login");
+    for back in [
+        "/\\evil.example",
+        "//evil.example",
+        "/%5Cevil.example",
+        "/%5cevil.example",
+        "/%2F%2Fevil.example",
+        "/\t/evil.example",
+        "https://evil.example/",
+        "\\\\evil.example",
+    ] {
+        let r = b.post(
+            "/lang",
+            &[("lang", "en"), ("back", back), ("csrf_token", &csrf)],
+        );
+        assert_eq!(r.status, 303, "{back:?}");
+        assert_eq!(r.location.as_deref(), Some("/"), "{back:?}");
+    }
+    let r = b.post(
+        "/lang",
+        &[
+            ("lang", "en"),
+            ("back", "/search?q=a%20b"),
+            ("csrf_token", &csrf),
+        ],
+    );
+    assert_eq!(r.location.as_deref(), Some("/search?q=a%20b"));
+}
+
+/// Issue 14, finding 7: nothing signed-in is cached; the stylesheet is.
+#[test]
+fn case_pages_attachments_and_the_api_are_not_cached() {
+    let app = TestApp::new();
+    let token = app.seed_staff();
+    let app = app.start();
+    let raw = "From: a@b.example\r\nSubject: cache\r\nMessage-ID: <cache@b.example>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b\r\nContent-Type: text/plain\r\nContent-Disposition: attachment; filename=\"note.txt\"\r\n\r\nsecret\r\n--b--\r\n";
+    let (_, v) = app.api(
+        "POST",
+        "/api/mail/inbound",
+        Some(&token),
+        Some(raw.as_bytes()),
+    );
+    let number = v["case_number"].as_str().expect("number").to_string();
+    let b = app.browser();
+    b.login("wangbb@cmgos.example", PASSWORD);
+    let page = b.get(&format!("/cases/{number}"));
+    assert_eq!(page.status, 200);
+    assert_eq!(page.header("cache-control"), Some("no-store"));
+    let id = regex::Regex::new(r#"/attachments/(\d+)""#)
+        .expect("re")
+        .captures(&page.body)
+        .expect("link")[1]
+        .to_string();
+    let att = b.get(&format!("/cases/{number}/attachments/{id}"));
+    assert_eq!(att.status, 200);
+    assert_eq!(att.header("cache-control"), Some("no-store"));
+    for path in ["/cases", "/search?q=x", "/login"] {
+        assert_eq!(
+            b.get(path).header("cache-control"),
+            Some("no-store"),
+            "{path}"
+        );
+    }
+    let api = ureq::get(&app.url("/api/cases"))
+        .set("Authorization", &format!("Bearer {token}"))
+        .call()
+        .expect("api");
+    assert_eq!(api.header("cache-control"), Some("no-store"));
+    let css = b.get("/static/app.css");
+    assert_eq!(css.status, 200);
+    let cc = css.header("cache-control").unwrap_or("");
+    assert!(!cc.contains("no-store") && cc.contains("public"), "{cc}");
+}
+
+/// Issue 14, finding 7: a right-to-left override in an attachment name cannot make
+/// `invoice<U+202E>fdp.exe` read as `invoiceexe.pdf`, on the page or in the download.
+#[test]
+fn bidi_controls_leave_attachment_names() {
+    let app = TestApp::new();
+    let token = app.seed_staff();
+    let app = app.start();
+    let raw = "From: a@b.example\r\nSubject: bidi\r\nMessage-ID: <bidi@b.example>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename*=UTF-8''invoice%E2%80%AEfdp.exe\r\n\r\nMZ\r\n--b--\r\n";
+    let (s, v) = app.api(
+        "POST",
+        "/api/mail/inbound",
+        Some(&token),
+        Some(raw.as_bytes()),
+    );
+    assert_eq!(s, 200, "{v}");
+    let number = v["case_number"].as_str().expect("number").to_string();
+    let b = app.browser();
+    b.login("wangbb@cmgos.example", PASSWORD);
+    let page = b.get(&format!("/cases/{number}"));
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains('\u{202E}'), "U+202E on the case page");
+    assert!(page.body.contains("invoicefdp.exe"), "{}", page.body);
+    let id = regex::Regex::new(r#"/attachments/(\d+)""#)
+        .expect("re")
+        .captures(&page.body)
+        .expect("link")[1]
+        .to_string();
+    let att = b.get(&format!("/cases/{number}/attachments/{id}"));
+    assert_eq!(att.status, 200);
+    let cd = att.header("content-disposition").unwrap_or("").to_string();
+    assert!(cd.starts_with("attachment"), "{cd}");
+    assert!(
+        !cd.contains('\u{202E}') && !cd.to_ascii_uppercase().contains("%E2%80%AE"),
+        "{cd}"
+    );
+    let api = app.api_get(&format!("/api/cases/{number}"), &token);
+    assert_eq!(api["attachments"][0]["filename"], "invoicefdp.exe", "{api}");
+}
+
+/// Issue 14, finding 7: a 200 KB subject is cut for display (queue, case, API); the
+/// raw mail keeps all of it.
+#[test]
+fn a_huge_subject_is_capped_for_display_and_kept_raw() {
+    let app = TestApp::new();
+    let token = app.seed_staff();
+    let app = app.start();
+    let subject = format!("Huge {}", "x".repeat(200 * 1024));
+    let raw = format!(
+        "From: a@b.example\r\nSubject: {subject}\r\nMessage-ID: <huge@b.example>\r\n\r\nbody\r\n"
+    );
+    let (s, v) = app.api(
+        "POST",
+        "/api/mail/inbound",
+        Some(&token),
+        Some(raw.as_bytes()),
+    );
+    assert_eq!(s, 200, "{v}");
+    let number = v["case_number"].as_str().expect("number").to_string();
+    let case = app.api_get(&format!("/api/cases/{number}"), &token);
+    let shown = case["subject"].as_str().expect("subject");
+    assert!(shown.starts_with("Huge xxx"), "{shown:.40}");
+    assert!(shown.chars().count() <= 1001, "{}", shown.chars().count());
+    let msg_subject = case["messages"][0]["subject"].as_str().unwrap_or("");
+    assert!(msg_subject.chars().count() <= 1001, "{}", msg_subject.len());
+    let b = app.browser();
+    b.login("admin@casebook.example", PASSWORD);
+    let queue = b.get("/cases");
+    assert_eq!(queue.status, 200);
+    assert!(
+        queue.body.len() < 100 * 1024,
+        "queue is {} bytes",
+        queue.body.len()
+    );
+    // The raw mail (the only one in this fresh store), for the admin, has all of it.
+    let r = b.get("/admin/raw/1");
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains(&subject), "the raw mail keeps the subject");
+}
+
+/// Issue 14, finding 7: one reply goes to at most 50 addresses.
+#[test]
+fn a_reply_to_sixty_addresses_is_refused() {
+    let app = TestApp::new();
+    let token = app.seed_staff();
+    let app = app.start();
+    let (_, v) = app.api(
+        "POST",
+        "/api/mail/inbound",
+        Some(&token),
+        Some(
+            b"From: c@d.example\r\nSubject: many\r\nMessage-ID: <many@d.example>\r\n\r\nhello\r\n",
+        ),
+    );
+    let number = v["case_number"].as_str().expect("number").to_string();
+    let many: Vec<String> = (0..60).map(|i| format!("r{i}@d.example")).collect();
+    let body = serde_json::json!({"body": "hi all", "to": many.join(", ")}).to_string();
+    let (s, v) = app.api(
+        "POST",
+        &format!("/api/cases/{number}/replies"),
+        Some(&token),
+        Some(body.as_bytes()),
+    );
+    assert_eq!(s, 400, "{v}");
+    assert_eq!(v["key"], "workflow.too_many_recipients", "{v}");
+    let case = app.api_get(&format!("/api/cases/{number}"), &token);
+    assert_eq!(case["outbox"].as_array().map(Vec::len), Some(0), "{case}");
+    // The page form says so too.
+    let b = app.browser();
+    b.login("wangbb@cmgos.example", PASSWORD);
+    let csrf = b.csrf(&format!("/cases/{number}"));
+    let r = b.post(
+        &format!("/cases/{number}/reply"),
+        &[
+            ("body", "hi all"),
+            ("to", &many.join(", ")),
+            ("csrf_token", &csrf),
+        ],
+    );
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("50"), "{}", r.body);
+    // Fifty is fine.
+    let body = serde_json::json!({"body": "hi", "to": many[..50].join(", ")}).to_string();
+    let (s, v) = app.api(
+        "POST",
+        &format!("/api/cases/{number}/replies"),
+        Some(&token),
+        Some(body.as_bytes()),
+    );
+    assert!(s < 300, "{s} {v}");
+}
+
+/// Issue 14, finding 7: a form posted from another site is refused even with a valid
+/// token (the `Origin` must be ours when the browser sends one); the CSRF seed is new
+/// after login.
+#[test]
+fn cross_origin_posts_are_refused_and_the_csrf_seed_rotates_at_login() {
+    let app = TestApp::new();
+    app.seed_staff();
+    let app = app.start();
+    let b = app.browser();
+    b.csrf("/login");
+    let before = b.cookie("cb_csrf").expect("csrf cookie before login");
+    let r = b.login("wangbb@cmgos.example", PASSWORD);
+    assert_eq!(r.status, 303);
+    let after = b.cookie("cb_csrf").expect("csrf cookie after login");
+    assert_ne!(before, after, "the CSRF seed changes at login");
+    let csrf = b.csrf("/cases");
+    for origin in [
+        "https://evil.example",
+        "null",
+        "http://127.0.0.1.evil.example",
+    ] {
+        let s = post_with_origin(
+            &b,
+            "/lang",
+            origin,
+            &[("lang", "en"), ("back", "/cases"), ("csrf_token", &csrf)],
+        );
+        assert_eq!(s, 403, "{origin}");
+    }
+    let own = app.base.clone();
+    let s = post_with_origin(
+        &b,
+        "/lang",
+        &own,
+        &[("lang", "en"), ("back", "/cases"), ("csrf_token", &csrf)],
+    );
+    assert_eq!(s, 303, "our own origin");
+    // Without Origin (an older browser): the token decides, as before.
+    let r = b.post(
+        "/lang",
+        &[("lang", "zh"), ("back", "/cases"), ("csrf_token", &csrf)],
+    );
+    assert_eq!(r.status, 303);
+}

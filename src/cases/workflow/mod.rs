@@ -254,6 +254,10 @@ fn after_customer_mail(conn: &mut DbConn, case: &CaseRow, to: &[String]) -> WRes
 
 /// The addresses typed in the form (comma or semicolon separated), else the case's
 /// contact.
+/// Most addresses one outgoing mail may go to (the catalog's
+/// `workflow.too_many_recipients` names the number).
+pub const MAX_RECIPIENTS: usize = 50;
+
 fn recipients(case: &CaseRow, to: Option<&str>) -> WResult<Vec<String>> {
     let list: Vec<String> = match to.map(str::trim).filter(|t| !t.is_empty()) {
         Some(t) => t
@@ -265,6 +269,9 @@ fn recipients(case: &CaseRow, to: Option<&str>) -> WResult<Vec<String>> {
     };
     if list.is_empty() {
         return Err(WorkflowError::Invalid("workflow.no_recipient"));
+    }
+    if list.len() > MAX_RECIPIENTS {
+        return Err(WorkflowError::Invalid("workflow.too_many_recipients"));
     }
     Ok(list)
 }
