@@ -4,10 +4,13 @@
 use crate::helpers::{mail, TestApp};
 use std::collections::{BTreeMap, BTreeSet};
 
+/// Messages as (Message-ID, raw mail), and the threads as sets of Message-IDs.
+type Corpus = (Vec<(String, Vec<u8>)>, Vec<BTreeSet<String>>);
+
 /// Generated threads: (message-id, raw). Every reply carries the full References
 /// chain from its root; in every third thread the root was never sent to support (a
 /// "ghost"), so its replies only share the root's id.
-fn corpus() -> (Vec<(String, Vec<u8>)>, Vec<BTreeSet<String>>) {
+fn corpus() -> Corpus {
     let mut out = Vec::new();
     let mut threads = Vec::new();
     for t in 0..8 {
