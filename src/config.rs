@@ -15,6 +15,8 @@ pub struct Settings {
     pub serial_pattern: String,
     /// Mail domains whose senders are staff even without a user account.
     pub staff_domains: Vec<String>,
+    /// `authserv-id`s of the receiving MTAs whose `Authentication-Results` we believe.
+    pub trusted_authserv_ids: Vec<String>,
     /// A reply to a case closed longer ago than this opens a new, linked case.
     pub reopen_window_days: i64,
     /// Largest accepted raw message or upload, in bytes.
@@ -67,6 +69,7 @@ impl Settings {
             token_prefixes: vec!["CMIT".into()],
             serial_pattern: DEFAULT_SERIAL_PATTERN.into(),
             staff_domains: Vec::new(),
+            trusted_authserv_ids: Vec::new(),
             reopen_window_days: 30,
             max_message_bytes: 50 * 1024 * 1024,
             smtp_url: None,

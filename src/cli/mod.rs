@@ -82,6 +82,16 @@ pub struct Globals {
         global = true
     )]
     pub staff_domains: Vec<String>,
+    /// `authserv-id`s of our receiving MTAs (comma-separated): live mail from a staff
+    /// address takes staff actions only when their `Authentication-Results` header
+    /// says DKIM or DMARC passed for the sender's domain.
+    #[arg(
+        long,
+        env = "CASEBOOK_TRUSTED_AUTHSERV_IDS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub trusted_authserv_ids: Vec<String>,
     /// A reply to a case closed longer ago than this many days opens a new, linked case.
     #[arg(
         long,
@@ -258,6 +268,12 @@ impl Globals {
             .collect();
         s.token_prefixes.dedup();
         s.serial_pattern = self.serial_pattern.clone();
+        s.trusted_authserv_ids = self
+            .trusted_authserv_ids
+            .iter()
+            .map(|d| d.trim().to_lowercase())
+            .filter(|d| !d.is_empty())
+            .collect();
         s.staff_domains = self
             .staff_domains
             .iter()

@@ -95,6 +95,7 @@ diesel::table! {
         is_auto_reply -> Bool,
         body_text -> Text,
         source -> Text,
+        proposal -> Nullable<Text>,
     }
 }
 

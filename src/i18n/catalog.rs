@@ -432,4 +432,12 @@ pub const ENTRIES: &[(&str, &str, &str)] = &[
     ("search.too_many_terms", "搜索词过多，最多 {max} 个。", "Too many search words: at most {max}."),
     ("search.too_slow", "搜索耗时过长，请输入更具体的词或加上筛选条件。", "The search took too long; use more specific words or add a filter."),
     ("workflow.too_many_recipients", "收件人过多：一次回复最多 50 个地址。", "Too many recipients: one reply goes to at most 50 addresses."),
+    // Proposals from unverified live mail.
+    ("proposal.closure", "这封邮件看起来是案例总结（结案）。", "This mail reads as a closure summary."),
+    ("proposal.scope", "这封邮件看起来是问题定义。", "This mail reads as a scope definition."),
+    ("proposal.escalation", "这封邮件看起来是给研发的升级请求。", "This mail reads as an escalation to R&D."),
+    ("proposal.answer", "这封邮件看起来是研发的答复。", "This mail reads as an R&D answer."),
+    ("proposal.unverified", "发件人不是经过验证的员工地址，所以 Casebook 没有执行；确认后可由你执行。", "Its sender is not a verified staff address, so Casebook did not act on it; you can apply it yourself."),
+    ("proposal.apply", "执行", "Apply"),
+    ("done.proposal_applied", "已执行。", "Applied."),
 ];

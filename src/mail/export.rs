@@ -127,6 +127,7 @@ pub fn parse_export(text: &str) -> Result<Vec<ParsedMail>, String> {
             &crate::storage::sha256_hex(id_seed.as_bytes())[..32]
         );
         out.push(ParsedMail {
+            auth_results: Vec::new(),
             message_id: Some(message_id),
             in_reply_to: Vec::new(),
             references: Vec::new(),

@@ -32,6 +32,8 @@ pub struct ParsedMail {
     /// Carries our own `X-Casebook-Loop` header: our outgoing mail came back.
     pub is_own_loop: bool,
     pub attachments: Vec<parse::ParsedAttachment>,
+    /// The `Authentication-Results` headers, as written (checked in `mail::ingest::trust`).
+    pub auth_results: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]

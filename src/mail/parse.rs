@@ -131,7 +131,12 @@ pub fn parse_message(raw: &[u8]) -> Result<ParsedMail, String> {
         });
     }
     let subject_auto = super::extract::auto_reply_subject(&subject);
+    let auth_results = msg
+        .header_values("Authentication-Results")
+        .filter_map(|v| v.as_text().map(str::to_string))
+        .collect();
     Ok(ParsedMail {
+        auth_results,
         in_reply_to: id_list(msg.in_reply_to()),
         references: id_list(msg.references()),
         thread_key: msg.header_raw("Thread-Index").and_then(thread_key),

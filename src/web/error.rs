@@ -270,6 +270,17 @@ impl From<crate::bundles::stored::ReadError> for AppError {
     }
 }
 
+impl From<crate::mail::ingest::proposal::ProposalError> for AppError {
+    fn from(e: crate::mail::ingest::proposal::ProposalError) -> Self {
+        use crate::mail::ingest::proposal::ProposalError as E;
+        match e {
+            E::NotFound => AppError::NotFound,
+            E::Forbidden => AppError::Forbidden,
+            E::Db(d) => d.into(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -73,6 +73,7 @@ route_table! { PAGES, register_pages, "",
     post "/cases/{number}/assign" => workflow::assign, only(SUPPORT);
     post "/cases/{number}/notes" => workflow::note, only(STAFF);
     post "/cases/{number}/outbox/retry" => workflow::retry_outbox, only(SUPPORT);
+    post "/cases/{number}/messages/{id}/apply" => workflow::apply_proposal, only(ESCALATION_PARTIES);
     post "/cases/{number}/attachments" => bundles::upload, only(ESCALATION_PARTIES);
     get "/cases/{number}/attachments/{id}/bundle" => bundles::show, only(STAFF);
     get "/cases/{number}/attachments/{id}/view" => bundles::view, only(STAFF);

@@ -489,6 +489,27 @@ pub async fn note_json(
     Ok(ok(serde_json::json!({ "id": id })))
 }
 
+// ---- proposals from unverified live mail ----
+
+/// Applies what an unverified message proposed (closure, scope, escalation, answer),
+/// as the signed-in user.
+pub async fn apply_proposal(
+    req: HttpRequest,
+    st: State,
+    user: CurrentUser,
+    path: web::Path<(String, i64)>,
+    form: web::Form<PageForm<NoFields>>,
+) -> Result<HttpResponse, AppError> {
+    let u = page_actor(&req, &st, &user, ESCALATION_PARTIES, &form)?;
+    let (number, row) = path.into_inner();
+    let (n, rules) = (number.clone(), st.rules.clone());
+    run(&st, move |c, _| {
+        crate::mail::ingest::proposal::apply_proposal(c, &rules.serial, &u, &n, row)
+    })
+    .await?;
+    Ok(back(&number, "proposal_applied", "h-thread"))
+}
+
 // ---- outbox ----
 
 pub async fn retry_outbox(

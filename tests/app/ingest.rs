@@ -313,7 +313,7 @@ fn threading_rules() {
 
 #[test]
 fn customer_reply_reopens_unless_auto_or_too_late() {
-    let app = TestApp::new();
+    let app = TestApp::with_args(&["--trusted-authserv-ids", "mx.cmgos.example"]);
     let token = app.seed_staff();
     app.cli_ok(&["ingest", &seed_path()], None);
     let app = app.start();
@@ -364,6 +364,10 @@ fn customer_reply_reopens_unless_auto_or_too_late() {
         &mail(
             &[
                 ("From", "Wang Binbin <wangbb@cmgos.example>"),
+                (
+                    "Authentication-Results",
+                    "mx.cmgos.example; dkim=pass header.d=cmgos.example",
+                ),
                 ("Subject", tag),
                 ("Message-ID", "<c2@cmgos.example>"),
                 ("Date", "Fri, 19 Aug 2022 10:00:00 +0000"),

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod attacker;
 mod auth;
 mod browser;
 mod bundles;

@@ -65,6 +65,8 @@ pub struct MessageView {
     #[serde(skip)]
     pub folded_text: String,
     pub attachments: Vec<AttachmentView>,
+    /// A staff action this unverified live message proposes (see `mail::ingest::trust`).
+    pub proposal: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -67,6 +67,7 @@ struct MsgRow {
     is_auto_reply: bool,
     subject: String,
     body_text: String,
+    proposal: Option<String>,
 }
 
 /// The messages, oldest first, each with its attachments and its quoted text folded.
@@ -88,6 +89,7 @@ pub(super) fn messages(
             messages::is_auto_reply,
             messages::subject,
             messages::body_text,
+            messages::proposal,
         ))
         .load::<MsgRow>(conn)?
         .into_iter()
@@ -108,6 +110,7 @@ pub(super) fn messages(
                     .cloned()
                     .collect(),
                 body_text: m.body_text,
+                proposal: m.proposal,
                 main_text,
                 folded_text,
             }

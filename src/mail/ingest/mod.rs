@@ -6,9 +6,11 @@ mod case;
 mod events;
 mod facts;
 mod pipeline;
+pub mod proposal;
 mod raw;
 mod staff;
 mod thread;
+pub mod trust;
 
 pub use bulk::{ingest_bulk, BulkError, BulkReport, Input};
 pub use facts::{add_code, add_serial};
@@ -30,6 +32,7 @@ pub struct Rules {
     pub token_prefixes: Vec<String>,
     pub issue_prefix: String,
     pub staff_domains: Vec<String>,
+    pub trusted_authserv_ids: Vec<String>,
     pub reopen_window: Duration,
     pub max_message_bytes: usize,
 }
@@ -50,6 +53,7 @@ impl Rules {
             serial,
             token_prefixes: prefixes,
             issue_prefix: s.token_prefix.clone(),
+            trusted_authserv_ids: s.trusted_authserv_ids.clone(),
             staff_domains: s
                 .staff_domains
                 .iter()

@@ -5,7 +5,7 @@ use super::case::create_case;
 use super::events::apply_events;
 use super::facts::record_facts;
 use super::raw::store_raw;
-use super::staff::{direction, Direction, Staff};
+use super::staff::{sender, Direction, Staff};
 use super::thread::find_case;
 use super::{Kind, Outcome, Rules};
 use crate::bundles::store_attachment;
@@ -39,6 +39,7 @@ struct NewMessage<'a> {
     is_auto_reply: bool,
     body_text: &'a str,
     source: &'a str,
+    proposal: Option<&'a str>,
 }
 
 /// Entry point for any input: detects the export format, mbox or a single message.
@@ -198,7 +199,19 @@ impl Pipeline<'_> {
             }
             let reuses = same_id.first().map(|r| r.0);
             let sent_at = pm.sent_at.unwrap_or_else(crate::now);
-            let (dir, user) = direction(staff, rules, &pm);
+            let arrival = super::trust::Arrival::of_source(source);
+            let verified = arrival == super::trust::Arrival::Live
+                && (super::trust::mta_authenticated(&rules.trusted_authserv_ids, &pm)
+                    || super::trust::answers_our_notice(
+                        conn,
+                        &pm,
+                        &super::thread::referenced_ids(&pm, &mid),
+                    )?);
+            let super::staff::Sender {
+                dir,
+                user,
+                proposal,
+            } = sender(staff, rules, &pm, arrival, verified);
             let mut found = find_case(conn, rules, &pm, &mid)?;
             let mut parent = None;
             if let Some(c) = &found {
@@ -250,6 +263,7 @@ impl Pipeline<'_> {
                     is_auto_reply: pm.is_auto_reply,
                     body_text: &body_masked,
                     source,
+                    proposal,
                 })
                 .returning(messages::id)
                 .get_result(conn)?;

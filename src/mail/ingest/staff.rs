@@ -36,6 +36,17 @@ impl Staff {
         self.users.iter().find(|u| u.is_staff_name(name))
     }
 
+    /// The enabled account with this address (never a display name).
+    fn by_address(&self, address: &str) -> Option<&User> {
+        let address = address.trim();
+        if address.is_empty() {
+            return None;
+        }
+        self.users
+            .iter()
+            .find(|u| !u.disabled && u.email.eq_ignore_ascii_case(address))
+    }
+
     fn is_rnd_name(&self, name: &str) -> bool {
         self.users
             .iter()
@@ -101,4 +112,65 @@ pub(super) fn direction(
         },
         user,
     )
+}
+
+/// Who sent a message, as far as Casebook may act on it.
+pub(super) struct Sender {
+    pub dir: Direction,
+    pub user: Option<User>,
+    /// A staff action recognised in live mail from an unverified sender, offered to
+    /// staff instead of taken: `closure`, `scope`, `escalation` or `answer`.
+    pub proposal: Option<&'static str>,
+}
+
+/// The sender of `pm`: imported history as written (names included); live mail acts as
+/// staff only from the verified address of an enabled support, R&D or admin account.
+pub(super) fn sender(
+    staff: &Staff,
+    rules: &Rules,
+    pm: &ParsedMail,
+    arrival: super::trust::Arrival,
+    verified: bool,
+) -> Sender {
+    let (dir, user) = direction(staff, rules, pm);
+    if arrival == super::trust::Arrival::Import {
+        return Sender {
+            dir,
+            user,
+            proposal: None,
+        };
+    }
+    let acting = staff
+        .by_address(&pm.from_address)
+        .filter(|u| verified && matches!(u.role(), Role::Support | Role::Rnd | Role::Admin));
+    if let Some(u) = acting {
+        // The address decides who it is; the thread decides what it does.
+        if user.as_ref().is_some_and(|x| x.id == u.id) {
+            return Sender {
+                dir,
+                user,
+                proposal: None,
+            };
+        }
+    }
+    // Shown as written, from outside: what it claims becomes a proposal.
+    let proposal = match dir {
+        Direction::Customer => None,
+        Direction::FromRnd => Some("answer"),
+        Direction::ToRnd => Some("escalation"),
+        Direction::Support => {
+            if extract::extract_closure(&pm.body_text).is_some() {
+                Some("closure")
+            } else if extract::extract_scope(&pm.body_text).is_some() {
+                Some("scope")
+            } else {
+                None
+            }
+        }
+    };
+    Sender {
+        dir: Direction::Customer,
+        user: None,
+        proposal,
+    }
 }

@@ -1,0 +1,2 @@
+DROP INDEX outbox_message_id;
+ALTER TABLE messages DROP COLUMN proposal;

@@ -1,0 +1,5 @@
+-- A staff action recognised in live mail whose sender is not a verified staff identity
+-- (closure, scope, escalation, answer): shown to staff as a one-click proposal.
+ALTER TABLE messages ADD COLUMN proposal TEXT;
+-- Replies to our notices are matched to the notice by its Message-ID.
+CREATE INDEX outbox_message_id ON outbox(message_id);
