@@ -46,7 +46,7 @@ pub fn mta_authenticated(trusted: &[String], pm: &ParsedMail) -> bool {
             .and_then(|a| a.split_whitespace().next())
             .unwrap_or("")
             .to_ascii_lowercase();
-        if !trusted.iter().any(|t| *t == authserv) {
+        if !trusted.contains(&authserv) {
             return false;
         }
         parts.any(|res| {
