@@ -111,6 +111,9 @@ fn last_proposal(s: &Setup) -> Value {
         .unwrap_or(Value::Null)
 }
 
+/// What is tried, the From header, extra headers, the body, the proposal expected.
+type Attempt<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>, &'a str, &'a str);
+
 #[test]
 fn forged_staff_mail_takes_no_staff_action() {
     let s = setup();
@@ -119,7 +122,7 @@ fn forged_staff_mail_takes_no_staff_action() {
     let untrusted = "mx.evil.example; dkim=pass header.d=cmgos.example".to_string();
     let failed = format!("{MTA}; dkim=fail header.d=cmgos.example");
     let ours = auth("cmgos.example");
-    let attempts: Vec<(&str, &str, Vec<(&str, &str)>, &str, &str)> = vec![
+    let attempts: Vec<Attempt> = vec![
         // The seed engineer's name on an outsider's address, authenticated for it.
         (
             "display name",
