@@ -18,6 +18,10 @@ pub enum Scope {
     Full,
     /// Only `POST /api/mail/inbound` (an MTA pipe, `casebook mailgate`).
     Inbound,
+    /// As `Inbound`, for a pipe that carries only mail your own MTA accepted from
+    /// authenticated staff (submission): staff mail on it counts as verified.
+    #[value(name = "inbound-internal")]
+    InboundInternal,
 }
 
 impl Scope {
@@ -25,6 +29,7 @@ impl Scope {
         match self {
             Scope::Full => "full",
             Scope::Inbound => "inbound",
+            Scope::InboundInternal => "inbound-internal",
         }
     }
 
@@ -32,6 +37,7 @@ impl Scope {
     pub fn parse(s: &str) -> Scope {
         match s {
             "full" => Scope::Full,
+            "inbound-internal" => Scope::InboundInternal,
             _ => Scope::Inbound,
         }
     }

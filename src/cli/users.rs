@@ -39,7 +39,8 @@ pub enum TokenCmd {
         #[arg(long)]
         email: String,
         /// `full`: what the user's role allows; `inbound`: only POST /api/mail/inbound
-        /// (for the MTA pipe / `casebook mailgate`).
+        /// (for the MTA pipe / `casebook mailgate`); `inbound-internal`: the same, for a
+        /// pipe that carries only mail from your authenticated staff (it counts as verified).
         #[arg(long, value_enum, default_value = "full")]
         scope: crate::auth::tokens::Scope,
         /// The token stops working after this many days (default: no expiry).

@@ -126,7 +126,12 @@ impl FromRequest for ApiUser {
 /// The caller of `POST /api/mail/inbound`: an admin's full token or any enabled
 /// user's inbound-scoped token (the MTA pipe needs no admin powers).
 #[derive(Debug, Clone)]
-pub struct InboundCaller(pub User);
+pub struct InboundCaller {
+    pub user: User,
+    /// The token is for an internal path (`inbound-internal`): staff mail on it is
+    /// from a verified identity.
+    pub internal: bool,
+}
 
 impl FromRequest for InboundCaller {
     type Error = AppError;
@@ -136,10 +141,20 @@ impl FromRequest for InboundCaller {
         let req = req.clone();
         Box::pin(async move {
             match bearer(&req).await? {
-                (u, tokens::Scope::Inbound) => Ok(InboundCaller(u)),
+                (user, tokens::Scope::Inbound) => Ok(InboundCaller {
+                    user,
+                    internal: false,
+                }),
+                (user, tokens::Scope::InboundInternal) => Ok(InboundCaller {
+                    user,
+                    internal: true,
+                }),
                 (u, tokens::Scope::Full) => {
                     ApiUser(u.clone()).require(super::roles::ADMIN)?;
-                    Ok(InboundCaller(u))
+                    Ok(InboundCaller {
+                        user: u,
+                        internal: false,
+                    })
                 }
             }
         })

@@ -94,7 +94,7 @@ pub async fn upload(
 /// The caller is an admin's token or an inbound-scoped token (`InboundCaller`).
 pub async fn inbound(
     st: State,
-    _caller: super::extract::InboundCaller,
+    caller: super::extract::InboundCaller,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     if body.len() > st.settings.max_message_bytes {
@@ -102,8 +102,13 @@ pub async fn inbound(
     }
     let store = st.store.clone();
     let rules = st.rules.clone();
+    let source = if caller.internal {
+        crate::mail::ingest::trust::INTERNAL_SOURCE
+    } else {
+        "inbound"
+    };
     let outcomes = super::run(&st, move |c, _| {
-        crate::mail::ingest_input(c, store.as_ref(), &rules, &body, "inbound")
+        crate::mail::ingest_input(c, store.as_ref(), &rules, &body, source)
     })
     .await?;
     let first = outcomes

@@ -311,3 +311,57 @@ fn imported_history_is_read_by_names() {
     assert_eq!(c["status"], "closed");
     assert!(!c["closure"].is_null());
 }
+
+#[test]
+fn an_internal_pipe_vouches_for_staff_mail_and_an_ordinary_one_does_not() {
+    let s = setup();
+    let plain = s.app.cli_ok(
+        &[
+            "token",
+            "create",
+            "--email",
+            "admin@casebook.example",
+            "--scope",
+            "inbound",
+        ],
+        None,
+    );
+    let internal = s.app.cli_ok(
+        &[
+            "token",
+            "create",
+            "--email",
+            "admin@casebook.example",
+            "--scope",
+            "inbound-internal",
+        ],
+        None,
+    );
+    let subject = format!("Re: [Case: {}] 激活失败", s.number);
+    let send = |token: &str, id: &str| {
+        let raw = mail(
+            &[
+                ("From", "Wang Binbin <wangbb@cmgos.example>"),
+                ("Subject", &subject),
+                ("Message-ID", id),
+            ],
+            CLOSURE,
+        );
+        let (st, v) = s
+            .app
+            .api("POST", "/api/mail/inbound", Some(token.trim()), Some(&raw));
+        assert_eq!(st, 200, "{v}");
+    };
+    send(&plain, "<plain@cmgos.example>");
+    assert_untouched(&s, "ordinary inbound token");
+    assert_eq!(last_proposal(&s), "closure");
+    send(&internal, "<internal@cmgos.example>");
+    assert_eq!(
+        case(&s)["status"],
+        "closed",
+        "the internal pipe vouches for its staff"
+    );
+    // An internal-pipe token is still only good for posting mail.
+    let (st, _) = s.app.api("GET", "/api/cases", Some(internal.trim()), None);
+    assert_eq!(st, 403);
+}

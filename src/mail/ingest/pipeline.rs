@@ -201,7 +201,8 @@ impl Pipeline<'_> {
             let sent_at = pm.sent_at.unwrap_or_else(crate::now);
             let arrival = super::trust::Arrival::of_source(source);
             let verified = arrival == super::trust::Arrival::Live
-                && (super::trust::mta_authenticated(&rules.trusted_authserv_ids, &pm)
+                && (super::trust::internal_path(source)
+                    || super::trust::mta_authenticated(&rules.trusted_authserv_ids, &pm)
                     || super::trust::answers_our_notice(
                         conn,
                         &pm,

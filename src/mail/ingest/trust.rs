@@ -11,6 +11,14 @@ use crate::db::DbConn;
 use crate::mail::ParsedMail;
 use diesel::prelude::*;
 
+/// The source of mail posted on an internal path (an `inbound-internal` token).
+pub const INTERNAL_SOURCE: &str = "inbound:internal";
+
+/// Whether `source` is a path configured as internal: staff mail on it is verified.
+pub fn internal_path(source: &str) -> bool {
+    source == INTERNAL_SOURCE || source.starts_with("inbound:internal#")
+}
+
 /// How a message reached us.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Arrival {
@@ -24,7 +32,11 @@ impl Arrival {
     /// Live sources are the inbound API (and `casebook mailgate`, which posts to it)
     /// and IMAP mailboxes; everything else is an import.
     pub fn of_source(source: &str) -> Arrival {
-        if source == "inbound" || source.starts_with("inbound#") || source.starts_with("imap:") {
+        if source == "inbound"
+            || source.starts_with("inbound#")
+            || source.starts_with("inbound:")
+            || source.starts_with("imap:")
+        {
             Arrival::Live
         } else {
             Arrival::Import
@@ -149,6 +161,8 @@ mod tests {
     #[test]
     fn live_sources() {
         assert_eq!(Arrival::of_source("inbound"), Arrival::Live);
+        assert_eq!(Arrival::of_source(INTERNAL_SOURCE), Arrival::Live);
+        assert!(internal_path(INTERNAL_SOURCE) && !internal_path("inbound"));
         assert_eq!(
             Arrival::of_source("imap:support/INBOX;uid=3"),
             Arrival::Live
