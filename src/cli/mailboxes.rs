@@ -25,6 +25,10 @@ pub enum MailboxCmd {
         /// Seconds between polls.
         #[arg(long, default_value_t = crate::mailboxes::DEFAULT_POLL_SECONDS)]
         poll_seconds: i64,
+        /// The mailbox only receives mail your MTA accepted from authenticated staff:
+        /// staff mail read from it counts as verified (see the README).
+        #[arg(long)]
+        internal: bool,
     },
     /// List mailboxes and their health.
     List,
@@ -48,6 +52,7 @@ pub(super) fn mailbox(state: &AppState, action: &MailboxCmd) -> ExitCode {
             password_file,
             move_to,
             poll_seconds,
+            internal,
         } => {
             let (host, port, tls, username, folder) = match mailboxes::parse_url(url) {
                 Ok(p) => p,
@@ -69,6 +74,7 @@ pub(super) fn mailbox(state: &AppState, action: &MailboxCmd) -> ExitCode {
                 folder,
                 move_to: move_to.clone(),
                 poll_seconds: *poll_seconds,
+                internal: *internal,
             };
             match mailboxes::add(&mut c, &state.keys, &m) {
                 Ok(_) => {

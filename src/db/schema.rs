@@ -316,6 +316,7 @@ diesel::table! {
         claimed_by -> Nullable<Text>,
         claimed_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
+        internal -> Bool,
     }
 }
 

@@ -345,7 +345,12 @@ pub fn fetch_new(
             // Expunged meanwhile by another client: nothing to take.
             continue;
         };
-        let source = format!("imap:{}/{};uid={uid}", row.name, row.folder);
+        let kind = if row.internal {
+            "imap-internal"
+        } else {
+            "imap"
+        };
+        let source = format!("{kind}:{}/{};uid={uid}", row.name, row.folder);
         let outcomes = crate::mail::ingest_input(&mut conn, ctx.store, ctx.rules, raw, &source)?;
         // Reported once committed: every line printed is durable.
         for o in &outcomes {

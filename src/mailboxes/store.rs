@@ -33,6 +33,8 @@ pub struct MailboxRow {
     pub claimed_by: Option<String>,
     pub claimed_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
+    /// Receives only mail accepted from authenticated staff: staff mail is verified.
+    pub internal: bool,
 }
 
 impl MailboxRow {
@@ -86,6 +88,7 @@ pub struct NewMailbox {
     pub folder: String,
     pub move_to: Option<String>,
     pub poll_seconds: i64,
+    pub internal: bool,
 }
 
 pub fn validate(m: &NewMailbox) -> Result<(), MailboxError> {
@@ -141,6 +144,7 @@ struct NewMailboxRow<'a> {
     next_attempt_at: NaiveDateTime,
     failures: i64,
     created_at: NaiveDateTime,
+    internal: bool,
 }
 
 /// Adds a mailbox (its password encrypted); due for a first poll at once.
@@ -180,6 +184,7 @@ pub fn add(conn: &mut DbConn, keys: &Keys, m: &NewMailbox) -> Result<i64, Mailbo
                 .map(str::trim)
                 .filter(|f| !f.is_empty()),
             poll_seconds: m.poll_seconds,
+            internal: m.internal,
             enabled: true,
             last_uid: 0,
             next_attempt_at: now,
@@ -236,6 +241,7 @@ mod tests {
             folder: "INBOX".into(),
             move_to: None,
             poll_seconds: 60,
+            internal: false,
         };
         assert!(validate(&m).is_err());
         m.host = "::1".into();

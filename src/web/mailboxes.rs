@@ -149,6 +149,7 @@ pub async fn add(
             },
             move_to: Some(f.move_to),
             poll_seconds,
+            internal: false,
         };
         match mailboxes::add(c, &keys, &m) {
             Ok(_) => {

@@ -1,2 +1,3 @@
+ALTER TABLE mailboxes DROP COLUMN internal;
 DROP INDEX outbox_message_id;
 ALTER TABLE messages DROP COLUMN proposal;

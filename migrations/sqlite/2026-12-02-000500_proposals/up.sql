@@ -3,3 +3,6 @@
 ALTER TABLE messages ADD COLUMN proposal TEXT;
 -- Replies to our notices are matched to the notice by its Message-ID.
 CREATE INDEX outbox_message_id ON outbox(message_id);
+-- A mailbox that only receives mail your own MTA accepted from authenticated staff:
+-- staff mail read from it counts as verified.
+ALTER TABLE mailboxes ADD COLUMN internal BOOLEAN NOT NULL DEFAULT FALSE;

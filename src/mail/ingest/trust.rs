@@ -16,7 +16,9 @@ pub const INTERNAL_SOURCE: &str = "inbound:internal";
 
 /// Whether `source` is a path configured as internal: staff mail on it is verified.
 pub fn internal_path(source: &str) -> bool {
-    source == INTERNAL_SOURCE || source.starts_with("inbound:internal#")
+    source == INTERNAL_SOURCE
+        || source.starts_with("inbound:internal#")
+        || source.starts_with("imap-internal:")
 }
 
 /// How a message reached us.
@@ -36,6 +38,7 @@ impl Arrival {
             || source.starts_with("inbound#")
             || source.starts_with("inbound:")
             || source.starts_with("imap:")
+            || source.starts_with("imap-internal:")
         {
             Arrival::Live
         } else {
@@ -163,6 +166,8 @@ mod tests {
         assert_eq!(Arrival::of_source("inbound"), Arrival::Live);
         assert_eq!(Arrival::of_source(INTERNAL_SOURCE), Arrival::Live);
         assert!(internal_path(INTERNAL_SOURCE) && !internal_path("inbound"));
+        assert!(internal_path("imap-internal:staff/INBOX;uid=1"));
+        assert!(!internal_path("imap:support/INBOX;uid=1"));
         assert_eq!(
             Arrival::of_source("imap:support/INBOX;uid=3"),
             Arrival::Live
