@@ -104,7 +104,14 @@ pub fn record(
 ) -> QueryResult<()> {
     let (status, note, inspection) = if is_zip(filename, content_type, bytes) {
         match inspect(bytes, &Limits::default(), serial) {
-            Ok(i) => ("ok", format!("{} entries", i.entries.len()), i),
+            Ok(i) => {
+                let mut note = format!("{} entries", i.entries.len());
+                for n in &i.notes {
+                    note.push_str("; ");
+                    note.push_str(n);
+                }
+                ("ok", note, i)
+            }
             Err(r) => ("refused", r.to_string(), Inspection::default()),
         }
     } else if is_text_name(filename) || content_type.starts_with("text/") {
