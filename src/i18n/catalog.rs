@@ -432,4 +432,9 @@ pub const ENTRIES: &[(&str, &str, &str)] = &[
     ("search.too_many_terms", "搜索词过多，最多 {max} 个。", "Too many search words: at most {max}."),
     ("search.too_slow", "搜索耗时过长，请输入更具体的词或加上筛选条件。", "The search took too long; use more specific words or add a filter."),
     ("workflow.too_many_recipients", "收件人过多：一次回复最多 50 个地址。", "Too many recipients: one reply goes to at most 50 addresses."),
+    // Security (issue 14, finding 7): the paged entry viewer.
+    ("bundle.pages", "分页", "Pages"),
+    ("bundle.page", "页码", "Page"),
+    ("bundle.page_prev", "← 上一页", "← Previous page"),
+    ("bundle.page_next", "下一页 →", "Next page →"),
 ];
