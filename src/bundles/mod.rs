@@ -7,7 +7,10 @@ mod attachment;
 pub mod stored;
 mod upload;
 
-pub use attachment::{record, store_attachment, File, NewAttachment};
+pub use attachment::{
+    examine, record, record_examined, store_attachment, store_examined, Examined, File,
+    NewAttachment,
+};
 pub use upload::{upload, UploadError, UploadedFile};
 
 use crate::mail::extract;
