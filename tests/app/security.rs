@@ -713,3 +713,90 @@ fn idle_sessions_end() {
     assert_eq!(r.status, 303);
     assert_eq!(r.location.as_deref(), Some("/login"));
 }
+
+/// The options of the `<select id="assignee">` on a page.
+fn assignee_options(body: &str) -> String {
+    let start = body
+        .find(r#"<select id="assignee""#)
+        .expect("assignee select");
+    let end = body[start..].find("</select>").expect("end of select") + start;
+    body[start..end].to_string()
+}
+
+/// Issue 14, finding 7: the case page offers only assignable users (support and admin);
+/// the queue's assignee filter lists them and anyone else still holding cases, never R&D
+/// or managers who hold none.
+#[test]
+fn assignee_lists_show_only_who_can_hold_cases() {
+    let app = TestApp::new();
+    let token = app.seed_staff();
+    app.add_user("boss@cmgos.example", "Boss", "manager", &[]);
+    let app = app.start();
+    let raw = crate::helpers::mail(
+        &[
+            ("From", "Customer <c@customer.example>"),
+            ("To", "support@cmgos.example"),
+            ("Subject", "Activation fails"),
+            ("Message-ID", "<assignees@customer.example>"),
+        ],
+        "Hello",
+    );
+    let (s, v) = app.api("POST", "/api/mail/inbound", Some(&token), Some(&raw));
+    assert_eq!(s, 200, "{v}");
+    let number = v["case_number"].as_str().expect("number").to_string();
+    let b = app.browser();
+    assert_eq!(b.login("wangbb@cmgos.example", PASSWORD).status, 303);
+    let case = assignee_options(&b.get(&format!("/cases/{number}")).body);
+    let queue = assignee_options(&b.get("/cases").body);
+    for list in [&case, &queue] {
+        assert!(
+            list.contains("Wang Binbin") && list.contains("Admin"),
+            "{list}"
+        );
+        assert!(!list.contains("Liu Yu") && !list.contains("Boss"), "{list}");
+    }
+}
+
+/// Issue 14, finding 7 (decided): managers may write internal notes (oversight comments,
+/// never mailed), as the README's roles table says; they cannot reply or change a case.
+#[test]
+fn managers_write_internal_notes_but_do_not_work_cases() {
+    let app = TestApp::new();
+    let token = app.seed_staff();
+    app.add_user("boss@cmgos.example", "Boss", "manager", &[]);
+    let app = app.start();
+    let raw = crate::helpers::mail(
+        &[
+            ("From", "Customer <c@customer.example>"),
+            ("To", "support@cmgos.example"),
+            ("Subject", "Activation fails"),
+            ("Message-ID", "<manager-note@customer.example>"),
+        ],
+        "Hello",
+    );
+    let (s, v) = app.api("POST", "/api/mail/inbound", Some(&token), Some(&raw));
+    assert_eq!(s, 200, "{v}");
+    let number = v["case_number"].as_str().expect("number").to_string();
+    let boss = app.token("boss@cmgos.example");
+    let (s, v) = app.api(
+        "POST",
+        &format!("/api/cases/{number}/notes"),
+        Some(&boss),
+        Some(br#"{"body_text": "please prioritise"}"#),
+    );
+    assert!(s < 300, "{s} {v}");
+    let (s, _) = app.api(
+        "POST",
+        &format!("/api/cases/{number}/replies"),
+        Some(&boss),
+        Some(br#"{"body_text": "hi"}"#),
+    );
+    assert_eq!(s, 403);
+    let (s, _) = app.api(
+        "POST",
+        &format!("/api/cases/{number}/status"),
+        Some(&boss),
+        Some(br#"{"status": "closed"}"#),
+    );
+    assert_eq!(s, 403);
+}
