@@ -626,7 +626,7 @@ pub fn page_of(mut raw: impl Read, page: u64, size: u64) -> std::io::Result<Entr
 /// Page `page` of one entry (`a.zip!/b.log` reaches into nested archives, each held
 /// up to `limits.max_entry`), streamed as `page_of` does.
 pub fn read_entry_page(
-    bytes: &[u8],
+    bundle: impl Read + std::io::Seek,
     path: &str,
     limits: &Limits,
     page: u64,
@@ -636,8 +636,7 @@ pub fn read_entry_page(
         Some((h, r)) => (h, Some(r)),
         None => (path, None),
     };
-    let mut zip =
-        zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| Refusal::Damaged(e.to_string()))?;
+    let mut zip = zip::ZipArchive::new(bundle).map_err(|e| Refusal::Damaged(e.to_string()))?;
     let mut f = zip
         .by_name(head)
         .map_err(|e| Refusal::Damaged(e.to_string()))?;
@@ -652,7 +651,7 @@ pub fn read_entry_page(
                 return Err(Refusal::TooLarge(limits.max_entry));
             }
             drop(f);
-            read_entry_page(&data, r, limits, page, size)
+            read_entry_page(Cursor::new(data), r, limits, page, size)
         }
         None => page_of(&mut f, page, size).map_err(|e| Refusal::Damaged(e.to_string())),
     }
@@ -748,7 +747,8 @@ mod tests {
         let mut page = 0;
         let mut line = 1;
         loop {
-            let p = read_entry_page(&z, "a.log", &Limits::default(), page, 4096).expect("page");
+            let p = read_entry_page(Cursor::new(&z), "a.log", &Limits::default(), page, 4096)
+                .expect("page");
             assert_eq!(p.first_line, line, "page {page}");
             assert!(p.text.starts_with("2022-06-24"), "page {page}");
             line += p.text.matches('\n').count();
@@ -760,7 +760,8 @@ mod tests {
         }
         assert!(page > 10);
         assert_eq!(all, log);
-        let past = read_entry_page(&z, "a.log", &Limits::default(), 10_000, 4096).expect("page");
+        let past = read_entry_page(Cursor::new(&z), "a.log", &Limits::default(), 10_000, 4096)
+            .expect("page");
         assert!(past.text.is_empty() && !past.more);
     }
 

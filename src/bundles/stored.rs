@@ -162,12 +162,12 @@ pub fn read_page(
             return Err(ReadError::NotFound);
         }
     }
-    let data = store.get(&att.sha256)?;
+    // Read in place: neither the stored file nor the entry is held whole.
+    let data = store.open(&att.sha256)?;
     let p = if entry.is_empty() || att.status.as_deref() == Some("text") {
-        page_of(std::io::Cursor::new(&data[..]), page, size)
-            .map_err(|e| ReadError::Entry(Refusal::Damaged(e.to_string())))?
+        page_of(data, page, size).map_err(|e| ReadError::Entry(Refusal::Damaged(e.to_string())))?
     } else {
-        read_entry_page(&data, entry, &Limits::default(), page, size).map_err(ReadError::Entry)?
+        read_entry_page(data, entry, &Limits::default(), page, size).map_err(ReadError::Entry)?
     };
     Ok((att.filename, p))
 }
