@@ -38,6 +38,9 @@ pub struct Settings {
     /// Reverse proxies whose `X-Forwarded-For` is believed (for the login throttle's
     /// client address); empty: the peer address is the client.
     pub trusted_proxies: Vec<IpRange>,
+    /// A session unused this many seconds ends (the cookie carries its last-seen
+    /// time); 0: no idle timeout, only the 7-day lifetime.
+    pub session_idle_secs: i64,
 }
 
 impl std::fmt::Debug for Settings {
@@ -80,6 +83,7 @@ impl Settings {
             outbox_interval_secs: 2,
             imap_timeout_secs: crate::mailboxes::DEFAULT_IMAP_TIMEOUT_SECONDS,
             trusted_proxies: Vec::new(),
+            session_idle_secs: 480 * 60,
         }
     }
 

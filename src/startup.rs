@@ -79,6 +79,7 @@ pub async fn serve(state: AppState, bind: &str) -> std::io::Result<()> {
                 async move {
                     let mut res = fut.await?;
                     crate::web::no_store(&mut res);
+                    crate::web::renew_session(&mut res, secure);
                     if let Some(s) = seed {
                         let _ = res
                             .response_mut()

@@ -13,11 +13,20 @@ pub enum StorageError {
     BadName,
 }
 
+/// A stored file opened for reading in place.
+pub trait ReadSeek: std::io::Read + std::io::Seek + Send {}
+impl<T: std::io::Read + std::io::Seek + Send> ReadSeek for T {}
+
 pub trait BlobStore: Send + Sync {
     /// Stores the bytes (once, whatever the number of calls) and returns their sha256 (hex).
     fn put(&self, bytes: &[u8]) -> Result<String, StorageError>;
     fn get(&self, sha256: &str) -> Result<Vec<u8>, StorageError>;
     fn exists(&self, sha256: &str) -> bool;
+    /// The stored bytes as a reader, for reading part of a large file (a page of a
+    /// bundle's entry) without holding it; by default read whole.
+    fn open(&self, sha256: &str) -> Result<Box<dyn ReadSeek>, StorageError> {
+        Ok(Box::new(std::io::Cursor::new(self.get(sha256)?)))
+    }
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -96,6 +105,11 @@ impl BlobStore for DirStore {
 
     fn get(&self, sha256: &str) -> Result<Vec<u8>, StorageError> {
         Ok(std::fs::read(self.path_for(sha256)?)?)
+    }
+
+    fn open(&self, sha256: &str) -> Result<Box<dyn ReadSeek>, StorageError> {
+        let f = std::fs::File::open(self.path_for(sha256)?)?;
+        Ok(Box::new(std::io::BufReader::new(f)))
     }
 
     fn exists(&self, sha256: &str) -> bool {

@@ -67,6 +67,22 @@ pub fn store_attachment(
     Ok(id)
 }
 
+/// `store_attachment` with the inspection already done (`examine`, before the write
+/// transaction: the transaction only writes rows).
+pub fn store_examined(
+    conn: &mut DbConn,
+    case_id: i64,
+    message_row_id: i64,
+    file: &File,
+    examined: Option<&Examined>,
+) -> QueryResult<i64> {
+    let id = store_attachment(conn, case_id, message_row_id, file, None)?;
+    if let Some(e) = examined {
+        record_examined(conn, case_id, id, file.filename, e)?;
+    }
+    Ok(id)
+}
+
 #[derive(Insertable)]
 #[diesel(table_name = bundle_entries)]
 #[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
@@ -91,20 +107,33 @@ struct NewFinding<'a> {
     value: &'a str,
 }
 
-/// Inspects an attachment and records what it holds: entries, findings, and the codes
-/// and serials it adds to the case's evidence. A refused bundle is marked with why.
-pub fn record(
-    conn: &mut DbConn,
-    case_id: i64,
-    attachment_id: i64,
+/// What an attachment holds, found without the database (so it can run before a
+/// write transaction): the bundle status and note, entries and findings.
+#[derive(Debug)]
+pub struct Examined {
+    status: &'static str,
+    note: String,
+    inspection: Inspection,
+}
+
+/// Inspects an attachment (a bundle within `Limits`, a text file); None when it is
+/// neither.
+pub fn examine(
     filename: &str,
     content_type: &str,
     bytes: &[u8],
     serial: &Regex,
-) -> QueryResult<()> {
+) -> Option<Examined> {
     let (status, note, inspection) = if is_zip(filename, content_type, bytes) {
         match inspect(bytes, &Limits::default(), serial) {
-            Ok(i) => ("ok", format!("{} entries", i.entries.len()), i),
+            Ok(i) => {
+                let mut note = format!("{} entries", i.entries.len());
+                for n in &i.notes {
+                    note.push_str("; ");
+                    note.push_str(n);
+                }
+                ("ok", note, i)
+            }
             Err(r) => ("refused", r.to_string(), Inspection::default()),
         }
     } else if is_text_name(filename) || content_type.starts_with("text/") {
@@ -120,12 +149,49 @@ pub fn record(
         }
         ("text", String::new(), i)
     } else {
-        return Ok(());
+        return None;
     };
+    Some(Examined {
+        status,
+        note,
+        inspection,
+    })
+}
+
+/// Inspects an attachment and records what it holds: entries, findings, and the codes
+/// and serials it adds to the case's evidence. A refused bundle is marked with why.
+pub fn record(
+    conn: &mut DbConn,
+    case_id: i64,
+    attachment_id: i64,
+    filename: &str,
+    content_type: &str,
+    bytes: &[u8],
+    serial: &Regex,
+) -> QueryResult<()> {
+    match examine(filename, content_type, bytes, serial) {
+        Some(e) => record_examined(conn, case_id, attachment_id, filename, &e),
+        None => Ok(()),
+    }
+}
+
+/// Records what `examine` found for attachment `attachment_id`.
+pub fn record_examined(
+    conn: &mut DbConn,
+    case_id: i64,
+    attachment_id: i64,
+    filename: &str,
+    examined: &Examined,
+) -> QueryResult<()> {
+    let Examined {
+        status,
+        note,
+        inspection,
+    } = examined;
     diesel::update(attachments::table.find(attachment_id))
         .set((
-            attachments::bundle_status.eq(status),
-            attachments::bundle_note.eq(&note),
+            attachments::bundle_status.eq(*status),
+            attachments::bundle_note.eq(note),
         ))
         .execute(conn)?;
     for e in &inspection.entries {

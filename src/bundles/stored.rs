@@ -1,7 +1,7 @@
 //! A stored attachment as the bundle pages show it: its entries and findings, and the
 //! bytes of one entry, read back from the blob store.
 
-use super::{read_entry, Limits, Refusal};
+use super::{page_of, read_entry, read_entry_page, EntryPage, Limits, Refusal};
 use crate::db::schema::{attachments, bundle_entries, bundle_findings};
 use crate::db::DbConn;
 use crate::storage::{BlobStore, StorageError};
@@ -130,4 +130,44 @@ pub fn read(
     }
     let bytes = read_entry(&data, entry, &Limits::default()).map_err(ReadError::Entry)?;
     Ok((att.filename, bytes))
+}
+
+/// Page `page` (of `size` bytes) of `entry` in a bundle, or of the whole attachment
+/// when `entry` is empty or the attachment is a text file, with the attachment's file
+/// name: the entry is streamed and skipped up to the page, never inflated whole. Only
+/// entries recorded at upload can be read.
+pub fn read_page(
+    conn: &mut DbConn,
+    store: &dyn BlobStore,
+    number: &str,
+    id: i64,
+    entry: &str,
+    page: u64,
+    size: u64,
+) -> Result<(String, EntryPage), ReadError> {
+    let att = of_case(conn, number, id).map_err(|e| match e {
+        diesel::result::Error::NotFound => ReadError::NotFound,
+        other => ReadError::Db(other),
+    })?;
+    if !(entry.is_empty() || att.status.as_deref() == Some("text")) {
+        if att.status.as_deref() != Some("ok") {
+            return Err(ReadError::Refused);
+        }
+        let known: i64 = bundle_entries::table
+            .filter(bundle_entries::attachment_id.eq(id))
+            .filter(bundle_entries::path.eq(entry))
+            .count()
+            .get_result(conn)?;
+        if known == 0 {
+            return Err(ReadError::NotFound);
+        }
+    }
+    // Read in place: neither the stored file nor the entry is held whole.
+    let data = store.open(&att.sha256)?;
+    let p = if entry.is_empty() || att.status.as_deref() == Some("text") {
+        page_of(data, page, size).map_err(|e| ReadError::Entry(Refusal::Damaged(e.to_string())))?
+    } else {
+        read_entry_page(data, entry, &Limits::default(), page, size).map_err(ReadError::Entry)?
+    };
+    Ok((att.filename, p))
 }

@@ -1,7 +1,7 @@
 //! Files uploaded to a case by staff: one internal entry on the timeline, the files
 //! as its attachments, inspected like mail attachments.
 
-use super::{store_attachment, File};
+use super::File;
 use crate::auth::User;
 use crate::db::schema::cases;
 use crate::db::DbConn;
@@ -41,6 +41,11 @@ pub fn upload(
     for f in files {
         shas.push(store.put(&f.data)?);
     }
+    // Bundles are inspected before the write transaction, which then only writes rows.
+    let examined: Vec<_> = files
+        .iter()
+        .map(|f| super::examine(&f.filename, &f.content_type, &f.data, serial))
+        .collect();
     crate::db::write_tx(conn, |c| -> Result<(), UploadError> {
         let case = crate::cases::find_by_number(c, number)?.ok_or(UploadError::NoCase)?;
         let now = crate::now();
@@ -57,7 +62,7 @@ pub fn upload(
             "upload",
             None,
         )?;
-        for (f, sha) in files.iter().zip(&shas) {
+        for ((f, sha), e) in files.iter().zip(&shas).zip(&examined) {
             let file = File {
                 filename: &f.filename,
                 content_type: &f.content_type,
@@ -65,7 +70,7 @@ pub fn upload(
                 sha256: sha,
                 is_tnef: f.filename.eq_ignore_ascii_case("winmail.dat"),
             };
-            store_attachment(c, case.id, row, &file, Some(serial))?;
+            super::store_examined(c, case.id, row, &file, e.as_ref())?;
         }
         diesel::update(cases::table.find(case.id))
             .set(cases::updated_at.eq(now))

@@ -20,7 +20,7 @@ pub struct QueuePage {
 #[tracing::instrument(skip_all)]
 pub fn load(conn: &mut DbConn, filter: &ListFilter) -> QueryResult<QueuePage> {
     let (rows, total) = list(conn, filter)?;
-    let staff = enabled_staff(conn, None)?;
+    let staff = filter_assignees(conn)?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let open_escalations = escalations::table
         .filter(escalations::case_id.eq_any(&ids))
@@ -54,6 +54,27 @@ pub fn enabled_staff(conn: &mut DbConn, roles: Option<&[&str]>) -> QueryResult<V
         q = q.filter(users::role.eq_any(r.to_vec()));
     }
     q.load(conn)
+}
+
+/// The queue's assignee filter: who can be assigned (support and admin) and any other
+/// enabled user who still holds cases (assigned before a change of role), by name; R&D
+/// and managers who hold no case are not listed.
+pub fn filter_assignees(conn: &mut DbConn) -> QueryResult<Vec<(i64, String)>> {
+    let holders: Vec<i64> = crate::db::schema::cases::table
+        .filter(crate::db::schema::cases::assignee_id.is_not_null())
+        .select(crate::db::schema::cases::assignee_id.assume_not_null())
+        .distinct()
+        .load(conn)?;
+    users::table
+        .filter(users::disabled.eq(false))
+        .filter(
+            users::role
+                .eq_any(["support", "admin"])
+                .or(users::id.eq_any(holders)),
+        )
+        .order(users::name.asc())
+        .select((users::id, users::name))
+        .load(conn)
 }
 
 /// Who a case can be assigned to: enabled support engineers and admins.

@@ -166,6 +166,15 @@ pub struct Globals {
     /// names the client for the login throttle; without it the peer address is used.
     #[arg(long, env = "CASEBOOK_TRUSTED_PROXIES", value_delimiter = ',', value_parser = crate::config::IpRange::parse, global = true)]
     pub trusted_proxies: Vec<crate::config::IpRange>,
+    /// Minutes a session may stay unused before it ends (decimals allowed: 0.5 is 30
+    /// seconds); 0 turns the idle timeout off (the 7-day lifetime still applies).
+    #[arg(
+        long,
+        env = "CASEBOOK_SESSION_IDLE_MINUTES",
+        default_value_t = 480.0,
+        global = true
+    )]
+    pub session_idle_minutes: f64,
 }
 
 #[derive(Subcommand, Debug)]
@@ -298,6 +307,13 @@ impl Globals {
         crate::db::set_slow_query_ms(self.slow_query_ms);
         s.imap_timeout_secs = self.imap_timeout.max(1);
         s.trusted_proxies = self.trusted_proxies.clone();
+        s.session_idle_secs = if self.session_idle_minutes.is_finite() {
+            (self.session_idle_minutes.max(0.0) * 60.0)
+                .round()
+                .min(1e12) as i64
+        } else {
+            0
+        };
         s
     }
 }

@@ -440,4 +440,9 @@ pub const ENTRIES: &[(&str, &str, &str)] = &[
     ("proposal.unverified", "发件人不是经过验证的员工地址，所以 Casebook 没有执行；确认后可由你执行。", "Its sender is not a verified staff address, so Casebook did not act on it; you can apply it yourself."),
     ("proposal.apply", "执行", "Apply"),
     ("done.proposal_applied", "已执行。", "Applied."),
+    // Security (issue 14, finding 7): the paged entry viewer.
+    ("bundle.pages", "分页", "Pages"),
+    ("bundle.page", "页码", "Page"),
+    ("bundle.page_prev", "← 上一页", "← Previous page"),
+    ("bundle.page_next", "下一页 →", "Next page →"),
 ];

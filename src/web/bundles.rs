@@ -92,6 +92,9 @@ pub async fn show(
 pub struct ViewQuery {
     #[serde(default)]
     path: String,
+    /// The page of the entry, from 1.
+    #[serde(default)]
+    page: Option<u64>,
 }
 
 #[derive(Template)]
@@ -103,10 +106,34 @@ struct ViewPage {
     filename: String,
     path: String,
     text: String,
-    truncated: bool,
+    /// This page (from 1), the first line's number, whether a next page exists.
+    current: u64,
+    first_line: usize,
+    more: bool,
 }
 
-const VIEW_MAX: usize = 2 * 1024 * 1024;
+impl ViewPage {
+    fn page_url(&self, k: u64) -> String {
+        format!(
+            "/cases/{}/attachments/{}/view?path={}&page={k}",
+            super::cases::url_escape(&self.number),
+            self.id,
+            super::cases::url_escape(&self.path)
+        )
+    }
+
+    fn prev_url(&self) -> String {
+        self.page_url(self.current.saturating_sub(1).max(1))
+    }
+
+    fn next_url(&self) -> String {
+        self.page_url(self.current + 1)
+    }
+}
+
+/// Bytes of an entry per viewer page: the server holds one page (plus a line) per
+/// request, whatever the entry's size.
+pub const VIEW_PAGE_BYTES: u64 = 256 * 1024;
 
 pub async fn view(
     req: HttpRequest,
@@ -117,17 +144,27 @@ pub async fn view(
 ) -> Result<HttpResponse, AppError> {
     user.require(READERS)?;
     let (number, id) = path.into_inner();
-    let entry = q.into_inner().path;
+    let q = q.into_inner();
+    let entry = q.path;
+    let current = q.page.unwrap_or(1).max(1);
     let store = st.store.clone();
     let (n, e) = (number.clone(), entry.clone());
-    let (filename, bytes) = run(&st, move |c, _| {
-        crate::bundles::stored::read(c, store.as_ref(), &n, id, &e)
+    let (filename, p) = run(&st, move |c, _| {
+        crate::bundles::stored::read_page(
+            c,
+            store.as_ref(),
+            &n,
+            id,
+            &e,
+            current - 1,
+            VIEW_PAGE_BYTES,
+        )
     })
     .await?;
-    let truncated = bytes.len() > VIEW_MAX;
-    let text = crate::mail::extract::mask_secrets(&crate::bundles::decode_text(
-        &bytes[..bytes.len().min(VIEW_MAX)],
-    ));
+    if current > 1 && p.text.is_empty() {
+        return Err(AppError::NotFound);
+    }
+    let text = crate::mail::extract::mask_secrets(&p.text);
     let page = Page::new(&req, &st, Some(user.0));
     html(&ViewPage {
         page,
@@ -136,6 +173,8 @@ pub async fn view(
         filename,
         path: entry,
         text,
-        truncated,
+        current,
+        first_line: p.first_line,
+        more: p.more,
     })
 }

@@ -18,18 +18,32 @@ fn csrf_seed(req: &HttpRequest) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// The token this browser's forms carry.
-pub fn form_token(keys: &Keys, req: &HttpRequest) -> String {
-    csrf_seed(req)
-        .map(|s| csrf::token_for(keys, &s))
+/// The session a CSRF token is bound to: the nonce of the session cookie the browser
+/// sent (`""` when it sent none we signed).
+fn csrf_binding(keys: &Keys, req: &HttpRequest) -> String {
+    req.cookie(session::COOKIE)
+        .and_then(|c| session::nonce(keys, c.value()))
         .unwrap_or_default()
 }
 
-/// Whether a form's token matches the CSRF cookie the browser sent.
-pub fn csrf_ok(keys: &Keys, req: &HttpRequest, token: &str) -> bool {
-    req.cookie(csrf::COOKIE)
-        .is_some_and(|c| csrf::verify(keys, c.value(), token))
+/// The token this browser's forms carry (bound to its CSRF cookie and its session).
+pub fn form_token(keys: &Keys, req: &HttpRequest) -> String {
+    csrf_seed(req)
+        .map(|s| csrf::token_for(keys, &s, &csrf_binding(keys, req)))
+        .unwrap_or_default()
 }
+
+/// Whether a form's token matches the CSRF cookie and the session the browser sent.
+pub fn csrf_ok(keys: &Keys, req: &HttpRequest, token: &str) -> bool {
+    let binding = csrf_binding(keys, req);
+    req.cookie(csrf::COOKIE)
+        .is_some_and(|c| csrf::verify(keys, c.value(), &binding, token))
+}
+
+/// A session cookie re-issued with a new last-seen time during this request; the
+/// middleware sets it on the response (see `web::renew_session`).
+#[derive(Debug, Clone)]
+pub struct SessionRenewal(pub String);
 
 fn base(name: &'static str, value: String, secure: bool) -> Cookie<'static> {
     Cookie::build(name, value)

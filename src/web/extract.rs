@@ -54,10 +54,12 @@ pub async fn session_user(req: &HttpRequest) -> Result<Option<User>, AppError> {
     let Some(cookie) = req.cookie(session::COOKIE) else {
         return Ok(None);
     };
-    let Some(sess) = session::decode(&st.keys, cookie.value(), chrono::Utc::now().timestamp())
-    else {
+    let now = chrono::Utc::now().timestamp();
+    let idle = st.settings.session_idle_secs;
+    let Some(sess) = session::decode(&st.keys, cookie.value(), now, idle) else {
         return Ok(None);
     };
+    let renewed = session::needs_touch(&sess, now, idle);
     let user = run(&st, move |c, _| {
         Ok::<_, AppError>(
             users::find(c, sess.user_id)?.filter(|u| !u.disabled && u.session_epoch == sess.epoch),
@@ -66,6 +68,12 @@ pub async fn session_user(req: &HttpRequest) -> Result<Option<User>, AppError> {
     .await?;
     if let Some(u) = &user {
         req.extensions_mut().insert(CurrentUser(u.clone()));
+        if let Some(r) = renewed {
+            req.extensions_mut()
+                .insert(super::cookies::SessionRenewal(session::encode(
+                    &st.keys, &r,
+                )));
+        }
     }
     Ok(user)
 }

@@ -288,6 +288,29 @@ pub fn no_store<B>(res: &mut ServiceResponse<B>) {
     }
 }
 
+/// Sets the session cookie renewed during the request (a new last-seen time, for the
+/// idle timeout), unless the handler set or removed the session cookie itself.
+pub fn renew_session<B>(res: &mut ServiceResponse<B>, secure: bool) {
+    let Some(value) = res
+        .request()
+        .extensions()
+        .get::<cookies::SessionRenewal>()
+        .map(|r| r.0.clone())
+    else {
+        return;
+    };
+    if res
+        .response()
+        .cookies()
+        .any(|c| c.name() == crate::auth::session::COOKIE)
+    {
+        return;
+    }
+    let _ = res
+        .response_mut()
+        .add_cookie(&cookies::session_cookie(value, secure));
+}
+
 pub fn security_headers() -> DefaultHeaders {
     DefaultHeaders::new()
         .add((

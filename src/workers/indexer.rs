@@ -1,6 +1,7 @@
-//! SQLite: indexes newly arrived messages for search every two seconds (searches also
-//! catch up before they run, so results never miss a message). PostgreSQL indexes
-//! in the database itself.
+//! SQLite: indexes newly arrived messages for search every two seconds, so a message
+//! is found by search within a pass of arriving (searches do not index anything
+//! themselves: they stay within their time budget). PostgreSQL indexes in the
+//! database itself.
 
 use super::blocking;
 use crate::db::Pool;

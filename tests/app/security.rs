@@ -600,3 +600,203 @@ fn cross_origin_posts_are_refused_and_the_csrf_seed_rotates_at_login() {
     );
     assert_eq!(r.status, 303);
 }
+
+/// POSTs a form with exactly these cookies (no cookie store), for mixing the cookies
+/// and tokens of different sessions.
+fn post_with_cookies(app: &TestApp, path: &str, cookies: &str, fields: &[(&str, &str)]) -> u16 {
+    match ureq::AgentBuilder::new()
+        .redirects(0)
+        .build()
+        .post(&app.url(path))
+        .set("Cookie", cookies)
+        .send_form(fields)
+    {
+        Ok(r) => r.status(),
+        Err(ureq::Error::Status(s, _)) => s,
+        Err(e) => panic!("POST {path}: {e}"),
+    }
+}
+
+/// Issue 14, finding 7: the CSRF token is bound to the session. A token from an
+/// anonymous page is refused after login even with the same CSRF cookie, and a token
+/// from user A's session is refused in user B's session; anonymous forms still work.
+#[test]
+fn csrf_tokens_are_bound_to_the_session() {
+    let app = TestApp::new();
+    app.seed_staff();
+    let app = app.start();
+    let lang = |token: &str| {
+        vec![
+            ("lang".to_string(), "en".to_string()),
+            ("back".to_string(), "/cases".to_string()),
+            ("csrf_token".to_string(), token.to_string()),
+        ]
+    };
+    let post = |cookies: &str, token: &str| {
+        let f = lang(token);
+        let fields: Vec<(&str, &str)> = f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        post_with_cookies(&app, "/lang", cookies, &fields)
+    };
+
+    // Anonymous: the login page's token works for an anonymous form.
+    let a = app.browser();
+    let anon_token = a.csrf("/login");
+    let anon_seed = a.cookie("cb_csrf").expect("seed");
+    assert_eq!(post(&format!("cb_csrf={anon_seed}"), &anon_token), 303);
+    assert_eq!(a.login("wangbb@cmgos.example", PASSWORD).status, 303);
+    let a_session = a.cookie("cb_session").expect("session");
+    let a_seed = a.cookie("cb_csrf").expect("seed after login");
+    let a_token = a.csrf("/cases");
+    assert_eq!(
+        post(
+            &format!("cb_csrf={a_seed}; cb_session={a_session}"),
+            &a_token
+        ),
+        303,
+        "A's own token in A's session"
+    );
+    // The anonymous token with the anonymous seed, now in a signed-in session.
+    assert_eq!(
+        post(
+            &format!("cb_csrf={anon_seed}; cb_session={a_session}"),
+            &anon_token
+        ),
+        403,
+        "a token from before login"
+    );
+
+    // User B: A's seed and token in B's session are refused.
+    let b = app.browser();
+    assert_eq!(b.login("admin@casebook.example", PASSWORD).status, 303);
+    let b_session = b.cookie("cb_session").expect("session B");
+    assert_eq!(
+        post(
+            &format!("cb_csrf={a_seed}; cb_session={b_session}"),
+            &a_token
+        ),
+        403,
+        "A's token in B's session"
+    );
+    // And A's token without any session (a signed-out browser) is refused too.
+    assert_eq!(post(&format!("cb_csrf={a_seed}"), &a_token), 403);
+    // The login form itself keeps working for a fresh browser.
+    let c = app.browser();
+    assert_eq!(c.login("liuyu@cmgos.example", PASSWORD).status, 303);
+}
+
+/// Issue 14, finding 7: a session unused longer than `--session-idle-minutes` ends; a
+/// session in use is renewed (its cookie carries the last-seen time) and stays.
+#[test]
+fn idle_sessions_end() {
+    use std::time::Duration;
+    // 0.1 minutes: six seconds.
+    let app = TestApp::with_args(&["--session-idle-minutes", "0.1"]);
+    app.seed_staff();
+    let app = app.start();
+    let b = app.browser();
+    assert_eq!(b.login("wangbb@cmgos.example", PASSWORD).status, 303);
+    let first = b.cookie("cb_session").expect("session");
+    assert_eq!(b.get("/cases").status, 200);
+    // In use every two seconds for eight seconds: longer than the limit, never idle.
+    for _ in 0..4 {
+        std::thread::sleep(Duration::from_secs(2));
+        assert_eq!(b.get("/cases").status, 200, "a session in use stays");
+    }
+    assert_ne!(
+        b.cookie("cb_session").expect("session"),
+        first,
+        "the cookie was renewed"
+    );
+    // Unused for longer than the limit: signed out.
+    std::thread::sleep(Duration::from_millis(7500));
+    let r = b.get("/cases");
+    assert_eq!(r.status, 303);
+    assert_eq!(r.location.as_deref(), Some("/login"));
+}
+
+/// The options of the `<select id="assignee">` on a page.
+fn assignee_options(body: &str) -> String {
+    let start = body
+        .find(r#"<select id="assignee""#)
+        .expect("assignee select");
+    let end = body[start..].find("</select>").expect("end of select") + start;
+    body[start..end].to_string()
+}
+
+/// Issue 14, finding 7: the case page offers only assignable users (support and admin);
+/// the queue's assignee filter lists them and anyone else still holding cases, never R&D
+/// or managers who hold none.
+#[test]
+fn assignee_lists_show_only_who_can_hold_cases() {
+    let app = TestApp::new();
+    let token = app.seed_staff();
+    app.add_user("boss@cmgos.example", "Boss", "manager", &[]);
+    let app = app.start();
+    let raw = crate::helpers::mail(
+        &[
+            ("From", "Customer <c@customer.example>"),
+            ("To", "support@cmgos.example"),
+            ("Subject", "Activation fails"),
+            ("Message-ID", "<assignees@customer.example>"),
+        ],
+        "Hello",
+    );
+    let (s, v) = app.api("POST", "/api/mail/inbound", Some(&token), Some(&raw));
+    assert_eq!(s, 200, "{v}");
+    let number = v["case_number"].as_str().expect("number").to_string();
+    let b = app.browser();
+    assert_eq!(b.login("wangbb@cmgos.example", PASSWORD).status, 303);
+    let case = assignee_options(&b.get(&format!("/cases/{number}")).body);
+    let queue = assignee_options(&b.get("/cases").body);
+    for list in [&case, &queue] {
+        assert!(
+            list.contains("Wang Binbin") && list.contains("Admin"),
+            "{list}"
+        );
+        assert!(!list.contains("Liu Yu") && !list.contains("Boss"), "{list}");
+    }
+}
+
+/// Issue 14, finding 7 (decided): managers may write internal notes (oversight comments,
+/// never mailed), as the README's roles table says; they cannot reply or change a case.
+#[test]
+fn managers_write_internal_notes_but_do_not_work_cases() {
+    let app = TestApp::new();
+    let token = app.seed_staff();
+    app.add_user("boss@cmgos.example", "Boss", "manager", &[]);
+    let app = app.start();
+    let raw = crate::helpers::mail(
+        &[
+            ("From", "Customer <c@customer.example>"),
+            ("To", "support@cmgos.example"),
+            ("Subject", "Activation fails"),
+            ("Message-ID", "<manager-note@customer.example>"),
+        ],
+        "Hello",
+    );
+    let (s, v) = app.api("POST", "/api/mail/inbound", Some(&token), Some(&raw));
+    assert_eq!(s, 200, "{v}");
+    let number = v["case_number"].as_str().expect("number").to_string();
+    let boss = app.token("boss@cmgos.example");
+    let (s, v) = app.api(
+        "POST",
+        &format!("/api/cases/{number}/notes"),
+        Some(&boss),
+        Some(br#"{"body_text": "please prioritise"}"#),
+    );
+    assert!(s < 300, "{s} {v}");
+    let (s, _) = app.api(
+        "POST",
+        &format!("/api/cases/{number}/replies"),
+        Some(&boss),
+        Some(br#"{"body_text": "hi"}"#),
+    );
+    assert_eq!(s, 403);
+    let (s, _) = app.api(
+        "POST",
+        &format!("/api/cases/{number}/status"),
+        Some(&boss),
+        Some(br#"{"status": "closed"}"#),
+    );
+    assert_eq!(s, 403);
+}
