@@ -60,21 +60,26 @@ pub fn enabled_staff(conn: &mut DbConn, roles: Option<&[&str]>) -> QueryResult<V
 /// enabled user who still holds cases (assigned before a change of role), by name; R&D
 /// and managers who hold no case are not listed.
 pub fn filter_assignees(conn: &mut DbConn) -> QueryResult<Vec<(i64, String)>> {
-    let holders: Vec<i64> = crate::db::schema::cases::table
-        .filter(crate::db::schema::cases::assignee_id.is_not_null())
-        .select(crate::db::schema::cases::assignee_id.assume_not_null())
-        .distinct()
-        .load(conn)?;
-    users::table
+    use crate::db::schema::cases;
+    let users: Vec<(i64, String, String)> = users::table
         .filter(users::disabled.eq(false))
-        .filter(
-            users::role
-                .eq_any(["support", "admin"])
-                .or(users::id.eq_any(holders)),
-        )
         .order(users::name.asc())
-        .select((users::id, users::name))
-        .load(conn)
+        .select((users::id, users::name, users::role))
+        .load(conn)?;
+    let mut out = Vec::with_capacity(users.len());
+    for (id, name, role) in users {
+        // One index probe per other user (cases_assignee), not a walk over the cases.
+        let holds = role == "support"
+            || role == "admin"
+            || diesel::select(diesel::dsl::exists(
+                cases::table.filter(cases::assignee_id.eq(id)),
+            ))
+            .get_result::<bool>(conn)?;
+        if holds {
+            out.push((id, name));
+        }
+    }
+    Ok(out)
 }
 
 /// Who a case can be assigned to: enabled support engineers and admins.
