@@ -231,6 +231,26 @@ where
     }
 }
 
+/// Whether `conn` is inside a transaction (a batch, or a caller's `write_tx`).
+pub fn in_transaction(conn: &mut DbConn) -> bool {
+    use diesel::connection::TransactionManager;
+    <DbConn as Connection>::TransactionManager::transaction_manager_status_mut(conn)
+        .transaction_depth()
+        .ok()
+        .flatten()
+        .is_some()
+}
+
+/// Whether `e` is PostgreSQL's "deadlock detected" (40P01) or a serialization failure.
+pub fn is_deadlock(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match e {
+        Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
+        Error::DatabaseError(_, info) => info.message().contains("deadlock detected"),
+        _ => false,
+    }
+}
+
 /// A connection that does bulk ingest: on SQLite a 64 MiB page cache (the default
 /// 2 MiB makes every index insert read from disk once the database outgrows it).
 pub fn tune_for_bulk(conn: &mut DbConn) -> QueryResult<()> {

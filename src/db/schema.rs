@@ -100,6 +100,26 @@ diesel::table! {
 }
 
 diesel::table! {
+    people (id) {
+        id -> BigInt,
+        name -> Text,
+        address -> Nullable<Text>,
+        side -> Text,
+        evidence -> Text,
+        case_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    person_keys (key) {
+        key -> Text,
+        person_id -> BigInt,
+    }
+}
+
+diesel::table! {
     message_refs (ref_id, message_row_id) {
         ref_id -> Text,
         message_row_id -> BigInt,
@@ -324,11 +344,14 @@ diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(messages -> cases (case_id));
 diesel::joinable!(attachments -> messages (message_row_id));
 diesel::joinable!(message_refs -> messages (message_row_id));
+diesel::joinable!(person_keys -> people (person_id));
 diesel::joinable!(escalation_entries -> escalations (escalation_id));
 diesel::joinable!(quarantine -> raw_messages (raw_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     app_settings,
+    people,
+    person_keys,
     message_refs,
     users,
     api_tokens,

@@ -183,6 +183,30 @@ impl TestApp {
         }
     }
 
+    /// A second `casebook serve` on this app's data dir and database (two servers on one
+    /// PostgreSQL, or two processes on one SQLite file); stopped when dropped.
+    pub fn another_server(&self, n: u32) -> Server {
+        let log = std::fs::File::create(self.dir.path().join(format!("server{n}.log")))
+            .expect("log file");
+        let mut child = Command::new(BIN)
+            .args(self.global_args())
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(log.try_clone().expect("log"))
+            .env("RUST_LOG", "warn")
+            .spawn()
+            .expect("start casebook serve");
+        let stdout = child.stdout.take().expect("server stdout");
+        let base = match listening_address(stdout, log, Duration::from_secs(30)) {
+            Ok(b) => b,
+            Err(why) => {
+                let _ = child.kill();
+                panic!("second server did not start: {why}");
+            }
+        };
+        Server { child, base }
+    }
+
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
@@ -351,6 +375,19 @@ impl Drop for TestApp {
                     .execute(&mut c);
             }
         }
+    }
+}
+
+/// Another server process on a test app's storage.
+pub struct Server {
+    child: Child,
+    pub base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

@@ -11,6 +11,7 @@ mod corpus;
 mod evidence;
 mod ingest;
 mod mailboxes;
+mod people;
 mod reports;
 mod safety;
 mod search;

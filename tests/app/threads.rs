@@ -3,6 +3,8 @@
 
 use crate::helpers::{mail, TestApp};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// Messages as (Message-ID, raw mail), and the threads as sets of Message-IDs.
 type Corpus = (Vec<(String, Vec<u8>)>, Vec<BTreeSet<String>>);
@@ -11,9 +13,13 @@ type Corpus = (Vec<(String, Vec<u8>)>, Vec<BTreeSet<String>>);
 /// chain from its root; in every third thread the root was never sent to support (a
 /// "ghost"), so its replies only share the root's id.
 fn corpus() -> Corpus {
+    corpus_of(8)
+}
+
+fn corpus_of(n: usize) -> Corpus {
     let mut out = Vec::new();
     let mut threads = Vec::new();
-    for t in 0..8 {
+    for t in 0..n {
         let ghost = t % 3 == 2;
         let root = format!("root{t}@customer{t}.example");
         let mut chain = vec![root.clone()];
@@ -121,4 +127,58 @@ fn the_same_messages_in_any_order_make_the_same_cases() {
             .expect("total");
         assert_eq!(total as usize, threads.len(), "{name}: cases");
     }
+}
+
+/// 16 clients deliver 60 threads (300 messages, shuffled) at once, through two server
+/// processes on one database (one SQLite file, or one PostgreSQL): no thread splits.
+#[test]
+fn concurrent_delivery_through_two_servers_never_splits_a_thread() {
+    let (messages, threads) = corpus_of(60);
+    let app = TestApp::new();
+    let token = app.seed_staff();
+    let app = app.start();
+    let twin = app.another_server(2);
+    let bases = [app.base.clone(), twin.base.clone()];
+    let queue = Arc::new(Mutex::new(shuffled(&messages, 4242)));
+    let case_of: Arc<Mutex<BTreeMap<String, String>>> = Arc::default();
+    let mut clients = Vec::new();
+    for c in 0..16 {
+        let (queue, case_of, token) = (queue.clone(), case_of.clone(), token.clone());
+        let base = bases[c % 2].clone();
+        clients.push(std::thread::spawn(move || loop {
+            let next = queue.lock().expect("queue").pop();
+            let Some((id, raw)) = next else { break };
+            let resp = ureq::post(&format!("{base}/api/mail/inbound"))
+                .timeout(Duration::from_secs(120))
+                .set("Authorization", &format!("Bearer {token}"))
+                .send_bytes(&raw);
+            let v: serde_json::Value = match resp {
+                Ok(r) => r.into_json().expect("json"),
+                Err(e) => panic!("{id}: {e}"),
+            };
+            let number = v["case_number"].as_str().expect("case number").to_string();
+            case_of.lock().expect("map").insert(id, number);
+        }));
+    }
+    for c in clients {
+        c.join().expect("client");
+    }
+    let case_of = case_of.lock().expect("map");
+    assert_eq!(case_of.len(), messages.len());
+    let mut split = Vec::new();
+    let mut seen = BTreeSet::new();
+    for members in &threads {
+        let cases: BTreeSet<&String> = members.iter().map(|m| &case_of[m]).collect();
+        if cases.len() > 1 {
+            split.push(cases.clone());
+        }
+        for c in cases {
+            assert!(seen.insert(c.clone()), "{c} holds two threads");
+        }
+    }
+    assert!(split.is_empty(), "threads split: {split:?}");
+    let total = app.api_get("/api/cases?per_page=1", &token)["total"]
+        .as_i64()
+        .expect("total");
+    assert_eq!(total as usize, threads.len());
 }

@@ -5,6 +5,7 @@ mod bulk;
 mod case;
 mod events;
 mod facts;
+mod infer;
 mod pipeline;
 pub mod proposal;
 mod raw;

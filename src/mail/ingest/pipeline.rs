@@ -169,11 +169,7 @@ impl Pipeline<'_> {
         pm: ParsedMail,
         source: &str,
     ) -> Result<Outcome, IngestError> {
-        let Pipeline {
-            store,
-            rules,
-            staff,
-        } = self;
+        let store = self.store;
         let mid = pm.message_id.clone().unwrap_or_default();
         // Attachments go to the blob store before the transaction; the blobs are
         // content-addressed, so a rolled-back transaction leaves only a harmless file.
@@ -182,7 +178,59 @@ impl Pipeline<'_> {
             att_shas.push(store.put(&a.bytes)?);
         }
         let hash = content_hash(&pm, &att_shas);
-        crate::db::write_tx(conn, |conn| -> Result<Outcome, IngestError> {
+        let filed = File {
+            raw_id,
+            pm: &pm,
+            mid: &mid,
+            hash: &hash,
+            att_shas: &att_shas,
+            source,
+        };
+        // A deadlock can only come from a concurrent batch holding thread locks in
+        // file order; a single message retries, a batch fails and is re-run.
+        let top_level = !crate::db::in_transaction(conn);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match crate::db::write_tx(conn, |conn| self.file(conn, &filed)) {
+                Err(IngestError::Db(e))
+                    if top_level && attempt < 4 && crate::db::is_deadlock(&e) =>
+                {
+                    tracing::info!(attempt, "thread lock deadlock; retrying");
+                }
+                other => break other,
+            }
+        }
+        .or_else(|e| match e {
+            IngestError::Rule(r) if r == "loop" => quarantine_raw(
+                conn,
+                raw_id,
+                source,
+                "our own outgoing mail came back (X-Casebook-Loop) and matches no case",
+            ),
+            other => Err(other),
+        })
+    }
+
+    /// Files one parsed message inside the caller's write transaction.
+    fn file(self, conn: &mut DbConn, f: &File<'_>) -> Result<Outcome, IngestError> {
+        let Pipeline {
+            store: _,
+            rules,
+            staff,
+        } = self;
+        let File {
+            raw_id,
+            pm,
+            mid,
+            hash,
+            att_shas,
+            source,
+        } = *f;
+        let mid = mid.to_string();
+        {
+            // Nothing below may see the thread half-filed by another writer.
+            super::thread::lock_thread(conn, pm, &mid)?;
             let same_id: Vec<(i64, i64, String)> = messages::table
                 .filter(messages::message_id.eq(&mid))
                 .select((messages::id, messages::case_id, messages::content_hash))
@@ -202,18 +250,31 @@ impl Pipeline<'_> {
             let arrival = super::trust::Arrival::of_source(source);
             let verified = arrival == super::trust::Arrival::Live
                 && (super::trust::internal_path(source)
-                    || super::trust::mta_authenticated(&rules.trusted_authserv_ids, &pm)
+                    || super::trust::mta_authenticated(&rules.trusted_authserv_ids, pm)
                     || super::trust::answers_our_notice(
                         conn,
-                        &pm,
-                        &super::thread::referenced_ids(&pm, &mid),
+                        pm,
+                        &super::thread::referenced_ids(pm, &mid),
                     )?);
+            let mut found = find_case(conn, rules, pm, &mid)?;
+            // Imported history is structured by what the thread shows; live mail only
+            // by accounts (the trust boundary in `sender`).
+            let side = match arrival {
+                super::trust::Arrival::Import => {
+                    super::infer::infer_side(conn, staff, pm, found.as_ref(), sent_at)?
+                }
+                super::trust::Arrival::Live => None,
+            };
+            let greets_rnd = match extract::greeting(super::infer::own_text(&pm.body_text)) {
+                extract::Greeting::Name(n) => crate::people::is_rnd_name(conn, &n)?,
+                _ => false,
+            };
+            let hint = super::staff::Hint { side, greets_rnd };
             let super::staff::Sender {
                 dir,
                 user,
                 proposal,
-            } = sender(staff, rules, &pm, arrival, verified);
-            let mut found = find_case(conn, rules, &pm, &mid)?;
+            } = sender(staff, rules, pm, arrival, verified, hint);
             let mut parent = None;
             if let Some(c) = &found {
                 let stale = c.status == Status::Closed.as_str()
@@ -231,7 +292,7 @@ impl Pipeline<'_> {
             }
             let (case, created) = match found {
                 Some(c) => (c, false),
-                None => (create_case(conn, rules, &pm, dir, sent_at, parent)?, true),
+                None => (create_case(conn, rules, pm, dir, sent_at, parent)?, true),
             };
             let from_address = match (&user, pm.from_address.is_empty()) {
                 (Some(u), true) => u.email.clone(),
@@ -249,7 +310,7 @@ impl Pipeline<'_> {
                     case_id: case.id,
                     raw_id,
                     message_id: &mid,
-                    content_hash: &hash,
+                    content_hash: hash,
                     reuses_id_of: reuses,
                     in_reply_to: pm.in_reply_to.first().map(String::as_str),
                     refs: &pm.references.join(" "),
@@ -268,12 +329,12 @@ impl Pipeline<'_> {
                 })
                 .returning(messages::id)
                 .get_result(conn)?;
-            super::thread::record_refs(conn, &pm, &mid, row_id)?;
+            super::thread::record_refs(conn, pm, &mid, row_id)?;
             let mut scan_texts: Vec<(String, String)> = vec![
                 ("subject".into(), pm.subject.clone()),
                 (format!("message {mid}"), pm.body_text.clone()),
             ];
-            for (a, sha) in pm.attachments.iter().zip(&att_shas) {
+            for (a, sha) in pm.attachments.iter().zip(att_shas) {
                 let file = crate::bundles::File {
                     filename: &a.filename,
                     content_type: &a.content_type,
@@ -301,7 +362,7 @@ impl Pipeline<'_> {
                 &case,
                 row_id,
                 dir,
-                &pm,
+                pm,
                 &body_masked,
                 &from_name,
                 sent_at,
@@ -332,17 +393,18 @@ impl Pipeline<'_> {
                 message_id: Some(mid.clone()),
                 reason: None,
             })
-        })
-        .or_else(|e| match e {
-            IngestError::Rule(r) if r == "loop" => quarantine_raw(
-                conn,
-                raw_id,
-                source,
-                "our own outgoing mail came back (X-Casebook-Loop) and matches no case",
-            ),
-            other => Err(other),
-        })
+        }
     }
+}
+
+/// One parsed message and what was prepared for it outside the transaction.
+struct File<'a> {
+    raw_id: i64,
+    pm: &'a ParsedMail,
+    mid: &'a str,
+    hash: &'a str,
+    att_shas: &'a [String],
+    source: &'a str,
 }
 
 fn content_hash(pm: &ParsedMail, attachment_shas: &[String]) -> String {

@@ -6,6 +6,7 @@ use crate::auth::users::{Role, User};
 use crate::db::DbConn;
 use crate::mail::extract::{self, Greeting};
 use crate::mail::ParsedMail;
+use crate::people::Side;
 use diesel::QueryResult;
 
 /// Staff accounts, loaded once per batch, to tell who spoke.
@@ -18,6 +19,11 @@ impl Staff {
         Ok(Staff {
             users: crate::auth::users::list(conn)?,
         })
+    }
+
+    /// Whether an account (address, name or alias) says who this sender is.
+    pub(super) fn knows(&self, name: &str, address: &str) -> bool {
+        self.identify(name, address).is_some()
     }
 
     fn identify(&self, name: &str, address: &str) -> Option<&User> {
@@ -80,25 +86,40 @@ impl Direction {
     }
 }
 
-/// The direction of `pm`, and the staff account that sent it, if any.
+/// What the thread (not an account) tells about a message: its sender's side as
+/// imported history shows it, and whether it greets someone seen on the R&D side.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Hint {
+    pub side: Option<Side>,
+    pub greets_rnd: bool,
+}
+
+/// The direction of `pm`, and the staff account that sent it, if any. Accounts and
+/// staff domains win; the hint fills in for senders without an account.
 pub(super) fn direction(
     staff: &Staff,
     rules: &Rules,
     pm: &ParsedMail,
+    hint: Hint,
 ) -> (Direction, Option<User>) {
     let user = staff.identify(&pm.from_name, &pm.from_address).cloned();
     let staff_domain = pm
         .from_address
         .rsplit_once('@')
         .is_some_and(|(_, d)| rules.staff_domains.iter().any(|s| s == d));
-    let is_staff = user.is_some() || staff_domain;
+    let is_staff = user.is_some() || staff_domain || hint.side.is_some();
     if !is_staff {
         return (Direction::Customer, None);
     }
-    if user.as_ref().is_some_and(|u| u.role() == Role::Rnd) {
+    let rnd = match &user {
+        Some(u) => u.role() == Role::Rnd,
+        None => hint.side == Some(Side::Rnd),
+    };
+    if rnd {
         return (Direction::FromRnd, user);
     }
     let to_rnd = pm.to.iter().any(|a| staff.is_rnd_address(a))
+        || hint.greets_rnd
         || match extract::greeting(&pm.body_text) {
             Greeting::Dev => true,
             Greeting::Name(n) => staff.is_rnd_name(&n),
@@ -131,8 +152,9 @@ pub(super) fn sender(
     pm: &ParsedMail,
     arrival: super::trust::Arrival,
     verified: bool,
+    hint: Hint,
 ) -> Sender {
-    let (dir, user) = direction(staff, rules, pm);
+    let (dir, user) = direction(staff, rules, pm, hint);
     if arrival == super::trust::Arrival::Import {
         return Sender {
             dir,

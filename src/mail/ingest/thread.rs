@@ -10,6 +10,7 @@ use crate::db::schema::{cases as cases_t, message_refs, messages};
 use crate::db::DbConn;
 use crate::mail::{extract, ParsedMail};
 use diesel::prelude::*;
+use sha2::{Digest, Sha256};
 
 /// The case a message belongs to, by the threading rules in order.
 pub(super) fn find_case(
@@ -127,4 +128,61 @@ pub(super) fn record_refs(
             .execute(conn)?;
     }
     Ok(())
+}
+
+/// Serialises messages of one thread across connections, processes and servers.
+///
+/// On PostgreSQL: a transaction-level advisory lock on a hash of every id the message
+/// carries or references (its own Message-ID, In-Reply-To, References, the Outlook
+/// conversation id), taken in ascending order so that two messages never wait on each
+/// other crosswise. Two messages that could join one case share at least one of these
+/// ids, so the second waits for the first to commit and then finds its case. On SQLite
+/// the write transaction itself is the lock (`BEGIN IMMEDIATE`: one writer at a time,
+/// across processes), and the lookup runs inside it.
+pub(super) fn lock_thread(conn: &mut DbConn, pm: &ParsedMail, own_id: &str) -> QueryResult<()> {
+    if crate::db::is_sqlite(conn) {
+        return Ok(());
+    }
+    let mut keys: Vec<i64> = referenced_ids(pm, own_id)
+        .into_iter()
+        .take(100)
+        .chain(std::iter::once(own_id))
+        .map(|id| lock_key("mid", id))
+        .collect();
+    if let Some(k) = &pm.thread_key {
+        keys.push(lock_key("thread", k));
+    }
+    keys.sort_unstable();
+    keys.dedup();
+    for k in keys {
+        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+            .bind::<diesel::sql_types::BigInt, _>(k)
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// A stable 64-bit key for an advisory lock on `value` in namespace `kind`.
+fn lock_key(kind: &str, value: &str) -> i64 {
+    let mut h = Sha256::new();
+    h.update(b"casebook-thread\0");
+    h.update(kind.as_bytes());
+    h.update([0]);
+    h.update(value.as_bytes());
+    let d = h.finalize();
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&d[..8]);
+    i64::from_be_bytes(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lock_key;
+
+    #[test]
+    fn lock_keys_are_stable_and_distinct() {
+        assert_eq!(lock_key("mid", "a@b"), lock_key("mid", "a@b"));
+        assert_ne!(lock_key("mid", "a@b"), lock_key("mid", "a@c"));
+        assert_ne!(lock_key("mid", "a@b"), lock_key("thread", "a@b"));
+    }
 }

@@ -1,0 +1,2 @@
+DROP TABLE person_keys;
+DROP TABLE people;

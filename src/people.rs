@@ -1,0 +1,155 @@
+//! People Casebook has worked out from threads: which side a sender without an account
+//! is on (support or R&D), why, and every name and address they go by.
+//!
+//! Accounts, aliases and staff domains always win; what is learnt here structures
+//! imported history only (live mail acts as staff only from a verified identity).
+
+use crate::db::schema::{people, person_keys};
+use crate::db::DbConn;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+/// The side a person was seen on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Support,
+    Rnd,
+}
+
+impl Side {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Support => "support",
+            Side::Rnd => "rnd",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Side> {
+        match s {
+            "support" => Some(Side::Support),
+            "rnd" => Some(Side::Rnd),
+            _ => None,
+        }
+    }
+}
+
+/// The lookup key of an address.
+pub fn address_key(address: &str) -> Option<String> {
+    let a = address.trim().to_lowercase();
+    (a.contains('@') && a.len() <= 320).then(|| format!("addr:{a}"))
+}
+
+/// The lookup key of a display or signature name: case and spacing folded.
+pub fn name_key(name: &str) -> Option<String> {
+    let n = name.split_whitespace().collect::<Vec<_>>().join(" ");
+    let n = n
+        .trim_matches(|c: char| c == '"' || c == '\'')
+        .to_lowercase();
+    (!n.is_empty() && n.chars().count() <= 80).then(|| format!("name:{n}"))
+}
+
+/// The side of the person known by `address` or, failing that, by `name`.
+pub fn side_of(conn: &mut DbConn, name: &str, address: &str) -> QueryResult<Option<Side>> {
+    for key in [address_key(address), name_key(name)].into_iter().flatten() {
+        let side: Option<String> = person_keys::table
+            .inner_join(people::table)
+            .filter(person_keys::key.eq(&key))
+            .select(people::side)
+            .first(conn)
+            .optional()?;
+        if let Some(s) = side {
+            return Ok(Side::parse(&s));
+        }
+    }
+    Ok(None)
+}
+
+/// Whether `name` names someone seen on the R&D side.
+pub fn is_rnd_name(conn: &mut DbConn, name: &str) -> QueryResult<bool> {
+    let Some(key) = name_key(name) else {
+        return Ok(false);
+    };
+    let side: Option<String> = person_keys::table
+        .inner_join(people::table)
+        .filter(person_keys::key.eq(&key))
+        .select(people::side)
+        .first(conn)
+        .optional()?;
+    Ok(side.as_deref() == Some(Side::Rnd.as_str()))
+}
+
+/// What a message showed about its sender.
+pub struct Learned<'a> {
+    pub name: &'a str,
+    pub address: Option<&'a str>,
+    pub side: Side,
+    pub evidence: &'a str,
+    pub case_id: Option<i64>,
+    /// Other names the person signs with ("Joy" under Liu Yu's answers).
+    pub aliases: &'a [String],
+    pub at: NaiveDateTime,
+}
+
+/// Records what was learnt: a new person with their keys, or new keys (an address, a
+/// signature name) for the person already known by one of them. A known person's side
+/// is never changed here (an admin changes it).
+pub fn learn(conn: &mut DbConn, l: &Learned<'_>) -> QueryResult<()> {
+    let mut keys: Vec<String> = Vec::new();
+    keys.extend(l.address.and_then(address_key));
+    keys.extend(name_key(l.name));
+    keys.extend(l.aliases.iter().filter_map(|a| name_key(a)));
+    keys.dedup();
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let known: Option<i64> = person_keys::table
+        .filter(person_keys::key.eq_any(&keys))
+        .select(person_keys::person_id)
+        .first(conn)
+        .optional()?;
+    let person = match known {
+        Some(id) => id,
+        None => diesel::insert_into(people::table)
+            .values((
+                people::name.eq(l.name.trim()),
+                people::address.eq(l.address.map(|a| a.trim().to_lowercase())),
+                people::side.eq(l.side.as_str()),
+                people::evidence.eq(l.evidence),
+                people::case_id.eq(l.case_id),
+                people::created_at.eq(l.at),
+                people::updated_at.eq(l.at),
+            ))
+            .returning(people::id)
+            .get_result(conn)?,
+    };
+    for key in keys {
+        let row = (person_keys::key.eq(key), person_keys::person_id.eq(person));
+        match conn {
+            DbConn::Sqlite(c) => diesel::insert_or_ignore_into(person_keys::table)
+                .values(row)
+                .execute(c)?,
+            DbConn::Pg(c) => diesel::insert_into(person_keys::table)
+                .values(row)
+                .on_conflict_do_nothing()
+                .execute(c)?,
+        };
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_fold_case_and_spacing() {
+        assert_eq!(name_key("  Liu   Yu "), Some("name:liu yu".into()));
+        assert_eq!(name_key("\"Joy\""), Some("name:joy".into()));
+        assert_eq!(name_key("   "), None);
+        assert_eq!(
+            address_key("LiuYu@CMGOS.com"),
+            Some("addr:liuyu@cmgos.com".into())
+        );
+        assert_eq!(address_key("not an address"), None);
+    }
+}
