@@ -37,8 +37,9 @@ pub fn find_case_tag(text: &str) -> Option<String> {
     r.captures(text).map(|c| c[1].to_ascii_uppercase())
 }
 
-/// The subject for display: prefixes, our case tag and tracking tokens removed, secrets
-/// masked (`mask_secrets`); the raw mail keeps the original.
+/// The subject for display: reply and forward prefixes (also after the case tag and
+/// nested), our case tag, tracking tokens and the `% … %` markers of the subject
+/// convention removed, secrets masked (`mask_secrets`); the raw mail keeps the original.
 /// Compiles the token pattern; the ingest uses `display_subject_re` with the one in `Rules`.
 pub fn display_subject(subject: &str, prefixes: &[String]) -> String {
     display_subject_re(subject, &token_regex(prefixes))
@@ -47,15 +48,25 @@ pub fn display_subject(subject: &str, prefixes: &[String]) -> String {
 /// `display_subject` with a compiled token pattern (`token_regex`).
 pub fn display_subject_re(subject: &str, token_re: &Regex) -> String {
     static TAG: OnceLock<Regex> = OnceLock::new();
+    static MARKERS: OnceLock<Regex> = OnceLock::new();
     let tag = re(
         &TAG,
         &format!(
             r"(?i)[\[【]{SP}*(?:案例号|案例編號|案例编号|case(?:{SP}*(?:no\.?|number|#))?){SP}*[:：#]?{SP}*CAS-\d{{5}}-[A-Z0-9]{{6}}{SP}*[\]】]"
         ),
     );
+    // `% 联想OEM用户-…问题 %`: a pair of markers standing apart from the words
+    // (`50% to 60%` keeps its signs).
+    let markers = re(
+        &MARKERS,
+        &format!(r"(^|{SP}|[\]】)])[%％]{SP}*([^%％]*?[^%％\s]){SP}*[%％]({SP}|$)"),
+    );
     let normal = normalize_subject(subject);
     let s = tag.replace_all(&normal, " ");
     let s = token_re.replace_all(&s, " ");
+    // `回复: [案例号: …] 回复: x`: prefixes the tag stood in front of.
+    let s = normalize_subject(&s);
+    let s = markers.replace_all(&s, "${1} ${2} ${3}");
     let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
     mask_secrets(if s.is_empty() { &normal } else { &s })
 }
@@ -98,26 +109,46 @@ pub fn find_tokens(text: &str, prefixes: &[String]) -> Vec<String> {
     find_tokens_re(text, &token_regex(prefixes))
 }
 
-/// Customer organisation and OEM channel from `% 联想OEM用户-中银金融科技有限公司用户反馈… %`.
+/// Customer organisation and OEM channel from the subject convention, in Chinese
+/// (`% 联想OEM用户-中银金融科技有限公司用户反馈激活失败问题 %`) or English
+/// (`% Lenovo OEM-Northwind Traders reports activation failure %`,
+/// `% Lenovo OEM customer - Northwind Traders Ltd. activation issue %`). Without an
+/// `OEM` part only the customer is read.
 pub fn customer_oem_from_subject(subject: &str) -> (Option<String>, Option<String>) {
     static PCT: OnceLock<Regex> = OnceLock::new();
     static OEM: OnceLock<Regex> = OnceLock::new();
     static CUST: OnceLock<Regex> = OnceLock::new();
+    static CUST_EN: OnceLock<Regex> = OnceLock::new();
     let Some(inner) = re(&PCT, r"[%％]\s*([^%％]+?)\s*[%％]")
         .captures(subject)
         .map(|c| c[1].to_string())
     else {
         return (None, None);
     };
-    let (oem, rest) = match re(&OEM, r"^(.+?)\s*OEM\s*(?:用户|客户)?\s*[-－—–_]\s*(.+)$")
-        .captures(&inner)
+    let (oem, rest) = match re(
+        &OEM,
+        r"(?i)^(.+?)\s*(?-i:OEM)\s*(?:用户|客户|(?:customer|user|client)s?(?-u:\b))?\s*[-－—–_:：]\s*(.+)$",
+    )
+    .captures(&inner)
     {
         Some(c) => (Some(c[1].trim().to_string()), c[2].to_string()),
         None => (None, inner.clone()),
     };
     let customer = re(&CUST, r"^(.+?)(?:用户|客户)?(?:反馈|报告|报障|咨询)")
         .captures(&rest)
-        .map(|c| c[1].trim().to_string());
+        .or_else(|| {
+            re(
+                &CUST_EN,
+                r"(?i)^(.+?)[\s,:;-]*(?:(?:customer|user|client)s?\s+)?(?-u:\b)(?:(?:is|has|have)\s+)?(?:reports?|reported|reporting|feedback|complains?|complained|activation|issues?|problems?|fail(?:s|ed|ure|ing)?|error|cannot|can't|unable)(?-u:\b)",
+            )
+            .captures(&rest)
+        })
+        .map(|c| {
+            c[1].trim()
+                .trim_end_matches(['-', '–', '—', ':', '：', ',', ';'])
+                .trim()
+                .to_string()
+        });
     (
         customer.filter(|c| !c.is_empty()),
         oem.filter(|o| !o.is_empty()),
@@ -158,27 +189,173 @@ pub fn error_codes(text: &str) -> Vec<String> {
     out
 }
 
-/// Serial numbers: the configured pattern, plus any value after a "序列号" / "serial number" label.
+/// Serial numbers, in order of first appearance, each once: what the configured
+/// pattern finds, plus the value after a label people write (`S/N: AB-12-34`,
+/// `序列号：PF2XK9`, `Serial number is X1234`, `序列号 | T102210000999`, a label and
+/// its value in consecutive table cells or lines), even when that value does not match
+/// the pattern (`labelled_serials`).
 pub fn serial_numbers(text: &str, pattern: &Regex) -> Vec<String> {
-    static LABEL: OnceLock<Regex> = OnceLock::new();
+    let mut found: Vec<(usize, String)> = pattern
+        .find_iter(text)
+        .map(|m| (m.start(), m.as_str().to_string()))
+        .collect();
+    found.extend(labelled_serials(text));
+    found.sort_by_key(|(at, _)| *at);
     let mut out: Vec<String> = Vec::new();
-    for m in pattern.find_iter(text) {
-        let s = m.as_str().to_string();
+    for (_, s) in found {
         if !out.contains(&s) {
             out.push(s);
         }
     }
-    let label = re(
-        &LABEL,
-        r"(?i)(?:序列号|序號|序列號|serial\s*(?:number|no\.?|#)|s/n)(?:信息)?(?:如下)?\s*(?:是|为|:|：|#)?\s*([A-Z0-9][A-Z0-9-]{5,30}[A-Z0-9])(?-u:\b)",
-    );
-    for c in label.captures_iter(text) {
-        let s = c[1].to_string();
-        if s.chars().any(|ch| ch.is_ascii_digit()) && !out.contains(&s) {
-            out.push(s);
+    out
+}
+
+/// Labels that introduce a serial number. The Latin ones start on an ASCII word
+/// boundary (so `ISSN` is no label); where they end is checked by `serial_after_label`
+/// (so `snapshot` is none either).
+const SERIAL_LABELS: &str = r"(?i)(?:主机序列号码?|机器序列号码?|主機序號|機器序號|序列号码?|序列號碼?|序號|(?-u:\b)(?:(?:machine|host|bios|device)[ \t_-]*)?serials?(?:[ \t_-]*(?:numbers?|nums?|no\.?|#))?|(?-u:\b)(?:s/n|sn)(?:码|碼|号|號)?)(?:信息)?(?:如下)?";
+
+/// Placeholders written where a serial would be.
+const NOT_A_SERIAL: &[&str] = &[
+    "UNKNOWN",
+    "UNAVAILABLE",
+    "MISSING",
+    "NUMBER",
+    "SERIAL",
+    "DEFAULT",
+    "INVALID",
+    "PENDING",
+    "REQUIRED",
+    "EMPTY",
+];
+
+/// How a label and its value are separated: nothing (`序列号T1022…`), spaces or `is`,
+/// or a sign that the next thing is the value (`:`, `=`, `|`, a tab, a line break,
+/// `为`, `是`).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Separator {
+    Glued,
+    Space,
+    Sign,
+}
+
+/// Values after serial-number labels (`SERIAL_LABELS`), with where each starts.
+fn labelled_serials(text: &str) -> Vec<(usize, String)> {
+    static LABEL: OnceLock<Regex> = OnceLock::new();
+    re(&LABEL, SERIAL_LABELS)
+        .find_iter(text)
+        .filter_map(|m| serial_after_label(text, m.as_str(), m.end()))
+        .collect()
+}
+
+/// The serial after a label that ends at `at`, if what follows is one: a run of ASCII
+/// letters, digits, `-`, `_`, `/` and `.` (trailing punctuation trimmed), 4 to 40
+/// characters, with a digit, or all capitals (at least 6, after a sign). A value on the
+/// next line (a table row split by HTML-to-text) must fill its cell. Product keys and
+/// error codes are never serials.
+fn serial_after_label(text: &str, label: &str, at: usize) -> Option<(usize, String)> {
+    let rest = &text[at..];
+    let mut sep = Separator::Glued;
+    let mut newlines = 0;
+    let mut word = false;
+    let mut i = 0;
+    while let Some(c) = rest[i..].chars().next() {
+        let next = &rest[i + c.len_utf8()..];
+        match c {
+            ' ' | '\u{A0}' | '\u{3000}' | '\u{200B}' | '\u{FEFF}' | '\r' => {
+                sep = sep.max(Separator::Space);
+            }
+            '\n' => {
+                newlines += 1;
+                if newlines > 2 {
+                    return None;
+                }
+                sep = Separator::Sign;
+            }
+            '\t' | ':' | '：' | '=' | '＝' | '#' | '|' | '｜' => sep = Separator::Sign,
+            '是' | '为' | '為' if !word => {
+                word = true;
+                sep = Separator::Sign;
+            }
+            'i' | 'I'
+                if !word
+                    && sep == Separator::Space
+                    && next.starts_with(['s', 'S'])
+                    && !next[1..].starts_with(|c: char| c.is_ascii_alphanumeric()) =>
+            {
+                word = true;
+                i += 2;
+                continue;
+            }
+            '(' | '（' => {
+                // `序列号（SN）：…`, `Serial number (S/N): …`: a short aside without digits.
+                let Some(close) = next.find([')', '）']) else {
+                    break;
+                };
+                let aside = &next[..close];
+                if aside.chars().count() > 12
+                    || aside.contains('\n')
+                    || aside.chars().any(|c| c.is_ascii_digit())
+                {
+                    break;
+                }
+                let closer = next[close..].chars().next().map_or(1, char::len_utf8);
+                i += c.len_utf8() + close + closer;
+                continue;
+            }
+            _ => break,
+        }
+        i += c.len_utf8();
+    }
+    let mut start = at + i;
+    if let Some(q) = text[start..]
+        .chars()
+        .next()
+        .filter(|q| "\"'“‘「『【[<(（".contains(*q))
+    {
+        start += q.len_utf8();
+    }
+    let run_len = text[start..]
+        .find(|c: char| !(c.is_ascii_alphanumeric() || "-_./".contains(c)))
+        .unwrap_or(text.len() - start);
+    let run = &text[start..start + run_len];
+    let after = &text[start + run_len..];
+    let value = run.trim_end_matches(['-', '_', '.', '/']);
+    if !value.starts_with(|c: char| c.is_ascii_alphanumeric())
+        || !(4..=40).contains(&value.len())
+        || after.starts_with('@')
+    {
+        return None;
+    }
+    if sep == Separator::Glued
+        && label.ends_with(|c: char| c.is_ascii_alphanumeric())
+        && !label.to_ascii_lowercase().ends_with("number")
+        && !label.to_ascii_lowercase().ends_with("serial")
+    {
+        return None; // `snapshot`, `SNMP`, `serial no` + `t`
+    }
+    if newlines > 0 {
+        let line = after.split('\n').next().unwrap_or("");
+        let cell = line.trim_start_matches([' ', '\u{A0}', '\u{3000}', '\r']);
+        if !(cell.is_empty() || cell.starts_with(['\t', '|', '｜'])) {
+            return None;
         }
     }
-    out
+    let digit = value.chars().any(|c| c.is_ascii_digit());
+    let lower = value.chars().any(|c| c.is_ascii_lowercase());
+    let ok = if sep == Separator::Glued {
+        digit && !lower
+    } else if digit {
+        true
+    } else {
+        sep == Separator::Sign
+            && value.len() >= 6
+            && value.chars().all(|c| c.is_ascii_uppercase())
+            && !NOT_A_SERIAL.contains(&value)
+    };
+    let hex_code = value.len() > 2 && value[..2].eq_ignore_ascii_case("0x");
+    let key = product_key_patterns().iter().any(|r| r.is_match(value));
+    (ok && !hex_code && !key).then(|| (start, value.to_string()))
 }
 
 /// What a masked secret becomes.
@@ -670,6 +847,234 @@ mod tests {
             product_keys("key VK7JG-NPHTM-C97JM-9MPGT-3V66T"),
             vec!["*****-*****-*****-*****-3V66T"]
         );
+    }
+
+    fn default_serial_pattern() -> Regex {
+        Regex::new(crate::config::DEFAULT_SERIAL_PATTERN).expect("pattern")
+    }
+
+    /// Issue 13, item 8: the value after each label people write, whether or not the
+    /// configured pattern (`T` + 12 digits by default) matches it, in order of first
+    /// appearance and once each.
+    #[test]
+    fn serial_label_forms_table() {
+        let p = default_serial_pattern();
+        let cases: &[(&str, &[&str])] = &[
+            ("S/N: AB-12-34", &["AB-12-34"]),
+            ("s/n：ab-12-34x", &["ab-12-34x"]),
+            ("SN: PF2XK9", &["PF2XK9"]),
+            ("sn=PF2XK9", &["PF2XK9"]),
+            ("SN is PF2XK9.", &["PF2XK9"]),
+            ("SN 1234", &["1234"]),
+            ("Serial: X1234/", &["X1234"]),
+            ("Serial No. 12345.", &["12345"]),
+            ("serial no.12345", &["12345"]),
+            ("Serial #: 5CG1234XYZ", &["5CG1234XYZ"]),
+            ("Serial Number: PF2ABC12", &["PF2ABC12"]),
+            ("the serial number is 5CG1234XYZ.", &["5CG1234XYZ"]),
+            ("Serial number is: R9-0001", &["R9-0001"]),
+            ("Serial numbers: X1234", &["X1234"]),
+            ("Machine serial: MXL-4521.B", &["MXL-4521.B"]),
+            ("machine serial number = MXL_4521", &["MXL_4521"]),
+            ("serialNumber=PF2XK9A", &["PF2XK9A"]),
+            ("Serial NumberPF2XK9", &["PF2XK9"]),
+            ("Serial number: \"PF2XK9\"", &["PF2XK9"]),
+            ("Serial number (S/N): ZX-9981", &["ZX-9981"]),
+            ("Serial (PF2XK9)", &["PF2XK9"]),
+            ("序列号：PF2XK9", &["PF2XK9"]),
+            ("序列号: PF2XK9，请查", &["PF2XK9"]),
+            ("序列号为 PF2XK9", &["PF2XK9"]),
+            ("序列号是PF2XK9，谢谢", &["PF2XK9"]),
+            ("序列号（SN）：ZX9981", &["ZX9981"]),
+            ("主机序列号：PC0ABCDE", &["PC0ABCDE"]),
+            ("机器序列号: R90-12345", &["R90-12345"]),
+            ("SN码：8CG9102XYZ", &["8CG9102XYZ"]),
+            ("主机SN：8CG9102XYZ", &["8CG9102XYZ"]),
+            ("序列号：PFXKABCD", &["PFXKABCD"]),
+            ("Serial: ABCDEFG", &["ABCDEFG"]),
+            ("序列号PF2XK9", &["PF2XK9"]),
+            // The default pattern matches too: one result.
+            ("序列号T102210000943", &["T102210000943"]),
+            ("序列号信息如下：T102210000943", &["T102210000943"]),
+            ("S/N: T102210000943.", &["T102210000943"]),
+            // Pattern results stay; order of first appearance; each once.
+            (
+                "BIOS serial T102210000943 and S/N: AB-12-34",
+                &["T102210000943", "AB-12-34"],
+            ),
+            (
+                "S/N: AB-12-34, then T102210000943",
+                &["AB-12-34", "T102210000943"],
+            ),
+            ("SN: PF2XK9 …\n序列号：PF2XK9 and sn PF2XK9", &["PF2XK9"]),
+            ("T102210000943 alone", &["T102210000943"]),
+        ];
+        for (text, want) in cases {
+            assert_eq!(serial_numbers(text, &p), *want, "{text:?}");
+        }
+    }
+
+    /// Text from HTML tables: the label in one cell, the value in the next (`|`, tab,
+    /// a line break, a blank line between).
+    #[test]
+    fn serial_label_table_cells() {
+        let p = default_serial_pattern();
+        let cases: &[(&str, &[&str])] = &[
+            ("序列号 | PF2XK9", &["PF2XK9"]),
+            ("| 序列号 | PF2XK9 | 型号 | X1 |", &["PF2XK9"]),
+            ("序列号｜PF2XK9", &["PF2XK9"]),
+            ("序列号 | T102210000999", &["T102210000999"]),
+            ("Serial Number\tPF2XK9\tModel\tThinkPad X1", &["PF2XK9"]),
+            ("序列号\nPF2XK9\n型号\nThinkPad", &["PF2XK9"]),
+            ("Serial number\r\n\r\nAB-12-34\r\n", &["AB-12-34"]),
+            ("| Serial No. |\n| AB-12-34 | ok |", &["AB-12-34"]),
+            ("机器序列号\n  MXL4521ABC\t", &["MXL4521ABC"]),
+            ("序列号\nPFXKABCD", &["PFXKABCD"]),
+            // A line of prose after the label is not a cell.
+            ("Please send the serial\n2024 is the year", &[]),
+            // Too far away.
+            ("序列号\n\n\n\nPF2XK9", &[]),
+        ];
+        for (text, want) in cases {
+            assert_eq!(serial_numbers(text, &p), *want, "{text:?}");
+        }
+    }
+
+    /// What is not a serial after all: labels inside words, prose, placeholders, product
+    /// keys, error codes, addresses, values too short or too long.
+    #[test]
+    fn serial_label_false_positives() {
+        let p = default_serial_pattern();
+        for text in [
+            "ISSN 1234",
+            "ISSN: 1234-5678",
+            "snapshot 2024",
+            "Snapshots 2024-06-24",
+            "ASN: 12345",
+            "PSN 1234",
+            "the DNSN1234 record",
+            "SNMP 1234 trap",
+            "the serial number is unknown",
+            "Serial number is required",
+            "Serial numbers are printed on the label",
+            "serial no issue",
+            "serial not found 1234",
+            "serial port COM3",
+            "SN: UNKNOWN",
+            "SN MISMATCH",
+            "Serial: Number",
+            "序列号是多少？",
+            "序列号为空",
+            "SN: VK7JG-NPHTM-C97JM-9MPGT-3V66T",
+            "SN: 0xC004F074",
+            "SN: ab1",
+            "SN: A123456789012345678901234567890123456789X",
+            "SN: john.doe1@example.com",
+            "mail sn@example.com 1234",
+            "S/N: -1234",
+        ] {
+            assert_eq!(serial_numbers(text, &p), Vec::<String>::new(), "{text:?}");
+        }
+    }
+
+    /// The subject convention in both languages, with prefixes, tag and token around it.
+    #[test]
+    fn customer_and_oem_from_subject_table() {
+        let cases: &[(&str, Option<&str>, Option<&str>)] = &[
+            (SEED_SUBJECT, Some("中银金融科技有限公司"), Some("联想")),
+            (
+                "% 联想OEM用户-中银金融科技有限公司用户反馈激活失败问题 %",
+                Some("中银金融科技有限公司"),
+                Some("联想"),
+            ),
+            (
+                "％ 戴尔OEM客户－某某银行报障 ％",
+                Some("某某银行"),
+                Some("戴尔"),
+            ),
+            (
+                "% Lenovo OEM-Northwind Traders reports activation failure %",
+                Some("Northwind Traders"),
+                Some("Lenovo"),
+            ),
+            (
+                "% Lenovo OEM customer - Northwind Traders Ltd. reports activation failure %",
+                Some("Northwind Traders Ltd."),
+                Some("Lenovo"),
+            ),
+            (
+                "% Lenovo OEM - Northwind Traders reported activation failure %",
+                Some("Northwind Traders"),
+                Some("Lenovo"),
+            ),
+            (
+                "% Lenovo OEM-Northwind Traders feedback: activation fails %",
+                Some("Northwind Traders"),
+                Some("Lenovo"),
+            ),
+            (
+                "% Lenovo OEM customer-Northwind Traders Ltd. activation issue %",
+                Some("Northwind Traders Ltd."),
+                Some("Lenovo"),
+            ),
+            (
+                "% Dell OEM user: Contoso Bank customer reports activation failure %",
+                Some("Contoso Bank"),
+                Some("Dell"),
+            ),
+            (
+                "RE: FW: [Case: CAS-12345-ABCDEF] % Lenovo OEM-Northwind Traders reports activation failure % first response CMIT:0001136",
+                Some("Northwind Traders"),
+                Some("Lenovo"),
+            ),
+            (
+                "回复: [案例号: CAS-12345-ABCDEF ] % Lenovo OEM-Northwind Traders reported activation issue % 初次响应 CMIT:0001136",
+                Some("Northwind Traders"),
+                Some("Lenovo"),
+            ),
+            (
+                "% Northwind Traders reports activation failure %",
+                Some("Northwind Traders"),
+                None,
+            ),
+            ("Northwind Traders reports activation failure", None, None),
+            ("activation down 50% since 20% of keys", None, None),
+        ];
+        for (subject, customer, oem) in cases {
+            let (c, o) = customer_oem_from_subject(subject);
+            assert_eq!(
+                (c.as_deref(), o.as_deref()),
+                (*customer, *oem),
+                "{subject:?}"
+            );
+        }
+    }
+
+    /// The case's subject: no convention markers, prefixes (nested, also after the tag),
+    /// case tag or tracking token.
+    #[test]
+    fn display_subject_cleanup_table() {
+        let p = vec!["CMIT".to_string()];
+        let cases: &[(&str, &str)] = &[
+            (
+                SEED_SUBJECT,
+                "联想OEM用户-中银金融科技有限公司用户反馈激活失败问题 初次响应",
+            ),
+            (
+                "RE: [Case: CAS-12345-ABCDEF] % Lenovo OEM-Northwind Traders reports activation failure % first response CMIT:0001136",
+                "Lenovo OEM-Northwind Traders reports activation failure first response",
+            ),
+            ("Fwd: RE: 回复: 答复: 转发: FW: hello", "hello"),
+            ("[案例号: CAS-12345-ABCDEF] 回复: RE: hello CMIT:0001135", "hello"),
+            ("Re: [Case: CAS-12345-ABCDEF] Fwd: %x% CMIT:1234", "x"),
+            ("答复: ％ 激活失败 ％", "激活失败"),
+            ("Re: Rebuild failed", "Rebuild failed"),
+            ("Price up 50% to 60% today", "Price up 50% to 60% today"),
+            ("100% activation failure", "100% activation failure"),
+        ];
+        for (subject, want) in cases {
+            assert_eq!(display_subject(subject, &p), *want, "{subject:?}");
+        }
     }
 
     #[test]
