@@ -38,6 +38,16 @@ pub struct CaseRow {
     pub first_response_at: Option<NaiveDateTime>,
     pub closed_at: Option<NaiveDateTime>,
     pub contact_email: Option<String>,
+    /// Imported history: judged by the thread's own times (see [`CaseRow::clock`]).
+    pub imported: bool,
+}
+
+impl CaseRow {
+    /// The time this case is judged at: now for live work; for imported history its
+    /// own last moment (closed, else its last message), never today.
+    pub fn clock(&self, now: NaiveDateTime) -> NaiveDateTime {
+        sla::clock(self.imported, self.closed_at, self.updated_at, now)
+    }
 }
 
 pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<CaseRow>> {
@@ -126,6 +136,26 @@ impl NewMessage<'_> {
     }
 }
 
+/// Imported history turns into live work (live mail arrived, or staff mailed from it):
+/// judged by today's clock from now on. A first response history never had is due
+/// from now, not from years ago.
+pub fn become_live(conn: &mut DbConn, case: &mut CaseRow) -> QueryResult<()> {
+    if !case.imported {
+        return Ok(());
+    }
+    case.imported = false;
+    if case.first_response_at.is_none() {
+        case.first_customer_at = None;
+    }
+    diesel::update(cases::table.find(case.id))
+        .set((
+            cases::imported.eq(false),
+            cases::first_customer_at.eq(case.first_customer_at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// An internal entry on the case's timeline (note, upload, filed quarantine): staff
 /// only, never mailed. Returns the message row id.
 pub fn insert_internal(
@@ -200,6 +230,8 @@ pub struct ListFilter {
     pub code: Option<String>,
     /// Cases with an escalation not yet closed.
     pub escalated: bool,
+    /// Imported history only (`Some(true)`) or live work only (`Some(false)`).
+    pub imported: Option<bool>,
     /// First-response SLA breached: (now, minutes per priority low, normal, high, urgent).
     pub breached: Option<(NaiveDateTime, [i64; 4])>,
     /// `activity` (default), `age` (oldest first) or `priority`.
@@ -266,8 +298,13 @@ pub fn list(conn: &mut DbConn, f: &ListFilter) -> QueryResult<(Vec<CaseRow>, i64
                 .select(crate::db::schema::escalations::case_id);
             q = q.filter(cases::id.eq_any(open));
         }
+        if let Some(imported) = f.imported {
+            q = q.filter(cases::imported.eq(imported));
+        }
         if let Some((now, mins)) = f.breached {
             let due = |m: i64| now - chrono::Duration::minutes(m);
+            // Imported history is never overdue.
+            q = q.filter(cases::imported.eq(false));
             // `mins` is in the order of `Priority::ALL`.
             let [low, normal, high, urgent] = mins;
             q = q.filter(cases::first_response_at.is_null()).filter(

@@ -29,6 +29,7 @@ type Row = (
     String,
     NaiveDateTime,
     Option<NaiveDateTime>,
+    (bool, Option<NaiveDateTime>, NaiveDateTime),
 );
 
 /// The escalations in `statuses` (at most 500), judged overdue at `now`.
@@ -53,22 +54,37 @@ pub fn load(
             escalations::opened_by,
             escalations::opened_at,
             escalations::last_activity_at,
+            (cases::imported, cases::closed_at, cases::updated_at),
         ))
         .load(conn)?;
     Ok(rows
         .into_iter()
         .map(
-            |(id, number, subject, customer, status, question, opened_by, opened_at, last)| {
+            |(
+                id,
+                number,
+                subject,
+                customer,
+                status,
+                question,
+                opened_by,
+                opened_at,
+                last,
+                (imported, closed_at, updated_at),
+            )| {
                 let since = last.unwrap_or(opened_at);
+                // Imported history waits by its own clock and is never overdue.
+                let clock = crate::cases::sla::clock(imported, closed_at, updated_at, now);
                 EscalationRow {
                     id,
-                    overdue: crate::cases::sla::escalation_overdue(
-                        &status,
-                        since,
-                        overdue_hours,
-                        now,
-                    ),
-                    waiting: crate::cases::sla::short((now - since).num_minutes()),
+                    overdue: !imported
+                        && crate::cases::sla::escalation_overdue(
+                            &status,
+                            since,
+                            overdue_hours,
+                            now,
+                        ),
+                    waiting: crate::cases::sla::short((clock - since).num_minutes().max(0)),
                     case_number: number,
                     subject,
                     customer: customer.unwrap_or_default(),

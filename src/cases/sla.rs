@@ -20,6 +20,8 @@ pub enum FirstResponse {
         at: NaiveDateTime,
         within: bool,
     },
+    /// Imported history that never got a first response: told as it was, not overdue.
+    Unanswered,
 }
 
 impl FirstResponse {
@@ -30,6 +32,7 @@ impl FirstResponse {
             FirstResponse::Breached { .. } => "sla.breached",
             FirstResponse::Met { within: true, .. } => "sla.met",
             FirstResponse::Met { within: false, .. } => "sla.met_late",
+            FirstResponse::Unanswered => "sla.history_unanswered",
         }
     }
 
@@ -107,6 +110,40 @@ pub fn first_response(
     }
 }
 
+/// The time a case is judged at: `now` for live work; for imported history its own
+/// last moment (closed, else its last message), so nothing imported ages or breaches
+/// with today's date.
+pub fn clock(
+    imported: bool,
+    closed_at: Option<NaiveDateTime>,
+    updated_at: NaiveDateTime,
+    now: NaiveDateTime,
+) -> NaiveDateTime {
+    if imported {
+        closed_at.unwrap_or(updated_at).min(now)
+    } else {
+        now
+    }
+}
+
+/// The first-response state of a case judged at its clock: as [`first_response`], but
+/// imported history is never running or overdue.
+pub fn first_response_of(
+    imported: bool,
+    first_customer_at: Option<NaiveDateTime>,
+    first_response_at: Option<NaiveDateTime>,
+    sla_minutes: i64,
+    clock_at: NaiveDateTime,
+) -> FirstResponse {
+    let fr = first_response(first_customer_at, first_response_at, sla_minutes, clock_at);
+    match fr {
+        FirstResponse::Running { .. } | FirstResponse::Breached { .. } if imported => {
+            FirstResponse::Unanswered
+        }
+        other => other,
+    }
+}
+
 /// An escalation waiting on R&D (open, or followed up) longer than the limit.
 /// `status` as stored (see [`EscalationStatus`]).
 pub fn escalation_overdue(
@@ -122,6 +159,28 @@ pub fn escalation_overdue(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn imported_history_keeps_its_own_clock() {
+        // Closed history is judged at its closure, open history at its last message.
+        assert_eq!(clock(true, Some(t(10)), t(12), t(5000)), t(10));
+        assert_eq!(clock(true, None, t(12), t(5000)), t(12));
+        assert_eq!(clock(false, None, t(12), t(5000)), t(5000));
+        // A history case nobody answered is not overdue; a live one is.
+        assert_eq!(
+            first_response_of(true, Some(t(0)), None, 60, t(5000)),
+            FirstResponse::Unanswered
+        );
+        assert!(first_response_of(false, Some(t(0)), None, 60, t(5000)).is_breached());
+        // Answered history is judged by its own times.
+        assert_eq!(
+            first_response_of(true, Some(t(0)), Some(t(3)), 60, t(5000)),
+            FirstResponse::Met {
+                at: t(3),
+                within: false
+            }
+        );
+    }
 
     fn t(h: i64) -> NaiveDateTime {
         chrono::DateTime::from_timestamp(1_700_000_000 + h * 3600, 0)

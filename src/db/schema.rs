@@ -71,6 +71,7 @@ diesel::table! {
         first_response_at -> Nullable<Timestamp>,
         closed_at -> Nullable<Timestamp>,
         contact_email -> Nullable<Text>,
+        imported -> Bool,
     }
 }
 

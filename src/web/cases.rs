@@ -25,6 +25,9 @@ pub struct QueueQuery {
     pub escalated: String,
     #[serde(default)]
     pub breached: String,
+    /// `live`, `history` (imported) or empty for both.
+    #[serde(default)]
+    pub origin: String,
     #[serde(default)]
     pub sort: String,
     #[serde(default)]
@@ -45,6 +48,8 @@ pub struct QueueRow {
     pub sla_css: &'static str,
     pub sla_amount: String,
     pub escalation_overdue: bool,
+    /// Imported history, judged by its own times.
+    pub history: bool,
 }
 
 #[derive(Template)]
@@ -99,6 +104,12 @@ pub fn filter_from(
                 .map_err(|_| AppError::bad_request("queue.bad_assignee"))?,
         ),
     };
+    let imported = match q.origin.as_str() {
+        "" => None,
+        "live" => Some(false),
+        "history" => Some(true),
+        _ => return Err(AppError::bad_request("queue.bad_origin")),
+    };
     if !q.code.trim().is_empty() && crate::codes::parse_code(&q.code).is_none() {
         return Err(AppError::bad_request("codes.invalid"));
     }
@@ -110,6 +121,7 @@ pub fn filter_from(
         oem: Some(q.oem.clone()),
         code: Some(q.code.clone()).filter(|c| !c.trim().is_empty()),
         escalated: q.escalated == "1",
+        imported,
         breached: (q.breached == "1").then_some((crate::now(), settings.sla_minutes)),
         sort: Some(q.sort.clone())
             .filter(|s| ["age", "activity", "priority"].contains(&s.as_str())),
@@ -139,21 +151,24 @@ pub async fn queue(
     let rows = rows
         .into_iter()
         .map(|c| {
-            let sla = crate::cases::sla::first_response(
+            let clock = c.clock(now);
+            let sla = crate::cases::sla::first_response_of(
+                c.imported,
                 c.first_customer_at,
                 c.first_response_at,
                 crate::cases::sla::target_minutes(&st.settings.sla_minutes, &c.priority),
-                now,
+                clock,
             );
-            let overdue = open_escs.iter().any(|(id, status, since)| {
-                *id == c.id
-                    && crate::cases::sla::escalation_overdue(
-                        status,
-                        *since,
-                        st.settings.escalation_overdue_hours,
-                        now,
-                    )
-            });
+            let overdue = !c.imported
+                && open_escs.iter().any(|(id, status, since)| {
+                    *id == c.id
+                        && crate::cases::sla::escalation_overdue(
+                            status,
+                            *since,
+                            st.settings.escalation_overdue_hours,
+                            now,
+                        )
+                });
             QueueRow {
                 status: page.t(&format!("status.{}", c.status)).to_string(),
                 status_code: c.status.clone(),
@@ -163,7 +178,8 @@ pub async fn queue(
                     .map(|s| s.1.clone())
                     .unwrap_or_default(),
                 priority: page.t(&format!("priority.{}", c.priority)).to_string(),
-                age: age(c.created_at, now),
+                age: age(c.created_at, clock),
+                history: c.imported,
                 updated: c.updated_at.format("%Y-%m-%d %H:%M").to_string(),
                 customer: c.customer.unwrap_or_default(),
                 sla_key: sla.key(),
@@ -187,6 +203,7 @@ pub async fn queue(
             ("code", &q.code),
             ("escalated", &q.escalated),
             ("breached", &q.breached),
+            ("origin", &q.origin),
             ("sort", &q.sort),
             ("page", &p.to_string()),
         ]);
@@ -289,12 +306,19 @@ pub async fn show(
     let role = user.0.role();
     let page = Page::new(&req, &st, Some(user.0));
     let status_label = page.t(&format!("status.{}", case.status)).to_string();
-    let now = crate::now();
     let parse = |t: &str| chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%SZ").ok();
+    // Live work is judged now; imported history at its own last moment.
+    let now = crate::cases::sla::clock(
+        case.imported,
+        case.closed_at.as_deref().and_then(parse),
+        parse(&case.updated_at).unwrap_or_else(crate::now),
+        crate::now(),
+    );
     let open_for = parse(&case.created_at)
         .map(|c| age(c, case.closed_at.as_deref().and_then(parse).unwrap_or(now)))
         .unwrap_or_default();
-    let sla = crate::cases::sla::first_response(
+    let sla = crate::cases::sla::first_response_of(
+        case.imported,
         case.first_customer_at,
         case.first_response,
         crate::cases::sla::target_minutes(&st.settings.sla_minutes, &case.priority),
@@ -315,14 +339,15 @@ pub async fn show(
                 .last()
                 .map(|x| x.created_at.as_str())
                 .unwrap_or(&e.opened_at);
-            parse(since).is_some_and(|s| {
-                crate::cases::sla::escalation_overdue(
-                    &e.status,
-                    s,
-                    st.settings.escalation_overdue_hours,
-                    now,
-                )
-            })
+            !case.imported
+                && parse(since).is_some_and(|s| {
+                    crate::cases::sla::escalation_overdue(
+                        &e.status,
+                        s,
+                        st.settings.escalation_overdue_hours,
+                        now,
+                    )
+                })
         })
         .map(|e| e.id)
         .collect();
@@ -408,6 +433,7 @@ struct CaseSummary {
     tracking_token: String,
     created_at: String,
     updated_at: String,
+    imported: bool,
 }
 
 #[derive(Deserialize)]
@@ -443,6 +469,7 @@ pub async fn list_json(
             customer: c.customer,
             oem: c.oem,
             tracking_token: c.tracking_token,
+            imported: c.imported,
         })
         .collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({ "cases": cases, "total": total })))

@@ -151,3 +151,71 @@ fn a_second_export_and_a_customer_who_quotes_the_scope_stays_a_customer() {
     );
     assert_eq!(case["escalations"].as_array().map(Vec::len), Some(0));
 }
+
+/// Imported history keeps its own clock: an unanswered thread from 2023 is not overdue
+/// today, its age is its own, and the queue tells it apart from live work until live
+/// mail arrives on it.
+#[test]
+fn imported_history_is_judged_by_its_own_times() {
+    let app = TestApp::new();
+    let token = app.seed_staff();
+    let old = crate::helpers::mail(
+        &[
+            ("From", "Old Customer <old@customer.example>"),
+            ("To", "support@cmgos.example"),
+            ("Subject", "activation fails since the upgrade"),
+            ("Message-ID", "<history-1@customer.example>"),
+            ("Date", "Mon, 06 Mar 2023 09:00:00 +0800"),
+        ],
+        "activation fails with 0xC004F074\n",
+    );
+    let eml = app.dir.path().join("history-1.eml");
+    std::fs::write(&eml, &old).expect("write");
+    app.cli_ok(&["ingest", &eml.display().to_string()], None);
+    let app = app.start();
+    let listed = app.api_get("/api/cases?per_page=10", &token);
+    let number = listed["cases"][0]["number"]
+        .as_str()
+        .expect("number")
+        .to_string();
+    assert_eq!(listed["cases"][0]["imported"], true);
+    // Not in "first response overdue", shown as history with no overdue SLA.
+    let breached = app.api_get("/api/cases?breached=1", &token);
+    assert_eq!(breached["total"], 0, "{breached}");
+    let history = app.api_get("/api/cases?origin=history", &token);
+    assert_eq!(history["total"], 1);
+    let b = app.browser();
+    b.login("admin@casebook.example", crate::helpers::PASSWORD);
+    let page = b.get(&format!("/cases/{number}"));
+    assert!(
+        page.body.contains("No response in history") || page.body.contains("历史记录中无响应"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("Overdue by") && !page.body.contains("已超时"));
+    // Live mail from the customer: live work from now on, due from now (not overdue).
+    let live = crate::helpers::mail(
+        &[
+            ("From", "Old Customer <old@customer.example>"),
+            ("To", "support@cmgos.example"),
+            ("Subject", "Re: activation fails since the upgrade"),
+            ("Message-ID", "<live-2@customer.example>"),
+            ("In-Reply-To", "<history-1@customer.example>"),
+            ("Date", &chrono::Utc::now().to_rfc2822()),
+        ],
+        "still failing\n",
+    );
+    let (s, v) = app.api("POST", "/api/mail/inbound", Some(&token), Some(&live));
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["case_number"], number.as_str());
+    let case = app.api_get(&format!("/api/cases/{number}"), &token);
+    assert_eq!(case["imported"], false);
+    assert_eq!(app.api_get("/api/cases?origin=live", &token)["total"], 1);
+    assert_eq!(app.api_get("/api/cases?breached=1", &token)["total"], 0);
+    let page = b.get(&format!("/cases/{number}"));
+    assert!(
+        page.body.contains("Due in") || page.body.contains("剩余"),
+        "{}",
+        page.body
+    );
+}

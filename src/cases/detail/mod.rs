@@ -156,6 +156,8 @@ pub struct CaseDetail {
     pub updated_at: String,
     pub first_response_at: Option<String>,
     pub closed_at: Option<String>,
+    /// Imported history: judged by the thread's own times, never overdue.
+    pub imported: bool,
     pub messages: Vec<MessageView>,
     pub error_codes: Vec<CodeView>,
     pub serial_numbers: Vec<String>,
@@ -237,6 +239,7 @@ pub fn load(conn: &mut DbConn, case: CaseRow) -> QueryResult<CaseDetail> {
         updated_at: rfc3339(&case.updated_at),
         first_response_at: opt_rfc3339(&case.first_response_at),
         closed_at: opt_rfc3339(&case.closed_at),
+        imported: case.imported,
         messages,
         error_codes,
         serial_numbers: serials.serial_numbers,

@@ -190,6 +190,10 @@ fn record_outgoing(
     settings: &Settings,
     mail: Mail<'_>,
 ) -> WResult<i64> {
+    if case.imported {
+        // Staff mail from imported history makes it live work.
+        crate::cases::become_live(conn, &mut case.clone())?;
+    }
     let (parent, refs) = thread_ids(conn, case.id)?;
     let composed = outbound::compose(
         settings,

@@ -25,6 +25,7 @@ struct NewCase<'a> {
     contact_email: Option<&'a str>,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    imported: bool,
 }
 
 pub(super) fn create_case(
@@ -34,6 +35,7 @@ pub(super) fn create_case(
     dir: Direction,
     sent_at: NaiveDateTime,
     parent: Option<i64>,
+    imported: bool,
 ) -> Result<CaseRow, IngestError> {
     let mut number =
         extract::find_case_tag(&pm.subject).or_else(|| extract::find_case_tag(&pm.body_text));
@@ -86,6 +88,7 @@ pub(super) fn create_case(
                 .then_some(pm.from_address.as_str()),
             created_at: sent_at,
             updated_at: sent_at,
+            imported,
         })
         .returning(cases_t::id)
         .get_result(conn)?;

@@ -292,8 +292,24 @@ impl Pipeline<'_> {
             }
             let (case, created) = match found {
                 Some(c) => (c, false),
-                None => (create_case(conn, rules, pm, dir, sent_at, parent)?, true),
+                None => (
+                    create_case(
+                        conn,
+                        rules,
+                        pm,
+                        dir,
+                        sent_at,
+                        parent,
+                        arrival == super::trust::Arrival::Import,
+                    )?,
+                    true,
+                ),
             };
+            let mut case = case;
+            if case.imported && arrival == super::trust::Arrival::Live {
+                // Live mail on imported history: live work from now on, its clock today's.
+                crate::cases::become_live(conn, &mut case)?;
+            }
             let from_address = match (&user, pm.from_address.is_empty()) {
                 (Some(u), true) => u.email.clone(),
                 _ => pm.from_address.clone(),
