@@ -23,6 +23,34 @@ fn collect_files(path: &std::path::Path, out: &mut Vec<PathBuf>) -> std::io::Res
     Ok(())
 }
 
+/// The files in the order their threads are filed (see `mail::ingest::order`): a first
+/// pass reads the head of each file (Message-ID, In-Reply-To, References, Date).
+/// Unreadable files keep their place; the second pass reports them.
+fn in_thread_order(files: Vec<PathBuf>) -> Vec<PathBuf> {
+    use crate::mail::ingest::order::{thread_order, Head};
+    if files.len() < 2 {
+        return files;
+    }
+    let heads: Vec<Option<Head>> = files
+        .iter()
+        .map(|f| {
+            if f.as_os_str() == "-" {
+                return None;
+            }
+            let mut head = Vec::new();
+            std::fs::File::open(f)
+                .and_then(|file| file.take(256 * 1024).read_to_end(&mut head))
+                .ok()
+                .and_then(|_| Head::of(&head))
+        })
+        .collect();
+    let mut slots: Vec<Option<PathBuf>> = files.into_iter().map(Some).collect();
+    thread_order(&heads)
+        .into_iter()
+        .filter_map(|i| slots[i].take())
+        .collect()
+}
+
 /// sysexits: 0 delivered, 65 EX_DATAERR (refused for good), 75 EX_TEMPFAIL (retry later), 77 EX_NOPERM.
 pub(super) fn mailgate(url: &str, token_file: &std::path::Path) -> ExitCode {
     const EX_DATAERR: u8 = 65;
@@ -91,6 +119,7 @@ pub(super) fn ingest(state: &AppState, paths: &[PathBuf], json: bool) -> ExitCod
             return fail(format!("{}: {e}", p.display()));
         }
     }
+    let files = in_thread_order(files);
     let mut conn = match state.pool.get() {
         Ok(c) => c,
         Err(e) => return fail(e),

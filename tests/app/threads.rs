@@ -182,3 +182,81 @@ fn concurrent_delivery_through_two_servers_never_splits_a_thread() {
         .expect("total");
     assert_eq!(total as usize, threads.len());
 }
+
+/// `casebook ingest` of a directory whose file order is the reverse of the thread's:
+/// the thread is filed oldest first, so the case opens with its first message and its
+/// times are the thread's own.
+#[test]
+fn bulk_import_files_each_thread_in_its_own_order() {
+    let app = TestApp::new();
+    let token = app.seed_staff();
+    let dir = app.dir.path().join("history");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let root = mail(
+        &[
+            ("From", "Ma Ming <ma@customer.example>"),
+            ("To", "support@cmgos.example"),
+            ("Subject", "activation fails on the finance machines"),
+            ("Message-ID", "<root@customer.example>"),
+            ("Date", "Mon, 01 Jul 2024 09:00:00 +0800"),
+        ],
+        "activation fails with 0xC004F074\n",
+    );
+    let answer = mail(
+        &[
+            ("From", "Wang Binbin <wangbb@cmgos.example>"),
+            ("To", "ma@customer.example"),
+            ("Subject", "Re: activation fails on the finance machines"),
+            ("Message-ID", "<answer@cmgos.example>"),
+            ("In-Reply-To", "<root@customer.example>"),
+            ("References", "<root@customer.example>"),
+            ("Date", "Mon, 01 Jul 2024 10:00:00 +0800"),
+        ],
+        "Please send the logs.\n",
+    );
+    let again = mail(
+        &[
+            ("From", "Ma Ming <ma@customer.example>"),
+            ("To", "support@cmgos.example"),
+            (
+                "Subject",
+                "Re: Re: activation fails on the finance machines",
+            ),
+            ("Message-ID", "<again@customer.example>"),
+            ("In-Reply-To", "<answer@cmgos.example>"),
+            (
+                "References",
+                "<root@customer.example> <answer@cmgos.example>",
+            ),
+            ("Date", "Mon, 01 Jul 2024 11:00:00 +0800"),
+        ],
+        "Logs attached.\n",
+    );
+    // File names sort the newest first.
+    for (name, raw) in [("1.eml", &again), ("2.eml", &answer), ("3.eml", &root)] {
+        std::fs::write(dir.join(name), raw).expect("write");
+    }
+    app.cli_ok(&["ingest", &dir.display().to_string()], None);
+    let app = app.start();
+    let listed = app.api_get("/api/cases?per_page=5", &token);
+    assert_eq!(listed["total"], 1, "{listed}");
+    let number = listed["cases"][0]["number"].as_str().expect("number");
+    let case = app.api_get(&format!("/api/cases/{number}"), &token);
+    assert_eq!(case["subject"], "activation fails on the finance machines");
+    assert!(
+        case["created_at"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("2024-07-01T01:00:00")),
+        "{}",
+        case["created_at"]
+    );
+    assert!(
+        case["first_response_at"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("2024-07-01T02:00:00")),
+        "{}",
+        case["first_response_at"]
+    );
+    // The customer wrote last: the case is open, not waiting on them.
+    assert_eq!(case["status"], "open");
+}

@@ -6,6 +6,7 @@ mod case;
 mod events;
 mod facts;
 mod infer;
+pub mod order;
 mod pipeline;
 pub mod proposal;
 mod raw;
