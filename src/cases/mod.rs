@@ -2,6 +2,7 @@
 //! and the audit trail.
 
 pub mod detail;
+pub mod merge;
 pub mod outbox;
 pub mod queue;
 pub mod rnd_queue;
@@ -40,6 +41,8 @@ pub struct CaseRow {
     pub contact_email: Option<String>,
     /// Imported history: judged by the thread's own times (see [`CaseRow::clock`]).
     pub imported: bool,
+    /// The case this one was merged into (its number redirects there).
+    pub merged_into: Option<i64>,
 }
 
 impl CaseRow {
@@ -245,6 +248,10 @@ pub fn list(conn: &mut DbConn, f: &ListFilter) -> QueryResult<(Vec<CaseRow>, i64
     // `counting`: the same filter shaped for COUNT(*).
     let build = |counting: bool| {
         let mut q = cases::table.into_boxed();
+        // Merged cases are closed, so "active" leaves them out by its index alone.
+        if f.status.as_deref() != Some("active") {
+            q = q.filter(cases::merged_into.is_null());
+        }
         if let Some(s) = f.status.as_deref().filter(|s| !s.is_empty()) {
             if s == "active" && counting {
                 // Every status but closed, spelled out: a few ranges of the status

@@ -192,6 +192,9 @@ pub enum Command {
     },
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Join the cases the threading rules tie together (a database filled by an earlier
+    /// version): cases holding only mail merge into the oldest, worked ones are linked.
+    Reanalyze,
     /// Ingest .eml files, mbox files, thread exports or directories of them; `-` reads stdin.
     Ingest {
         /// One JSON object per offered message on stdout, nothing else.
@@ -343,6 +346,10 @@ pub fn run(cli: Cli) -> ExitCode {
             db_pool,
         } => ops::serve(settings, bind, secure_cookies, db_pool),
         Command::Migrate => ops::migrate(settings),
+        Command::Reanalyze => match build_state(settings, 1) {
+            Ok(state) => ops::reanalyze(&state),
+            Err(e) => fail(e),
+        },
         Command::Ingest { json, ref paths } => match build_state(settings, 2) {
             Ok(state) => ingest::ingest(&state, paths, json),
             Err(e) => fail(e),

@@ -1,4 +1,4 @@
-//! Running and keeping the server: `serve`, `migrate`, `backup`, `restore`.
+//! Running and keeping the server: `serve`, `migrate`, `reanalyze`, `backup`, `restore`.
 
 use super::fail;
 use crate::auth::users;
@@ -38,6 +38,21 @@ pub(super) fn migrate(settings: Settings) -> ExitCode {
     match build_state(settings, 1) {
         Ok(_) => {
             eprintln!("migrations applied");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+/// `casebook reanalyze`: ties among stored messages joined as ingest joins them now.
+pub(super) fn reanalyze(state: &crate::startup::AppState) -> ExitCode {
+    let mut conn = match state.pool.get() {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    match crate::cases::merge::reanalyze_threads(&mut conn) {
+        Ok(n) => {
+            println!("{n} group(s) of cases joined (merged, or linked where worked)");
             ExitCode::SUCCESS
         }
         Err(e) => fail(e),

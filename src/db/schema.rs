@@ -72,6 +72,28 @@ diesel::table! {
         closed_at -> Nullable<Timestamp>,
         contact_email -> Nullable<Text>,
         imported -> Bool,
+        merged_into -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    merges (id) {
+        id -> BigInt,
+        survivor_id -> BigInt,
+        merged_id -> BigInt,
+        actor -> Text,
+        automatic -> Bool,
+        moved -> Text,
+        created_at -> Timestamp,
+        undone_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    case_links (case_id, other_id) {
+        case_id -> BigInt,
+        other_id -> BigInt,
+        created_at -> Timestamp,
     }
 }
 
@@ -351,6 +373,8 @@ diesel::joinable!(quarantine -> raw_messages (raw_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     app_settings,
+    merges,
+    case_links,
     people,
     person_keys,
     message_refs,

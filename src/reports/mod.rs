@@ -223,6 +223,7 @@ pub struct EscalationTimes {
 /// its start), with the filters applied.
 fn load_cases(conn: &mut DbConn, q: &ReportQuery) -> QueryResult<Vec<CaseTimes>> {
     let mut query = cases::table
+        .filter(cases::merged_into.is_null())
         .filter(cases::created_at.lt(q.to))
         .filter(cases::closed_at.is_null().or(cases::closed_at.ge(q.from)))
         .into_boxed();
@@ -283,6 +284,7 @@ fn load_codes(conn: &mut DbConn, q: &ReportQuery) -> QueryResult<Vec<(i64, Strin
                 cases::table
                     .filter(cases::created_at.ge(q.from))
                     .filter(cases::created_at.lt(q.to))
+                    .filter(cases::merged_into.is_null())
                     .select(cases::id),
             ),
         )

@@ -682,6 +682,7 @@ fn search_in(
 fn load_cases(conn: &mut DbConn, ids: &[i64], f: &Filters) -> QueryResult<Vec<CaseInfo>> {
     let rows: Vec<CaseRowLite> = cases::table
         .filter(cases::id.eq_any(ids))
+        .filter(cases::merged_into.is_null())
         .select((
             cases::id,
             cases::number,

@@ -294,6 +294,9 @@ pub async fn show(
         ))
     })
     .await?;
+    if let Some(n) = &case.merged_into {
+        return Ok(super::see_other(&format!("/cases/{}", url_escape(n))));
+    }
     let mut case = case;
     // Names stored before bidi controls were stripped on arrival read as they are.
     for a in case.attachments.iter_mut().chain(
@@ -484,5 +487,11 @@ pub async fn show_json(
     user.require(STAFF)?;
     let number = path.into_inner();
     let detail = run(&st, move |c, _| detail::load_by_number(c, &number)).await?;
+    if let Some(n) = &detail.merged_into {
+        return Ok(HttpResponse::Ok().json(serde_json::json!({
+            "number": detail.number,
+            "merged_into": n,
+        })));
+    }
     Ok(HttpResponse::Ok().json(detail))
 }

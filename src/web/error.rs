@@ -194,6 +194,18 @@ impl From<crate::cases::workflow::WorkflowError> for AppError {
     }
 }
 
+impl From<crate::cases::merge::MergeError> for AppError {
+    fn from(e: crate::cases::merge::MergeError) -> Self {
+        use crate::cases::merge::MergeError;
+        match e {
+            MergeError::Invalid(k) => AppError::bad_request(k),
+            MergeError::NotFound => AppError::NotFound,
+            MergeError::Db(d) => d.into(),
+            other => AppError::internal(other),
+        }
+    }
+}
+
 impl From<crate::mailboxes::MailboxError> for AppError {
     fn from(e: crate::mailboxes::MailboxError) -> Self {
         use crate::mailboxes::MailboxError as E;

@@ -74,6 +74,8 @@ route_table! { PAGES, register_pages, "",
     post "/cases/{number}/notes" => workflow::note, only(STAFF);
     post "/cases/{number}/outbox/retry" => workflow::retry_outbox, only(SUPPORT);
     post "/cases/{number}/messages/{id}/apply" => workflow::apply_proposal, only(ESCALATION_PARTIES);
+    post "/cases/{number}/merge" => workflow::merge, only(SUPPORT);
+    post "/cases/{number}/merges/{id}/undo" => workflow::undo_merge, only(ADMIN);
     post "/cases/{number}/attachments" => bundles::upload, only(ESCALATION_PARTIES);
     get "/cases/{number}/attachments/{id}/bundle" => bundles::show, only(STAFF);
     get "/cases/{number}/attachments/{id}/view" => bundles::view, only(STAFF);
@@ -118,6 +120,8 @@ route_table! { API, register_api, "/api",
     post "/cases/{number}/escalations" => workflow::escalate_json, only(SUPPORT);
     post "/cases/{number}/closure" => workflow::closure_json, only(SUPPORT);
     post "/cases/{number}/status" => workflow::status_json, only(SUPPORT);
+    post "/cases/{number}/merge" => workflow::merge_json, only(SUPPORT);
+    post "/merges/{id}/undo" => workflow::undo_merge_json, only(ADMIN);
     post "/cases/{number}/notes" => workflow::note_json, only(STAFF);
     get "/cases/{number}/outbox" => workflow::outbox_json, only(STAFF);
     get "/escalations" => escalations::queue_json, only(STAFF);

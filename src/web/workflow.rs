@@ -10,7 +10,7 @@ use crate::cases::workflow::{self, ClosureInput, EscalationInput, ScopeInput};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::roles::{ESCALATION_PARTIES, RND, SUPPORT};
+use super::roles::{ADMIN, ESCALATION_PARTIES, RND, SUPPORT};
 
 /// Back to the case page, with a notice and an anchor.
 fn back(number: &str, done: &str, anchor: &str) -> HttpResponse {
@@ -538,4 +538,73 @@ pub async fn outbox_json(
     let n = path.into_inner();
     let list = run(&st, move |c, _| crate::cases::outbox::for_case(c, &n)).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "outbox": list })))
+}
+
+// ---- merging ----
+
+#[derive(Deserialize)]
+pub struct MergeFields {
+    #[serde(default)]
+    into: String,
+}
+
+/// `POST /cases/{number}/merge`: this case into `into` ("possibly the same thread").
+pub async fn merge(
+    req: HttpRequest,
+    st: State,
+    user: CurrentUser,
+    path: web::Path<String>,
+    form: web::Form<PageForm<MergeFields>>,
+) -> Result<HttpResponse, AppError> {
+    let u = page_actor(&req, &st, &user, SUPPORT, &form)?;
+    let number = path.into_inner();
+    let into = form.into_inner().fields.into;
+    let survivor = run(&st, move |c, _| {
+        crate::cases::merge::merge_by_number(c, &number, &into, &u.name)
+    })
+    .await?;
+    Ok(back(&survivor, "merged", "h-thread"))
+}
+
+/// `POST /api/cases/{number}/merge {"into":"CAS-…"}`.
+pub async fn merge_json(
+    st: State,
+    user: ApiUser,
+    path: web::Path<String>,
+    j: web::Json<MergeFields>,
+) -> Result<HttpResponse, AppError> {
+    let u = user.require(SUPPORT)?.clone();
+    let number = path.into_inner();
+    let into = j.into_inner().into;
+    let survivor = run(&st, move |c, _| {
+        crate::cases::merge::merge_by_number(c, &number, &into, &u.name)
+    })
+    .await?;
+    Ok(ok(serde_json::json!({ "merged_into": survivor })))
+}
+
+/// `POST /cases/{number}/merges/{id}/undo` (admins): the merged case is its own again.
+pub async fn undo_merge(
+    req: HttpRequest,
+    st: State,
+    user: CurrentUser,
+    path: web::Path<(String, i64)>,
+    form: web::Form<PageForm<NoFields>>,
+) -> Result<HttpResponse, AppError> {
+    let u = page_actor(&req, &st, &user, ADMIN, &form)?;
+    let (number, id) = path.into_inner();
+    run(&st, move |c, _| crate::cases::merge::undo(c, id, &u.name)).await?;
+    Ok(back(&number, "merge_undone", "h-thread"))
+}
+
+/// `POST /api/merges/{id}/undo` (admins).
+pub async fn undo_merge_json(
+    st: State,
+    user: ApiUser,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let u = user.require(ADMIN)?.clone();
+    let id = path.into_inner();
+    let number = run(&st, move |c, _| crate::cases::merge::undo(c, id, &u.name)).await?;
+    Ok(ok(serde_json::json!({ "restored": number })))
 }

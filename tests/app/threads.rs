@@ -260,3 +260,160 @@ fn bulk_import_files_each_thread_in_its_own_order() {
     // The customer wrote last: the case is open, not waiting on them.
     assert_eq!(case["status"], "open");
 }
+
+/// A chain where each reply names only its parent (In-Reply-To, no References): the
+/// grandchild arrives before its parent and opens a case of its own; the parent ties
+/// both cases together.
+fn chain() -> [Vec<u8>; 3] {
+    let m = |id: &str, parent: Option<&str>, hour: u32, body: &str| {
+        let mid = format!("<{id}@customer.example>");
+        let irt = parent.map(|p| format!("<{p}@customer.example>"));
+        let date = format!("Tue, 02 Jul 2024 {hour:02}:00:00 +0800");
+        let mut h: Vec<(&str, &str)> = vec![
+            ("From", "Ma Ming <ma@customer.example>"),
+            ("To", "support@cmgos.example"),
+            ("Subject", "printer not reachable after activation"),
+            ("Message-ID", &mid),
+            ("Date", &date),
+        ];
+        if let Some(p) = &irt {
+            h.push(("In-Reply-To", p));
+        }
+        mail(&h, body)
+    };
+    [
+        m("c-root", None, 9, "the printer is not reachable"),
+        m("c-r1", Some("c-root"), 10, "still not reachable"),
+        m("c-r2", Some("c-r1"), 11, "any news?"),
+    ]
+}
+
+fn post_mail(app: &TestApp, token: &str, raw: &[u8]) -> String {
+    let (s, v) = app.api("POST", "/api/mail/inbound", Some(token), Some(raw));
+    assert_eq!(s, 200, "{v}");
+    v["case_number"].as_str().expect("case number").to_string()
+}
+
+#[test]
+fn a_message_that_ties_two_mail_only_cases_merges_them_into_the_oldest() {
+    let app = TestApp::new();
+    let token = app.seed_staff();
+    let app = app.start();
+    let [root, r1, r2] = chain();
+    let a = post_mail(&app, &token, &root);
+    let b = post_mail(&app, &token, &r2);
+    assert_ne!(a, b, "the grandchild cannot know its case yet");
+    let joined = post_mail(&app, &token, &r1);
+    assert_eq!(joined, a, "the parent joins the oldest case");
+    let listed = app.api_get("/api/cases?per_page=10", &token);
+    assert_eq!(listed["total"], 1, "{listed}");
+    let case = app.api_get(&format!("/api/cases/{a}"), &token);
+    assert_eq!(case["messages"].as_array().map(Vec::len), Some(3));
+    assert_eq!(case["merges"][0]["merged_number"], b.as_str());
+    assert_eq!(case["merges"][0]["automatic"], true);
+    // The merged number keeps working: JSON says where it went, the page redirects.
+    let gone = app.api_get(&format!("/api/cases/{b}"), &token);
+    assert_eq!(gone["merged_into"], a.as_str());
+    let browser = app.browser();
+    browser.login("wangbb@cmgos.example", crate::helpers::PASSWORD);
+    let page = browser.get(&format!("/cases/{b}"));
+    assert_eq!(page.status, 303, "{}", page.body);
+    assert_eq!(
+        page.location.as_deref(),
+        Some(format!("/cases/{a}").as_str())
+    );
+    // Search and reports count it once.
+    let hits = app.api_get("/api/search?q=printer", &token);
+    let numbers: Vec<&str> = hits["results"]
+        .as_array()
+        .map(|r| r.iter().filter_map(|h| h["case_number"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(numbers, vec![a.as_str()], "{hits}");
+    // A late message to the merged number's tag still lands in the survivor.
+    let tagged = mail(
+        &[
+            ("From", "Ma Ming <ma@customer.example>"),
+            ("To", "support@cmgos.example"),
+            ("Subject", &format!("Re: [Case: {b}] printer")),
+            ("Message-ID", "<c-tagged@customer.example>"),
+            ("Date", "Tue, 02 Jul 2024 12:00:00 +0800"),
+        ],
+        "and now?",
+    );
+    assert_eq!(post_mail(&app, &token, &tagged), a);
+}
+
+#[test]
+fn worked_cases_are_linked_merged_by_hand_and_an_admin_can_undo_it() {
+    let app = TestApp::new();
+    let token = app.seed_staff();
+    let app = app.start();
+    let support = app.token("wangbb@cmgos.example");
+    let [root, r1, r2] = chain();
+    let a = post_mail(&app, &token, &root);
+    let b = post_mail(&app, &token, &r2);
+    // Support answers case B before the tie is known: B has been worked.
+    let (s, v) = app.api(
+        "POST",
+        &format!("/api/cases/{b}/replies"),
+        Some(&support),
+        Some(br#"{"body_text":"We are looking into it."}"#),
+    );
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(post_mail(&app, &token, &r1), a);
+    // Linked both ways, nothing merged.
+    assert_eq!(app.api_get("/api/cases?per_page=10", &token)["total"], 2);
+    let ca = app.api_get(&format!("/api/cases/{a}"), &token);
+    let cb = app.api_get(&format!("/api/cases/{b}"), &token);
+    assert_eq!(ca["linked"][0], b.as_str(), "{}", ca["linked"]);
+    assert_eq!(cb["linked"][0], a.as_str(), "{}", cb["linked"]);
+    // R&D may not merge; support may.
+    let rnd = app.token("liuyu@cmgos.example");
+    let body = format!(r#"{{"into":"{a}"}}"#);
+    let (s, _) = app.api(
+        "POST",
+        &format!("/api/cases/{b}/merge"),
+        Some(&rnd),
+        Some(body.as_bytes()),
+    );
+    assert_eq!(s, 403);
+    let (s, v) = app.api(
+        "POST",
+        &format!("/api/cases/{b}/merge"),
+        Some(&support),
+        Some(body.as_bytes()),
+    );
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["merged_into"], a.as_str());
+    let ca = app.api_get(&format!("/api/cases/{a}"), &token);
+    assert_eq!(
+        ca["messages"].as_array().map(Vec::len),
+        Some(4),
+        "3 mails and the reply"
+    );
+    assert_eq!(ca["outbox"].as_array().map(Vec::len), Some(1));
+    assert_eq!(app.api_get("/api/cases?per_page=10", &token)["total"], 1);
+    // Undo (admins only): B is a case of its own again, with what it held.
+    let merge_id = ca["merges"][0]["id"].as_i64().expect("merge id");
+    let (s, _) = app.api(
+        "POST",
+        &format!("/api/merges/{merge_id}/undo"),
+        Some(&support),
+        None,
+    );
+    assert_eq!(s, 403);
+    let (s, v) = app.api(
+        "POST",
+        &format!("/api/merges/{merge_id}/undo"),
+        Some(&token),
+        None,
+    );
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(app.api_get("/api/cases?per_page=10", &token)["total"], 2);
+    let cb = app.api_get(&format!("/api/cases/{b}"), &token);
+    assert!(cb["merged_into"].is_null(), "{cb}");
+    assert_eq!(cb["messages"].as_array().map(Vec::len), Some(2));
+    assert_eq!(cb["status"], "waiting_customer");
+    let ca = app.api_get(&format!("/api/cases/{a}"), &token);
+    assert_eq!(ca["messages"].as_array().map(Vec::len), Some(2));
+}

@@ -158,6 +158,12 @@ pub struct CaseDetail {
     pub closed_at: Option<String>,
     /// Imported history: judged by the thread's own times, never overdue.
     pub imported: bool,
+    /// The case this one was merged into (its number), when it was.
+    pub merged_into: Option<String>,
+    /// Cases one message tied to this one, already worked: possibly the same thread.
+    pub linked: Vec<String>,
+    /// Cases merged into this one (not undone).
+    pub merges: Vec<crate::cases::merge::MergeView>,
     pub messages: Vec<MessageView>,
     pub error_codes: Vec<CodeView>,
     pub serial_numbers: Vec<String>,
@@ -206,6 +212,12 @@ pub fn load(conn: &mut DbConn, case: CaseRow) -> QueryResult<CaseDetail> {
     let assignee = assignee_name(conn, case.assignee_id)?;
     let outbox = crate::mail::outbox::for_case(conn, case.id)?;
     let activation = evidence::activation(conn, &serials.serial_numbers)?;
+    let merged_into = match case.merged_into {
+        Some(id) => super::find(conn, id)?.map(|c| c.number),
+        None => None,
+    };
+    let linked = super::merge::linked(conn, case.id)?;
+    let merges = super::merge::merges_into(conn, case.id)?;
     let similar_cases = similar::similar(
         conn,
         case.id,
@@ -240,6 +252,9 @@ pub fn load(conn: &mut DbConn, case: CaseRow) -> QueryResult<CaseDetail> {
         first_response_at: opt_rfc3339(&case.first_response_at),
         closed_at: opt_rfc3339(&case.closed_at),
         imported: case.imported,
+        merged_into,
+        linked,
+        merges,
         messages,
         error_codes,
         serial_numbers: serials.serial_numbers,

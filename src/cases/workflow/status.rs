@@ -49,7 +49,7 @@ pub fn set_status(conn: &mut DbConn, actor: &User, number: &str, to: &str) -> WR
             c,
             Some(case.id),
             &actor.name,
-            "status.changed",
+            "status.set",
             &format!("{} → {}", from.as_str(), target.as_str()),
         )?;
         Ok(())

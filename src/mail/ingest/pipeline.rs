@@ -257,6 +257,11 @@ impl Pipeline<'_> {
                         &super::thread::referenced_ids(pm, &mid),
                     )?);
             let mut found = find_case(conn, rules, pm, &mid)?;
+            if let Some(c) = &found {
+                // A merge of this case committing right now: wait for it, follow it.
+                crate::cases::merge::lock_rows(conn, &[c.id])?;
+                found = crate::cases::merge::surviving(conn, c.id)?;
+            }
             // Imported history is structured by what the thread shows; live mail only
             // by accounts (the trust boundary in `sender`).
             let side = match arrival {

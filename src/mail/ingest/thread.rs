@@ -12,7 +12,10 @@ use crate::mail::{extract, ParsedMail};
 use diesel::prelude::*;
 use sha2::{Digest, Sha256};
 
-/// The case a message belongs to, by the threading rules in order.
+/// The case a message belongs to, by the threading rules in order. When the header
+/// rules tie several cases together (a late parent of one that answers another, two
+/// replies to one ghost), they are joined (`cases::merge::join`) and the survivor is
+/// the message's case. A merged case found by its tag or token gives its survivor.
 pub(super) fn find_case(
     conn: &mut DbConn,
     rules: &Rules,
@@ -20,46 +23,67 @@ pub(super) fn find_case(
     own_id: &str,
 ) -> QueryResult<Option<CaseRow>> {
     let ids = referenced_ids(pm, own_id);
-    for id in ids.iter().take(100) {
-        let found: Option<i64> = messages::table
-            .filter(messages::message_id.eq(*id))
-            .select(messages::case_id)
-            .first(conn)
-            .optional()?;
-        if let Some(case_id) = found {
-            return cases::find(conn, case_id);
+    let some: Vec<&str> = ids.iter().take(100).copied().collect();
+    // Known ancestors, in the order they are referenced (In-Reply-To first).
+    let known: Vec<(String, i64)> = if some.is_empty() {
+        Vec::new()
+    } else {
+        messages::table
+            .filter(messages::message_id.eq_any(&some))
+            .select((messages::message_id, messages::case_id))
+            .load(conn)?
+    };
+    let mut by_headers: Vec<i64> = Vec::new();
+    for id in &some {
+        if let Some((_, c)) = known.iter().find(|(m, _)| m == id) {
+            if !by_headers.contains(c) {
+                by_headers.push(*c);
+            }
         }
+    }
+    let ancestors_known = !by_headers.is_empty();
+    // A reply stored before this message (its late parent) arrived.
+    if extract::plausible_message_id(own_id) {
+        if let Some(c) = case_referencing(conn, &[own_id])? {
+            if !by_headers.contains(&c) {
+                by_headers.push(c);
+            }
+        }
+    }
+    // Other replies to an ancestor we never received (a ghost).
+    for id in some
+        .iter()
+        .filter(|id| !known.iter().any(|(m, _)| m == *id))
+    {
+        if let Some(c) = case_referencing(conn, &[id])? {
+            if !by_headers.contains(&c) {
+                by_headers.push(c);
+            }
+        }
+    }
+    if ancestors_known {
+        return cases::merge::join(conn, &by_headers);
     }
     let tag = extract::find_case_tag(&pm.subject).or_else(|| extract::find_case_tag(&pm.body_text));
     if let Some(number) = tag {
         if let Some(c) = cases::find_by_number(conn, &number)? {
-            return Ok(Some(c));
+            return cases::merge::surviving(conn, c.id);
         }
     }
     let mut tokens = extract::find_tokens_re(&pm.subject, &rules.token_re);
     tokens.extend(extract::find_tokens_re(&pm.body_text, &rules.token_re));
     for t in tokens {
-        let found = cases_t::table
+        let found: Option<i64> = cases_t::table
             .filter(cases_t::tracking_token.eq(&t))
-            .select(CaseRow::as_select())
+            .select(cases_t::id)
             .first(conn)
             .optional()?;
-        if found.is_some() {
-            return Ok(found);
+        if let Some(id) = found {
+            return cases::merge::surviving(conn, id);
         }
     }
-    // A reply stored before this message, its parent, arrived.
-    if extract::plausible_message_id(own_id) {
-        if let Some(case_id) = case_referencing(conn, &[own_id])? {
-            return cases::find(conn, case_id);
-        }
-    }
-    // Another reply to the same ancestor, which we never received.
-    if !ids.is_empty() {
-        let some: Vec<&str> = ids.iter().take(100).copied().collect();
-        if let Some(case_id) = case_referencing(conn, &some)? {
-            return cases::find(conn, case_id);
-        }
+    if !by_headers.is_empty() {
+        return cases::merge::join(conn, &by_headers);
     }
     if let Some(key) = &pm.thread_key {
         let found: Option<i64> = messages::table
@@ -68,7 +92,7 @@ pub(super) fn find_case(
             .first(conn)
             .optional()?;
         if let Some(case_id) = found {
-            return cases::find(conn, case_id);
+            return cases::merge::surviving(conn, case_id);
         }
     }
     Ok(None)
