@@ -78,6 +78,25 @@ pub fn is_rnd_name(conn: &mut DbConn, name: &str) -> QueryResult<bool> {
     Ok(side.as_deref() == Some(Side::Rnd.as_str()))
 }
 
+/// Records `case_id` as where the evidence is, for the person known by `address` or
+/// `name` whose evidence came before their case existed (the case's first message).
+pub fn note_case(conn: &mut DbConn, name: &str, address: &str, case_id: i64) -> QueryResult<()> {
+    for key in [address_key(address), name_key(name)].into_iter().flatten() {
+        let person: Option<i64> = person_keys::table
+            .filter(person_keys::key.eq(&key))
+            .select(person_keys::person_id)
+            .first(conn)
+            .optional()?;
+        if let Some(id) = person {
+            diesel::update(people::table.find(id).filter(people::case_id.is_null()))
+                .set(people::case_id.eq(case_id))
+                .execute(conn)?;
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
 /// What a message showed about its sender.
 pub struct Learned<'a> {
     pub name: &'a str,
@@ -135,6 +154,92 @@ pub fn learn(conn: &mut DbConn, l: &Learned<'_>) -> QueryResult<()> {
         };
     }
     Ok(())
+}
+
+/// One person as `/people` shows them.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PersonView {
+    pub id: i64,
+    pub name: String,
+    pub address: Option<String>,
+    pub side: String,
+    /// What showed the side: `scope`, `closure`, `escalation`, `signature`, `answer`,
+    /// `admin`.
+    pub evidence: String,
+    /// The case the evidence is in.
+    pub case_number: Option<String>,
+    /// Every name and address the person goes by.
+    pub names: Vec<String>,
+    pub seen_at: String,
+}
+
+/// Everyone learnt from threads, by name (at most `limit`).
+pub fn list(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<PersonView>> {
+    use crate::db::schema::cases;
+    type Row = (
+        i64,
+        String,
+        Option<String>,
+        String,
+        String,
+        Option<String>,
+        NaiveDateTime,
+    );
+    let rows: Vec<Row> = people::table
+        .left_join(cases::table.on(cases::id.nullable().eq(people::case_id)))
+        .order(people::name.asc())
+        .limit(limit)
+        .select((
+            people::id,
+            people::name,
+            people::address,
+            people::side,
+            people::evidence,
+            cases::number.nullable(),
+            people::created_at,
+        ))
+        .load(conn)?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    let keys: Vec<(i64, String)> = person_keys::table
+        .filter(person_keys::person_id.eq_any(&ids))
+        .order(person_keys::key.asc())
+        .select((person_keys::person_id, person_keys::key))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, name, address, side, evidence, case_number, at)| PersonView {
+                names: keys
+                    .iter()
+                    .filter(|(p, _)| *p == id)
+                    .map(|(_, k)| k.split_once(':').map(|(_, v)| v).unwrap_or(k).to_string())
+                    .collect(),
+                id,
+                name,
+                address,
+                side,
+                evidence,
+                case_number,
+                seen_at: at.format("%Y-%m-%d %H:%M").to_string(),
+            },
+        )
+        .collect())
+}
+
+/// An admin decides a person's side (`Some`), or that they are a customer after all
+/// (`None`: forgotten, so the thread decides again). Returns whether the person existed.
+pub fn set_side(conn: &mut DbConn, id: i64, side: Option<Side>) -> QueryResult<bool> {
+    let n = match side {
+        Some(s) => diesel::update(people::table.find(id))
+            .set((
+                people::side.eq(s.as_str()),
+                people::evidence.eq("admin"),
+                people::updated_at.eq(crate::now()),
+            ))
+            .execute(conn)?,
+        None => diesel::delete(people::table.find(id)).execute(conn)?,
+    };
+    Ok(n == 1)
 }
 
 #[cfg(test)]

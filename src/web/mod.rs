@@ -14,6 +14,7 @@ pub mod extract;
 pub mod forms;
 pub mod ingest;
 pub mod mailboxes;
+pub mod people;
 pub mod reports;
 pub mod roles;
 pub mod routes;
@@ -127,6 +128,10 @@ impl Page {
 
     pub fn is_admin(&self) -> bool {
         self.has(&[Role::Admin])
+    }
+
+    pub fn can_see_people(&self) -> bool {
+        self.has(roles::PEOPLE)
     }
 
     pub fn can_read_reports(&self) -> bool {

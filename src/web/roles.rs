@@ -14,3 +14,5 @@ pub const ESCALATION_PARTIES: &[Role] = &[Role::Support, Role::Rnd, Role::Admin]
 pub const MANAGERS: &[Role] = &[Role::Manager, Role::Admin];
 /// Users, mailboxes, quarantine, activation records, inbound mail.
 pub const ADMIN: &[Role] = &[Role::Admin];
+/// Who sees who is who (`/people`): support, managers, admins.
+pub const PEOPLE: &[Role] = &[Role::Support, Role::Manager, Role::Admin];

@@ -100,6 +100,8 @@ route_table! { PAGES, register_pages, "",
     post "/admin/users/{id}/password" => admin::reset_password, only(ADMIN);
     post "/admin/users/{id}/disabled" => admin::set_disabled, only(ADMIN);
     get "/admin/tokens" => admin::tokens, only(ADMIN);
+    get "/people" => people::list, only(PEOPLE);
+    post "/people/{id}" => people::update, only(ADMIN);
     post "/admin/tokens/revoke" => admin::revoke_token, only(ADMIN);
     get "/admin/quarantine" => admin::quarantine, only(ADMIN);
     post "/admin/quarantine/{id}/retry" => admin::retry_quarantine, only(ADMIN);
@@ -122,6 +124,8 @@ route_table! { API, register_api, "/api",
     post "/cases/{number}/status" => workflow::status_json, only(SUPPORT);
     post "/cases/{number}/merge" => workflow::merge_json, only(SUPPORT);
     post "/merges/{id}/undo" => workflow::undo_merge_json, only(ADMIN);
+    get "/people" => people::list_json, only(PEOPLE);
+    post "/people/{id}" => people::update_json, only(ADMIN);
     post "/cases/{number}/notes" => workflow::note_json, only(STAFF);
     get "/cases/{number}/outbox" => workflow::outbox_json, only(STAFF);
     get "/escalations" => escalations::queue_json, only(STAFF);

@@ -26,6 +26,11 @@ fn is_message_file(p: &Path) -> bool {
         || name.ends_with(".pdf"))
 }
 
+/// The message files under `dir`, sorted, without licences, notes and images.
+pub fn message_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    files(dir, out)
+}
+
 fn files(dir: &Path, out: &mut Vec<PathBuf>) {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .expect("read dir")

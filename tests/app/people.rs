@@ -41,7 +41,7 @@ fn answers_by(case: &Value, name: &str) -> usize {
 
 #[test]
 fn the_seed_on_a_fresh_install_reads_support_rnd_scope_escalation_and_closure() {
-    let (_app, _token, case) = fresh_import("seed-export.txt", "CAS-06496-T2V9C6");
+    let (app, token, case) = fresh_import("seed-export.txt", "CAS-06496-T2V9C6");
     let dirs = directions(&case);
     assert_eq!(dirs.len(), 10);
     assert_eq!(
@@ -83,6 +83,46 @@ fn the_seed_on_a_fresh_install_reads_support_rnd_scope_escalation_and_closure() 
         "{}",
         case["first_response_at"]
     );
+    // Who was worked out, with the evidence and the names they go by.
+    let people = app.api_get("/api/people", &token);
+    let find = |name: &str| {
+        people["people"]
+            .as_array()
+            .and_then(|l| l.iter().find(|p| p["name"] == name).cloned())
+            .unwrap_or_else(|| panic!("{name} in {people}"))
+    };
+    let wang = find("Wang Binbin");
+    assert_eq!(wang["side"], "support");
+    assert_eq!(wang["evidence"], "scope");
+    assert_eq!(wang["case_number"], "CAS-06496-T2V9C6");
+    let liu = find("Liu Yu");
+    assert_eq!(liu["side"], "rnd");
+    let names = liu["names"].to_string();
+    assert!(
+        names.contains("joy") && names.contains("liuyu@cmgos.com"),
+        "{names}"
+    );
+    // An admin has the last word: Liu Yu was support after all.
+    let id = liu["id"].as_i64().expect("id");
+    let (s, v) = app.api(
+        "POST",
+        &format!("/api/people/{id}"),
+        Some(&token),
+        Some(br#"{"side":"support"}"#),
+    );
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        app.api_get("/api/people", &token)["people"]
+            .as_array()
+            .and_then(|l| l.iter().find(|p| p["id"] == id).cloned())
+            .map(|p| (p["side"].clone(), p["evidence"].clone())),
+        Some((serde_json::json!("support"), serde_json::json!("admin")))
+    );
+    let page = app.browser();
+    page.login("admin@casebook.example", crate::helpers::PASSWORD);
+    let html = page.get("/people");
+    assert_eq!(html.status, 200);
+    assert!(html.body.contains("Wang Binbin") && html.body.contains("CAS-06496-T2V9C6"));
 }
 
 #[test]

@@ -417,3 +417,129 @@ fn worked_cases_are_linked_merged_by_hand_and_an_admin_can_undo_it() {
     let ca = app.api_get(&format!("/api/cases/{a}"), &token);
     assert_eq!(ca["messages"].as_array().map(Vec::len), Some(2));
 }
+
+/// The ids a raw message carries and references (its own Message-ID first), read from
+/// its unfolded header block; ids without `@` are ignored as Casebook ignores them.
+fn header_ids(raw: &[u8]) -> (Option<String>, Vec<String>) {
+    let text = String::from_utf8_lossy(raw);
+    let head = text
+        .split("\r\n\r\n")
+        .next()
+        .unwrap_or("")
+        .split("\n\n")
+        .next()
+        .unwrap_or("")
+        .replace("\r\n", "\n")
+        .replace("\n ", " ")
+        .replace("\n\t", " ");
+    let ids_in = |v: &str| -> Vec<String> {
+        v.split(['<', '>', ' ', ','])
+            .map(str::trim)
+            .filter(|s| s.len() > 2 && s.contains('@') && !s.starts_with('@') && !s.ends_with('@'))
+            .map(str::to_string)
+            .collect()
+    };
+    let mut own = None;
+    let mut refs = Vec::new();
+    for line in head.lines() {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        match name.trim().to_ascii_lowercase().as_str() {
+            "message-id" => own = ids_in(value).into_iter().next(),
+            "in-reply-to" | "references" => refs.extend(ids_in(value)),
+            _ => {}
+        }
+    }
+    (own, refs)
+}
+
+/// The shared corpora (real mail by others), each delivered live in five orders: the
+/// same messages make the same cases in every order, and no reference-graph thread is
+/// split across cases.
+#[test]
+fn the_shared_corpora_make_the_same_cases_in_any_order() {
+    let Some(shared) = crate::helpers::shared_dir() else {
+        return;
+    };
+    for corpus in ["cpython-email", "mail-parser", "rt-emails", "ruby-mail"] {
+        let mut files = Vec::new();
+        crate::corpus::message_files(&shared.join("corpus").join(corpus), &mut files);
+        let raws: Vec<Vec<u8>> = files
+            .iter()
+            .map(|f| std::fs::read(f).expect("read"))
+            .collect();
+        let idx: Vec<usize> = (0..raws.len()).collect();
+        let mut rev = idx.clone();
+        rev.reverse();
+        let orders = [
+            idx.clone(),
+            rev,
+            shuffled(&idx, 3),
+            shuffled(&idx, 77),
+            shuffled(&idx, 2024),
+        ];
+        let mut partitions: Vec<BTreeSet<BTreeSet<String>>> = Vec::new();
+        for order in &orders {
+            let app = TestApp::new();
+            let token = app.seed_staff();
+            let app = app.start();
+            // File index -> case number, for the messages placed on a case.
+            let mut case_of: BTreeMap<usize, String> = BTreeMap::new();
+            for &i in order {
+                let (s, v) = app.api("POST", "/api/mail/inbound", Some(&token), Some(&raws[i]));
+                assert_eq!(s, 200, "{corpus} {}: {v}", files[i].display());
+                if let Some(n) = v["case_number"].as_str() {
+                    case_of.insert(i, n.to_string());
+                }
+            }
+            // Cases as they stand now (merges followed).
+            let mut survivor: BTreeMap<String, String> = BTreeMap::new();
+            for n in case_of.values() {
+                if !survivor.contains_key(n) {
+                    let v = app.api_get(&format!("/api/cases/{n}"), &token);
+                    let s = v["merged_into"].as_str().unwrap_or(n).to_string();
+                    survivor.insert(n.clone(), s);
+                }
+            }
+            let mut groups: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+            for (i, n) in &case_of {
+                groups
+                    .entry(survivor[n].clone())
+                    .or_default()
+                    .insert(files[*i].display().to_string());
+            }
+            // No reference-graph thread split: placed messages that reference each
+            // other, or a common ancestor, share a case.
+            // (Distinct messages that only reuse one Message-ID, as test fixtures do, are
+            // not a thread: an id counts once something references it.)
+            let mut by_id: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+            let mut referenced: BTreeSet<String> = BTreeSet::new();
+            for i in case_of.keys() {
+                let (own, refs) = header_ids(&raws[*i]);
+                referenced.extend(refs.iter().cloned());
+                for id in own.into_iter().chain(refs) {
+                    by_id.entry(id).or_default().push(*i);
+                }
+            }
+            for (id, members) in by_id.iter().filter(|(id, _)| referenced.contains(*id)) {
+                let cases: BTreeSet<&String> =
+                    members.iter().map(|i| &survivor[&case_of[i]]).collect();
+                assert_eq!(
+                    cases.len(),
+                    1,
+                    "{corpus}: the thread of {id} split into {cases:?}"
+                );
+            }
+            partitions.push(groups.into_values().collect());
+        }
+        for (k, p) in partitions.iter().enumerate().skip(1) {
+            assert_eq!(p, &partitions[0], "{corpus}: order {k} made other cases");
+        }
+        eprintln!(
+            "{corpus}: {} files, {} cases in each of 5 orders",
+            raws.len(),
+            partitions[0].len()
+        );
+    }
+}

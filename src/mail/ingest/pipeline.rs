@@ -311,6 +311,9 @@ impl Pipeline<'_> {
                 ),
             };
             let mut case = case;
+            if created && side.is_some() {
+                crate::people::note_case(conn, &pm.from_name, &pm.from_address, case.id)?;
+            }
             if case.imported && arrival == super::trust::Arrival::Live {
                 // Live mail on imported history: live work from now on, its clock today's.
                 crate::cases::become_live(conn, &mut case)?;
