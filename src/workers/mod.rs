@@ -6,6 +6,7 @@
 pub mod indexer;
 pub mod outbox;
 pub mod poller;
+pub mod reanalyze;
 
 use std::error::Error;
 

@@ -543,3 +543,53 @@ fn the_shared_corpora_make_the_same_cases_in_any_order() {
         );
     }
 }
+
+/// A database filled before ties were joined: one thread held apart in two cases.
+/// `casebook reanalyze` joins them as ingest does now.
+#[test]
+fn reanalyze_joins_what_an_earlier_version_held_apart() {
+    use diesel::{Connection, RunQueryDsl};
+    let app = TestApp::new();
+    let token = app.seed_staff();
+    let dir = app.dir.path().join("chain");
+    std::fs::create_dir_all(&dir).expect("dir");
+    for (i, raw) in chain().iter().enumerate() {
+        std::fs::write(dir.join(format!("{i}.eml")), raw).expect("write");
+    }
+    app.cli_ok(&["ingest", &dir.display().to_string()], None);
+    // What an earlier version would have left: the grandchild in a case of its own.
+    let split = [
+        "INSERT INTO cases (number, subject, status, priority, tracking_token, language, \
+         created_at, updated_at, imported) VALUES ('CAS-00001-SPLIT1', 'printer', 'open', \
+         'normal', 'CMIT:9999999', 'en', '2024-07-02 03:00:00', '2024-07-02 03:00:00', \
+         FALSE)",
+        "UPDATE messages SET case_id = (SELECT id FROM cases WHERE number = 'CAS-00001-SPLIT1') \
+         WHERE message_id = 'c-r2@customer.example'",
+    ];
+    match &app.database_url {
+        Some(url) => {
+            let mut c = diesel::PgConnection::establish(url).expect("pg");
+            for q in split {
+                diesel::sql_query(q).execute(&mut c).expect("split");
+            }
+        }
+        None => {
+            let path = app.data_dir().join("casebook.sqlite3");
+            let mut c =
+                diesel::SqliteConnection::establish(&path.display().to_string()).expect("sqlite");
+            for q in split {
+                diesel::sql_query(q).execute(&mut c).expect("split");
+            }
+        }
+    }
+    let out = app.cli_ok(&["reanalyze"], None);
+    assert!(out.starts_with("1 group"), "{out}");
+    let app = app.start();
+    let listed = app.api_get("/api/cases?per_page=10", &token);
+    assert_eq!(listed["total"], 1, "{listed}");
+    let number = listed["cases"][0]["number"].as_str().expect("number");
+    let case = app.api_get(&format!("/api/cases/{number}"), &token);
+    assert_eq!(case["messages"].as_array().map(Vec::len), Some(3));
+    let gone = app.api_get("/api/cases/CAS-00001-SPLIT1", &token);
+    assert_eq!(gone["merged_into"], number);
+}
