@@ -64,6 +64,19 @@ pub fn side_of(conn: &mut DbConn, name: &str, address: &str) -> QueryResult<Opti
     Ok(None)
 }
 
+/// Every key of everyone learnt, with their side: for a bulk run, which looks people up
+/// in memory instead of once per message.
+pub fn all_keys(conn: &mut DbConn) -> QueryResult<std::collections::HashMap<String, Side>> {
+    let rows: Vec<(String, String)> = person_keys::table
+        .inner_join(people::table)
+        .select((person_keys::key, people::side))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(k, s)| Side::parse(&s).map(|s| (k, s)))
+        .collect())
+}
+
 /// Whether `name` names someone seen on the R&D side.
 pub fn is_rnd_name(conn: &mut DbConn, name: &str) -> QueryResult<bool> {
     let Some(key) = name_key(name) else {

@@ -133,7 +133,12 @@ fn the_same_messages_in_any_order_make_the_same_cases() {
 /// processes on one database (one SQLite file, or one PostgreSQL): no thread splits.
 #[test]
 fn concurrent_delivery_through_two_servers_never_splits_a_thread() {
-    let (messages, threads) = corpus_of(60);
+    // CASEBOOK_CONCURRENT_THREADS=400 gives the 2,000 messages.
+    let n = std::env::var("CASEBOOK_CONCURRENT_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(60);
+    let (messages, threads) = corpus_of(n);
     let app = TestApp::new();
     let token = app.seed_staff();
     let app = app.start();

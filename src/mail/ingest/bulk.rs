@@ -59,7 +59,7 @@ pub fn ingest_bulk(
 ) -> Result<BulkReport, BulkError> {
     db::tune_for_bulk(conn)?;
     let store = DirStore::new(blob_dir)?.with_deferred_sync();
-    let staff = Staff::load(conn)?;
+    let staff = Staff::load_for_batch(conn)?;
     let batch = batch.max(1);
     let mut report = BulkReport::default();
     let mut pending: Vec<Outcome> = Vec::new();

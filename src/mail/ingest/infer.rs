@@ -27,7 +27,7 @@ pub(super) fn own_text(text: &str) -> &str {
     static QUOTE: OnceLock<regex::Regex> = OnceLock::new();
     let quote = re(
         &QUOTE,
-        r"(?im)^[ \t]*(?:>|-{3,}\s*(?:original message|原始邮件|原始郵件|forwarded message|转发的邮件)|on .{5,200} wrote:\s*$|在.{2,200}写道[:：]\s*$|(?:发件人|寄件者|from)\s*[:：].+$)",
+        r"(?im)^[ \t]*(?:>|-{3,}\s*(?:original message|原始邮件|原始郵件|forwarded message|转发的邮件)|on .+ wrote:\s*$|在.+写道[:：]\s*$|(?:发件人|寄件者|from)\s*[:：].+$)",
     );
     match quote.find(text) {
         Some(m) => &text[..m.start()],
@@ -53,9 +53,22 @@ pub(super) fn read(own: &str) -> Signals {
     static SIGN_OFF: OnceLock<regex::Regex> = OnceLock::new();
     static MAIL: OnceLock<regex::Regex> = OnceLock::new();
     let mut s = Signals::default();
-    if extract::extract_closure(own).is_some() {
+    // Scope and closure need one of their headers: look for one before parsing.
+    let lower = own.to_lowercase();
+    let sections = [
+        "问题定义",
+        "問題定義",
+        "problem definition",
+        "problem description",
+        "issue definition",
+        "案例总结",
+        "案例總結",
+        "summary",
+    ];
+    let may_have_sections = sections.iter().any(|h| lower.contains(h));
+    if may_have_sections && extract::extract_closure(own).is_some() {
         s.side = Some((Side::Support, "closure"));
-    } else if extract::extract_scope(own).is_some() {
+    } else if may_have_sections && extract::extract_scope(own).is_some() {
         s.side = Some((Side::Support, "scope"));
     } else if extract::greeting(own) == Greeting::Dev {
         s.side = Some((Side::Support, "escalation"));
@@ -121,14 +134,15 @@ pub(super) fn infer_side(
     conn: &mut DbConn,
     staff: &Staff,
     pm: &ParsedMail,
+    own: &str,
     case: Option<&CaseRow>,
     at: NaiveDateTime,
 ) -> QueryResult<Option<Side>> {
     if staff.knows(&pm.from_name, &pm.from_address) {
         return Ok(None);
     }
-    let known = people::side_of(conn, &pm.from_name, &pm.from_address)?;
-    let signals = read(own_text(&pm.body_text));
+    let known = staff.learnt_side(conn, &pm.from_name, &pm.from_address)?;
+    let signals = read(own);
     let mut found = signals.side;
     if found.is_none() && known.is_none() {
         if let Some(c) = case {
@@ -148,18 +162,30 @@ pub(super) fn infer_side(
         } else {
             pm.from_name.as_str()
         };
-        people::learn(
-            conn,
-            &Learned {
-                name,
-                address,
-                side,
-                evidence: found.map(|(_, e)| e).unwrap_or("seen"),
-                case_id: case.map(|c| c.id),
-                aliases: &aliases,
-                at,
-            },
-        )?;
+        // Nothing new to keep when the person is known and brings no new name.
+        let mut keys: Vec<String> = Vec::new();
+        keys.extend(address.and_then(people::address_key));
+        keys.extend(people::name_key(name));
+        keys.extend(aliases.iter().filter_map(|a| people::name_key(a)));
+        let new_keys = known.is_none()
+            || keys
+                .iter()
+                .any(|k| staff.learnt_side_of_key(k).is_none_or(|s| s != side));
+        if new_keys {
+            people::learn(
+                conn,
+                &Learned {
+                    name,
+                    address,
+                    side,
+                    evidence: found.map(|(_, e)| e).unwrap_or("seen"),
+                    case_id: case.map(|c| c.id),
+                    aliases: &aliases,
+                    at,
+                },
+            )?;
+            staff.remember(&keys, side);
+        }
     }
     Ok(side)
 }
@@ -167,15 +193,7 @@ pub(super) fn infer_side(
 /// Whether `pm` answers an escalation request support sent on `case` that is still
 /// waiting, from someone who is not the case's customer.
 fn answers_escalation(conn: &mut DbConn, case: &CaseRow, pm: &ParsedMail) -> QueryResult<bool> {
-    let waiting: bool = diesel::select(diesel::dsl::exists(
-        escalations::table
-            .filter(escalations::case_id.eq(case.id))
-            .filter(escalations::status.eq("open")),
-    ))
-    .get_result(conn)?;
-    if !waiting {
-        return Ok(false);
-    }
+    // The case's contact, or someone of their organisation, first: no query.
     let addr = pm.from_address.trim();
     if !addr.is_empty() {
         if let Some(contact) = &case.contact_email {
@@ -184,6 +202,19 @@ fn answers_escalation(conn: &mut DbConn, case: &CaseRow, pm: &ParsedMail) -> Que
                 return Ok(false);
             }
         }
+    }
+    if case.status != "escalated" {
+        // An escalation waiting on R&D leaves its case escalated.
+        return Ok(false);
+    }
+    let waiting: bool = diesel::select(diesel::dsl::exists(
+        escalations::table
+            .filter(escalations::case_id.eq(case.id))
+            .filter(escalations::status.eq("open")),
+    ))
+    .get_result(conn)?;
+    if !waiting {
+        return Ok(false);
     }
     // The customer as the thread names them: anyone who wrote as the customer here.
     let customers = messages::table

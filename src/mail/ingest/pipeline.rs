@@ -257,21 +257,23 @@ impl Pipeline<'_> {
                         &super::thread::referenced_ids(pm, &mid),
                     )?);
             let mut found = find_case(conn, rules, pm, &mid)?;
-            if let Some(c) = &found {
+            if let Some(c) = found.as_ref().filter(|_| !crate::db::is_sqlite(conn)) {
                 // A merge of this case committing right now: wait for it, follow it.
+                // (SQLite's single writer cannot meet one.)
                 crate::cases::merge::lock_rows(conn, &[c.id])?;
                 found = crate::cases::merge::surviving(conn, c.id)?;
             }
             // Imported history is structured by what the thread shows; live mail only
             // by accounts (the trust boundary in `sender`).
+            let own = super::infer::own_text(&pm.body_text);
             let side = match arrival {
                 super::trust::Arrival::Import => {
-                    super::infer::infer_side(conn, staff, pm, found.as_ref(), sent_at)?
+                    super::infer::infer_side(conn, staff, pm, own, found.as_ref(), sent_at)?
                 }
                 super::trust::Arrival::Live => None,
             };
-            let greets_rnd = match extract::greeting(super::infer::own_text(&pm.body_text)) {
-                extract::Greeting::Name(n) => crate::people::is_rnd_name(conn, &n)?,
+            let greets_rnd = match extract::greeting(own) {
+                extract::Greeting::Name(n) => staff.learnt_rnd_name(conn, &n)?,
                 _ => false,
             };
             let hint = super::staff::Hint { side, greets_rnd };

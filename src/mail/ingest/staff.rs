@@ -8,17 +8,84 @@ use crate::mail::extract::{self, Greeting};
 use crate::mail::ParsedMail;
 use crate::people::Side;
 use diesel::QueryResult;
+use std::cell::RefCell;
+use std::collections::HashMap;
 
-/// Staff accounts, loaded once per batch, to tell who spoke.
+/// Staff accounts, loaded once per batch, to tell who spoke; in a bulk run also the
+/// people learnt from threads (see `crate::people`), kept current as the run learns.
 pub struct Staff {
     users: Vec<User>,
+    people: Option<RefCell<HashMap<String, Side>>>,
 }
 
 impl Staff {
     pub fn load(conn: &mut DbConn) -> QueryResult<Staff> {
         Ok(Staff {
             users: crate::auth::users::list(conn)?,
+            people: None,
         })
+    }
+
+    /// As `load`, with every learnt person in memory (bulk runs).
+    pub fn load_for_batch(conn: &mut DbConn) -> QueryResult<Staff> {
+        Ok(Staff {
+            users: crate::auth::users::list(conn)?,
+            people: Some(RefCell::new(crate::people::all_keys(conn)?)),
+        })
+    }
+
+    /// The side of the person learnt under `address` or `name`.
+    pub(super) fn learnt_side(
+        &self,
+        conn: &mut DbConn,
+        name: &str,
+        address: &str,
+    ) -> QueryResult<Option<Side>> {
+        match &self.people {
+            Some(map) => {
+                let map = map.borrow();
+                Ok([
+                    crate::people::address_key(address),
+                    crate::people::name_key(name),
+                ]
+                .into_iter()
+                .flatten()
+                .find_map(|k| map.get(&k).copied()))
+            }
+            None => crate::people::side_of(conn, name, address),
+        }
+    }
+
+    /// The side kept in memory under `key`; `None` outside bulk runs (then every learnt
+    /// key is written again, which `learn` does idempotently).
+    pub(super) fn learnt_side_of_key(&self, key: &str) -> Option<Side> {
+        self.people
+            .as_ref()
+            .and_then(|m| m.borrow().get(key).copied())
+    }
+
+    /// Whether `name` names someone learnt on the R&D side.
+    pub(super) fn learnt_rnd_name(&self, conn: &mut DbConn, name: &str) -> QueryResult<bool> {
+        match &self.people {
+            Some(map) => Ok(crate::people::name_key(name)
+                .and_then(|k| map.borrow().get(&k).copied())
+                == Some(Side::Rnd)),
+            None => crate::people::is_rnd_name(conn, name),
+        }
+    }
+
+    /// Keeps what `learn` recorded in memory too (a person's side never changes there).
+    pub(super) fn remember(&self, keys: &[String], side: Side) {
+        if let Some(map) = &self.people {
+            let mut map = map.borrow_mut();
+            let side = keys
+                .iter()
+                .find_map(|k| map.get(k).copied())
+                .unwrap_or(side);
+            for k in keys {
+                map.entry(k.clone()).or_insert(side);
+            }
+        }
     }
 
     /// Whether an account (address, name or alias) says who this sender is.
