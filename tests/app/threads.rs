@@ -598,3 +598,40 @@ fn reanalyze_joins_what_an_earlier_version_held_apart() {
     let gone = app.api_get("/api/cases/CAS-00001-SPLIT1", &token);
     assert_eq!(gone["merged_into"], number);
 }
+
+/// An mbox whose messages stand newest first is filed in each thread's own order too.
+#[test]
+fn an_mbox_is_filed_in_each_threads_own_order() {
+    let app = TestApp::new();
+    let token = app.seed_staff();
+    let [root, r1, r2] = chain();
+    let mut mbox = Vec::new();
+    for m in [&r2, &r1, &root] {
+        mbox.extend_from_slice(b"From ma@customer.example Tue Jul  2 09:00:00 2024\n");
+        mbox.extend_from_slice(
+            &String::from_utf8_lossy(m)
+                .replace("\r\n", "\n")
+                .into_bytes(),
+        );
+        mbox.extend_from_slice(b"\n");
+    }
+    let path = app.dir.path().join("newest-first.mbox");
+    std::fs::write(&path, &mbox).expect("write");
+    app.cli_ok(&["ingest", &path.display().to_string()], None);
+    let app = app.start();
+    let listed = app.api_get("/api/cases?per_page=5", &token);
+    assert_eq!(listed["total"], 1, "{listed}");
+    let number = listed["cases"][0]["number"].as_str().expect("number");
+    let case = app.api_get(&format!("/api/cases/{number}"), &token);
+    assert!(
+        case["created_at"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("2024-07-02T01:00:00")),
+        "{}",
+        case["created_at"]
+    );
+    assert!(
+        case["merges"].as_array().is_some_and(Vec::is_empty),
+        "filed in order, nothing to merge"
+    );
+}

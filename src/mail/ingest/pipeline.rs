@@ -74,9 +74,14 @@ pub fn ingest_input_with(
         return p.export(conn, raw, source);
     }
     if mbox::looks_like_mbox(raw) {
+        // Each thread of the mailbox oldest first (see `order`); sources keep the
+        // message's place in the file.
+        let parts = mbox::split(raw);
+        let heads: Vec<Option<super::order::Head>> =
+            parts.iter().map(|m| super::order::Head::of(m)).collect();
         let mut out = Vec::new();
-        for (i, m) in mbox::split(raw).into_iter().enumerate() {
-            out.push(p.one(conn, &m, &format!("{source}#{}", i + 1))?);
+        for i in super::order::thread_order(&heads) {
+            out.push(p.one(conn, &parts[i], &format!("{source}#{}", i + 1))?);
         }
         return Ok(out);
     }
