@@ -47,7 +47,8 @@ pub fn upload(
         .map(|f| super::examine(&f.filename, &f.content_type, &f.data, serial))
         .collect();
     crate::db::write_tx(conn, |c| -> Result<(), UploadError> {
-        let case = crate::cases::find_by_number(c, number)?.ok_or(UploadError::NoCase)?;
+        let case =
+            crate::cases::merge::surviving_by_number(c, number)?.ok_or(UploadError::NoCase)?;
         let now = crate::now();
         let names = files
             .iter()

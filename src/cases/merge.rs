@@ -62,6 +62,8 @@ const WORKED: &[&str] = &[
     "escalation.followup",
     "escalation.needs_info",
     "escalation.opened",
+    "escalation.answered",
+    "outbox.retried",
     "note.added",
     "proposal.applied",
     "reply.sent",
@@ -103,18 +105,43 @@ pub fn holds_only_mail(conn: &mut DbConn, case: &CaseRow) -> QueryResult<bool> {
 /// The case `id` is, following merges to the surviving case.
 pub fn surviving(conn: &mut DbConn, id: i64) -> QueryResult<Option<CaseRow>> {
     let mut case = super::find(conn, id)?;
-    for _ in 0..16 {
-        match case.as_ref().and_then(|c| c.merged_into) {
-            Some(next) => case = super::find(conn, next)?,
-            None => break,
+    let mut seen = vec![id];
+    while let Some(next) = case.as_ref().and_then(|c| c.merged_into) {
+        if seen.contains(&next) || seen.len() > 16 {
+            // A cycle (never written by `merge`, which re-checks under lock): stop.
+            tracing::warn!(case = id, "merge chain does not end");
+            break;
         }
+        seen.push(next);
+        case = super::find(conn, next)?;
     }
     Ok(case)
 }
 
+/// The case `number`, or the case it was merged into (where its work goes now).
+pub fn surviving_by_number(conn: &mut DbConn, number: &str) -> QueryResult<Option<CaseRow>> {
+    match super::find_by_number(conn, number)? {
+        Some(c) if c.merged_into.is_some() => surviving(conn, c.id),
+        other => Ok(other),
+    }
+}
+
 /// The one case for the cases `ids` that one message ties together: the oldest
 /// survives; the others merge into it when both hold only mail, else are linked to it.
-pub fn join(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Option<CaseRow>> {
+///
+/// `trusted`: the tie comes from imported history or verified mail. Otherwise (live
+/// mail from anyone) only cases whose customer is the sender merge; others are linked,
+/// so an outsider who knows two Message-IDs cannot merge other people's cases.
+pub fn join(
+    conn: &mut DbConn,
+    ids: &[i64],
+    trusted: bool,
+    sender: &str,
+) -> QueryResult<Option<CaseRow>> {
+    // Every row this join may touch locked at once, in order (PostgreSQL).
+    if ids.len() > 1 {
+        lock_rows(conn, ids)?;
+    }
     let mut found: Vec<CaseRow> = Vec::new();
     for id in ids {
         if let Some(c) = surviving(conn, *id)? {
@@ -129,7 +156,14 @@ pub fn join(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Option<CaseRow>> {
         return Ok(None);
     };
     for other in it {
-        if holds_only_mail(conn, &survivor)? && holds_only_mail(conn, &other)? {
+        let senders_own = |c: &CaseRow| {
+            !sender.trim().is_empty()
+                && c.contact_email
+                    .as_deref()
+                    .is_some_and(|e| e.eq_ignore_ascii_case(sender.trim()))
+        };
+        let may_merge = trusted || (senders_own(&survivor) && senders_own(&other));
+        if may_merge && holds_only_mail(conn, &survivor)? && holds_only_mail(conn, &other)? {
             match merge(conn, &other, &survivor, "Casebook", true) {
                 Ok(_) => {
                     survivor = super::find(conn, survivor.id)?.unwrap_or(survivor);
@@ -283,13 +317,16 @@ pub fn merge(
     if from.id == into.id {
         return Err(MergeError::Invalid("merge.same_case"));
     }
-    if from.merged_into.is_some() || into.merged_into.is_some() {
-        return Err(MergeError::Invalid("merge.already_merged"));
-    }
     crate::db::write_tx(conn, |conn| {
         // Both rows locked (PostgreSQL): a message being filed into `from` right now
-        // waits and then follows the merge.
+        // waits and then follows the merge. Then both read again: what the caller saw
+        // may have been merged since (two people merging A→B and B→A at once).
         lock_rows(conn, &[from.id, into.id])?;
+        let from = &super::find(conn, from.id)?.ok_or(MergeError::NotFound)?;
+        let into = &super::find(conn, into.id)?.ok_or(MergeError::NotFound)?;
+        if from.merged_into.is_some() || into.merged_into.is_some() {
+            return Err(MergeError::Invalid("merge.already_merged"));
+        }
         let mut moved = Moved {
             survivor: SurvivorBefore {
                 status: into.status.clone(),
@@ -318,6 +355,12 @@ pub fn merge(
         move_all!(conn, moved, audit_events, f, t);
         move_new!(conn, moved, case_codes, code, f, t);
         move_new!(conn, moved, case_serials, serial, f, t);
+        // The search documents of escalation entries follow their escalation (the other
+        // documents follow their rows by trigger; the subject stays with its case).
+        diesel::sql_query(format!(
+            "UPDATE search_docs SET case_id = {t} WHERE case_id = {f} AND id % 8 = 2"
+        ))
+        .execute(conn)?;
         let min_opt = |a: Option<NaiveDateTime>, b: Option<NaiveDateTime>| match (a, b) {
             (Some(x), Some(y)) => Some(x.min(y)),
             (x, y) => x.or(y),
@@ -329,16 +372,24 @@ pub fn merge(
         } else {
             (into.status.clone(), into.closed_at)
         };
+        // History merged into live work: the live case's clock stands.
+        let (first_customer_at, first_response_at) = match (into.imported, from.imported) {
+            (false, true) => (into.first_customer_at, into.first_response_at),
+            (true, false) => (from.first_customer_at, from.first_response_at),
+            _ => (
+                min_opt(into.first_customer_at, from.first_customer_at),
+                min_opt(into.first_response_at, from.first_response_at),
+            ),
+        };
         diesel::update(cases::table.find(t))
             .set((
+                cases::assignee_id.eq(into.assignee_id.or(from.assignee_id)),
                 cases::status.eq(&status),
                 cases::closed_at.eq(closed_at),
                 cases::created_at.eq(into.created_at.min(from.created_at)),
                 cases::updated_at.eq(into.updated_at.max(from.updated_at)),
-                cases::first_customer_at
-                    .eq(min_opt(into.first_customer_at, from.first_customer_at)),
-                cases::first_response_at
-                    .eq(min_opt(into.first_response_at, from.first_response_at)),
+                cases::first_customer_at.eq(first_customer_at),
+                cases::first_response_at.eq(first_response_at),
                 cases::customer.eq(into.customer.clone().or(from.customer.clone())),
                 cases::oem.eq(into.oem.clone().or(from.oem.clone())),
                 cases::contact_email.eq(into.contact_email.clone().or(from.contact_email.clone())),
@@ -377,7 +428,11 @@ pub fn merge(
             conn,
             Some(t),
             actor,
-            "case.merged",
+            if automatic {
+                "case.joined"
+            } else {
+                "case.merged"
+            },
             &format!("{} → {}", from.number, into.number),
         )?;
         tracing::info!(from = %from.number, into = %into.number, automatic, "cases merged");
@@ -405,6 +460,24 @@ pub fn undo(conn: &mut DbConn, id: i64, actor: &str) -> Result<String, MergeErro
             return Err(MergeError::Invalid("merge.already_undone"));
         }
         lock_rows(conn, &[survivor, merged])?;
+        // Newest first, and only while the survivor is a case of its own.
+        let later: bool = diesel::select(diesel::dsl::exists(
+            merges::table
+                .filter(merges::survivor_id.eq(survivor))
+                .filter(merges::id.gt(id))
+                .filter(merges::undone_at.is_null()),
+        ))
+        .get_result(conn)?;
+        let survivor_merged = super::find(conn, survivor)?.and_then(|c| c.merged_into);
+        if later || survivor_merged.is_some() {
+            return Err(MergeError::Invalid("merge.undo_newer_first"));
+        }
+        let claimed = diesel::update(merges::table.find(id).filter(merges::undone_at.is_null()))
+            .set(merges::undone_at.eq(Some(crate::now())))
+            .execute(conn)?;
+        if claimed != 1 {
+            return Err(MergeError::Invalid("merge.already_undone"));
+        }
         let moved: Moved = serde_json::from_str(&moved)?;
         move_back!(conn, moved, messages, merged);
         move_back!(conn, moved, attachments, merged);
@@ -441,9 +514,20 @@ pub fn undo(conn: &mut DbConn, id: i64, actor: &str) -> Result<String, MergeErro
                 cases::closed_at.eq(moved.merged_closed_at),
             ))
             .execute(conn)?;
-        diesel::update(merges::table.find(id))
-            .set(merges::undone_at.eq(Some(crate::now())))
-            .execute(conn)?;
+        if let Some(escs) = moved.rows.get("escalations") {
+            for chunk in escs.chunks(500) {
+                let list = chunk
+                    .iter()
+                    .map(i64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",");
+                diesel::sql_query(format!(
+                    "UPDATE search_docs SET case_id = {merged} WHERE id IN \
+                     (SELECT id * 8 + 2 FROM escalation_entries WHERE escalation_id IN ({list}))"
+                ))
+                .execute(conn)?;
+            }
+        }
         // Still possibly the same thread: linked, so nobody loses the connection.
         link(conn, survivor, merged)?;
         let number: String = cases::table
@@ -530,7 +614,7 @@ pub fn reanalyze_threads(conn: &mut DbConn) -> QueryResult<usize> {
                 }
             }
             if distinct.len() > 1 {
-                crate::db::write_tx(conn, |conn| join(conn, &distinct))?;
+                crate::db::write_tx(conn, |conn| join(conn, &distinct, true, ""))?;
                 joined += 1;
             }
         }

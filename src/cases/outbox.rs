@@ -7,7 +7,7 @@ use crate::mail::outbox::{self, OutboxView};
 
 /// The outbox of case `number`, newest first.
 pub fn for_case(conn: &mut DbConn, number: &str) -> WResult<Vec<OutboxView>> {
-    let case = super::find_by_number(conn, number)?.ok_or(WorkflowError::NotFound)?;
+    let case = super::merge::surviving_by_number(conn, number)?.ok_or(WorkflowError::NotFound)?;
     Ok(outbox::for_case(conn, case.id)?)
 }
 
@@ -15,7 +15,7 @@ pub fn for_case(conn: &mut DbConn, number: &str) -> WResult<Vec<OutboxView>> {
 #[tracing::instrument(skip(conn, actor), fields(actor = actor.id))]
 pub fn retry_failed(conn: &mut DbConn, actor: &User, number: &str) -> WResult<usize> {
     crate::db::write_tx(conn, |c| {
-        let case = super::find_by_number(c, number)?.ok_or(WorkflowError::NotFound)?;
+        let case = super::merge::surviving_by_number(c, number)?.ok_or(WorkflowError::NotFound)?;
         let k = outbox::requeue_failed(c, case.id, crate::now())?;
         super::audit(
             c,

@@ -107,6 +107,7 @@ pub fn cases_with(conn: &mut crate::db::DbConn, code: &str) -> diesel::QueryResu
     let rows: Vec<(i64, String, String, String)> = case_codes::table
         .inner_join(cases::table.on(cases::id.eq(case_codes::case_id)))
         .filter(case_codes::code.eq(code))
+        .filter(cases::merged_into.is_null())
         .order(cases::updated_at.desc())
         .limit(100)
         .select((cases::id, cases::number, cases::subject, cases::status))

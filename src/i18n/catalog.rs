@@ -473,6 +473,7 @@ pub const ENTRIES: &[(&str, &str, &str)] = &[
     ("merge.same_case", "不能把案例合并到它自己。", "A case cannot be merged into itself."),
     ("merge.already_merged", "其中一个案例已被合并。", "One of the cases has already been merged."),
     ("merge.already_undone", "该合并已撤销。", "That merge has already been undone."),
+    ("merge.undo_newer_first", "请先撤销更新的合并（或先撤销幸存案例本身的合并）。", "Undo the newer merges first (or the merge of the surviving case itself)."),
     ("merge.unknown_target", "找不到要合并到的案例。", "No case with that number to merge into."),
     ("merge.linked", "可能属于同一邮件线程", "Possibly the same thread"),
     ("merge.into_this", "合并到此案例", "Merge into this case"),

@@ -74,7 +74,8 @@ pub fn assign(
     let raw = load_raw(conn, store, raw_id)?;
     let sha = store.put(&raw)?;
     crate::db::write_tx(conn, |c| -> Result<(), AssignError> {
-        let case = crate::cases::find_by_number(c, number)?.ok_or(AssignError::NoCase)?;
+        let case =
+            crate::cases::merge::surviving_by_number(c, number)?.ok_or(AssignError::NoCase)?;
         let now = crate::now();
         let row = crate::cases::insert_internal(
             c,

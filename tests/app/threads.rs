@@ -635,3 +635,69 @@ fn an_mbox_is_filed_in_each_threads_own_order() {
         "filed in order, nothing to merge"
     );
 }
+
+/// Live mail from someone else cannot merge two customers' cases by naming their
+/// Message-IDs: the cases are only linked. Work on a merged number is refused, and
+/// cases cannot be merged both ways.
+#[test]
+fn an_outsiders_mail_only_links_and_a_merged_case_takes_no_work() {
+    let app = TestApp::new();
+    let token = app.seed_staff();
+    let app = app.start();
+    let support = app.token("wangbb@cmgos.example");
+    let one = |id: &str, from: &str| {
+        mail(
+            &[
+                ("From", from),
+                ("To", "support@cmgos.example"),
+                ("Subject", "activation fails"),
+                ("Message-ID", &format!("<{id}>")),
+                ("Date", "Tue, 02 Jul 2024 09:00:00 +0800"),
+            ],
+            "activation fails",
+        )
+    };
+    let a = post_mail(&app, &token, &one("a@one.example", "A <a@one.example>"));
+    let b = post_mail(&app, &token, &one("b@two.example", "B <b@two.example>"));
+    let forged = mail(
+        &[
+            ("From", "Mallory <m@evil.example>"),
+            ("To", "support@cmgos.example"),
+            ("Subject", "Re: activation fails"),
+            ("Message-ID", "<m@evil.example>"),
+            ("In-Reply-To", "<a@one.example>"),
+            ("References", "<a@one.example> <b@two.example>"),
+            ("Date", "Tue, 02 Jul 2024 10:00:00 +0800"),
+        ],
+        "gotcha",
+    );
+    assert_eq!(post_mail(&app, &token, &forged), a);
+    assert_eq!(app.api_get("/api/cases?per_page=10", &token)["total"], 2);
+    let ca = app.api_get(&format!("/api/cases/{a}"), &token);
+    assert_eq!(ca["linked"][0], b.as_str(), "{}", ca["linked"]);
+    // Merged by hand; then the other way round is refused, and so is work on B.
+    let body = format!(r#"{{"into":"{a}"}}"#);
+    let (s, v) = app.api(
+        "POST",
+        &format!("/api/cases/{b}/merge"),
+        Some(&support),
+        Some(body.as_bytes()),
+    );
+    assert_eq!(s, 200, "{v}");
+    let back = format!(r#"{{"into":"{b}"}}"#);
+    let (s, _) = app.api(
+        "POST",
+        &format!("/api/cases/{a}/merge"),
+        Some(&support),
+        Some(back.as_bytes()),
+    );
+    assert_eq!(s, 400);
+    let (s, _) = app.api(
+        "POST",
+        &format!("/api/cases/{b}/status"),
+        Some(&support),
+        Some(br#"{"status":"open"}"#),
+    );
+    assert_eq!(s, 400);
+    assert_eq!(app.api_get("/api/cases?per_page=10", &token)["total"], 1);
+}

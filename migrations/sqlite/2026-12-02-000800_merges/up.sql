@@ -1,6 +1,6 @@
 -- One thread, one case: a case merged into another keeps its number (it redirects to
 -- the survivor) and is counted nowhere else.
-ALTER TABLE cases ADD COLUMN merged_into BIGINT REFERENCES cases(id);
+ALTER TABLE cases ADD COLUMN merged_into BIGINT;
 CREATE INDEX cases_merged_into ON cases(merged_into);
 -- Every merge, with what it moved, so that an admin can undo it.
 CREATE TABLE merges (

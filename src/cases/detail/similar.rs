@@ -36,6 +36,7 @@ pub(super) fn similar(
             .filter(case_codes::code.eq(code))
             .filter(case_codes::case_id.ne(case_id))
             .filter(cases::status.eq("closed"))
+            .filter(cases::merged_into.is_null())
             .order(case_codes::id.desc())
             .select((cases::id, cases::number, cases::subject))
             .limit(50)
@@ -53,6 +54,7 @@ pub(super) fn similar(
             .filter(case_serials::serial.like(pattern).escape('\\'))
             .filter(case_serials::case_id.ne(case_id))
             .filter(cases::status.eq("closed"))
+            .filter(cases::merged_into.is_null())
             .select((cases::id, cases::number, cases::subject))
             .limit(50)
             .into_boxed();

@@ -45,8 +45,13 @@ pub enum WorkflowError {
 
 pub type WResult<T> = Result<T, WorkflowError>;
 
+/// The case `number`, refused when it was merged into another (work goes there).
 fn load_case(conn: &mut DbConn, number: &str) -> WResult<CaseRow> {
-    super::find_by_number(conn, number)?.ok_or(WorkflowError::NotFound)
+    let case = super::find_by_number(conn, number)?.ok_or(WorkflowError::NotFound)?;
+    if case.merged_into.is_some() {
+        return Err(WorkflowError::Invalid("merge.already_merged"));
+    }
+    Ok(case)
 }
 
 /// An optional field, trimmed; None when blank.

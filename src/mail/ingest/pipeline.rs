@@ -261,12 +261,24 @@ impl Pipeline<'_> {
                         pm,
                         &super::thread::referenced_ids(pm, &mid),
                     )?);
-            let mut found = find_case(conn, rules, pm, &mid)?;
-            if let Some(c) = found.as_ref().filter(|_| !crate::db::is_sqlite(conn)) {
-                // A merge of this case committing right now: wait for it, follow it.
-                // (SQLite's single writer cannot meet one.)
-                crate::cases::merge::lock_rows(conn, &[c.id])?;
-                found = crate::cases::merge::surviving(conn, c.id)?;
+            let may_merge = arrival == super::trust::Arrival::Import || verified;
+            let mut found = find_case(conn, rules, pm, &mid, may_merge)?;
+            if !crate::db::is_sqlite(conn) {
+                // A merge of this case committing right now: wait for it, follow it,
+                // until the case is one of its own (SQLite's single writer cannot meet
+                // one).
+                for _ in 0..16 {
+                    let Some(c) = &found else { break };
+                    crate::cases::merge::lock_rows(conn, &[c.id])?;
+                    let now = crate::cases::find(conn, c.id)?;
+                    match now.as_ref().and_then(|n| n.merged_into) {
+                        Some(next) => found = crate::cases::find(conn, next)?,
+                        None => {
+                            found = now;
+                            break;
+                        }
+                    }
+                }
             }
             // Imported history is structured by what the thread shows; live mail only
             // by accounts (the trust boundary in `sender`).
@@ -277,8 +289,11 @@ impl Pipeline<'_> {
                 }
                 super::trust::Arrival::Live => None,
             };
-            let greets_rnd = match extract::greeting(own) {
-                extract::Greeting::Name(n) => staff.learnt_rnd_name(conn, &n)?,
+            // Names learnt from history route imported mail only (the trust boundary).
+            let greets_rnd = match (arrival, extract::greeting(own)) {
+                (super::trust::Arrival::Import, extract::Greeting::Name(n)) => {
+                    staff.learnt_rnd_name(conn, &n)?
+                }
                 _ => false,
             };
             let hint = super::staff::Hint { side, greets_rnd };

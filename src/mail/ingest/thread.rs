@@ -15,12 +15,14 @@ use sha2::{Digest, Sha256};
 /// The case a message belongs to, by the threading rules in order. When the header
 /// rules tie several cases together (a late parent of one that answers another, two
 /// replies to one ghost), they are joined (`cases::merge::join`) and the survivor is
-/// the message's case. A merged case found by its tag or token gives its survivor.
+/// the message's case; `may_merge` is false for unverified live mail, which only links
+/// (an outsider who knows two Message-IDs must not merge two cases). A merged case found by its tag or token gives its survivor.
 pub(super) fn find_case(
     conn: &mut DbConn,
     rules: &Rules,
     pm: &ParsedMail,
     own_id: &str,
+    may_merge: bool,
 ) -> QueryResult<Option<CaseRow>> {
     let ids = referenced_ids(pm, own_id);
     let some: Vec<&str> = ids.iter().take(100).copied().collect();
@@ -62,7 +64,7 @@ pub(super) fn find_case(
         }
     }
     if ancestors_known {
-        return cases::merge::join(conn, &by_headers);
+        return cases::merge::join(conn, &by_headers, may_merge, &pm.from_address);
     }
     let tag = extract::find_case_tag(&pm.subject).or_else(|| extract::find_case_tag(&pm.body_text));
     if let Some(number) = tag {
@@ -83,7 +85,7 @@ pub(super) fn find_case(
         }
     }
     if !by_headers.is_empty() {
-        return cases::merge::join(conn, &by_headers);
+        return cases::merge::join(conn, &by_headers, may_merge, &pm.from_address);
     }
     if let Some(key) = &pm.thread_key {
         let found: Option<i64> = messages::table
