@@ -35,13 +35,19 @@ pub enum MergeError {
 struct Moved {
     rows: BTreeMap<String, Vec<i64>>,
     survivor: SurvivorBefore,
+    /// The survivor's fields as the merge wrote them: undo restores a field only
+    /// while it still holds this value (what people changed since stays).
+    #[serde(default)]
+    survivor_after: Option<SurvivorBefore>,
     /// The merged case's status and closing time before it was closed as merged.
     merged_status: String,
     merged_closed_at: Option<NaiveDateTime>,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 struct SurvivorBefore {
+    #[serde(default)]
+    assignee_id: Option<i64>,
     status: String,
     created_at: Option<NaiveDateTime>,
     updated_at: Option<NaiveDateTime>,
@@ -259,13 +265,11 @@ pub fn merges_into(conn: &mut DbConn, case_id: i64) -> QueryResult<Vec<MergeView
 
 macro_rules! move_all {
     ($conn:expr, $moved:expr, $t:ident, $from:expr, $into:expr) => {{
-        let ids: Vec<i64> = $t::table
-            .filter($t::case_id.eq($from))
-            .select($t::id)
-            .load($conn)?;
-        diesel::update($t::table.filter($t::case_id.eq($from)))
+        // One statement: what moved is exactly what is recorded.
+        let ids: Vec<i64> = diesel::update($t::table.filter($t::case_id.eq($from)))
             .set($t::case_id.eq($into))
-            .execute($conn)?;
+            .returning($t::id)
+            .get_results($conn)?;
         $moved.rows.insert(stringify!($t).to_string(), ids);
     }};
 }
@@ -329,6 +333,7 @@ pub fn merge(
         }
         let mut moved = Moved {
             survivor: SurvivorBefore {
+                assignee_id: into.assignee_id,
                 status: into.status.clone(),
                 created_at: Some(into.created_at),
                 updated_at: Some(into.updated_at),
@@ -381,21 +386,35 @@ pub fn merge(
                 min_opt(into.first_response_at, from.first_response_at),
             ),
         };
+        let after = SurvivorBefore {
+            assignee_id: into.assignee_id.or(from.assignee_id),
+            status,
+            created_at: Some(into.created_at.min(from.created_at)),
+            updated_at: Some(into.updated_at.max(from.updated_at)),
+            first_customer_at,
+            first_response_at,
+            closed_at,
+            customer: into.customer.clone().or(from.customer.clone()),
+            oem: into.oem.clone().or(from.oem.clone()),
+            contact_email: into.contact_email.clone().or(from.contact_email.clone()),
+            imported: into.imported && from.imported,
+        };
         diesel::update(cases::table.find(t))
             .set((
-                cases::assignee_id.eq(into.assignee_id.or(from.assignee_id)),
-                cases::status.eq(&status),
-                cases::closed_at.eq(closed_at),
+                cases::assignee_id.eq(after.assignee_id),
+                cases::status.eq(&after.status),
+                cases::closed_at.eq(after.closed_at),
                 cases::created_at.eq(into.created_at.min(from.created_at)),
                 cases::updated_at.eq(into.updated_at.max(from.updated_at)),
-                cases::first_customer_at.eq(first_customer_at),
-                cases::first_response_at.eq(first_response_at),
-                cases::customer.eq(into.customer.clone().or(from.customer.clone())),
-                cases::oem.eq(into.oem.clone().or(from.oem.clone())),
-                cases::contact_email.eq(into.contact_email.clone().or(from.contact_email.clone())),
-                cases::imported.eq(into.imported && from.imported),
+                cases::first_customer_at.eq(after.first_customer_at),
+                cases::first_response_at.eq(after.first_response_at),
+                cases::customer.eq(&after.customer),
+                cases::oem.eq(&after.oem),
+                cases::contact_email.eq(&after.contact_email),
+                cases::imported.eq(after.imported),
             ))
             .execute(conn)?;
+        moved.survivor_after = Some(after);
         // Closed as merged: out of every active queue without another filter.
         diesel::update(cases::table.find(f))
             .set((
@@ -489,24 +508,7 @@ pub fn undo(conn: &mut DbConn, id: i64, actor: &str) -> Result<String, MergeErro
         move_back!(conn, moved, audit_events, merged);
         move_back!(conn, moved, case_codes, merged);
         move_back!(conn, moved, case_serials, merged);
-        let b = &moved.survivor;
-        diesel::update(cases::table.find(survivor))
-            .set((
-                cases::status.eq(&b.status),
-                cases::closed_at.eq(b.closed_at),
-                cases::first_customer_at.eq(b.first_customer_at),
-                cases::first_response_at.eq(b.first_response_at),
-                cases::customer.eq(&b.customer),
-                cases::oem.eq(&b.oem),
-                cases::contact_email.eq(&b.contact_email),
-                cases::imported.eq(b.imported),
-            ))
-            .execute(conn)?;
-        if let Some(c) = b.created_at {
-            diesel::update(cases::table.find(survivor))
-                .set(cases::created_at.eq(c))
-                .execute(conn)?;
-        }
+        restore_survivor(conn, survivor, &moved)?;
         diesel::update(cases::table.find(merged))
             .set((
                 cases::merged_into.eq(None::<i64>),
@@ -538,6 +540,64 @@ pub fn undo(conn: &mut DbConn, id: i64, actor: &str) -> Result<String, MergeErro
         audit(conn, Some(merged), actor, "case.merge_undone", &number)?;
         Ok(number)
     })
+}
+
+/// Puts back the survivor's fields as they were before the merge, each only while it
+/// still holds what the merge wrote (a reply, a status or an assignment since stays).
+fn restore_survivor(conn: &mut DbConn, survivor: i64, moved: &Moved) -> QueryResult<()> {
+    let b = &moved.survivor;
+    let Some(now) = super::find(conn, survivor)? else {
+        return Ok(());
+    };
+    let Some(a) = &moved.survivor_after else {
+        return Ok(());
+    };
+    let row = cases::table.find(survivor);
+    if now.assignee_id == a.assignee_id {
+        diesel::update(row)
+            .set(cases::assignee_id.eq(b.assignee_id))
+            .execute(conn)?;
+    }
+    if now.status == a.status && now.closed_at == a.closed_at {
+        diesel::update(row)
+            .set((
+                cases::status.eq(&b.status),
+                cases::closed_at.eq(b.closed_at),
+            ))
+            .execute(conn)?;
+    }
+    if Some(now.created_at) == a.created_at {
+        if let Some(c) = b.created_at {
+            diesel::update(row)
+                .set(cases::created_at.eq(c))
+                .execute(conn)?;
+        }
+    }
+    if now.first_customer_at == a.first_customer_at && now.first_response_at == a.first_response_at
+    {
+        diesel::update(row)
+            .set((
+                cases::first_customer_at.eq(b.first_customer_at),
+                cases::first_response_at.eq(b.first_response_at),
+            ))
+            .execute(conn)?;
+    }
+    if now.customer == a.customer && now.oem == a.oem {
+        diesel::update(row)
+            .set((cases::customer.eq(&b.customer), cases::oem.eq(&b.oem)))
+            .execute(conn)?;
+    }
+    if now.contact_email == a.contact_email {
+        diesel::update(row)
+            .set(cases::contact_email.eq(&b.contact_email))
+            .execute(conn)?;
+    }
+    if now.imported == a.imported {
+        diesel::update(row)
+            .set(cases::imported.eq(b.imported))
+            .execute(conn)?;
+    }
+    Ok(())
 }
 
 /// Locks case rows until the transaction ends (PostgreSQL; SQLite's writer is alone).

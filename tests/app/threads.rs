@@ -398,6 +398,16 @@ fn worked_cases_are_linked_merged_by_hand_and_an_admin_can_undo_it() {
     );
     assert_eq!(ca["outbox"].as_array().map(Vec::len), Some(1));
     assert_eq!(app.api_get("/api/cases?per_page=10", &token)["total"], 1);
+    // Support works the survivor after the merge; undo keeps that.
+    let before = ca["status"].as_str().expect("status").to_string();
+    let (s, v) = app.api(
+        "POST",
+        &format!("/api/cases/{a}/status"),
+        Some(&support),
+        Some(br#"{"status":"waiting_customer"}"#),
+    );
+    assert_eq!(s, 200, "{v}");
+    assert_ne!(before, "waiting_customer");
     // Undo (admins only): B is a case of its own again, with what it held.
     let merge_id = ca["merges"][0]["id"].as_i64().expect("merge id");
     let (s, _) = app.api(
@@ -421,6 +431,10 @@ fn worked_cases_are_linked_merged_by_hand_and_an_admin_can_undo_it() {
     assert_eq!(cb["status"], "waiting_customer");
     let ca = app.api_get(&format!("/api/cases/{a}"), &token);
     assert_eq!(ca["messages"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        ca["status"], "waiting_customer",
+        "what was done since the merge stays"
+    );
 }
 
 /// The ids a raw message carries and references (its own Message-ID first), read from
