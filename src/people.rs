@@ -48,17 +48,22 @@ pub fn name_key(name: &str) -> Option<String> {
     (!n.is_empty() && n.chars().count() <= 80).then(|| format!("name:{n}"))
 }
 
+/// The side of the person known by `key`.
+fn side_by_key(conn: &mut DbConn, key: &str) -> QueryResult<Option<Side>> {
+    let side: Option<String> = person_keys::table
+        .inner_join(people::table)
+        .filter(person_keys::key.eq(key))
+        .select(people::side)
+        .first(conn)
+        .optional()?;
+    Ok(side.as_deref().and_then(Side::parse))
+}
+
 /// The side of the person known by `address` or, failing that, by `name`.
 pub fn side_of(conn: &mut DbConn, name: &str, address: &str) -> QueryResult<Option<Side>> {
     for key in [address_key(address), name_key(name)].into_iter().flatten() {
-        let side: Option<String> = person_keys::table
-            .inner_join(people::table)
-            .filter(person_keys::key.eq(&key))
-            .select(people::side)
-            .first(conn)
-            .optional()?;
-        if let Some(s) = side {
-            return Ok(Side::parse(&s));
+        if let Some(side) = side_by_key(conn, &key)? {
+            return Ok(Some(side));
         }
     }
     Ok(None)
@@ -79,16 +84,10 @@ pub fn all_keys(conn: &mut DbConn) -> QueryResult<std::collections::HashMap<Stri
 
 /// Whether `name` names someone seen on the R&D side.
 pub fn is_rnd_name(conn: &mut DbConn, name: &str) -> QueryResult<bool> {
-    let Some(key) = name_key(name) else {
-        return Ok(false);
-    };
-    let side: Option<String> = person_keys::table
-        .inner_join(people::table)
-        .filter(person_keys::key.eq(&key))
-        .select(people::side)
-        .first(conn)
-        .optional()?;
-    Ok(side.as_deref() == Some(Side::Rnd.as_str()))
+    match name_key(name) {
+        Some(key) => Ok(side_by_key(conn, &key)? == Some(Side::Rnd)),
+        None => Ok(false),
+    }
 }
 
 /// Records `case_id` as where the evidence is, for the person known by `address` or

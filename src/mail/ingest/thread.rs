@@ -38,18 +38,14 @@ pub(super) fn find_case(
     let mut by_headers: Vec<i64> = Vec::new();
     for id in &some {
         if let Some((_, c)) = known.iter().find(|(m, _)| m == id) {
-            if !by_headers.contains(c) {
-                by_headers.push(*c);
-            }
+            push_new(&mut by_headers, *c);
         }
     }
     let ancestors_known = !by_headers.is_empty();
     // A reply stored before this message (its late parent) arrived.
     if extract::plausible_message_id(own_id) {
         if let Some(c) = case_referencing(conn, &[own_id])? {
-            if !by_headers.contains(&c) {
-                by_headers.push(c);
-            }
+            push_new(&mut by_headers, c);
         }
     }
     // Other replies to an ancestor we never received (a ghost).
@@ -58,9 +54,7 @@ pub(super) fn find_case(
         .filter(|id| !known.iter().any(|(m, _)| m == *id))
     {
         if let Some(c) = case_referencing(conn, &[id])? {
-            if !by_headers.contains(&c) {
-                by_headers.push(c);
-            }
+            push_new(&mut by_headers, c);
         }
     }
     if ancestors_known {
@@ -98,6 +92,12 @@ pub(super) fn find_case(
         }
     }
     Ok(None)
+}
+
+fn push_new(ids: &mut Vec<i64>, id: i64) {
+    if !ids.contains(&id) {
+        ids.push(id);
+    }
 }
 
 /// The plausible Message-IDs `pm` references (In-Reply-To, then References newest
