@@ -60,6 +60,17 @@ impl User {
         split_aliases(&self.aliases)
     }
 
+    /// Whether `address` is this account's own or one of its address aliases (an alias
+    /// with an `@`, e.g. a sender an admin linked to the account on `/people`).
+    pub fn has_address(&self, address: &str) -> bool {
+        !address.is_empty()
+            && (self.email.eq_ignore_ascii_case(address)
+                || self
+                    .alias_list()
+                    .iter()
+                    .any(|a| a.contains('@') && a.eq_ignore_ascii_case(address)))
+    }
+
     pub fn is_staff_name(&self, name: &str) -> bool {
         let n = name.trim().to_lowercase();
         !n.is_empty()
@@ -194,6 +205,25 @@ pub fn set_password(conn: &mut DbConn, id: i64, password: &str) -> Result<(), Us
         super::tokens::revoke_all_for_user(c, id)?;
         Ok(())
     })
+}
+
+/// Adds `alias` (a name, or an address linked on `/people`) to the account `email`
+/// unless it has it. Returns the account, `NotFound` when there is none.
+pub fn add_alias(conn: &mut DbConn, email: &str, alias: &str) -> Result<User, UserError> {
+    let user: User = users::table
+        .filter(users::email.eq(email.trim().to_lowercase()))
+        .select(User::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(UserError::NotFound)?;
+    let mut list = user.alias_list();
+    if !list.iter().any(|a| a.eq_ignore_ascii_case(alias.trim())) {
+        list.push(alias.trim().to_string());
+        diesel::update(users::table.find(user.id))
+            .set(users::aliases.eq(join_aliases(&list)))
+            .execute(conn)?;
+    }
+    Ok(user)
 }
 
 pub fn update_profile(

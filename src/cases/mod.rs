@@ -5,6 +5,7 @@ pub mod detail;
 pub mod merge;
 pub mod outbox;
 pub mod queue;
+pub mod reanalysis;
 pub mod rnd_queue;
 pub mod sla;
 pub mod states;

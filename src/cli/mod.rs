@@ -194,7 +194,14 @@ pub enum Command {
     Migrate,
     /// Join the cases the threading rules tie together (a database filled by an earlier
     /// version): cases holding only mail merge into the oldest, worked ones are linked.
-    Reanalyze,
+    /// Then re-read cases from their stored mail with who-is-who as it is now
+    /// (directions, scope, escalations, closure, status, first response), keeping what
+    /// people did in Casebook: one case with `--case`, else every case.
+    Reanalyze {
+        /// Only this case (its number, e.g. CAS-06496-T2V9C6); no thread joining.
+        #[arg(long = "case", value_name = "NUMBER")]
+        case: Option<String>,
+    },
     /// Ingest .eml files, mbox files, thread exports or directories of them; `-` reads stdin.
     Ingest {
         /// One JSON object per offered message on stdout, nothing else.
@@ -346,8 +353,8 @@ pub fn run(cli: Cli) -> ExitCode {
             db_pool,
         } => ops::serve(settings, bind, secure_cookies, db_pool),
         Command::Migrate => ops::migrate(settings),
-        Command::Reanalyze => match build_state(settings, 1) {
-            Ok(state) => ops::reanalyze(&state),
+        Command::Reanalyze { case } => match build_state(settings, 1) {
+            Ok(state) => ops::reanalyze(&state, case.as_deref()),
             Err(e) => fail(e),
         },
         Command::Ingest { json, ref paths } => match build_state(settings, 2) {

@@ -44,16 +44,72 @@ pub(super) fn migrate(settings: Settings) -> ExitCode {
     }
 }
 
-/// `casebook reanalyze`: ties among stored messages joined as ingest joins them now.
-pub(super) fn reanalyze(state: &crate::startup::AppState) -> ExitCode {
+/// `casebook reanalyze [--case N]`: ties among stored messages joined as ingest joins
+/// them now, then cases re-read from their stored mail (one, or every case).
+pub(super) fn reanalyze(state: &crate::startup::AppState, case: Option<&str>) -> ExitCode {
+    use crate::cases::reanalysis::{self, Scope};
     let mut conn = match state.pool.get() {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
+    if let Some(number) = case {
+        let found = crate::cases::merge::surviving_by_number(&mut conn, number.trim());
+        let c = match found {
+            Ok(Some(c)) => c,
+            Ok(None) => {
+                eprintln!("error: no case {number}");
+                return ExitCode::from(2);
+            }
+            Err(e) => return fail(e),
+        };
+        let staff = match crate::mail::ingest::Staff::load(&mut conn) {
+            Ok(s) => s,
+            Err(e) => return fail(e),
+        };
+        let rules = &state.rules;
+        let done = crate::db::write_tx(&mut conn, |conn| {
+            crate::mail::ingest::replay::reanalyze_case(conn, rules, &staff, c.id)
+        });
+        return match done {
+            Ok(r) => {
+                println!(
+                    "{}: {} message(s) changed direction; status {} → {}",
+                    c.number, r.directions, r.status_before, r.status_after
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        };
+    }
     match crate::cases::merge::reanalyze_threads(&mut conn) {
-        Ok(n) => {
-            println!("{n} group(s) of cases joined (merged, or linked where worked)");
-            ExitCode::SUCCESS
+        Ok(n) => println!("{n} group(s) of cases joined (merged, or linked where worked)"),
+        Err(e) => return fail(e),
+    }
+    let queued = reanalysis::enqueue(&mut conn, &Scope::All, "all", "casebook reanalyze");
+    if let Err(e) = queued {
+        return fail(e);
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("re-reading cases {bar:40} {pos}/{len} {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let progress = |done: i64, total: i64| {
+        bar.set_length(total.max(0) as u64);
+        bar.set_position(done.max(0) as u64);
+    };
+    match reanalysis::run_all(&mut conn, &state.rules, &progress) {
+        Ok(()) => {
+            bar.finish_and_clear();
+            match reanalysis::recent(&mut conn, 1) {
+                Ok(jobs) => {
+                    if let Some(j) = jobs.first() {
+                        println!("{} case(s) re-read, {} changed", j.done, j.changed);
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
+            }
         }
         Err(e) => fail(e),
     }

@@ -363,6 +363,57 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    senders (key) {
+        key -> Text,
+        name -> Text,
+        address -> Nullable<Text>,
+        messages -> BigInt,
+        cases -> BigInt,
+        last_case_id -> Nullable<BigInt>,
+        first_seen -> Timestamp,
+        last_seen -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sender_cases (sender_key, case_id) {
+        sender_key -> Text,
+        case_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    staff_domains (domain) {
+        domain -> Text,
+        added_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    reanalysis_jobs (id) {
+        id -> BigInt,
+        scope -> Text,
+        reason -> Text,
+        actor -> Text,
+        state -> Text,
+        total -> BigInt,
+        done -> BigInt,
+        changed -> BigInt,
+        error -> Nullable<Text>,
+        created_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    reanalysis_queue (job_id, case_id) {
+        job_id -> BigInt,
+        case_id -> BigInt,
+    }
+}
+
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(messages -> cases (case_id));
 diesel::joinable!(attachments -> messages (message_row_id));
@@ -373,6 +424,11 @@ diesel::joinable!(quarantine -> raw_messages (raw_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     app_settings,
+    senders,
+    sender_cases,
+    staff_domains,
+    reanalysis_jobs,
+    reanalysis_queue,
     merges,
     case_links,
     people,

@@ -101,6 +101,8 @@ route_table! { PAGES, register_pages, "",
     post "/admin/users/{id}/disabled" => admin::set_disabled, only(ADMIN);
     get "/admin/tokens" => admin::tokens, only(ADMIN);
     get "/people" => people::list, only(PEOPLE);
+    post "/people/senders" => people::decide_sender, only(ADMIN);
+    post "/people/domains" => people::domain, only(ADMIN);
     post "/people/{id}" => people::update, only(ADMIN);
     post "/admin/tokens/revoke" => admin::revoke_token, only(ADMIN);
     get "/admin/quarantine" => admin::quarantine, only(ADMIN);
@@ -126,6 +128,9 @@ route_table! { API, register_api, "/api",
     post "/merges/{id}/undo" => workflow::undo_merge_json, only(ADMIN);
     get "/people" => people::list_json, only(PEOPLE);
     post "/people/{id}" => people::update_json, only(ADMIN);
+    post "/senders" => people::decide_sender_json, only(ADMIN);
+    post "/staff-domains" => people::domain_json, only(ADMIN);
+    get "/reanalysis/{id}" => people::job_json, only(PEOPLE);
     post "/cases/{number}/notes" => workflow::note_json, only(STAFF);
     get "/cases/{number}/outbox" => workflow::outbox_json, only(STAFF);
     get "/escalations" => escalations::queue_json, only(STAFF);

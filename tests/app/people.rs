@@ -259,3 +259,327 @@ fn imported_history_is_judged_by_its_own_times() {
         page.body
     );
 }
+
+/// Waits until re-analysis job `job` is done and returns it.
+fn wait_job(app: &TestApp, token: &str, job: &Value) -> Value {
+    let id = job.as_i64().expect("job id");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let j = app.api_get(&format!("/api/reanalysis/{id}"), token);
+        if j["state"] == "done" {
+            return j;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "re-analysis job {id} not done: {j}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+fn post_ok(app: &TestApp, token: &str, path: &str, body: Value) -> Value {
+    let (s, v) = app.api("POST", path, Some(token), Some(body.to_string().as_bytes()));
+    assert_eq!(s, 200, "POST {path}: {v}");
+    v
+}
+
+/// The sender `key` as `GET /api/people` lists them.
+fn sender(app: &TestApp, token: &str, q: &str, key: &str) -> Value {
+    let v = app.api_get(&format!("/api/people?q={q}"), token);
+    v["senders"]
+        .as_array()
+        .expect("senders")
+        .iter()
+        .find(|s| s["key"] == key)
+        .cloned()
+        .unwrap_or_else(|| panic!("no sender {key} in {v}"))
+}
+
+const QUIET_EXPORT: &str = "邮件主题：[Case: CAS-07101-R4N8WD] 激活失败 CMIT:0002101
+
+====第1封邮件====
+
+发件人：Ma Ming
+发送时间：2023-05-04 09:00:00+08:00
+邮件内容:
+您好，我们的电脑激活失败，错误 0xC004F074。
+马明
+
+====第2封邮件====
+
+发件人：Gao Lei
+发送时间：2023-05-04 10:30:00+08:00
+邮件内容:
+马先生您好，请您把激活日志发给我们。
+高磊
+
+====第3封邮件====
+
+发件人：Ma Ming
+发送时间：2023-05-05 08:00:00+08:00
+邮件内容:
+日志见附件。
+马明
+
+====第4封邮件====
+
+发件人：Gao Lei
+发送时间：2023-05-05 11:00:00+08:00
+邮件内容:
+收到，我们正在分析，请稍候。
+高磊
+";
+
+fn eml(from: &str, to: &str, mid: &str, irt: Option<&str>, date: &str, body: &str) -> String {
+    let refs = irt
+        .map(|r| format!("In-Reply-To: <{r}>\r\nReferences: <{r}>\r\n"))
+        .unwrap_or_default();
+    format!(
+        "From: {from}\r\nTo: {to}\r\nSubject: Activation fails on the lab machines\r\n\
+         Message-ID: <{mid}>\r\n{refs}Date: {date}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    )
+}
+
+#[test]
+fn who_is_who_changes_re_read_the_cases_from_their_mail_and_keep_what_people_did() {
+    let app = TestApp::new();
+    app.add_user("admin@casebook.example", "Admin", "admin", &[]);
+    app.add_user("zhang.wei@rnd.example.net", "Zhang Wei", "rnd", &[]);
+    let token = app.token("admin@casebook.example");
+    let dir = app.data_dir().join("history");
+    std::fs::create_dir_all(&dir).expect("dir");
+    // 1. An export whose support engineer never shows a side (no scope, no signature).
+    std::fs::write(dir.join("quiet.txt"), QUIET_EXPORT).expect("write");
+    // 2. Mail from a support domain nobody configured, and 3. from an R&D engineer's
+    // private address.
+    let lab = [
+        eml(
+            "Wu Fang <wu.fang@lab-customer.example.org>",
+            "help@acme-support.example.com",
+            "lab-1@lab-customer.example.org",
+            None,
+            "Mon, 08 May 2023 09:00:00 +0800",
+            "Our lab machines do not activate.",
+        ),
+        eml(
+            "Li Na <li.na@acme-support.example.com>",
+            "wu.fang@lab-customer.example.org",
+            "lab-2@acme-support.example.com",
+            Some("lab-1@lab-customer.example.org"),
+            "Mon, 08 May 2023 10:00:00 +0800",
+            "Could you send the activation log, please?",
+        ),
+        eml(
+            "Wu Fang <wu.fang@lab-customer.example.org>",
+            "li.na@acme-support.example.com",
+            "lab-3@lab-customer.example.org",
+            Some("lab-2@acme-support.example.com"),
+            "Tue, 09 May 2023 09:00:00 +0800",
+            "Here it is.",
+        ),
+        eml(
+            "Wei <zw1987@home-mail.example.org>",
+            "li.na@acme-support.example.com",
+            "lab-4@home-mail.example.org",
+            Some("lab-3@lab-customer.example.org"),
+            "Tue, 09 May 2023 15:00:00 +0800",
+            "The log shows a blocked KMS port; open 1688.",
+        ),
+    ];
+    for (i, m) in lab.iter().enumerate() {
+        std::fs::write(dir.join(format!("lab-{i}.eml")), m).expect("write");
+    }
+    app.cli_ok(&["ingest", &dir.display().to_string()], None);
+    let app = app.start();
+
+    let quiet = "/api/cases/CAS-07101-R4N8WD";
+    let case = app.api_get(quiet, &token);
+    assert!(
+        directions(&case).iter().all(|(_, d)| d == "customer"),
+        "nothing shows Gao Lei's side yet: {:?}",
+        directions(&case)
+    );
+    assert_eq!(case["first_response_at"], Value::Null, "{case}");
+    // What people did in Casebook before the change.
+    post_ok(
+        &app,
+        &token,
+        &format!("{quiet}/notes"),
+        serde_json::json!({"body_text": "客户是老客户，优先处理"}),
+    );
+    let all = app.api_get("/api/cases", &token);
+    let lab_case = all["cases"]
+        .as_array()
+        .expect("cases")
+        .iter()
+        .find(|c| {
+            c["subject"]
+                .as_str()
+                .is_some_and(|s| s.contains("lab machines"))
+        })
+        .and_then(|c| c["number"].as_str())
+        .expect("the lab case")
+        .to_string();
+    let lab_path = format!("/api/cases/{lab_case}");
+    let before = app.api_get(&lab_path, &token);
+    assert_eq!(
+        directions(&before)
+            .iter()
+            .filter(|(_, d)| d == "customer")
+            .count(),
+        4,
+        "{:?}",
+        directions(&before)
+    );
+
+    // Every sender is listed with their cases and messages, once counted.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let gao = loop {
+        let v = app.api_get("/api/people?q=gao", &token);
+        if let Some(s) = v["senders"]
+            .as_array()
+            .and_then(|a| a.iter().find(|s| s["key"] == "name:gao lei").cloned())
+        {
+            break s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "senders not counted: {v}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_eq!(gao["messages"], 2, "{gao}");
+    assert_eq!(gao["cases"], 1, "{gao}");
+    assert_eq!(gao["side"], "customer", "{gao}");
+
+    // Support and managers may look, only admins decide.
+    app.add_user("wangbb@cmgos.example", "Wang Binbin", "support", &[]);
+    let support = app.token("wangbb@cmgos.example");
+    let (s, _) = app.api(
+        "POST",
+        "/api/senders",
+        Some(&support),
+        Some(br#"{"key":"name:gao lei","side":"support"}"#),
+    );
+    assert_eq!(s, 403);
+
+    // The admin says Gao Lei is support: the case is re-read from its mail.
+    let v = post_ok(
+        &app,
+        &token,
+        "/api/senders",
+        serde_json::json!({"key": "name:gao lei", "side": "support"}),
+    );
+    let job = wait_job(&app, &token, &v["job"]);
+    assert_eq!(job["total"], 1, "{job}");
+    assert_eq!(job["changed"], 1, "{job}");
+    let case = app.api_get(quiet, &token);
+    let dirs = directions(&case);
+    assert_eq!(
+        dirs.iter()
+            .filter(|(n, d)| n == "Gao Lei" && d == "support")
+            .count(),
+        2,
+        "{dirs:?}"
+    );
+    assert!(
+        dirs.iter()
+            .filter(|(n, _)| n == "Ma Ming")
+            .all(|(_, d)| d == "customer"),
+        "{dirs:?}"
+    );
+    assert!(
+        case["first_response_at"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("2023-05-04T02:30")),
+        "first response is Gao Lei's first mail: {}",
+        case["first_response_at"]
+    );
+    assert_eq!(case["status"], "waiting_customer", "{}", case["status"]);
+    // The note is still there.
+    assert!(
+        case["messages"]
+            .as_array()
+            .expect("messages")
+            .iter()
+            .any(|m| m["body_text"]
+                .as_str()
+                .is_some_and(|b| b.contains("优先处理"))),
+        "{case}"
+    );
+    assert_eq!(
+        sender(&app, &token, "gao", "name:gao lei")["side"],
+        "support"
+    );
+
+    // A staff domain marked on /people: Li Na's mail is support's.
+    let v = post_ok(
+        &app,
+        &token,
+        "/api/staff-domains",
+        serde_json::json!({"domain": "acme-support.example.com"}),
+    );
+    wait_job(&app, &token, &v["job"]);
+    // An R&D engineer's private address linked to their account: an R&D answer.
+    let v = post_ok(
+        &app,
+        &token,
+        "/api/senders",
+        serde_json::json!({"key": "addr:zw1987@home-mail.example.org", "account": "zhang.wei@rnd.example.net"}),
+    );
+    wait_job(&app, &token, &v["job"]);
+    let after = app.api_get(&lab_path, &token);
+    let dirs = directions(&after);
+    assert!(
+        dirs.contains(&("Li Na".into(), "support".into())),
+        "{dirs:?}"
+    );
+    assert!(
+        dirs.contains(&("Wei".into(), "from_rnd".into())),
+        "{dirs:?}"
+    );
+    assert!(
+        dirs.iter()
+            .filter(|(n, _)| n == "Wu Fang")
+            .all(|(_, d)| d == "customer"),
+        "{dirs:?}"
+    );
+    assert!(
+        after["first_response_at"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("2023-05-08T02:00")),
+        "{after}"
+    );
+    let li = sender(&app, &token, "li.na", "addr:li.na@acme-support.example.com");
+    assert_eq!(li["decided_by"], "domain", "{li}");
+    let zw = sender(&app, &token, "zw1987", "addr:zw1987@home-mail.example.org");
+    assert_eq!(zw["account"], "zhang.wei@rnd.example.net", "{zw}");
+
+    // And back: Gao Lei is a customer after all; the CLI re-reads one case the same way.
+    let people = app.api_get("/api/people", &token);
+    let gao_id = people["people"]
+        .as_array()
+        .expect("people")
+        .iter()
+        .find(|p| p["name"] == "Gao Lei")
+        .and_then(|p| p["id"].as_i64())
+        .expect("Gao Lei is a person now");
+    let v = post_ok(
+        &app,
+        &token,
+        &format!("/api/people/{gao_id}"),
+        serde_json::json!({"side": "customer"}),
+    );
+    wait_job(&app, &token, &v["job"]);
+    let case = app.api_get(quiet, &token);
+    assert!(
+        directions(&case)
+            .iter()
+            .all(|(_, d)| d == "customer" || d == "internal"),
+        "{:?}",
+        directions(&case)
+    );
+    assert_eq!(case["first_response_at"], Value::Null, "{case}");
+    let out = app.cli_ok(&["reanalyze", "--case", "CAS-07101-R4N8WD"], None);
+    assert!(out.contains("0 message(s) changed direction"), "{out}");
+}

@@ -63,7 +63,8 @@ struct NewEntry<'a> {
     created_at: NaiveDateTime,
 }
 
-/// Applies message row `row_id` (sent `at` by `author`, direction `dir`) to `case`.
+/// Applies message row `row_id` (sent `at` by `author`, direction `dir`) to `case`;
+/// a status change is audited when `audit` (not when a case is re-analysed).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn apply_events(
     conn: &mut DbConn,
@@ -75,6 +76,7 @@ pub(super) fn apply_events(
     body_masked: &str,
     author: &str,
     at: NaiveDateTime,
+    audit: bool,
 ) -> QueryResult<()> {
     let mut status = Status::parse(&case.status).unwrap_or(Status::New);
     let before = status;
@@ -226,7 +228,7 @@ pub(super) fn apply_events(
             cases_t::updated_at.eq(updated_at),
         ))
         .execute(conn)?;
-    if status != before {
+    if audit && status != before {
         crate::cases::audit(
             conn,
             Some(case.id),

@@ -142,6 +142,10 @@ pub(super) fn infer_side(
         return Ok(None);
     }
     let known = staff.learnt_side(conn, &pm.from_name, &pm.from_address)?;
+    if known == Some(Side::Customer) {
+        // An admin said so: what their mail shows no longer counts.
+        return Ok(None);
+    }
     let signals = read(own);
     let mut found = signals.side;
     if found.is_none() && known.is_none() {

@@ -10,6 +10,7 @@ pub mod order;
 mod pipeline;
 pub mod proposal;
 mod raw;
+pub mod replay;
 mod staff;
 mod thread;
 pub mod trust;
@@ -50,21 +51,73 @@ impl Rules {
         {
             prefixes.push(s.token_prefix.clone());
         }
+        let mut staff_domains: Vec<String> = s
+            .staff_domains
+            .iter()
+            .map(|d| d.trim().to_lowercase())
+            .collect();
+        // Support's own domain: the one its mail goes out from.
+        if let Some(d) = own_domain(&s.mail_from) {
+            if !staff_domains.contains(&d) {
+                staff_domains.push(d);
+            }
+        }
         Ok(Rules {
             token_re: extract::token_regex(&prefixes),
             serial,
             token_prefixes: prefixes,
             issue_prefix: s.token_prefix.clone(),
             trusted_authserv_ids: s.trusted_authserv_ids.clone(),
-            staff_domains: s
-                .staff_domains
-                .iter()
-                .map(|d| d.trim().to_lowercase())
-                .collect(),
+            staff_domains,
             reopen_window: Duration::days(s.reopen_window_days),
             max_message_bytes: s.max_message_bytes,
         })
     }
+}
+
+/// Mail providers anyone can have an address at: never a staff domain by inference.
+const PUBLIC_PROVIDERS: &[&str] = &[
+    "gmail.com",
+    "googlemail.com",
+    "outlook.com",
+    "hotmail.com",
+    "live.com",
+    "msn.com",
+    "yahoo.com",
+    "icloud.com",
+    "me.com",
+    "aol.com",
+    "proton.me",
+    "protonmail.com",
+    "gmx.com",
+    "gmx.de",
+    "mail.com",
+    "qq.com",
+    "foxmail.com",
+    "163.com",
+    "126.com",
+    "yeah.net",
+    "sina.com",
+    "sina.cn",
+    "sohu.com",
+    "aliyun.com",
+    "139.com",
+    "189.cn",
+];
+
+/// The domain of the `--mail-from` address when it is an organisation's own (a dotted
+/// domain, not a public mail provider, not a reserved test name).
+fn own_domain(mail_from: &str) -> Option<String> {
+    let addr = match (mail_from.rfind('<'), mail_from.rfind('>')) {
+        (Some(a), Some(b)) if a < b => &mail_from[a + 1..b],
+        _ => mail_from,
+    };
+    let (_, domain) = addr.trim().rsplit_once('@')?;
+    let d = domain.trim().to_lowercase();
+    let reserved = [".invalid", ".localhost", ".local", ".test"]
+        .iter()
+        .any(|r| d.ends_with(r));
+    (d.contains('.') && !reserved && !PUBLIC_PROVIDERS.contains(&d.as_str())).then_some(d)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -115,5 +168,22 @@ impl Outcome {
                     .unwrap_or_default()
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::own_domain;
+
+    #[test]
+    fn mail_from_gives_support_its_domain_unless_public() {
+        assert_eq!(
+            own_domain("CMGOS Support <support@CMGOS.com>"),
+            Some("cmgos.com".into())
+        );
+        assert_eq!(own_domain("support@cmgos.com"), Some("cmgos.com".into()));
+        assert_eq!(own_domain("Casebook <casebook@localhost>"), None);
+        assert_eq!(own_domain("Help <help@gmail.com>"), None);
+        assert_eq!(own_domain("x@host.invalid"), None);
     }
 }

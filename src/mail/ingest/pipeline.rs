@@ -412,6 +412,7 @@ impl Pipeline<'_> {
                 &body_masked,
                 &from_name,
                 sent_at,
+                true,
             )?;
             crate::cases::audit(
                 conn,

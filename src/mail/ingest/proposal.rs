@@ -96,6 +96,7 @@ pub fn apply_proposal(
             &body,
             &actor.name,
             sent_at,
+            true,
         )?;
         diesel::update(messages::table.find(row_id))
             .set((

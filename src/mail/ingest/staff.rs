@@ -15,6 +15,8 @@ use std::collections::HashMap;
 /// people learnt from threads (see `crate::people`), kept current as the run learns.
 pub struct Staff {
     users: Vec<User>,
+    /// Staff domains an admin marked on `/people` (beside `--staff-domains`).
+    domains: Vec<String>,
     people: Option<RefCell<HashMap<String, Side>>>,
 }
 
@@ -22,6 +24,7 @@ impl Staff {
     pub fn load(conn: &mut DbConn) -> QueryResult<Staff> {
         Ok(Staff {
             users: crate::auth::users::list(conn)?,
+            domains: crate::people::domains::list(conn)?,
             people: None,
         })
     }
@@ -30,6 +33,7 @@ impl Staff {
     pub fn load_for_batch(conn: &mut DbConn) -> QueryResult<Staff> {
         Ok(Staff {
             users: crate::auth::users::list(conn)?,
+            domains: crate::people::domains::list(conn)?,
             people: Some(RefCell::new(crate::people::all_keys(conn)?)),
         })
     }
@@ -93,13 +97,12 @@ impl Staff {
         self.identify(name, address).is_some()
     }
 
-    fn identify(&self, name: &str, address: &str) -> Option<&User> {
+    /// The account `name`/`address` belongs to: by address (the account's own or an
+    /// address alias), else by name or name alias.
+    pub fn identify(&self, name: &str, address: &str) -> Option<&User> {
+        let address = address.trim();
         if !address.is_empty() {
-            if let Some(u) = self
-                .users
-                .iter()
-                .find(|u| u.email.eq_ignore_ascii_case(address))
-            {
+            if let Some(u) = self.users.iter().find(|u| u.has_address(address)) {
                 return Some(u);
             }
         }
@@ -117,7 +120,15 @@ impl Staff {
         }
         self.users
             .iter()
-            .find(|u| !u.disabled && u.email.eq_ignore_ascii_case(address))
+            .find(|u| !u.disabled && u.has_address(address))
+    }
+
+    /// Whether `address` is in a staff domain (configured or marked by an admin).
+    pub fn in_staff_domain(&self, rules: &Rules, address: &str) -> bool {
+        address.rsplit_once('@').is_some_and(|(_, d)| {
+            let d = d.trim().to_lowercase();
+            rules.staff_domains.contains(&d) || self.domains.contains(&d)
+        })
     }
 
     fn is_rnd_name(&self, name: &str) -> bool {
@@ -129,7 +140,7 @@ impl Staff {
     fn is_rnd_address(&self, address: &str) -> bool {
         self.users
             .iter()
-            .any(|u| u.role() == Role::Rnd && u.email.eq_ignore_ascii_case(address))
+            .any(|u| u.role() == Role::Rnd && u.has_address(address.trim()))
     }
 }
 
@@ -170,11 +181,8 @@ pub(super) fn direction(
     hint: Hint,
 ) -> (Direction, Option<User>) {
     let user = staff.identify(&pm.from_name, &pm.from_address).cloned();
-    let staff_domain = pm
-        .from_address
-        .rsplit_once('@')
-        .is_some_and(|(_, d)| rules.staff_domains.iter().any(|s| s == d));
-    let is_staff = user.is_some() || staff_domain || hint.side.is_some();
+    let staff_domain = staff.in_staff_domain(rules, &pm.from_address);
+    let is_staff = user.is_some() || staff_domain || hint.side.is_some_and(Side::is_staff);
     if !is_staff {
         return (Direction::Customer, None);
     }

@@ -3,6 +3,11 @@
 //!
 //! Accounts, aliases and staff domains always win; what is learnt here structures
 //! imported history only (live mail acts as staff only from a verified identity).
+//!
+//! [`senders`] keeps every sender seen, [`domains`] the staff domains an admin marked.
+
+pub mod domains;
+pub mod senders;
 
 use crate::db::schema::{people, person_keys};
 use crate::db::DbConn;
@@ -14,6 +19,8 @@ use diesel::prelude::*;
 pub enum Side {
     Support,
     Rnd,
+    /// An admin said so: the thread's signals no longer count for this person.
+    Customer,
 }
 
 impl Side {
@@ -21,13 +28,20 @@ impl Side {
         match self {
             Side::Support => "support",
             Side::Rnd => "rnd",
+            Side::Customer => "customer",
         }
+    }
+
+    /// Whether this side is staff (support or R&D).
+    pub fn is_staff(self) -> bool {
+        self != Side::Customer
     }
 
     pub fn parse(s: &str) -> Option<Side> {
         match s {
             "support" => Some(Side::Support),
             "rnd" => Some(Side::Rnd),
+            "customer" => Some(Side::Customer),
             _ => None,
         }
     }
@@ -238,20 +252,71 @@ pub fn list(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<PersonView>> {
         .collect())
 }
 
-/// An admin decides a person's side (`Some`), or that they are a customer after all
-/// (`None`: forgotten, so the thread decides again). Returns whether the person existed.
-pub fn set_side(conn: &mut DbConn, id: i64, side: Option<Side>) -> QueryResult<bool> {
-    let n = match side {
-        Some(s) => diesel::update(people::table.find(id))
-            .set((
-                people::side.eq(s.as_str()),
-                people::evidence.eq("admin"),
-                people::updated_at.eq(crate::now()),
-            ))
-            .execute(conn)?,
-        None => diesel::delete(people::table.find(id)).execute(conn)?,
-    };
-    Ok(n == 1)
+/// An admin decides a person's side; `Customer` is kept too, so that the thread's
+/// signals stop counting for them. Returns the person's keys (for re-analysis), or
+/// `None` when there is no such person.
+pub fn set_side(conn: &mut DbConn, id: i64, side: Side) -> QueryResult<Option<Vec<String>>> {
+    let n = diesel::update(people::table.find(id))
+        .set((
+            people::side.eq(side.as_str()),
+            people::evidence.eq("admin"),
+            people::updated_at.eq(crate::now()),
+        ))
+        .execute(conn)?;
+    if n != 1 {
+        return Ok(None);
+    }
+    Ok(Some(keys_of(conn, id)?))
+}
+
+/// Every key of person `id`.
+pub fn keys_of(conn: &mut DbConn, id: i64) -> QueryResult<Vec<String>> {
+    person_keys::table
+        .filter(person_keys::person_id.eq(id))
+        .order(person_keys::key.asc())
+        .select(person_keys::key)
+        .load(conn)
+}
+
+/// An admin decides the side of the sender known by `name`/`address`: the person
+/// already known by one of those keys, or a new one. Returns their keys.
+pub fn set_side_of_sender(
+    conn: &mut DbConn,
+    name: &str,
+    address: Option<&str>,
+    side: Side,
+) -> QueryResult<Vec<String>> {
+    let mut keys: Vec<String> = Vec::new();
+    keys.extend(address.and_then(address_key));
+    keys.extend(name_key(name));
+    let known: Option<i64> = person_keys::table
+        .filter(person_keys::key.eq_any(&keys))
+        .select(person_keys::person_id)
+        .first(conn)
+        .optional()?;
+    match known {
+        Some(id) => Ok(set_side(conn, id, side)?.unwrap_or_default()),
+        None => {
+            let now = crate::now();
+            learn(
+                conn,
+                &Learned {
+                    name: if name.trim().is_empty() {
+                        address.unwrap_or_default()
+                    } else {
+                        name
+                    },
+                    address,
+                    side,
+                    evidence: "admin",
+                    case_id: None,
+                    aliases: &[],
+                    at: now,
+                },
+            )?;
+            Ok(keys)
+        }
+    }
 }
 
 #[cfg(test)]

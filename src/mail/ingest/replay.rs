@@ -1,0 +1,283 @@
+//! Re-analysis of one case from its stored mail, after who-is-who changed (an admin set
+//! a person's side, linked a sender to an account, marked a staff domain).
+//!
+//! The mail-derived structure is rebuilt in the thread's own order: each received
+//! message's direction (imported history by accounts, staff domains and what is learnt;
+//! live mail keeps the direction its verified or unverified arrival gave it — live mail
+//! never acts on inference), the scope definitions, closure summaries, escalations and
+//! answers that came from mail, status, first contact, first response and closing time.
+//! What people did in Casebook stays: replies and other mail sent from Casebook, notes,
+//! scopes and closures written on the case page, escalations opened or answered there,
+//! the assignee, priority, and a status someone set by hand.
+
+use super::events::apply_events;
+use super::staff::{direction, Direction, Hint, Staff};
+use super::trust::Arrival;
+use super::{infer, Rules};
+use crate::cases::{self, Status};
+use crate::db::schema::{
+    audit_events, cases as cases_t, closures, escalation_entries, escalations, messages, scopes,
+};
+use crate::db::DbConn;
+use crate::mail::{extract, ParsedMail};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+/// What re-analysis changed on one case.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Replayed {
+    /// Received messages whose direction changed.
+    pub directions: usize,
+    pub status_before: String,
+    pub status_after: String,
+}
+
+impl Replayed {
+    pub fn changed(&self) -> bool {
+        self.directions > 0 || self.status_before != self.status_after
+    }
+}
+
+/// Actions in the audit by which people decided a case's status in Casebook.
+const STATUS_WORK: &[&str] = &[
+    "status.set",
+    "case.closed",
+    "proposal.applied",
+    "escalation.opened",
+    "escalation.closed",
+    "reply.sent",
+];
+
+type MsgRow = (
+    i64,
+    Option<i64>,
+    String,
+    String,
+    String,
+    String,
+    String,
+    bool,
+    String,
+    String,
+    NaiveDateTime,
+);
+
+fn parse_direction(s: &str) -> Option<Direction> {
+    match s {
+        "customer" => Some(Direction::Customer),
+        "support" => Some(Direction::Support),
+        "to_rnd" => Some(Direction::ToRnd),
+        "from_rnd" => Some(Direction::FromRnd),
+        _ => None,
+    }
+}
+
+/// Re-analyses case `case_id` inside the caller's write transaction. A merged case is
+/// left alone (its mail lives on the survivor).
+pub fn reanalyze_case(
+    conn: &mut DbConn,
+    rules: &Rules,
+    staff: &Staff,
+    case_id: i64,
+) -> QueryResult<Replayed> {
+    if !crate::db::is_sqlite(conn) {
+        cases::merge::lock_rows(conn, &[case_id])?;
+    }
+    let Some(before) = cases::find(conn, case_id)? else {
+        return Ok(Replayed::default());
+    };
+    if before.merged_into.is_some() {
+        return Ok(Replayed::default());
+    }
+    let rows: Vec<MsgRow> = messages::table
+        .filter(messages::case_id.eq(case_id))
+        .order((messages::sent_at.asc(), messages::id.asc()))
+        .select((
+            messages::id,
+            messages::raw_id,
+            messages::from_name,
+            messages::from_address,
+            messages::to_addrs,
+            messages::subject,
+            messages::body_text,
+            messages::is_auto_reply,
+            messages::direction,
+            messages::source,
+            messages::sent_at,
+        ))
+        .load(conn)?;
+    let received: Vec<i64> = rows.iter().filter(|r| r.1.is_some()).map(|r| r.0).collect();
+    // What came from mail goes; what people wrote in Casebook stays.
+    diesel::delete(closures::table.filter(closures::message_row_id.eq_any(&received)))
+        .execute(conn)?;
+    diesel::delete(scopes::table.filter(scopes::message_row_id.eq_any(&received))).execute(conn)?;
+    let escs: Vec<i64> = escalations::table
+        .filter(escalations::case_id.eq(case_id))
+        .select(escalations::id)
+        .load(conn)?;
+    diesel::delete(
+        escalation_entries::table
+            .filter(escalation_entries::escalation_id.eq_any(&escs))
+            .filter(escalation_entries::message_row_id.eq_any(&received)),
+    )
+    .execute(conn)?;
+    let from_mail = escalations::message_row_id
+        .eq_any(&received)
+        .or(escalations::message_row_id
+            .is_null()
+            .and(escalations::question.eq(""))
+            .and(escalations::help_needed.is_null()));
+    let kept_entries = escalation_entries::table
+        .filter(escalation_entries::escalation_id.eq(escalations::id))
+        .select(escalation_entries::id);
+    diesel::delete(
+        escalations::table
+            .filter(escalations::case_id.eq(case_id))
+            .filter(from_mail)
+            .filter(diesel::dsl::not(diesel::dsl::exists(kept_entries))),
+    )
+    .execute(conn)?;
+    diesel::update(cases_t::table.find(case_id))
+        .set((
+            cases_t::status.eq(Status::New.as_str()),
+            cases_t::first_customer_at.eq(None::<NaiveDateTime>),
+            cases_t::first_response_at.eq(None::<NaiveDateTime>),
+            cases_t::closed_at.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)?;
+    let mut out = Replayed {
+        status_before: before.status.clone(),
+        ..Replayed::default()
+    };
+    for (id, raw_id, from_name, from_address, to, subject, body, auto, dir_was, source, at) in rows
+    {
+        let Some(case) = cases::find(conn, case_id)? else {
+            break;
+        };
+        let Some(was) = parse_direction(&dir_was) else {
+            continue;
+        };
+        if raw_id.is_none() {
+            // Sent from Casebook: it stops the first-response clock and waits on the
+            // customer, as when it was sent.
+            if was == Direction::Support {
+                sent_from_casebook(conn, &case, at)?;
+            }
+            continue;
+        }
+        let pm = ParsedMail {
+            message_id: None,
+            in_reply_to: Vec::new(),
+            references: Vec::new(),
+            thread_key: None,
+            subject,
+            from_name,
+            from_address,
+            to: to
+                .split(',')
+                .map(|a| a.trim().to_string())
+                .filter(|a| !a.is_empty())
+                .collect(),
+            sent_at: Some(at),
+            body_text: body,
+            is_auto_reply: auto,
+            is_own_loop: false,
+            attachments: Vec::new(),
+            auth_results: Vec::new(),
+        };
+        let dir = match Arrival::of_source(&source) {
+            Arrival::Live => was,
+            Arrival::Import => {
+                let own = infer::own_text(&pm.body_text);
+                let side = infer::infer_side(conn, staff, &pm, own, Some(&case), at)?;
+                let greets_rnd = match extract::greeting(own) {
+                    extract::Greeting::Name(n) => staff.learnt_rnd_name(conn, &n)?,
+                    _ => false,
+                };
+                direction(staff, rules, &pm, Hint { side, greets_rnd }).0
+            }
+        };
+        if dir != was {
+            out.directions += 1;
+            diesel::update(messages::table.find(id))
+                .set(messages::direction.eq(dir.as_str()))
+                .execute(conn)?;
+        }
+        let author = if pm.from_name.is_empty() {
+            pm.from_address.clone()
+        } else {
+            pm.from_name.clone()
+        };
+        apply_events(
+            conn,
+            &rules.serial,
+            &case,
+            id,
+            dir,
+            &pm,
+            &pm.body_text,
+            &author,
+            at,
+            false,
+        )?;
+    }
+    // A status people set in Casebook stands; so do the times that did not move.
+    let worked: bool = diesel::select(diesel::dsl::exists(
+        audit_events::table
+            .filter(audit_events::case_id.eq(case_id))
+            .filter(audit_events::action.eq_any(STATUS_WORK)),
+    ))
+    .get_result(conn)?;
+    if worked {
+        diesel::update(cases_t::table.find(case_id))
+            .set((
+                cases_t::status.eq(&before.status),
+                cases_t::closed_at.eq(before.closed_at),
+            ))
+            .execute(conn)?;
+    }
+    diesel::update(
+        cases_t::table
+            .find(case_id)
+            .filter(cases_t::updated_at.lt(before.updated_at)),
+    )
+    .set(cases_t::updated_at.eq(before.updated_at))
+    .execute(conn)?;
+    let after = cases::find(conn, case_id)?;
+    out.status_after = after.map(|c| c.status).unwrap_or_default();
+    if out.changed() {
+        cases::audit(
+            conn,
+            Some(case_id),
+            "casebook",
+            "case.reanalyzed",
+            &format!(
+                "{} message(s) re-read; {} → {}",
+                out.directions, out.status_before, out.status_after
+            ),
+        )?;
+    }
+    Ok(out)
+}
+
+/// A reply sent from Casebook at `at`, replayed: first response, waiting on the customer.
+fn sent_from_casebook(
+    conn: &mut DbConn,
+    case: &cases::CaseRow,
+    at: NaiveDateTime,
+) -> QueryResult<()> {
+    let status = Status::parse(&case.status).unwrap_or(Status::New);
+    let next = if matches!(status, Status::New | Status::Open) {
+        Status::WaitingCustomer
+    } else {
+        status
+    };
+    let first = case.first_response_at.or(Some(at));
+    diesel::update(cases_t::table.find(case.id))
+        .set((
+            cases_t::status.eq(next.as_str()),
+            cases_t::first_response_at.eq(first),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
