@@ -227,6 +227,66 @@ pub fn run_all(conn: &mut DbConn, rules: &Rules, progress: &dyn Fn(i64, i64)) ->
     }
 }
 
+/// After an import: the cases where a sender the import recognised as staff (people
+/// learnt after `people_before`, the highest person id before it) still speaks as the
+/// customer — their mail came before the evidence — are re-read at once. Returns how
+/// many cases were re-read.
+pub fn after_import(conn: &mut DbConn, rules: &Rules, people_before: i64) -> QueryResult<usize> {
+    use crate::db::schema::{messages, people, person_keys};
+    let learnt: Vec<String> = person_keys::table
+        .inner_join(people::table)
+        .filter(people::id.gt(people_before))
+        .filter(people::side.ne("customer"))
+        .select(person_keys::key)
+        .load(conn)?;
+    if learnt.is_empty() {
+        return Ok(0);
+    }
+    senders::index_all(conn)?;
+    let learnt: std::collections::HashSet<String> = learnt.into_iter().collect();
+    let keys: Vec<&String> = learnt.iter().collect();
+    let mut ids = Vec::new();
+    for chunk in keys.chunks(500) {
+        let chunk: Vec<String> = chunk.iter().map(|k| (*k).clone()).collect();
+        ids.extend(senders::cases_of(conn, &chunk)?);
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    let staff = Staff::load(conn)?;
+    let mut n = 0;
+    for id in ids {
+        let customers: Vec<(String, String)> = messages::table
+            .filter(messages::case_id.eq(id))
+            .filter(messages::direction.eq("customer"))
+            .filter(messages::raw_id.is_not_null())
+            .select((messages::from_name, messages::from_address))
+            .load(conn)?;
+        let misread = customers.iter().any(|(name, address)| {
+            [
+                crate::people::address_key(address),
+                crate::people::name_key(name),
+            ]
+            .into_iter()
+            .flatten()
+            .any(|k| learnt.contains(&k))
+        });
+        if misread {
+            crate::db::write_tx(conn, |c| reanalyze_case(c, rules, &staff, id))?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// The highest person id so far (0: none).
+pub fn people_mark(conn: &mut DbConn) -> QueryResult<i64> {
+    use crate::db::schema::people;
+    Ok(people::table
+        .select(diesel::dsl::max(people::id))
+        .first::<Option<i64>>(conn)?
+        .unwrap_or(0))
+}
+
 /// One job as `/people` shows it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct JobView {

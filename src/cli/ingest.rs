@@ -146,6 +146,10 @@ pub(super) fn ingest(state: &AppState, paths: &[PathBuf], json: bool) -> ExitCod
             }
         }
     });
+    let people_before = match crate::cases::reanalysis::people_mark(&mut conn) {
+        Ok(m) => m,
+        Err(e) => return fail(e),
+    };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let report = ingest_bulk(
@@ -156,6 +160,16 @@ pub(super) fn ingest(state: &AppState, paths: &[PathBuf], json: bool) -> ExitCod
         inputs,
         |o| writeln!(out, "{}", o.line(json)),
     );
+    if report.is_ok() {
+        // A sender recognised as staff late in the import: their earlier mail re-read.
+        match crate::cases::reanalysis::after_import(&mut conn, &state.rules, people_before) {
+            Ok(0) => {}
+            Ok(n) => eprintln!(
+                "re-read {n} case(s) where a sender was recognised as staff later in the import"
+            ),
+            Err(e) => return fail(e),
+        }
+    }
     match report {
         Ok(r) if json => {
             eprintln!("{}", summary(&r.counts));

@@ -190,6 +190,8 @@ fn a_second_export_and_a_customer_who_quotes_the_scope_stays_a_customer() {
         [("Zhou Min".to_string(), "customer".to_string())]
     );
     assert_eq!(case["escalations"].as_array().map(Vec::len), Some(0));
+    // What it would do, coming from whom history shows as support, is offered to staff.
+    assert_eq!(case["messages"][0]["proposal"], "escalation", "{case}");
 }
 
 /// Imported history keeps its own clock: an unanswered thread from 2023 is not overdue
@@ -582,4 +584,43 @@ fn who_is_who_changes_re_read_the_cases_from_their_mail_and_keep_what_people_did
     assert_eq!(case["first_response_at"], Value::Null, "{case}");
     let out = app.cli_ok(&["reanalyze", "--case", "CAS-07101-R4N8WD"], None);
     assert!(out.contains("0 message(s) changed direction"), "{out}");
+}
+
+#[test]
+fn a_sender_recognised_late_in_an_import_is_staff_in_their_earlier_threads_too() {
+    let app = TestApp::new();
+    app.add_user("admin@casebook.example", "Admin", "admin", &[]);
+    let token = app.token("admin@casebook.example");
+    let dir = app.data_dir().join("history");
+    std::fs::create_dir_all(&dir).expect("dir");
+    // January: Sun Li answers plainly. February: Sun Li writes a scope definition.
+    std::fs::write(
+        dir.join("a.txt"),
+        "邮件主题：[Case: CAS-07201-A2B3C4] 蓝屏 CMIT:0002201\n\n====第1封邮件====\n\n发件人：Qian Jun\n发送时间：2023-01-09 09:00:00+08:00\n邮件内容:\n电脑蓝屏，错误 0x0000007B。\n钱军\n\n====第2封邮件====\n\n发件人：Sun Li\n发送时间：2023-01-09 11:00:00+08:00\n邮件内容:\n钱先生您好，请把 minidump 文件发给我们。\n孙丽\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.join("b.txt"),
+        "邮件主题：[Case: CAS-07202-D5E6F7] 激活失败 CMIT:0002202\n\n====第1封邮件====\n\n发件人：Zhao Yan\n发送时间：2023-02-13 09:00:00+08:00\n邮件内容:\n激活失败，错误 0xC004F074。\n\n====第2封邮件====\n\n发件人：Sun Li\n发送时间：2023-02-13 10:00:00+08:00\n邮件内容:\n赵女士您好：\n问题定义：\n激活客户端报错 0xC004F074。\n问题范围：\n财务部的 10 台电脑。\n孙丽\n",
+    )
+    .expect("write");
+    let out = app.cli(&["ingest", &dir.display().to_string()], None);
+    assert!(out.status.success(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("re-read 1 case(s)"), "{err}");
+    let app = app.start();
+    let case = app.api_get("/api/cases/CAS-07201-A2B3C4", &token);
+    assert_eq!(
+        directions(&case),
+        [
+            ("Qian Jun".to_string(), "customer".to_string()),
+            ("Sun Li".to_string(), "support".to_string())
+        ]
+    );
+    assert!(
+        case["first_response_at"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("2023-01-09T03:00")),
+        "{case}"
+    );
 }

@@ -287,6 +287,11 @@ impl Pipeline<'_> {
                 super::trust::Arrival::Import => {
                     super::infer::infer_side(conn, staff, pm, own, found.as_ref(), sent_at)?
                 }
+                // Live mail never acts on what history showed, but what a sender known
+                // from history recognisably does is offered to staff (a proposal).
+                super::trust::Arrival::Live if !verified => staff
+                    .learnt_side(conn, &pm.from_name, &pm.from_address)?
+                    .filter(|s| s.is_staff()),
                 super::trust::Arrival::Live => None,
             };
             // Names learnt from history route imported mail only (the trust boundary).
