@@ -196,12 +196,27 @@ fn notify_rnd(
 
 /// The escalation's case, and whether the escalation is closed.
 fn escalation_case(c: &mut DbConn, id: i64) -> WResult<(CaseRow, bool)> {
-    let (case_id, status): (i64, String) = escalations::table
-        .find(id)
-        .select((escalations::case_id, escalations::status))
-        .first(c)
-        .optional()?
-        .ok_or(WorkflowError::NotFound)?;
+    let read = |c: &mut DbConn| -> WResult<(i64, String)> {
+        escalations::table
+            .find(id)
+            .select((escalations::case_id, escalations::status))
+            .first(c)
+            .optional()?
+            .ok_or(WorkflowError::NotFound)
+    };
+    let (mut case_id, mut status) = read(c)?;
+    // The case row first, then the escalation's (the order a merge takes them in, so
+    // the two cannot deadlock on PostgreSQL); a merge that moved the escalation while
+    // we waited is followed.
+    for _ in 0..4 {
+        crate::cases::merge::lock_rows(c, &[case_id])?;
+        let now = read(c)?;
+        if now.0 == case_id {
+            status = now.1;
+            break;
+        }
+        (case_id, status) = now;
+    }
     let case = crate::cases::find(c, case_id)?.ok_or(WorkflowError::NotFound)?;
     let closed = EscalationStatus::parse(&status) == Some(EscalationStatus::Closed);
     Ok((case, closed))

@@ -15,6 +15,8 @@ pub struct Head {
     pub ids: Vec<String>,
     /// Seconds since the epoch, from the Date header.
     pub date: Option<i64>,
+    /// Whether `ids[0]` is the message's own Message-ID (the rest are references).
+    pub has_own_id: bool,
 }
 
 impl Head {
@@ -29,31 +31,35 @@ impl Head {
         }
         let msg = mail_parser::MessageParser::default().parse_headers(raw)?;
         let mut ids: Vec<String> = Vec::new();
-        let mut push = |id: &str| {
+        let push = |ids: &mut Vec<String>, id: &str| {
             let id = id.trim().trim_start_matches('<').trim_end_matches('>');
             if extract::plausible_message_id(id) && !ids.iter().any(|x| x == id) {
                 ids.push(id.to_string());
             }
         };
         if let Some(id) = msg.message_id() {
-            push(id);
+            push(&mut ids, id);
         }
+        let has_own_id = !ids.is_empty();
         for h in [msg.in_reply_to(), msg.references()] {
             match h {
-                mail_parser::HeaderValue::Text(t) => push(t),
-                mail_parser::HeaderValue::TextList(l) => l.iter().for_each(|t| push(t)),
+                mail_parser::HeaderValue::Text(t) => push(&mut ids, t),
+                mail_parser::HeaderValue::TextList(l) => l.iter().for_each(|t| push(&mut ids, t)),
                 _ => {}
             }
         }
         Some(Head {
             ids,
             date: msg.date().map(|d| d.to_timestamp()),
+            has_own_id,
         })
     }
 }
 
 /// The order to file `heads` in (indexes into `heads`): threads by their oldest
-/// message, each thread oldest first; ties and undated inputs keep file order.
+/// message, each thread oldest first; ties keep file order. An undated message goes
+/// right after the newest dated message it references (first when it references
+/// nothing: a thread's root).
 pub fn thread_order(heads: &[Option<Head>]) -> Vec<usize> {
     let n = heads.len();
     let mut parent: Vec<usize> = (0..n).collect();
@@ -85,7 +91,37 @@ pub fn thread_order(heads: &[Option<Head>]) -> Vec<usize> {
             }
         }
     }
+    let hash = |id: &str| {
+        let mut s = DefaultHasher::new();
+        id.hash(&mut s);
+        s.finish()
+    };
+    let own: HashMap<u64, usize> = heads
+        .iter()
+        .enumerate()
+        .filter_map(|(i, h)| {
+            let h = h.as_ref()?;
+            h.has_own_id.then(|| (hash(&h.ids[0]), i))
+        })
+        .collect();
     let date = |i: usize| heads[i].as_ref().and_then(|h| h.date).unwrap_or(i64::MAX);
+    // (when, after its parent) for sorting inside a thread.
+    let when = |i: usize| -> (i64, u8) {
+        let Some(h) = heads[i].as_ref() else {
+            return (i64::MAX, 0);
+        };
+        if let Some(d) = h.date {
+            return (d, 0);
+        }
+        let refs = &h.ids[usize::from(h.has_own_id)..];
+        if refs.is_empty() {
+            return (i64::MIN, 0);
+        }
+        refs.iter()
+            .filter_map(|r| own.get(&hash(r)).and_then(|&j| heads[j].as_ref()?.date))
+            .max()
+            .map_or((i64::MAX, 0), |d| (d, 1))
+    };
     let mut first: HashMap<usize, (i64, usize)> = HashMap::new();
     for i in 0..n {
         let r = root(&mut parent, i);
@@ -95,7 +131,7 @@ pub fn thread_order(heads: &[Option<Head>]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by_key(|&i| {
         let r = root(&mut parent, i);
-        (first[&r], date(i), i)
+        (first[&r], when(i), i)
     });
     order
 }
@@ -108,7 +144,26 @@ mod tests {
         Some(Head {
             ids: ids.iter().map(|s| s.to_string()).collect(),
             date: Some(date),
+            has_own_id: true,
         })
+    }
+
+    #[test]
+    fn an_undated_reply_follows_its_parent_and_an_undated_root_comes_first() {
+        let undated = |ids: &[&str]| {
+            Some(Head {
+                ids: ids.iter().map(|s| s.to_string()).collect(),
+                date: None,
+                has_own_id: true,
+            })
+        };
+        let heads = vec![
+            undated(&["r2@x", "r1@x"]),    // 0: answers r1, no Date
+            head(&["r3@x", "r2@x"], 40),   // 1
+            head(&["r1@x", "root@x"], 20), // 2
+            undated(&["root@x"]),          // 3: the root, no Date
+        ];
+        assert_eq!(thread_order(&heads), vec![3, 2, 0, 1]);
     }
 
     #[test]
