@@ -584,6 +584,28 @@ fn who_is_who_changes_re_read_the_cases_from_their_mail_and_keep_what_people_did
     assert_eq!(case["first_response_at"], Value::Null, "{case}");
     let out = app.cli_ok(&["reanalyze", "--case", "CAS-07101-R4N8WD"], None);
     assert!(out.contains("0 message(s) changed direction"), "{out}");
+
+    // The page: every sender, the staff domains, the jobs; its forms need the CSRF token.
+    let b = app.browser();
+    b.login("admin@casebook.example", crate::helpers::PASSWORD);
+    let html = b.get("/people");
+    assert_eq!(html.status, 200);
+    for text in ["Gao Lei", "wu.fang@lab-customer.example.org", "acme-support.example.com", "<progress"] {
+        assert!(html.body.contains(text), "{text} not on /people");
+    }
+    let refused = b.post("/people/domains", &[("domain", "other.example.org")]);
+    assert!(refused.status == 403 || refused.status == 400, "{}", refused.status);
+    let csrf = b.csrf("/people");
+    let done = b.post(
+        "/people/domains",
+        &[("domain", "other.example.org"), ("csrf_token", &csrf)],
+    );
+    assert!(done.status < 400, "{}", done.status);
+    assert!(
+        app.api_get("/api/people", &token)["domains"]
+            .as_array()
+            .is_some_and(|d| d.iter().any(|x| x == "other.example.org"))
+    );
 }
 
 #[test]
