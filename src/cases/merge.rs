@@ -508,6 +508,23 @@ pub fn undo(conn: &mut DbConn, id: i64, actor: &str) -> Result<String, MergeErro
         move_back!(conn, moved, audit_events, merged);
         move_back!(conn, moved, case_codes, merged);
         move_back!(conn, moved, case_serials, merged);
+        // What a re-analysis rebuilt since the merge from the moved mail (new rows, not
+        // in the record) goes back with that mail.
+        if let Some(ids) = moved.rows.get("messages") {
+            for chunk in ids.chunks(500) {
+                diesel::update(scopes::table.filter(scopes::message_row_id.eq_any(chunk)))
+                    .set(scopes::case_id.eq(merged))
+                    .execute(conn)?;
+                diesel::update(closures::table.filter(closures::message_row_id.eq_any(chunk)))
+                    .set(closures::case_id.eq(merged))
+                    .execute(conn)?;
+                diesel::update(
+                    escalations::table.filter(escalations::message_row_id.eq_any(chunk)),
+                )
+                .set(escalations::case_id.eq(merged))
+                .execute(conn)?;
+            }
+        }
         restore_survivor(conn, survivor, &moved)?;
         diesel::update(cases::table.find(merged))
             .set((

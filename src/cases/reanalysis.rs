@@ -164,7 +164,7 @@ pub fn run_some(conn: &mut DbConn, rules: &Rules, batch: i64) -> QueryResult<usi
     let staff = Staff::load(conn)?;
     let mut n = 0;
     for case_id in queued {
-        crate::db::write_tx(conn, |conn| -> QueryResult<()> {
+        let done = crate::db::write_tx(conn, |conn| -> QueryResult<()> {
             let claimed = diesel::delete(
                 reanalysis_queue::table
                     .filter(reanalysis_queue::job_id.eq(job))
@@ -182,7 +182,28 @@ pub fn run_some(conn: &mut DbConn, rules: &Rules, batch: i64) -> QueryResult<usi
                 ))
                 .execute(conn)?;
             Ok(())
-        })?;
+        });
+        if let Err(e) = done {
+            // One case that cannot be re-read does not hold up the job or the ones
+            // after it: it is counted, and the job keeps the error to show.
+            tracing::warn!(job, case_id, error = %e, "re-analysis of a case failed");
+            let error = format!("case {case_id}: {e}");
+            crate::db::write_tx(conn, |conn| -> QueryResult<()> {
+                diesel::delete(
+                    reanalysis_queue::table
+                        .filter(reanalysis_queue::job_id.eq(job))
+                        .filter(reanalysis_queue::case_id.eq(case_id)),
+                )
+                .execute(conn)?;
+                diesel::update(reanalysis_jobs::table.find(job))
+                    .set((
+                        reanalysis_jobs::done.eq(reanalysis_jobs::done + 1i64),
+                        reanalysis_jobs::error.eq(error),
+                    ))
+                    .execute(conn)?;
+                Ok(())
+            })?;
+        }
         n += 1;
     }
     Ok(n)
@@ -299,6 +320,8 @@ pub struct JobView {
     pub changed: i64,
     pub created_at: String,
     pub finished_at: Option<String>,
+    /// The last case that could not be re-read, and why.
+    pub error: Option<String>,
 }
 
 type JobRow = (
@@ -311,6 +334,7 @@ type JobRow = (
     i64,
     NaiveDateTime,
     Option<NaiveDateTime>,
+    Option<String>,
 );
 
 fn view(r: JobRow) -> JobView {
@@ -325,6 +349,7 @@ fn view(r: JobRow) -> JobView {
         changed: r.6,
         created_at: fmt(r.7),
         finished_at: r.8.map(fmt),
+        error: r.9,
     }
 }
 
@@ -338,6 +363,7 @@ const COLUMNS: (
     reanalysis_jobs::changed,
     reanalysis_jobs::created_at,
     reanalysis_jobs::finished_at,
+    reanalysis_jobs::error,
 ) = (
     reanalysis_jobs::id,
     reanalysis_jobs::reason,
@@ -348,6 +374,7 @@ const COLUMNS: (
     reanalysis_jobs::changed,
     reanalysis_jobs::created_at,
     reanalysis_jobs::finished_at,
+    reanalysis_jobs::error,
 );
 
 /// The newest `limit` jobs.

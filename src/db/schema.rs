@@ -119,6 +119,7 @@ diesel::table! {
         body_text -> Text,
         source -> Text,
         proposal -> Nullable<Text>,
+        counted -> Bool,
     }
 }
 

@@ -487,6 +487,7 @@ pub const ENTRIES: &[(&str, &str, &str)] = &[
     ("people.job.when", "时间", "When"),
     ("people.domains", "员工域名", "Staff domains"),
     ("people.domains.help", "来自这些域名的邮件属于我方员工（技术支持，除非账号或线程表明是研发）。命令行参数 --staff-domains 中的域名也同样适用。", "Mail from these domains is staff's (support, unless an account or the thread says R&D). Domains given with --staff-domains count too."),
+    ("people.domains.configured", "配置中的员工域名（--staff-domains，以及 --mail-from 的域名）：", "Staff domains from the configuration (--staff-domains, and --mail-from's own domain):"),
     ("people.domains.none", "还没有标记员工域名。", "No staff domain marked yet."),
     ("people.domains.add", "域名", "Domain"),
     ("people.domains.mark", "标记为员工域名", "Mark as staff domain"),

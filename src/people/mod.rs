@@ -278,45 +278,53 @@ pub fn keys_of(conn: &mut DbConn, id: i64) -> QueryResult<Vec<String>> {
         .load(conn)
 }
 
-/// An admin decides the side of the sender known by `name`/`address`: the person
-/// already known by one of those keys, or a new one. Returns their keys.
+/// An admin decides the side of the sender known by `address` (else, for mail that
+/// carries names only, by `name`): the person already known by that key, or a new one
+/// known by it alone (a display name such as "Support" is never pinned for everyone
+/// who uses it when there is an address). Returns the person's keys.
 pub fn set_side_of_sender(
     conn: &mut DbConn,
     name: &str,
     address: Option<&str>,
     side: Side,
 ) -> QueryResult<Vec<String>> {
-    let mut keys: Vec<String> = Vec::new();
-    keys.extend(address.and_then(address_key));
-    keys.extend(name_key(name));
+    let key = match address.and_then(address_key) {
+        Some(k) => k,
+        None => match name_key(name) {
+            Some(k) => k,
+            None => return Ok(Vec::new()),
+        },
+    };
     let known: Option<i64> = person_keys::table
-        .filter(person_keys::key.eq_any(&keys))
+        .filter(person_keys::key.eq(&key))
         .select(person_keys::person_id)
         .first(conn)
         .optional()?;
-    match known {
-        Some(id) => Ok(set_side(conn, id, side)?.unwrap_or_default()),
-        None => {
-            let now = crate::now();
-            learn(
-                conn,
-                &Learned {
-                    name: if name.trim().is_empty() {
-                        address.unwrap_or_default()
-                    } else {
-                        name
-                    },
-                    address,
-                    side,
-                    evidence: "admin",
-                    case_id: None,
-                    aliases: &[],
-                    at: now,
-                },
-            )?;
-            Ok(keys)
-        }
+    if let Some(id) = known {
+        return Ok(set_side(conn, id, side)?.unwrap_or_default());
     }
+    let now = crate::now();
+    let shown = if name.trim().is_empty() {
+        address.unwrap_or_default()
+    } else {
+        name
+    };
+    let id: i64 = diesel::insert_into(people::table)
+        .values((
+            people::name.eq(shown.trim()),
+            people::address.eq(address.map(|a| a.trim().to_lowercase())),
+            people::side.eq(side.as_str()),
+            people::evidence.eq("admin"),
+            people::case_id.eq(None::<i64>),
+            people::created_at.eq(now),
+            people::updated_at.eq(now),
+        ))
+        .returning(people::id)
+        .get_result(conn)?;
+    diesel::insert_into(person_keys::table)
+        .values((person_keys::key.eq(&key), person_keys::person_id.eq(id)))
+        .execute(conn)?;
+    Ok(vec![key])
 }
 
 #[cfg(test)]

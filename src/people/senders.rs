@@ -3,16 +3,11 @@
 //! reads one index range whatever the size of the database.
 
 use super::{address_key, name_key};
-use crate::db::schema::{
-    app_settings, cases, messages, people, person_keys, sender_cases, senders,
-};
+use crate::db::schema::{cases, messages, people, person_keys, sender_cases, senders};
 use crate::db::DbConn;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-
-/// The `app_settings` key of the last message row counted.
-const WATERMARK: &str = "senders_indexed_upto";
 
 /// The key a sender is kept under: their address, else their name.
 pub fn key_of(name: &str, address: &str) -> Option<String> {
@@ -29,23 +24,19 @@ struct Seen {
     last: Option<(NaiveDateTime, i64)>,
 }
 
-/// Counts up to `limit` messages received since the last pass, in one transaction.
-/// Returns how many message rows it went past (0: nothing new).
+/// Counts up to `limit` messages not counted yet, in one transaction. Returns how many
+/// message rows it counted (0: nothing new).
 pub fn index_batch(conn: &mut DbConn, limit: i64) -> QueryResult<usize> {
     crate::db::write_tx(conn, |conn| {
         if !crate::db::is_sqlite(conn) {
             // One pass at a time across servers (SQLite's writer is single already).
             diesel::sql_query("SELECT pg_advisory_xact_lock(7310021)").execute(conn)?;
         }
-        let mark: Option<String> = app_settings::table
-            .find(WATERMARK)
-            .select(app_settings::value)
-            .first(conn)
-            .optional()?;
-        let from: i64 = mark.as_deref().and_then(|v| v.parse().ok()).unwrap_or(0);
         type Row = (i64, i64, Option<i64>, String, String, NaiveDateTime);
+        // `NOT counted` as the partial index `messages_uncounted` spells it (a bound
+        // parameter would keep SQLite from using it).
         let rows: Vec<Row> = messages::table
-            .filter(messages::id.gt(from))
+            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("NOT counted"))
             .order(messages::id.asc())
             .limit(limit)
             .select((
@@ -57,9 +48,9 @@ pub fn index_batch(conn: &mut DbConn, limit: i64) -> QueryResult<usize> {
                 messages::sent_at,
             ))
             .load(conn)?;
-        let Some(upto) = rows.last().map(|r| r.0) else {
+        if rows.is_empty() {
             return Ok(0);
-        };
+        }
         let mut seen: BTreeMap<String, Seen> = BTreeMap::new();
         for (_, case_id, raw_id, name, address, at) in &rows {
             if raw_id.is_none() {
@@ -145,18 +136,10 @@ pub fn index_batch(conn: &mut DbConn, limit: i64) -> QueryResult<usize> {
                 }
             }
         }
-        let value = upto.to_string();
-        let n = diesel::update(app_settings::table.find(WATERMARK))
-            .set(app_settings::value.eq(&value))
+        let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+        diesel::update(messages::table.filter(messages::id.eq_any(&ids)))
+            .set(messages::counted.eq(true))
             .execute(conn)?;
-        if n == 0 {
-            diesel::insert_into(app_settings::table)
-                .values((
-                    app_settings::key.eq(WATERMARK),
-                    app_settings::value.eq(&value),
-                ))
-                .execute(conn)?;
-        }
         Ok(rows.len())
     })
 }
@@ -284,7 +267,7 @@ pub fn page(
         let cursor = before.and_then(|b| {
             let (t, k) = b.split_once('|')?;
             Some((
-                NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S").ok()?,
+                NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f").ok()?,
                 k.to_string(),
             ))
         });
@@ -309,7 +292,7 @@ pub fn page(
     let next = (rows.len() as i64 == limit && q.is_empty())
         .then(|| {
             rows.last()
-                .map(|r| format!("{}|{}", r.7.format("%Y-%m-%dT%H:%M:%S"), r.0))
+                .map(|r| format!("{}|{}", r.7.format("%Y-%m-%dT%H:%M:%S%.f"), r.0))
         })
         .flatten();
     // What people were learnt, for the page's keys and their names: one query.

@@ -34,6 +34,8 @@ struct Overview {
     senders: Vec<SenderView>,
     next: Option<String>,
     domains: Vec<String>,
+    /// Staff domains from the configuration (`--staff-domains`, `--mail-from`'s own).
+    configured_domains: Vec<String>,
     jobs: Vec<JobView>,
     #[serde(skip)]
     accounts: Vec<(String, String)>,
@@ -67,6 +69,7 @@ async fn overview(st: &State, q: ListQuery) -> Result<Overview, AppError> {
             senders: page.rows,
             next: page.next,
             domains: domains::list(c)?,
+            configured_domains: rules.staff_domains.clone(),
             jobs: reanalysis::recent(c, 5)?,
             accounts,
         })

@@ -590,22 +590,29 @@ fn who_is_who_changes_re_read_the_cases_from_their_mail_and_keep_what_people_did
     b.login("admin@casebook.example", crate::helpers::PASSWORD);
     let html = b.get("/people");
     assert_eq!(html.status, 200);
-    for text in ["Gao Lei", "wu.fang@lab-customer.example.org", "acme-support.example.com", "<progress"] {
+    for text in [
+        "Gao Lei",
+        "wu.fang@lab-customer.example.org",
+        "acme-support.example.com",
+        "<progress",
+    ] {
         assert!(html.body.contains(text), "{text} not on /people");
     }
     let refused = b.post("/people/domains", &[("domain", "other.example.org")]);
-    assert!(refused.status == 403 || refused.status == 400, "{}", refused.status);
+    assert!(
+        refused.status == 403 || refused.status == 400,
+        "{}",
+        refused.status
+    );
     let csrf = b.csrf("/people");
     let done = b.post(
         "/people/domains",
         &[("domain", "other.example.org"), ("csrf_token", &csrf)],
     );
     assert!(done.status < 400, "{}", done.status);
-    assert!(
-        app.api_get("/api/people", &token)["domains"]
-            .as_array()
-            .is_some_and(|d| d.iter().any(|x| x == "other.example.org"))
-    );
+    assert!(app.api_get("/api/people", &token)["domains"]
+        .as_array()
+        .is_some_and(|d| d.iter().any(|x| x == "other.example.org")));
 }
 
 #[test]
@@ -644,5 +651,52 @@ fn a_sender_recognised_late_in_an_import_is_staff_in_their_earlier_threads_too()
             .as_str()
             .is_some_and(|t| t.starts_with("2023-01-09T03:00")),
         "{case}"
+    );
+}
+
+#[test]
+fn re_reading_a_case_keeps_an_escalation_people_answered_in_casebook() {
+    let app = TestApp::new();
+    app.add_user("admin@casebook.example", "Admin", "admin", &[]);
+    app.add_user("chen.hao@rnd.example.net", "Chen Hao", "rnd", &[]);
+    let token = app.token("admin@casebook.example");
+    let rnd = app.token("chen.hao@rnd.example.net");
+    let path = app.data_dir().join("esc.txt");
+    std::fs::write(
+        &path,
+        "邮件主题：[Case: CAS-07301-H8J9K2] 激活失败 CMIT:0002301\n\n====第1封邮件====\n\n发件人：He Ping\n发送时间：2023-06-01 09:00:00+08:00\n邮件内容:\n激活失败，错误 0xC004C003。\n\n====第2封邮件====\n\n发件人：Sun Li\n发送时间：2023-06-01 11:00:00+08:00\n邮件内容:\nHi Dev,\n请帮忙查一下这台机器的激活记录。\n孙丽\n",
+    )
+    .expect("write");
+    app.cli_ok(&["ingest", &path.display().to_string()], None);
+    let app = app.start();
+    let number = "CAS-07301-H8J9K2";
+    let case = app.api_get(&format!("/api/cases/{number}"), &token);
+    let escs = case["escalations"].as_array().expect("escalations").clone();
+    assert_eq!(escs.len(), 1, "{case}");
+    let id = escs[0]["id"].as_i64().expect("id");
+    // R&D answers in Casebook.
+    post_ok(
+        &app,
+        &rnd,
+        &format!("/api/escalations/{id}/answers"),
+        serde_json::json!({"body_text": "该序列号没有激活记录，请客户重新安装。"}),
+    );
+    let out = app.cli_ok(&["reanalyze", "--case", number], None);
+    assert!(out.contains(number), "{out}");
+    let case = app.api_get(&format!("/api/cases/{number}"), &token);
+    let escs = case["escalations"].as_array().expect("escalations");
+    assert_eq!(escs.len(), 1, "one escalation, the same: {case}");
+    assert_eq!(escs[0]["id"].as_i64(), Some(id));
+    assert_eq!(escs[0]["status"], "answered", "{}", escs[0]);
+    assert_eq!(escs[0]["answers"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        escs[0]["followups"].as_array().map(Vec::len),
+        Some(0),
+        "{}",
+        escs[0]
+    );
+    assert_eq!(
+        directions(&case)[1],
+        ("Sun Li".to_string(), "to_rnd".to_string())
     );
 }

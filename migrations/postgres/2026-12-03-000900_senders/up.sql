@@ -1,6 +1,9 @@
--- Every sender seen in received mail, kept by a background pass over new messages
--- (never by ingest itself): how many messages and cases, first and last seen. Keyed
--- like person_keys ("addr:<address>", or "name:<name>" for mail without an address).
+-- Every sender seen in received mail, kept by a background pass over the messages not
+-- yet counted (never by ingest itself): how many messages and cases, first and last
+-- seen. Keyed like person_keys ("addr:<address>", or "name:<name>" for mail without an
+-- address). A flag, not a watermark: ids commit out of order under concurrent writers.
+ALTER TABLE messages ADD COLUMN counted BOOLEAN NOT NULL DEFAULT FALSE;
+CREATE INDEX messages_uncounted ON messages(id) WHERE NOT counted;
 CREATE TABLE senders (
     key TEXT PRIMARY KEY,
     name TEXT NOT NULL,

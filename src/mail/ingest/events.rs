@@ -63,8 +63,17 @@ struct NewEntry<'a> {
     created_at: NaiveDateTime,
 }
 
-/// Applies message row `row_id` (sent `at` by `author`, direction `dir`) to `case`;
-/// a status change is audited when `audit` (not when a case is re-analysed).
+/// How a message is applied: as it arrives, or again when its case is re-analysed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Apply {
+    /// As it arrives: status changes audited.
+    Arriving,
+    /// Re-analysis (nothing audited). `anchored`: the message opened an escalation that
+    /// people worked on in Casebook and that was kept; it opens or follows up nothing.
+    Replay { anchored: bool },
+}
+
+/// Applies message row `row_id` (sent `at` by `author`, direction `dir`) to `case`.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn apply_events(
     conn: &mut DbConn,
@@ -76,7 +85,7 @@ pub(super) fn apply_events(
     body_masked: &str,
     author: &str,
     at: NaiveDateTime,
-    audit: bool,
+    mode: Apply,
 ) -> QueryResult<()> {
     let mut status = Status::parse(&case.status).unwrap_or(Status::New);
     let before = status;
@@ -84,6 +93,7 @@ pub(super) fn apply_events(
     let mut first_response_at = case.first_response_at;
     let mut closed_at = case.closed_at;
     let (main_text, _) = extract::split_folded(body_masked);
+    let replay_at = matches!(mode, Apply::Replay { .. }).then_some(at);
     match dir {
         Direction::Customer if !pm.is_auto_reply => {
             first_customer_at.get_or_insert(at);
@@ -118,16 +128,20 @@ pub(super) fn apply_events(
                         created_at: at,
                     })
                     .execute(conn)?;
-                diesel::update(
-                    escalations::table
-                        .filter(escalations::case_id.eq(case.id))
-                        .filter(escalations::status.ne("closed")),
-                )
-                .set((
+                let open = escalations::table
+                    .filter(escalations::case_id.eq(case.id))
+                    .filter(escalations::status.ne("closed"));
+                let close = (
                     escalations::status.eq("closed"),
                     escalations::closed_at.eq(at),
-                ))
-                .execute(conn)?;
+                );
+                match replay_at {
+                    // Not the escalations opened later in Casebook.
+                    Some(t) => diesel::update(open.filter(escalations::opened_at.le(t)))
+                        .set(close)
+                        .execute(conn)?,
+                    None => diesel::update(open).set(close).execute(conn)?,
+                };
                 status = Status::Closed;
                 closed_at = Some(at);
             } else {
@@ -149,8 +163,13 @@ pub(super) fn apply_events(
                 }
             }
         }
+        Direction::ToRnd if mode == (Apply::Replay { anchored: true }) => {
+            if status != Status::Closed {
+                status = Status::Escalated;
+            }
+        }
         Direction::ToRnd => {
-            let open = open_escalation(conn, case.id)?;
+            let open = open_escalation(conn, case.id, replay_at)?;
             match open {
                 Some(esc) => {
                     add_entry(conn, esc, "followup", author, &main_text, row_id, at)?;
@@ -181,7 +200,7 @@ pub(super) fn apply_events(
             }
         }
         Direction::FromRnd => {
-            let open = open_escalation(conn, case.id)?;
+            let open = open_escalation(conn, case.id, replay_at)?;
             let esc = match open {
                 Some(e) => e,
                 None => diesel::insert_into(escalations::table)
@@ -228,7 +247,7 @@ pub(super) fn apply_events(
             cases_t::updated_at.eq(updated_at),
         ))
         .execute(conn)?;
-    if audit && status != before {
+    if mode == Apply::Arriving && status != before {
         crate::cases::audit(
             conn,
             Some(case.id),
@@ -262,13 +281,28 @@ fn add_entry(
     Ok(())
 }
 
-/// The case's newest escalation that is not closed.
-fn open_escalation(conn: &mut DbConn, case_id: i64) -> QueryResult<Option<i64>> {
-    escalations::table
+/// The case's newest escalation that is not closed (in a re-analysis: opened by `by`,
+/// so that mail is not attached to an escalation opened later in Casebook; live mail
+/// answers whatever is open, whatever the sender's clock says).
+fn open_escalation(
+    conn: &mut DbConn,
+    case_id: i64,
+    by: Option<NaiveDateTime>,
+) -> QueryResult<Option<i64>> {
+    let open = escalations::table
         .filter(escalations::case_id.eq(case_id))
-        .filter(escalations::status.ne("closed"))
-        .order(escalations::id.desc())
-        .select(escalations::id)
-        .first(conn)
-        .optional()
+        .filter(escalations::status.ne("closed"));
+    match by {
+        Some(t) => open
+            .filter(escalations::opened_at.le(t))
+            .order(escalations::id.desc())
+            .select(escalations::id)
+            .first(conn)
+            .optional(),
+        None => open
+            .order(escalations::id.desc())
+            .select(escalations::id)
+            .first(conn)
+            .optional(),
+    }
 }

@@ -289,10 +289,9 @@ impl Pipeline<'_> {
                 }
                 // Live mail never acts on what history showed, but what a sender known
                 // from history recognisably does is offered to staff (a proposal).
-                super::trust::Arrival::Live if !verified => staff
+                super::trust::Arrival::Live => staff
                     .learnt_side(conn, &pm.from_name, &pm.from_address)?
                     .filter(|s| s.is_staff()),
-                super::trust::Arrival::Live => None,
             };
             // Names learnt from history route imported mail only (the trust boundary).
             let greets_rnd = match (arrival, extract::greeting(own)) {
@@ -417,7 +416,7 @@ impl Pipeline<'_> {
                 &body_masked,
                 &from_name,
                 sent_at,
-                true,
+                super::events::Apply::Arriving,
             )?;
             crate::cases::audit(
                 conn,

@@ -96,7 +96,7 @@ pub fn apply_proposal(
             &body,
             &actor.name,
             sent_at,
-            true,
+            super::events::Apply::Arriving,
         )?;
         diesel::update(messages::table.find(row_id))
             .set((

@@ -10,7 +10,7 @@
 //! scopes and closures written on the case page, escalations opened or answered there,
 //! the assignee, priority, and a status someone set by hand.
 
-use super::events::apply_events;
+use super::events::{apply_events, Apply};
 use super::staff::{direction, Direction, Hint, Staff};
 use super::trust::Arrival;
 use super::{infer, Rules};
@@ -91,7 +91,9 @@ pub fn reanalyze_case(
     }
     let rows: Vec<MsgRow> = messages::table
         .filter(messages::case_id.eq(case_id))
-        .order((messages::sent_at.asc(), messages::id.asc()))
+        // Filing order: imports were filed in each thread's own order, live mail as it
+        // came (an undated message keeps the place it was filed in).
+        .order(messages::id.asc())
         .select((
             messages::id,
             messages::raw_id,
@@ -106,6 +108,9 @@ pub fn reanalyze_case(
             messages::sent_at,
         ))
         .load(conn)?;
+    let imported_mail = rows
+        .iter()
+        .any(|r| r.1.is_some() && Arrival::of_source(&r.9) == Arrival::Import);
     let received: Vec<i64> = rows.iter().filter(|r| r.1.is_some()).map(|r| r.0).collect();
     // What came from mail goes; what people wrote in Casebook stays.
     diesel::delete(closures::table.filter(closures::message_row_id.eq_any(&received)))
@@ -121,22 +126,40 @@ pub fn reanalyze_case(
             .filter(escalation_entries::message_row_id.eq_any(&received)),
     )
     .execute(conn)?;
-    let from_mail = escalations::message_row_id
-        .eq_any(&received)
-        .or(escalations::message_row_id
-            .is_null()
-            .and(escalations::question.eq(""))
-            .and(escalations::help_needed.is_null()));
-    let kept_entries = escalation_entries::table
-        .filter(escalation_entries::escalation_id.eq(escalations::id))
-        .select(escalation_entries::id);
-    diesel::delete(
-        escalations::table
-            .filter(escalations::case_id.eq(case_id))
-            .filter(from_mail)
-            .filter(diesel::dsl::not(diesel::dsl::exists(kept_entries))),
-    )
-    .execute(conn)?;
+    // An escalation that mail opened and people then worked on in Casebook (an answer
+    // or follow-up there, or closed there) is kept with its id; its opening message
+    // then opens nothing again. The others are rebuilt from the mail.
+    let opened_by_mail: Vec<(i64, Option<i64>)> = escalations::table
+        .filter(escalations::case_id.eq(case_id))
+        .filter(
+            escalations::message_row_id
+                .eq_any(&received)
+                .or(escalations::message_row_id
+                    .is_null()
+                    .and(escalations::question.eq(""))
+                    .and(escalations::help_needed.is_null())),
+        )
+        .select((escalations::id, escalations::message_row_id))
+        .load(conn)?;
+    let mut anchored: Vec<i64> = Vec::new();
+    for (esc, row) in opened_by_mail {
+        let entries: bool = diesel::select(diesel::dsl::exists(
+            escalation_entries::table.filter(escalation_entries::escalation_id.eq(esc)),
+        ))
+        .get_result(conn)?;
+        let closed_here: bool = diesel::select(diesel::dsl::exists(
+            audit_events::table
+                .filter(audit_events::case_id.eq(case_id))
+                .filter(audit_events::action.eq("escalation.closed"))
+                .filter(audit_events::detail.eq(format!("escalation {esc}"))),
+        ))
+        .get_result(conn)?;
+        if entries || closed_here {
+            anchored.extend(row);
+        } else {
+            diesel::delete(escalations::table.find(esc)).execute(conn)?;
+        }
+    }
     diesel::update(cases_t::table.find(case_id))
         .set((
             cases_t::status.eq(Status::New.as_str()),
@@ -218,7 +241,9 @@ pub fn reanalyze_case(
             &pm.body_text,
             &author,
             at,
-            false,
+            Apply::Replay {
+                anchored: anchored.contains(&id),
+            },
         )?;
     }
     // A status people set in Casebook stands; so do the times that did not move.
@@ -233,6 +258,15 @@ pub fn reanalyze_case(
             .set((
                 cases_t::status.eq(&before.status),
                 cases_t::closed_at.eq(before.closed_at),
+            ))
+            .execute(conn)?;
+    }
+    if !before.imported && imported_mail {
+        // History that became live work keeps the live clock it was given then.
+        diesel::update(cases_t::table.find(case_id))
+            .set((
+                cases_t::first_customer_at.eq(before.first_customer_at),
+                cases_t::first_response_at.eq(before.first_response_at),
             ))
             .execute(conn)?;
     }
