@@ -124,6 +124,7 @@ route_table! { API, register_api, "/api",
     post "/cases/{number}/escalations" => workflow::escalate_json, only(SUPPORT);
     post "/cases/{number}/closure" => workflow::closure_json, only(SUPPORT);
     post "/cases/{number}/status" => workflow::status_json, only(SUPPORT);
+    post "/cases/{number}/assign" => workflow::assign_json, only(SUPPORT);
     post "/cases/{number}/merge" => workflow::merge_json, only(SUPPORT);
     post "/merges/{id}/undo" => workflow::undo_merge_json, only(ADMIN);
     get "/people" => people::list_json, only(PEOPLE);

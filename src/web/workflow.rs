@@ -406,7 +406,7 @@ pub async fn status_json(
     Ok(ok(serde_json::json!({})))
 }
 
-// ---- assignment and priority (page only so far) ----
+// ---- assignment and priority ----
 
 #[derive(Deserialize)]
 pub struct AssignFields {
@@ -435,10 +435,54 @@ pub async fn assign(
     };
     let n = number.clone();
     run(&st, move |c, _| {
-        workflow::assign(c, &u, &n, assignee, opt(&i.priority))
+        workflow::assign(c, &u, &n, Some(assignee), opt(&i.priority))
     })
     .await?;
     Ok(back(&number, "saved", "main"))
+}
+
+/// `POST /api/cases/{n}/assign {"assignee": "EMAIL" | null, "priority": "low|normal|high|urgent"}`:
+/// a missing field keeps what the case has; `"assignee": null` unassigns.
+#[derive(Deserialize)]
+pub struct AssignInput {
+    #[serde(default, deserialize_with = "present")]
+    assignee: Option<Option<String>>,
+    #[serde(default)]
+    priority: Option<String>,
+}
+
+/// A field that is there (`Some`, possibly `null`) versus one that is missing (`None`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+pub async fn assign_json(
+    st: State,
+    user: ApiUser,
+    path: web::Path<String>,
+    j: web::Json<AssignInput>,
+) -> Result<HttpResponse, AppError> {
+    let u = user.require(SUPPORT)?.clone();
+    let number = path.into_inner();
+    let i = j.into_inner();
+    let n = number.clone();
+    run(&st, move |c, _| -> Result<(), AppError> {
+        let assignee = match &i.assignee {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(email)) if email.trim().is_empty() => Some(None),
+            Some(Some(email)) => {
+                let user = crate::auth::users::find_by_email(c, email)?
+                    .filter(|x| !x.disabled)
+                    .ok_or_else(|| AppError::bad_request("workflow.unknown_user"))?;
+                Some(Some(user.id))
+            }
+        };
+        workflow::assign(c, &u, &n, assignee, i.priority.as_deref())?;
+        Ok(())
+    })
+    .await?;
+    Ok(ok(serde_json::json!({ "number": number })))
 }
 
 // ---- internal notes ----

@@ -472,3 +472,65 @@ fn queue_filters_and_sla() {
     );
     assert_eq!(s, 200);
 }
+
+#[test]
+fn assignment_and_priority_through_the_api() {
+    let app = TestApp::new();
+    let token = app.seed_staff();
+    let app = app.start();
+    let number = customer_case(&app, &token);
+    let support = app.token("wangbb@cmgos.example");
+    let rnd = app.token("liuyu@cmgos.example");
+    let path = format!("/api/cases/{number}/assign");
+    let case = |app: &TestApp| app.api_get(&format!("/api/cases/{number}"), &token);
+    // Assign by address with a priority.
+    post(
+        &app,
+        &support,
+        &path,
+        json!({"assignee": "WangBB@cmgos.example", "priority": "high"}),
+    );
+    let c = case(&app);
+    assert_eq!(c["assignee"], "Wang Binbin", "{c}");
+    assert_eq!(c["priority"], "high");
+    // A missing field keeps what the case has.
+    post(&app, &support, &path, json!({"priority": "urgent"}));
+    let c = case(&app);
+    assert_eq!(
+        (c["assignee"].clone(), c["priority"].clone()),
+        (json!("Wang Binbin"), json!("urgent"))
+    );
+    post(
+        &app,
+        &support,
+        &path,
+        json!({"assignee": "admin@casebook.example"}),
+    );
+    let c = case(&app);
+    assert_eq!(
+        (c["assignee"].clone(), c["priority"].clone()),
+        (json!("Admin"), json!("urgent"))
+    );
+    // null unassigns.
+    post(&app, &support, &path, json!({"assignee": null}));
+    assert_eq!(case(&app)["assignee"], Value::Null);
+    // Unknown people and priorities are clear errors; R&D and outsiders may not assign.
+    for (body, want) in [
+        (json!({"assignee": "nobody@cmgos.example"}), 400),
+        (json!({"priority": "someday"}), 400),
+    ] {
+        let (s, v) = app.api(
+            "POST",
+            &path,
+            Some(&support),
+            Some(body.to_string().as_bytes()),
+        );
+        assert_eq!(s, want, "{body}: {v}");
+        assert!(v["error"].is_string() || v["message"].is_string(), "{v}");
+    }
+    let (s, _) = app.api("POST", &path, Some(&rnd), Some(br#"{"priority":"low"}"#));
+    assert_eq!(s, 403);
+    let (s, _) = app.api("POST", &path, None, Some(br#"{"priority":"low"}"#));
+    assert_eq!(s, 401);
+    assert_eq!(case(&app)["priority"], "urgent");
+}

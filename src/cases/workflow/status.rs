@@ -78,13 +78,15 @@ pub fn assign(
     conn: &mut DbConn,
     actor: &User,
     number: &str,
-    assignee: Option<i64>,
+    assignee: Option<Option<i64>>,
     priority: Option<&str>,
 ) -> WResult<()> {
-    // None: keep it; Some(None): not a priority.
+    // assignee None: keep it; Some(None): nobody. priority None: keep it;
+    // Some(None): not a priority.
     let parsed: Option<Option<Priority>> = priority.map(Priority::parse);
     crate::db::write_tx(conn, |c| {
         let case = load_case(c, number)?;
+        let assignee = assignee.unwrap_or(case.assignee_id);
         if let Some(a) = assignee {
             let ok: i64 = users::table
                 .filter(users::id.eq(a))
