@@ -252,6 +252,46 @@ pub fn connect(
         })
 }
 
+/// A folder name as the server spells it: the `/` of our configuration becomes the
+/// server's hierarchy separator (`.` on many servers), and a name that is not plain
+/// ASCII is written in IMAP's modified UTF-7 ("已处理" is "&XfJZBHQG-").
+fn wire_name(name: &str, delimiter: Option<&str>) -> String {
+    let name = match delimiter {
+        Some(d) if d != "/" && !d.is_empty() => name.replace('/', d),
+        _ => name.to_string(),
+    };
+    if name.is_ascii() && !name.contains('&') {
+        name
+    } else {
+        utf7_imap::encode_utf7_imap(name)
+    }
+}
+
+/// The server's hierarchy separator (`LIST "" ""`, else that of INBOX or of any
+/// top-level folder), when it says.
+fn delimiter(session: &mut Session) -> Option<String> {
+    for pattern in ["", "INBOX", "%"] {
+        let Ok(names) = session.list(Some(""), Some(pattern)) else {
+            continue;
+        };
+        if let Some(d) = names.iter().find_map(|n| n.delimiter().map(str::to_string)) {
+            return Some(d);
+        }
+    }
+    None
+}
+
+/// The configured folder and move-to folder, as this server spells them.
+fn folders(session: &mut Session, row: &MailboxRow) -> (String, Option<String>) {
+    let needs = |n: &str| n.contains('/') || !n.is_ascii() || n.contains('&');
+    let any = needs(&row.folder) || row.move_to.as_deref().is_some_and(needs);
+    let d = if any { delimiter(session) } else { None };
+    (
+        wire_name(&row.folder, d.as_deref()),
+        row.move_to.as_deref().map(|m| wire_name(m, d.as_deref())),
+    )
+}
+
 fn select(
     session: &mut Session,
     folder: &str,
@@ -263,7 +303,32 @@ fn select(
     })
 }
 
-/// "Test connection": login, open the folder and the move-to folder.
+/// Makes sure the move-to folder `dest` exists, creating it when the server has none
+/// of that name (so a missing folder never leaves mail stuck in the inbox). Returns
+/// whether it was created.
+fn ensure_folder(session: &mut Session, dest: &str, peer: &Peer<'_>) -> Result<bool, MailboxError> {
+    let found = session
+        .list(Some(""), Some(dest))
+        .map_err(|e| peer.imap("listing the move-to folder", e))?;
+    if !found.is_empty() {
+        return Ok(false);
+    }
+    session.create(dest).map_err(|e| match e {
+        imap::Error::No(no) => MailboxError::Folder(
+            dest.to_string(),
+            format!(
+                "it does not exist and could not be created: {}",
+                no.information
+            ),
+        ),
+        other => peer.imap("creating the move-to folder", other),
+    })?;
+    tracing::info!(folder = dest, "created the missing move-to folder");
+    Ok(true)
+}
+
+/// "Test connection": login, open the folder and the move-to folder (created when
+/// missing).
 pub fn test(row: &MailboxRow, keys: &Keys, timeout: Duration) -> Result<u32, MailboxError> {
     let addr = format!("{}:{}", row.host, row.port);
     let peer = Peer {
@@ -272,13 +337,15 @@ pub fn test(row: &MailboxRow, keys: &Keys, timeout: Duration) -> Result<u32, Mai
     };
     let pw = row.password(keys)?;
     let mut s = connect(row, &pw, timeout)?;
-    if let Some(dest) = row.move_to.as_deref() {
+    let (folder, move_to) = folders(&mut s, row);
+    if let Some(dest) = move_to.as_deref() {
+        ensure_folder(&mut s, dest, &peer)?;
         s.examine(dest).map_err(|e| match e {
             imap::Error::No(no) => MailboxError::Folder(dest.to_string(), no.information),
             other => peer.imap("opening the move-to folder", other),
         })?;
     }
-    let mb = select(&mut s, &row.folder, &peer)?;
+    let mb = select(&mut s, &folder, &peer)?;
     let _ = s.logout();
     Ok(mb.exists)
 }
@@ -299,7 +366,8 @@ pub fn fetch_new(
     };
     let pw = row.password(ctx.keys)?;
     let mut s = connect(row, &pw, ctx.timeout)?;
-    let mb = select(&mut s, &row.folder, &peer)?;
+    let (folder, move_to) = folders(&mut s, row);
+    let mb = select(&mut s, &folder, &peer)?;
     let mut conn = ctx
         .pool
         .get()
@@ -329,6 +397,9 @@ pub fn fetch_new(
         .collect();
     uids.sort_unstable();
     let can_move = s.capabilities().map(|c| c.has_str("MOVE")).unwrap_or(false);
+    if let (Some(dest), false) = (move_to.as_deref(), uids.is_empty()) {
+        ensure_folder(&mut s, dest, &peer)?;
+    }
     let mut n = 0;
     for uid in uids {
         if lost.load(Ordering::SeqCst) {
@@ -359,7 +430,7 @@ pub fn fetch_new(
         n += outcomes.len();
         // Committed locally: now, and only now, take it off the server's new mail.
         let uid_s = uid.to_string();
-        let moved = match row.move_to.as_deref() {
+        let moved = match move_to.as_deref() {
             Some(dest) if can_move => s.uid_mv(&uid_s, dest),
             Some(dest) => s
                 .uid_copy(&uid_s, dest)
@@ -367,9 +438,32 @@ pub fn fetch_new(
                 .and_then(|()| s.expunge().map(drop)),
             None => s.uid_store(&uid_s, "+FLAGS.SILENT (\\Seen)").map(drop),
         };
-        moved.map_err(|e| peer.imap("moving a fetched message", e))?;
-        set_position(&mut conn, row, uidvalidity, i64::from(uid))?;
+        match moved {
+            Ok(()) => set_position(&mut conn, row, uidvalidity, i64::from(uid))?,
+            // The server refuses (a folder it will not take): the message is Casebook's
+            // already, so the position moves past it and the mail behind it is not held
+            // up; the refusal is the mailbox's error to see.
+            Err(e @ (imap::Error::No(_) | imap::Error::Bad(_))) => {
+                set_position(&mut conn, row, uidvalidity, i64::from(uid))?;
+                return Err(peer.imap("moving a fetched message", e));
+            }
+            // Cut off: fetched again next time, a duplicate, and moved then.
+            Err(e) => return Err(peer.imap("moving a fetched message", e)),
+        }
     }
     let _ = s.logout();
     Ok(n)
+}
+
+#[cfg(test)]
+mod folder_tests {
+    use super::wire_name;
+
+    #[test]
+    fn folder_names_as_the_server_spells_them() {
+        assert_eq!(wire_name("Processed", Some("/")), "Processed");
+        assert_eq!(wire_name("Archive/2023", Some(".")), "Archive.2023");
+        assert_eq!(wire_name("已处理", Some(".")), "&XfJZBHQG-");
+        assert_eq!(wire_name("Q&A", None), "Q&-A");
+    }
 }

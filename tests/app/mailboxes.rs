@@ -551,6 +551,56 @@ fn mail_in_the_inbox_becomes_cases_once_and_is_moved() {
 }
 
 #[test]
+fn a_missing_move_to_folder_is_created_even_a_chinese_one_under_another_separator() {
+    if !dovecot_available() {
+        return;
+    }
+    let dv = Dovecot::new();
+    let app = TestApp::new();
+    app.seed_staff();
+    let pwf = password_file(&app, IMAP_PASSWORD);
+    // The server has no such folder, spells hierarchy with "." and names in UTF-7.
+    app.cli_ok(
+        &[
+            "mailbox",
+            "add",
+            "--name",
+            "support",
+            "--url",
+            &dv.url(),
+            "--password-file",
+            &pwf,
+            "--move-to",
+            "归档/已处理",
+        ],
+        None,
+    );
+    for i in 1..=2 {
+        dv.deliver(i, &customer_mail(i));
+    }
+    let out = fetch_json(&app);
+    assert_eq!(outcomes(&out, "created"), 2, "{out:?}");
+    assert_eq!(dv.count("INBOX"), 0, "nothing stuck in the inbox");
+    // Dovecot's Maildir++ folder "归档.已处理" in modified UTF-7.
+    assert_eq!(
+        dv.count("&X1JoYw-.&XfJZBHQG-"),
+        2,
+        "moved to the folder it created"
+    );
+    // The next message goes the same way; nothing is fetched twice.
+    dv.deliver(3, &customer_mail(3));
+    let out = fetch_json(&app);
+    assert_eq!(outcomes(&out, "created"), 1, "{out:?}");
+    assert_eq!(dv.count("&X1JoYw-.&XfJZBHQG-"), 3);
+    assert!(fetch_json(&app).is_empty());
+    let listed = app.cli_ok(&["mailbox", "list"], None);
+    assert!(
+        listed.contains("ok ") && !listed.contains("never ok"),
+        "{listed}"
+    );
+}
+
+#[test]
 fn a_crash_between_commit_and_flag_gives_a_duplicate_and_a_new_uidvalidity_doubles_nothing() {
     if !dovecot_available() {
         return;
