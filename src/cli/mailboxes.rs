@@ -1,4 +1,5 @@
-//! `casebook mailbox` (add, list, remove) and `casebook fetch`: the IMAP mailboxes.
+//! `casebook mailbox` (add, list, pause, resume, remove) and `casebook fetch`: the
+//! IMAP mailboxes.
 
 use super::{fail, summary};
 use crate::startup::AppState;
@@ -29,9 +30,23 @@ pub enum MailboxCmd {
         /// staff mail read from it counts as verified (see the README).
         #[arg(long)]
         internal: bool,
+        /// Save without first testing the connection, the login, the folder and the
+        /// move-to folder (created there when missing).
+        #[arg(long)]
+        no_test: bool,
     },
     /// List mailboxes and their health.
     List,
+    /// Stop polling a mailbox (kept, with its position).
+    Pause {
+        #[arg(long)]
+        name: String,
+    },
+    /// Poll a paused or backed-off mailbox again, at once.
+    Resume {
+        #[arg(long)]
+        name: String,
+    },
     /// Remove a mailbox (mail already fetched stays).
     Remove {
         #[arg(long)]
@@ -53,6 +68,7 @@ pub(super) fn mailbox(state: &AppState, action: &MailboxCmd) -> ExitCode {
             move_to,
             poll_seconds,
             internal,
+            no_test,
         } => {
             let (host, port, tls, username, folder) = match mailboxes::parse_url(url) {
                 Ok(p) => p,
@@ -76,14 +92,44 @@ pub(super) fn mailbox(state: &AppState, action: &MailboxCmd) -> ExitCode {
                 poll_seconds: *poll_seconds,
                 internal: *internal,
             };
-            match mailboxes::add(&mut c, &state.keys, &m) {
-                Ok(_) => {
-                    eprintln!("mailbox {name} added");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => fail(e),
+            if let Err(e) = mailboxes::add(&mut c, &state.keys, &m) {
+                return fail(e);
             }
+            if !*no_test {
+                // Saved, tested, and taken back when the test fails: nothing is held
+                // locked while the server is asked.
+                let tested = mailboxes::find(&mut c, name).and_then(|row| {
+                    mailboxes::client::test(&row, &state.keys, state.settings.imap_timeout())
+                });
+                match tested {
+                    Ok(n) => eprintln!("mailbox {name}: connection, login and folders ok ({n} message(s) in the folder)"),
+                    Err(e) => {
+                        if let Err(r) = mailboxes::remove(&mut c, name) {
+                            return fail(r);
+                        }
+                        eprintln!("error: mailbox {name} not added: {e}");
+                        eprintln!("(fix it and add again, or add with --no-test to save it as it is)");
+                        return ExitCode::from(1);
+                    }
+                }
+            }
+            eprintln!("mailbox {name} added");
+            ExitCode::SUCCESS
         }
+        MailboxCmd::Pause { name } => match mailboxes::set_enabled(&mut c, name, false) {
+            Ok(()) => {
+                eprintln!("mailbox {name} paused");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        },
+        MailboxCmd::Resume { name } => match mailboxes::set_enabled(&mut c, name, true) {
+            Ok(()) => {
+                eprintln!("mailbox {name} resumed");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        },
         MailboxCmd::List => match mailboxes::list(&mut c) {
             Ok(list) => {
                 for m in list {

@@ -35,6 +35,7 @@ pub const ENTRIES: &[(&str, &str, &str)] = &[
     ("mailboxes.test_ok", "连接成功，文件夹中的邮件数", "Connection works; messages in the folder"),
     ("mailboxes.test_failed", "连接失败", "Connection failed"),
     ("mailboxes.remove", "删除", "Remove"),
+    ("mailboxes.no_test", "不测试直接保存（默认先测试连接、登录和文件夹；缺少的移动目标文件夹会被创建）", "Save without testing (by default the connection, login and folders are tested first; a missing move-to folder is created)"),
     ("mailboxes.add", "添加邮箱", "Add mailbox"),
     ("mailboxes.add_failed", "未能添加邮箱", "Mailbox not added"),
     ("done.mailbox_added", "邮箱已添加。", "Mailbox added."),

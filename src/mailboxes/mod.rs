@@ -12,7 +12,9 @@ pub mod url;
 
 pub use claim::{claim, renew, worker_id, Busy, Claims, Holder};
 pub use poller::{backoff, finish, poll_claimed, Ctx};
-pub use store::{add, find, list, remove, remove_id, validate, MailboxRow, NewMailbox};
+pub use store::{
+    add, find, list, remove, remove_id, set_enabled, validate, MailboxRow, NewMailbox,
+};
 pub use url::{is_loopback, parse_url, TlsMode};
 
 /// A claim not renewed for this long is taken to belong to a crashed poller. A running

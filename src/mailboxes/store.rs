@@ -219,6 +219,29 @@ pub fn remove(conn: &mut DbConn, name: &str) -> Result<(), MailboxError> {
     Ok(())
 }
 
+/// Pauses (`false`) or resumes (`true`) mailbox `name`; resuming polls it at once,
+/// its backoff forgotten.
+pub fn set_enabled(conn: &mut DbConn, name: &str, enabled: bool) -> Result<(), MailboxError> {
+    let target = mailboxes::table.filter(mailboxes::name.eq(name));
+    let n = if enabled {
+        diesel::update(target)
+            .set((
+                mailboxes::enabled.eq(true),
+                mailboxes::failures.eq(0i64),
+                mailboxes::next_attempt_at.eq(crate::now()),
+            ))
+            .execute(conn)?
+    } else {
+        diesel::update(target)
+            .set(mailboxes::enabled.eq(false))
+            .execute(conn)?
+    };
+    if n == 0 {
+        return Err(MailboxError::NotFound(name.to_string()));
+    }
+    Ok(())
+}
+
 pub fn remove_id(conn: &mut DbConn, id: i64) -> Result<(), MailboxError> {
     diesel::delete(mailboxes::table.find(id)).execute(conn)?;
     Ok(())

@@ -107,6 +107,9 @@ pub struct AddForm {
     move_to: String,
     #[serde(default)]
     poll_seconds: String,
+    /// Save without testing the connection first.
+    #[serde(default, deserialize_with = "super::forms::checkbox")]
+    no_test: bool,
     #[serde(default)]
     csrf_token: String,
 }
@@ -131,37 +134,55 @@ pub async fn add(
     };
     let actor = user.0.email.clone();
     let keys = st.keys.clone();
-    let result = run(&st, move |c, _| -> Result<Result<(), Msg>, AppError> {
-        let (Some(port), Some(poll_seconds)) = (port, poll) else {
-            return Ok(Err(Msg::new("mailboxes.error.numbers")));
-        };
-        let m = NewMailbox {
-            name: f.name.trim().to_string(),
-            host: f.host.trim().to_string(),
-            port,
-            tls,
-            username: f.username.trim().to_string(),
-            password: Some(f.password),
-            password_file: None,
-            folder: match f.folder.trim() {
-                "" => "INBOX".to_string(),
-                x => x.to_string(),
-            },
-            move_to: Some(f.move_to),
-            poll_seconds,
-            internal: false,
-        };
-        match mailboxes::add(c, &keys, &m) {
-            Ok(_) => {
-                crate::cases::audit(c, None, &actor, "mailbox.added", &m.name)?;
-                Ok(Ok(()))
+    let no_test = f.no_test;
+    let result = run(
+        &st,
+        move |c, settings| -> Result<Result<(), Msg>, AppError> {
+            let (Some(port), Some(poll_seconds)) = (port, poll) else {
+                return Ok(Err(Msg::new("mailboxes.error.numbers")));
+            };
+            let m = NewMailbox {
+                name: f.name.trim().to_string(),
+                host: f.host.trim().to_string(),
+                port,
+                tls,
+                username: f.username.trim().to_string(),
+                password: Some(f.password),
+                password_file: None,
+                folder: match f.folder.trim() {
+                    "" => "INBOX".to_string(),
+                    x => x.to_string(),
+                },
+                move_to: Some(f.move_to),
+                poll_seconds,
+                internal: false,
+            };
+            match mailboxes::add(c, &keys, &m) {
+                Ok(_) => {
+                    if !no_test {
+                        // Tested before it is kept: connection, login, folder, move-to
+                        // folder (created when missing).
+                        let tested = mailboxes::find(c, &m.name).and_then(|row| {
+                            mailboxes::client::test(&row, &keys, settings.imap_timeout())
+                        });
+                        if let Err(e) = tested {
+                            mailboxes::remove(c, &m.name)?;
+                            return match AppError::from(e) {
+                                AppError::BadRequest(msg) => Ok(Err(msg)),
+                                other => Err(other),
+                            };
+                        }
+                    }
+                    crate::cases::audit(c, None, &actor, "mailbox.added", &m.name)?;
+                    Ok(Ok(()))
+                }
+                Err(e) => match AppError::from(e) {
+                    AppError::BadRequest(msg) => Ok(Err(msg)),
+                    other => Err(other),
+                },
             }
-            Err(e) => match AppError::from(e) {
-                AppError::BadRequest(msg) => Ok(Err(msg)),
-                other => Err(other),
-            },
-        }
-    })
+        },
+    )
     .await?;
     match result {
         Ok(()) => Ok(see_other("/admin/mailboxes?done=mailbox_added")),

@@ -598,6 +598,19 @@ fn a_missing_move_to_folder_is_created_even_a_chinese_one_under_another_separato
         listed.contains("ok ") && !listed.contains("never ok"),
         "{listed}"
     );
+    // Paused: not polled; resumed: polled at once.
+    app.cli_ok(&["mailbox", "pause", "--name", "support"], None);
+    assert!(app.cli_ok(&["mailbox", "list"], None).contains("disabled"));
+    dv.deliver(4, &customer_mail(4));
+    assert!(
+        fetch_json(&app).is_empty(),
+        "a paused mailbox is not fetched"
+    );
+    assert_eq!(dv.count("INBOX"), 1);
+    app.cli_ok(&["mailbox", "resume", "--name", "support"], None);
+    let out = fetch_json(&app);
+    assert_eq!(outcomes(&out, "created"), 1, "{out:?}");
+    assert_eq!(dv.count("INBOX"), 0);
 }
 
 #[test]
@@ -876,6 +889,7 @@ fn a_server_that_accepts_and_never_answers_is_a_timeout_error_not_a_hang() {
                 &url,
                 "--password-file",
                 &pwf,
+                "--no-test",
             ],
             None,
         );
@@ -938,19 +952,30 @@ fn a_wrong_password_is_a_clear_error_in_the_cli_and_on_the_admin_page() {
     let mut app = TestApp::new();
     app.seed_staff();
     let pwf = password_file(&app, "not-the-password");
-    app.cli_ok(
-        &[
-            "mailbox",
-            "add",
-            "--name",
-            "wrong",
-            "--url",
-            &dv.url(),
-            "--password-file",
-            &pwf,
-        ],
-        None,
+    let url = dv.url();
+    let add = [
+        "mailbox",
+        "add",
+        "--name",
+        "wrong",
+        "--url",
+        &url,
+        "--password-file",
+        &pwf,
+    ];
+    // Tested before it is saved: refused, and nothing saved.
+    let out = app.cli(&add, None);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("not added") && err.contains("login refused"),
+        "{err}"
     );
+    assert!(!app.cli_ok(&["mailbox", "list"], None).contains("wrong"));
+    // Saved as it is on request; then every fetch says why it fails.
+    let mut saved = add.to_vec();
+    saved.push("--no-test");
+    app.cli_ok(&saved, None);
     let out = app.cli(&["fetch", "--mailbox", "wrong"], None);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
@@ -996,6 +1021,23 @@ fn a_wrong_password_is_a_clear_error_in_the_cli_and_on_the_admin_page() {
         !listed.body.contains(IMAP_PASSWORD),
         "password never shown back"
     );
+    // Tested before it is kept: a wrong password is refused on the page, nothing saved.
+    let wrong = b.post(
+        "/admin/mailboxes",
+        &[
+            ("csrf_token", &csrf),
+            ("name", "web-wrong"),
+            ("host", "127.0.0.1"),
+            ("port", &port),
+            ("tls", "plain"),
+            ("username", USER),
+            ("password", "still-not-it"),
+            ("folder", "INBOX"),
+        ],
+    );
+    assert_eq!(wrong.status, 400, "{}", wrong.body);
+    assert!(wrong.body.contains("login refused"), "{}", wrong.body);
+    assert!(!b.get("/admin/mailboxes").body.contains("web-wrong"));
     // A plain connection to a non-loopback host is refused.
     let refused = b.post(
         "/admin/mailboxes",
@@ -1074,6 +1116,7 @@ fn tls_is_real_an_untrusted_certificate_is_refused_with_a_clear_error() {
                 url,
                 "--password-file",
                 &pwf,
+                "--no-test",
             ],
             None,
         );
