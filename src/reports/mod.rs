@@ -293,6 +293,50 @@ fn load_codes(conn: &mut DbConn, q: &ReportQuery) -> QueryResult<Vec<(i64, Strin
 }
 
 /// Loads the period's rows and computes every figure.
+/// The first and the last moment a case was opened (two index lookups), to say where
+/// the data is when a period holds none of it.
+pub fn data_range(conn: &mut DbConn) -> QueryResult<Option<(NaiveDateTime, NaiveDateTime)>> {
+    let first: Option<NaiveDateTime> = cases::table
+        .select(diesel::dsl::min(cases::created_at))
+        .first(conn)?;
+    let last: Option<NaiveDateTime> = cases::table
+        .select(diesel::dsl::max(cases::created_at))
+        .first(conn)?;
+    Ok(first.zip(last))
+}
+
+/// A named period: its first and last day (both inclusive), as of `today`; `all` needs
+/// the data's range (and is cut to the newest `MAX_DAYS`). `None`: not a preset.
+pub fn preset(
+    name: &str,
+    today: NaiveDate,
+    range: Option<(NaiveDate, NaiveDate)>,
+) -> Option<(NaiveDate, NaiveDate)> {
+    let year_start = |y: i32| NaiveDate::from_ymd_opt(y, 1, 1);
+    match name {
+        "week" => {
+            let monday = today - Duration::days(i64::from(today.weekday().num_days_from_monday()));
+            Some((monday, today))
+        }
+        "30d" => Some((today - Duration::days(29), today)),
+        "quarter" => {
+            let m = (today.month0() / 3) * 3 + 1;
+            Some((NaiveDate::from_ymd_opt(today.year(), m, 1)?, today))
+        }
+        "year" => Some((year_start(today.year())?, today)),
+        "last_year" => Some((
+            year_start(today.year() - 1)?,
+            year_start(today.year())? - Duration::days(1),
+        )),
+        "all" => {
+            let (first, last) = range?;
+            let first = first.max(last - Duration::days(MAX_DAYS - 1));
+            Some((first, last))
+        }
+        _ => None,
+    }
+}
+
 pub fn build(conn: &mut DbConn, q: &ReportQuery) -> QueryResult<Report> {
     let rows = load_cases(conn, q)?;
     let escs = load_escalations(conn, q)?;
@@ -587,5 +631,33 @@ mod tests {
         assert_eq!(r.backlog.open, 1);
         assert_eq!(r.backlog.by_age[2].count, 1);
         assert_eq!(r.cases_closed, 0);
+    }
+}
+
+#[cfg(test)]
+mod preset_tests {
+    use super::*;
+
+    #[test]
+    fn presets_name_their_days() {
+        let d = |y, m, dd| NaiveDate::from_ymd_opt(y, m, dd).expect("date");
+        let today = d(2026, 12, 3); // a Thursday
+        assert_eq!(preset("week", today, None), Some((d(2026, 11, 30), today)));
+        assert_eq!(preset("30d", today, None), Some((d(2026, 11, 4), today)));
+        assert_eq!(
+            preset("quarter", today, None),
+            Some((d(2026, 10, 1), today))
+        );
+        assert_eq!(preset("year", today, None), Some((d(2026, 1, 1), today)));
+        assert_eq!(
+            preset("last_year", today, None),
+            Some((d(2025, 1, 1), d(2025, 12, 31)))
+        );
+        assert_eq!(preset("all", today, None), None);
+        assert_eq!(
+            preset("all", today, Some((d(2022, 6, 24), d(2024, 5, 2)))),
+            Some((d(2022, 6, 24), d(2024, 5, 2)))
+        );
+        assert_eq!(preset("someday", today, None), None);
     }
 }

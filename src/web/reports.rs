@@ -15,8 +15,10 @@ use serde::Deserialize;
 /// Who may read the figures.
 use super::roles::MANAGERS;
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, Clone)]
 pub struct ReportParams {
+    /// `week`, `30d`, `quarter`, `year`, `last_year`, `all` (wins over from/to).
+    preset: Option<String>,
     from: Option<String>,
     to: Option<String>,
     customer: Option<String>,
@@ -55,8 +57,31 @@ impl ReportParams {
     }
 }
 
-async fn build(st: &crate::startup::AppState, q: ReportQuery) -> Result<Report, AppError> {
-    super::run(st, move |c, _| reports::build(c, &q)).await
+/// A report and what was asked for, with the period a preset named made explicit.
+struct Built {
+    r: Report,
+    q: ReportQuery,
+    p: ReportParams,
+    /// The first and last day a case was opened on, when there is any case.
+    range: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
+}
+
+/// Resolves a preset (its days as of today, `all` from the data's range), then builds
+/// the report: one trip to the database.
+async fn build(st: &crate::startup::AppState, mut p: ReportParams) -> Result<Built, AppError> {
+    super::run(st, move |c, _| -> Result<Built, AppError> {
+        let range = reports::data_range(c)?.map(|(a, b)| (a.date(), b.date()));
+        if let Some(name) = p.preset.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+            let (from, last) = reports::preset(name, crate::now().date(), range)
+                .ok_or_else(|| AppError::bad_request("reports.error.preset"))?;
+            p.from = Some(from.format("%Y-%m-%d").to_string());
+            p.to = Some(last.format("%Y-%m-%d").to_string());
+        }
+        let q = p.to_query()?;
+        let r = reports::build(c, &q)?;
+        Ok(Built { r, q, p, range })
+    })
+    .await
 }
 
 fn fmt(v: Option<f64>) -> String {
@@ -91,6 +116,10 @@ struct ReportsPage {
     oem: String,
     code: String,
     qs: String,
+    preset: String,
+    /// The period holds no case but the database does: where the data is, and the
+    /// link to it.
+    data_hint: Option<(String, String, String)>,
 }
 
 fn figures(r: &Report) -> Vec<Figure> {
@@ -132,15 +161,29 @@ pub async fn page(
     params: web::Query<ReportParams>,
 ) -> Result<HttpResponse, AppError> {
     user.require(MANAGERS)?;
-    let p = params.into_inner();
-    let q = p.to_query()?;
+    let Built { r, q, p, range } = build(&st, params.into_inner()).await?;
     let qs = p.query_string(&q);
     let (from, to) = (
         q.from.format("%Y-%m-%d").to_string(),
         q.last_day().format("%Y-%m-%d").to_string(),
     );
     let (customer, oem, code) = (q.customer.clone(), q.oem.clone(), q.code.clone());
-    let r = build(&st, q).await?;
+    let preset = p.preset.clone().unwrap_or_default();
+    let data_hint = match range {
+        Some((first, last)) if r.cases_opened == 0 && r.cases_closed == 0 => {
+            let start = first.max(last - chrono::Duration::days(reports::MAX_DAYS - 1));
+            Some((
+                first.format("%Y-%m").to_string(),
+                last.format("%Y-%m").to_string(),
+                format!(
+                    "/reports?from={}&to={}",
+                    start.format("%Y-%m-%d"),
+                    last.format("%Y-%m-%d")
+                ),
+            ))
+        }
+        _ => None,
+    };
     let page = Page::new(&req, &st, Some(user.0));
     let chart_svg = chart::weekly_svg(
         &r.weekly,
@@ -162,6 +205,8 @@ pub async fn page(
         oem,
         code,
         qs,
+        preset,
+        data_hint,
     })
 }
 
@@ -181,13 +226,12 @@ pub async fn csv(
     if !csv_export::TABLES.contains(&name.as_str()) {
         return Err(AppError::NotFound);
     }
-    let q = params.into_inner().to_query()?;
+    let Built { r, q, .. } = build(&st, params.into_inner()).await?;
     let file = format!(
         "casebook-{name}-{}-{}.csv",
         q.from.format("%Y%m%d"),
         q.last_day().format("%Y%m%d")
     );
-    let r = build(&st, q).await?;
     let lang = super::cookies::lang(&req);
     let tr = |k: &str| crate::i18n::t(lang, k).to_string();
     let bytes = csv_export::table(&r, &name, &tr)
@@ -208,7 +252,12 @@ pub async fn api_summary(
     params: web::Query<ReportParams>,
 ) -> Result<HttpResponse, AppError> {
     user.require(MANAGERS)?;
-    let q = params.into_inner().to_query()?;
-    let r = build(&st, q).await?;
-    Ok(HttpResponse::Ok().json(r))
+    let Built { r, range, .. } = build(&st, params.into_inner()).await?;
+    let mut v = serde_json::to_value(&r).map_err(AppError::internal)?;
+    if let Some(o) = v.as_object_mut() {
+        // Where the data is, whatever the period (a client can offer it when empty).
+        o.insert("data_from".into(), range.map(|r| r.0.to_string()).into());
+        o.insert("data_to".into(), range.map(|r| r.1.to_string()).into());
+    }
+    Ok(HttpResponse::Ok().json(v))
 }

@@ -286,3 +286,50 @@ fn csv_cells_from_mail_cannot_be_formulas() {
         "readable after the quote: {names:?}"
     );
 }
+
+#[test]
+fn an_empty_period_says_where_the_imported_history_is_and_presets_reach_it() {
+    let (app, token) = seeded();
+    let b = app.browser();
+    b.login("boss@cmgos.example", PASSWORD);
+    // The default period (the last year) holds nothing of the 2022 history: say where
+    // the data is, with a link to it.
+    let page = b.get("/reports");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("2022-06 — 2022-06"), "{}", page.body);
+    let link =
+        regex::Regex::new(r#"href="(/reports\?from=2022-06-24(?:&amp;|&#38;|&)to=2022-06-24)""#)
+            .expect("re");
+    let href = link
+        .captures(&page.body)
+        .map(|c| c[1].replace("&amp;", "&").replace("&#38;", "&"))
+        .unwrap_or_else(|| panic!("no link to the data: {}", page.body));
+    let there = b.get(&href);
+    assert_eq!(there.status, 200);
+    assert!(
+        !there.body.contains("2022-06 — 2022-06"),
+        "no hint where there is data"
+    );
+    // Presets: all time finds the seed, last year and this week do not; the JSON twin
+    // says where the data is whatever the period.
+    let all = app.api_get("/api/reports/summary?preset=all", &token);
+    assert_eq!(all["cases_opened"], 1, "{all}");
+    assert_eq!(all["data_from"], "2022-06-24", "{all}");
+    for p in ["week", "30d", "quarter", "year", "last_year"] {
+        let r = app.api_get(&format!("/api/reports/summary?preset={p}"), &token);
+        assert_eq!(r["cases_opened"], 0, "{p}: {r}");
+        assert_eq!(r["data_to"], "2022-06-24", "{p}: {r}");
+    }
+    let (s, v) = app.api(
+        "GET",
+        "/api/reports/summary?preset=someday",
+        Some(&token),
+        None,
+    );
+    assert_eq!(s, 400, "{v}");
+    let page = b.get("/reports?preset=all");
+    assert!(
+        page.body.contains(r#"aria-current="page""#),
+        "the chosen preset is marked"
+    );
+}
