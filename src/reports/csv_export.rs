@@ -6,7 +6,14 @@
 use super::Report;
 
 /// The tables that export as CSV (`/reports/{table}.csv`).
-pub const TABLES: [&str; 5] = ["summary", "weekly", "backlog", "codes", "customers"];
+pub const TABLES: [&str; 6] = [
+    "summary",
+    "weekly",
+    "backlog",
+    "codes",
+    "customers",
+    "engineers",
+];
 
 /// Translates a catalog key (column headers, row labels) into the reader's language.
 pub type Tr<'a> = &'a dyn Fn(&str) -> String;
@@ -69,6 +76,29 @@ fn write(r: &Report, name: &str, tr: Tr) -> Result<Vec<u8>, csv::Error> {
             ];
             for (k, v) in rows {
                 w.write_record([text_cell(&tr(k)), v])?;
+            }
+        }
+        "engineers" => {
+            w.write_record([
+                tr("report.col.engineer"),
+                tr("report.col.open"),
+                tr("report.col.waiting"),
+                tr("report.col.closed"),
+                tr("report.first_response_median"),
+            ])?;
+            for e in &r.engineers {
+                let name = if e.id.is_some() {
+                    e.engineer.clone()
+                } else {
+                    tr("report.unassigned")
+                };
+                w.write_record([
+                    text_cell(&name),
+                    e.open.to_string(),
+                    e.waiting.to_string(),
+                    e.closed.to_string(),
+                    opt(e.first_response_median),
+                ])?;
             }
         }
         "weekly" => {

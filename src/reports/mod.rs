@@ -197,6 +197,8 @@ pub struct Report {
     pub weekly: Vec<Week>,
     pub top_error_codes: Vec<CodeCount>,
     pub top_customers: Vec<CustomerCount>,
+    /// Per engineer (assignee), most open first; the unassigned last.
+    pub engineers: Vec<EngineerLoad>,
 }
 
 /// The columns a report needs from a case.
@@ -209,6 +211,22 @@ pub struct CaseTimes {
     pub first_customer_at: Option<NaiveDateTime>,
     pub first_response_at: Option<NaiveDateTime>,
     pub closed_at: Option<NaiveDateTime>,
+    pub assignee_id: Option<i64>,
+    pub status: String,
+}
+
+/// One engineer's workload in the period (`id` None: nobody's).
+#[derive(Debug, Clone, Serialize)]
+pub struct EngineerLoad {
+    pub id: Option<i64>,
+    pub engineer: String,
+    /// Open at the end of the period.
+    pub open: i64,
+    /// Of those, waiting on the customer now.
+    pub waiting: i64,
+    pub closed: i64,
+    /// Median first response (minutes) of the cases opened in the period.
+    pub first_response_median: Option<f64>,
 }
 
 /// The columns a report needs from an escalation.
@@ -259,6 +277,8 @@ fn load_cases(conn: &mut DbConn, q: &ReportQuery) -> QueryResult<Vec<CaseTimes>>
             cases::first_customer_at,
             cases::first_response_at,
             cases::closed_at,
+            cases::assignee_id,
+            cases::status,
         ))
         .load(conn)
 }
@@ -341,7 +361,17 @@ pub fn build(conn: &mut DbConn, q: &ReportQuery) -> QueryResult<Report> {
     let rows = load_cases(conn, q)?;
     let escs = load_escalations(conn, q)?;
     let codes = load_codes(conn, q)?;
-    Ok(compute(q, &rows, &escs, &codes, crate::now()))
+    let mut r = compute(q, &rows, &escs, &codes, crate::now());
+    let names: HashMap<i64, String> = crate::auth::users::list(conn)?
+        .into_iter()
+        .map(|u| (u.id, u.name))
+        .collect();
+    for e in &mut r.engineers {
+        if let Some(n) = e.id.and_then(|id| names.get(&id)) {
+            e.engineer = n.clone();
+        }
+    }
+    Ok(r)
 }
 
 fn in_period(q: &ReportQuery, t: NaiveDateTime) -> bool {
@@ -509,6 +539,46 @@ pub fn compute(
     top_customers.sort_by(|a, b| b.count.cmp(&a.count).then(a.customer.cmp(&b.customer)));
     top_customers.truncate(TOP);
 
+    // Per engineer: open at the end (and waiting on the customer), closed in the
+    // period, median first response of what they got in the period.
+    let mut per: HashMap<Option<i64>, (i64, i64, i64, Vec<f64>)> = HashMap::new();
+    for c in rows {
+        let e = per.entry(c.assignee_id).or_default();
+        if c.created_at < at && c.closed_at.is_none_or(|t| t >= at) {
+            e.0 += 1;
+            if c.status == "waiting_customer" {
+                e.1 += 1;
+            }
+        }
+        if c.closed_at.is_some_and(|t| in_period(q, t)) {
+            e.2 += 1;
+        }
+        if in_period(q, c.created_at) {
+            if let Some(answered) = c.first_response_at {
+                let start = c.first_customer_at.unwrap_or(c.created_at);
+                e.3.push(((answered - start).num_seconds().max(0) as f64) / 60.0);
+            }
+        }
+    }
+    let mut engineers: Vec<EngineerLoad> = per
+        .into_iter()
+        .filter(|(_, (open, _, closed, fr))| *open > 0 || *closed > 0 || !fr.is_empty())
+        .map(|(id, (open, waiting, closed, fr))| EngineerLoad {
+            id,
+            engineer: id.map(|i| format!("#{i}")).unwrap_or_default(),
+            open,
+            waiting,
+            closed,
+            first_response_median: spread(fr).median,
+        })
+        .collect();
+    engineers.sort_by(|a, b| {
+        a.id.is_none()
+            .cmp(&b.id.is_none())
+            .then(b.open.cmp(&a.open))
+            .then(a.id.cmp(&b.id))
+    });
+
     let cases_opened = opened.len() as i64;
     let cases_reopened = opened.iter().filter(|c| c.parent_case_id.is_some()).count() as i64;
     Report {
@@ -532,6 +602,7 @@ pub fn compute(
         weekly,
         top_error_codes,
         top_customers,
+        engineers,
     }
 }
 
@@ -597,6 +668,8 @@ mod tests {
             first_customer_at: None,
             first_response_at: Some(t("2022-06-24 17:39:09")),
             closed_at: Some(t("2022-08-09 17:24:21")),
+            assignee_id: Some(7),
+            status: "closed".into(),
         }];
         let escs = vec![EscalationTimes {
             case_id: 1,

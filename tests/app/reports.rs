@@ -333,3 +333,42 @@ fn an_empty_period_says_where_the_imported_history_is_and_presets_reach_it() {
         "the chosen preset is marked"
     );
 }
+
+#[test]
+fn workload_per_engineer_links_to_the_cases_behind_it() {
+    let (app, token) = seeded();
+    let admin = app.token("admin@casebook.example");
+    let (s, v) = app.api(
+        "POST",
+        "/api/cases/CAS-06496-T2V9C6/assign",
+        Some(&admin),
+        Some(br#"{"assignee":"wangbb@cmgos.example"}"#),
+    );
+    assert_eq!(s, 200, "{v}");
+    let r = app.api_get("/api/reports/summary?from=2022-06-01&to=2022-08-31", &token);
+    let engineers = r["engineers"].as_array().expect("engineers");
+    assert_eq!(engineers.len(), 1, "{r}");
+    let wang = &engineers[0];
+    assert_eq!(wang["engineer"], "Wang Binbin", "{wang}");
+    assert_eq!(
+        (wang["open"].clone(), wang["closed"].clone()),
+        (0.into(), 1.into()),
+        "{wang}"
+    );
+    assert_eq!(f(&wang["first_response_median"]), 0.0, "{wang}");
+    let id = wang["id"].as_i64().expect("id");
+    let b = app.browser();
+    b.login("boss@cmgos.example", PASSWORD);
+    let page = b.get("/reports?from=2022-06-01&to=2022-08-31");
+    assert!(page.body.contains("Wang Binbin"), "{}", page.body);
+    assert!(
+        page.body
+            .contains(&format!("/cases?assignee={id}&amp;status=closed")),
+        "the figure links to its cases"
+    );
+    let queue = app.api_get(&format!("/api/cases?assignee={id}&status=closed"), &token);
+    assert_eq!(queue["total"], 1, "{queue}");
+    let csv = b.get("/reports/engineers.csv?from=2022-06-01&to=2022-08-31");
+    assert_eq!(csv.status, 200);
+    assert!(csv.body.contains("Wang Binbin"), "{}", csv.body);
+}
