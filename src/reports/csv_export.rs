@@ -197,6 +197,7 @@ mod tests {
             },
             weekly: Vec::new(),
             top_error_codes: Vec::new(),
+            engineers: Vec::new(),
             top_customers: vec![
                 CustomerCount {
                     customer: "=cmd|'/C calc'!A0".into(),
