@@ -1,5 +1,6 @@
 //! Storage: one connection type over SQLite (embedded default) and PostgreSQL.
 
+pub mod cost;
 pub mod schema;
 
 use diesel::connection::SimpleConnection;

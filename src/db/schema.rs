@@ -195,6 +195,7 @@ diesel::table! {
         case_id -> BigInt,
         code -> Text,
         found_in -> Text,
+        closed -> Bool,
     }
 }
 
@@ -204,6 +205,8 @@ diesel::table! {
         case_id -> BigInt,
         serial -> Text,
         kind -> Text,
+        closed -> Bool,
+        prefix -> Text,
     }
 }
 

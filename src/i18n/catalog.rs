@@ -196,6 +196,8 @@ pub const ENTRIES: &[(&str, &str, &str)] = &[
     ("case.thread", "邮件往来", "Thread"),
     ("case.auto_reply", "自动回复", "Auto-reply"),
     ("case.show_quoted", "显示引用和签名", "Show quoted text and signature"),
+    ("case.thread_folded", "条较早的消息未显示。", "earlier messages are not shown."),
+    ("case.thread_show_all", "显示整个会话", "Show the whole thread"),
     ("case.scope", "问题范围定义", "Scope"),
     ("case.codes", "错误代码", "Error codes"),
     ("case.serials", "序列号", "Serial numbers"),

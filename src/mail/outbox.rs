@@ -97,12 +97,16 @@ pub fn enqueue(
         .get_result(conn)
 }
 
+/// The newest 100 outgoing mails of the case, oldest first.
 pub fn for_case(conn: &mut DbConn, case_id: i64) -> QueryResult<Vec<OutboxView>> {
-    Ok(outbox::table
+    let mut rows: Vec<OutboxRow> = outbox::table
         .filter(outbox::case_id.eq(case_id))
-        .order(outbox::id.asc())
+        .order(outbox::id.desc())
+        .limit(100)
         .select(OutboxRow::as_select())
-        .load(conn)?
+        .load(conn)?;
+    rows.reverse();
+    Ok(rows
         .into_iter()
         .map(|r| OutboxView {
             to: r.envelope_to.split(", ").map(str::to_string).collect(),

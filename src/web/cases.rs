@@ -249,6 +249,24 @@ pub fn url_escape(s: &str) -> String {
     out
 }
 
+/// `?thread=all` shows every message of a long thread; by default the page shows the
+/// first and the newest (see `ThreadWindow`).
+#[derive(Debug, Deserialize, Default)]
+pub struct ThreadQuery {
+    #[serde(default)]
+    pub thread: String,
+}
+
+impl ThreadQuery {
+    fn window(&self) -> detail::ThreadWindow {
+        if self.thread == "all" {
+            detail::ThreadWindow::All
+        } else {
+            detail::ThreadWindow::Recent
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "cases/show.html")]
 struct CasePage {
@@ -283,13 +301,15 @@ pub async fn show(
     st: State,
     user: CurrentUser,
     path: web::Path<String>,
+    query: web::Query<ThreadQuery>,
 ) -> Result<HttpResponse, AppError> {
     user.require(STAFF)?;
     let number = path.into_inner();
+    let window = query.window();
     // One trip to the blocking pool for everything the page shows.
     let (case, staff) = run(&st, move |c, _| {
         Ok::<_, AppError>((
-            detail::load_by_number(c, &number)?,
+            detail::load_by_number(c, &number, window)?,
             crate::cases::queue::assignable(c)?,
         ))
     })
@@ -483,10 +503,12 @@ pub async fn show_json(
     st: State,
     user: ApiUser,
     path: web::Path<String>,
+    query: web::Query<ThreadQuery>,
 ) -> Result<HttpResponse, AppError> {
     user.require(STAFF)?;
     let number = path.into_inner();
-    let detail = run(&st, move |c, _| detail::load_by_number(c, &number)).await?;
+    let window = query.window();
+    let detail = run(&st, move |c, _| detail::load_by_number(c, &number, window)).await?;
     if let Some(n) = &detail.merged_into {
         return Ok(HttpResponse::Ok().json(serde_json::json!({
             "number": detail.number,

@@ -11,6 +11,7 @@ pub(super) fn codes(conn: &mut DbConn, case_id: i64) -> QueryResult<Vec<CodeView
     let mut codes: Vec<CodeView> = case_codes::table
         .filter(case_codes::case_id.eq(case_id))
         .order(case_codes::id.asc())
+        .limit(100)
         .select((case_codes::code, case_codes::found_in))
         .load::<(String, String)>(conn)?
         .into_iter()
@@ -51,6 +52,7 @@ pub(super) fn serials(conn: &mut DbConn, case_id: i64) -> QueryResult<Serials> {
     let rows: Vec<(String, String)> = case_serials::table
         .filter(case_serials::case_id.eq(case_id))
         .order(case_serials::id.asc())
+        .limit(200)
         .select((case_serials::serial, case_serials::kind))
         .load(conn)?;
     let of_kind = |kind: &str| -> Vec<String> {

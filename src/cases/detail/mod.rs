@@ -7,6 +7,8 @@ mod similar;
 mod thread;
 mod work;
 
+pub use thread::{ThreadWindow, RECENT};
+
 use super::CaseRow;
 use crate::db::schema::audit_events;
 use crate::db::DbConn;
@@ -165,6 +167,9 @@ pub struct CaseDetail {
     /// Cases merged into this one (not undone).
     pub merges: Vec<crate::cases::merge::MergeView>,
     pub messages: Vec<MessageView>,
+    /// Messages in the case; more than `messages.len()` when the page shows the first
+    /// and the newest only (`?thread=all` shows them all).
+    pub message_count: i64,
     pub error_codes: Vec<CodeView>,
     pub serial_numbers: Vec<String>,
     pub product_keys: Vec<String>,
@@ -192,17 +197,23 @@ pub struct CaseDetail {
 
 /// The case with this number, with everything its page shows; `NotFound` when there
 /// is none.
+/// Every query is an index range under a small LIMIT (or bounded by the case's own
+/// size), so the cost does not grow with the database; `tests/cost.rs` keeps it so.
 #[tracing::instrument(skip(conn))]
-pub fn load_by_number(conn: &mut DbConn, number: &str) -> QueryResult<CaseDetail> {
+pub fn load_by_number(
+    conn: &mut DbConn,
+    number: &str,
+    window: ThreadWindow,
+) -> QueryResult<CaseDetail> {
     let case = super::find_by_number(conn, number)?.ok_or(diesel::result::Error::NotFound)?;
-    load(conn, case)
+    load(conn, case, window)
 }
 
 /// Everything the case page shows about `case`.
-pub fn load(conn: &mut DbConn, case: CaseRow) -> QueryResult<CaseDetail> {
+pub fn load(conn: &mut DbConn, case: CaseRow, window: ThreadWindow) -> QueryResult<CaseDetail> {
     let attachments = thread::attachments(conn, case.id)?;
-    let findings = thread::findings(conn, case.id, &attachments)?;
-    let messages = thread::messages(conn, case.id, &attachments)?;
+    let findings = thread::findings(conn, case.id)?;
+    let thread = thread::messages(conn, case.id, window)?;
     let error_codes = evidence::codes(conn, case.id)?;
     let serials = evidence::serials(conn, case.id)?;
     let escalations = work::escalations(conn, case.id)?;
@@ -255,7 +266,8 @@ pub fn load(conn: &mut DbConn, case: CaseRow) -> QueryResult<CaseDetail> {
         merged_into,
         linked,
         merges,
-        messages,
+        messages: thread.messages,
+        message_count: thread.total,
         error_codes,
         serial_numbers: serials.serial_numbers,
         product_keys: serials.product_keys,
@@ -271,7 +283,8 @@ pub fn load(conn: &mut DbConn, case: CaseRow) -> QueryResult<CaseDetail> {
 fn audit(conn: &mut DbConn, case_id: i64) -> QueryResult<Vec<AuditView>> {
     Ok(audit_events::table
         .filter(audit_events::case_id.eq(case_id))
-        .order(audit_events::id.desc())
+        // The order of the index (case_id, created_at): the newest 200 read, no sort.
+        .order((audit_events::created_at.desc(), audit_events::id.desc()))
         .limit(200)
         .select((
             audit_events::actor,

@@ -30,10 +30,15 @@ pub(super) fn similar(
             }
         }
     };
+    // Each query is one range of an index that has `closed` right after the code (or
+    // the serial's prefix), so it reads the rows it returns and no more, however many
+    // open cases share the code (the flag is kept by triggers, see the migration
+    // `closed_evidence`). The join to `cases` is by primary key, row by row.
     for code in codes.iter().take(10) {
         let rows: Vec<Candidate> = case_codes::table
             .inner_join(cases::table.on(cases::id.eq(case_codes::case_id)))
             .filter(case_codes::code.eq(code))
+            .filter(case_codes::closed.eq(true))
             .filter(case_codes::case_id.ne(case_id))
             .filter(cases::status.eq("closed"))
             .filter(cases::merged_into.is_null())
@@ -44,28 +49,21 @@ pub(super) fn similar(
         add(rows, 2, code);
     }
     for s in serials.iter().take(5) {
-        if s.len() < 8 {
+        if s.chars().count() < 8 {
             continue;
         }
         let prefix: String = s.chars().take(6).collect();
-        let pattern = format!("{}%", crate::cases::escape_like(&prefix));
-        let mut q = case_serials::table
+        let rows: Vec<Candidate> = case_serials::table
             .inner_join(cases::table.on(cases::id.eq(case_serials::case_id)))
-            .filter(case_serials::serial.like(pattern).escape('\\'))
+            .filter(case_serials::prefix.eq(&prefix))
+            .filter(case_serials::closed.eq(true))
             .filter(case_serials::case_id.ne(case_id))
             .filter(cases::status.eq("closed"))
             .filter(cases::merged_into.is_null())
+            .order(case_serials::id.desc())
             .select((cases::id, cases::number, cases::subject))
             .limit(50)
-            .into_boxed();
-        if crate::db::is_sqlite(conn) {
-            // SQLite's LIKE cannot use the index; a byte range on it can (U+10FFFF sorts
-            // after every other character in SQLite's binary collation).
-            q = q
-                .filter(case_serials::serial.ge(prefix.clone()))
-                .filter(case_serials::serial.lt(format!("{prefix}\u{10FFFF}")));
-        }
-        let rows: Vec<Candidate> = q.load(conn)?;
+            .load(conn)?;
         add(rows, 1, &format!("{prefix}…"));
     }
     let mut ranked: Vec<(i64, Scored)> = score.into_iter().collect();

@@ -10,21 +10,26 @@ use diesel::prelude::*;
 /// Findings shown at most.
 const MAX_FINDINGS: i64 = 300;
 
+/// Attachments listed in the panel at most (the newest; the thread shows each
+/// message's own).
+const MAX_ATTACHMENTS: i64 = 200;
+
+/// The case's attachments for the panel: the newest [`MAX_ATTACHMENTS`], oldest first.
 pub(super) fn attachments(conn: &mut DbConn, case_id: i64) -> QueryResult<Vec<AttachmentView>> {
-    attachments::table
+    let mut v: Vec<AttachmentView> = attachments::table
         .filter(attachments::case_id.eq(case_id))
-        .order(attachments::id.asc())
+        .order(attachments::id.desc())
+        .limit(MAX_ATTACHMENTS)
         .select(AttachmentView::as_select())
-        .load(conn)
+        .load(conn)?;
+    v.reverse();
+    Ok(v)
 }
 
 /// What the bundles say, with file and line (timestamps only where they have a line).
-pub(super) fn findings(
-    conn: &mut DbConn,
-    case_id: i64,
-    atts: &[AttachmentView],
-) -> QueryResult<Vec<FindingView>> {
+pub(super) fn findings(conn: &mut DbConn, case_id: i64) -> QueryResult<Vec<FindingView>> {
     Ok(bundle_findings::table
+        .inner_join(attachments::table.on(attachments::id.eq(bundle_findings::attachment_id)))
         .filter(bundle_findings::case_id.eq(case_id))
         .filter(
             bundle_findings::kind
@@ -34,20 +39,16 @@ pub(super) fn findings(
         .order(bundle_findings::id.asc())
         .limit(MAX_FINDINGS)
         .select((
-            bundle_findings::attachment_id,
+            attachments::filename,
             bundle_findings::entry_path,
             bundle_findings::line,
             bundle_findings::kind,
             bundle_findings::value,
         ))
-        .load::<(i64, String, i64, String, String)>(conn)?
+        .load::<(String, String, i64, String, String)>(conn)?
         .into_iter()
-        .map(|(att, entry, line, kind, value)| FindingView {
-            attachment: atts
-                .iter()
-                .find(|a| a.id == att)
-                .map(|a| a.filename.clone())
-                .unwrap_or_default(),
+        .map(|(attachment, entry, line, kind, value)| FindingView {
+            attachment,
             entry,
             line,
             kind,
@@ -70,28 +71,96 @@ struct MsgRow {
     proposal: Option<String>,
 }
 
-/// The messages, oldest first, each with its attachments and its quoted text folded.
+/// Which part of a long thread the page shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ThreadWindow {
+    /// The first message and the newest [`RECENT`]: the first screen of any case costs
+    /// the same, whatever the length of its thread.
+    #[default]
+    Recent,
+    /// Every message (asked for explicitly: `?thread=all`).
+    All,
+}
+
+/// Newest messages shown when the thread is windowed.
+pub const RECENT: i64 = 40;
+
+/// The thread as the page shows it.
+pub(super) struct Thread {
+    pub messages: Vec<MessageView>,
+    /// Messages in the case (shown or not).
+    pub total: i64,
+}
+
+fn select_messages(
+    conn: &mut DbConn,
+    case_id: i64,
+    newest_first: bool,
+    limit: Option<i64>,
+) -> QueryResult<Vec<MsgRow>> {
+    let cols = (
+        messages::id,
+        messages::message_id,
+        messages::from_name,
+        messages::from_address,
+        messages::sent_at,
+        messages::direction,
+        messages::is_auto_reply,
+        messages::subject,
+        messages::body_text,
+        messages::proposal,
+    );
+    let mut q = messages::table
+        .filter(messages::case_id.eq(case_id))
+        .select(cols)
+        .into_boxed();
+    q = if newest_first {
+        q.order((messages::sent_at.desc(), messages::id.desc()))
+    } else {
+        q.order((messages::sent_at.asc(), messages::id.asc()))
+    };
+    if let Some(n) = limit {
+        q = q.limit(n);
+    }
+    q.load::<MsgRow>(conn)
+}
+
+/// The messages, oldest first, each with its attachments and its quoted text folded:
+/// all of them, or the first and the newest [`RECENT`] (each an index range of the
+/// case's messages under a LIMIT; the count only when messages are left out).
 pub(super) fn messages(
     conn: &mut DbConn,
     case_id: i64,
-    atts: &[AttachmentView],
-) -> QueryResult<Vec<MessageView>> {
-    Ok(messages::table
-        .filter(messages::case_id.eq(case_id))
-        .order((messages::sent_at.asc(), messages::id.asc()))
-        .select((
-            messages::id,
-            messages::message_id,
-            messages::from_name,
-            messages::from_address,
-            messages::sent_at,
-            messages::direction,
-            messages::is_auto_reply,
-            messages::subject,
-            messages::body_text,
-            messages::proposal,
-        ))
-        .load::<MsgRow>(conn)?
+    window: ThreadWindow,
+) -> QueryResult<Thread> {
+    let rows = match window {
+        ThreadWindow::All => select_messages(conn, case_id, false, None)?,
+        ThreadWindow::Recent => {
+            let mut newest = select_messages(conn, case_id, true, Some(RECENT + 1))?;
+            if newest.len() as i64 > RECENT {
+                // More than RECENT: the first message is older than all of those kept.
+                newest.truncate(RECENT as usize);
+                newest.extend(select_messages(conn, case_id, false, Some(1))?);
+            }
+            newest.reverse();
+            newest
+        }
+    };
+    let total = if window == ThreadWindow::Recent && rows.len() as i64 > RECENT {
+        messages::table
+            .filter(messages::case_id.eq(case_id))
+            .count()
+            .get_result(conn)?
+    } else {
+        rows.len() as i64
+    };
+    let ids: Vec<i64> = rows.iter().map(|m| m.row_id).collect();
+    let atts: Vec<AttachmentView> = attachments::table
+        .filter(attachments::message_row_id.eq_any(&ids))
+        .order(attachments::id.asc())
+        .select(AttachmentView::as_select())
+        .load(conn)?;
+    let messages = rows
         .into_iter()
         .map(|m| {
             let (main_text, folded_text) = crate::mail::extract::split_folded(&m.body_text);
@@ -115,5 +184,6 @@ pub(super) fn messages(
                 folded_text,
             }
         })
-        .collect())
+        .collect();
+    Ok(Thread { messages, total })
 }

@@ -32,6 +32,7 @@ pub(super) fn escalations(conn: &mut DbConn, case_id: i64) -> QueryResult<Vec<Es
     let rows: Vec<EscRow> = escalations::table
         .filter(escalations::case_id.eq(case_id))
         .order(escalations::id.asc())
+        .limit(50)
         .select((
             escalations::id,
             escalations::status,

@@ -1,0 +1,13 @@
+DROP TRIGGER cases_closed ON cases;
+DROP FUNCTION casebook_cases_closed();
+DROP TRIGGER case_serials_closed ON case_serials;
+DROP FUNCTION casebook_case_serials_closed();
+DROP TRIGGER case_codes_closed ON case_codes;
+DROP FUNCTION casebook_case_codes_closed();
+DROP FUNCTION casebook_case_closed(BIGINT);
+DROP INDEX attachments_message;
+DROP INDEX case_serials_closed;
+DROP INDEX case_codes_closed;
+ALTER TABLE case_serials DROP COLUMN prefix;
+ALTER TABLE case_serials DROP COLUMN closed;
+ALTER TABLE case_codes DROP COLUMN closed;

@@ -1,0 +1,11 @@
+DROP TRIGGER cases_closed_au;
+DROP TRIGGER case_serials_closed_au;
+DROP TRIGGER case_serials_closed_ai;
+DROP TRIGGER case_codes_closed_au;
+DROP TRIGGER case_codes_closed_ai;
+DROP INDEX attachments_message;
+DROP INDEX case_serials_closed;
+DROP INDEX case_codes_closed;
+ALTER TABLE case_serials DROP COLUMN prefix;
+ALTER TABLE case_serials DROP COLUMN closed;
+ALTER TABLE case_codes DROP COLUMN closed;

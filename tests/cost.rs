@@ -1,0 +1,318 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on what they set up themselves
+//! The case page's cost does not grow with the database (issue 15, item 2).
+//!
+//! An adversarial data set in a real SQLite file: every case carries the same error
+//! code, one customer owns them all, almost none is closed, and one case has a long
+//! thread. The case page is loaded through the same function `GET /cases/{n}` and
+//! `GET /api/cases/{n}` use, with every SQLite statement's work counted
+//! (`casebook::db::cost`: virtual-machine steps, which grow with each row a statement
+//! visits). Then the database grows five-fold and the page is loaded again: no
+//! statement may do more work than before, beyond a small bound. A query that walks
+//! an index range and filters it (the old "similar closed cases" query walked every
+//! case sharing the code) fails this test on any machine, however fast.
+
+use casebook::cases::detail::{self, CaseDetail, ThreadWindow, RECENT};
+use casebook::config::Settings;
+use casebook::db::{self, cost, DbConn};
+use casebook::mail::{self, Rules, Staff};
+use casebook::storage::DirStore;
+use diesel::prelude::*;
+
+const CODE: &str = "0xC004F074";
+
+struct World {
+    conn: DbConn,
+    rules: Rules,
+    staff: Staff,
+    store: DirStore,
+    next: usize,
+    _dir: tempfile::TempDir,
+}
+
+fn mail_text(id: &str, reply_to: Option<&str>, n: usize, subject: &str, body: &str) -> Vec<u8> {
+    let day = 1 + (n / 1440) % 28;
+    let (h, m) = ((n / 60) % 24, n % 60);
+    let mut s = format!(
+        "From: 李明 <li.ming@bigcustomer.example>\r\nTo: support@casebook.example\r\n\
+         Subject: {subject}\r\nMessage-ID: <{id}>\r\nDate: Mon, {day:02} Jun 2025 {h:02}:{m:02}:00 +0800\r\n"
+    );
+    if let Some(r) = reply_to {
+        s.push_str(&format!("In-Reply-To: <{r}>\r\nReferences: <{r}>\r\n"));
+    }
+    s.push_str("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n");
+    s.push_str(body);
+    s.into_bytes()
+}
+
+impl World {
+    fn new() -> World {
+        cost::install();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("casebook.db");
+        let mut conn = db::establish(path.to_str().unwrap()).unwrap();
+        db::migrate(&mut conn).unwrap();
+        let settings = Settings::for_data_dir(dir.path().to_path_buf());
+        let rules = Rules::from_settings(&settings).unwrap();
+        let staff = Staff::load(&mut conn).unwrap();
+        let store = DirStore::new(dir.path().join("blobs")).unwrap();
+        World {
+            conn,
+            rules,
+            staff,
+            store,
+            next: 0,
+            _dir: dir,
+        }
+    }
+
+    fn ingest(&mut self, raw: &[u8]) -> String {
+        let out = mail::ingest_input_with(
+            &mut self.conn,
+            &self.store,
+            &self.rules,
+            &self.staff,
+            raw,
+            "cost-test",
+        )
+        .unwrap();
+        out[0].case_number.clone().expect("filed in a case")
+    }
+
+    /// `n` new cases, each carrying the same code and a serial, from the same customer.
+    fn add_cases(&mut self, n: usize) -> Vec<String> {
+        (0..n)
+            .map(|_| {
+                self.next += 1;
+                let i = self.next;
+                let raw = mail_text(
+                    &format!("case-{i}@bigcustomer.example"),
+                    None,
+                    i,
+                    &format!("[BigCustomer] 激活失败 HRESULT:{CODE} 第 {i} 台"),
+                    &format!("您好，\r\n激活失败，错误 {CODE}。\r\n序列号: T1022{i:07}\r\n"),
+                );
+                self.ingest(&raw)
+            })
+            .collect()
+    }
+
+    /// `n` replies to the thread started by `case-{root}`.
+    fn add_replies(&mut self, root: usize, n: usize) {
+        for _ in 0..n {
+            self.next += 1;
+            let i = self.next;
+            let raw = mail_text(
+                &format!("reply-{i}@bigcustomer.example"),
+                Some(&format!("case-{root}@bigcustomer.example")),
+                i,
+                &format!("Re: [BigCustomer] 激活失败 HRESULT:{CODE} 第 {root} 台"),
+                &format!("补充信息 {i}：还是 {CODE}。\r\n"),
+            );
+            self.ingest(&raw);
+        }
+    }
+
+    fn set_status(&mut self, number: &str, status: &str) {
+        diesel::sql_query("UPDATE cases SET status = ? WHERE number = ?")
+            .bind::<diesel::sql_types::Text, _>(status)
+            .bind::<diesel::sql_types::Text, _>(number)
+            .execute(&mut self.conn)
+            .unwrap();
+    }
+
+    /// The case page of `number`, with what each of its statements cost (loaded once
+    /// before, so that one-time work such as preparing statements is not counted).
+    fn page(
+        &mut self,
+        number: &str,
+        window: ThreadWindow,
+    ) -> (CaseDetail, Vec<cost::StatementCost>) {
+        detail::load_by_number(&mut self.conn, number, window).unwrap();
+        cost::take();
+        let d = detail::load_by_number(&mut self.conn, number, window).unwrap();
+        (d, cost::take())
+    }
+}
+
+fn table(costs: &[cost::StatementCost]) -> String {
+    costs
+        .iter()
+        .map(|c| format!("{:>7} steps {:>5} rows  {}", c.steps, c.rows, c.sql))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Each statement of `after` does at most a small bound more work per row it returns
+/// than the same statement in `before` (`allowed` names statements that may grow, by
+/// SQL text).
+fn assert_no_growth(
+    before: &[cost::StatementCost],
+    after: &[cost::StatementCost],
+    allowed: &[&str],
+) {
+    assert!(
+        !before.is_empty(),
+        "no statement was traced: is the cost trace installed?"
+    );
+    let sqls = |v: &[cost::StatementCost]| v.iter().map(|c| c.sql.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        sqls(before),
+        sqls(after),
+        "the page ran different statements:\nbefore:\n{}\nafter:\n{}",
+        table(before),
+        table(after)
+    );
+    for (b, a) in before.iter().zip(after) {
+        if allowed
+            .iter()
+            .any(|p| a.sql.to_lowercase().contains(&p.to_lowercase()))
+        {
+            continue;
+        }
+        // The same work per row returned (a statement may return more rows, up to its
+        // LIMIT), plus a small bound.
+        let per_row = b.steps as f64 / (b.rows + 1) as f64;
+        let scaled = per_row * (a.rows.max(b.rows) + 1) as f64;
+        let bound = (scaled * 1.1) as i64 + 60;
+        assert!(
+            a.steps <= bound,
+            "a statement of the case page did {} steps on the larger database, {} before \
+             (it reads rows it does not return):\n  {}\nbefore:\n{}\nafter:\n{}",
+            a.steps,
+            b.steps,
+            a.sql,
+            table(before),
+            table(after)
+        );
+    }
+}
+
+#[test]
+fn the_case_page_costs_the_same_on_a_five_times_larger_database() {
+    let mut w = World::new();
+    let first = w.add_cases(150);
+    let target = first[0].clone();
+    let closed = first[1].clone();
+    // A long thread, longer than the window the page shows.
+    w.add_replies(1, RECENT as usize + 20);
+    w.set_status(&closed, "closed");
+
+    let (d, before) = w.page(&target, ThreadWindow::Recent);
+    assert!(
+        d.error_codes.iter().any(|c| c.code == CODE),
+        "{:?}",
+        d.error_codes
+    );
+    let similar: Vec<&str> = d.similar_cases.iter().map(|s| s.number.as_str()).collect();
+    assert_eq!(
+        similar,
+        vec![closed.as_str()],
+        "the one closed case sharing the code"
+    );
+    assert_eq!(
+        d.messages.len() as i64,
+        RECENT + 1,
+        "the first and the newest {RECENT}"
+    );
+    assert_eq!(d.message_count, RECENT + 21);
+    assert!(
+        d.messages[0].message_id.contains("case-1@"),
+        "the first message leads"
+    );
+
+    // Five times the data: 600 more open cases with the code, same customer.
+    w.add_cases(600);
+    let (d2, after) = w.page(&target, ThreadWindow::Recent);
+    assert_eq!(
+        d2.similar_cases
+            .iter()
+            .map(|s| s.number.as_str())
+            .collect::<Vec<_>>(),
+        vec![closed.as_str()]
+    );
+    assert_no_growth(&before, &after, &[]);
+    // No statement of the page scans a table or sorts.
+    for c in &after {
+        assert_eq!(c.full_scan_steps, 0, "full scan: {}", c.sql);
+    }
+}
+
+#[test]
+fn a_long_thread_shows_its_first_screen_at_the_same_cost() {
+    let mut w = World::new();
+    let cases = w.add_cases(20);
+    let target = cases[0].clone();
+    w.add_replies(1, 60);
+    let (d, before) = w.page(&target, ThreadWindow::Recent);
+    assert_eq!(d.message_count, 61);
+    w.add_replies(1, 300);
+    let (d2, after) = w.page(&target, ThreadWindow::Recent);
+    assert_eq!(d2.message_count, 361);
+    assert_eq!(d2.messages.len() as i64, RECENT + 1);
+    // Only the count of the case's own messages grows with the thread (an index-only
+    // count, and only run when messages are left out).
+    assert_no_growth(&before, &after, &["count("]);
+    // The whole thread on request, oldest first.
+    let (all, _) = w.page(&target, ThreadWindow::All);
+    assert_eq!(all.messages.len(), 361);
+    assert!(all
+        .messages
+        .windows(2)
+        .all(|p| p[0].sent_at <= p[1].sent_at));
+}
+
+#[test]
+fn similar_cases_follow_closing_reopening_and_merging() {
+    let mut w = World::new();
+    let cases = w.add_cases(6);
+    let (target, other) = (cases[0].clone(), cases[1].clone());
+    let similar = |w: &mut World| -> Vec<String> {
+        w.page(&target, ThreadWindow::Recent)
+            .0
+            .similar_cases
+            .into_iter()
+            .map(|s| s.number)
+            .collect()
+    };
+    assert!(similar(&mut w).is_empty(), "no case is closed yet");
+    w.set_status(&other, "closed");
+    assert_eq!(similar(&mut w), vec![other.clone()]);
+    w.set_status(&other, "open");
+    assert!(
+        similar(&mut w).is_empty(),
+        "reopened: no longer a closed case"
+    );
+    w.set_status(&other, "closed");
+    // A merged-away case is not offered, even when closed.
+    diesel::sql_query(
+        "UPDATE cases SET merged_into = (SELECT id FROM cases WHERE number = ?) WHERE number = ?",
+    )
+    .bind::<diesel::sql_types::Text, _>(&cases[2])
+    .bind::<diesel::sql_types::Text, _>(&other)
+    .execute(&mut w.conn)
+    .unwrap();
+    assert!(similar(&mut w).is_empty(), "merged away");
+    // A code added to a case that is already closed is flagged at once.
+    let late = cases[3].clone();
+    w.set_status(&late, "closed");
+    assert_eq!(similar(&mut w), vec![late.clone()]);
+    let late_id: i64 = {
+        use casebook::db::schema::cases::dsl::*;
+        cases
+            .filter(number.eq(&late))
+            .select(id)
+            .first(&mut w.conn)
+            .unwrap()
+    };
+    casebook::mail::ingest::add_code(&mut w.conn, late_id, "0x8007232B", "body").unwrap();
+    let flag: bool = {
+        use casebook::db::schema::case_codes::dsl::*;
+        case_codes
+            .filter(case_id.eq(late_id))
+            .filter(code.eq("0x8007232B"))
+            .select(closed)
+            .first(&mut w.conn)
+            .unwrap()
+    };
+    assert!(flag, "a code inserted into a closed case is flagged closed");
+}
