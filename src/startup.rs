@@ -14,6 +14,9 @@ pub struct AppState {
     pub keys: Keys,
     pub store: Arc<DirStore>,
     pub rules: Arc<Rules>,
+    /// Live deliveries filed by one writer in shared transactions (SQLite only; on
+    /// PostgreSQL each delivery is its own transaction, and the server groups commits).
+    pub inbound: Option<Arc<crate::mail::ingest::group::GroupCommit>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -41,7 +44,15 @@ pub fn build_state(settings: Settings, pool_size: u32) -> Result<AppState, Start
     };
     let store = Arc::new(DirStore::new(settings.blob_dir())?);
     let rules = Arc::new(Rules::from_settings(&settings)?);
+    let inbound = (!crate::db::is_postgres_url(&settings.database_url)).then(|| {
+        Arc::new(crate::mail::ingest::group::GroupCommit::start(
+            pool.clone(),
+            store.clone(),
+            rules.clone(),
+        ))
+    });
     Ok(AppState {
+        inbound,
         pool,
         settings: Arc::new(settings),
         keys,

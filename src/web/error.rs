@@ -175,6 +175,16 @@ impl From<crate::mail::IngestError> for AppError {
     }
 }
 
+impl From<crate::mail::ingest::group::GroupError> for AppError {
+    fn from(e: crate::mail::ingest::group::GroupError) -> Self {
+        use crate::mail::ingest::group::GroupError;
+        match e {
+            GroupError::Busy => AppError::Throttled,
+            other => AppError::internal(other),
+        }
+    }
+}
+
 impl From<crate::cases::workflow::WorkflowError> for AppError {
     fn from(e: crate::cases::workflow::WorkflowError) -> Self {
         use crate::cases::workflow::WorkflowError;

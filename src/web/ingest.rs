@@ -100,17 +100,23 @@ pub async fn inbound(
     if body.len() > st.settings.max_message_bytes {
         return Err(AppError::TooLarge);
     }
-    let store = st.store.clone();
-    let rules = st.rules.clone();
     let source = if caller.internal {
         crate::mail::ingest::trust::INTERNAL_SOURCE
     } else {
         "inbound"
     };
-    let outcomes = super::run(&st, move |c, _| {
-        crate::mail::ingest_input(c, store.as_ref(), &rules, &body, source)
-    })
-    .await?;
+    // Concurrent deliveries share one transaction (see `group`); answered after commit.
+    let outcomes = match &st.inbound {
+        Some(group) => group.deliver(body.to_vec(), source).await?,
+        None => {
+            let store = st.store.clone();
+            let rules = st.rules.clone();
+            super::run(&st, move |c, _| {
+                crate::mail::ingest_input(c, store.as_ref(), &rules, &body, source)
+            })
+            .await?
+        }
+    };
     let first = outcomes
         .first()
         .ok_or_else(|| AppError::internal("ingest gave no outcome"))?;

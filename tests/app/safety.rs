@@ -282,3 +282,97 @@ fn role_checks_on_every_route() {
         "closed"
     );
 }
+
+/// Live deliveries are group-committed (one writer, one transaction per group): a
+/// SIGKILL of the server in the middle of sixteen concurrent clients loses no message
+/// that was answered, and the MTA's retry of everything files each message once.
+#[test]
+fn sigkill_during_concurrent_live_delivery_loses_no_acknowledged_message() {
+    use std::sync::Mutex;
+    let mut app = TestApp::new();
+    let token = app.seed_staff();
+    app.spawn();
+    let n = 900;
+    let queue: Arc<Mutex<Vec<usize>>> = Arc::new(Mutex::new((0..n).rev().collect()));
+    let acked: Arc<Mutex<Vec<(usize, String)>>> = Arc::default();
+    let clients: Vec<_> = (0..16)
+        .map(|_| {
+            let (queue, acked, token, base) = (
+                queue.clone(),
+                acked.clone(),
+                token.clone(),
+                app.base.clone(),
+            );
+            std::thread::spawn(move || loop {
+                let Some(i) = queue.lock().expect("queue").pop() else {
+                    break;
+                };
+                let resp = ureq::post(&format!("{base}/api/mail/inbound"))
+                    .timeout(Duration::from_secs(30))
+                    .set("Authorization", &format!("Bearer {token}"))
+                    .send_bytes(&msg(i));
+                match resp {
+                    Ok(r) => {
+                        let v: serde_json::Value = r.into_json().expect("json");
+                        let number = v["case_number"].as_str().expect("case").to_string();
+                        acked.lock().expect("acked").push((i, number));
+                    }
+                    // The server was killed: what was not answered is the MTA's to retry.
+                    Err(_) => break,
+                }
+            })
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while acked.lock().expect("acked").len() < 150 {
+        assert!(Instant::now() < deadline, "deliveries too slow");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    app.stop(); // SIGKILL
+    for c in clients {
+        c.join().expect("client");
+    }
+    let acked = acked.lock().expect("acked").clone();
+    assert!(
+        acked.len() < n,
+        "killed before the end ({} answered)",
+        acked.len()
+    );
+    app.spawn();
+    for (i, number) in &acked {
+        // A thread's replies may have arrived first and been merged since: follow it.
+        let mut case = app.api_get(&format!("/api/cases/{number}?thread=all"), &token);
+        while let Some(to) = case["merged_into"].as_str().map(str::to_string) {
+            case = app.api_get(&format!("/api/cases/{to}?thread=all"), &token);
+        }
+        let ids: Vec<&str> = case["messages"]
+            .as_array()
+            .expect("messages")
+            .iter()
+            .filter_map(|m| m["message_id"].as_str())
+            .collect();
+        assert!(
+            ids.iter()
+                .any(|m| m.contains(&format!("m{i}@load.example"))),
+            "message {i} was answered ({number}) but is not in its case: {ids:?}"
+        );
+    }
+    // The MTA retries everything: each message is filed once, every thread one case.
+    let mut duplicates = 0;
+    for i in 0..n {
+        let (status, v) = app.api("POST", "/api/mail/inbound", Some(&token), Some(&msg(i)));
+        assert_eq!(status, 200, "retry of message {i}: {v}");
+        if v["outcome"] == "duplicate" {
+            duplicates += 1;
+        }
+    }
+    assert!(
+        duplicates >= acked.len(),
+        "{duplicates} duplicates for {} answered",
+        acked.len()
+    );
+    let total = app.api_get("/api/cases?per_page=1", &token)["total"]
+        .as_i64()
+        .expect("total");
+    assert_eq!(total as usize, n / 3, "every thread is one case");
+}

@@ -2,6 +2,7 @@
 //! the same global flags as `casebook`; `scripts/bench` runs it before the load tests.
 
 mod corpus;
+mod inbound;
 mod run;
 
 use clap::Parser;
@@ -23,12 +24,62 @@ struct Args {
     /// Keep the database in DATA_DIR/bench-data (for scripts/bench).
     #[arg(long)]
     keep: bool,
+    /// Instead of the bulk ingest: post the corpus to a running server's
+    /// `POST /api/mail/inbound` at HOST:PORT (live delivery under concurrency).
+    #[arg(long, value_name = "HOST:PORT")]
+    inbound: Option<String>,
+    /// API token for `--inbound` (an admin's or an inbound-scoped token).
+    #[arg(
+        long,
+        env = "CASEBOOK_BENCH_TOKEN",
+        hide_env_values = true,
+        default_value = ""
+    )]
+    token: String,
+    /// Concurrent connections for `--inbound`.
+    #[arg(long, default_value_t = 16)]
+    clients: usize,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
     casebook::telemetry::init(args.globals.log_format);
     let settings = args.globals.settings();
+    if let Some(addr) = &args.inbound {
+        return match inbound::run(addr, &args.token, args.clients, args.messages, args.threads) {
+            Ok(r) => {
+                let pct = |p: f64| {
+                    let i = ((r.latencies_ms.len() as f64 * p) as usize)
+                        .min(r.latencies_ms.len().saturating_sub(1));
+                    r.latencies_ms.get(i).copied().unwrap_or(0.0)
+                };
+                println!(
+                    "inbound deliveries  {} with {} clients",
+                    r.messages, args.clients
+                );
+                println!(
+                    "elapsed             {:.2} s   {:.0} msg/s (each answered after its commit)",
+                    r.secs,
+                    r.messages as f64 / r.secs
+                );
+                println!(
+                    "latency             p50 {:.1} ms  p95 {:.1} ms  p99 {:.1} ms",
+                    pct(0.50),
+                    pct(0.95),
+                    pct(0.99)
+                );
+                println!("answers by status   {:?}", r.statuses);
+                if r.statuses.keys().any(|s| *s != 200) {
+                    return ExitCode::FAILURE;
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("casebook-bench: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     match run::run(
         &settings,
         args.messages,

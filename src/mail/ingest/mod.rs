@@ -5,6 +5,7 @@ mod bulk;
 mod case;
 mod events;
 mod facts;
+pub mod group;
 mod infer;
 pub mod order;
 mod pipeline;
