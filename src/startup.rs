@@ -138,12 +138,18 @@ fn spawn_workers(state: &AppState) {
 
 /// glibc gives each thread that allocates its own arena (up to 8 per core) and keeps
 /// what was freed in each: with the HTTP workers and the blocking pool that is most of
-/// the server's resident memory. Two arenas are plenty for two workers.
+/// the server's resident memory. Two arenas per core: with fewer, threads queue on the
+/// arena locks (measured on the case page at 64 connections on 2 cores: 1,382 req/s
+/// with 2 arenas, 1,694 with 4, 1,784 with 8; peak RSS 62, 66 and 68 MiB).
 pub fn limit_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets an allocator parameter; it is called before the server
-    // starts its threads.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 2);
+    {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let arenas = (2 * cores).clamp(2, 16) as std::ffi::c_int;
+        // SAFETY: mallopt only sets an allocator parameter; it is called before the
+        // server starts its threads.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, arenas);
+        }
     }
 }

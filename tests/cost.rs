@@ -137,7 +137,12 @@ impl World {
 fn table(costs: &[cost::StatementCost]) -> String {
     costs
         .iter()
-        .map(|c| format!("{:>7} steps {:>5} rows  {}", c.steps, c.rows, c.sql))
+        .map(|c| {
+            format!(
+                "{:>7} steps {:>5} rows {:>2} reprepared  {}",
+                c.steps, c.rows, c.reprepares, c.sql
+            )
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -231,10 +236,21 @@ fn the_case_page_costs_the_same_on_a_five_times_larger_database() {
         vec![closed.as_str()]
     );
     assert_no_growth(&before, &after, &[]);
-    // No statement of the page scans a table or sorts.
+    // No statement of the page scans a table, or is parsed and planned anew on every
+    // run (a bound value its plan depends on).
     for c in &after {
         assert_eq!(c.full_scan_steps, 0, "full scan: {}", c.sql);
     }
+    let reprepared: Vec<&str> = after
+        .iter()
+        .filter(|c| c.reprepares > 0)
+        .map(|c| c.sql.as_str())
+        .collect();
+    assert!(
+        reprepared.is_empty(),
+        "re-prepared on every run:\n{}",
+        reprepared.join("\n")
+    );
 }
 
 #[test]

@@ -8,11 +8,27 @@ if f then
   end
   f:close()
 end
+-- Optional: set TOKENS (a file of API tokens, one per line) to send each request as
+-- the next user (search allows each user two searches in flight).
+local tokens = {}
+local t = os.getenv("TOKENS") and io.open(os.getenv("TOKENS"), "r")
+if t then
+  for line in t:lines() do
+    if #line > 0 then tokens[#tokens + 1] = line end
+  end
+  t:close()
+end
 local n = 0
-if #paths > 0 then
+if #paths > 0 or #tokens > 0 then
   request = function()
     n = n + 1
-    return wrk.format(nil, paths[(n % #paths) + 1])
+    local path = nil
+    if #paths > 0 then path = paths[(n % #paths) + 1] end
+    local headers = nil
+    if #tokens > 0 then
+      headers = { ["Authorization"] = "Bearer " .. tokens[(n % #tokens) + 1] }
+    end
+    return wrk.format(nil, path, headers)
   end
 end
 done = function(summary, latency, requests)

@@ -264,8 +264,12 @@ pub fn list(conn: &mut DbConn, f: &ListFilter) -> QueryResult<(Vec<CaseRow>, i64
                     .collect();
                 q = q.filter(cases::status.eq_any(open));
             } else if s == "active" {
-                // The partial index of open cases, newest activity first.
-                q = q.filter(cases::status.ne(Status::Closed.as_str()));
+                // The partial index of open cases, newest activity first: its condition
+                // spelled as the index spells it (plans never depend on bound values,
+                // see `db::sqlite_global_config`).
+                q = q.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                    "cases.status <> 'closed'",
+                ));
             } else {
                 q = q.filter(cases::status.eq(s.to_string()));
             }

@@ -25,6 +25,10 @@ pub struct StatementCost {
     pub sorts: i64,
     /// Rows it returned.
     pub rows: i64,
+    /// Times SQLite prepared the statement again before running it: a bound value that
+    /// the plan depends on changed (a LIKE pattern, or a value compared with a partial
+    /// index's condition). Re-preparing is parsing and planning the SQL anew, every time.
+    pub reprepares: i64,
 }
 
 thread_local! {
@@ -45,7 +49,7 @@ unsafe extern "C" fn trace(
     } else if kind == ffi::SQLITE_TRACE_PROFILE as c_uint {
         // SAFETY: SQLite passes the statement that just finished; it is valid during the
         // callback, and `sqlite3_sql` returns a NUL-terminated string it owns (or null).
-        let (steps, full, sorts, sql) = unsafe {
+        let (steps, full, sorts, reprepares, sql) = unsafe {
             let status = |op| i64::from(ffi::sqlite3_stmt_status(stmt, op, 1));
             let text = ffi::sqlite3_sql(stmt);
             let sql = if text.is_null() {
@@ -57,6 +61,7 @@ unsafe extern "C" fn trace(
                 status(ffi::SQLITE_STMTSTATUS_VM_STEP),
                 status(ffi::SQLITE_STMTSTATUS_FULLSCAN_STEP),
                 status(ffi::SQLITE_STMTSTATUS_SORT),
+                status(ffi::SQLITE_STMTSTATUS_REPREPARE),
                 sql,
             )
         };
@@ -68,6 +73,7 @@ unsafe extern "C" fn trace(
                 full_scan_steps: full,
                 sorts,
                 rows,
+                reprepares,
             })
         });
     }
@@ -94,6 +100,8 @@ unsafe extern "C" fn on_open(
 
 /// Reports the cost of every statement run on SQLite connections opened from now on.
 pub fn install() {
+    // Registering an extension initialises SQLite: its global settings go first.
+    super::sqlite_global_config();
     static ONCE: std::sync::Once = std::sync::Once::new();
     // SAFETY: `on_open` has the entry-point signature SQLite calls it with.
     ONCE.call_once(|| unsafe {

@@ -57,12 +57,62 @@ fn sqlite_path(url: &str) -> &str {
         .unwrap_or(url)
 }
 
+/// Process-wide SQLite settings, applied once before the first SQLite connection opens
+/// (`sqlite3_config` is refused after SQLite initialised itself).
+///
+/// - Memory statistics are off: with them on, every allocation SQLite makes takes one
+///   process-wide mutex, and connections working at once serialise on it (profiled on
+///   the case page: a third of the server's time went to waking threads queued on that
+///   lock). Casebook never reads the statistics.
+/// - Every connection gets the query planner stability guarantee (QPSG): a plan never
+///   depends on a bound value. Without it, SQLite 3.50 marks any statement with a bound
+///   `LIMIT ?` (every diesel query with `.limit()`) to be parsed and planned again each
+///   time a value is bound: 15 % of the case page's time. The price is that a partial
+///   index or a LIKE prefix is used only when the query spells the condition as SQL
+///   text, as `cases::list` and `people::senders` do (`tests/cost.rs` checks it).
+pub(crate) fn sqlite_global_config() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        use libsqlite3_sys as ffi;
+        // SAFETY: called before any connection is opened in this process (or refused
+        // by SQLite with SQLITE_MISUSE, which changes nothing); the option takes one
+        // int. `stable_plans` has the entry-point signature SQLite calls it with.
+        unsafe {
+            let rc = ffi::sqlite3_config(ffi::SQLITE_CONFIG_MEMSTATUS, 0 as std::ffi::c_int);
+            if rc != ffi::SQLITE_OK {
+                tracing::debug!(rc, "SQLite memory statistics stay on (already initialised)");
+            }
+            ffi::sqlite3_auto_extension(Some(stable_plans));
+        }
+    });
+}
+
+/// Runs for every SQLite connection this process opens: turns QPSG on (see above).
+unsafe extern "C" fn stable_plans(
+    db: *mut libsqlite3_sys::sqlite3,
+    _err: *mut *mut std::ffi::c_char,
+    _api: *const libsqlite3_sys::sqlite3_api_routines,
+) -> std::ffi::c_int {
+    // SAFETY: `db` is the connection being opened; the option takes an int and a
+    // nullable int pointer.
+    unsafe {
+        libsqlite3_sys::sqlite3_db_config(
+            db,
+            libsqlite3_sys::SQLITE_DBCONFIG_ENABLE_QPSG,
+            1 as std::ffi::c_int,
+            std::ptr::null_mut::<std::ffi::c_int>(),
+        );
+    }
+    libsqlite3_sys::SQLITE_OK
+}
+
 pub fn establish(url: &str) -> Result<DbConn, DbError> {
     if is_postgres_url(url) {
         diesel::PgConnection::establish(url)
             .map(DbConn::Pg)
             .map_err(|e| DbError::Connect(e.to_string()))
     } else {
+        sqlite_global_config();
         let mut c = diesel::SqliteConnection::establish(sqlite_path(url))
             .map_err(|e| DbError::Connect(e.to_string()))?;
         sqlite_pragmas(&mut c).map_err(|e| DbError::Connect(e.to_string()))?;
@@ -73,7 +123,7 @@ pub fn establish(url: &str) -> Result<DbConn, DbError> {
 fn sqlite_pragmas(c: &mut diesel::SqliteConnection) -> QueryResult<()> {
     c.batch_execute(
         "PRAGMA busy_timeout=15000; PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; \
-         PRAGMA synchronous=NORMAL;",
+         PRAGMA synchronous=NORMAL; PRAGMA mmap_size=1073741824;",
     )
 }
 
@@ -87,6 +137,7 @@ impl ManageConnection for Manager {
                 .map(DbConn::Pg)
                 .map_err(r2d2::Error::ConnectionError)
         } else {
+            sqlite_global_config();
             diesel::SqliteConnection::establish(sqlite_path(&self.url))
                 .map(DbConn::Sqlite)
                 .map_err(r2d2::Error::ConnectionError)

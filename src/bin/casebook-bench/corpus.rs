@@ -105,6 +105,12 @@ pub struct Corpus {
     pub threads: usize,
     pub per_thread: usize,
     seed: u64,
+    /// Every thread carries the same error code and none is closed (the data set where
+    /// "similar closed cases" used to walk every case; see `adversarial`).
+    same_code_none_closed: bool,
+    /// Added to every Message-ID, so that a second corpus does not collide with one
+    /// already ingested (the live-delivery bench posts into the bench's database).
+    tag: String,
 }
 
 pub const SUPPORT: (&str, &str) = ("Wang Binbin", "support@cmgos.example");
@@ -117,7 +123,21 @@ impl Corpus {
             threads,
             per_thread: messages.div_ceil(threads).max(1),
             seed,
+            same_code_none_closed: false,
+            tag: String::new(),
         }
+    }
+
+    /// Message-IDs carrying `tag` (see the field).
+    pub fn tagged(mut self, tag: &str) -> Corpus {
+        self.tag = tag.to_string();
+        self
+    }
+
+    /// The adversarial variant: one error code on every case, no case closed.
+    pub fn adversarial(mut self) -> Corpus {
+        self.same_code_none_closed = true;
+        self
     }
 
     pub fn len(&self) -> usize {
@@ -134,11 +154,15 @@ impl Corpus {
     }
 
     pub fn closed(&self, t: usize) -> bool {
-        !t.is_multiple_of(5) && self.per_thread > 2
+        !self.same_code_none_closed && !t.is_multiple_of(5) && self.per_thread > 2
     }
 
     fn code(&self, t: usize) -> &'static str {
-        CODES[t % CODES.len()]
+        if self.same_code_none_closed {
+            CODES[0]
+        } else {
+            CODES[t % CODES.len()]
+        }
     }
 
     /// Message `i` in arrival order.
@@ -246,19 +270,20 @@ impl Corpus {
             .unwrap_or_default()
             + chrono::Duration::minutes((t as i64 * 525_000) / self.threads as i64);
         let sent = start + chrono::Duration::minutes(round as i64 * 190 + (t as i64 % 37));
+        let tag = &self.tag;
         let mut h = format!(
-            "From: {} <{}>\r\nTo: support@cmgos.example\r\nMessage-ID: <t{t}.m{round}@{domain}>\r\nDate: {}\r\nMIME-Version: 1.0\r\n",
+            "From: {} <{}>\r\nTo: support@cmgos.example\r\nMessage-ID: <t{t}.m{round}{tag}@{domain}>\r\nDate: {}\r\nMIME-Version: 1.0\r\n",
             from.0,
             from.1,
             sent.and_utc().to_rfc2822(),
         );
         if round > 0 {
             let refs = (0..round)
-                .map(|r| format!("<t{t}.m{r}@{domain}>"))
+                .map(|r| format!("<t{t}.m{r}{tag}@{domain}>"))
                 .collect::<Vec<_>>()
                 .join(" ");
             h.push_str(&format!(
-                "In-Reply-To: <t{t}.m{}@{domain}>\r\nReferences: {refs}\r\n",
+                "In-Reply-To: <t{t}.m{}{tag}@{domain}>\r\nReferences: {refs}\r\n",
                 round - 1
             ));
         }

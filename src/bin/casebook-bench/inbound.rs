@@ -79,7 +79,7 @@ pub fn run(
     messages: usize,
     threads: usize,
 ) -> Result<InboundResult, String> {
-    let corpus = Arc::new(Corpus::new(messages, threads, 7));
+    let corpus = Arc::new(Corpus::new(messages, threads, 7).tagged(".live"));
     // Generated beforehand, so that generating does not count.
     let bodies: Arc<Vec<Vec<u8>>> =
         Arc::new((0..corpus.len()).map(|i| corpus.message(i)).collect());

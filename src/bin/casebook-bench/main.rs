@@ -36,6 +36,9 @@ struct Args {
         default_value = ""
     )]
     token: String,
+    /// The adversarial data set: one error code on every case, none closed.
+    #[arg(long)]
+    adversarial: bool,
     /// Concurrent connections for `--inbound`.
     #[arg(long, default_value_t = 16)]
     clients: usize,
@@ -86,6 +89,7 @@ fn main() -> ExitCode {
         args.threads,
         args.batch,
         args.keep,
+        args.adversarial,
     ) {
         Ok(r) => {
             let parse_rate = r.parse_messages as f64 / r.parse_secs;

@@ -32,8 +32,14 @@ pub fn run(
     threads: usize,
     batch: usize,
     keep: bool,
+    adversarial: bool,
 ) -> Result<BenchResult, String> {
     let corpus = Corpus::new(messages, threads, 42);
+    let corpus = if adversarial {
+        corpus.adversarial()
+    } else {
+        corpus
+    };
     let sample: Vec<Vec<u8>> = (0..corpus.len().min(PARSE_SAMPLE))
         .map(|i| corpus.message(i))
         .collect();
