@@ -79,13 +79,11 @@ impl SearchParams {
 /// Searches in flight at once for one user: a third is refused (429) until one ends.
 pub const MAX_PER_USER: usize = 2;
 
-/// Searches in flight in this server process, per user and in all. The counts are per
-/// server (each process of a cluster counts its own), which is what protects that
-/// server's database pool.
+/// Searches in flight in this server process, per user. The counts are per server
+/// (each process of a cluster counts its own); the total is the `Gate`'s.
 #[derive(Default)]
 struct InFlight {
     per_user: HashMap<i64, usize>,
-    total: usize,
 }
 
 static IN_FLIGHT: LazyLock<Mutex<InFlight>> = LazyLock::new(Mutex::default);
@@ -102,16 +100,14 @@ struct Slot {
 
 impl Slot {
     /// A place for `user`'s search, unless they already have `MAX_PER_USER` searches in
-    /// flight or the server has `max_total` (half its database connections, so other
-    /// pages always find one).
-    fn take(user: i64, max_total: usize) -> Option<Slot> {
+    /// flight (running or queued at the `Gate`).
+    fn take(user: i64) -> Option<Slot> {
         let mut f = in_flight();
         let mine = f.per_user.get(&user).copied().unwrap_or(0);
-        if mine >= MAX_PER_USER || f.total >= max_total {
+        if mine >= MAX_PER_USER {
             return None;
         }
         f.per_user.insert(user, mine + 1);
-        f.total += 1;
         Some(Slot { user })
     }
 }
@@ -119,7 +115,6 @@ impl Slot {
 impl Drop for Slot {
     fn drop(&mut self) {
         let mut f = in_flight();
-        f.total = f.total.saturating_sub(1);
         if let Some(n) = f.per_user.get_mut(&self.user) {
             *n = n.saturating_sub(1);
             if *n == 0 {
@@ -129,21 +124,71 @@ impl Drop for Slot {
     }
 }
 
+/// Searches run at once in this server process: as many as it has cores, plus the two
+/// one user may hold (so one user's slow searches cannot take every place), and at most
+/// half its database connections (so other pages always find one). More only add tail
+/// latency on the same cores; the rest wait in a short queue.
+struct Gate {
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
+    waiting: std::sync::atomic::AtomicUsize,
+}
+
+/// Searches waiting for a place at most; one more is refused (429).
+const QUEUE: usize = 256;
+/// How long a search waits for a place before it is refused (429).
+const QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+fn gate(st: &crate::startup::AppState) -> &'static Gate {
+    static GATE: std::sync::OnceLock<Gate> = std::sync::OnceLock::new();
+    GATE.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let n = (cores + MAX_PER_USER)
+            .min(st.pool.max_size() as usize / 2)
+            .max(1);
+        Gate {
+            permits: std::sync::Arc::new(tokio::sync::Semaphore::new(n)),
+            waiting: std::sync::atomic::AtomicUsize::new(0),
+        }
+    })
+}
+
+impl Gate {
+    /// A place to run, after waiting in the queue; `None` when the queue is full or
+    /// the wait too long.
+    async fn enter(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        use std::sync::atomic::Ordering;
+        if let Ok(p) = self.permits.clone().try_acquire_owned() {
+            return Some(p);
+        }
+        if self.waiting.fetch_add(1, Ordering::AcqRel) >= QUEUE {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        let got = tokio::time::timeout(QUEUE_WAIT, self.permits.clone().acquire_owned()).await;
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        got.ok().and_then(Result::ok)
+    }
+}
+
 async fn find(
     st: &crate::startup::AppState,
     user: i64,
     q: SearchQuery,
 ) -> Result<Vec<Hit>, AppError> {
-    let max_total = (st.pool.max_size() as usize / 2).max(1);
-    let Some(slot) = Slot::take(user, max_total) else {
+    let Some(slot) = Slot::take(user) else {
         tracing::info!(user_id = user, "search refused: too many in flight");
         return Err(AppError::Throttled);
     };
     let started = std::time::Instant::now();
-    // The slot moves into the blocking work: it is given back when the database work
-    // ends, not when an impatient client hangs up.
+    let permit = gate(st).enter().await.ok_or_else(|| {
+        tracing::info!(user_id = user, "search refused: the queue is full");
+        AppError::Throttled
+    })?;
+    // The slot and the permit move into the blocking work: they are given back when
+    // the database work ends, not when an impatient client hangs up.
     let hits = super::run(st, move |c, _| {
         let _slot = slot;
+        let _permit = permit;
         search::search(c, &q, search::TIME_BUDGET).map_err(refusal)
     })
     .await?;

@@ -79,7 +79,15 @@ pub fn run(
     messages: usize,
     threads: usize,
 ) -> Result<InboundResult, String> {
-    let corpus = Arc::new(Corpus::new(messages, threads, 7).tagged(".live"));
+    // Message-IDs of their own, so that a run into a database that already holds the
+    // bench's (or an earlier run's) mail files new messages, not duplicates.
+    let tag = format!(
+        ".live{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    );
+    let corpus = Arc::new(Corpus::new(messages, threads, 7).tagged(&tag));
     // Generated beforehand, so that generating does not count.
     let bodies: Arc<Vec<Vec<u8>>> =
         Arc::new((0..corpus.len()).map(|i| corpus.message(i)).collect());
