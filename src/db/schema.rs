@@ -77,6 +77,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    message_html (message_row_id) {
+        message_row_id -> BigInt,
+        html -> Text,
+        quoted -> Nullable<Text>,
+        blocked_images -> BigInt,
+    }
+}
+
+diesel::table! {
     merges (id) {
         id -> BigInt,
         survivor_id -> BigInt,
@@ -442,6 +451,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
     login_attempts,
     raw_messages,
+    message_html,
     cases,
     messages,
     attachments,

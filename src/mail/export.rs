@@ -138,6 +138,7 @@ pub fn parse_export(text: &str) -> Result<Vec<ParsedMail>, String> {
             to,
             sent_at: sent,
             body_text: body,
+            body_html: None,
             is_auto_reply: false,
             is_own_loop: false,
             attachments: Vec::new(),

@@ -3,6 +3,7 @@
 
 pub mod export;
 pub mod extract;
+pub mod html;
 pub mod ingest;
 pub mod mbox;
 pub mod outbound;
@@ -28,6 +29,8 @@ pub struct ParsedMail {
     pub to: Vec<String>,
     pub sent_at: Option<NaiveDateTime>,
     pub body_text: String,
+    /// The message's own HTML part, raw (cleaned with `html::sanitize` when stored).
+    pub body_html: Option<String>,
     pub is_auto_reply: bool,
     /// Carries our own `X-Casebook-Loop` header: our outgoing mail came back.
     pub is_own_loop: bool,

@@ -10,6 +10,9 @@ pub struct ParsedAttachment {
     pub content_type: String,
     pub bytes: Vec<u8>,
     pub is_tnef: bool,
+    /// The part's Content-ID, without angle brackets, lower case (inline images are
+    /// named by it in the HTML part: `cid:…`).
+    pub content_id: Option<String>,
 }
 
 fn id_list(h: &HeaderValue) -> Vec<String> {
@@ -106,6 +109,17 @@ pub fn parse_message(raw: &[u8]) -> Result<ParsedMail, String> {
             body = h.into_owned();
         }
     }
+    // The HTML part, when the message has one of its own (not text mail-parser turned
+    // into HTML); cleaned later, with the attachments' hashes (`mail::html`).
+    let body_html: Option<String> = {
+        let parts: Vec<String> = msg
+            .html_bodies()
+            .filter(|p| p.is_text_html())
+            .filter_map(|p| p.text_contents().map(str::to_string))
+            .collect();
+        let joined = parts.join("\n<hr>\n");
+        (!joined.trim().is_empty() && joined.len() <= super::html::MAX_HTML_BYTES).then_some(joined)
+    };
     let mut attachments = Vec::new();
     for (i, part) in msg.attachments().enumerate() {
         let content_type = part
@@ -128,6 +142,10 @@ pub fn parse_message(raw: &[u8]) -> Result<ParsedMail, String> {
             content_type,
             bytes: part.contents().to_vec(),
             is_tnef,
+            content_id: part
+                .content_id()
+                .map(|c| c.trim().trim_matches(['<', '>']).to_ascii_lowercase())
+                .filter(|c| !c.is_empty()),
         });
     }
     let subject_auto = super::extract::auto_reply_subject(&subject);
@@ -149,6 +167,7 @@ pub fn parse_message(raw: &[u8]) -> Result<ParsedMail, String> {
         to,
         sent_at,
         body_text: body,
+        body_html,
         attachments,
     })
 }

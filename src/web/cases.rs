@@ -410,6 +410,33 @@ pub async fn attachment(
     Ok(download(bytes, &filename))
 }
 
+/// An image attachment shown in the page (an HTML mail's inline screenshot): only
+/// raster images, recognised by their bytes (PNG, JPEG, GIF, WebP, BMP), served as
+/// what they are; anything else, SVG and HTML above all, is a 404 here and only ever a
+/// download (`attachment`).
+pub async fn attachment_inline(
+    st: State,
+    user: CurrentUser,
+    path: web::Path<(String, i64)>,
+) -> Result<HttpResponse, AppError> {
+    user.require(STAFF)?;
+    let (number, id) = path.into_inner();
+    let store = st.store.clone();
+    let (_, bytes) = run(&st, move |c, _| {
+        crate::bundles::stored::read(c, store.as_ref(), &number, id, "")
+    })
+    .await?;
+    let ctype = crate::mail::html::raster_type(&bytes).ok_or(AppError::NotFound)?;
+    Ok(HttpResponse::Ok()
+        .content_type(ctype)
+        .insert_header((actix_web::http::header::CONTENT_DISPOSITION, "inline"))
+        .insert_header((
+            actix_web::http::header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; sandbox",
+        ))
+        .body(bytes))
+}
+
 /// `s` without bidirectional overrides, zero-width and other invisible formatting
 /// characters (see `mail::parse::is_format_control`).
 fn without_format_controls(s: &str) -> String {

@@ -367,3 +367,110 @@ fn support_and_rnd_take_the_seed_case_to_closure_in_a_browser() {
         let _ = c.close().await;
     });
 }
+
+/// Issue 16 in a real browser: an HTML mail with an inline screenshot, scripts, an
+/// `onerror` image, a remote image and a `javascript:` link. The screenshot is shown,
+/// nothing runs, every request the page made went to Casebook (the browser's own
+/// resource timing list), and the plain-text switch opens.
+#[test]
+fn an_html_mail_shows_its_screenshot_runs_nothing_and_loads_nothing_remote() {
+    let Some(d) = driver() else { return };
+    let app = TestApp::new();
+    let token = app.seed_staff();
+    let app = app.start();
+    let (status, v) = app.api(
+        "POST",
+        "/api/mail/inbound",
+        Some(&token),
+        Some(&crate::html_mail::html_mail()),
+    );
+    assert_eq!(status, 200, "{v}");
+    let number = v["case_number"].as_str().expect("case").to_string();
+    let base = app.base.clone();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let c = browser(&d).await;
+        step(&c, "html-01-login", || {
+            login(&c, &base, "wangbb@cmgos.example")
+        })
+        .await;
+        step(&c, "html-02-case", || async {
+            c.goto(&format!("{base}/cases/{number}"))
+                .await
+                .map_err(err)?;
+            // The screenshot decodes (it came from Casebook's inline route).
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                let w = c
+                    .execute(
+                        "const i = document.querySelector('.body.html img'); \
+                         return i && i.complete ? i.naturalWidth : -1;",
+                        vec![],
+                    )
+                    .await
+                    .map_err(err)?;
+                if w.as_i64().unwrap_or(-1) > 0 {
+                    break;
+                }
+                if Instant::now() > deadline {
+                    return Err(format!("the screenshot did not load ({w})"));
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let seen = c
+                .execute(
+                    "return {pwned: typeof window.pwned, origin: location.origin, \
+                     resources: performance.getEntriesByType('resource').map(e => e.name)};",
+                    vec![],
+                )
+                .await
+                .map_err(err)?;
+            if seen["pwned"] != "undefined" {
+                return Err(format!("a script of the mail ran: {seen}"));
+            }
+            let origin = seen["origin"].as_str().unwrap_or_default().to_string();
+            let resources = seen["resources"].as_array().cloned().unwrap_or_default();
+            if resources.is_empty() {
+                return Err("the browser listed no request at all".into());
+            }
+            for r in &resources {
+                let url = r.as_str().unwrap_or_default();
+                if !url.starts_with(&origin) {
+                    return Err(format!("a request left Casebook: {url}"));
+                }
+            }
+            if !resources
+                .iter()
+                .any(|r| r.as_str().is_some_and(|u| u.ends_with("/inline")))
+            {
+                return Err(format!("no request for the screenshot: {resources:?}"));
+            }
+            Ok(())
+        })
+        .await;
+        step(&c, "html-03-plain-text", || async {
+            c.find(Locator::Css("details.as-text summary"))
+                .await
+                .map_err(err)?
+                .click()
+                .await
+                .map_err(err)?;
+            let shown = c
+                .execute(
+                    "const d = document.querySelector('details.as-text'); \
+                     return d.open && d.querySelector('pre').offsetHeight > 0;",
+                    vec![],
+                )
+                .await
+                .map_err(err)?;
+            if shown != serde_json::Value::Bool(true) {
+                return Err("the plain text did not open".into());
+            }
+            Ok(())
+        })
+        .await;
+    });
+}

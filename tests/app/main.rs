@@ -9,6 +9,7 @@ mod browser;
 mod bundles;
 mod corpus;
 mod evidence;
+mod html_mail;
 mod ingest;
 mod mailboxes;
 mod people;

@@ -36,6 +36,8 @@ pub struct AttachmentView {
     pub size: i64,
     pub content_type: String,
     pub is_tnef: bool,
+    #[serde(skip)]
+    pub sha256: String,
     /// `ok` (inspected bundle), `refused` (hostile or damaged: see note), `text`, or null.
     pub bundle_status: Option<String>,
     pub bundle_note: Option<String>,
@@ -62,6 +64,13 @@ pub struct MessageView {
     pub is_auto_reply: bool,
     pub subject: String,
     pub body_text: String,
+    /// The HTML part, cleaned at arrival (`mail::html`), inline images pointing at
+    /// their attachment; null for plain-text mail.
+    pub body_html: Option<String>,
+    /// The quoted history of the HTML part (folded on the page), cleaned the same way.
+    pub quoted_html: Option<String>,
+    /// Remote images removed from the HTML part.
+    pub blocked_images: i64,
     #[serde(skip)]
     pub main_text: String,
     #[serde(skip)]
@@ -213,7 +222,7 @@ pub fn load_by_number(
 pub fn load(conn: &mut DbConn, case: CaseRow, window: ThreadWindow) -> QueryResult<CaseDetail> {
     let attachments = thread::attachments(conn, case.id)?;
     let findings = thread::findings(conn, case.id)?;
-    let thread = thread::messages(conn, case.id, window)?;
+    let thread = thread::messages(conn, case.id, &case.number, window)?;
     let error_codes = evidence::codes(conn, case.id)?;
     let serials = evidence::serials(conn, case.id)?;
     let escalations = work::escalations(conn, case.id)?;

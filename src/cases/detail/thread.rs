@@ -2,7 +2,7 @@
 //! bundles and text attachments say.
 
 use super::{rfc3339, AttachmentView, FindingView, MessageView};
-use crate::db::schema::{attachments, bundle_findings, messages};
+use crate::db::schema::{attachments, bundle_findings, message_html, messages};
 use crate::db::DbConn;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -131,6 +131,7 @@ fn select_messages(
 pub(super) fn messages(
     conn: &mut DbConn,
     case_id: i64,
+    number: &str,
     window: ThreadWindow,
 ) -> QueryResult<Thread> {
     let rows = match window {
@@ -160,11 +161,38 @@ pub(super) fn messages(
         .order(attachments::id.asc())
         .select(AttachmentView::as_select())
         .load(conn)?;
+    type Html = (String, Option<String>, i64);
+    let mut html: std::collections::HashMap<i64, Html> = message_html::table
+        .filter(message_html::message_row_id.eq_any(&ids))
+        .select((
+            message_html::message_row_id,
+            message_html::html,
+            message_html::quoted,
+            message_html::blocked_images,
+        ))
+        .load::<(i64, String, Option<String>, i64)>(conn)?
+        .into_iter()
+        .map(|(id, h, q, b)| (id, (h, q, b)))
+        .collect();
     let messages = rows
         .into_iter()
         .map(|m| {
             let (main_text, folded_text) = crate::mail::extract::split_folded(&m.body_text);
+            let link = |h: &str| {
+                crate::mail::html::link_inline(h, |sha| {
+                    atts.iter()
+                        .find(|a| a.message_row_id == m.row_id && a.sha256 == sha)
+                        .map(|a| format!("/cases/{number}/attachments/{}/inline", a.id))
+                })
+            };
+            let (body_html, quoted_html, blocked_images) = match html.remove(&m.row_id) {
+                Some((h, q, blocked)) => (Some(link(&h)), q.as_deref().map(link), blocked),
+                None => (None, None, 0),
+            };
             MessageView {
+                body_html,
+                quoted_html,
+                blocked_images,
                 row_id: m.row_id,
                 message_id: m.message_id,
                 from_name: m.from_name,

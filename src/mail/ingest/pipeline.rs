@@ -88,6 +88,36 @@ pub fn ingest_input_with(
     Ok(vec![p.one(conn, raw, source)?])
 }
 
+/// The message's HTML part, cleaned, with its inline images named by their hash.
+fn store_html(
+    conn: &mut DbConn,
+    row_id: i64,
+    html: &str,
+    pm: &ParsedMail,
+    att_shas: &[String],
+) -> QueryResult<()> {
+    use crate::db::schema::message_html;
+    let cids: std::collections::HashMap<String, String> = pm
+        .attachments
+        .iter()
+        .zip(att_shas)
+        .filter_map(|(a, sha)| a.content_id.clone().map(|c| (c, sha.clone())))
+        .collect();
+    let (own, quote) = crate::mail::html::split_quoted(html);
+    let safe = crate::mail::html::sanitize(own, &cids);
+    let quoted = quote.map(|q| crate::mail::html::sanitize(q, &cids));
+    diesel::insert_into(message_html::table)
+        .values((
+            message_html::message_row_id.eq(row_id),
+            message_html::html.eq(extract::mask_secrets(&safe.html)),
+            message_html::quoted.eq(quoted.as_ref().map(|q| extract::mask_secrets(&q.html))),
+            message_html::blocked_images
+                .eq(safe.blocked_images + quoted.as_ref().map_or(0, |q| q.blocked_images)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// Quarantines raw message `raw_id` and says so in its outcome.
 fn quarantine_raw(
     conn: &mut DbConn,
@@ -404,6 +434,11 @@ impl Pipeline<'_> {
                     };
                     scan_texts.push((format!("attachment {}", a.filename), t));
                 }
+            }
+            if let Some(html) = &pm.body_html {
+                store_html(conn, row_id, html, pm, att_shas)?;
+                // What the HTML says that the text part may lack (tables of serials).
+                scan_texts.push(("html".into(), crate::mail::html::text_of(html)));
             }
             record_facts(conn, rules, case.id, &scan_texts)?;
             apply_events(

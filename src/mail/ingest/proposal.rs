@@ -81,6 +81,7 @@ pub fn apply_proposal(
             to: vec![],
             sent_at: Some(sent_at),
             body_text: body.clone(),
+            body_html: None,
             is_auto_reply: false,
             is_own_loop: false,
             attachments: vec![],

@@ -203,6 +203,7 @@ pub fn reanalyze_case(
                 .collect(),
             sent_at: Some(at),
             body_text: body,
+            body_html: None,
             is_auto_reply: auto,
             is_own_loop: false,
             attachments: Vec::new(),

@@ -115,6 +115,7 @@ mod tests {
             to: vec![],
             sent_at: None,
             body_text: String::new(),
+            body_html: None,
             is_auto_reply: false,
             is_own_loop: false,
             attachments: vec![],
