@@ -153,6 +153,15 @@ pub struct Globals {
         global = true
     )]
     pub slow_query_ms: u64,
+    /// SQLite: how much of the database file each connection may memory-map, in MiB
+    /// (0: read through the page cache with `pread` instead).
+    #[arg(
+        long,
+        env = "CASEBOOK_SQLITE_MMAP_MB",
+        default_value_t = 65536,
+        global = true
+    )]
+    pub sqlite_mmap_mb: u64,
     /// Seconds an IMAP server may take to accept a connection or to answer (each read
     /// and write); past it the poll fails with a timeout and is retried with backoff.
     #[arg(
@@ -315,6 +324,7 @@ impl Globals {
         s.notify_rnd = !self.no_rnd_notify;
         s.outbox_interval_secs = self.outbox_interval.max(1);
         crate::db::set_slow_query_ms(self.slow_query_ms);
+        crate::db::set_sqlite_mmap_mb(self.sqlite_mmap_mb);
         s.imap_timeout_secs = self.imap_timeout.max(1);
         s.trusted_proxies = self.trusted_proxies.clone();
         s.session_idle_secs = if self.session_idle_minutes.is_finite() {

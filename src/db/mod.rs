@@ -120,11 +120,25 @@ pub fn establish(url: &str) -> Result<DbConn, DbError> {
     }
 }
 
+/// MiB of the database file each SQLite connection may memory-map (`--sqlite-mmap-mb`).
+static SQLITE_MMAP_MB: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(65536);
+
+pub fn set_sqlite_mmap_mb(mb: u64) {
+    SQLITE_MMAP_MB.store(mb, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Every SQLite connection: wait for the write lock, WAL, foreign keys, and the file
+/// memory-mapped (`--sqlite-mmap-mb`, 64 GiB by default; the compile-time cap is raised
+/// in `.cargo/config.toml`): reads are memory accesses into the page cache, not `pread`
+/// copies into each connection's own cache. Writes still go through the WAL.
 fn sqlite_pragmas(c: &mut diesel::SqliteConnection) -> QueryResult<()> {
-    c.batch_execute(
+    let mmap = SQLITE_MMAP_MB
+        .load(std::sync::atomic::Ordering::Relaxed)
+        .saturating_mul(1024 * 1024);
+    c.batch_execute(&format!(
         "PRAGMA busy_timeout=15000; PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; \
-         PRAGMA synchronous=NORMAL; PRAGMA mmap_size=1073741824;",
-    )
+         PRAGMA synchronous=NORMAL; PRAGMA mmap_size={mmap};"
+    ))
 }
 
 impl ManageConnection for Manager {
