@@ -5,6 +5,7 @@
 
 mod attachment;
 pub mod stored;
+pub mod thumbnail;
 mod upload;
 
 pub use attachment::{

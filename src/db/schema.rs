@@ -86,6 +86,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    thumbnails (attachment_id) {
+        attachment_id -> BigInt,
+        sha256 -> Text,
+        width -> BigInt,
+        height -> BigInt,
+    }
+}
+
+diesel::table! {
     merges (id) {
         id -> BigInt,
         survivor_id -> BigInt,
@@ -451,6 +460,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
     login_attempts,
     raw_messages,
+    thumbnails,
     message_html,
     cases,
     messages,

@@ -197,6 +197,7 @@ pub const ENTRIES: &[(&str, &str, &str)] = &[
     ("case.auto_reply", "自动回复", "Auto-reply"),
     ("case.show_quoted", "显示引用和签名", "Show quoted text and signature"),
     ("case.show_plain_text", "以纯文本查看", "Show as plain text"),
+    ("case.full_size", "查看原图", "Full size"),
     ("case.remote_images_blocked", "已阻止加载的外部图片", "Remote images blocked"),
     ("case.thread_folded", "条较早的消息未显示。", "earlier messages are not shown."),
     ("case.thread_show_all", "显示整个会话", "Show the whole thread"),

@@ -427,14 +427,37 @@ pub async fn attachment_inline(
     })
     .await?;
     let ctype = crate::mail::html::raster_type(&bytes).ok_or(AppError::NotFound)?;
-    Ok(HttpResponse::Ok()
+    Ok(image(ctype, bytes))
+}
+
+/// A raster image shown in the page: its own type, inline, and a CSP that lets it do
+/// nothing should a browser ever open it as a document.
+fn image(ctype: &'static str, bytes: Vec<u8>) -> HttpResponse {
+    HttpResponse::Ok()
         .content_type(ctype)
         .insert_header((actix_web::http::header::CONTENT_DISPOSITION, "inline"))
         .insert_header((
             actix_web::http::header::CONTENT_SECURITY_POLICY,
             "default-src 'none'; sandbox",
         ))
-        .body(bytes))
+        .body(bytes)
+}
+
+/// The thumbnail of an image attachment (a PNG made on first view and kept; see
+/// `bundles::thumbnail`); 404 for anything that is not a raster image.
+pub async fn attachment_thumb(
+    st: State,
+    user: CurrentUser,
+    path: web::Path<(String, i64)>,
+) -> Result<HttpResponse, AppError> {
+    user.require(STAFF)?;
+    let (number, id) = path.into_inner();
+    let store = st.store.clone();
+    let png = run(&st, move |c, _| {
+        crate::bundles::thumbnail::get_or_make(c, store.as_ref(), &number, id)
+    })
+    .await?;
+    Ok(image("image/png", png))
 }
 
 /// `s` without bidirectional overrides, zero-width and other invisible formatting

@@ -277,6 +277,17 @@ impl From<crate::mail::quarantine::AssignError> for AppError {
     }
 }
 
+impl From<crate::bundles::thumbnail::ThumbError> for AppError {
+    fn from(e: crate::bundles::thumbnail::ThumbError) -> Self {
+        use crate::bundles::thumbnail::ThumbError as E;
+        match e {
+            E::NotAnImage(_) => AppError::NotFound,
+            E::Read(r) => r.into(),
+            other => AppError::internal(other),
+        }
+    }
+}
+
 impl From<crate::bundles::stored::ReadError> for AppError {
     fn from(e: crate::bundles::stored::ReadError) -> Self {
         use crate::bundles::stored::ReadError as E;

@@ -66,6 +66,7 @@ route_table! { PAGES, register_pages, "",
     get "/cases/{number}" => cases::show, only(STAFF);
     get "/cases/{number}/attachments/{id}" => cases::attachment, only(STAFF);
     get "/cases/{number}/attachments/{id}/inline" => cases::attachment_inline, only(STAFF);
+    get "/cases/{number}/attachments/{id}/thumb" => cases::attachment_thumb, only(STAFF);
     post "/cases/{number}/reply" => workflow::reply, only(SUPPORT);
     post "/cases/{number}/scope" => workflow::scope, only(SUPPORT);
     post "/cases/{number}/escalations" => workflow::escalate, only(SUPPORT);

@@ -133,6 +133,25 @@ fn html_mail_shows_its_screenshot_and_nothing_active_or_remote() {
         404,
         "SVG is a download only"
     );
+    // Image attachments appear as thumbnails made once and kept; SVG never.
+    let png_id = src
+        .trim_end_matches("/inline")
+        .rsplit('/')
+        .next()
+        .expect("id")
+        .to_string();
+    let thumb_url = format!("/cases/{number}/attachments/{png_id}/thumb");
+    assert!(page.body.contains(&thumb_url), "a thumbnail in the thread");
+    for _ in 0..2 {
+        let thumb = b.get(&thumb_url);
+        assert_eq!(thumb.status, 200);
+        assert_eq!(thumb.header("content-type"), Some("image/png"));
+    }
+    assert_eq!(
+        b.get(&format!("/cases/{number}/attachments/{svg_id}/thumb"))
+            .status,
+        404
+    );
     let download = b.get(&format!("/cases/{number}/attachments/{svg_id}"));
     assert_eq!(download.status, 200);
     assert_eq!(

@@ -43,6 +43,27 @@ pub struct AttachmentView {
     pub bundle_note: Option<String>,
 }
 
+impl AttachmentView {
+    /// A raster image the page shows as a thumbnail (by its declared type; the
+    /// thumbnail route checks the bytes). Never SVG.
+    pub fn is_image(&self) -> bool {
+        let t = self.content_type.to_ascii_lowercase();
+        let name = self.filename.to_ascii_lowercase();
+        [
+            "image/png",
+            "image/jpeg",
+            "image/jpg",
+            "image/gif",
+            "image/webp",
+            "image/bmp",
+        ]
+        .contains(&t.as_str())
+            || [".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp"]
+                .iter()
+                .any(|e| name.ends_with(e))
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct FindingView {
     pub attachment: String,
