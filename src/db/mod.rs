@@ -162,8 +162,11 @@ impl ManageConnection for Manager {
         c.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
     }
 
+    /// Broken when it no longer answers, or when it comes back still inside a
+    /// transaction (its holder panicked mid-way): closing it rolls that back, where
+    /// reusing it would leave the write lock held.
     fn has_broken(&self, c: &mut DbConn) -> bool {
-        c.batch_execute("SELECT 1").is_err()
+        in_transaction(c) || c.batch_execute("SELECT 1").is_err()
     }
 }
 

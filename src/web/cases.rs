@@ -452,8 +452,22 @@ pub async fn attachment_thumb(
 ) -> Result<HttpResponse, AppError> {
     user.require(STAFF)?;
     let (number, id) = path.into_inner();
+    // Decoding an image takes CPU and up to 256 MiB: as many at once as there are
+    // cores, so a case full of screenshots cannot take every database connection.
+    static DECODES: std::sync::OnceLock<std::sync::Arc<tokio::sync::Semaphore>> =
+        std::sync::OnceLock::new();
+    let permit = DECODES
+        .get_or_init(|| {
+            let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+            std::sync::Arc::new(tokio::sync::Semaphore::new(cores))
+        })
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(AppError::internal)?;
     let store = st.store.clone();
     let png = run(&st, move |c, _| {
+        let _permit = permit;
         crate::bundles::thumbnail::get_or_make(c, store.as_ref(), &number, id)
     })
     .await?;

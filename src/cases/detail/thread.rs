@@ -156,21 +156,41 @@ pub(super) fn messages(
         rows.len() as i64
     };
     let ids: Vec<i64> = rows.iter().map(|m| m.row_id).collect();
-    let atts: Vec<AttachmentView> = attachments::table
-        .filter(attachments::message_row_id.eq_any(&ids))
-        .order(attachments::id.asc())
-        .select(AttachmentView::as_select())
-        .load(conn)?;
+    // The whole thread is read by case (a list of ids could pass the engines' limit on
+    // bound values); a window by its few message ids.
+    let atts: Vec<AttachmentView> = if window == ThreadWindow::All {
+        attachments::table
+            .filter(attachments::case_id.eq(case_id))
+            .order(attachments::id.asc())
+            .select(AttachmentView::as_select())
+            .load(conn)?
+    } else {
+        attachments::table
+            .filter(attachments::message_row_id.eq_any(&ids))
+            .order(attachments::id.asc())
+            .select(AttachmentView::as_select())
+            .load(conn)?
+    };
     type Html = (String, Option<String>, i64);
-    let mut html: std::collections::HashMap<i64, Html> = message_html::table
-        .filter(message_html::message_row_id.eq_any(&ids))
-        .select((
-            message_html::message_row_id,
-            message_html::html,
-            message_html::quoted,
-            message_html::blocked_images,
-        ))
-        .load::<(i64, String, Option<String>, i64)>(conn)?
+    let cols = (
+        message_html::message_row_id,
+        message_html::html,
+        message_html::quoted,
+        message_html::blocked_images,
+    );
+    let loaded: Vec<(i64, String, Option<String>, i64)> = if window == ThreadWindow::All {
+        message_html::table
+            .inner_join(messages::table.on(messages::id.eq(message_html::message_row_id)))
+            .filter(messages::case_id.eq(case_id))
+            .select(cols)
+            .load(conn)?
+    } else {
+        message_html::table
+            .filter(message_html::message_row_id.eq_any(&ids))
+            .select(cols)
+            .load(conn)?
+    };
+    let mut html: std::collections::HashMap<i64, Html> = loaded
         .into_iter()
         .map(|(id, h, q, b)| (id, (h, q, b)))
         .collect();

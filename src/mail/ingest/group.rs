@@ -21,6 +21,9 @@ use tokio::sync::oneshot;
 
 /// Messages filed in one transaction at most.
 pub const MAX_GROUP: usize = 64;
+/// Bytes of mail filed in one transaction at most (a group closes once past it), so a
+/// group of large messages does not hold the write lock for long.
+const MAX_GROUP_BYTES: usize = 8 * 1024 * 1024;
 /// Deliveries waiting for the writer at most; beyond that callers are told to retry.
 const QUEUE: usize = 1024;
 
@@ -91,21 +94,31 @@ fn writer(
     rx: Receiver<Job>,
 ) {
     while let Ok(first) = rx.recv() {
+        let mut bytes = first.raw.len();
         let mut jobs = vec![first];
-        while jobs.len() < MAX_GROUP {
+        while jobs.len() < MAX_GROUP && bytes < MAX_GROUP_BYTES {
             match rx.try_recv() {
-                Ok(j) => jobs.push(j),
+                Ok(j) => {
+                    bytes += j.raw.len();
+                    jobs.push(j);
+                }
                 Err(_) => break,
             }
         }
-        let span = tracing::debug_span!("ingest_group", messages = jobs.len());
+        let span = tracing::debug_span!("ingest_group", messages = jobs.len(), bytes);
         let _g = span.enter();
         let replies = match pool.get() {
-            Ok(mut conn) => file_group(&mut conn, store.as_ref(), &rules, &jobs),
-            Err(e) => jobs
-                .iter()
-                .map(|_| Err(GroupError::Db(e.to_string())))
-                .collect(),
+            // A panic while filing (a bug) fails this group only: nothing of it is
+            // acknowledged, its connection (still inside the transaction) is discarded
+            // by the pool and so rolled back, and the writer goes on with the next group.
+            Ok(mut conn) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                file_group(&mut conn, store.as_ref(), &rules, &jobs)
+            }))
+            .unwrap_or_else(|_| {
+                tracing::error!("the mail writer panicked; the group is not acknowledged");
+                fail(&jobs, &"the mail writer failed on this group")
+            }),
+            Err(e) => fail(&jobs, &e),
         };
         for (job, reply) in jobs.into_iter().zip(replies) {
             // A caller that went away (timeout) no longer waits; its message stays filed.
@@ -114,19 +127,21 @@ fn writer(
     }
 }
 
+/// The same error for every job of a group.
+fn fail(jobs: &[Job], e: &dyn std::fmt::Display) -> Vec<Reply> {
+    jobs.iter()
+        .map(|_| Err(GroupError::Db(e.to_string())))
+        .collect()
+}
+
 /// Files every job in one transaction, each in a savepoint; commits once.
 fn file_group(conn: &mut DbConn, store: &dyn BlobStore, rules: &Rules, jobs: &[Job]) -> Vec<Reply> {
-    let fail_all = |e: &dyn std::fmt::Display| -> Vec<Reply> {
-        jobs.iter()
-            .map(|_| Err(GroupError::Db(e.to_string())))
-            .collect()
-    };
     let staff = match Staff::load(conn) {
         Ok(s) => s,
-        Err(e) => return fail_all(&e),
+        Err(e) => return fail(jobs, &e),
     };
     if let Err(e) = db::begin_batch(conn) {
-        return fail_all(&e);
+        return fail(jobs, &e);
     }
     let mut replies: Vec<Reply> = Vec::with_capacity(jobs.len());
     for job in jobs {
@@ -135,6 +150,12 @@ fn file_group(conn: &mut DbConn, store: &dyn BlobStore, rules: &Rules, jobs: &[J
         });
         if let Err(e) = &r {
             tracing::warn!(error = %e, source = %job.source, "delivery failed; its savepoint rolled back");
+            // Some errors (disk full, I/O) make SQLite roll back the whole transaction,
+            // not only the savepoint: then nothing of the group was filed.
+            if !db::in_transaction(conn) {
+                tracing::error!(error = %e, "the group's transaction was rolled back");
+                return fail(jobs, e);
+            }
         }
         replies.push(r.map_err(GroupError::from));
     }
@@ -143,7 +164,7 @@ fn file_group(conn: &mut DbConn, store: &dyn BlobStore, rules: &Rules, jobs: &[J
         Err(e) => {
             tracing::error!(error = %e, "group commit failed; no message of the group is acknowledged");
             let _ = db::end_batch(conn, false);
-            fail_all(&e)
+            fail(jobs, &e)
         }
     }
 }

@@ -103,14 +103,17 @@ fn store_html(
         .zip(att_shas)
         .filter_map(|(a, sha)| a.content_id.clone().map(|c| (c, sha.clone())))
         .collect();
+    // Secrets are masked in the raw HTML, before it is cleaned: masking the cleaned
+    // HTML could cut an attribute's closing quote and let what follows become markup.
     let (own, quote) = crate::mail::html::split_quoted(html);
-    let safe = crate::mail::html::sanitize(own, &cids);
-    let quoted = quote.map(|q| crate::mail::html::sanitize(q, &cids));
+    let clean = |part: &str| crate::mail::html::sanitize(&extract::mask_secrets(part), &cids);
+    let safe = clean(own);
+    let quoted = quote.map(clean);
     diesel::insert_into(message_html::table)
         .values((
             message_html::message_row_id.eq(row_id),
-            message_html::html.eq(extract::mask_secrets(&safe.html)),
-            message_html::quoted.eq(quoted.as_ref().map(|q| extract::mask_secrets(&q.html))),
+            message_html::html.eq(&safe.html),
+            message_html::quoted.eq(quoted.as_ref().map(|q| q.html.as_str())),
             message_html::blocked_images
                 .eq(safe.blocked_images + quoted.as_ref().map_or(0, |q| q.blocked_images)),
         ))
