@@ -472,5 +472,6 @@ fn an_html_mail_shows_its_screenshot_runs_nothing_and_loads_nothing_remote() {
             Ok(())
         })
         .await;
+        let _ = c.close().await;
     });
 }
