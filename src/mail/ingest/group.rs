@@ -8,7 +8,8 @@
 //! does the same work without waiting, and commits once per group. A message that
 //! fails rolls back its own savepoint and is answered with its error; the others in
 //! the group are unaffected. A failed commit answers every message of the group with
-//! the error, and nothing of the group is acknowledged.
+//! the error, and nothing of the group is acknowledged. The group's commit is made
+//! durable on disk (`synchronous=FULL`, one fsync per group) before anyone is answered.
 
 use super::{ingest_input_with, Outcome, Rules, Staff};
 use crate::db::{self, DbConn, Pool};
@@ -140,13 +141,47 @@ fn file_group(conn: &mut DbConn, store: &dyn BlobStore, rules: &Rules, jobs: &[J
         Ok(s) => s,
         Err(e) => return fail(jobs, &e),
     };
+    // Each group's commit reaches the disk before anyone is answered (SQLite's WAL
+    // default, NORMAL, survives a crash of the process but not of the machine); one
+    // fsync per group, not per message. The pooled connection gets NORMAL back after.
+    if let Err(e) = durable(conn, true) {
+        return fail(jobs, &e);
+    }
+    let replies = file_in_batch(conn, store, rules, &staff, jobs);
+    if let Err(e) = durable(conn, false) {
+        tracing::warn!(error = %e, "synchronous=NORMAL not restored on a pooled connection");
+    }
+    replies
+}
+
+/// `PRAGMA synchronous` FULL (`on`) or back to NORMAL, on SQLite.
+fn durable(conn: &mut DbConn, on: bool) -> diesel::QueryResult<()> {
+    use diesel::connection::SimpleConnection;
+    if !db::is_sqlite(conn) {
+        return Ok(());
+    }
+    conn.batch_execute(if on {
+        "PRAGMA synchronous=FULL;"
+    } else {
+        "PRAGMA synchronous=NORMAL;"
+    })
+}
+
+/// The group inside one write transaction.
+fn file_in_batch(
+    conn: &mut DbConn,
+    store: &dyn BlobStore,
+    rules: &Rules,
+    staff: &Staff,
+    jobs: &[Job],
+) -> Vec<Reply> {
     if let Err(e) = db::begin_batch(conn) {
         return fail(jobs, &e);
     }
     let mut replies: Vec<Reply> = Vec::with_capacity(jobs.len());
     for job in jobs {
         let r = conn.transaction::<_, IngestError, _>(|c| {
-            ingest_input_with(c, store, rules, &staff, &job.raw, &job.source)
+            ingest_input_with(c, store, rules, staff, &job.raw, &job.source)
         });
         if let Err(e) = &r {
             tracing::warn!(error = %e, source = %job.source, "delivery failed; its savepoint rolled back");
