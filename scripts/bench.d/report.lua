@@ -1,23 +1,21 @@
 -- wrk script: one summary line with p50/p95/p99 (ms), requests/s and non-2xx answers.
--- Optional: set PATHS (a file of URL paths, one per line) to rotate through them.
-local paths = {}
-local f = os.getenv("PATHS") and io.open(os.getenv("PATHS"), "r")
-if f then
-  for line in f:lines() do
-    if #line > 0 then paths[#paths + 1] = line end
+-- The non-empty lines of the file named by environment variable `name` (none if unset).
+local function lines_of(name)
+  local out = {}
+  local f = os.getenv(name) and io.open(os.getenv(name), "r")
+  if f then
+    for line in f:lines() do
+      if #line > 0 then out[#out + 1] = line end
+    end
+    f:close()
   end
-  f:close()
+  return out
 end
+-- Optional: set PATHS (a file of URL paths, one per line) to rotate through them.
+local paths = lines_of("PATHS")
 -- Optional: set TOKENS (a file of API tokens, one per line) to send each request as
 -- the next user (search allows each user two searches in flight).
-local tokens = {}
-local t = os.getenv("TOKENS") and io.open(os.getenv("TOKENS"), "r")
-if t then
-  for line in t:lines() do
-    if #line > 0 then tokens[#tokens + 1] = line end
-  end
-  t:close()
-end
+local tokens = lines_of("TOKENS")
 local n = 0
 if #paths > 0 or #tokens > 0 then
   request = function()
