@@ -3,6 +3,7 @@
 
 pub mod detail;
 pub mod merge;
+pub mod narrow;
 pub mod outbox;
 pub mod queue;
 pub mod reanalysis;
@@ -240,12 +241,15 @@ pub struct ListFilter {
     pub breached: Option<(NaiveDateTime, [i64; 4])>,
     /// `activity` (default), `age` (oldest first) or `priority`.
     pub sort: Option<String>,
+    /// Times and facts a report's figure narrows to.
+    pub narrow: narrow::Narrow,
     pub page: i64,
     pub per_page: i64,
 }
 
 /// The queue: newest activity first, with an optional text and status filter.
 pub fn list(conn: &mut DbConn, f: &ListFilter) -> QueryResult<(Vec<CaseRow>, i64)> {
+    let pg = matches!(conn, DbConn::Pg(_));
     // `counting`: the same filter shaped for COUNT(*).
     let build = |counting: bool| {
         let mut q = cases::table.into_boxed();
@@ -345,7 +349,7 @@ pub fn list(conn: &mut DbConn, f: &ListFilter) -> QueryResult<(Vec<CaseRow>, i64
                     .or(cases::tracking_token.like(pattern).escape('\\')),
             );
         }
-        q
+        narrow::apply(q, &f.narrow, pg)
     };
     let total: i64 = build(true).count().get_result(conn)?;
     let per = f.per_page.clamp(1, 200);

@@ -6,12 +6,16 @@
 use super::Report;
 
 /// The tables that export as CSV (`/reports/{table}.csv`).
-pub const TABLES: [&str; 6] = [
+pub const TABLES: [&str; 10] = [
     "summary",
     "weekly",
+    "sla",
     "backlog",
+    "escalations",
     "codes",
     "customers",
+    "oems",
+    "products",
     "engineers",
 ];
 
@@ -42,40 +46,134 @@ pub fn table(report: &Report, name: &str, tr: Tr) -> Option<Result<Vec<u8>, csv:
     Some(write(report, name, tr))
 }
 
+fn num(v: i64) -> String {
+    v.to_string()
+}
+
 fn write(r: &Report, name: &str, tr: Tr) -> Result<Vec<u8>, csv::Error> {
     let mut w = csv::Writer::from_writer(Vec::new());
+    let p = &r.previous;
+    // A "top" table: name, cases, cases in the previous period.
+    let tops = |w: &mut csv::Writer<Vec<u8>>,
+                head: &str,
+                rows: Vec<(&str, i64, i64)>|
+     -> Result<(), csv::Error> {
+        w.write_record([tr(head), tr("report.col.cases"), tr("report.col.previous")])?;
+        for (name, count, previous) in rows {
+            w.write_record([text_cell(name), num(count), num(previous)])?;
+        }
+        Ok(())
+    };
+    match name {
+        "codes" => tops(
+            &mut w,
+            "report.col.code",
+            r.top_error_codes
+                .iter()
+                .map(|c| (c.code.as_str(), c.count, c.previous))
+                .collect(),
+        )?,
+        "customers" => tops(
+            &mut w,
+            "report.col.customer",
+            r.top_customers
+                .iter()
+                .map(|c| (c.customer.as_str(), c.count, c.previous))
+                .collect(),
+        )?,
+        "oems" => tops(
+            &mut w,
+            "case.oem",
+            r.top_oems
+                .iter()
+                .map(|c| (c.name.as_str(), c.count, c.previous))
+                .collect(),
+        )?,
+        "products" => tops(
+            &mut w,
+            "report.col.product",
+            r.top_products
+                .iter()
+                .map(|c| (c.name.as_str(), c.count, c.previous))
+                .collect(),
+        )?,
+        _ => {}
+    }
     match name {
         "summary" => {
-            w.write_record([tr("report.col.figure"), tr("report.col.value")])?;
+            w.write_record([
+                tr("report.col.figure"),
+                tr("report.col.value"),
+                tr("report.col.previous"),
+            ])?;
             // `from`/`to` are dates we format; the rest are numbers.
-            let rows: Vec<(&str, String)> = vec![
-                ("report.from", r.from.clone()),
-                ("report.to", r.to.clone()),
-                ("report.opened", r.cases_opened.to_string()),
-                ("report.closed", r.cases_closed.to_string()),
-                ("report.reopened", r.cases_reopened.to_string()),
+            let rows: Vec<(&str, String, String)> = vec![
+                ("report.from", r.from.clone(), p.from.clone()),
+                ("report.to", r.to.clone(), p.to.clone()),
+                ("report.opened", num(r.cases_opened), num(p.cases_opened)),
+                ("report.closed", num(r.cases_closed), num(p.cases_closed)),
+                ("report.reopened", num(r.cases_reopened), String::new()),
+                ("report.reopen_rate", opt(r.reopen_rate), opt(p.reopen_rate)),
                 (
                     "report.first_response_median",
                     opt(r.first_response_minutes.median),
+                    opt(p.first_response_median),
                 ),
                 (
                     "report.first_response_p90",
                     opt(r.first_response_minutes.p90),
+                    String::new(),
                 ),
-                ("report.resolution_median", opt(r.resolution_hours.median)),
-                ("report.resolution_p90", opt(r.resolution_hours.p90)),
-                ("report.escalations", r.escalations.count.to_string()),
-                ("report.escalation_rate", opt(r.escalations.rate)),
+                ("report.sla_share", opt(r.sla_share), opt(p.sla_share)),
+                (
+                    "report.resolution_median",
+                    opt(r.resolution_hours.median),
+                    opt(p.resolution_median),
+                ),
+                (
+                    "report.resolution_p90",
+                    opt(r.resolution_hours.p90),
+                    String::new(),
+                ),
+                (
+                    "report.escalations",
+                    num(r.escalations.count),
+                    String::new(),
+                ),
+                (
+                    "report.escalated_cases",
+                    num(r.escalations.cases_escalated),
+                    String::new(),
+                ),
+                (
+                    "report.escalation_rate",
+                    opt(r.escalations.rate),
+                    opt(p.escalation_rate),
+                ),
                 (
                     "report.answer_median",
                     opt(r.escalations.answer_hours_median),
+                    String::new(),
                 ),
-                ("report.answer_p90", opt(r.escalations.answer_hours_p90)),
-                ("report.unanswered", r.escalations.unanswered.to_string()),
-                ("report.backlog", r.backlog.open.to_string()),
+                (
+                    "report.answer_p90",
+                    opt(r.escalations.answer_hours_p90),
+                    String::new(),
+                ),
+                (
+                    "report.unanswered",
+                    num(r.escalations.unanswered),
+                    String::new(),
+                ),
+                ("report.backlog", num(r.backlog.open), String::new()),
+                (
+                    "report.open_escalations",
+                    num(r.escalations.open_now.open),
+                    String::new(),
+                ),
             ];
-            for (k, v) in rows {
-                w.write_record([text_cell(&tr(k)), v])?;
+            for (k, v, prev) in rows {
+                w.write_record([text_cell(&tr(k)), v, prev])?;
             }
         }
         "engineers" => {
@@ -94,9 +192,9 @@ fn write(r: &Report, name: &str, tr: Tr) -> Result<Vec<u8>, csv::Error> {
                 };
                 w.write_record([
                     text_cell(&name),
-                    e.open.to_string(),
-                    e.waiting.to_string(),
-                    e.closed.to_string(),
+                    num(e.open),
+                    num(e.waiting),
+                    num(e.closed),
                     opt(e.first_response_median),
                 ])?;
             }
@@ -106,36 +204,54 @@ fn write(r: &Report, name: &str, tr: Tr) -> Result<Vec<u8>, csv::Error> {
                 tr("report.col.week"),
                 tr("report.opened"),
                 tr("report.closed"),
+                tr("report.backlog"),
             ])?;
             for wk in &r.weekly {
                 w.write_record([
                     wk.week.format("%Y-%m-%d").to_string(),
-                    wk.opened.to_string(),
-                    wk.closed.to_string(),
+                    num(wk.opened),
+                    num(wk.closed),
+                    num(wk.backlog),
                 ])?;
             }
         }
-        "backlog" => {
+        "sla" => {
+            w.write_record([
+                tr("case.priority"),
+                tr("report.col.target"),
+                tr("report.opened"),
+                tr("report.col.met"),
+                tr("report.col.late"),
+                tr("report.col.breached"),
+                tr("report.sla_share"),
+            ])?;
+            for s in &r.sla {
+                w.write_record([
+                    text_cell(&tr(&format!("priority.{}", s.priority))),
+                    num(s.target_minutes),
+                    num(s.opened),
+                    num(s.met),
+                    num(s.late),
+                    num(s.breached),
+                    opt(s.share),
+                ])?;
+            }
+        }
+        "backlog" | "escalations" => {
+            let b = if name == "backlog" {
+                &r.backlog
+            } else {
+                &r.escalations.open_now
+            };
             w.write_record([tr("report.col.age"), tr("report.col.cases")])?;
-            for b in &r.backlog.by_age {
+            for b in &b.by_age {
                 w.write_record([
                     text_cell(&tr(&format!("report.age.{}", b.bucket))),
-                    b.count.to_string(),
+                    num(b.count),
                 ])?;
             }
         }
-        "codes" => {
-            w.write_record([tr("report.col.code"), tr("report.col.cases")])?;
-            for c in &r.top_error_codes {
-                w.write_record([text_cell(&c.code), c.count.to_string()])?;
-            }
-        }
-        _ => {
-            w.write_record([tr("report.col.customer"), tr("report.col.cases")])?;
-            for c in &r.top_customers {
-                w.write_record([text_cell(&c.customer), c.count.to_string()])?;
-            }
-        }
+        _ => {}
     }
     let body = w.into_inner().map_err(|e| e.into_error())?;
     let mut out = "\u{FEFF}".as_bytes().to_vec();
@@ -172,42 +288,23 @@ mod tests {
 
     #[test]
     fn customers_csv_keeps_bom_and_numbers() {
-        use super::super::{Backlog, CustomerCount, Escalations};
+        use super::super::CustomerCount;
         let r = Report {
-            from: "2024-01-01".into(),
-            to: "2024-01-31".into(),
-            cases_opened: 0,
-            cases_closed: 0,
-            cases_reopened: 0,
-            reopen_rate: None,
-            first_response_minutes: Default::default(),
-            resolution_hours: Default::default(),
-            escalations: Escalations {
-                count: 0,
-                cases_escalated: 0,
-                rate: None,
-                answer_hours_median: None,
-                answer_hours_p90: None,
-                unanswered: 0,
-            },
-            backlog: Backlog {
-                at: chrono::NaiveDateTime::default(),
-                open: 0,
-                by_age: Vec::new(),
-            },
-            weekly: Vec::new(),
-            top_error_codes: Vec::new(),
-            engineers: Vec::new(),
             top_customers: vec![
                 CustomerCount {
                     customer: "=cmd|'/C calc'!A0".into(),
                     count: 3,
+                    previous: 1,
+                    url: String::new(),
                 },
                 CustomerCount {
                     customer: "-5".into(),
                     count: -1,
+                    previous: 0,
+                    url: String::new(),
                 },
             ],
+            ..Report::default()
         };
         let tr = |k: &str| k.to_string();
         let bytes = table(&r, "customers", &tr)
@@ -216,8 +313,8 @@ mod tests {
         let text = String::from_utf8(bytes).expect("utf-8");
         assert!(text.starts_with('\u{FEFF}'));
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines[1], "'=cmd|'/C calc'!A0,3", "{text}");
+        assert_eq!(lines[1], "'=cmd|'/C calc'!A0,3,1", "{text}");
         // A text cell that looks like a number is still text; a count stays a number.
-        assert_eq!(lines[2], "'-5,-1", "{text}");
+        assert_eq!(lines[2], "'-5,-1,0", "{text}");
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod chart;
 pub mod csv_export;
+pub mod drill;
 
 use crate::db::schema::{case_codes, cases, escalations};
 use crate::db::DbConn;
@@ -30,6 +31,23 @@ pub struct ReportQuery {
     pub oem: String,
     /// An error code the case carries.
     pub code: String,
+    /// The case's priority (`low`…`urgent`), empty for all.
+    pub priority: String,
+    /// Part of a product name of the case's activation records.
+    pub product: String,
+    /// The assignee: a user id, `none` for the unassigned, empty for all.
+    pub engineer: String,
+}
+
+/// The filters of a report, as asked for.
+#[derive(Debug, Clone, Default)]
+pub struct Filters<'a> {
+    pub customer: Option<&'a str>,
+    pub oem: Option<&'a str>,
+    pub code: Option<&'a str>,
+    pub priority: Option<&'a str>,
+    pub product: Option<&'a str>,
+    pub engineer: Option<&'a str>,
 }
 
 fn nonempty(v: Option<&str>) -> Option<&str> {
@@ -60,11 +78,17 @@ impl ReportQuery {
     pub fn new(
         from: Option<&str>,
         to: Option<&str>,
-        customer: Option<&str>,
-        oem: Option<&str>,
-        code: Option<&str>,
+        filters: Filters,
         now: NaiveDateTime,
     ) -> Result<ReportQuery, Msg> {
+        let Filters {
+            customer,
+            oem,
+            code,
+            priority,
+            product,
+            engineer,
+        } = filters;
         let to = match nonempty(to) {
             Some(t) => parse_bound(t, true)?,
             None => now
@@ -84,13 +108,34 @@ impl ReportQuery {
             return Err(Msg::new("reports.error.too_long").with("days", MAX_DAYS));
         }
         let code = nonempty(code).unwrap_or("");
+        let priority = nonempty(priority).unwrap_or("");
+        if !priority.is_empty() && crate::cases::Priority::parse(priority).is_none() {
+            return Err(Msg::new("queue.bad_priority"));
+        }
+        let engineer = nonempty(engineer).unwrap_or("");
+        if !engineer.is_empty() && engineer != "none" && engineer.parse::<i64>().is_err() {
+            return Err(Msg::new("queue.bad_assignee"));
+        }
         Ok(ReportQuery {
             from,
             to,
             customer: nonempty(customer).unwrap_or("").to_string(),
             oem: nonempty(oem).unwrap_or("").to_string(),
             code: crate::search::normalize_code(code).unwrap_or_else(|| code.to_string()),
+            priority: priority.to_string(),
+            product: nonempty(product).unwrap_or("").to_string(),
+            engineer: engineer.to_string(),
         })
+    }
+
+    /// The period of the same length just before this one, with the same filters.
+    pub fn previous(&self) -> ReportQuery {
+        let len = self.to - self.from;
+        ReportQuery {
+            from: self.from - len,
+            to: self.from,
+            ..self.clone()
+        }
     }
 
     /// The last day in the period, for date inputs (`to` is exclusive).
@@ -138,6 +183,11 @@ pub struct Week {
     pub week: NaiveDate,
     pub opened: i64,
     pub closed: i64,
+    /// Open at the end of the week (or now, for the current week).
+    pub backlog: i64,
+    /// The queue of the cases opened / closed that week (see [`drill`]).
+    pub opened_url: String,
+    pub closed_url: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -145,9 +195,14 @@ pub struct Bucket {
     /// Catalog key suffix: `report.age.{bucket}`.
     pub bucket: &'static str,
     pub count: i64,
+    /// Ages in days: more than `min_days`, at most `max_days` (None: no limit).
+    pub min_days: i64,
+    pub max_days: Option<i64>,
+    /// The queue of these cases.
+    pub url: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Backlog {
     /// When the backlog is counted: the end of the period, or now if that is earlier.
     pub at: NaiveDateTime,
@@ -155,7 +210,7 @@ pub struct Backlog {
     pub by_age: Vec<Bucket>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Escalations {
     /// Escalations opened in the period.
     pub count: i64,
@@ -165,23 +220,72 @@ pub struct Escalations {
     pub rate: Option<f64>,
     pub answer_hours_median: Option<f64>,
     pub answer_hours_p90: Option<f64>,
-    /// Escalations opened in the period still without an answer at its end.
+    /// Cases with an escalation opened in the period and not answered by its end.
     pub unanswered: i64,
+    /// Cases with an escalation open now, by the age of that escalation.
+    pub open_now: Backlog,
+}
+
+/// First response against the target of each priority, for the cases opened in the
+/// period (see `cases::narrow::SlaOutcome`).
+#[derive(Debug, Clone, Serialize)]
+pub struct SlaRow {
+    pub priority: &'static str,
+    pub target_minutes: i64,
+    pub opened: i64,
+    pub met: i64,
+    pub late: i64,
+    /// Live cases not answered and past the target now.
+    pub breached: i64,
+    /// `met / (met + late + breached)`.
+    pub share: Option<f64>,
+    pub opened_url: String,
+    pub met_url: String,
+    pub late_url: String,
+    pub breached_url: String,
+}
+
+/// The headline figures of the previous period of the same length.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Previous {
+    pub from: String,
+    pub to: String,
+    pub cases_opened: i64,
+    pub cases_closed: i64,
+    pub reopen_rate: Option<f64>,
+    pub first_response_median: Option<f64>,
+    pub resolution_median: Option<f64>,
+    pub escalation_rate: Option<f64>,
+    pub sla_share: Option<f64>,
+}
+
+/// A name (customer, OEM, product) and its cases opened in the period and before.
+#[derive(Debug, Clone, Serialize)]
+pub struct NameCount {
+    pub name: String,
+    pub count: i64,
+    pub previous: i64,
+    pub url: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CodeCount {
     pub code: String,
     pub count: i64,
+    /// Cases opened with it in the previous period.
+    pub previous: i64,
+    pub url: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CustomerCount {
     pub customer: String,
     pub count: i64,
+    pub previous: i64,
+    pub url: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
     pub from: String,
     pub to: String,
@@ -191,14 +295,23 @@ pub struct Report {
     pub cases_reopened: i64,
     pub reopen_rate: Option<f64>,
     pub first_response_minutes: Spread,
+    /// First response within the target, all priorities.
+    pub sla_share: Option<f64>,
+    pub sla: Vec<SlaRow>,
     pub resolution_hours: Spread,
     pub escalations: Escalations,
     pub backlog: Backlog,
     pub weekly: Vec<Week>,
     pub top_error_codes: Vec<CodeCount>,
     pub top_customers: Vec<CustomerCount>,
+    pub top_oems: Vec<NameCount>,
+    pub top_products: Vec<NameCount>,
+    /// The same headline figures for the period before.
+    pub previous: Previous,
     /// Per engineer (assignee), most open first; the unassigned last.
     pub engineers: Vec<EngineerLoad>,
+    /// The queues behind the headline counts.
+    pub links: drill::Links,
 }
 
 /// The columns a report needs from a case.
@@ -213,6 +326,9 @@ pub struct CaseTimes {
     pub closed_at: Option<NaiveDateTime>,
     pub assignee_id: Option<i64>,
     pub status: String,
+    pub oem: Option<String>,
+    pub priority: String,
+    pub imported: bool,
 }
 
 /// One engineer's workload in the period (`id` None: nobody's).
@@ -227,6 +343,9 @@ pub struct EngineerLoad {
     pub closed: i64,
     /// Median first response (minutes) of the cases opened in the period.
     pub first_response_median: Option<f64>,
+    pub open_url: String,
+    pub waiting_url: String,
+    pub closed_url: String,
 }
 
 /// The columns a report needs from an escalation.
@@ -237,13 +356,26 @@ pub struct EscalationTimes {
     pub first_answered_at: Option<NaiveDateTime>,
 }
 
-/// Cases alive at some time in the period (opened before its end, not closed before
-/// its start), with the filters applied.
-fn load_cases(conn: &mut DbConn, q: &ReportQuery) -> QueryResult<Vec<CaseTimes>> {
+/// Everything a report is computed from (see [`load`]).
+#[derive(Debug, Clone, Default)]
+pub struct Rows {
+    /// Cases alive in the period or the one before, filtered.
+    pub cases: Vec<CaseTimes>,
+    /// Escalations opened since the start of the previous period.
+    pub escalations: Vec<EscalationTimes>,
+    /// (case id, code) of the cases opened in either period.
+    pub codes: Vec<(i64, String)>,
+    /// (case id, product) of the cases opened in either period.
+    pub products: Vec<(i64, String)>,
+    /// (case id, opened at) of the escalations open now, of filtered cases.
+    pub open_escalations: Vec<(i64, NaiveDateTime)>,
+}
+
+/// The filtered cases (merged ones left out), whatever their times.
+fn filtered<'a>(q: &ReportQuery, pg: bool) -> crate::cases::narrow::Boxed<'a> {
+    use crate::cases::narrow::{self, Narrow};
     let mut query = cases::table
         .filter(cases::merged_into.is_null())
-        .filter(cases::created_at.lt(q.to))
-        .filter(cases::closed_at.is_null().or(cases::closed_at.ge(q.from)))
         .into_boxed();
     if !q.customer.is_empty() {
         query = query.filter(
@@ -268,7 +400,25 @@ fn load_cases(conn: &mut DbConn, q: &ReportQuery) -> QueryResult<Vec<CaseTimes>>
             ),
         );
     }
-    query
+    if let Ok(id) = q.engineer.parse::<i64>() {
+        query = query.filter(cases::assignee_id.eq(id));
+    }
+    let n = Narrow {
+        priority: crate::cases::Priority::parse(&q.priority),
+        product: Some(q.product.clone()).filter(|p| !p.is_empty()),
+        unassigned: q.engineer == "none",
+        ..Narrow::default()
+    };
+    narrow::apply(query, &n, pg)
+}
+
+/// Cases alive at some time in the period or the one before (opened before the end,
+/// not closed before the start of the previous period), with the filters applied.
+fn load_cases(conn: &mut DbConn, q: &ReportQuery, pg: bool) -> QueryResult<Vec<CaseTimes>> {
+    let from = q.previous().from;
+    filtered(q, pg)
+        .filter(cases::created_at.lt(q.to))
+        .filter(cases::closed_at.is_null().or(cases::closed_at.ge(from)))
         .select((
             cases::id,
             cases::customer,
@@ -279,15 +429,18 @@ fn load_cases(conn: &mut DbConn, q: &ReportQuery) -> QueryResult<Vec<CaseTimes>>
             cases::closed_at,
             cases::assignee_id,
             cases::status,
+            cases::oem,
+            cases::priority,
+            cases::imported,
         ))
         .load(conn)
 }
 
-/// Escalations opened since the start of the period (later ones still tell whether a
-/// case of the period was escalated).
+/// Escalations opened since the start of the previous period (later ones still tell
+/// whether a case of the period was escalated).
 fn load_escalations(conn: &mut DbConn, q: &ReportQuery) -> QueryResult<Vec<EscalationTimes>> {
     escalations::table
-        .filter(escalations::opened_at.ge(q.from))
+        .filter(escalations::opened_at.ge(q.previous().from))
         .select((
             escalations::case_id,
             escalations::opened_at,
@@ -296,13 +449,13 @@ fn load_escalations(conn: &mut DbConn, q: &ReportQuery) -> QueryResult<Vec<Escal
         .load(conn)
 }
 
-/// Error codes of the cases opened in the period.
+/// Error codes of the cases opened in the period or the one before.
 fn load_codes(conn: &mut DbConn, q: &ReportQuery) -> QueryResult<Vec<(i64, String)>> {
     case_codes::table
         .filter(
             case_codes::case_id.eq_any(
                 cases::table
-                    .filter(cases::created_at.ge(q.from))
+                    .filter(cases::created_at.ge(q.previous().from))
                     .filter(cases::created_at.lt(q.to))
                     .filter(cases::merged_into.is_null())
                     .select(cases::id),
@@ -312,7 +465,96 @@ fn load_codes(conn: &mut DbConn, q: &ReportQuery) -> QueryResult<Vec<(i64, Strin
         .load(conn)
 }
 
-/// Loads the period's rows and computes every figure.
+/// Products of the cases opened in the period or the one before: the product of each
+/// activation record of a serial (or machine serial) the case carries.
+fn load_products(conn: &mut DbConn, q: &ReportQuery) -> QueryResult<Vec<(i64, String)>> {
+    use crate::db::schema::{activation_records as ar, case_serials};
+    let opened = || {
+        cases::table
+            .filter(cases::created_at.ge(q.previous().from))
+            .filter(cases::created_at.lt(q.to))
+            .filter(cases::merged_into.is_null())
+            .select(cases::id)
+    };
+    let serials: Vec<(i64, String)> = case_serials::table
+        .filter(case_serials::case_id.eq_any(opened()))
+        .select((case_serials::case_id, case_serials::serial))
+        .load(conn)?;
+    if serials.is_empty() {
+        return Ok(Vec::new());
+    }
+    let of_cases = || {
+        case_serials::table
+            .filter(case_serials::case_id.eq_any(opened()))
+            .select(case_serials::serial)
+    };
+    let records: Vec<(String, Option<String>, Option<String>)> = ar::table
+        .filter(ar::product.is_not_null())
+        .filter(
+            ar::serial_number
+                .eq_any(of_cases())
+                .or(ar::machine_serial.eq_any(of_cases().select(case_serials::serial.nullable()))),
+        )
+        .select((ar::serial_number, ar::machine_serial, ar::product))
+        .load(conn)?;
+    let mut by_serial: HashMap<&str, Vec<&str>> = HashMap::new();
+    for (serial, machine, product) in &records {
+        let Some(p) = product.as_deref().filter(|p| !p.is_empty()) else {
+            continue;
+        };
+        by_serial.entry(serial.as_str()).or_default().push(p);
+        if let Some(m) = machine.as_deref() {
+            by_serial.entry(m).or_default().push(p);
+        }
+    }
+    let mut seen: HashSet<(i64, &str)> = HashSet::new();
+    let mut out = Vec::new();
+    for (case_id, serial) in &serials {
+        for p in by_serial.get(serial.as_str()).into_iter().flatten() {
+            if seen.insert((*case_id, p)) {
+                out.push((*case_id, (*p).to_string()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Escalations open now (not closed) of the filtered cases: (case id, opened at).
+fn load_open_escalations(
+    conn: &mut DbConn,
+    q: &ReportQuery,
+    pg: bool,
+) -> QueryResult<Vec<(i64, NaiveDateTime)>> {
+    let open = || {
+        escalations::table
+            .filter(escalations::status.ne(crate::cases::EscalationStatus::Closed.as_str()))
+    };
+    let ids: HashSet<i64> = filtered(q, pg)
+        .filter(cases::id.eq_any(open().select(escalations::case_id)))
+        .select(cases::id)
+        .load::<i64>(conn)?
+        .into_iter()
+        .collect();
+    Ok(open()
+        .select((escalations::case_id, escalations::opened_at))
+        .load::<(i64, NaiveDateTime)>(conn)?
+        .into_iter()
+        .filter(|(id, _)| ids.contains(id))
+        .collect())
+}
+
+/// Every row a report needs, in one read transaction's worth of queries.
+pub fn load(conn: &mut DbConn, q: &ReportQuery) -> QueryResult<Rows> {
+    let pg = matches!(conn, DbConn::Pg(_));
+    Ok(Rows {
+        cases: load_cases(conn, q, pg)?,
+        escalations: load_escalations(conn, q)?,
+        codes: load_codes(conn, q)?,
+        products: load_products(conn, q)?,
+        open_escalations: load_open_escalations(conn, q, pg)?,
+    })
+}
+
 /// The first and the last moment a case was opened (two index lookups), to say where
 /// the data is when a period holds none of it.
 pub fn data_range(conn: &mut DbConn) -> QueryResult<Option<(NaiveDateTime, NaiveDateTime)>> {
@@ -357,11 +599,12 @@ pub fn preset(
     }
 }
 
-pub fn build(conn: &mut DbConn, q: &ReportQuery) -> QueryResult<Report> {
-    let rows = load_cases(conn, q)?;
-    let escs = load_escalations(conn, q)?;
-    let codes = load_codes(conn, q)?;
-    let mut r = compute(q, &rows, &escs, &codes, crate::now());
+pub fn build(conn: &mut DbConn, q: &ReportQuery, sla_minutes: [i64; 4]) -> QueryResult<Report> {
+    let rows = load(conn, q)?;
+    // Whole seconds, so the moments in the links name exactly what was counted.
+    let now = chrono::SubsecRound::trunc_subsecs(crate::now(), 0);
+    let mut r = compute(q, &rows, now, sla_minutes);
+    drill::annotate(q, &mut r);
     let names: HashMap<i64, String> = crate::auth::users::list(conn)?
         .into_iter()
         .map(|u| (u.id, u.name))
@@ -386,7 +629,9 @@ fn ratio(a: i64, b: i64) -> Option<f64> {
     (b > 0).then(|| (a as f64 / b as f64 * 10000.0).round() / 10000.0)
 }
 
-/// Backlog age buckets: upper bounds in days and their catalog key suffixes.
+/// Age buckets: upper bounds in days and their catalog key suffixes. An age falls in
+/// the first bucket whose bound it does not exceed (so a bucket is the creation times
+/// `[at - max, at - min)`, the queue's own half-open ranges).
 const AGE_BUCKETS: [(i64, &str); 5] = [
     (1, "lt1d"),
     (3, "d1_3"),
@@ -395,19 +640,158 @@ const AGE_BUCKETS: [(i64, &str); 5] = [
     (i64::MAX, "gt30d"),
 ];
 
-/// Every figure from the selected rows; pure, so tests can feed it rows.
-pub fn compute(
-    q: &ReportQuery,
-    rows: &[CaseTimes],
-    escs: &[EscalationTimes],
-    codes: &[(i64, String)],
-    now: NaiveDateTime,
-) -> Report {
-    let opened: Vec<&CaseTimes> = rows.iter().filter(|c| in_period(q, c.created_at)).collect();
-    let opened_ids: HashSet<i64> = opened.iter().map(|c| c.id).collect();
-    let row_ids: HashSet<i64> = rows.iter().map(|c| c.id).collect();
-    let closed: Vec<&CaseTimes> = rows
+/// Counts by age at `at` of the given start times.
+fn by_age(at: NaiveDateTime, starts: impl Iterator<Item = NaiveDateTime>) -> Backlog {
+    let mut buckets: Vec<Bucket> = AGE_BUCKETS
         .iter()
+        .enumerate()
+        .map(|(i, (max, k))| Bucket {
+            bucket: k,
+            count: 0,
+            min_days: if i == 0 { 0 } else { AGE_BUCKETS[i - 1].0 },
+            max_days: (*max != i64::MAX).then_some(*max),
+            url: String::new(),
+        })
+        .collect();
+    let mut open = 0;
+    for start in starts {
+        open += 1;
+        let secs = (at - start).num_seconds();
+        if let Some(i) = AGE_BUCKETS
+            .iter()
+            .position(|(max, _)| secs <= max.saturating_mul(86400))
+        {
+            buckets[i].count += 1;
+        }
+    }
+    Backlog {
+        at,
+        open,
+        by_age: buckets,
+    }
+}
+
+fn first_response_minutes(c: &CaseTimes) -> Option<f64> {
+    let answered = c.first_response_at?;
+    let start = c.first_customer_at.unwrap_or(c.created_at);
+    Some(((answered - start).num_seconds().max(0) as f64) / 60.0)
+}
+
+fn open_at(c: &CaseTimes, at: NaiveDateTime) -> bool {
+    c.created_at < at && c.closed_at.is_none_or(|t| t >= at)
+}
+
+/// Cases opened in the period per name (each case counted once per name).
+fn count_names<'a>(
+    opened: &HashSet<i64>,
+    pairs: impl Iterator<Item = (i64, &'a str)>,
+) -> HashMap<&'a str, i64> {
+    let mut counts: HashMap<&str, i64> = HashMap::new();
+    let mut seen: HashSet<(i64, &str)> = HashSet::new();
+    for (case_id, name) in pairs {
+        if !name.is_empty() && opened.contains(&case_id) && seen.insert((case_id, name)) {
+            *counts.entry(name).or_default() += 1;
+        }
+    }
+    counts
+}
+
+/// The top names of the period with their counts in the previous one.
+fn top(now: &HashMap<&str, i64>, before: &HashMap<&str, i64>) -> Vec<NameCount> {
+    let mut v: Vec<NameCount> = now
+        .iter()
+        .map(|(name, count)| NameCount {
+            name: name.to_string(),
+            count: *count,
+            previous: before.get(name).copied().unwrap_or(0),
+            url: String::new(),
+        })
+        .collect();
+    v.sort_by(|a, b| b.count.cmp(&a.count).then(a.name.cmp(&b.name)));
+    v.truncate(TOP);
+    v
+}
+
+/// Every figure from the selected rows; pure, so tests can feed it rows.
+pub fn compute(q: &ReportQuery, rows: &Rows, now: NaiveDateTime, sla_minutes: [i64; 4]) -> Report {
+    let mut r = period(q, rows, now, sla_minutes);
+    let pq = q.previous();
+    let p = period(&pq, rows, now, sla_minutes);
+    r.previous = Previous {
+        from: crate::cases::detail::rfc3339(&pq.from),
+        to: crate::cases::detail::rfc3339(&pq.to),
+        cases_opened: p.cases_opened,
+        cases_closed: p.cases_closed,
+        reopen_rate: p.reopen_rate,
+        first_response_median: p.first_response_minutes.median,
+        resolution_median: p.resolution_hours.median,
+        escalation_rate: p.escalations.rate,
+        sla_share: p.sla_share,
+    };
+
+    let opened_in = |q: &ReportQuery| -> HashSet<i64> {
+        rows.cases
+            .iter()
+            .filter(|c| in_period(q, c.created_at))
+            .map(|c| c.id)
+            .collect()
+    };
+    let (now_ids, prev_ids) = (opened_in(q), opened_in(&pq));
+    let names = |ids: &HashSet<i64>, f: fn(&CaseTimes) -> Option<&str>| {
+        count_names(
+            ids,
+            rows.cases.iter().filter_map(|c| f(c).map(|n| (c.id, n))),
+        )
+    };
+    let codes = |ids| count_names(ids, rows.codes.iter().map(|(id, c)| (*id, c.as_str())));
+    r.top_error_codes = top(&codes(&now_ids), &codes(&prev_ids))
+        .into_iter()
+        .map(|n| CodeCount {
+            code: n.name,
+            count: n.count,
+            previous: n.previous,
+            url: n.url,
+        })
+        .collect();
+    fn customer(c: &CaseTimes) -> Option<&str> {
+        c.customer.as_deref()
+    }
+    r.top_customers = top(&names(&now_ids, customer), &names(&prev_ids, customer))
+        .into_iter()
+        .map(|n| CustomerCount {
+            customer: n.name,
+            count: n.count,
+            previous: n.previous,
+            url: n.url,
+        })
+        .collect();
+    fn oem(c: &CaseTimes) -> Option<&str> {
+        c.oem.as_deref()
+    }
+    r.top_oems = top(&names(&now_ids, oem), &names(&prev_ids, oem));
+    let products = |ids| count_names(ids, rows.products.iter().map(|(id, p)| (*id, p.as_str())));
+    r.top_products = top(&products(&now_ids), &products(&prev_ids));
+    r
+}
+
+/// The figures of one period (tops and the previous period are left empty).
+fn period(q: &ReportQuery, rows: &Rows, now: NaiveDateTime, sla_minutes: [i64; 4]) -> Report {
+    // The cases alive in this period (rows also hold the previous period's).
+    let alive: Vec<&CaseTimes> = rows
+        .cases
+        .iter()
+        .filter(|c| c.created_at < q.to && c.closed_at.is_none_or(|t| t >= q.from))
+        .collect();
+    let opened: Vec<&CaseTimes> = alive
+        .iter()
+        .copied()
+        .filter(|c| in_period(q, c.created_at))
+        .collect();
+    let opened_ids: HashSet<i64> = opened.iter().map(|c| c.id).collect();
+    let row_ids: HashSet<i64> = alive.iter().map(|c| c.id).collect();
+    let closed: Vec<&CaseTimes> = alive
+        .iter()
+        .copied()
         .filter(|c| c.closed_at.is_some_and(|t| in_period(q, t)))
         .collect();
 
@@ -416,11 +800,7 @@ pub fn compute(
     let first_response = spread(
         opened
             .iter()
-            .filter_map(|c| {
-                let answered = c.first_response_at?;
-                let start = c.first_customer_at.unwrap_or(c.created_at);
-                Some(((answered - start).num_seconds().max(0) as f64) / 60.0)
-            })
+            .filter_map(|c| first_response_minutes(c))
             .collect(),
     );
     let resolution = spread(
@@ -430,8 +810,53 @@ pub fn compute(
             .collect(),
     );
 
+    // First response against the target, per priority.
+    let mut sla: Vec<SlaRow> = crate::cases::Priority::ALL
+        .iter()
+        .zip(sla_minutes)
+        .map(|(p, target)| SlaRow {
+            priority: p.as_str(),
+            target_minutes: target,
+            opened: 0,
+            met: 0,
+            late: 0,
+            breached: 0,
+            share: None,
+            opened_url: String::new(),
+            met_url: String::new(),
+            late_url: String::new(),
+            breached_url: String::new(),
+        })
+        .collect();
+    for c in &opened {
+        let Some(row) = sla.iter_mut().find(|r| r.priority == c.priority) else {
+            continue;
+        };
+        row.opened += 1;
+        use crate::cases::narrow::SlaOutcome;
+        match SlaOutcome::of(
+            c.imported,
+            c.first_customer_at,
+            c.first_response_at,
+            row.target_minutes,
+            now,
+        ) {
+            Some(SlaOutcome::Met) => row.met += 1,
+            Some(SlaOutcome::Late) => row.late += 1,
+            Some(SlaOutcome::Breached) => row.breached += 1,
+            None => {}
+        }
+    }
+    for row in &mut sla {
+        row.share = ratio(row.met, row.met + row.late + row.breached);
+    }
+    let (met, judged) = sla.iter().fold((0, 0), |(m, j), r| {
+        (m + r.met, j + r.met + r.late + r.breached)
+    });
+
     // Escalations of the filtered cases.
-    let escs: Vec<&EscalationTimes> = escs
+    let escs: Vec<&EscalationTimes> = rows
+        .escalations
         .iter()
         .filter(|e| row_ids.contains(&e.case_id))
         .collect();
@@ -451,9 +876,35 @@ pub fn compute(
     let unanswered = in_range
         .iter()
         .filter(|e| e.first_answered_at.is_none_or(|t| t >= q.to))
-        .count() as i64;
+        .map(|e| e.case_id)
+        .collect::<HashSet<i64>>()
+        .len() as i64;
+    // Open escalations now, by age: each case once per bucket.
+    let open_now = {
+        let mut seen = HashSet::new();
+        let mut b = by_age(
+            now,
+            rows.open_escalations
+                .iter()
+                .filter(|(id, at)| {
+                    let secs = (now - *at).num_seconds();
+                    let bucket = AGE_BUCKETS
+                        .iter()
+                        .position(|(max, _)| secs <= max.saturating_mul(86400));
+                    seen.insert((*id, bucket))
+                })
+                .map(|(_, at)| *at),
+        );
+        b.open = rows
+            .open_escalations
+            .iter()
+            .map(|(id, _)| *id)
+            .collect::<HashSet<_>>()
+            .len() as i64;
+        b
+    };
 
-    // Weekly series, Monday to Sunday.
+    // Weekly series, Monday to Sunday, with the backlog at each week's end.
     let first_monday = {
         let d = q.from.date();
         d - Duration::days(d.weekday().num_days_from_monday() as i64)
@@ -465,6 +916,9 @@ pub fn compute(
             week: first_monday + Duration::weeks(i as i64),
             opened: 0,
             closed: 0,
+            backlog: 0,
+            opened_url: String::new(),
+            closed_url: String::new(),
         })
         .collect();
     let week_of = |t: NaiveDateTime| -> Option<usize> {
@@ -485,66 +939,46 @@ pub fn compute(
             w.closed += 1;
         }
     }
+    // Backlog at each week's end: a sweep over openings and closings.
+    {
+        let mut events: Vec<(NaiveDateTime, i64)> = Vec::with_capacity(alive.len() * 2);
+        for c in &alive {
+            events.push((c.created_at, 1));
+            if let Some(t) = c.closed_at {
+                events.push((t, -1));
+            }
+        }
+        events.sort_unstable();
+        let (mut i, mut open) = (0, 0i64);
+        for w in &mut weekly {
+            let end = (w.week + Duration::weeks(1))
+                .and_time(chrono::NaiveTime::MIN)
+                .min(q.to)
+                .min(now);
+            while i < events.len() && events[i].0 < end {
+                open += events[i].1;
+                i += 1;
+            }
+            w.backlog = open;
+        }
+    }
 
     // Backlog at the end of the period (or now), by age.
     let at = q.to.min(now);
-    let mut by_age: Vec<Bucket> = AGE_BUCKETS
-        .iter()
-        .map(|(_, k)| Bucket {
-            bucket: k,
-            count: 0,
-        })
-        .collect();
-    let mut open = 0;
-    for c in rows {
-        if c.created_at < at && c.closed_at.is_none_or(|t| t >= at) {
-            open += 1;
-            let days = (at - c.created_at).num_seconds() / 86400;
-            if let Some(i) = AGE_BUCKETS.iter().position(|(max, _)| days < *max) {
-                by_age[i].count += 1;
-            }
-        }
-    }
-
-    let mut code_counts: HashMap<&str, i64> = HashMap::new();
-    let mut seen: HashSet<(i64, &str)> = HashSet::new();
-    for (case_id, code) in codes {
-        if opened_ids.contains(case_id) && seen.insert((*case_id, code.as_str())) {
-            *code_counts.entry(code.as_str()).or_default() += 1;
-        }
-    }
-    let mut top_error_codes: Vec<CodeCount> = code_counts
-        .into_iter()
-        .map(|(code, count)| CodeCount {
-            code: code.to_string(),
-            count,
-        })
-        .collect();
-    top_error_codes.sort_by(|a, b| b.count.cmp(&a.count).then(a.code.cmp(&b.code)));
-    top_error_codes.truncate(TOP);
-
-    let mut customer_counts: HashMap<&str, i64> = HashMap::new();
-    for c in &opened {
-        if let Some(name) = c.customer.as_deref().filter(|n| !n.is_empty()) {
-            *customer_counts.entry(name).or_default() += 1;
-        }
-    }
-    let mut top_customers: Vec<CustomerCount> = customer_counts
-        .into_iter()
-        .map(|(customer, count)| CustomerCount {
-            customer: customer.to_string(),
-            count,
-        })
-        .collect();
-    top_customers.sort_by(|a, b| b.count.cmp(&a.count).then(a.customer.cmp(&b.customer)));
-    top_customers.truncate(TOP);
+    let backlog = by_age(
+        at,
+        alive
+            .iter()
+            .filter(|c| open_at(c, at))
+            .map(|c| c.created_at),
+    );
 
     // Per engineer: open at the end (and waiting on the customer), closed in the
     // period, median first response of what they got in the period.
     let mut per: HashMap<Option<i64>, (i64, i64, i64, Vec<f64>)> = HashMap::new();
-    for c in rows {
+    for c in &alive {
         let e = per.entry(c.assignee_id).or_default();
-        if c.created_at < at && c.closed_at.is_none_or(|t| t >= at) {
+        if open_at(c, at) {
             e.0 += 1;
             if c.status == "waiting_customer" {
                 e.1 += 1;
@@ -554,9 +988,8 @@ pub fn compute(
             e.2 += 1;
         }
         if in_period(q, c.created_at) {
-            if let Some(answered) = c.first_response_at {
-                let start = c.first_customer_at.unwrap_or(c.created_at);
-                e.3.push(((answered - start).num_seconds().max(0) as f64) / 60.0);
+            if let Some(m) = first_response_minutes(c) {
+                e.3.push(m);
             }
         }
     }
@@ -570,6 +1003,9 @@ pub fn compute(
             waiting,
             closed,
             first_response_median: spread(fr).median,
+            open_url: String::new(),
+            waiting_url: String::new(),
+            closed_url: String::new(),
         })
         .collect();
     engineers.sort_by(|a, b| {
@@ -589,6 +1025,8 @@ pub fn compute(
         cases_reopened,
         reopen_rate: ratio(cases_reopened, cases_opened),
         first_response_minutes: first_response,
+        sla_share: ratio(met, judged),
+        sla,
         resolution_hours: resolution,
         escalations: Escalations {
             count: in_range.len() as i64,
@@ -597,12 +1035,27 @@ pub fn compute(
             answer_hours_median: answer.median,
             answer_hours_p90: answer.p90,
             unanswered,
+            open_now,
         },
-        backlog: Backlog { at, open, by_age },
+        backlog,
         weekly,
-        top_error_codes,
-        top_customers,
+        top_error_codes: Vec::new(),
+        top_customers: Vec::new(),
+        top_oems: Vec::new(),
+        top_products: Vec::new(),
+        previous: Previous {
+            from: String::new(),
+            to: String::new(),
+            cases_opened: 0,
+            cases_closed: 0,
+            reopen_rate: None,
+            first_response_median: None,
+            resolution_median: None,
+            escalation_rate: None,
+            sla_share: None,
+        },
         engineers,
+        links: drill::Links::default(),
     }
 }
 
@@ -641,9 +1094,7 @@ mod tests {
         assert!(ReportQuery::new(
             Some("2022-07-01"),
             Some("2022-06-01"),
-            None,
-            None,
-            None,
+            Filters::default(),
             crate::now()
         )
         .is_err());
@@ -654,9 +1105,7 @@ mod tests {
         let q = ReportQuery::new(
             Some("2022-06-01"),
             Some("2022-08-31"),
-            None,
-            None,
-            None,
+            Filters::default(),
             crate::now(),
         )
         .expect("query");
@@ -670,6 +1119,9 @@ mod tests {
             closed_at: Some(t("2022-08-09 17:24:21")),
             assignee_id: Some(7),
             status: "closed".into(),
+            oem: Some("OEM-A".into()),
+            priority: "normal".into(),
+            imported: true,
         }];
         let escs = vec![EscalationTimes {
             case_id: 1,
@@ -677,7 +1129,15 @@ mod tests {
             first_answered_at: Some(t("2022-06-28 11:16:17")),
         }];
         let codes = vec![(1, "0xC002001B".to_string())];
-        let r = compute(&q, &rows, &escs, &codes, t("2026-01-01 00:00:00"));
+        let rows = Rows {
+            cases: rows,
+            escalations: escs,
+            codes,
+            products: vec![(1, "Windows 10 IoT".to_string())],
+            open_escalations: vec![],
+        };
+        let sla = [1440, 480, 120, 30];
+        let r = compute(&q, &rows, t("2026-01-01 00:00:00"), sla);
         assert_eq!((r.cases_opened, r.cases_closed), (1, 1));
         assert_eq!(r.first_response_minutes.median, Some(0.0));
         assert_eq!(r.escalations.count, 1);
@@ -685,6 +1145,14 @@ mod tests {
         assert_eq!(r.escalations.rate, Some(1.0));
         assert_eq!(r.resolution_hours.median, Some(1103.75));
         assert_eq!(r.top_error_codes[0].code, "0xC002001B");
+        assert_eq!(r.top_oems[0].name, "OEM-A");
+        assert_eq!(r.top_products[0].name, "Windows 10 IoT");
+        // Support wrote first: the first response met its target.
+        assert_eq!((r.sla[1].opened, r.sla[1].met), (1, 1));
+        assert_eq!(r.sla_share, Some(1.0));
+        // The period before (March–May) had nothing.
+        assert_eq!(r.previous.cases_opened, 0);
+        assert_eq!(r.top_error_codes[0].previous, 0);
         assert_eq!(r.backlog.open, 0);
         let opened: i64 = r.weekly.iter().map(|w| w.opened).sum();
         assert_eq!(opened, 1);
@@ -694,13 +1162,11 @@ mod tests {
         let q = ReportQuery::new(
             Some("2022-06-01"),
             Some("2022-06-30"),
-            None,
-            None,
-            None,
+            Filters::default(),
             crate::now(),
         )
         .expect("query");
-        let r = compute(&q, &rows, &escs, &codes, t("2026-01-01 00:00:00"));
+        let r = compute(&q, &rows, t("2026-01-01 00:00:00"), sla);
         assert_eq!(r.backlog.open, 1);
         assert_eq!(r.backlog.by_age[2].count, 1);
         assert_eq!(r.cases_closed, 0);

@@ -3,6 +3,7 @@
 use super::auth::html;
 use super::{run, ApiUser, AppError, CurrentUser, HasRole, Page, State, STAFF};
 use crate::cases::detail::{self, rfc3339, CaseDetail};
+use crate::cases::narrow::{EscalationNarrow, Narrow, Range, SlaOutcome};
 use crate::cases::{self as cases_mod, ListFilter, Status};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -32,6 +33,155 @@ pub struct QueueQuery {
     pub sort: String,
     #[serde(default)]
     pub page: Option<i64>,
+    /// Narrowing by times and facts (the cases behind a report's figure): see
+    /// [`QueueQuery::NARROW`].
+    #[serde(default)]
+    pub opened_from: String,
+    #[serde(default)]
+    pub opened_to: String,
+    #[serde(default)]
+    pub closed_from: String,
+    #[serde(default)]
+    pub closed_to: String,
+    #[serde(default)]
+    pub open_at: String,
+    #[serde(default)]
+    pub priority: String,
+    #[serde(default)]
+    pub product: String,
+    #[serde(default)]
+    pub customer_is: String,
+    #[serde(default)]
+    pub oem_is: String,
+    #[serde(default)]
+    pub product_is: String,
+    #[serde(default)]
+    pub reopened: String,
+    #[serde(default)]
+    pub sla: String,
+    #[serde(default)]
+    pub esc_from: String,
+    #[serde(default)]
+    pub esc_to: String,
+    #[serde(default)]
+    pub esc_unanswered_at: String,
+}
+
+impl QueueQuery {
+    /// The narrowing parameters, in the order they are shown.
+    pub const NARROW: [&'static str; 15] = [
+        "opened_from",
+        "opened_to",
+        "closed_from",
+        "closed_to",
+        "open_at",
+        "priority",
+        "product",
+        "customer_is",
+        "oem_is",
+        "product_is",
+        "reopened",
+        "sla",
+        "esc_from",
+        "esc_to",
+        "esc_unanswered_at",
+    ];
+
+    fn narrow_value(&self, name: &str) -> &str {
+        match name {
+            "opened_from" => &self.opened_from,
+            "opened_to" => &self.opened_to,
+            "closed_from" => &self.closed_from,
+            "closed_to" => &self.closed_to,
+            "open_at" => &self.open_at,
+            "priority" => &self.priority,
+            "product" => &self.product,
+            "customer_is" => &self.customer_is,
+            "oem_is" => &self.oem_is,
+            "product_is" => &self.product_is,
+            "reopened" => &self.reopened,
+            "sla" => &self.sla,
+            "esc_from" => &self.esc_from,
+            "esc_to" => &self.esc_to,
+            "esc_unanswered_at" => &self.esc_unanswered_at,
+            _ => "",
+        }
+    }
+
+    fn has_escalation_narrow(&self) -> bool {
+        [&self.esc_from, &self.esc_to, &self.esc_unanswered_at]
+            .iter()
+            .any(|v| !v.trim().is_empty())
+    }
+
+    /// The narrowing parameters that are set, as (name, value).
+    pub fn narrow_pairs(&self) -> Vec<(&'static str, String)> {
+        Self::NARROW
+            .iter()
+            .map(|n| (*n, self.narrow_value(n).trim().to_string()))
+            .filter(|(_, v)| !v.is_empty())
+            .collect()
+    }
+
+    /// The narrowing this query asks for. A `*_to` bound that is a date includes that
+    /// day; one with a time is exclusive.
+    fn narrow(&self, settings: &crate::config::Settings) -> Result<Narrow, AppError> {
+        let bound = |v: &str, end: bool| -> Result<Option<chrono::NaiveDateTime>, AppError> {
+            let v = v.trim();
+            if v.is_empty() {
+                return Ok(None);
+            }
+            crate::reports::parse_bound(v, end)
+                .map(Some)
+                .map_err(AppError::BadRequest)
+        };
+        let text = |v: &str| Some(v.trim().to_string()).filter(|v| !v.is_empty());
+        let priority = match self.priority.trim() {
+            "" => None,
+            p => Some(
+                cases_mod::Priority::parse(p)
+                    .ok_or_else(|| AppError::bad_request("queue.bad_priority"))?,
+            ),
+        };
+        let sla = match self.sla.trim() {
+            "" => None,
+            s => Some((
+                SlaOutcome::parse(s).ok_or_else(|| AppError::bad_request("queue.bad_sla"))?,
+                settings.sla_minutes,
+                crate::now(),
+            )),
+        };
+        let mut escalation = EscalationNarrow {
+            opened: Range {
+                from: bound(&self.esc_from, false)?,
+                to: bound(&self.esc_to, true)?,
+            },
+            unanswered_at: bound(&self.esc_unanswered_at, false)?,
+            open_now: false,
+        };
+        // With escalation times, "escalated" means that same escalation is open.
+        escalation.open_now = escalation != EscalationNarrow::default() && self.escalated == "1";
+        Ok(Narrow {
+            opened: Range {
+                from: bound(&self.opened_from, false)?,
+                to: bound(&self.opened_to, true)?,
+            },
+            closed: Range {
+                from: bound(&self.closed_from, false)?,
+                to: bound(&self.closed_to, true)?,
+            },
+            open_at: bound(&self.open_at, false)?,
+            priority,
+            product: text(&self.product),
+            customer_is: text(&self.customer_is),
+            oem_is: text(&self.oem_is),
+            product_is: text(&self.product_is),
+            reopened: self.reopened == "1",
+            unassigned: self.assignee == "none",
+            sla,
+            escalation: (escalation != EscalationNarrow::default()).then_some(escalation),
+        })
+    }
 }
 
 pub struct QueueRow {
@@ -66,6 +216,10 @@ struct QueuePage {
     prev_link: Option<String>,
     next_link: Option<String>,
     mine: bool,
+    /// The narrowing parameters that are set (from a report's figure).
+    narrow: Vec<(&'static str, String)>,
+    /// The queue without them.
+    unnarrowed: String,
 }
 
 impl QueuePage {
@@ -96,7 +250,7 @@ pub fn filter_from(
         return Err(AppError::bad_request("queue.bad_status"));
     }
     let assignee = match q.assignee.as_str() {
-        "" => None,
+        "" | "none" => None,
         "me" => Some(me),
         other => Some(
             other
@@ -120,11 +274,12 @@ pub fn filter_from(
         customer: Some(q.customer.clone()),
         oem: Some(q.oem.clone()),
         code: Some(q.code.clone()).filter(|c| !c.trim().is_empty()),
-        escalated: q.escalated == "1",
+        escalated: q.escalated == "1" && !q.has_escalation_narrow(),
         imported,
         breached: (q.breached == "1").then_some((crate::now(), settings.sla_minutes)),
         sort: Some(q.sort.clone())
             .filter(|s| ["age", "activity", "priority"].contains(&s.as_str())),
+        narrow: q.narrow(settings)?,
         page: q.page.unwrap_or(1),
         per_page: PER_PAGE,
     })
@@ -193,8 +348,9 @@ pub async fn queue(
         .collect();
     let page_no = filter.page.max(1);
     let status = filter.status.clone().unwrap_or_default();
+    let narrow = q.narrow_pairs();
     let link = |p: i64| {
-        let qs = serde_urlencoded_pairs(&[
+        let mut qs = serde_urlencoded_pairs(&[
             ("q", &q.q),
             ("status", &status),
             ("assignee", &q.assignee),
@@ -207,9 +363,23 @@ pub async fn queue(
             ("sort", &q.sort),
             ("page", &p.to_string()),
         ]);
+        for (k, v) in &narrow {
+            qs.push_str(&format!("&{k}={}", url_escape(v)));
+        }
         format!("/cases?{qs}")
     };
     let prev_link = (page_no > 1).then(|| link(page_no - 1));
+    let unnarrowed = {
+        let full = link(1);
+        // The narrowing pairs come last, in order (values are escaped).
+        match narrow
+            .first()
+            .and_then(|(k, _)| full.find(&format!("&{k}=")))
+        {
+            Some(i) => full[..i].to_string(),
+            None => full,
+        }
+    };
     let next_link = (page_no * PER_PAGE < total).then(|| link(page_no + 1));
     let mut statuses = vec!["active", ""];
     statuses.extend(Status::ALL.iter().map(|s| s.as_str()));
@@ -226,6 +396,8 @@ pub async fn queue(
         prev_link,
         next_link,
         mine,
+        unnarrowed,
+        narrow,
     })
 }
 

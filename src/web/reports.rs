@@ -6,7 +6,7 @@ use super::AppError;
 use super::HasRole;
 use super::{ApiUser, CurrentUser};
 use super::{Page, State};
-use crate::reports::{self, chart, csv_export, Report, ReportQuery};
+use crate::reports::{self, csv_export, Report, ReportQuery};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -24,6 +24,10 @@ pub struct ReportParams {
     customer: Option<String>,
     oem: Option<String>,
     code: Option<String>,
+    priority: Option<String>,
+    product: Option<String>,
+    /// The assignee: a user id or `none`.
+    engineer: Option<String>,
 }
 
 impl ReportParams {
@@ -31,9 +35,14 @@ impl ReportParams {
         ReportQuery::new(
             self.from.as_deref(),
             self.to.as_deref(),
-            self.customer.as_deref(),
-            self.oem.as_deref(),
-            self.code.as_deref(),
+            reports::Filters {
+                customer: self.customer.as_deref(),
+                oem: self.oem.as_deref(),
+                code: self.code.as_deref(),
+                priority: self.priority.as_deref(),
+                product: self.product.as_deref(),
+                engineer: self.engineer.as_deref(),
+            },
             crate::now(),
         )
         .map_err(AppError::BadRequest)
@@ -47,6 +56,9 @@ impl ReportParams {
             ("customer", q.customer.clone()),
             ("oem", q.oem.clone()),
             ("code", q.code.clone()),
+            ("priority", q.priority.clone()),
+            ("product", q.product.clone()),
+            ("engineer", q.engineer.clone()),
         ];
         pairs
             .iter()
@@ -64,11 +76,14 @@ struct Built {
     p: ReportParams,
     /// The first and last day a case was opened on, when there is any case.
     range: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
+    /// Who can be chosen as the engineer.
+    staff: Vec<(i64, String)>,
 }
 
 /// Resolves a preset (its days as of today, `all` from the data's range), then builds
 /// the report: one trip to the database.
 async fn build(st: &crate::startup::AppState, mut p: ReportParams) -> Result<Built, AppError> {
+    let sla = st.settings.sla_minutes;
     super::run(st, move |c, _| -> Result<Built, AppError> {
         let range = reports::data_range(c)?.map(|(a, b)| (a.date(), b.date()));
         if let Some(name) = p.preset.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
@@ -78,8 +93,15 @@ async fn build(st: &crate::startup::AppState, mut p: ReportParams) -> Result<Bui
             p.to = Some(last.format("%Y-%m-%d").to_string());
         }
         let q = p.to_query()?;
-        let r = reports::build(c, &q)?;
-        Ok(Built { r, q, p, range })
+        let r = reports::build(c, &q, sla)?;
+        let staff = crate::cases::queue::filter_assignees(c)?;
+        Ok(Built {
+            r,
+            q,
+            p,
+            range,
+            staff,
+        })
     })
     .await
 }
@@ -97,10 +119,21 @@ fn pct(v: Option<f64>) -> String {
         .unwrap_or_else(|| "—".into())
 }
 
-/// A label and its value, for the summary table.
+/// A label, its value this period and the period before, and the cases behind it.
 pub struct Figure {
     pub key: &'static str,
     pub value: String,
+    pub previous: String,
+    pub link: Option<String>,
+}
+
+/// A change against the previous period: "+3", "−2", "0"; empty when there was none.
+fn change(now: i64, before: i64) -> String {
+    match now - before {
+        0 => "±0".into(),
+        d if d > 0 => format!("+{d}"),
+        d => format!("−{}", -d),
+    }
 }
 
 #[derive(Template)]
@@ -109,12 +142,19 @@ struct ReportsPage {
     page: Page,
     r: Report,
     figures: Vec<Figure>,
-    chart_svg: String,
+    weekly_svg: String,
+    sla_svg: String,
     from: String,
     to: String,
+    prev_from: String,
+    prev_to: String,
     customer: String,
     oem: String,
     code: String,
+    priority: String,
+    product: String,
+    engineer: String,
+    staff: Vec<(i64, String)>,
     qs: String,
     preset: String,
     /// The period holds no case but the database does: where the data is, and the
@@ -122,35 +162,190 @@ struct ReportsPage {
     data_hint: Option<(String, String, String)>,
 }
 
+impl ReportsPage {
+    fn change(&self, now: &i64, before: &i64) -> String {
+        change(*now, *before)
+    }
+
+    fn engineer_selected(&self, id: &i64) -> bool {
+        self.engineer == id.to_string()
+    }
+}
+
 fn figures(r: &Report) -> Vec<Figure> {
-    let f = |key, value| Figure { key, value };
+    let p = &r.previous;
+    let f = |key, value: String, previous: String, link: &str| Figure {
+        key,
+        value,
+        previous,
+        link: Some(link.to_string()).filter(|l| !l.is_empty()),
+    };
+    let none = String::new;
     vec![
-        f("report.opened", r.cases_opened.to_string()),
-        f("report.closed", r.cases_closed.to_string()),
+        f(
+            "report.opened",
+            r.cases_opened.to_string(),
+            p.cases_opened.to_string(),
+            &r.links.opened,
+        ),
+        f(
+            "report.closed",
+            r.cases_closed.to_string(),
+            p.cases_closed.to_string(),
+            &r.links.closed,
+        ),
         f(
             "report.reopened",
-            format!("{} ({})", r.cases_reopened, pct(r.reopen_rate)),
+            r.cases_reopened.to_string(),
+            none(),
+            &r.links.reopened,
+        ),
+        f(
+            "report.reopen_rate",
+            pct(r.reopen_rate),
+            pct(p.reopen_rate),
+            "",
         ),
         f(
             "report.first_response_median",
             fmt(r.first_response_minutes.median),
+            fmt(p.first_response_median),
+            "",
         ),
         f(
             "report.first_response_p90",
             fmt(r.first_response_minutes.p90),
+            none(),
+            "",
         ),
-        f("report.resolution_median", fmt(r.resolution_hours.median)),
-        f("report.resolution_p90", fmt(r.resolution_hours.p90)),
-        f("report.escalations", r.escalations.count.to_string()),
-        f("report.escalation_rate", pct(r.escalations.rate)),
+        f("report.sla_share", pct(r.sla_share), pct(p.sla_share), ""),
+        f(
+            "report.resolution_median",
+            fmt(r.resolution_hours.median),
+            fmt(p.resolution_median),
+            "",
+        ),
+        f(
+            "report.resolution_p90",
+            fmt(r.resolution_hours.p90),
+            none(),
+            "",
+        ),
+        f(
+            "report.escalations",
+            r.escalations.count.to_string(),
+            none(),
+            "",
+        ),
+        f(
+            "report.escalated_cases",
+            r.escalations.cases_escalated.to_string(),
+            none(),
+            &r.links.escalated,
+        ),
+        f(
+            "report.escalation_rate",
+            pct(r.escalations.rate),
+            pct(p.escalation_rate),
+            "",
+        ),
         f(
             "report.answer_median",
             fmt(r.escalations.answer_hours_median),
+            none(),
+            "",
         ),
-        f("report.answer_p90", fmt(r.escalations.answer_hours_p90)),
-        f("report.unanswered", r.escalations.unanswered.to_string()),
-        f("report.backlog", r.backlog.open.to_string()),
+        f(
+            "report.answer_p90",
+            fmt(r.escalations.answer_hours_p90),
+            none(),
+            "",
+        ),
+        f(
+            "report.unanswered",
+            r.escalations.unanswered.to_string(),
+            none(),
+            &r.links.unanswered,
+        ),
+        f(
+            "report.backlog",
+            r.backlog.open.to_string(),
+            none(),
+            &r.links.backlog,
+        ),
+        f(
+            "report.open_escalations",
+            r.escalations.open_now.open.to_string(),
+            none(),
+            &r.links.open_escalations,
+        ),
     ]
+}
+
+/// The weekly chart (opened, closed, backlog) and the first-response bars.
+fn charts(page: &Page, r: &Report) -> (String, String) {
+    use reports::chart::{self, Bar, Series, STYLES};
+    let labels: Vec<String> = r
+        .weekly
+        .iter()
+        .map(|w| w.week.format("%Y-%m-%d").to_string())
+        .collect();
+    let (opened, closed, backlog) = (
+        page.t("report.opened"),
+        page.t("report.closed"),
+        page.t("report.backlog"),
+    );
+    let weekly = chart::lines(
+        &page.t("report.weekly"),
+        &labels,
+        &[
+            Series {
+                label: &opened,
+                values: r.weekly.iter().map(|w| w.opened).collect(),
+                links: r.weekly.iter().map(|w| w.opened_url.clone()).collect(),
+                style: STYLES[0],
+            },
+            Series {
+                label: &closed,
+                values: r.weekly.iter().map(|w| w.closed).collect(),
+                links: r.weekly.iter().map(|w| w.closed_url.clone()).collect(),
+                style: STYLES[1],
+            },
+            Series {
+                label: &backlog,
+                values: r.weekly.iter().map(|w| w.backlog).collect(),
+                links: Vec::new(),
+                style: STYLES[2],
+            },
+        ],
+        &page.t("report.col.cases"),
+    );
+    let names: Vec<String> = r
+        .sla
+        .iter()
+        .map(|s| page.t2("priority", s.priority).to_string())
+        .collect();
+    let bars: Vec<Bar> = r
+        .sla
+        .iter()
+        .zip(&names)
+        .map(|(s, name)| Bar {
+            label: name,
+            share: s.share,
+            tip: format!(
+                "{name}: {} {} / {} {} / {} {}",
+                s.met,
+                page.t("report.col.met"),
+                s.late,
+                page.t("report.col.late"),
+                s.breached,
+                page.t("report.col.breached")
+            ),
+            link: s.met_url.clone(),
+        })
+        .collect();
+    let sla = chart::shares(&page.t("report.sla_title"), &bars);
+    (weekly, sla)
 }
 
 #[tracing::instrument(skip_all)]
@@ -161,13 +356,16 @@ pub async fn page(
     params: web::Query<ReportParams>,
 ) -> Result<HttpResponse, AppError> {
     user.require(MANAGERS)?;
-    let Built { r, q, p, range } = build(&st, params.into_inner()).await?;
+    let Built {
+        r,
+        q,
+        p,
+        range,
+        staff,
+    } = build(&st, params.into_inner()).await?;
     let qs = p.query_string(&q);
-    let (from, to) = (
-        q.from.format("%Y-%m-%d").to_string(),
-        q.last_day().format("%Y-%m-%d").to_string(),
-    );
-    let (customer, oem, code) = (q.customer.clone(), q.oem.clone(), q.code.clone());
+    let day = |t: &chrono::NaiveDateTime| t.format("%Y-%m-%d").to_string();
+    let prev = q.previous();
     let preset = p.preset.clone().unwrap_or_default();
     let data_hint = match range {
         Some((first, last)) if r.cases_opened == 0 && r.cases_closed == 0 => {
@@ -185,25 +383,24 @@ pub async fn page(
         _ => None,
     };
     let page = Page::new(&req, &st, Some(user.0));
-    let chart_svg = chart::weekly_svg(
-        &r.weekly,
-        &chart::WeeklyLabels {
-            opened: &page.t("report.opened"),
-            closed: &page.t("report.closed"),
-            cases: &page.t("report.col.cases"),
-        },
-    )
-    .map_err(AppError::internal)?;
+    let (weekly_svg, sla_svg) = charts(&page, &r);
     html(&ReportsPage {
         page,
         figures: figures(&r),
         r,
-        chart_svg,
-        from,
-        to,
-        customer,
-        oem,
-        code,
+        weekly_svg,
+        sla_svg,
+        from: day(&q.from),
+        to: q.last_day().format("%Y-%m-%d").to_string(),
+        prev_from: day(&prev.from),
+        prev_to: prev.last_day().format("%Y-%m-%d").to_string(),
+        customer: q.customer,
+        oem: q.oem,
+        code: q.code,
+        priority: q.priority,
+        product: q.product,
+        engineer: q.engineer,
+        staff,
         qs,
         preset,
         data_hint,
