@@ -47,9 +47,15 @@ fn the_seed_in_every_figure() {
         "{r}"
     );
     assert_eq!(f(&r["escalations"]["rate"]), 1.0, "{r}");
+    let top = &r["top_error_codes"];
+    assert_eq!(top.as_array().map(Vec::len), Some(1), "{r}");
     assert_eq!(
-        r["top_error_codes"],
-        serde_json::json!([{"code": "0xC002001B", "count": 1}]),
+        (&top[0]["code"], &top[0]["count"], &top[0]["previous"]),
+        (
+            &serde_json::json!("0xC002001B"),
+            &serde_json::json!(1),
+            &serde_json::json!(0)
+        ),
         "{r}"
     );
     assert_eq!(r["top_customers"][0]["customer"], "中银金融科技有限公司");
@@ -157,9 +163,9 @@ fn the_page_chart_and_csv() {
     );
     let lines: Vec<&str> = csv.body.trim_start_matches('\u{FEFF}').lines().collect();
     assert_eq!(lines.len(), 2, "{lines:?}");
-    assert_eq!(lines[1], "中银金融科技有限公司,1");
+    assert_eq!(lines[1], "中银金融科技有限公司,1,0");
     let codes = b.get("/reports/codes.csv?from=2022-06-01&to=2022-08-31");
-    assert!(codes.body.contains("0xC002001B,1"), "{}", codes.body);
+    assert!(codes.body.contains("0xC002001B,1,0"), "{}", codes.body);
     let summary = b.get("/reports/summary.csv?from=2022-06-01&to=2022-08-31");
     assert!(
         summary.body.contains("89.39") && summary.body.contains("1103.75"),
@@ -168,7 +174,7 @@ fn the_page_chart_and_csv() {
     );
     let weekly = b.get("/reports/weekly.csv?from=2022-06-01&to=2022-08-31");
     assert!(
-        weekly.body.contains("2022-06-20,1,0") && weekly.body.contains("2022-08-08,0,1"),
+        weekly.body.contains("2022-06-20,1,0,1") && weekly.body.contains("2022-08-08,0,1,0"),
         "{}",
         weekly.body
     );
@@ -361,14 +367,223 @@ fn workload_per_engineer_links_to_the_cases_behind_it() {
     b.login("boss@cmgos.example", PASSWORD);
     let page = b.get("/reports?from=2022-06-01&to=2022-08-31");
     assert!(page.body.contains("Wang Binbin"), "{}", page.body);
+    let closed_url = wang["closed_url"].as_str().expect("closed_url");
     assert!(
-        page.body
-            .contains(&format!("/cases?assignee={id}&amp;status=closed")),
+        closed_url.contains(&format!("assignee={id}")),
+        "{closed_url}"
+    );
+    assert!(
+        page.body.contains(&closed_url.replace('&', "&amp;"))
+            || page.body.contains(&closed_url.replace('&', "&#38;")),
         "the figure links to its cases"
     );
-    let queue = app.api_get(&format!("/api/cases?assignee={id}&status=closed"), &token);
+    let qs = closed_url.trim_start_matches("/cases?");
+    let queue = app.api_get(&format!("/api/cases?{qs}"), &token);
     assert_eq!(queue["total"], 1, "{queue}");
+    // The same queue page in the browser says it is narrowed and can be widened.
+    let narrowed = b.get(closed_url);
+    assert_eq!(narrowed.status, 200);
+    assert!(
+        narrowed.body.contains("CAS-06496-T2V9C6"),
+        "{}",
+        narrowed.body
+    );
+    assert!(
+        narrowed.body.contains("class=\"notice narrowed\""),
+        "{}",
+        narrowed.body
+    );
     let csv = b.get("/reports/engineers.csv?from=2022-06-01&to=2022-08-31");
     assert_eq!(csv.status, 200);
     assert!(csv.body.contains("Wang Binbin"), "{}", csv.body);
+}
+
+/// A year of the bench generator's mail (`casebook-bench --export`), ingested as
+/// history, with its activation records; the app started, and a manager's token.
+fn a_year() -> (TestApp, String, std::path::PathBuf) {
+    let app = TestApp::new();
+    app.add_user("support@cmgos.example", "Wang Binbin", "support", &[]);
+    app.add_user("dev@cmgos.example", "Liu Yu", "rnd", &[]);
+    app.add_user("boss@cmgos.example", "Boss", "manager", &[]);
+    let token = app.token("boss@cmgos.example");
+    let dir = app.data_dir().join("year");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_casebook-bench"))
+        .args(["--data-dir", &app.data_dir().display().to_string()])
+        .args(["--export", &dir.display().to_string()])
+        .args(["--messages", "2400", "--threads", "300"])
+        .output()
+        .expect("casebook-bench runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csv = dir.join("activation.csv");
+    let moved = app.data_dir().join("activation.csv");
+    std::fs::rename(&csv, &moved).expect("move csv");
+    app.cli_ok(&["ingest", &dir.display().to_string()], None);
+    app.cli_ok(
+        &["activation", "import", &moved.display().to_string()],
+        None,
+    );
+    (app.start(), token, dir)
+}
+
+/// Every count in a report and the URL of the cases behind it.
+fn counted_links(r: &Value) -> Vec<(String, i64, String)> {
+    let mut out = Vec::new();
+    let mut add = |what: String, count: &Value, url: &Value| {
+        let (Some(n), Some(u)) = (count.as_i64(), url.as_str()) else {
+            panic!("{what}: {count} {url}");
+        };
+        out.push((what, n, u.to_string()));
+    };
+    let l = &r["links"];
+    add("opened".into(), &r["cases_opened"], &l["opened"]);
+    add("closed".into(), &r["cases_closed"], &l["closed"]);
+    add("reopened".into(), &r["cases_reopened"], &l["reopened"]);
+    add("backlog".into(), &r["backlog"]["open"], &l["backlog"]);
+    add(
+        "escalated".into(),
+        &r["escalations"]["cases_escalated"],
+        &l["escalated"],
+    );
+    add(
+        "unanswered".into(),
+        &r["escalations"]["unanswered"],
+        &l["unanswered"],
+    );
+    add(
+        "open escalations".into(),
+        &r["escalations"]["open_now"]["open"],
+        &l["open_escalations"],
+    );
+    let rows = |v: &Value| v.as_array().cloned().unwrap_or_default();
+    for b in rows(&r["backlog"]["by_age"]) {
+        add(format!("backlog {}", b["bucket"]), &b["count"], &b["url"]);
+    }
+    for b in rows(&r["escalations"]["open_now"]["by_age"]) {
+        add(
+            format!("escalation {}", b["bucket"]),
+            &b["count"],
+            &b["url"],
+        );
+    }
+    for w in rows(&r["weekly"]) {
+        add(
+            format!("opened {}", w["week"]),
+            &w["opened"],
+            &w["opened_url"],
+        );
+        add(
+            format!("closed {}", w["week"]),
+            &w["closed"],
+            &w["closed_url"],
+        );
+    }
+    for s in rows(&r["sla"]) {
+        for k in ["opened", "met", "late", "breached"] {
+            add(
+                format!("sla {} {k}", s["priority"]),
+                &s[k],
+                &s[format!("{k}_url").as_str()],
+            );
+        }
+    }
+    for t in [
+        "top_error_codes",
+        "top_customers",
+        "top_oems",
+        "top_products",
+    ] {
+        for row in rows(&r[t]) {
+            add(format!("{t} {row}"), &row["count"], &row["url"]);
+        }
+    }
+    for e in rows(&r["engineers"]) {
+        for k in ["open", "waiting", "closed"] {
+            add(
+                format!("engineer {} {k}", e["engineer"]),
+                &e[k],
+                &e[format!("{k}_url").as_str()],
+            );
+        }
+    }
+    out
+}
+
+/// Asserts that each linked queue holds exactly the figure's cases; returns how many
+/// links had a non-zero count.
+fn queues_match(app: &TestApp, token: &str, r: &Value) -> usize {
+    let mut nonzero = 0;
+    for (what, n, url) in counted_links(r) {
+        let qs = url.strip_prefix("/cases?").expect("a queue link");
+        let q = app.api_get(&format!("/api/cases?{qs}&per_page=1"), token);
+        assert_eq!(q["total"].as_i64(), Some(n), "{what}: {url} gave {q}");
+        if n > 0 {
+            nonzero += 1;
+        }
+    }
+    nonzero
+}
+
+#[test]
+fn every_figure_links_to_a_queue_of_exactly_its_cases() {
+    let (app, token, _) = a_year();
+    let r = app.api_get("/api/reports/summary?from=2024-01-01&to=2024-12-31", &token);
+    // Recount from the generator's own rules (corpus.rs): 300 threads, every one a case
+    // opened in 2024; four of five closed; three of ten escalated.
+    assert_eq!(r["cases_opened"], 300, "{r}");
+    assert_eq!(r["escalations"]["cases_escalated"], 90, "{r}");
+    assert!(r["cases_closed"].as_i64() >= Some(200), "{r}");
+    let weekly: i64 = r["weekly"]
+        .as_array()
+        .expect("weeks")
+        .iter()
+        .filter_map(|w| w["opened"].as_i64())
+        .sum();
+    assert_eq!(weekly, 300);
+    for t in [
+        "top_error_codes",
+        "top_customers",
+        "top_oems",
+        "top_products",
+    ] {
+        assert!(
+            r[t].as_array().is_some_and(|v| !v.is_empty()),
+            "{t} empty: {r}"
+        );
+    }
+    assert_eq!(r["previous"]["cases_opened"], 0, "2023 held nothing: {r}");
+    let nonzero = queues_match(&app, &token, &r);
+    assert!(nonzero >= 30, "too few figures with cases: {nonzero}");
+
+    // The same with filters: they carry into every link.
+    let code = r["top_error_codes"][0]["code"]
+        .as_str()
+        .expect("code")
+        .to_string();
+    let product = r["top_products"][0]["name"]
+        .as_str()
+        .expect("product")
+        .to_string();
+    for filter in [
+        format!("code={code}"),
+        "priority=normal".to_string(),
+        format!("product={}", product.replace(' ', "%20")),
+        "engineer=none".to_string(),
+    ] {
+        let f = app.api_get(
+            &format!("/api/reports/summary?from=2024-01-01&to=2024-12-31&{filter}"),
+            &token,
+        );
+        let opened = f["cases_opened"].as_i64().expect("opened");
+        assert!(opened > 0 && opened <= 300, "{filter}: {f}");
+        assert!(queues_match(&app, &token, &f) > 5, "{filter}");
+    }
+    // Half a year: the previous period is the half before, counted the same way.
+    let h = app.api_get("/api/reports/summary?from=2024-07-01&to=2024-12-31", &token);
+    let p = app.api_get("/api/reports/summary?from=2024-01-01&to=2024-06-30", &token);
+    assert_eq!(h["previous"]["cases_opened"], p["cases_opened"], "{h}");
+    assert_eq!(h["previous"]["cases_closed"], p["cases_closed"], "{h}");
 }

@@ -113,6 +113,13 @@ pub struct Corpus {
     tag: String,
 }
 
+/// Products of the activation records.
+const PRODUCTS: [&str; 3] = [
+    "Windows 10 Pro",
+    "Windows 11 Pro",
+    "Windows 10 IoT Enterprise",
+];
+
 pub const SUPPORT: (&str, &str) = ("Wang Binbin", "support@cmgos.example");
 pub const RND: (&str, &str) = ("Liu Yu", "dev@cmgos.example");
 
@@ -370,6 +377,45 @@ impl Corpus {
 
     /// Activation records for half the serial numbers the corpus mentions (so half
     /// the cases with a serial show a record and the other half the "none" notice).
+    /// Writes every message as `DIR/{i:07}.eml` (arrival order) and the activation
+    /// records as `DIR/activation.csv`; the number of messages written.
+    pub fn export(&self, dir: &std::path::Path) -> std::io::Result<usize> {
+        std::fs::create_dir_all(dir)?;
+        for i in 0..self.len() {
+            std::fs::write(dir.join(format!("{i:07}.eml")), self.message(i))?;
+        }
+        let mut w = csv::Writer::from_path(dir.join("activation.csv"))?;
+        w.write_record([
+            "serial_number",
+            "product_key",
+            "machine_serial",
+            "oem",
+            "customer",
+            "product",
+            "activated_at",
+            "method",
+            "result",
+            "error_code",
+        ])?;
+        for r in self.activation_records() {
+            let o = |v: &Option<String>| v.clone().unwrap_or_default();
+            w.write_record([
+                r.serial_number.clone(),
+                o(&r.product_key),
+                o(&r.machine_serial),
+                o(&r.oem),
+                o(&r.customer),
+                o(&r.product),
+                o(&r.activated_at),
+                o(&r.method),
+                o(&r.result),
+                o(&r.error_code),
+            ])?;
+        }
+        w.flush()?;
+        Ok(self.len())
+    }
+
     pub fn activation_records(&self) -> Vec<casebook::activation::RecordInput> {
         (0..self.threads)
             .filter(|t| t % 4 == 0)
@@ -381,7 +427,7 @@ impl Corpus {
                     machine_serial: Some(format!("PF{:08}", t)),
                     oem: Some(customer(t).0.to_string()),
                     customer: Some(customer(t).1.to_string()),
-                    product: Some("Windows 10 Pro".into()),
+                    product: Some(PRODUCTS[t % PRODUCTS.len()].into()),
                     activated_at: Some("2024-06-01 08:00:00".into()),
                     method: Some(if t % 8 == 0 { "online" } else { "offline" }.into()),
                     result: Some(if t % 8 == 0 { "success" } else { "failure" }.into()),

@@ -42,12 +42,34 @@ struct Args {
     /// Concurrent connections for `--inbound`.
     #[arg(long, default_value_t = 16)]
     clients: usize,
+    /// Instead of a run: write the corpus to DIR as numbered `.eml` files and its
+    /// activation records as `activation.csv` (test data sets: `casebook ingest DIR`).
+    #[arg(long, value_name = "DIR")]
+    export: Option<std::path::PathBuf>,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
     casebook::telemetry::init(args.globals.log_format);
     let settings = args.globals.settings();
+    if let Some(dir) = &args.export {
+        let corpus = corpus::Corpus::new(args.messages, args.threads, 42);
+        let corpus = if args.adversarial {
+            corpus.adversarial()
+        } else {
+            corpus
+        };
+        return match corpus.export(dir) {
+            Ok(n) => {
+                println!("exported {n} messages to {}", dir.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {}: {e}", dir.display());
+                ExitCode::FAILURE
+            }
+        };
+    }
     if let Some(addr) = &args.inbound {
         return match inbound::run(addr, &args.token, args.clients, args.messages, args.threads) {
             Ok(r) => {
