@@ -75,3 +75,8 @@
     });
   }
 })();
+
+// The case report's print button.
+document.querySelectorAll('[data-print]').forEach(function (b) {
+  b.addEventListener('click', function () { window.print(); });
+});

@@ -252,8 +252,10 @@ pub struct Bar<'a> {
 
 /// Horizontal bars of shares (0–100 %), with the value written beside each bar.
 pub fn shares(title: &str, bars: &[Bar]) -> String {
+    // Narrower than the line chart: it sits in a card, and its text must stay readable.
+    const W: f64 = 520.0;
     let row = 34.0;
-    let (left, right) = (150.0, 90.0);
+    let (left, right) = (96.0, 64.0);
     let h = 30.0 + row * bars.len() as f64 + 30.0;
     let pw = W - left - right;
     let mut o = String::new();

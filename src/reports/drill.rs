@@ -107,7 +107,10 @@ pub fn annotate(q: &ReportQuery, r: &mut Report) {
             .with("esc_to", moment(q.to))
             .with("esc_unanswered_at", moment(q.to))
             .done(),
-        open_escalations: base().with("escalated", "1").done(),
+        open_escalations: base()
+            .with("escalated", "1")
+            .with("esc_to", moment(r.escalations.open_now.at))
+            .done(),
     };
     for b in &mut r.backlog.by_age {
         b.url = age_range(

@@ -3,6 +3,7 @@
 //! right. The database selects the rows of the period (only the needed columns);
 //! counts, percentiles and buckets are computed here.
 
+pub mod case;
 pub mod chart;
 pub mod csv_export;
 pub mod drill;
@@ -222,7 +223,8 @@ pub struct Escalations {
     pub answer_hours_p90: Option<f64>,
     /// Cases with an escalation opened in the period and not answered by its end.
     pub unanswered: i64,
-    /// Cases with an escalation open now, by the age of that escalation.
+    /// Cases with an escalation open now and opened before the period's end, by the
+    /// age of that escalation at the period's end.
     pub open_now: Backlog,
 }
 
@@ -879,24 +881,31 @@ fn period(q: &ReportQuery, rows: &Rows, now: NaiveDateTime, sla_minutes: [i64; 4
         .map(|e| e.case_id)
         .collect::<HashSet<i64>>()
         .len() as i64;
-    // Open escalations now, by age: each case once per bucket.
+    // Escalations open now that were opened before the period's end (or now), aged at
+    // that moment like the backlog (so history is judged by its own clock): each case
+    // once per bucket.
+    let at = q.to.min(now);
+    let open_escs: Vec<&(i64, NaiveDateTime)> = rows
+        .open_escalations
+        .iter()
+        .filter(|(_, opened)| *opened < at)
+        .collect();
     let open_now = {
         let mut seen = HashSet::new();
         let mut b = by_age(
-            now,
-            rows.open_escalations
+            at,
+            open_escs
                 .iter()
-                .filter(|(id, at)| {
-                    let secs = (now - *at).num_seconds();
+                .filter(|(id, opened)| {
+                    let secs = (at - *opened).num_seconds();
                     let bucket = AGE_BUCKETS
                         .iter()
                         .position(|(max, _)| secs <= max.saturating_mul(86400));
                     seen.insert((*id, bucket))
                 })
-                .map(|(_, at)| *at),
+                .map(|(_, opened)| *opened),
         );
-        b.open = rows
-            .open_escalations
+        b.open = open_escs
             .iter()
             .map(|(id, _)| *id)
             .collect::<HashSet<_>>()
@@ -964,7 +973,6 @@ fn period(q: &ReportQuery, rows: &Rows, now: NaiveDateTime, sla_minutes: [i64; 4
     }
 
     // Backlog at the end of the period (or now), by age.
-    let at = q.to.min(now);
     let backlog = by_age(
         at,
         alive

@@ -458,3 +458,46 @@ pub async fn api_summary(
     }
     Ok(HttpResponse::Ok().json(v))
 }
+
+#[derive(Template)]
+#[template(path = "cases/report.html")]
+struct CaseReportPage {
+    page: Page,
+    r: reports::case::CaseReport,
+}
+
+/// The case report's data: the case page's, without the thread's bodies.
+async fn case_report(
+    st: &crate::startup::AppState,
+    number: String,
+) -> Result<reports::case::CaseReport, AppError> {
+    let detail = super::run(st, move |c, _| {
+        crate::cases::detail::load_by_number(c, &number, crate::cases::detail::ThreadWindow::Recent)
+    })
+    .await?;
+    Ok(reports::case::build(detail, crate::now()))
+}
+
+/// `GET /cases/{number}/report`: one printable page about one case.
+pub async fn case_page(
+    req: HttpRequest,
+    st: State,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    user.require(super::STAFF)?;
+    let r = case_report(&st, path.into_inner()).await?;
+    let page = Page::new(&req, &st, Some(user.0));
+    html(&CaseReportPage { page, r })
+}
+
+/// `GET /api/cases/{number}/report`: the same as JSON.
+pub async fn case_json(
+    st: State,
+    user: ApiUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    user.require(super::STAFF)?;
+    let r = case_report(&st, path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(r))
+}

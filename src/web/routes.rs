@@ -64,6 +64,7 @@ route_table! { PAGES, register_pages, "",
     post "/lang" => auth::switch_lang, PUBLIC;
     get "/cases" => cases::queue, only(STAFF);
     get "/cases/{number}" => cases::show, only(STAFF);
+    get "/cases/{number}/report" => reports::case_page, only(STAFF);
     get "/cases/{number}/attachments/{id}" => cases::attachment, only(STAFF);
     get "/cases/{number}/attachments/{id}/inline" => cases::attachment_inline, only(STAFF);
     get "/cases/{number}/attachments/{id}/thumb" => cases::attachment_thumb, only(STAFF);
@@ -121,6 +122,7 @@ route_table! { API, register_api, "/api",
     get "/me" => auth::me, only(STAFF);
     get "/cases" => cases::list_json, only(STAFF);
     get "/cases/{number}" => cases::show_json, only(STAFF);
+    get "/cases/{number}/report" => reports::case_json, only(STAFF);
     post "/cases/{number}/replies" => workflow::reply_json, only(SUPPORT);
     post "/cases/{number}/scope" => workflow::scope_json, only(SUPPORT);
     post "/cases/{number}/escalations" => workflow::escalate_json, only(SUPPORT);

@@ -587,3 +587,76 @@ fn every_figure_links_to_a_queue_of_exactly_its_cases() {
     assert_eq!(h["previous"]["cases_opened"], p["cases_opened"], "{h}");
     assert_eq!(h["previous"]["cases_closed"], p["cases_closed"], "{h}");
 }
+
+#[test]
+fn a_case_report_on_one_page() {
+    let (app, token) = seeded();
+    let r = app.api_get("/api/cases/CAS-06496-T2V9C6/report", &token);
+    let kinds: Vec<&str> = r["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    for k in ["opened", "scope", "escalated", "rnd_answered", "closure"] {
+        assert!(kinds.contains(&k), "{k} missing: {kinds:?} {r}");
+    }
+    assert_eq!(kinds.first(), Some(&"opened"), "{kinds:?}");
+    // In time order, each duration from the opening.
+    let times: Vec<&str> = r["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["at"].as_str())
+        .collect();
+    let mut sorted = times.clone();
+    sorted.sort();
+    assert_eq!(times, sorted);
+    // Escalated 2022-06-24 17:53:09, answered 2022-06-28 11:16:17: 3d 17h later.
+    let answered = r["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .find(|e| e["kind"] == "rnd_answered")
+        .expect("answer");
+    assert_eq!(answered["since_previous"], "3d 17h", "{answered}");
+    assert_eq!(r["codes"][0]["code"], "0xC002001B", "{r}");
+    assert!(
+        !r["codes"][0]["description"]
+            .as_str()
+            .unwrap_or("")
+            .is_empty(),
+        "decoded: {r}"
+    );
+    let serial = r["serials"]
+        .as_array()
+        .expect("serials")
+        .iter()
+        .find(|s| s["serial"] == "T102210000943")
+        .expect("the seed's serial");
+    assert_eq!(
+        serial["records"],
+        serde_json::json!([]),
+        "no activation record"
+    );
+    assert!(r["closure"]["resolution"]
+        .as_str()
+        .is_some_and(|s| !s.is_empty()));
+
+    let b = app.browser();
+    b.login("boss@cmgos.example", PASSWORD);
+    let page = b.get("/cases/CAS-06496-T2V9C6/report");
+    assert_eq!(page.status, 200, "{}", page.body);
+    for needle in [
+        "T102210000943",
+        "0xC002001B",
+        "中银金融科技有限公司",
+        "data-event=\"rnd_answered\"",
+        "data-print",
+    ] {
+        assert!(page.body.contains(needle), "{needle}: {}", page.body);
+    }
+    let case_page = b.get("/cases/CAS-06496-T2V9C6");
+    assert!(case_page.body.contains("/cases/CAS-06496-T2V9C6/report"));
+    assert_eq!(b.get("/cases/CAS-00000-NOSUCH/report").status, 404);
+}
