@@ -25,6 +25,9 @@ pub struct Settings {
     pub smtp_url: Option<String>,
     /// Sender of outgoing mail, e.g. `Support <support@example.com>`.
     pub mail_from: String,
+    /// Where people reach Casebook (`https://casebook.example.com`), for links in
+    /// mail; empty: links are paths only.
+    pub public_url: String,
     /// First-response SLA in minutes per priority: low, normal, high, urgent.
     pub sla_minutes: [i64; 4],
     /// An escalation waiting on R&D longer than this is flagged.
@@ -77,6 +80,7 @@ impl Settings {
             max_message_bytes: 50 * 1024 * 1024,
             smtp_url: None,
             mail_from: "Casebook <casebook@localhost>".into(),
+            public_url: String::new(),
             sla_minutes: [24 * 60, 8 * 60, 2 * 60, 30],
             escalation_overdue_hours: 48,
             notify_rnd: true,

@@ -123,6 +123,7 @@ fn spawn_workers(state: &AppState) {
         Err(e) => tracing::error!(error = %e, "outbox disabled: mail transport cannot be set up"),
     }
     indexer::spawn(state.pool.clone(), &state.settings.database_url);
+    crate::workers::digests::spawn(state.pool.clone(), (*state.settings).clone());
     crate::workers::reanalyze::spawn(state.pool.clone(), state.rules.clone());
     poller::spawn(
         state.pool.clone(),

@@ -123,6 +123,9 @@ pub struct Globals {
         global = true
     )]
     pub mail_from: String,
+    /// Where people reach Casebook (e.g. https://casebook.example.com), for links in mail.
+    #[arg(long, env = "CASEBOOK_PUBLIC_URL", default_value = "", global = true)]
+    pub public_url: String,
     /// First-response SLA in minutes for priorities low,normal,high,urgent.
     #[arg(long, env = "CASEBOOK_SLA_MINUTES", value_delimiter = ',', default_values_t = [1440i64, 480, 120, 30], global = true)]
     pub sla_minutes: Vec<i64>,
@@ -234,6 +237,13 @@ pub enum Command {
         /// The backup directory.
         src: PathBuf,
     },
+    /// Queue the weekly report mails that are due (the server does this every five
+    /// minutes); `--at` judges "due" at another moment (e.g. next Monday, to check).
+    ReportMail {
+        /// The moment to judge at (RFC 3339 or `YYYY-MM-DDTHH:MM:SS`, UTC); default now.
+        #[arg(long)]
+        at: Option<String>,
+    },
     /// Activation records from the activation platform.
     Activation {
         #[command(subcommand)]
@@ -317,6 +327,7 @@ impl Globals {
             }
         }
         s.mail_from = self.mail_from.clone();
+        s.public_url = self.public_url.trim().trim_end_matches('/').to_string();
         for (i, m) in self.sla_minutes.iter().take(4).enumerate() {
             s.sla_minutes[i] = *m;
         }
@@ -395,6 +406,26 @@ pub fn run(cli: Cli) -> ExitCode {
             Ok(state) => activation::run(&state, action),
             Err(e) => fail(e),
         },
+        Command::ReportMail { ref at } => {
+            let now = match at.as_deref().map(|a| crate::reports::parse_bound(a, false)) {
+                None => crate::now(),
+                Some(Ok(t)) => t,
+                Some(Err(_)) => return fail("--at: not a time (e.g. 2026-12-07T08:00:00Z)"),
+            };
+            match build_state(settings.clone(), 1) {
+                Ok(state) => match state.pool.get() {
+                    Ok(mut c) => match crate::reports::views::send_due(&mut c, &settings, now) {
+                        Ok(n) => {
+                            println!("{n} weekly report mails queued");
+                            ExitCode::SUCCESS
+                        }
+                        Err(e) => fail(e),
+                    },
+                    Err(e) => fail(e),
+                },
+                Err(e) => fail(e),
+            }
+        }
         Command::Backup { ref dest } => ops::backup(&settings, dest),
         Command::Restore { ref src } => ops::restore(&settings, src),
     }

@@ -77,6 +77,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    report_views (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        name -> Text,
+        query -> Text,
+        language -> Text,
+        weekly -> Bool,
+        last_sent_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     message_html (message_row_id) {
         message_row_id -> BigInt,
         html -> Text,
@@ -276,7 +289,7 @@ diesel::table! {
 diesel::table! {
     outbox (id) {
         id -> BigInt,
-        case_id -> BigInt,
+        case_id -> Nullable<BigInt>,
         message_row_id -> Nullable<BigInt>,
         kind -> Text,
         message_id -> Text,
@@ -444,6 +457,7 @@ diesel::joinable!(person_keys -> people (person_id));
 diesel::joinable!(escalation_entries -> escalations (escalation_id));
 diesel::joinable!(quarantine -> raw_messages (raw_id));
 
+diesel::joinable!(report_views -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     app_settings,
     senders,
@@ -475,6 +489,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
     outbox,
     activation_records,
+    report_views,
     code_notes,
     bundle_entries,
     bundle_findings,

@@ -157,6 +157,60 @@ pub fn compose(settings: &Settings, o: &Outgoing) -> Result<Composed, OutboundEr
     })
 }
 
+/// A notice of no case (the weekly report): our own Message-ID, `Auto-Submitted:
+/// auto-generated` and our loop header, so that it never comes back as a case.
+pub fn compose_notice(
+    settings: &Settings,
+    kind: &str,
+    to: &[String],
+    subject: &str,
+    body: &str,
+) -> Result<Composed, OutboundError> {
+    let from: Mailbox = settings
+        .mail_from
+        .parse()
+        .map_err(|_| OutboundError::Address(settings.mail_from.clone()))?;
+    let mut mailboxes = Mailboxes::new();
+    let mut envelope_to = Vec::new();
+    for addr in to {
+        let mb: Mailbox = addr
+            .trim()
+            .parse()
+            .map_err(|_| OutboundError::Address(addr.clone()))?;
+        envelope_to.push(mb.email.to_string());
+        mailboxes.push(mb);
+    }
+    if envelope_to.is_empty() {
+        return Err(OutboundError::NoRecipient);
+    }
+    let id = format!("{kind}.{}@{}", crate::auth::random_hex(8), domain_of(&from));
+    let mut msg = Message::builder()
+        .from(from.clone())
+        .mailbox(lettre::message::header::To::from(mailboxes))
+        .subject(subject)
+        .message_id(Some(format!("<{id}>")))
+        .header(lettre::message::header::ContentType::TEXT_PLAIN)
+        .body(body.to_string())
+        .map_err(|e| OutboundError::Build(e.to_string()))?;
+    for h in [
+        RawHeader("X-Casebook-Loop", kind.to_string()),
+        RawHeader("Auto-Submitted", "auto-generated".into()),
+        RawHeader("X-Auto-Response-Suppress", "All".into()),
+    ] {
+        msg.headers_mut()
+            .insert_raw(HeaderValue::new(HeaderName::new_from_ascii_str(h.0), h.1));
+    }
+    let raw =
+        String::from_utf8(msg.formatted()).map_err(|e| OutboundError::Build(e.to_string()))?;
+    Ok(Composed {
+        message_id: id,
+        envelope_from: from.email.to_string(),
+        envelope_to,
+        subject: subject.to_string(),
+        raw,
+    })
+}
+
 /// Where mail goes: an SMTP server, or files under the data dir (development).
 pub enum Transport {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),

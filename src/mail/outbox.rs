@@ -19,7 +19,8 @@ pub const LEASE_MINUTES: i64 = 10;
 #[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
 pub struct OutboxRow {
     pub id: i64,
-    pub case_id: i64,
+    /// None: mail of no case (the weekly report).
+    pub case_id: Option<i64>,
     pub message_row_id: Option<i64>,
     pub kind: String,
     pub message_id: String,
@@ -55,7 +56,7 @@ pub struct OutboxView {
 #[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
 #[diesel(treat_none_as_default_value = false)]
 struct NewOutboxRow<'a> {
-    case_id: i64,
+    case_id: Option<i64>,
     message_row_id: Option<i64>,
     kind: &'a str,
     message_id: &'a str,
@@ -80,8 +81,34 @@ pub fn enqueue(
 ) -> QueryResult<i64> {
     diesel::insert_into(outbox::table)
         .values(NewOutboxRow {
-            case_id,
+            case_id: Some(case_id),
             message_row_id,
+            kind,
+            message_id: &c.message_id,
+            envelope_from: &c.envelope_from,
+            envelope_to: c.envelope_to.join(", "),
+            subject: &c.subject,
+            raw: &c.raw,
+            state: "queued",
+            attempts: 0,
+            next_attempt_at: now,
+            created_at: now,
+        })
+        .returning(outbox::id)
+        .get_result(conn)
+}
+
+/// Queues a composed mail of no case (the weekly report), due at once.
+pub fn enqueue_notice(
+    conn: &mut DbConn,
+    kind: &str,
+    c: &Composed,
+    now: NaiveDateTime,
+) -> QueryResult<i64> {
+    diesel::insert_into(outbox::table)
+        .values(NewOutboxRow {
+            case_id: None,
+            message_row_id: None,
             kind,
             message_id: &c.message_id,
             envelope_from: &c.envelope_from,

@@ -7,6 +7,7 @@ pub mod case;
 pub mod chart;
 pub mod csv_export;
 pub mod drill;
+pub mod views;
 
 use crate::db::schema::{case_codes, cases, escalations};
 use crate::db::DbConn;
@@ -20,6 +21,98 @@ use std::collections::{HashMap, HashSet};
 pub const MAX_DAYS: i64 = 3700;
 /// Rows in the "top" tables.
 pub const TOP: usize = 10;
+
+/// What a report asks for, as the page's form and a saved view's query string say it.
+#[derive(Debug, Clone, Default, serde::Deserialize, Serialize)]
+pub struct Params {
+    /// `week`, `30d`, `quarter`, `year`, `last_year`, `all` (wins over from/to).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preset: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oem: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub priority: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
+    /// The assignee: a user id or `none`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub engineer: Option<String>,
+}
+
+impl Params {
+    /// Reads a query string (`preset=30d&code=0xC004F074`).
+    pub fn parse(qs: &str) -> Result<Params, Msg> {
+        serde_urlencoded::from_str(qs.trim_start_matches('?'))
+            .map_err(|e| Msg::new("reports.error.query").with("detail", e))
+    }
+
+    /// The non-empty parameters as a query string (a preset stays a preset, so a saved
+    /// "last 30 days" keeps rolling).
+    pub fn to_query_string(&self) -> String {
+        let mut p = self.clone();
+        for v in [
+            &mut p.preset,
+            &mut p.from,
+            &mut p.to,
+            &mut p.customer,
+            &mut p.oem,
+            &mut p.code,
+            &mut p.priority,
+            &mut p.product,
+            &mut p.engineer,
+        ] {
+            if v.as_deref().is_some_and(|s| s.trim().is_empty()) {
+                *v = None;
+            }
+        }
+        if p.preset.is_some() {
+            p.from = None;
+            p.to = None;
+        }
+        serde_urlencoded::to_string(&p).unwrap_or_default()
+    }
+
+    /// The period and filters: a preset's days as of `now` (`all` from the data's
+    /// range), else the bounds given (default: the 52 weeks up to `now`).
+    pub fn resolve(
+        &mut self,
+        range: Option<(NaiveDate, NaiveDate)>,
+        now: NaiveDateTime,
+    ) -> Result<ReportQuery, Msg> {
+        if let Some(name) = self
+            .preset
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+        {
+            let (from, last) =
+                preset(name, now.date(), range).ok_or_else(|| Msg::new("reports.error.preset"))?;
+            self.from = Some(from.format("%Y-%m-%d").to_string());
+            self.to = Some(last.format("%Y-%m-%d").to_string());
+        }
+        ReportQuery::new(
+            self.from.as_deref(),
+            self.to.as_deref(),
+            Filters {
+                customer: self.customer.as_deref(),
+                oem: self.oem.as_deref(),
+                code: self.code.as_deref(),
+                priority: self.priority.as_deref(),
+                product: self.product.as_deref(),
+                engineer: self.engineer.as_deref(),
+            },
+            now,
+        )
+    }
+}
 
 /// A period (`to` exclusive) and filters.
 #[derive(Debug, Clone)]

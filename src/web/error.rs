@@ -204,6 +204,16 @@ impl From<crate::cases::workflow::WorkflowError> for AppError {
     }
 }
 
+impl From<crate::reports::views::ViewError> for AppError {
+    fn from(e: crate::reports::views::ViewError) -> Self {
+        use crate::reports::views::ViewError;
+        match e {
+            ViewError::Invalid(m) => AppError::BadRequest(m),
+            ViewError::Db(e) => e.into(),
+        }
+    }
+}
+
 impl From<crate::cases::merge::MergeError> for AppError {
     fn from(e: crate::cases::merge::MergeError) -> Self {
         use crate::cases::merge::MergeError;

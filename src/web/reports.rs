@@ -10,44 +10,18 @@ use crate::reports::{self, csv_export, Report, ReportQuery};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
-use serde::Deserialize;
 
 /// Who may read the figures.
 use super::roles::MANAGERS;
 
-#[derive(Debug, Deserialize, Default, Clone)]
-pub struct ReportParams {
-    /// `week`, `30d`, `quarter`, `year`, `last_year`, `all` (wins over from/to).
-    preset: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-    customer: Option<String>,
-    oem: Option<String>,
-    code: Option<String>,
-    priority: Option<String>,
-    product: Option<String>,
-    /// The assignee: a user id or `none`.
-    engineer: Option<String>,
+pub use reports::Params as ReportParams;
+
+/// The report links' query string of a resolved query.
+trait QueryString {
+    fn query_string(&self, q: &ReportQuery) -> String;
 }
 
-impl ReportParams {
-    fn to_query(&self) -> Result<ReportQuery, AppError> {
-        ReportQuery::new(
-            self.from.as_deref(),
-            self.to.as_deref(),
-            reports::Filters {
-                customer: self.customer.as_deref(),
-                oem: self.oem.as_deref(),
-                code: self.code.as_deref(),
-                priority: self.priority.as_deref(),
-                product: self.product.as_deref(),
-                engineer: self.engineer.as_deref(),
-            },
-            crate::now(),
-        )
-        .map_err(AppError::BadRequest)
-    }
-
+impl QueryString for ReportParams {
     /// The same filters as a query string, for the CSV links.
     fn query_string(&self, q: &ReportQuery) -> String {
         let pairs = [
@@ -86,13 +60,9 @@ async fn build(st: &crate::startup::AppState, mut p: ReportParams) -> Result<Bui
     let sla = st.settings.sla_minutes;
     super::run(st, move |c, _| -> Result<Built, AppError> {
         let range = reports::data_range(c)?.map(|(a, b)| (a.date(), b.date()));
-        if let Some(name) = p.preset.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
-            let (from, last) = reports::preset(name, crate::now().date(), range)
-                .ok_or_else(|| AppError::bad_request("reports.error.preset"))?;
-            p.from = Some(from.format("%Y-%m-%d").to_string());
-            p.to = Some(last.format("%Y-%m-%d").to_string());
-        }
-        let q = p.to_query()?;
+        let q = p
+            .resolve(range, crate::now())
+            .map_err(AppError::BadRequest)?;
         let r = reports::build(c, &q, sla)?;
         let staff = crate::cases::queue::filter_assignees(c)?;
         Ok(Built {
@@ -157,6 +127,9 @@ struct ReportsPage {
     staff: Vec<(i64, String)>,
     qs: String,
     preset: String,
+    /// The caller's saved views, and this report's query to save as one.
+    views: Vec<reports::views::ReportView>,
+    save_query: String,
     /// The period holds no case but the database does: where the data is, and the
     /// link to it.
     data_hint: Option<(String, String, String)>,
@@ -364,6 +337,16 @@ pub async fn page(
         staff,
     } = build(&st, params.into_inner()).await?;
     let qs = p.query_string(&q);
+    let save_query = if p.preset.as_deref().is_some_and(|s| !s.trim().is_empty()) {
+        p.to_query_string()
+    } else {
+        qs.clone()
+    };
+    let uid = user.0.id;
+    let views = super::run(&st, move |c, _| {
+        reports::views::list(c, uid).map_err(AppError::from)
+    })
+    .await?;
     let day = |t: &chrono::NaiveDateTime| t.format("%Y-%m-%d").to_string();
     let prev = q.previous();
     let preset = p.preset.clone().unwrap_or_default();
@@ -403,6 +386,8 @@ pub async fn page(
         staff,
         qs,
         preset,
+        views,
+        save_query,
         data_hint,
     })
 }
@@ -500,4 +485,149 @@ pub async fn case_json(
     user.require(super::STAFF)?;
     let r = case_report(&st, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(r))
+}
+
+/// A view to save: its name, the report's query string, and the Monday mail.
+#[derive(Debug, serde::Deserialize)]
+pub struct ViewFields {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    query: String,
+    #[serde(default, deserialize_with = "super::forms::checkbox")]
+    weekly: bool,
+}
+
+/// The Monday mail on or off.
+#[derive(Debug, serde::Deserialize)]
+pub struct WeeklyFields {
+    #[serde(default, deserialize_with = "super::forms::checkbox")]
+    weekly: bool,
+}
+
+async fn save_view(
+    st: &crate::startup::AppState,
+    user_id: i64,
+    lang: crate::i18n::Lang,
+    f: ViewFields,
+) -> Result<reports::views::ReportView, AppError> {
+    super::run(st, move |c, _| {
+        reports::views::create(c, user_id, &f.name, &f.query, lang, f.weekly, crate::now())
+            .map_err(AppError::from)
+    })
+    .await
+}
+
+/// `POST /reports/views`: saves the report as a named view.
+pub async fn create_view(
+    req: HttpRequest,
+    st: State,
+    user: CurrentUser,
+    form: web::Form<super::forms::PageForm<ViewFields>>,
+) -> Result<HttpResponse, AppError> {
+    user.require(MANAGERS)?;
+    super::check_csrf(&req, &st, &form.csrf_token)?;
+    let lang = super::cookies::lang(&req);
+    let v = save_view(&st, user.0.id, lang, form.into_inner().fields).await?;
+    Ok(super::see_other(&format!("/reports?{}", v.query)))
+}
+
+/// `POST /reports/views/{id}/delete`.
+pub async fn delete_view(
+    req: HttpRequest,
+    st: State,
+    user: CurrentUser,
+    path: web::Path<i64>,
+    form: web::Form<super::forms::PageForm<WeeklyFields>>,
+) -> Result<HttpResponse, AppError> {
+    user.require(MANAGERS)?;
+    super::check_csrf(&req, &st, &form.csrf_token)?;
+    let (uid, id) = (user.0.id, path.into_inner());
+    let found = super::run(&st, move |c, _| {
+        reports::views::delete(c, uid, id).map_err(AppError::from)
+    })
+    .await?;
+    if !found {
+        return Err(AppError::NotFound);
+    }
+    Ok(super::see_other("/reports"))
+}
+
+/// `POST /reports/views/{id}/weekly`: the Monday mail on (`weekly=on`) or off.
+pub async fn weekly_view(
+    req: HttpRequest,
+    st: State,
+    user: CurrentUser,
+    path: web::Path<i64>,
+    form: web::Form<super::forms::PageForm<WeeklyFields>>,
+) -> Result<HttpResponse, AppError> {
+    user.require(MANAGERS)?;
+    super::check_csrf(&req, &st, &form.csrf_token)?;
+    let (uid, id, weekly) = (user.0.id, path.into_inner(), form.fields.weekly);
+    let found = super::run(&st, move |c, _| {
+        reports::views::set_weekly(c, uid, id, weekly).map_err(AppError::from)
+    })
+    .await?;
+    if !found {
+        return Err(AppError::NotFound);
+    }
+    Ok(super::see_other("/reports"))
+}
+
+/// `GET /api/reports/views`: the caller's saved views.
+pub async fn views_json(st: State, user: ApiUser) -> Result<HttpResponse, AppError> {
+    let uid = user.require(MANAGERS)?.id;
+    let views = super::run(&st, move |c, _| {
+        reports::views::list(c, uid).map_err(AppError::from)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "views": views })))
+}
+
+/// `POST /api/reports/views {"name", "query", "weekly", "language"?}`.
+pub async fn create_view_json(
+    req: HttpRequest,
+    st: State,
+    user: ApiUser,
+    j: web::Json<ViewFields>,
+) -> Result<HttpResponse, AppError> {
+    let uid = user.require(MANAGERS)?.id;
+    let lang = super::cookies::lang(&req);
+    let v = save_view(&st, uid, lang, j.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(v))
+}
+
+/// `POST /api/reports/views/{id}/delete`.
+pub async fn delete_view_json(
+    st: State,
+    user: ApiUser,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let (uid, id) = (user.require(MANAGERS)?.id, path.into_inner());
+    let found = super::run(&st, move |c, _| {
+        reports::views::delete(c, uid, id).map_err(AppError::from)
+    })
+    .await?;
+    if !found {
+        return Err(AppError::NotFound);
+    }
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "ok": true })))
+}
+
+/// `POST /api/reports/views/{id}/weekly {"weekly": true|false}`.
+pub async fn weekly_view_json(
+    st: State,
+    user: ApiUser,
+    path: web::Path<i64>,
+    j: web::Json<WeeklyFields>,
+) -> Result<HttpResponse, AppError> {
+    let (uid, id, weekly) = (user.require(MANAGERS)?.id, path.into_inner(), j.weekly);
+    let found = super::run(&st, move |c, _| {
+        reports::views::set_weekly(c, uid, id, weekly).map_err(AppError::from)
+    })
+    .await?;
+    if !found {
+        return Err(AppError::NotFound);
+    }
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "ok": true, "weekly": weekly })))
 }

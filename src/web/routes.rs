@@ -92,6 +92,9 @@ route_table! { PAGES, register_pages, "",
     get "/search" => search::page, only(STAFF);
     get "/reports" => reports::page, only(MANAGERS);
     get "/reports/{file}" => reports::csv, only(MANAGERS);
+    post "/reports/views" => reports::create_view, only(MANAGERS);
+    post "/reports/views/{id}/delete" => reports::delete_view, only(MANAGERS);
+    post "/reports/views/{id}/weekly" => reports::weekly_view, only(MANAGERS);
     get "/ingest" => ingest::form, only(SUPPORT);
     post "/ingest" => ingest::upload, only(SUPPORT);
     get "/admin/activation" => activation::form, only(ADMIN);
@@ -145,6 +148,10 @@ route_table! { API, register_api, "/api",
     post "/mail/inbound" => ingest::inbound, only(ADMIN);
     get "/search" => search::api, only(STAFF);
     get "/reports/summary" => reports::api_summary, only(MANAGERS);
+    get "/reports/views" => reports::views_json, only(MANAGERS);
+    post "/reports/views" => reports::create_view_json, only(MANAGERS);
+    post "/reports/views/{id}/delete" => reports::delete_view_json, only(MANAGERS);
+    post "/reports/views/{id}/weekly" => reports::weekly_view_json, only(MANAGERS);
     post "/activation-records" => activation::push, only(ADMIN);
 }
 

@@ -3,6 +3,7 @@
 //! the web state), runs its database work on blocking threads, and handles failure
 //! one way: [`blocking`] logs it with its causes, and the loop backs off and goes on.
 
+pub mod digests;
 pub mod indexer;
 pub mod outbox;
 pub mod poller;

@@ -660,3 +660,181 @@ fn a_case_report_on_one_page() {
     assert!(case_page.body.contains("/cases/CAS-06496-T2V9C6/report"));
     assert_eq!(b.get("/cases/CAS-00000-NOSUCH/report").status, 404);
 }
+
+#[test]
+fn a_saved_view_comes_by_mail_on_monday_in_its_language() {
+    use crate::helpers::{csrf_in, header_of, SmtpSink};
+    if !SmtpSink::available() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "aiosmtpd is required under CI=true"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let sink = SmtpSink::new(dir.path().to_path_buf());
+    let app = TestApp::with_args(&[
+        "--smtp-url",
+        &format!("smtp://127.0.0.1:{}", sink.port),
+        "--mail-from",
+        "CMGOS Support <support@cmgos.example>",
+        "--outbox-interval",
+        "1",
+        "--public-url",
+        "https://casebook.test/",
+    ]);
+    let admin = app.seed_staff();
+    app.add_user("boss@cmgos.example", "Boss", "manager", &[]);
+    let token = app.token("boss@cmgos.example");
+    app.cli_ok(
+        &[
+            "ingest",
+            "--json",
+            &fixture("seed-export.txt").display().to_string(),
+        ],
+        None,
+    );
+    let app = app.start();
+
+    // In Chinese from the page: the form keeps the preset, so the view keeps rolling.
+    let b = app.browser();
+    b.login("boss@cmgos.example", PASSWORD);
+    let page = b.get("/reports?preset=all&code=0xC002001B");
+    assert!(
+        page.body
+            .contains("name=\"query\" value=\"preset=all&amp;code=0xC002001B\"")
+            || page
+                .body
+                .contains("name=\"query\" value=\"preset=all&#38;code=0xC002001B\""),
+        "{}",
+        page.body
+    );
+    let csrf = csrf_in(&page.body).expect("csrf");
+    let r = b.post(
+        "/reports/views",
+        &[
+            ("csrf_token", &csrf),
+            ("name", "激活失败 0xC002001B"),
+            ("query", "preset=all&code=0xC002001B"),
+            ("weekly", "on"),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let listed = b.get("/reports");
+    assert!(
+        listed.body.contains("激活失败 0xC002001B"),
+        "{}",
+        listed.body
+    );
+    // Without a CSRF token: refused.
+    let r = b.post(
+        "/reports/views",
+        &[("name", "x"), ("query", "preset=all"), ("weekly", "on")],
+    );
+    assert_eq!(r.status, 403);
+
+    // In English through the API (Accept-Language), then a bad one.
+    let (s, v) = {
+        let resp = ureq::post(&app.url("/api/reports/views"))
+            .set("Authorization", &format!("Bearer {token}"))
+            .set("Accept-Language", "en")
+            .send_string(r#"{"name":"All activation","query":"from=2022-06-01&to=2022-08-31","weekly":true}"#);
+        match resp {
+            Ok(r) => (r.status(), r.into_string().unwrap_or_default()),
+            Err(ureq::Error::Status(s, r)) => (s, r.into_string().unwrap_or_default()),
+            Err(e) => panic!("{e}"),
+        }
+    };
+    assert_eq!(s, 200, "{v}");
+    let (s, _) = app.api(
+        "POST",
+        "/api/reports/views",
+        Some(&token),
+        Some(br#"{"name":"bad","query":"from=June","weekly":true}"#),
+    );
+    assert_eq!(s, 400);
+    let views = app.api_get("/api/reports/views", &token);
+    assert_eq!(views["views"].as_array().map(Vec::len), Some(2), "{views}");
+    // Support cannot keep report views.
+    let support = app.token("wangbb@cmgos.example");
+    let (s, _) = app.api("GET", "/api/reports/views", Some(&support), None);
+    assert_eq!(s, 403);
+
+    // Saved on a Thursday: nothing is due before Monday 07:00 UTC.
+    let now = chrono::Utc::now().naive_utc();
+    let next_monday = {
+        use chrono::Datelike;
+        let d = now.date()
+            + chrono::Duration::days(7 - i64::from(now.weekday().num_days_from_monday()));
+        d.and_hms_opt(8, 0, 0).expect("time")
+    };
+    let sunday = (next_monday - chrono::Duration::days(1)).format("%Y-%m-%dT%H:%M:%S");
+    let monday = next_monday.format("%Y-%m-%dT%H:%M:%S");
+    let out = app.cli_ok(&["report-mail", "--at", &sunday.to_string()], None);
+    assert!(out.contains("0 weekly"), "{out}");
+    let out = app.cli_ok(&["report-mail", "--at", &monday.to_string()], None);
+    assert!(out.contains("2 weekly"), "{out}");
+    let out = app.cli_ok(&["report-mail", "--at", &monday.to_string()], None);
+    assert!(out.contains("0 weekly"), "sent once: {out}");
+
+    let mails = sink.wait_for(2, 20);
+    assert_eq!(mails.len(), 2, "{mails:?}");
+    let read = |m: &String| {
+        let msg = mail_parser::MessageParser::default()
+            .parse(m.as_bytes())
+            .expect("parses");
+        (
+            msg.subject().unwrap_or_default().to_string(),
+            msg.body_text(0).unwrap_or_default().to_string(),
+        )
+    };
+    let parsed: Vec<(String, String)> = mails.iter().map(read).collect();
+    let (_, zh) = parsed
+        .iter()
+        .find(|(s, _)| s.starts_with("报表: 激活失败 0xC002001B"))
+        .unwrap_or_else(|| panic!("the Chinese mail: {parsed:?}"));
+    let (_, en) = parsed
+        .iter()
+        .find(|(s, _)| s == "Reports: All activation (2022-06-01 — 2022-08-31)")
+        .unwrap_or_else(|| panic!("the English mail: {parsed:?}"));
+    for m in &mails {
+        assert_eq!(
+            header_of(m, "Auto-Submitted").as_deref(),
+            Some("auto-generated")
+        );
+        assert_eq!(header_of(m, "X-Casebook-Loop").as_deref(), Some("report"));
+        assert!(header_of(m, "To").is_some_and(|t| t.contains("boss@cmgos.example")));
+    }
+    assert!(en.contains("Cases opened: 1 (Previous period: 0)"), "{en}");
+    assert!(
+        en.contains("Previous period: 2022-03-01 — 2022-05-31"),
+        "{en}"
+    );
+    assert!(en.contains("0xC002001B: 1 (+1)"), "{en}");
+    assert!(
+        en.contains("https://casebook.test/reports?from=2022-06-01&to=2022-08-31"),
+        "{en}"
+    );
+    // The Chinese view kept its preset: all the data (the seed's June–August 2022).
+    assert!(zh.contains("新建案例: 1"), "{zh}");
+    assert!(
+        zh.contains("https://casebook.test/reports?preset=all&code=0xC002001B"),
+        "{zh}"
+    );
+    let en_raw = mails
+        .iter()
+        .find(|m| m.contains("All activation"))
+        .expect("raw English mail");
+
+    // The mail posted back in is no case.
+    let (s, v) = app.api(
+        "POST",
+        "/api/mail/inbound",
+        Some(&admin),
+        Some(en_raw.as_bytes()),
+    );
+    assert_eq!(s, 200, "{v}");
+    assert!(v["case_number"].is_null(), "{v}");
+    let all = app.api_get("/api/cases?per_page=50", &admin);
+    assert_eq!(all["total"], 1, "{all}");
+}
