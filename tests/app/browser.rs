@@ -475,3 +475,166 @@ fn an_html_mail_shows_its_screenshot_runs_nothing_and_loads_nothing_remote() {
         let _ = c.close().await;
     });
 }
+
+/// `a[href]` figures of the report page as (href, number shown), in page order.
+async fn figure_links(c: &Client) -> Result<Vec<(String, i64)>, String> {
+    let v = c
+        .execute(
+            r#"return [...document.querySelectorAll('main a[href^="/cases?"]')]
+                 .filter(a => /^\d+$/.test(a.textContent.trim()))
+                 .map(a => [a.getAttribute('href'), +a.textContent.trim()]);"#,
+            vec![],
+        )
+        .await
+        .map_err(err)?;
+    Ok(v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| Some((p[0].as_str()?.to_string(), p[1].as_i64()?)))
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+#[test]
+fn a_manager_reads_a_year_of_history_in_a_browser() {
+    let Some(d) = driver() else { return };
+    let (app, _token, _) = crate::reports::a_year();
+    let base = app.base.clone();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let c = browser(&d).await;
+        step(&c, "reports-01-login", || {
+            login(&c, &base, "boss@cmgos.example")
+        })
+        .await;
+        step(&c, "reports-02-charts", || async {
+            c.goto(&format!("{base}/reports?from=2024-01-01&to=2024-12-31"))
+                .await
+                .map_err(err)?;
+            // Every chart: a title, axis labels and a legend in text, a tooltip per point.
+            let charts = c
+                .execute(
+                    r#"return [...document.querySelectorAll('figure.chart svg')].map(s => ({
+                         texts: [...s.querySelectorAll('text')].map(t => t.textContent),
+                         titles: s.querySelectorAll('title').length,
+                         width: s.getBoundingClientRect().width,
+                         font: parseFloat(getComputedStyle(s.querySelector('text')).fontSize) *
+                               s.getBoundingClientRect().width / s.viewBox.baseVal.width }));"#,
+                    vec![],
+                )
+                .await
+                .map_err(err)?;
+            let charts = charts.as_array().cloned().unwrap_or_default();
+            if charts.len() < 2 {
+                return Err(format!("two charts expected: {charts:?}"));
+            }
+            let weekly = &charts[0];
+            let texts: Vec<&str> = weekly["texts"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|t| t.as_str()).collect())
+                .unwrap_or_default();
+            for want in ["案例数", "新建案例", "关闭案例", "2024-01-01"] {
+                if !texts.contains(&want) {
+                    return Err(format!("weekly chart lacks {want:?}: {texts:?}"));
+                }
+            }
+            if weekly["titles"].as_i64() < Some(100) {
+                return Err(format!("a tooltip per point: {weekly}"));
+            }
+            // Full width, and its text at body size on screen (not 5 px).
+            if weekly["width"].as_f64() < Some(1000.0) || weekly["font"].as_f64() < Some(12.0) {
+                return Err(format!("chart too small to read: {weekly}"));
+            }
+            accessibility(&c).await
+        })
+        .await;
+        step(&c, "reports-03-every-figure-has-its-cases", || async {
+            let links = figure_links(&c).await?;
+            let nonzero: Vec<&(String, i64)> = links.iter().filter(|(_, n)| *n > 0).collect();
+            if nonzero.len() < 20 {
+                return Err(format!("too few figures: {links:?}"));
+            }
+            // Every distinct figure kind once (the weekly rows repeat one shape).
+            let mut seen = std::collections::HashSet::new();
+            for (href, n) in nonzero {
+                let shape: String = href
+                    .split('&')
+                    .map(|p| p.split('=').next().unwrap_or(""))
+                    .collect::<Vec<_>>()
+                    .join("&");
+                if !seen.insert(shape) {
+                    continue;
+                }
+                c.goto(&format!("{base}{href}")).await.map_err(err)?;
+                let total = c
+                    .execute(
+                        "return document.querySelector('h1 small').textContent.replace(/[()]/g, '');",
+                        vec![],
+                    )
+                    .await
+                    .map_err(err)?;
+                let rows = c
+                    .execute("return document.querySelectorAll('table.queue tbody tr').length;", vec![])
+                    .await
+                    .map_err(err)?;
+                if total.as_str().and_then(|t| t.trim().parse::<i64>().ok()) != Some(*n)
+                    || rows.as_i64() < Some(1)
+                {
+                    return Err(format!("{href}: the report says {n}, the queue {total} ({rows} rows)"));
+                }
+            }
+            Ok(())
+        })
+        .await;
+        step(&c, "reports-04-presets-and-the-empty-period", || async {
+            c.goto(&format!("{base}/reports")).await.map_err(err)?;
+            c.find(Locator::Css("nav.presets a[href='/reports?preset=year']"))
+                .await
+                .map_err(err)?
+                .click()
+                .await
+                .map_err(err)?;
+            wait_url(&c, "preset=year").await?;
+            let body = text(&c).await?;
+            // This year holds none of the imported 2024: the page says where the data is.
+            if !body.contains("2024-01 — 2024-12") {
+                return Err(format!("no hint where the history is: {body}"));
+            }
+            c.find(Locator::Css("p.notice a"))
+                .await
+                .map_err(err)?
+                .click()
+                .await
+                .map_err(err)?;
+            wait_url(&c, "from=2024-01-01").await?;
+            let links = figure_links(&c).await?;
+            if !links.iter().any(|(_, n)| *n > 0) {
+                return Err("the hint's link shows no data".into());
+            }
+            c.find(Locator::Css("nav.presets a[href='/reports?preset=all']"))
+                .await
+                .map_err(err)?
+                .click()
+                .await
+                .map_err(err)?;
+            wait_url(&c, "preset=all").await?;
+            let period = c
+                .find(Locator::Css("p.meta b"))
+                .await
+                .map_err(err)?
+                .text()
+                .await
+                .map_err(err)?;
+            if !period.starts_with("2024-01") {
+                return Err(format!("all time starts with the data: {period}"));
+            }
+            Ok(())
+        })
+        .await;
+        let _ = c.close().await;
+    });
+}

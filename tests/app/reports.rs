@@ -400,7 +400,7 @@ fn workload_per_engineer_links_to_the_cases_behind_it() {
 
 /// A year of the bench generator's mail (`casebook-bench --export`), ingested as
 /// history, with its activation records; the app started, and a manager's token.
-fn a_year() -> (TestApp, String, std::path::PathBuf) {
+pub fn a_year() -> (TestApp, String, std::path::PathBuf) {
     let app = TestApp::new();
     app.add_user("support@cmgos.example", "Wang Binbin", "support", &[]);
     app.add_user("dev@cmgos.example", "Liu Yu", "rnd", &[]);
