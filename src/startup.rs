@@ -137,6 +137,19 @@ fn spawn_workers(state: &AppState) {
     );
 }
 
+/// Gives the heap's free memory back to the system (glibc keeps it otherwise): after
+/// work that reads a large period at once (a year's report holds every case of the
+/// year and the year before in memory for a moment).
+pub fn trim_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: malloc_trim only returns free pages of the allocator's arenas.
+        unsafe {
+            libc::malloc_trim(0);
+        }
+    }
+}
+
 /// glibc gives each thread that allocates its own arena (up to 8 per core) and keeps
 /// what was freed in each: with the HTTP workers and the blocking pool that is most of
 /// the server's resident memory. Two arenas per core: with fewer, threads queue on the
