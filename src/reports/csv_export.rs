@@ -224,6 +224,7 @@ fn write(r: &Report, name: &str, tr: Tr) -> Result<Vec<u8>, csv::Error> {
                 tr("report.col.late"),
                 tr("report.col.breached"),
                 tr("report.sla_share"),
+                tr("report.first_response_median"),
             ])?;
             for s in &r.sla {
                 w.write_record([
@@ -234,6 +235,7 @@ fn write(r: &Report, name: &str, tr: Tr) -> Result<Vec<u8>, csv::Error> {
                     num(s.late),
                     num(s.breached),
                     opt(s.share),
+                    opt(s.first_response_median),
                 ])?;
             }
         }

@@ -334,6 +334,8 @@ pub struct SlaRow {
     pub breached: i64,
     /// `met / (met + late + breached)`.
     pub share: Option<f64>,
+    /// Median first response of the priority's cases, in minutes.
+    pub first_response_median: Option<f64>,
     pub opened_url: String,
     pub met_url: String,
     pub late_url: String,
@@ -917,6 +919,7 @@ fn period(q: &ReportQuery, rows: &Rows, now: NaiveDateTime, sla_minutes: [i64; 4
             late: 0,
             breached: 0,
             share: None,
+            first_response_median: None,
             opened_url: String::new(),
             met_url: String::new(),
             late_url: String::new(),
@@ -944,6 +947,14 @@ fn period(q: &ReportQuery, rows: &Rows, now: NaiveDateTime, sla_minutes: [i64; 4
     }
     for row in &mut sla {
         row.share = ratio(row.met, row.met + row.late + row.breached);
+        row.first_response_median = spread(
+            opened
+                .iter()
+                .filter(|c| c.priority == row.priority)
+                .filter_map(|c| first_response_minutes(c))
+                .collect(),
+        )
+        .median;
     }
     let (met, judged) = sla.iter().fold((0, 0), |(m, j), r| {
         (m + r.met, j + r.met + r.late + r.breached)
