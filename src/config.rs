@@ -28,6 +28,8 @@ pub struct Settings {
     /// Where people reach Casebook (`https://casebook.example.com`), for links in
     /// mail; empty: links are paths only.
     pub public_url: String,
+    /// Where notifications of unassigned cases nobody watches go; empty: nowhere.
+    pub team_address: String,
     /// First-response SLA in minutes per priority: low, normal, high, urgent.
     pub sla_minutes: [i64; 4],
     /// An escalation waiting on R&D longer than this is flagged.
@@ -81,6 +83,7 @@ impl Settings {
             smtp_url: None,
             mail_from: "Casebook <casebook@localhost>".into(),
             public_url: String::new(),
+            team_address: String::new(),
             sla_minutes: [24 * 60, 8 * 60, 2 * 60, 30],
             escalation_overdue_hours: 48,
             notify_rnd: true,

@@ -13,6 +13,7 @@ pub mod db;
 pub mod i18n;
 pub mod mail;
 pub mod mailboxes;
+pub mod notify;
 pub mod people;
 pub mod reports;
 pub mod search;

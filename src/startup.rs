@@ -124,6 +124,7 @@ fn spawn_workers(state: &AppState) {
     }
     indexer::spawn(state.pool.clone(), &state.settings.database_url);
     crate::workers::digests::spawn(state.pool.clone(), (*state.settings).clone());
+    crate::workers::notify::spawn(state.pool.clone(), (*state.settings).clone());
     crate::workers::reanalyze::spawn(state.pool.clone(), state.rules.clone());
     poller::spawn(
         state.pool.clone(),

@@ -126,6 +126,9 @@ pub struct Globals {
     /// Where people reach Casebook (e.g. https://casebook.example.com), for links in mail.
     #[arg(long, env = "CASEBOOK_PUBLIC_URL", default_value = "", global = true)]
     pub public_url: String,
+    /// Address told about unassigned cases nobody watches (new cases, customer replies).
+    #[arg(long, env = "CASEBOOK_TEAM_ADDRESS", default_value = "", global = true)]
+    pub team_address: String,
     /// First-response SLA in minutes for priorities low,normal,high,urgent.
     #[arg(long, env = "CASEBOOK_SLA_MINUTES", value_delimiter = ',', default_values_t = [1440i64, 480, 120, 30], global = true)]
     pub sla_minutes: Vec<i64>,
@@ -328,6 +331,7 @@ impl Globals {
         }
         s.mail_from = self.mail_from.clone();
         s.public_url = self.public_url.trim().trim_end_matches('/').to_string();
+        s.team_address = self.team_address.trim().to_string();
         for (i, m) in self.sla_minutes.iter().take(4).enumerate() {
             s.sla_minutes[i] = *m;
         }

@@ -77,6 +77,40 @@ diesel::table! {
 }
 
 diesel::table! {
+    notifications (id) {
+        id -> BigInt,
+        user_id -> Nullable<BigInt>,
+        case_id -> BigInt,
+        kind -> Text,
+        message_row_id -> Nullable<BigInt>,
+        actor -> Text,
+        created_at -> Timestamp,
+        read_at -> Nullable<Timestamp>,
+        mailed_at -> Nullable<Timestamp>,
+        mail_state -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    watchers (case_id, user_id) {
+        case_id -> BigInt,
+        user_id -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    user_prefs (user_id) {
+        user_id -> BigInt,
+        language -> Text,
+        notify_customer_reply -> Bool,
+        notify_rnd_answer -> Bool,
+        notify_mention -> Bool,
+        digest_minutes -> BigInt,
+    }
+}
+
+diesel::table! {
     report_views (id) {
         id -> BigInt,
         user_id -> BigInt,
@@ -458,6 +492,8 @@ diesel::joinable!(escalation_entries -> escalations (escalation_id));
 diesel::joinable!(quarantine -> raw_messages (raw_id));
 
 diesel::joinable!(report_views -> users (user_id));
+diesel::joinable!(notifications -> cases (case_id));
+diesel::joinable!(watchers -> cases (case_id));
 diesel::allow_tables_to_appear_in_same_query!(
     app_settings,
     senders,
@@ -490,6 +526,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox,
     activation_records,
     report_views,
+    notifications,
+    watchers,
+    user_prefs,
     code_notes,
     bundle_entries,
     bundle_findings,

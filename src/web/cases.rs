@@ -295,14 +295,25 @@ pub async fn queue(
     let q = q.into_inner();
     let filter = filter_from(&q, user.0.id, &st.settings)?;
     let f2 = filter.clone();
-    let crate::cases::queue::QueuePage {
-        rows,
-        total,
-        staff,
-        open_escalations: open_escs,
-    } = run(&st, move |c, _| crate::cases::queue::load(c, &f2)).await?;
+    let uid = user.0.id;
+    let (
+        crate::cases::queue::QueuePage {
+            rows,
+            total,
+            staff,
+            open_escalations: open_escs,
+        },
+        unread,
+    ) = run(&st, move |c, _| {
+        Ok::<_, AppError>((
+            crate::cases::queue::load(c, &f2)?,
+            crate::notify::unread(c, uid)?,
+        ))
+    })
+    .await?;
     let now = crate::now();
-    let page = Page::new(&req, &st, Some(user.0.clone()));
+    let mut page = Page::new(&req, &st, Some(user.0.clone()));
+    page.unread = unread;
     let rows = rows
         .into_iter()
         .map(|c| {
@@ -456,6 +467,9 @@ struct CasePage {
     mail_transport: String,
     is_support: bool,
     is_rnd: bool,
+    /// Who watches the case, and whether the reader does.
+    watchers: Vec<(i64, String)>,
+    watching: bool,
 }
 
 impl CasePage {
@@ -479,13 +493,13 @@ pub async fn show(
     let number = path.into_inner();
     let window = query.window();
     // One trip to the blocking pool for everything the page shows.
-    let (case, staff) = run(&st, move |c, _| {
-        Ok::<_, AppError>((
-            detail::load_by_number(c, &number, window)?,
-            crate::cases::queue::assignable(c)?,
-        ))
+    let (case, staff, watchers) = run(&st, move |c, _| {
+        let case = detail::load_by_number(c, &number, window)?;
+        let watchers = crate::notify::watchers_of(c, case.id)?;
+        Ok::<_, AppError>((case, crate::cases::queue::assignable(c)?, watchers))
     })
     .await?;
+    let watching = watchers.iter().any(|(id, _)| *id == user.0.id);
     if let Some(n) = &case.merged_into {
         return Ok(super::see_other(&format!("/cases/{}", url_escape(n))));
     }
@@ -563,6 +577,8 @@ pub async fn show(
         mail_transport: crate::mail::outbound::Transport::describe(&st.settings),
         is_support: matches!(role, crate::auth::Role::Support | crate::auth::Role::Admin),
         is_rnd: matches!(role, crate::auth::Role::Rnd | crate::auth::Role::Admin),
+        watchers,
+        watching,
         case,
     })
 }

@@ -14,6 +14,7 @@ pub mod extract;
 pub mod forms;
 pub mod ingest;
 pub mod mailboxes;
+pub mod notifications;
 pub mod people;
 pub mod reports;
 pub mod roles;
@@ -84,6 +85,8 @@ pub struct Page {
     pub csrf: String,
     pub path: String,
     pub notice: Option<String>,
+    /// Unread notifications, when the handler counted them (the badge).
+    pub unread: i64,
 }
 
 impl Page {
@@ -100,6 +103,7 @@ impl Page {
             csrf: cookies::form_token(&st.keys, req),
             path: req.path().to_string(),
             notice,
+            unread: 0,
         }
     }
 

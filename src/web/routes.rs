@@ -90,6 +90,12 @@ route_table! { PAGES, register_pages, "",
     get "/errors/{code}" => codes::show, only(STAFF);
     post "/errors/{code}/note" => codes::save_note, only(RND);
     get "/search" => search::page, only(STAFF);
+    get "/notifications" => notifications::list, only(STAFF);
+    post "/notifications/read" => notifications::read, only(STAFF);
+    get "/notifications/settings" => notifications::settings_page, only(STAFF);
+    post "/notifications/settings" => notifications::save_settings, only(STAFF);
+    get "/notifications/{id}/open" => notifications::open, only(STAFF);
+    post "/cases/{number}/watch" => notifications::watch, only(STAFF);
     get "/reports" => reports::page, only(MANAGERS);
     get "/reports/{file}" => reports::csv, only(MANAGERS);
     post "/reports/views" => reports::create_view, only(MANAGERS);
@@ -147,6 +153,11 @@ route_table! { API, register_api, "/api",
     get "/errors/{code}" => codes::error_code_json, only(STAFF);
     post "/mail/inbound" => ingest::inbound, only(ADMIN);
     get "/search" => search::api, only(STAFF);
+    get "/notifications" => notifications::list_json, only(STAFF);
+    post "/notifications/read" => notifications::read_json, only(STAFF);
+    get "/me/notifications" => notifications::settings_json, only(STAFF);
+    post "/me/notifications" => notifications::save_settings_json, only(STAFF);
+    post "/cases/{number}/watchers" => notifications::watch_json, only(STAFF);
     get "/reports/summary" => reports::api_summary, only(MANAGERS);
     get "/reports/views" => reports::views_json, only(MANAGERS);
     post "/reports/views" => reports::create_view_json, only(MANAGERS);

@@ -12,6 +12,7 @@ mod evidence;
 mod html_mail;
 mod ingest;
 mod mailboxes;
+mod notifications;
 mod people;
 mod reports;
 mod safety;

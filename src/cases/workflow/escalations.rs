@@ -273,6 +273,15 @@ pub fn answer_escalation(
             &body,
             now,
         )?;
+        crate::notify::record(
+            c,
+            &case,
+            crate::notify::Kind::RndAnswer,
+            None,
+            &actor.name,
+            Some(actor.id),
+            now,
+        )?;
         let status = if needs_info {
             EscalationStatus::NeedsInfo
         } else {

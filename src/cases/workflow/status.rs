@@ -68,6 +68,24 @@ pub fn add_note(conn: &mut DbConn, actor: &User, number: &str, body: &str) -> WR
             .set(cases::updated_at.eq(now))
             .execute(c)?;
         audit(c, Some(case.id), &actor.name, "note.added", "")?;
+        // `@name` tells that colleague and makes them a watcher (never the writer).
+        let mentioned: Vec<Option<i64>> = crate::notify::mentioned(c, &body)?
+            .into_iter()
+            .filter(|u| *u != actor.id)
+            .map(Some)
+            .collect();
+        for u in mentioned.iter().flatten() {
+            crate::notify::watch(c, case.id, *u, now)?;
+        }
+        crate::notify::to_users(
+            c,
+            case.id,
+            &mentioned,
+            crate::notify::Kind::Mention,
+            Some(id),
+            &actor.name,
+            now,
+        )?;
         Ok(id)
     })
 }

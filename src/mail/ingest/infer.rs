@@ -23,7 +23,7 @@ use std::sync::OnceLock;
 
 /// The writer's own text: everything before the first quoted part (a `>` line, an
 /// "original message" rule, an "On … wrote:" line or a quoted header block).
-pub(super) fn own_text(text: &str) -> &str {
+pub(crate) fn own_text(text: &str) -> &str {
     static QUOTE: OnceLock<regex::Regex> = OnceLock::new();
     let quote = re(
         &QUOTE,

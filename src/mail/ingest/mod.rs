@@ -7,6 +7,7 @@ mod events;
 mod facts;
 pub mod group;
 mod infer;
+pub(crate) use infer::own_text;
 pub mod order;
 mod pipeline;
 pub mod proposal;

@@ -456,6 +456,32 @@ impl Pipeline<'_> {
                 sent_at,
                 super::events::Apply::Arriving,
             )?;
+            // Live mail tells the people on the case (history tells nobody: it is
+            // over); an auto-reply or our own mail coming back tells nobody either.
+            if arrival == super::trust::Arrival::Live && !pm.is_auto_reply && !pm.is_own_loop {
+                let who = if from_name.is_empty() {
+                    &from_address
+                } else {
+                    &from_name
+                };
+                let kind = match dir {
+                    Direction::Customer if created => Some(crate::notify::Kind::NewCase),
+                    Direction::Customer => Some(crate::notify::Kind::CustomerReply),
+                    Direction::FromRnd => Some(crate::notify::Kind::RndAnswer),
+                    _ => None,
+                };
+                if let Some(kind) = kind {
+                    crate::notify::record(
+                        conn,
+                        &case,
+                        kind,
+                        Some(row_id),
+                        who,
+                        user.as_ref().map(|u| u.id),
+                        crate::now(),
+                    )?;
+                }
+            }
             crate::cases::audit(
                 conn,
                 Some(case.id),

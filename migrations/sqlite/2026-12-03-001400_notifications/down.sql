@@ -1,0 +1,3 @@
+DROP TABLE user_prefs;
+DROP TABLE watchers;
+DROP TABLE notifications;

@@ -1,0 +1,23 @@
+//! Mails pending notifications (see `notify`): each pass queues what is due in the
+//! outbox, at the outbox's own pace.
+
+use super::blocking;
+use crate::config::Settings;
+use crate::db::Pool;
+use std::time::Duration;
+
+/// Starts the notification mailer.
+pub fn spawn(pool: Pool, settings: Settings) {
+    let pause = Duration::from_secs(settings.outbox_interval_secs.max(1));
+    tokio::spawn(async move {
+        loop {
+            let (p, s) = (pool.clone(), settings.clone());
+            blocking("notifications: cannot mail", move || {
+                let mut c = p.get()?;
+                Ok(crate::notify::mail_pending(&mut c, &s, crate::now())?)
+            })
+            .await;
+            tokio::time::sleep(pause).await;
+        }
+    });
+}
