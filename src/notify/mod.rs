@@ -285,18 +285,34 @@ fn excerpt(body: &str, chars: usize) -> String {
     }
 }
 
+/// id, kind, case number, subject, actor, created, read, message.
+type ListRow = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    NaiveDateTime,
+    Option<NaiveDateTime>,
+    Option<i64>,
+);
+
+/// id, user, kind, actor, created, case number, subject, case language, message.
+type PendingRow = (
+    i64,
+    Option<i64>,
+    String,
+    String,
+    NaiveDateTime,
+    String,
+    String,
+    String,
+    Option<i64>,
+);
+
 /// The user's newest notifications (at most `limit`).
 pub fn list(conn: &mut DbConn, user_id: i64, limit: i64) -> QueryResult<Vec<View>> {
-    let rows: Vec<(
-        i64,
-        String,
-        String,
-        String,
-        String,
-        NaiveDateTime,
-        Option<NaiveDateTime>,
-        Option<i64>,
-    )> = notifications::table
+    let rows: Vec<ListRow> = notifications::table
         .inner_join(cases::table)
         .filter(notifications::user_id.eq(user_id))
         .order(notifications::id.desc())
@@ -458,17 +474,7 @@ pub fn mail_pending(
     settings: &Settings,
     now: NaiveDateTime,
 ) -> Result<usize, NotifyError> {
-    let rows: Vec<(
-        i64,
-        Option<i64>,
-        String,
-        String,
-        NaiveDateTime,
-        String,
-        String,
-        String,
-        Option<i64>,
-    )> = notifications::table
+    let rows: Vec<PendingRow> = notifications::table
         .inner_join(cases::table)
         .filter(notifications::mailed_at.is_null())
         .order(notifications::id.asc())
