@@ -34,6 +34,9 @@ pub struct Settings {
     pub sla_minutes: [i64; 4],
     /// An escalation waiting on R&D longer than this is flagged.
     pub escalation_overdue_hours: i64,
+    /// The assignee is warned this many minutes before a first response is due
+    /// (0: never).
+    pub sla_warning_minutes: i64,
     /// Send R&D a mail notice when an escalation opens or gets a follow-up.
     pub notify_rnd: bool,
     /// Seconds between outbox runs.
@@ -86,6 +89,7 @@ impl Settings {
             team_address: String::new(),
             sla_minutes: [24 * 60, 8 * 60, 2 * 60, 30],
             escalation_overdue_hours: 48,
+            sla_warning_minutes: 30,
             notify_rnd: true,
             outbox_interval_secs: 2,
             imap_timeout_secs: crate::mailboxes::DEFAULT_IMAP_TIMEOUT_SECONDS,

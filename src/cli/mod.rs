@@ -126,6 +126,14 @@ pub struct Globals {
     /// Where people reach Casebook (e.g. https://casebook.example.com), for links in mail.
     #[arg(long, env = "CASEBOOK_PUBLIC_URL", default_value = "", global = true)]
     pub public_url: String,
+    /// Minutes before a first response is due that the assignee is warned (0: never).
+    #[arg(
+        long,
+        env = "CASEBOOK_SLA_WARNING_MINUTES",
+        default_value_t = 30,
+        global = true
+    )]
+    pub sla_warning_minutes: i64,
     /// Address told about unassigned cases nobody watches (new cases, customer replies).
     #[arg(long, env = "CASEBOOK_TEAM_ADDRESS", default_value = "", global = true)]
     pub team_address: String,
@@ -336,6 +344,7 @@ impl Globals {
             s.sla_minutes[i] = *m;
         }
         s.escalation_overdue_hours = self.escalation_overdue_hours;
+        s.sla_warning_minutes = self.sla_warning_minutes.max(0);
         s.notify_rnd = !self.no_rnd_notify;
         s.outbox_interval_secs = self.outbox_interval.max(1);
         crate::db::set_slow_query_ms(self.slow_query_ms);

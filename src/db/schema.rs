@@ -106,6 +106,8 @@ diesel::table! {
         notify_customer_reply -> Bool,
         notify_rnd_answer -> Bool,
         notify_mention -> Bool,
+        notify_sla -> Bool,
+        notify_overdue -> Bool,
         digest_minutes -> BigInt,
     }
 }

@@ -153,6 +153,8 @@ pub const ENTRIES: &[(&str, &str, &str)] = &[
     ("notify.kind.customer_reply", "客户回复", "Customer replied"),
     ("notify.kind.rnd_answer", "研发答复", "R&D answered"),
     ("notify.kind.mention", "有人提到了您", "You were mentioned"),
+    ("notify.kind.sla_warning", "首次响应即将超时", "First response due soon"),
+    ("notify.kind.escalation_overdue", "研发升级等待超时", "Escalation overdue at R&D"),
     ("notify.from", "来自", "From"),
     ("notify.when", "时间", "When"),
     ("notify.open", "打开案例", "Open the case"),

@@ -28,6 +28,10 @@ pub enum Kind {
     RndAnswer,
     /// A colleague wrote `@name` in an internal note.
     Mention,
+    /// The first response is due soon (or already late) and nobody answered.
+    SlaWarning,
+    /// An escalation has waited on R&D past the overdue limit.
+    EscalationOverdue,
 }
 
 impl Kind {
@@ -37,6 +41,8 @@ impl Kind {
             Kind::CustomerReply => "customer_reply",
             Kind::RndAnswer => "rnd_answer",
             Kind::Mention => "mention",
+            Kind::SlaWarning => "sla_warning",
+            Kind::EscalationOverdue => "escalation_overdue",
         }
     }
 
@@ -46,6 +52,8 @@ impl Kind {
             "customer_reply" => Some(Kind::CustomerReply),
             "rnd_answer" => Some(Kind::RndAnswer),
             "mention" => Some(Kind::Mention),
+            "sla_warning" => Some(Kind::SlaWarning),
+            "escalation_overdue" => Some(Kind::EscalationOverdue),
             _ => None,
         }
     }
@@ -58,8 +66,16 @@ pub struct Prefs {
     pub customer_reply: bool,
     pub rnd_answer: bool,
     pub mention: bool,
+    #[serde(default = "yes")]
+    pub sla_warning: bool,
+    #[serde(default = "yes")]
+    pub escalation_overdue: bool,
     /// 0: a mail per event; N: one digest at most every N minutes.
     pub digest_minutes: i64,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for Prefs {
@@ -69,6 +85,8 @@ impl Default for Prefs {
             customer_reply: true,
             rnd_answer: true,
             mention: true,
+            sla_warning: true,
+            escalation_overdue: true,
             digest_minutes: 0,
         }
     }
@@ -80,6 +98,8 @@ impl Prefs {
             Kind::NewCase | Kind::CustomerReply => self.customer_reply,
             Kind::RndAnswer => self.rnd_answer,
             Kind::Mention => self.mention,
+            Kind::SlaWarning => self.sla_warning,
+            Kind::EscalationOverdue => self.escalation_overdue,
         }
     }
 }
@@ -88,6 +108,7 @@ impl Prefs {
 pub const MAX_DIGEST_MINUTES: i64 = 24 * 60;
 
 pub fn prefs(conn: &mut DbConn, user_id: i64) -> QueryResult<Prefs> {
+    type Row = (String, bool, bool, bool, bool, bool, i64);
     Ok(user_prefs::table
         .find(user_id)
         .select((
@@ -95,17 +116,21 @@ pub fn prefs(conn: &mut DbConn, user_id: i64) -> QueryResult<Prefs> {
             user_prefs::notify_customer_reply,
             user_prefs::notify_rnd_answer,
             user_prefs::notify_mention,
+            user_prefs::notify_sla,
+            user_prefs::notify_overdue,
             user_prefs::digest_minutes,
         ))
-        .first::<(String, bool, bool, bool, i64)>(conn)
+        .first::<Row>(conn)
         .optional()?
         .map(
-            |(language, customer_reply, rnd_answer, mention, digest_minutes)| Prefs {
+            |(language, customer_reply, rnd_answer, mention, sla, overdue, digest)| Prefs {
                 language,
                 customer_reply,
                 rnd_answer,
                 mention,
-                digest_minutes,
+                sla_warning: sla,
+                escalation_overdue: overdue,
+                digest_minutes: digest,
             },
         )
         .unwrap_or_default())
@@ -124,6 +149,8 @@ pub fn save_prefs(conn: &mut DbConn, user_id: i64, p: &Prefs) -> QueryResult<Pre
                 user_prefs::notify_customer_reply.eq(p.customer_reply),
                 user_prefs::notify_rnd_answer.eq(p.rnd_answer),
                 user_prefs::notify_mention.eq(p.mention),
+                user_prefs::notify_sla.eq(p.sla_warning),
+                user_prefs::notify_overdue.eq(p.escalation_overdue),
                 user_prefs::digest_minutes.eq(digest),
             ))
             .execute(c)?;
@@ -408,6 +435,105 @@ pub fn mark_read(
             .set(notifications::read_at.eq(Some(now)))
             .execute(conn),
     }
+}
+
+/// Who is told by Casebook itself (the SLA and overdue warnings).
+pub const SYSTEM_ACTOR: &str = "Casebook";
+
+/// Looks for what time alone makes worth telling: live cases whose first response is
+/// due within `ahead_minutes` (or late) with no answer yet, and escalations waiting on
+/// R&D past `overdue_hours`. Each is told once (per waiting period, for escalations).
+/// Returns the notifications written.
+pub fn scan(
+    conn: &mut DbConn,
+    sla_minutes: &[i64; 4],
+    ahead_minutes: i64,
+    overdue_hours: i64,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    let mut written = 0;
+    if ahead_minutes > 0 {
+        // The partial index of live cases awaiting a first response, its condition
+        // spelled as the index spells it (plans never depend on bound values).
+        let cond = if crate::db::is_sqlite(conn) {
+            "cases.first_response_at IS NULL AND cases.imported = 0 AND cases.status <> 'closed'"
+        } else {
+            "cases.first_response_at IS NULL AND NOT cases.imported AND cases.status <> 'closed'"
+        };
+        let waiting: Vec<CaseRow> = cases::table
+            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(cond))
+            .filter(cases::merged_into.is_null())
+            .filter(cases::first_customer_at.is_not_null())
+            .order(cases::first_customer_at.asc())
+            .limit(1000)
+            .select(CaseRow::as_select())
+            .load(conn)?;
+        for case in waiting {
+            let Some(start) = case.first_customer_at else {
+                continue;
+            };
+            let target = crate::cases::sla::target_minutes(sla_minutes, &case.priority);
+            let due = start + Duration::minutes(target);
+            if due - Duration::minutes(ahead_minutes) > now {
+                continue;
+            }
+            let told: i64 = notifications::table
+                .filter(notifications::case_id.eq(case.id))
+                .filter(notifications::kind.eq(Kind::SlaWarning.as_str()))
+                .filter(notifications::created_at.ge(start))
+                .count()
+                .get_result(conn)?;
+            if told == 0 {
+                written += conn.transaction(|c| {
+                    record(c, &case, Kind::SlaWarning, None, SYSTEM_ACTOR, None, now)
+                })?;
+            }
+        }
+    }
+    // Escalations waiting on R&D past the limit, on live cases.
+    let open: Vec<(i64, NaiveDateTime, Option<NaiveDateTime>)> =
+        crate::db::schema::escalations::table
+            .filter(crate::db::schema::escalations::status.eq("open"))
+            .order(crate::db::schema::escalations::opened_at.asc())
+            .limit(1000)
+            .select((
+                crate::db::schema::escalations::case_id,
+                crate::db::schema::escalations::opened_at,
+                crate::db::schema::escalations::last_activity_at,
+            ))
+            .load(conn)?;
+    for (case_id, opened, last) in open {
+        let since = last.unwrap_or(opened);
+        if now - since <= Duration::hours(overdue_hours) {
+            continue;
+        }
+        let Some(case) = crate::cases::find(conn, case_id)? else {
+            continue;
+        };
+        if case.imported || case.merged_into.is_some() {
+            continue;
+        }
+        let told: i64 = notifications::table
+            .filter(notifications::case_id.eq(case_id))
+            .filter(notifications::kind.eq(Kind::EscalationOverdue.as_str()))
+            .filter(notifications::created_at.ge(since))
+            .count()
+            .get_result(conn)?;
+        if told == 0 {
+            written += conn.transaction(|c| {
+                record(
+                    c,
+                    &case,
+                    Kind::EscalationOverdue,
+                    None,
+                    SYSTEM_ACTOR,
+                    None,
+                    now,
+                )
+            })?;
+        }
+    }
+    Ok(written)
 }
 
 #[derive(Debug, thiserror::Error)]

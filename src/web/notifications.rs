@@ -124,6 +124,10 @@ pub struct PrefFields {
     rnd_answer: bool,
     #[serde(default, deserialize_with = "checkbox")]
     mention: bool,
+    #[serde(default, deserialize_with = "checkbox")]
+    sla_warning: bool,
+    #[serde(default, deserialize_with = "checkbox")]
+    escalation_overdue: bool,
     #[serde(default)]
     digest_minutes: Option<serde_json::Value>,
 }
@@ -147,6 +151,8 @@ impl PrefFields {
             customer_reply: self.customer_reply,
             rnd_answer: self.rnd_answer,
             mention: self.mention,
+            sla_warning: self.sla_warning,
+            escalation_overdue: self.escalation_overdue,
             digest_minutes: digest,
         })
     }

@@ -14,7 +14,15 @@ pub fn spawn(pool: Pool, settings: Settings) {
             let (p, s) = (pool.clone(), settings.clone());
             blocking("notifications: cannot mail", move || {
                 let mut c = p.get()?;
-                Ok(crate::notify::mail_pending(&mut c, &s, crate::now())?)
+                let now = crate::now();
+                crate::notify::scan(
+                    &mut c,
+                    &s.sla_minutes,
+                    s.sla_warning_minutes,
+                    s.escalation_overdue_hours,
+                    now,
+                )?;
+                Ok(crate::notify::mail_pending(&mut c, &s, now)?)
             })
             .await;
             tokio::time::sleep(pause).await;

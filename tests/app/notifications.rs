@@ -390,3 +390,84 @@ fn r_and_d_answers_tell_the_assignee_and_watchers_in_the_browser_too() {
     assert_eq!(unread(&app, &liu)["unread"], 1);
     assert_eq!(unread(&app, &wang)["unread"], 2);
 }
+
+/// Waits until the user's list holds a notification of `kind` (the worker's pace).
+fn wait_kind(app: &TestApp, token: &str, kind: &str, secs: u64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let n = unread(app, token);
+        let found = n["notifications"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x["kind"] == kind));
+        if found || Instant::now() > deadline {
+            return n;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn time_alone_warns_of_a_first_response_due_and_an_escalation_overdue_once() {
+    let app = TestApp::with_args(&["--escalation-overdue-hours", "0", "--outbox-interval", "1"]);
+    let admin = app.seed_staff();
+    let app = app.start();
+    let wang = app.token("wangbb@cmgos.example");
+    // Written 7 h 45 min ago: a normal case's 8-hour first response is due in 15 min.
+    let sent = (chrono::Utc::now() - chrono::Duration::minutes(465)).to_rfc2822();
+    let v = inbound(
+        &app,
+        &admin,
+        &mail(
+            &[
+                ("From", "Ma Xiansheng <ma@bank.example>"),
+                ("To", "support@cmgos.example"),
+                ("Subject", "activation still fails"),
+                ("Message-ID", "<s-1@bank.example>"),
+                ("Date", &sent),
+            ],
+            "Please help.",
+        ),
+    );
+    let number = v["case_number"].as_str().expect("case").to_string();
+    post(
+        &app,
+        &admin,
+        &format!("/api/cases/{number}/assign"),
+        json!({"assignee": "wangbb@cmgos.example"}),
+    );
+    let n = wait_kind(&app, &wang, "sla_warning", 15);
+    let warned: Vec<&Value> = n["notifications"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|x| x["kind"] == "sla_warning")
+        .collect();
+    assert_eq!(warned.len(), 1, "{n}");
+    assert_eq!(warned[0]["actor"], "Casebook");
+    // Escalated: with a zero-hour limit it is overdue at once, and told once.
+    post(
+        &app,
+        &wang,
+        &format!("/api/cases/{number}/escalations"),
+        json!({"question": "Hi Dev, please look."}),
+    );
+    let n = wait_kind(&app, &wang, "escalation_overdue", 15);
+    std::thread::sleep(Duration::from_secs(3));
+    let n2 = unread(&app, &wang);
+    let count = |v: &Value, k: &str| {
+        v["notifications"]
+            .as_array()
+            .map(|a| a.iter().filter(|x| x["kind"] == k).count())
+            .unwrap_or(0)
+    };
+    assert_eq!(count(&n, "escalation_overdue"), 1, "{n}");
+    assert_eq!(count(&n2, "escalation_overdue"), 1, "told once: {n2}");
+    assert_eq!(count(&n2, "sla_warning"), 1, "told once: {n2}");
+    // The answer ends the wait: nothing more is told of it.
+    post(
+        &app,
+        &wang,
+        &format!("/api/cases/{number}/replies"),
+        json!({"body_text": "We are on it."}),
+    );
+}

@@ -16,6 +16,7 @@ CREATE TABLE notifications (
 CREATE INDEX notifications_user ON notifications(user_id, id);
 CREATE INDEX notifications_unread ON notifications(user_id, read_at);
 CREATE INDEX notifications_unmailed ON notifications(mailed_at, id);
+CREATE INDEX notifications_case ON notifications(case_id, kind, created_at);
 
 CREATE TABLE watchers (
     case_id BIGINT NOT NULL REFERENCES cases(id),
@@ -33,5 +34,10 @@ CREATE TABLE user_prefs (
     notify_customer_reply BOOLEAN NOT NULL DEFAULT 1,
     notify_rnd_answer BOOLEAN NOT NULL DEFAULT 1,
     notify_mention BOOLEAN NOT NULL DEFAULT 1,
+    notify_sla BOOLEAN NOT NULL DEFAULT 1,
+    notify_overdue BOOLEAN NOT NULL DEFAULT 1,
     digest_minutes BIGINT NOT NULL DEFAULT 0
 );
+
+-- Live cases still waiting for a first response (the SLA warning's scan).
+CREATE INDEX cases_awaiting_response ON cases(first_customer_at) WHERE first_response_at IS NULL AND imported = 0 AND status <> 'closed';
