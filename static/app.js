@@ -80,3 +80,17 @@
 document.querySelectorAll('[data-print]').forEach(function (b) {
   b.addEventListener('click', function () { window.print(); });
 });
+
+// Canned replies: insert the filled template at the cursor of the reply box.
+document.querySelectorAll('[data-insert]').forEach(function (b) {
+  b.addEventListener('click', function () {
+    var src = document.getElementById(b.getAttribute('data-insert'));
+    var box = document.getElementById('reply-body');
+    if (!src || !box) return;
+    var text = src.textContent;
+    var s = box.selectionStart || 0, e = box.selectionEnd || 0;
+    box.value = box.value.slice(0, s) + text + box.value.slice(e);
+    box.focus();
+    box.selectionStart = box.selectionEnd = s + text.length;
+  });
+});

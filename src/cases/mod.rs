@@ -1,6 +1,7 @@
 //! Cases: the model, queries for the queue and the case page, numbers and tokens,
 //! and the audit trail.
 
+pub mod canned;
 pub mod detail;
 pub mod merge;
 pub mod narrow;

@@ -113,6 +113,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    canned_replies (id) {
+        id -> BigInt,
+        owner_id -> Nullable<BigInt>,
+        name -> Text,
+        language -> Text,
+        code -> Nullable<Text>,
+        body -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     report_views (id) {
         id -> BigInt,
         user_id -> BigInt,
@@ -528,6 +542,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox,
     activation_records,
     report_views,
+    canned_replies,
     notifications,
     watchers,
     user_prefs,

@@ -470,6 +470,8 @@ struct CasePage {
     /// Who watches the case, and whether the reader does.
     watchers: Vec<(i64, String)>,
     watching: bool,
+    /// The reader's reply templates filled for this case (support only).
+    canned: Vec<crate::cases::canned::Filled>,
 }
 
 impl CasePage {
@@ -493,10 +495,20 @@ pub async fn show(
     let number = path.into_inner();
     let window = query.window();
     // One trip to the blocking pool for everything the page shows.
-    let (case, staff, watchers) = run(&st, move |c, _| {
+    let replies = matches!(
+        user.0.role(),
+        crate::auth::Role::Support | crate::auth::Role::Admin
+    );
+    let (uid, uname) = (user.0.id, user.0.name.clone());
+    let (case, staff, watchers, canned) = run(&st, move |c, _| {
         let case = detail::load_by_number(c, &number, window)?;
         let watchers = crate::notify::watchers_of(c, case.id)?;
-        Ok::<_, AppError>((case, crate::cases::queue::assignable(c)?, watchers))
+        let canned = if replies {
+            crate::cases::canned::filled_for(c, uid, &uname, &case)?
+        } else {
+            Vec::new()
+        };
+        Ok::<_, AppError>((case, crate::cases::queue::assignable(c)?, watchers, canned))
     })
     .await?;
     let watching = watchers.iter().any(|(id, _)| *id == user.0.id);
@@ -579,6 +591,7 @@ pub async fn show(
         is_rnd: matches!(role, crate::auth::Role::Rnd | crate::auth::Role::Admin),
         watchers,
         watching,
+        canned,
         case,
     })
 }

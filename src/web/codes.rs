@@ -26,6 +26,8 @@ struct CodePage {
     cases: Vec<CodeCase>,
     note: Option<(String, String, String)>,
     can_edit: bool,
+    /// The team's reply templates for this code.
+    canned: Vec<crate::cases::canned::Canned>,
 }
 
 #[derive(Template)]
@@ -66,10 +68,14 @@ pub async fn show(
     user.require(STAFF)?;
     let d = crate::codes::lookup(&path).ok_or(AppError::NotFound)?;
     let code = d.code.clone();
-    let (list, note) = run(&st, move |c, _| -> Result<_, AppError> {
+    let (list, note, canned) = run(&st, move |c, _| -> Result<_, AppError> {
         let note = crate::activation::code_note(c, &code)?
             .map(|(n, by, at)| (n, by, crate::cases::detail::rfc3339(&at)));
-        Ok((crate::codes::cases_with(c, &code)?, note))
+        Ok((
+            crate::codes::cases_with(c, &code)?,
+            note,
+            crate::cases::canned::for_code(c, &code)?,
+        ))
     })
     .await?;
     let can_edit = matches!(user.0.role(), Role::Rnd | Role::Admin);
@@ -80,6 +86,7 @@ pub async fn show(
         cases: list,
         note,
         can_edit,
+        canned,
     })
 }
 

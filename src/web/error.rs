@@ -204,6 +204,18 @@ impl From<crate::cases::workflow::WorkflowError> for AppError {
     }
 }
 
+impl From<crate::cases::canned::CannedError> for AppError {
+    fn from(e: crate::cases::canned::CannedError) -> Self {
+        use crate::cases::canned::CannedError;
+        match e {
+            CannedError::Invalid(m) => AppError::BadRequest(m),
+            CannedError::NotFound => AppError::NotFound,
+            CannedError::Forbidden => AppError::Forbidden,
+            CannedError::Db(e) => e.into(),
+        }
+    }
+}
+
 impl From<crate::reports::views::ViewError> for AppError {
     fn from(e: crate::reports::views::ViewError) -> Self {
         use crate::reports::views::ViewError;

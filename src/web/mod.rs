@@ -5,6 +5,7 @@ pub mod activation;
 pub mod admin;
 pub mod auth;
 pub mod bundles;
+pub mod canned;
 pub mod cases;
 pub mod codes;
 pub mod cookies;

@@ -90,6 +90,10 @@ route_table! { PAGES, register_pages, "",
     get "/errors/{code}" => codes::show, only(STAFF);
     post "/errors/{code}/note" => codes::save_note, only(RND);
     get "/search" => search::page, only(STAFF);
+    get "/canned" => canned::page, only(STAFF);
+    post "/canned" => canned::create, only(STAFF);
+    post "/canned/{id}" => canned::update, only(STAFF);
+    post "/canned/{id}/delete" => canned::delete, only(STAFF);
     get "/notifications" => notifications::list, only(STAFF);
     post "/notifications/read" => notifications::read, only(STAFF);
     get "/notifications/settings" => notifications::settings_page, only(STAFF);
@@ -153,6 +157,10 @@ route_table! { API, register_api, "/api",
     get "/errors/{code}" => codes::error_code_json, only(STAFF);
     post "/mail/inbound" => ingest::inbound, only(ADMIN);
     get "/search" => search::api, only(STAFF);
+    get "/canned" => canned::list_json, only(STAFF);
+    post "/canned" => canned::create_json, only(STAFF);
+    post "/canned/{id}" => canned::update_json, only(STAFF);
+    post "/canned/{id}/delete" => canned::delete_json, only(STAFF);
     get "/notifications" => notifications::list_json, only(STAFF);
     post "/notifications/read" => notifications::read_json, only(STAFF);
     get "/me/notifications" => notifications::settings_json, only(STAFF);

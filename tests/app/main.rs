@@ -7,6 +7,7 @@ mod attacker;
 mod auth;
 mod browser;
 mod bundles;
+mod canned;
 mod corpus;
 mod evidence;
 mod html_mail;
