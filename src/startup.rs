@@ -17,6 +17,8 @@ pub struct AppState {
     /// Live deliveries filed by one writer in shared transactions (SQLite only; on
     /// PostgreSQL each delivery is its own transaction, and the server groups commits).
     pub inbound: Option<Arc<crate::mail::ingest::group::GroupCommit>>,
+    /// Changes to cases, for the live pages (`/events`).
+    pub live: crate::workers::live::Hub,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +55,7 @@ pub fn build_state(settings: Settings, pool_size: u32) -> Result<AppState, Start
     });
     Ok(AppState {
         inbound,
+        live: crate::workers::live::hub(),
         pool,
         settings: Arc::new(settings),
         keys,
@@ -125,6 +128,7 @@ fn spawn_workers(state: &AppState) {
     indexer::spawn(state.pool.clone(), &state.settings.database_url);
     crate::workers::digests::spawn(state.pool.clone(), (*state.settings).clone());
     crate::workers::notify::spawn(state.pool.clone(), (*state.settings).clone());
+    crate::workers::live::spawn(state.pool.clone(), state.live.clone());
     crate::workers::reanalyze::spawn(state.pool.clone(), state.rules.clone());
     poller::spawn(
         state.pool.clone(),

@@ -94,3 +94,34 @@ document.querySelectorAll('[data-insert]').forEach(function (b) {
     box.selectionStart = box.selectionEnd = s + text.length;
   });
 });
+
+// Live pages: the queue and the case page listen to /events and refresh the parts
+// marked data-live-part in place (the filters and the reply being typed are untouched).
+(function () {
+  var live = document.querySelector('[data-live]');
+  if (!live || !window.EventSource || !window.fetch) return;
+  var kind = live.getAttribute('data-live');
+  var number = live.getAttribute('data-case');
+  var timer = null;
+  function refresh() {
+    fetch(location.href, { credentials: 'same-origin' })
+      .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+      .then(function (html) {
+        var doc = new DOMParser().parseFromString(html, 'text/html');
+        document.querySelectorAll('[data-live-part]').forEach(function (el) {
+          var fresh = doc.querySelector('[data-live-part="' + el.getAttribute('data-live-part') + '"]');
+          if (fresh) el.replaceWith(document.importNode(fresh, true));
+        });
+        live.hidden = false;
+      })
+      .catch(function () {});
+  }
+  var es = new EventSource('/events');
+  es.addEventListener('change', function (ev) {
+    var d = {};
+    try { d = JSON.parse(ev.data); } catch (e) {}
+    if (kind === 'case' && d.case && d.case !== number) return;
+    if (timer) return;
+    timer = setTimeout(function () { timer = null; refresh(); }, 250);
+  });
+})();

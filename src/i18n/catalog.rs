@@ -139,6 +139,8 @@ pub const ENTRIES: &[(&str, &str, &str)] = &[
     ("report.view.mail_footer", "这是 Casebook 每周一自动发送的报表；可在报表页面停止。", "Casebook sends this report every Monday; stop it on the Reports page."),
     ("nav.notifications", "通知", "Notifications"),
     ("nav.canned", "回复模板", "Reply templates"),
+    ("live.updated", "队列已更新。", "The queue was updated."),
+    ("live.new_message", "此案例有新动态，已显示在下方；您正在输入的内容不受影响。", "Something new on this case is shown below; what you are typing is kept."),
     ("canned.title", "回复模板", "Reply templates"),
     ("canned.help", "模板中可用的变量（按案例填入）：", "Variables filled from the case:"),
     ("canned.new", "新模板", "New template"),

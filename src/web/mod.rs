@@ -14,6 +14,7 @@ pub mod escalations;
 pub mod extract;
 pub mod forms;
 pub mod ingest;
+pub mod live;
 pub mod mailboxes;
 pub mod notifications;
 pub mod people;

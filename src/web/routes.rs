@@ -90,6 +90,7 @@ route_table! { PAGES, register_pages, "",
     get "/errors/{code}" => codes::show, only(STAFF);
     post "/errors/{code}/note" => codes::save_note, only(RND);
     get "/search" => search::page, only(STAFF);
+    get "/events" => live::events, only(STAFF);
     get "/canned" => canned::page, only(STAFF);
     post "/canned" => canned::create, only(STAFF);
     post "/canned/{id}" => canned::update, only(STAFF);

@@ -5,6 +5,7 @@
 
 pub mod digests;
 pub mod indexer;
+pub mod live;
 pub mod notify;
 pub mod outbox;
 pub mod poller;

@@ -638,3 +638,127 @@ fn a_manager_reads_a_year_of_history_in_a_browser() {
         let _ = c.close().await;
     });
 }
+
+/// Waits until `js` (an expression) is true in the page; the time it took.
+async fn until(c: &Client, js: &str, secs: u64) -> Result<Duration, String> {
+    let t0 = Instant::now();
+    loop {
+        let v = c
+            .execute(&format!("return !!({js});"), vec![])
+            .await
+            .map_err(err)?;
+        if v == serde_json::Value::Bool(true) {
+            return Ok(t0.elapsed());
+        }
+        if t0.elapsed() > Duration::from_secs(secs) {
+            return Err(format!("not within {secs} s: {js}"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[test]
+fn two_engineers_see_new_mail_live_and_keep_what_they_type() {
+    let Some(d1) = driver() else { return };
+    let Some(d2) = driver() else { return };
+    let app = TestApp::new();
+    let admin = app.seed_staff();
+    app.add_user("zhang@cmgos.example", "Zhang San", "support", &[]);
+    let app = app.start();
+    let deliver = |raw: Vec<u8>| -> String {
+        let (s, v) = app.api("POST", "/api/mail/inbound", Some(&admin), Some(&raw));
+        assert_eq!(s, 200, "{v}");
+        v["case_number"].as_str().expect("case").to_string()
+    };
+    let first = deliver(crate::helpers::mail(
+        &[
+            ("From", "Ma Xiansheng <ma@bank.example>"),
+            ("To", "support@cmgos.example"),
+            ("Subject", "激活失败"),
+            ("Message-ID", "<live-1@bank.example>"),
+        ],
+        "第一封邮件。",
+    ));
+    let base = app.base.clone();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let a = browser(&d1).await;
+        let b = browser(&d2).await;
+        step(&a, "live-01-login-a", || login(&a, &base, "wangbb@cmgos.example")).await;
+        step(&b, "live-02-login-b", || login(&b, &base, "zhang@cmgos.example")).await;
+        step(&a, "live-03-queue-open", || async {
+            a.goto(&format!("{base}/cases")).await.map_err(err)?;
+            a.execute("window.__stay = 1;", vec![]).await.map_err(err)?;
+            Ok(())
+        })
+        .await;
+        step(&b, "live-04-case-open-and-typing", || async {
+            b.goto(&format!("{base}/cases/{first}")).await.map_err(err)?;
+            b.execute("window.__stay = 1;", vec![]).await.map_err(err)?;
+            fill(&b, "reply-body", "我正在写的回复").await
+        })
+        .await;
+        // Give both pages a moment to open their event streams.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let second = deliver(crate::helpers::mail(
+            &[
+                ("From", "Li Nvshi <li@hospital.example>"),
+                ("To", "support@cmgos.example"),
+                ("Subject", "离线激活问题"),
+                ("Message-ID", "<live-2@hospital.example>"),
+            ],
+            "新的案例。",
+        ));
+        step(&a, "live-05-queue-shows-the-new-case", || async {
+            let took = until(
+                &a,
+                &format!("document.querySelector('table.queue') && document.querySelector('table.queue').textContent.includes('{second}') && window.__stay === 1"),
+                5,
+            )
+            .await?;
+            eprintln!("new case in the other engineer's queue after {took:?}");
+            Ok(())
+        })
+        .await;
+        deliver(crate::helpers::mail(
+            &[
+                ("From", "Ma Xiansheng <ma@bank.example>"),
+                ("To", "support@cmgos.example"),
+                ("Subject", "Re: 激活失败"),
+                ("Message-ID", "<live-3@bank.example>"),
+                ("In-Reply-To", "<live-1@bank.example>"),
+            ],
+            "补充：日志在附件里。",
+        ));
+        step(&b, "live-06-case-shows-the-reply-and-keeps-the-text", || async {
+            let took = until(
+                &b,
+                "document.getElementById('thread').textContent.includes('补充：日志在附件里') && window.__stay === 1",
+                5,
+            )
+            .await?;
+            eprintln!("customer reply on the open case page after {took:?}");
+            let typed = b
+                .execute("return document.getElementById('reply-body').value;", vec![])
+                .await
+                .map_err(err)?;
+            if typed != serde_json::json!("我正在写的回复") {
+                return Err(format!("the reply being typed was lost: {typed}"));
+            }
+            let banner = b
+                .execute("return !document.querySelector('[data-live]').hidden;", vec![])
+                .await
+                .map_err(err)?;
+            if banner != serde_json::Value::Bool(true) {
+                return Err("no banner says something new arrived".into());
+            }
+            Ok(())
+        })
+        .await;
+        let _ = a.close().await;
+        let _ = b.close().await;
+    });
+}
