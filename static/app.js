@@ -116,12 +116,20 @@ document.querySelectorAll('[data-insert]').forEach(function (b) {
       })
       .catch(function () {});
   }
-  var es = new EventSource('/events');
-  es.addEventListener('change', function (ev) {
-    var d = {};
-    try { d = JSON.parse(ev.data); } catch (e) {}
-    if (kind === 'case' && d.case && d.case !== number) return;
-    if (timer) return;
-    timer = setTimeout(function () { timer = null; refresh(); }, 250);
-  });
+  var es = null;
+  function open() {
+    es = new EventSource('/events');
+    es.addEventListener('change', function (ev) {
+      var d = {};
+      try { d = JSON.parse(ev.data); } catch (e) {}
+      if (kind === 'case' && d.case && d.case !== number) return;
+      if (timer) return;
+      timer = setTimeout(function () { timer = null; refresh(); }, 250);
+    });
+  }
+  open();
+  // A page left (or kept in the back/forward cache) gives its stream back: browsers
+  // allow only a few connections per site, and a kept one would hold a slot.
+  window.addEventListener('pagehide', function () { if (es) { es.close(); es = null; } });
+  window.addEventListener('pageshow', function (ev) { if (ev.persisted && !es) { open(); refresh(); } });
 })();

@@ -89,7 +89,10 @@ where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = Result<(), String>>,
 {
-    if let Err(e) = f().await {
+    let t0 = Instant::now();
+    let result = f().await;
+    eprintln!("step {name}: {:?}", t0.elapsed());
+    if let Err(e) = result {
         let dir = artifacts();
         if let Ok(png) = c.screenshot().await {
             let _ = std::fs::write(dir.join(format!("{name}.png")), png);

@@ -443,6 +443,16 @@ impl Browser {
         to_page(self.agent.get(&format!("{}{}", self.base, path)).call())
     }
 
+    /// The status of a GET whose body never ends (an event stream): the answer's head
+    /// only, then the connection is dropped.
+    pub fn status_only(&self, path: &str) -> u16 {
+        match self.agent.get(&format!("{}{}", self.base, path)).call() {
+            Ok(r) => r.status(),
+            Err(ureq::Error::Status(s, _)) => s,
+            Err(e) => panic!("GET {path}: {e}"),
+        }
+    }
+
     pub fn post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
         to_page(
             self.agent
