@@ -2,6 +2,7 @@
 //! and the audit trail.
 
 pub mod canned;
+pub mod customer;
 pub mod detail;
 pub mod merge;
 pub mod narrow;

@@ -9,6 +9,7 @@ pub mod canned;
 pub mod cases;
 pub mod codes;
 pub mod cookies;
+pub mod customers;
 pub mod error;
 pub mod escalations;
 pub mod extract;

@@ -91,6 +91,7 @@ route_table! { PAGES, register_pages, "",
     post "/errors/{code}/note" => codes::save_note, only(RND);
     get "/search" => search::page, only(STAFF);
     get "/events" => live::events, only(STAFF);
+    get "/customers/{name}" => customers::show, only(STAFF);
     get "/canned" => canned::page, only(STAFF);
     post "/canned" => canned::create, only(STAFF);
     post "/canned/{id}" => canned::update, only(STAFF);
@@ -158,6 +159,7 @@ route_table! { API, register_api, "/api",
     get "/errors/{code}" => codes::error_code_json, only(STAFF);
     post "/mail/inbound" => ingest::inbound, only(ADMIN);
     get "/search" => search::api, only(STAFF);
+    get "/customers/{name}" => customers::show_json, only(STAFF);
     get "/canned" => canned::list_json, only(STAFF);
     post "/canned" => canned::create_json, only(STAFF);
     post "/canned/{id}" => canned::update_json, only(STAFF);

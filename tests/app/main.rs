@@ -9,6 +9,7 @@ mod browser;
 mod bundles;
 mod canned;
 mod corpus;
+mod customers;
 mod evidence;
 mod html_mail;
 mod ingest;

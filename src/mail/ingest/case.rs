@@ -63,7 +63,17 @@ pub(super) fn create_case(
         Some(t) => t,
         None => cases::fresh_token(conn, &rules.issue_prefix)?,
     };
-    let (mut customer, oem) = extract::customer_oem_from_subject(&pm.subject);
+    let (mut customer, mut oem) = extract::customer_oem_from_subject(&pm.subject);
+    // A case that continues a closed one is the same customer's (the thread says so
+    // better than a guess from the sender's domain).
+    if let Some(p) = parent
+        .map(|id| cases::find(conn, id))
+        .transpose()?
+        .flatten()
+    {
+        customer = customer.or(p.customer);
+        oem = oem.or(p.oem);
+    }
     if customer.is_none() && dir == Direction::Customer {
         customer = customer_from_sender(pm);
     }
