@@ -116,12 +116,49 @@ document.querySelectorAll('[data-insert]').forEach(function (b) {
       })
       .catch(function () {});
   }
+  // "A colleague is replying": others' typing shown for 45 s after it was last seen;
+  // our own typing said every 10 s while the reply box changes.
+  var note = document.getElementById('replying');
+  var me = note ? note.getAttribute('data-me') : null;
+  var typing = {};
+  function showTyping() {
+    if (!note) return;
+    var now = Date.now(), names = [];
+    Object.keys(typing).forEach(function (k) {
+      if (now - typing[k].at > 45000) delete typing[k]; else names.push(typing[k].name);
+    });
+    var el = note.querySelector('[data-replying-names]');
+    if (names.length) { el.textContent = names.join('、'); note.hidden = false; }
+    else if (!note.dataset.server) { note.hidden = true; }
+  }
+  function sighted(d) {
+    if (!note || String(d.user_id) === me) return;
+    typing[d.user_id] = { name: d.name || '', at: Date.now() };
+    delete note.dataset.server;
+    showTyping();
+  }
+  if (note && !note.hidden) {
+    note.dataset.server = '1';
+    setTimeout(function () { delete note.dataset.server; showTyping(); }, 45000);
+  }
+  setInterval(showTyping, 5000);
+  var form = document.querySelector('form[data-replying-url]');
+  var said = 0;
+  if (form) form.addEventListener('input', function () {
+    if (Date.now() - said < 10000) return;
+    said = Date.now();
+    var body = new URLSearchParams();
+    var t = form.querySelector('input[name="csrf_token"]');
+    body.set('csrf_token', t ? t.value : '');
+    fetch(form.getAttribute('data-replying-url'), { method: 'POST', body: body, credentials: 'same-origin' }).catch(function () {});
+  });
   var es = null;
   function open() {
     es = new EventSource('/events');
     es.addEventListener('change', function (ev) {
       var d = {};
       try { d = JSON.parse(ev.data); } catch (e) {}
+      if (d.action === 'replying') { if (kind === 'case' && d.case === number) sighted(d); return; }
       if (kind === 'case' && d.case && d.case !== number) return;
       if (timer) return;
       timer = setTimeout(function () { timer = null; refresh(); }, 250);
@@ -132,4 +169,16 @@ document.querySelectorAll('[data-insert]').forEach(function (b) {
   // allow only a few connections per site, and a kept one would hold a slot.
   window.addEventListener('pagehide', function () { if (es) { es.close(); es = null; } });
   window.addEventListener('pageshow', function (ev) { if (ev.persisted && !es) { open(); refresh(); } });
+})();
+
+// The unread badge on pages that did not count it themselves.
+(function () {
+  var b = document.querySelector('[data-unread]');
+  if (!b || !window.fetch) return;
+  fetch(b.getAttribute('data-unread'), { credentials: 'same-origin' })
+    .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
+    .then(function (d) {
+      if (d.unread > 0) { b.textContent = d.unread >= 100 ? '99+' : String(d.unread); b.hidden = false; }
+    })
+    .catch(function () {});
 })();

@@ -7,6 +7,7 @@ pub mod detail;
 pub mod merge;
 pub mod narrow;
 pub mod outbox;
+pub mod presence;
 pub mod queue;
 pub mod reanalysis;
 pub mod rnd_queue;

@@ -88,6 +88,15 @@ diesel::table! {
         read_at -> Nullable<Timestamp>,
         mailed_at -> Nullable<Timestamp>,
         mail_state -> Nullable<Text>,
+        hold_until -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    presence (case_id, user_id) {
+        case_id -> BigInt,
+        user_id -> BigInt,
+        seen_at -> Timestamp,
     }
 }
 
@@ -510,7 +519,10 @@ diesel::joinable!(quarantine -> raw_messages (raw_id));
 diesel::joinable!(report_views -> users (user_id));
 diesel::joinable!(notifications -> cases (case_id));
 diesel::joinable!(watchers -> cases (case_id));
+diesel::joinable!(presence -> cases (case_id));
+diesel::joinable!(presence -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
+    presence,
     app_settings,
     senders,
     sender_cases,

@@ -13,7 +13,8 @@ pub mod url;
 pub use claim::{claim, renew, worker_id, Busy, Claims, Holder};
 pub use poller::{backoff, finish, poll_claimed, Ctx};
 pub use store::{
-    add, find, list, remove, remove_id, set_enabled, validate, MailboxRow, NewMailbox,
+    add, edited, find, find_id, list, remove, remove_id, set_enabled, update, validate, MailboxRow,
+    NewMailbox,
 };
 pub use url::{is_loopback, parse_url, TlsMode};
 

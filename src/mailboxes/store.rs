@@ -242,6 +242,99 @@ pub fn set_enabled(conn: &mut DbConn, name: &str, enabled: bool) -> Result<(), M
     Ok(())
 }
 
+/// Changes mailbox `id` to `m`. A blank password keeps the stored one (or its file).
+/// When the account or folder changes, its position is forgotten so that the new
+/// folder is read from its start (messages already here are not filed twice).
+/// Backoff is forgotten and it is polled at once.
+pub fn update(conn: &mut DbConn, keys: &Keys, id: i64, m: &NewMailbox) -> Result<MailboxRow, MailboxError> {
+    let old = mailboxes::table
+        .find(id)
+        .select(MailboxRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| MailboxError::NotFound(format!("#{id}")))?;
+    let next = edited(&old, keys, m);
+    let mut check = m.clone();
+    if check.password.as_deref().is_none_or(str::is_empty) && check.password_file.is_none() {
+        check.password = Some("(kept)".into());
+        check.password_file = old.password_file.clone();
+    }
+    validate(&check)?;
+    let taken: Option<i64> = mailboxes::table
+        .filter(mailboxes::name.eq(&next.name))
+        .filter(mailboxes::id.ne(id))
+        .select(mailboxes::id)
+        .first(conn)
+        .optional()?;
+    if taken.is_some() {
+        return Err(MailboxError::Exists(next.name));
+    }
+    diesel::update(mailboxes::table.find(id))
+        .set((
+            mailboxes::name.eq(&next.name),
+            mailboxes::host.eq(&next.host),
+            mailboxes::port.eq(next.port),
+            mailboxes::tls.eq(&next.tls),
+            mailboxes::username.eq(&next.username),
+            mailboxes::password_enc.eq(&next.password_enc),
+            mailboxes::password_file.eq(&next.password_file),
+            mailboxes::folder.eq(&next.folder),
+            mailboxes::move_to.eq(&next.move_to),
+            mailboxes::poll_seconds.eq(next.poll_seconds),
+            mailboxes::uidvalidity.eq(next.uidvalidity),
+            mailboxes::last_uid.eq(next.last_uid),
+            mailboxes::failures.eq(0i64),
+            mailboxes::last_error.eq(None::<String>),
+            mailboxes::next_attempt_at.eq(crate::now()),
+        ))
+        .execute(conn)?;
+    Ok(next)
+}
+
+/// Row `old` as it would be with `m` applied (nothing written): what "test before
+/// saving" connects with.
+pub fn edited(old: &MailboxRow, keys: &Keys, m: &NewMailbox) -> MailboxRow {
+    let mut next = old.clone();
+    next.name = m.name.trim().to_string();
+    next.host = m.host.trim().to_string();
+    next.port = i64::from(m.port);
+    next.tls = m.tls.as_str().to_string();
+    next.username = m.username.trim().to_string();
+    next.folder = m.folder.trim().to_string();
+    next.move_to = m
+        .move_to
+        .as_deref()
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .map(str::to_string);
+    next.poll_seconds = m.poll_seconds;
+    if let Some(p) = m.password.as_deref().filter(|p| !p.is_empty()) {
+        next.password_enc = Some(secret::encrypt(keys, p));
+        next.password_file = None;
+    } else if let Some(f) = m.password_file.as_deref().filter(|f| !f.is_empty()) {
+        next.password_file = Some(f.to_string());
+        next.password_enc = None;
+    }
+    let moved = next.host != old.host
+        || next.port != old.port
+        || next.username != old.username
+        || next.folder != old.folder;
+    if moved {
+        next.uidvalidity = None;
+        next.last_uid = 0;
+    }
+    next
+}
+
+pub fn find_id(conn: &mut DbConn, id: i64) -> Result<MailboxRow, MailboxError> {
+    mailboxes::table
+        .find(id)
+        .select(MailboxRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| MailboxError::NotFound(format!("#{id}")))
+}
+
 pub fn remove_id(conn: &mut DbConn, id: i64) -> Result<(), MailboxError> {
     diesel::delete(mailboxes::table.find(id)).execute(conn)?;
     Ok(())

@@ -603,6 +603,11 @@ pub fn mail_pending(
     let rows: Vec<PendingRow> = notifications::table
         .inner_join(cases::table)
         .filter(notifications::mailed_at.is_null())
+        .filter(
+            notifications::hold_until
+                .is_null()
+                .or(notifications::hold_until.le(now)),
+        )
         .order(notifications::id.asc())
         .limit(500)
         .select((
@@ -704,8 +709,26 @@ fn mail_batch(
     }
     if prefs.digest_minutes > 0 {
         let oldest = wanted.iter().map(|p| p.created_at).min().unwrap_or(now);
-        if oldest + Duration::minutes(prefs.digest_minutes) > now {
-            return Ok(0); // not yet: the digest collects until its period has passed
+        // One digest collects everything until the first of it has waited its period:
+        // what arrives while a digest is held joins it.
+        let held: Option<NaiveDateTime> = notifications::table
+            .filter(notifications::user_id.eq(uid))
+            .filter(notifications::mailed_at.is_null())
+            .select(diesel::dsl::min(notifications::hold_until))
+            .first(c)?;
+        let due = held
+            .into_iter()
+            .chain([oldest + Duration::minutes(prefs.digest_minutes)])
+            .min()
+            .unwrap_or(now);
+        if due > now {
+            // Not yet: the digest collects until its period has passed, held out of the
+            // way of the mail that is due.
+            let ids: Vec<i64> = wanted.iter().map(|p| p.id).collect();
+            diesel::update(notifications::table.filter(notifications::id.eq_any(&ids)))
+                .set(notifications::hold_until.eq(Some(due)))
+                .execute(c)?;
+            return Ok(0);
         }
         let t = |k: &str| crate::i18n::t(lang, k).to_string();
         let subject = format!("{} ({})", t("notify.digest_subject"), wanted.len());

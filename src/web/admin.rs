@@ -2,7 +2,7 @@
 
 use super::auth::html;
 use super::AppError;
-use super::CurrentUser;
+use super::{ApiUser, CurrentUser};
 use super::HasRole;
 use super::{check_csrf, run, see_other, Page, State};
 use crate::auth::users::{self, split_aliases, User};
@@ -52,7 +52,7 @@ pub struct AddUser {
     #[serde(default)]
     role: String,
     #[serde(default)]
-    aliases: String,
+    aliases: Aliases,
     #[serde(default)]
     password: String,
     #[serde(default)]
@@ -67,19 +67,17 @@ pub async fn add_user(
 ) -> Result<HttpResponse, AppError> {
     user.require(ADMIN)?;
     check_csrf(&req, &st, &form.csrf_token)?;
-    let f = form.into_inner();
+    do_add_user(&st, &user.0, form.into_inner()).await?;
+    Ok(see_other("/admin/users?done=user_added"))
+}
+
+async fn do_add_user(st: &State, by: &User, f: AddUser) -> Result<User, AppError> {
     let role = Role::parse(&f.role).ok_or_else(|| AppError::bad_request("admin.error.role"))?;
-    let actor = user.0.email.clone();
-    run(&st, move |c, _| -> Result<(), AppError> {
-        let u = users::create(
-            c,
-            &f.email,
-            &f.name,
-            role,
-            &split_aliases(&f.aliases),
-            &f.password,
-        )
-        .map_err(AppError::from)?;
+    let actor = by.email.clone();
+    run(st, move |c, _| -> Result<User, AppError> {
+        let aliases = f.aliases.list();
+        let u = users::create(c, &f.email, &f.name, role, &aliases, &f.password)
+            .map_err(AppError::from)?;
         crate::cases::audit(
             c,
             None,
@@ -87,10 +85,56 @@ pub async fn add_user(
             "user.created",
             &format!("{} ({})", u.email, u.role),
         )?;
-        Ok(())
+        Ok(u)
     })
-    .await?;
-    Ok(see_other("/admin/users?done=user_added"))
+    .await
+}
+
+/// `POST /api/users` `{"email","name","role","aliases":[…],"password"}`.
+pub async fn add_user_json(
+    st: State,
+    user: ApiUser,
+    j: web::Json<AddUser>,
+) -> Result<HttpResponse, AppError> {
+    let by = user.require(ADMIN)?.clone();
+    let u = do_add_user(&st, &by, j.into_inner()).await?;
+    Ok(HttpResponse::Created().json(user_json(&u)))
+}
+
+fn user_json(u: &User) -> serde_json::Value {
+    serde_json::json!({
+        "id": u.id, "email": u.email, "name": u.name, "role": u.role,
+        "aliases": u.alias_list(), "disabled": u.disabled,
+        "created_at": crate::cases::detail::rfc3339(&u.created_at),
+    })
+}
+
+/// `GET /api/users`.
+pub async fn users_json(st: State, user: ApiUser) -> Result<HttpResponse, AppError> {
+    user.require(ADMIN)?;
+    let list = run(&st, |c, _| -> Result<Vec<User>, AppError> { Ok(users::list(c)?) }).await?;
+    let list: Vec<_> = list.iter().map(user_json).collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "users": list })))
+}
+
+/// Aliases as the form's text ("a@x, b@y") or the API's list.
+#[derive(Deserialize, Default)]
+#[serde(untagged)]
+pub enum Aliases {
+    #[default]
+    None,
+    Text(String),
+    List(Vec<String>),
+}
+
+impl Aliases {
+    fn list(&self) -> Vec<String> {
+        match self {
+            Aliases::None => Vec::new(),
+            Aliases::Text(s) => split_aliases(s),
+            Aliases::List(v) => split_aliases(&v.join(",")),
+        }
+    }
 }
 
 #[derive(Template)]
@@ -128,7 +172,7 @@ pub struct UpdateUser {
     #[serde(default)]
     role: String,
     #[serde(default)]
-    aliases: String,
+    aliases: Aliases,
     #[serde(default)]
     csrf_token: String,
 }
@@ -143,12 +187,15 @@ pub async fn update_user(
     user.require(ADMIN)?;
     check_csrf(&req, &st, &form.csrf_token)?;
     let id = path.into_inner();
-    let f = form.into_inner();
+    do_update_user(&st, &user.0, id, form.into_inner()).await?;
+    Ok(see_other(&format!("/admin/users/{id}?done=saved")))
+}
+
+async fn do_update_user(st: &State, by: &User, id: i64, f: UpdateUser) -> Result<User, AppError> {
     let role = Role::parse(&f.role).ok_or_else(|| AppError::bad_request("admin.error.role"))?;
-    let actor = user.0.email.clone();
-    run(&st, move |c, _| -> Result<(), AppError> {
-        users::update_profile(c, id, &f.name, role, &split_aliases(&f.aliases))
-            .map_err(AppError::from)?;
+    let actor = by.email.clone();
+    run(st, move |c, _| -> Result<User, AppError> {
+        users::update_profile(c, id, &f.name, role, &f.aliases.list()).map_err(AppError::from)?;
         crate::cases::audit(
             c,
             None,
@@ -156,10 +203,21 @@ pub async fn update_user(
             "user.updated",
             &format!("user {id}: role {}", role.as_str()),
         )?;
-        Ok(())
+        users::find(c, id)?.ok_or(AppError::NotFound)
     })
-    .await?;
-    Ok(see_other(&format!("/admin/users/{id}?done=saved")))
+    .await
+}
+
+/// `POST /api/users/{id}` `{"name","role","aliases":[…]}`.
+pub async fn update_user_json(
+    st: State,
+    user: ApiUser,
+    path: web::Path<i64>,
+    j: web::Json<UpdateUser>,
+) -> Result<HttpResponse, AppError> {
+    let by = user.require(ADMIN)?.clone();
+    let u = do_update_user(&st, &by, path.into_inner(), j.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(user_json(&u)))
 }
 
 #[derive(Deserialize)]
@@ -180,9 +238,25 @@ pub async fn reset_password(
     user.require(ADMIN)?;
     check_csrf(&req, &st, &form.csrf_token)?;
     let id = path.into_inner();
-    let f = form.into_inner();
-    let actor = user.0.email.clone();
-    run(&st, move |c, _| -> Result<(), AppError> {
+    do_reset_password(&st, &user.0, id, form.into_inner()).await?;
+    Ok(see_other(&format!("/admin/users/{id}?done=password_reset")))
+}
+
+/// `POST /api/users/{id}/password` `{"password"}`.
+pub async fn reset_password_json(
+    st: State,
+    user: ApiUser,
+    path: web::Path<i64>,
+    j: web::Json<PasswordForm>,
+) -> Result<HttpResponse, AppError> {
+    let by = user.require(ADMIN)?.clone();
+    do_reset_password(&st, &by, path.into_inner(), j.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "ok": true })))
+}
+
+async fn do_reset_password(st: &State, by: &User, id: i64, f: PasswordForm) -> Result<(), AppError> {
+    let actor = by.email.clone();
+    run(st, move |c, _| -> Result<(), AppError> {
         users::set_password(c, id, &f.password).map_err(AppError::from)?;
         crate::cases::audit(
             c,
@@ -193,8 +267,7 @@ pub async fn reset_password(
         )?;
         Ok(())
     })
-    .await?;
-    Ok(see_other(&format!("/admin/users/{id}?done=password_reset")))
+    .await
 }
 
 #[derive(Deserialize)]
@@ -215,12 +288,33 @@ pub async fn set_disabled(
     user.require(ADMIN)?;
     check_csrf(&req, &st, &form.csrf_token)?;
     let id = path.into_inner();
-    if id == user.0.id {
+    do_set_disabled(&st, &user.0, id, form.disabled == "true").await?;
+    Ok(see_other(&format!("/admin/users/{id}?done=saved")))
+}
+
+#[derive(Deserialize)]
+pub struct DisableJson {
+    disabled: bool,
+}
+
+/// `POST /api/users/{id}/disabled` `{"disabled":true|false}`.
+pub async fn set_disabled_json(
+    st: State,
+    user: ApiUser,
+    path: web::Path<i64>,
+    j: web::Json<DisableJson>,
+) -> Result<HttpResponse, AppError> {
+    let by = user.require(ADMIN)?.clone();
+    do_set_disabled(&st, &by, path.into_inner(), j.disabled).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "ok": true })))
+}
+
+async fn do_set_disabled(st: &State, by: &User, id: i64, disabled: bool) -> Result<(), AppError> {
+    if id == by.id {
         return Err(AppError::bad_request("admin.error.self_disable"));
     }
-    let disabled = form.disabled == "true";
-    let actor = user.0.email.clone();
-    run(&st, move |c, _| -> Result<(), AppError> {
+    let actor = by.email.clone();
+    run(st, move |c, _| -> Result<(), AppError> {
         users::set_disabled(c, id, disabled).map_err(AppError::from)?;
         crate::cases::audit(
             c,
@@ -235,8 +329,7 @@ pub async fn set_disabled(
         )?;
         Ok(())
     })
-    .await?;
-    Ok(see_other(&format!("/admin/users/{id}?done=saved")))
+    .await
 }
 
 pub struct QuarantineRow {
@@ -314,42 +407,75 @@ pub async fn retry_quarantine(
 ) -> Result<HttpResponse, AppError> {
     user.require(ADMIN)?;
     check_csrf(&req, &st, &form.csrf_token)?;
-    let id = path.into_inner();
-    let store = st.store.clone();
-    let rules = st.rules.clone();
-    let actor = user.0.email.clone();
-    let (rows, results) = run(
-        &st,
-        move |c, _| -> Result<(Vec<QuarantineRow>, Vec<Outcome>), AppError> {
-            let (raw_id, source): (i64, String) = quarantine::table
-                .filter(quarantine::id.eq(id))
-                .select((quarantine::raw_id, quarantine::source))
-                .first(c)?;
-            let raw = crate::mail::ingest::load_raw(c, store.as_ref(), raw_id)?;
-            // Resolve first, so that a message still not understood gets a fresh row with today's reason.
-            diesel::update(quarantine::table.find(id))
-                .set((
-                    quarantine::resolved_at.eq(crate::now()),
-                    quarantine::resolution.eq(format!("retried by {actor}")),
-                ))
-                .execute(c)?;
-            let out = crate::mail::ingest_input(c, store.as_ref(), &rules, &raw, &source)?;
-            crate::cases::audit(
-                c,
-                None,
-                &actor,
-                "quarantine.retried",
-                &format!("quarantine {id}"),
-            )?;
-            Ok((quarantine_rows(c)?, out))
-        },
-    )
-    .await?;
+    let (rows, results) = do_retry(&st, &user.0, path.into_inner()).await?;
     html(&QuarantinePage {
         page: Page::new(&req, &st, Some(user.0)),
         rows,
         results,
     })
+}
+
+type Retried = (Vec<QuarantineRow>, Vec<Outcome>);
+
+async fn do_retry(st: &State, by: &User, id: i64) -> Result<Retried, AppError> {
+    let store = st.store.clone();
+    let rules = st.rules.clone();
+    let actor = by.email.clone();
+    run(st, move |c, _| -> Result<Retried, AppError> {
+        let (raw_id, source): (i64, String) = quarantine::table
+            .filter(quarantine::id.eq(id))
+            .select((quarantine::raw_id, quarantine::source))
+            .first(c)
+            .optional()?
+            .ok_or(AppError::NotFound)?;
+        let raw = crate::mail::ingest::load_raw(c, store.as_ref(), raw_id)?;
+        // Resolve first, so that a message still not understood gets a fresh row with today's reason.
+        diesel::update(quarantine::table.find(id))
+            .set((
+                quarantine::resolved_at.eq(crate::now()),
+                quarantine::resolution.eq(format!("retried by {actor}")),
+            ))
+            .execute(c)?;
+        let out = crate::mail::ingest_input(c, store.as_ref(), &rules, &raw, &source)?;
+        crate::cases::audit(
+            c,
+            None,
+            &actor,
+            "quarantine.retried",
+            &format!("quarantine {id}"),
+        )?;
+        Ok((quarantine_rows(c)?, out))
+    })
+    .await
+}
+
+fn quarantine_json(r: &QuarantineRow) -> serde_json::Value {
+    serde_json::json!({
+        "id": r.id, "raw_id": r.raw_id, "source": r.source, "reason": r.reason,
+        "created_at": r.created_at, "size": r.size,
+    })
+}
+
+/// `GET /api/quarantine`: what could not be filed, newest first.
+pub async fn quarantine_json_list(st: State, user: ApiUser) -> Result<HttpResponse, AppError> {
+    user.require(ADMIN)?;
+    let rows = run(&st, |c, _| quarantine_rows(c)).await?;
+    let rows: Vec<_> = rows.iter().map(quarantine_json).collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "quarantine": rows })))
+}
+
+/// `POST /api/quarantine/{id}/retry`: the outcomes of running it through again.
+pub async fn retry_quarantine_json(
+    st: State,
+    user: ApiUser,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let by = user.require(ADMIN)?.clone();
+    let (rows, results) = do_retry(&st, &by, path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "results": results,
+        "quarantine": rows.iter().map(quarantine_json).collect::<Vec<_>>(),
+    })))
 }
 
 pub async fn raw_download(
@@ -395,19 +521,35 @@ pub async fn assign_quarantine(
 ) -> Result<HttpResponse, AppError> {
     user.require(ADMIN)?;
     check_csrf(&req, &st, &form.csrf_token)?;
-    let id = path.into_inner();
-    let number = form.case_number.trim().to_ascii_uppercase();
-    let store = st.store.clone();
-    let actor = user.0.clone();
-    let n = number.clone();
-    run(&st, move |c, _| {
-        crate::mail::quarantine::assign(c, store.as_ref(), id, &n, &actor)
-    })
-    .await?;
+    let number = do_assign(&st, &user.0, path.into_inner(), &form.case_number).await?;
     Ok(see_other(&format!(
         "/cases/{}?done=saved",
         super::cases::url_escape(&number)
     )))
+}
+
+async fn do_assign(st: &State, by: &User, id: i64, number: &str) -> Result<String, AppError> {
+    let number = number.trim().to_ascii_uppercase();
+    let store = st.store.clone();
+    let actor = by.clone();
+    let n = number.clone();
+    run(st, move |c, _| {
+        crate::mail::quarantine::assign(c, store.as_ref(), id, &n, &actor)
+    })
+    .await?;
+    Ok(number)
+}
+
+/// `POST /api/quarantine/{id}/assign` `{"case_number":"CAS-…"}`.
+pub async fn assign_quarantine_json(
+    st: State,
+    user: ApiUser,
+    path: web::Path<i64>,
+    j: web::Json<AssignForm>,
+) -> Result<HttpResponse, AppError> {
+    let by = user.require(ADMIN)?.clone();
+    let number = do_assign(&st, &by, path.into_inner(), &j.case_number).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "ok": true, "number": number })))
 }
 
 pub struct TokenRow {
@@ -427,6 +569,8 @@ pub struct TokenRow {
 struct TokensPage {
     page: Page,
     rows: Vec<TokenRow>,
+    /// A token just created, shown this once.
+    created: Option<String>,
 }
 
 /// `GET /admin/tokens`: every API token (never the token itself), with a revoke button.
@@ -436,31 +580,11 @@ pub async fn tokens(
     user: CurrentUser,
 ) -> Result<HttpResponse, AppError> {
     user.require(ADMIN)?;
-    let rows = run(&st, |c, _| -> Result<Vec<TokenRow>, AppError> {
-        let now = crate::now();
-        let when = |t: Option<NaiveDateTime>| {
-            t.map(|t| t.format("%Y-%m-%d %H:%M").to_string())
-                .unwrap_or_default()
-        };
-        Ok(crate::auth::tokens::list(c, None)?
-            .into_iter()
-            .map(|t| TokenRow {
-                id: t.id,
-                user_id: t.user_id,
-                expired: t.is_expired(now),
-                owner: t.name,
-                email: t.email,
-                scope: t.scope.as_str(),
-                created_at: t.created_at.format("%Y-%m-%d %H:%M").to_string(),
-                last_used_at: when(t.last_used_at),
-                expires_at: when(t.expires_at),
-            })
-            .collect())
-    })
-    .await?;
+    let rows = run(&st, |c, _| token_rows(c)).await?;
     html(&TokensPage {
         page: Page::new(&req, &st, Some(user.0)),
         rows,
+        created: None,
     })
 }
 
@@ -486,14 +610,143 @@ pub async fn revoke_token(
         .trim()
         .parse()
         .map_err(|_| AppError::bad_request("admin.tokens.error.id"))?;
-    let actor = user.0.email.clone();
-    run(&st, move |c, _| -> Result<(), AppError> {
+    do_revoke(&st, &user.0, id).await?;
+    Ok(see_other("/admin/tokens?done=token_revoked"))
+}
+
+fn token_rows(c: &mut crate::db::DbConn) -> Result<Vec<TokenRow>, AppError> {
+    let now = crate::now();
+    let when = |t: Option<NaiveDateTime>| {
+        t.map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_default()
+    };
+    Ok(crate::auth::tokens::list(c, None)?
+        .into_iter()
+        .map(|t| TokenRow {
+            id: t.id,
+            user_id: t.user_id,
+            expired: t.is_expired(now),
+            owner: t.name,
+            email: t.email,
+            scope: t.scope.as_str(),
+            created_at: t.created_at.format("%Y-%m-%d %H:%M").to_string(),
+            last_used_at: when(t.last_used_at),
+            expires_at: when(t.expires_at),
+        })
+        .collect())
+}
+
+/// `GET /api/tokens`: every API token (never the token itself).
+pub async fn tokens_json(st: State, user: ApiUser) -> Result<HttpResponse, AppError> {
+    user.require(ADMIN)?;
+    let rows = run(&st, |c, _| token_rows(c)).await?;
+    let rows: Vec<_> = rows
+        .iter()
+        .map(|t| {
+            serde_json::json!({
+                "id": t.id, "user_id": t.user_id, "owner": t.owner, "email": t.email,
+                "scope": t.scope, "created_at": t.created_at, "last_used_at": t.last_used_at,
+                "expires_at": t.expires_at, "expired": t.expired,
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "tokens": rows })))
+}
+
+#[derive(Deserialize)]
+pub struct NewToken {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    scope: String,
+    /// Days until it expires; empty or absent: never.
+    #[serde(default, deserialize_with = "super::forms::blank_number")]
+    expires_days: Option<i64>,
+    #[serde(default)]
+    csrf_token: String,
+}
+
+/// Creates a token for an enabled user; the token itself is shown this once.
+async fn do_create_token(st: &State, by: &User, f: NewToken) -> Result<(i64, String), AppError> {
+    let actor = by.email.clone();
+    let scope = match f.scope.trim() {
+        "" => crate::auth::tokens::Scope::Full,
+        s @ ("full" | "inbound" | "inbound-internal") => crate::auth::tokens::Scope::parse(s),
+        _ => return Err(AppError::bad_request("admin.tokens.error.scope")),
+    };
+    if f.expires_days.is_some_and(|d| !(1..=crate::auth::tokens::MAX_EXPIRY_DAYS).contains(&d)) {
+        return Err(AppError::bad_request("admin.tokens.error.days"));
+    }
+    run(st, move |c, _| -> Result<(i64, String), AppError> {
+        let owner = users::find_by_email(c, f.email.trim())?
+            .filter(|u| !u.disabled)
+            .ok_or_else(|| AppError::bad_request("workflow.unknown_user"))?;
+        let token = crate::auth::tokens::create(c, owner.id, scope, f.expires_days, crate::now())?;
+        let id = crate::auth::tokens::list(c, Some(&owner.email))?
+            .into_iter()
+            .map(|t| t.id)
+            .max()
+            .unwrap_or_default();
+        crate::cases::audit(
+            c,
+            None,
+            &actor,
+            "token.created",
+            &format!("token {id} for {} ({})", owner.email, scope.as_str()),
+        )?;
+        Ok((id, token))
+    })
+    .await
+}
+
+/// `POST /admin/tokens`: a new token, shown once on the page.
+pub async fn create_token(
+    req: HttpRequest,
+    st: State,
+    user: CurrentUser,
+    form: web::Form<NewToken>,
+) -> Result<HttpResponse, AppError> {
+    user.require(ADMIN)?;
+    check_csrf(&req, &st, &form.csrf_token)?;
+    let (_, token) = do_create_token(&st, &user.0, form.into_inner()).await?;
+    let rows = run(&st, |c, _| token_rows(c)).await?;
+    html(&TokensPage {
+        page: Page::new(&req, &st, Some(user.0)),
+        rows,
+        created: Some(token),
+    })
+}
+
+/// `POST /api/tokens` `{"email","scope":"full|inbound|inbound-internal","expires_days"}`.
+pub async fn create_token_json(
+    st: State,
+    user: ApiUser,
+    j: web::Json<NewToken>,
+) -> Result<HttpResponse, AppError> {
+    let by = user.require(ADMIN)?.clone();
+    let (id, token) = do_create_token(&st, &by, j.into_inner()).await?;
+    Ok(HttpResponse::Created().json(serde_json::json!({ "id": id, "token": token })))
+}
+
+async fn do_revoke(st: &State, by: &User, id: i64) -> Result<(), AppError> {
+    let actor = by.email.clone();
+    run(st, move |c, _| -> Result<(), AppError> {
         if !crate::auth::tokens::revoke(c, id)? {
             return Err(AppError::NotFound);
         }
         crate::cases::audit(c, None, &actor, "token.revoked", &format!("token {id}"))?;
         Ok(())
     })
-    .await?;
-    Ok(see_other("/admin/tokens?done=token_revoked"))
+    .await
+}
+
+/// `POST /api/tokens/{id}/revoke`.
+pub async fn revoke_token_json(
+    st: State,
+    user: ApiUser,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let by = user.require(ADMIN)?.clone();
+    do_revoke(&st, &by, path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "ok": true })))
 }

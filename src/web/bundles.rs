@@ -35,20 +35,55 @@ pub async fn upload(
         .collect();
     check_csrf(&req, &st, &token)?;
     let number = path.into_inner();
+    store_files(&st, u, &number, files).await?;
+    Ok(see_other(&format!(
+        "/cases/{}?done=uploaded#h-bundles",
+        super::cases::url_escape(&number)
+    )))
+}
+
+async fn store_files(
+    st: &State,
+    u: crate::auth::User,
+    number: &str,
+    files: Vec<crate::bundles::UploadedFile>,
+) -> Result<(), AppError> {
     if files.is_empty() {
         return Err(AppError::bad_request("ingest.no_files"));
     }
     let store = st.store.clone();
     let rules = st.rules.clone();
-    let n = number.clone();
-    run(&st, move |c, _| {
+    let n = number.to_string();
+    run(st, move |c, _| {
         crate::bundles::upload(c, store.as_ref(), &rules.serial, &n, &u, &files)
     })
     .await?;
-    Ok(see_other(&format!(
-        "/cases/{}?done=uploaded#h-bundles",
-        super::cases::url_escape(&number)
-    )))
+    Ok(())
+}
+
+/// `POST /api/cases/{number}/attachments`, multipart with one or more `files` parts.
+pub async fn upload_json(
+    st: State,
+    user: super::ApiUser,
+    path: web::Path<String>,
+    body: Multipart,
+) -> Result<HttpResponse, AppError> {
+    let u = user.require(UPLOADERS)?.clone();
+    let up = super::upload::read(body, st.settings.max_message_bytes).await?;
+    let files: Vec<crate::bundles::UploadedFile> = up
+        .files
+        .into_iter()
+        .filter(|f| f.field == "files")
+        .map(|f| crate::bundles::UploadedFile {
+            filename: f.filename,
+            content_type: f.content_type,
+            data: f.data,
+        })
+        .collect();
+    let count = files.len();
+    let number = path.into_inner();
+    store_files(&st, u, &number, files).await?;
+    Ok(HttpResponse::Created().json(serde_json::json!({ "ok": true, "number": number, "files": count })))
 }
 
 #[derive(Template)]

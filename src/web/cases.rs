@@ -313,7 +313,7 @@ pub async fn queue(
     .await?;
     let now = crate::now();
     let mut page = Page::new(&req, &st, Some(user.0.clone()));
-    page.unread = unread;
+    page.unread = Some(unread);
     let rows = rows
         .into_iter()
         .map(|c| {
@@ -472,6 +472,10 @@ struct CasePage {
     watching: bool,
     /// The reader's reply templates filled for this case (support only).
     canned: Vec<crate::cases::canned::Filled>,
+    /// Colleagues typing a reply on this case now.
+    replying: Vec<String>,
+    /// The reader (the live script tells their own typing from others').
+    me: i64,
 }
 
 impl CasePage {
@@ -500,7 +504,7 @@ pub async fn show(
         crate::auth::Role::Support | crate::auth::Role::Admin
     );
     let (uid, uname) = (user.0.id, user.0.name.clone());
-    let (case, staff, watchers, canned) = run(&st, move |c, _| {
+    let (case, staff, watchers, canned, replying) = run(&st, move |c, _| {
         let case = detail::load_by_number(c, &number, window)?;
         let watchers = crate::notify::watchers_of(c, case.id)?;
         let canned = if replies {
@@ -508,7 +512,14 @@ pub async fn show(
         } else {
             Vec::new()
         };
-        Ok::<_, AppError>((case, crate::cases::queue::assignable(c)?, watchers, canned))
+        let replying = crate::cases::presence::others(c, case.id, uid, crate::now())?;
+        Ok::<_, AppError>((
+            case,
+            crate::cases::queue::assignable(c)?,
+            watchers,
+            canned,
+            replying,
+        ))
     })
     .await?;
     let watching = watchers.iter().any(|(id, _)| *id == user.0.id);
@@ -592,6 +603,8 @@ pub async fn show(
         watchers,
         watching,
         canned,
+        replying,
+        me: uid,
         case,
     })
 }

@@ -108,19 +108,41 @@ pub async fn save_note(
 ) -> Result<HttpResponse, AppError> {
     user.require(super::roles::RND)?;
     super::check_csrf(&req, &st, &form.csrf_token)?;
-    let code = crate::codes::parse_code(&path)
+    let code = do_save_note(&st, &user.0, &path, &form.note).await?;
+    Ok(see_other(&format!("/errors/{code}?done=saved")))
+}
+
+async fn do_save_note(
+    st: &State,
+    u: &crate::auth::User,
+    code: &str,
+    note: &str,
+) -> Result<String, AppError> {
+    let code = crate::codes::parse_code(code)
         .map(crate::codes::format_code)
         .ok_or(AppError::NotFound)?;
-    let note = form.note.trim().to_string();
-    let by = user.0.name.clone();
+    let note = note.trim().to_string();
+    let by = u.name.clone();
     let c2 = code.clone();
-    run(&st, move |c, _| -> Result<(), AppError> {
+    run(st, move |c, _| -> Result<(), AppError> {
         crate::activation::set_code_note(c, &c2, &note, &by)?;
         crate::cases::audit(c, None, &by, "code.note", &c2)?;
         Ok(())
     })
     .await?;
-    Ok(see_other(&format!("/errors/{code}?done=saved")))
+    Ok(code)
+}
+
+/// `POST /api/errors/{code}/note` `{"note":"…"}`: R&D's note on a code.
+pub async fn save_note_json(
+    st: State,
+    user: super::ApiUser,
+    path: web::Path<String>,
+    j: web::Json<NoteForm>,
+) -> Result<HttpResponse, AppError> {
+    let u = user.require(super::roles::RND)?.clone();
+    let code = do_save_note(&st, &u, &path, &j.note).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "ok": true, "code": code })))
 }
 
 /// `GET /api/errors/{code}`: the decoding of one code.

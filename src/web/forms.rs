@@ -15,6 +15,26 @@ pub struct PageForm<T> {
     pub rest: HashMap<String, String>,
 }
 
+/// A number that may be left blank: a JSON number or null, or a form's text ("" is none).
+pub fn blank_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum N {
+        Num(i64),
+        Text(String),
+    }
+    match Option::<N>::deserialize(d)? {
+        None => Ok(None),
+        Some(N::Num(n)) => Ok(Some(n)),
+        Some(N::Text(t)) if t.trim().is_empty() => Ok(None),
+        Some(N::Text(t)) => t
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom("expected a whole number")),
+    }
+}
+
 /// A checkbox: `true`/`false` in JSON; `on`, `true` or `1` from a form.
 pub fn checkbox<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     struct V;

@@ -88,8 +88,9 @@ pub struct Page {
     pub csrf: String,
     pub path: String,
     pub notice: Option<String>,
-    /// Unread notifications, when the handler counted them (the badge).
-    pub unread: i64,
+    /// Unread notifications, when the handler counted them (the badge); other pages
+    /// fill the badge from `/notifications/unread` in the browser.
+    pub unread: Option<i64>,
 }
 
 impl Page {
@@ -106,7 +107,7 @@ impl Page {
             csrf: cookies::form_token(&st.keys, req),
             path: req.path().to_string(),
             notice,
-            unread: 0,
+            unread: None,
         }
     }
 

@@ -39,7 +39,7 @@ pub async fn list(
     })
     .await?;
     let mut page = Page::new(&req, &st, Some(user.0));
-    page.unread = unread;
+    page.unread = Some(unread);
     html(&ListPage { page, items })
 }
 
@@ -216,6 +216,14 @@ pub async fn watch(
         "/cases/{}",
         super::cases::url_escape(&number)
     )))
+}
+
+/// `GET /notifications/unread`: `{"unread": N}` (at most 100) for the badge of pages
+/// that did not count it themselves.
+pub async fn unread_count(st: State, user: CurrentUser) -> Result<HttpResponse, AppError> {
+    let uid = user.require(STAFF)?.id;
+    let n = run(&st, move |c, _| Ok::<_, AppError>(notify::unread(c, uid)?)).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "unread": n })))
 }
 
 /// `GET /api/notifications`: `{"unread", "notifications": [...]}`.

@@ -69,6 +69,7 @@ route_table! { PAGES, register_pages, "",
     get "/cases/{number}/attachments/{id}/inline" => cases::attachment_inline, only(STAFF);
     get "/cases/{number}/attachments/{id}/thumb" => cases::attachment_thumb, only(STAFF);
     post "/cases/{number}/reply" => workflow::reply, only(SUPPORT);
+    post "/cases/{number}/replying" => workflow::replying, only(SUPPORT);
     post "/cases/{number}/scope" => workflow::scope, only(SUPPORT);
     post "/cases/{number}/escalations" => workflow::escalate, only(SUPPORT);
     post "/cases/{number}/closure" => workflow::closure, only(SUPPORT);
@@ -98,6 +99,7 @@ route_table! { PAGES, register_pages, "",
     post "/canned/{id}/delete" => canned::delete, only(STAFF);
     get "/notifications" => notifications::list, only(STAFF);
     post "/notifications/read" => notifications::read, only(STAFF);
+    get "/notifications/unread" => notifications::unread_count, only(STAFF);
     get "/notifications/settings" => notifications::settings_page, only(STAFF);
     post "/notifications/settings" => notifications::save_settings, only(STAFF);
     get "/notifications/{id}/open" => notifications::open, only(STAFF);
@@ -122,6 +124,7 @@ route_table! { PAGES, register_pages, "",
     post "/people/senders" => people::decide_sender, only(ADMIN);
     post "/people/domains" => people::domain, only(ADMIN);
     post "/people/{id}" => people::update, only(ADMIN);
+    post "/admin/tokens" => admin::create_token, only(ADMIN);
     post "/admin/tokens/revoke" => admin::revoke_token, only(ADMIN);
     get "/admin/quarantine" => admin::quarantine, only(ADMIN);
     post "/admin/quarantine/{id}/retry" => admin::retry_quarantine, only(ADMIN);
@@ -129,7 +132,11 @@ route_table! { PAGES, register_pages, "",
     get "/admin/raw/{id}" => admin::raw_download, only(ADMIN);
     get "/admin/mailboxes" => mailboxes::list, only(ADMIN);
     post "/admin/mailboxes" => mailboxes::add, only(ADMIN);
+    get "/admin/mailboxes/{id}" => mailboxes::edit_form, only(ADMIN);
+    post "/admin/mailboxes/{id}" => mailboxes::edit, only(ADMIN);
     post "/admin/mailboxes/{id}/test" => mailboxes::test, only(ADMIN);
+    post "/admin/mailboxes/{id}/pause" => mailboxes::pause, only(ADMIN);
+    post "/admin/mailboxes/{id}/resume" => mailboxes::resume, only(ADMIN);
     post "/admin/mailboxes/{id}/remove" => mailboxes::remove, only(ADMIN);
 }
 
@@ -139,6 +146,7 @@ route_table! { API, register_api, "/api",
     get "/cases/{number}" => cases::show_json, only(STAFF);
     get "/cases/{number}/report" => reports::case_json, only(STAFF);
     post "/cases/{number}/replies" => workflow::reply_json, only(SUPPORT);
+    post "/cases/{number}/replying" => workflow::replying_json, only(SUPPORT);
     post "/cases/{number}/scope" => workflow::scope_json, only(SUPPORT);
     post "/cases/{number}/escalations" => workflow::escalate_json, only(SUPPORT);
     post "/cases/{number}/closure" => workflow::closure_json, only(SUPPORT);
@@ -175,6 +183,29 @@ route_table! { API, register_api, "/api",
     post "/reports/views/{id}/delete" => reports::delete_view_json, only(MANAGERS);
     post "/reports/views/{id}/weekly" => reports::weekly_view_json, only(MANAGERS);
     post "/activation-records" => activation::push, only(ADMIN);
+    post "/cases/{number}/attachments" => bundles::upload_json, only(ESCALATION_PARTIES);
+    post "/cases/{number}/messages/{id}/apply" => workflow::apply_proposal_json, only(ESCALATION_PARTIES);
+    post "/cases/{number}/outbox/retry" => workflow::retry_outbox_json, only(SUPPORT);
+    post "/escalations/{id}/close" => workflow::close_escalation_json, only(ESCALATION_PARTIES);
+    post "/errors/{code}/note" => codes::save_note_json, only(RND);
+    get "/users" => admin::users_json, only(ADMIN);
+    post "/users" => admin::add_user_json, only(ADMIN);
+    post "/users/{id}" => admin::update_user_json, only(ADMIN);
+    post "/users/{id}/password" => admin::reset_password_json, only(ADMIN);
+    post "/users/{id}/disabled" => admin::set_disabled_json, only(ADMIN);
+    get "/tokens" => admin::tokens_json, only(ADMIN);
+    post "/tokens" => admin::create_token_json, only(ADMIN);
+    post "/tokens/{id}/revoke" => admin::revoke_token_json, only(ADMIN);
+    get "/quarantine" => admin::quarantine_json_list, only(ADMIN);
+    post "/quarantine/{id}/retry" => admin::retry_quarantine_json, only(ADMIN);
+    post "/quarantine/{id}/assign" => admin::assign_quarantine_json, only(ADMIN);
+    get "/mailboxes" => mailboxes::list_json, only(ADMIN);
+    post "/mailboxes" => mailboxes::add_json, only(ADMIN);
+    post "/mailboxes/{id}" => mailboxes::edit_json, only(ADMIN);
+    post "/mailboxes/{id}/test" => mailboxes::test_json, only(ADMIN);
+    post "/mailboxes/{id}/pause" => mailboxes::pause_json, only(ADMIN);
+    post "/mailboxes/{id}/resume" => mailboxes::resume_json, only(ADMIN);
+    post "/mailboxes/{id}/remove" => mailboxes::remove_json, only(ADMIN);
 }
 
 /// Every route, pages then API.
@@ -217,5 +248,60 @@ mod tests {
             );
         }
         assert!(PAGES.len() > 40 && API.len() > 15);
+    }
+
+    /// Page actions whose JSON twin lives at another path (the API names things as
+    /// resources; pages name the form that posts).
+    const RENAMED: &[(&str, &str)] = &[
+        ("/cases/{number}/reply", "/api/cases/{number}/replies"),
+        ("/escalations/{id}/answer", "/api/escalations/{id}/answers"),
+        ("/escalations/{id}/followup", "/api/escalations/{id}/followups"),
+        ("/cases/{number}/merges/{id}/undo", "/api/merges/{id}/undo"),
+        ("/cases/{number}/watch", "/api/cases/{number}/watchers"),
+        ("/notifications/settings", "/api/me/notifications"),
+        ("/people/senders", "/api/senders"),
+        ("/people/domains", "/api/staff-domains"),
+        ("/admin/activation", "/api/activation-records"),
+        ("/admin/tokens/revoke", "/api/tokens/{id}/revoke"),
+    ];
+
+    /// Page actions with no twin, and why.
+    const PAGE_ONLY: &[&str] = &[
+        "/login",  // a session is the page's way in; the API takes a bearer token
+        "/logout", // idem
+        "/lang",   // the page's language cookie
+        "/ingest", // a person's upload; machines deliver through POST /api/mail/inbound
+    ];
+
+    fn twin_of(page: &str) -> String {
+        if let Some((_, api)) = RENAMED.iter().find(|(p, _)| *p == page) {
+            return api.to_string();
+        }
+        match page.strip_prefix("/admin") {
+            Some(rest) => format!("/api{rest}"),
+            None => format!("/api{page}"),
+        }
+    }
+
+    /// Every action a page can take has a JSON twin under /api for exactly the same
+    /// roles (issue 18: "every action in the API").
+    #[test]
+    fn every_page_action_has_a_json_twin_for_the_same_roles() {
+        let mut missing = Vec::new();
+        for r in PAGES.iter().filter(|r| r.method == "post") {
+            if PAGE_ONLY.contains(&r.path) {
+                continue;
+            }
+            let want = twin_of(r.path);
+            match API.iter().find(|a| a.method == "post" && a.path == want) {
+                None => missing.push(format!("POST {} has no twin {want}", r.path)),
+                Some(a) if a.access != r.access => missing.push(format!(
+                    "POST {} ({:?}) and {want} ({:?}) differ in who may use them",
+                    r.path, r.access, a.access
+                )),
+                Some(_) => {}
+            }
+        }
+        assert!(missing.is_empty(), "{}", missing.join("\n"));
     }
 }

@@ -56,11 +56,49 @@ pub struct ReplyInput {
 }
 
 async fn do_reply(st: &State, u: User, number: String, i: ReplyInput) -> Result<(), AppError> {
-    run(st, move |c, s| {
-        workflow::reply(c, s, &u, &number, &i.body, opt(&i.to))
+    run(st, move |c, s| -> Result<(), AppError> {
+        workflow::reply(c, s, &u, &number, &i.body, opt(&i.to))?;
+        crate::cases::presence::clear(c, &number, u.id)?;
+        Ok(())
     })
     .await
-    .map(drop)
+}
+
+// ---- "a colleague is replying" ----
+
+async fn do_replying(st: &State, u: &User, number: String) -> Result<(), AppError> {
+    let uid = u.id;
+    run(st, move |c, _| -> Result<(), AppError> {
+        crate::cases::presence::touch(c, &number, uid, crate::now())?
+            .ok_or(AppError::NotFound)?;
+        Ok(())
+    })
+    .await
+}
+
+/// `POST /cases/{number}/replying`: the case page says, every few seconds while a
+/// reply is being typed, that this user is replying (204).
+pub async fn replying(
+    req: HttpRequest,
+    st: State,
+    user: CurrentUser,
+    path: web::Path<String>,
+    form: web::Form<PageForm<NoFields>>,
+) -> Result<HttpResponse, AppError> {
+    let u = page_actor(&req, &st, &user, SUPPORT, &form)?;
+    do_replying(&st, &u, path.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `POST /api/cases/{number}/replying`: the same for an integration (an editor plugin).
+pub async fn replying_json(
+    st: State,
+    user: ApiUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let u = user.require(SUPPORT)?.clone();
+    do_replying(&st, &u, path.into_inner()).await?;
+    Ok(ok(serde_json::json!({})))
 }
 
 pub async fn reply(
@@ -303,6 +341,18 @@ pub async fn close_escalation(
     let id = path.into_inner();
     let number = run(&st, move |c, _| workflow::close_escalation(c, &u, id)).await?;
     Ok(back(&number, "saved", "h-esc"))
+}
+
+/// `POST /api/escalations/{id}/close`.
+pub async fn close_escalation_json(
+    st: State,
+    user: ApiUser,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let u = user.require(ESCALATION_PARTIES)?.clone();
+    let id = path.into_inner();
+    let number = run(&st, move |c, _| workflow::close_escalation(c, &u, id)).await?;
+    Ok(ok(serde_json::json!({ "number": number })))
 }
 
 // ---- closure ----
@@ -554,6 +604,22 @@ pub async fn apply_proposal(
     Ok(back(&number, "proposal_applied", "h-thread"))
 }
 
+/// `POST /api/cases/{number}/messages/{id}/apply`.
+pub async fn apply_proposal_json(
+    st: State,
+    user: ApiUser,
+    path: web::Path<(String, i64)>,
+) -> Result<HttpResponse, AppError> {
+    let u = user.require(ESCALATION_PARTIES)?.clone();
+    let (number, row) = path.into_inner();
+    let (n, rules) = (number.clone(), st.rules.clone());
+    run(&st, move |c, _| {
+        crate::mail::ingest::proposal::apply_proposal(c, &rules.serial, &u, &n, row)
+    })
+    .await?;
+    Ok(ok(serde_json::json!({ "number": number })))
+}
+
 // ---- outbox ----
 
 pub async fn retry_outbox(
@@ -571,6 +637,19 @@ pub async fn retry_outbox(
     })
     .await?;
     Ok(back(&number, "saved", "outbox"))
+}
+
+/// `POST /api/cases/{number}/outbox/retry`: failed mail of the case is sent again.
+pub async fn retry_outbox_json(
+    st: State,
+    user: ApiUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let u = user.require(SUPPORT)?.clone();
+    let number = path.into_inner();
+    let n = number.clone();
+    run(&st, move |c, _| crate::cases::outbox::retry_failed(c, &u, &n)).await?;
+    Ok(ok(serde_json::json!({ "number": number })))
 }
 
 pub async fn outbox_json(

@@ -16,11 +16,16 @@ use tokio::sync::broadcast;
 /// How often the audit trail is read.
 pub const INTERVAL: Duration = Duration::from_millis(1000);
 
-/// One change, as the browser gets it.
+/// One change, as the browser gets it. `action` "replying" says that `user_id`
+/// (`name`) is typing a reply on the case.
 #[derive(Debug, Clone, Serialize)]
 pub struct Change {
     pub case: String,
     pub action: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// The sending side, kept in the server's state; each `/events` subscribes.
@@ -49,10 +54,39 @@ pub fn spawn(pool: Pool, hub: Hub) {
         .await
         .unwrap_or(0);
         let mut seen: VecDeque<i64> = VecDeque::new();
+        let mut typing_since = crate::now();
+        let mut swept = crate::now();
         loop {
             tokio::time::sleep(INTERVAL).await;
             if hub.receiver_count() == 0 {
                 continue;
+            }
+            // Who is typing a reply: sightings newer than the last read (a little
+            // overlap for commits that land late; the browser ignores repeats).
+            let p = pool.clone();
+            let from = typing_since - chrono::Duration::seconds(2);
+            let sweep = crate::now() - swept > chrono::Duration::minutes(10);
+            if let Some(list) = blocking("live: cannot read who is replying", move || {
+                let mut c = p.get()?;
+                if sweep {
+                    crate::cases::presence::sweep(&mut c, crate::now())?;
+                }
+                Ok(crate::cases::presence::since(&mut c, from)?)
+            })
+            .await
+            {
+                if sweep {
+                    swept = crate::now();
+                }
+                for s in list {
+                    typing_since = typing_since.max(s.at);
+                    let _ = hub.send(Change {
+                        case: s.case,
+                        action: "replying".into(),
+                        user_id: Some(s.user_id),
+                        name: Some(s.name),
+                    });
+                }
             }
             let p = pool.clone();
             let from = (last - WINDOW).max(0);
@@ -79,7 +113,12 @@ pub fn spawn(pool: Pool, hub: Hub) {
                     seen.pop_front();
                 }
                 last = last.max(id);
-                let _ = hub.send(Change { case, action });
+                let _ = hub.send(Change {
+                    case,
+                    action,
+                    user_id: None,
+                    name: None,
+                });
             }
         }
     });

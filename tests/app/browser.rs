@@ -761,6 +761,34 @@ fn two_engineers_see_new_mail_live_and_keep_what_they_type() {
             Ok(())
         })
         .await;
+        // Zhang typed a reply above: Wang, opening the case, is told so; Zhang's own
+        // page does not name Zhang.
+        step(&a, "live-07-colleague-is-replying-on-load", || async {
+            a.goto(&format!("{base}/cases/{first}")).await.map_err(err)?;
+            a.execute("window.__stay = 2;", vec![]).await.map_err(err)?;
+            until(
+                &a,
+                "!document.getElementById('replying').hidden && document.getElementById('replying').textContent.includes('Zhang San')",
+                5,
+            )
+            .await?;
+            Ok(())
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        // Wang starts typing: Zhang's page, open since before, shows it live.
+        step(&a, "live-08-typing-is-said", || fill(&a, "reply-body", "我也在写")).await;
+        step(&b, "live-09-colleague-is-replying-live", || async {
+            let took = until(
+                &b,
+                "!document.getElementById('replying').hidden && document.querySelector('[data-replying-names]').textContent.length > 0 && !document.getElementById('replying').textContent.includes('Zhang San') && window.__stay === 1",
+                5,
+            )
+            .await?;
+            eprintln!("'a colleague is replying' on the other page after {took:?}");
+            Ok(())
+        })
+        .await;
         let _ = a.close().await;
         let _ = b.close().await;
     });

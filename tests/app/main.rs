@@ -4,6 +4,7 @@
 mod helpers;
 
 mod attacker;
+mod api_twins;
 mod auth;
 mod browser;
 mod bundles;

@@ -471,3 +471,95 @@ fn time_alone_warns_of_a_first_response_due_and_an_escalation_overdue_once() {
         json!({"body_text": "We are on it."}),
     );
 }
+
+/// A digest every minute: two customer replies within it come as one mail once the
+/// minute has passed, and not before; notifications held for a digest do not stand in
+/// front of another user's mail.
+#[test]
+fn a_digest_comes_once_its_period_has_passed_with_everything_in_it() {
+    if !SmtpSink::available() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "aiosmtpd is required under CI=true"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let sink = SmtpSink::new(dir.path().to_path_buf());
+    let (app, admin) = app_with_smtp(&sink);
+    let wang = app.token("wangbb@cmgos.example");
+    let v = inbound(
+        &app,
+        &admin,
+        &mail(
+            &[
+                ("From", "Ma Xiansheng <ma@bank.example>"),
+                ("To", "support@cmgos.example"),
+                ("Subject", "激活失败"),
+                ("Message-ID", "<dg-1@bank.example>"),
+            ],
+            "激活失败 0xC004F074。",
+        ),
+    );
+    let number = v["case_number"].as_str().expect("case").to_string();
+    // The new case went to the team address.
+    let _ = exactly(&sink, 1);
+    post(
+        &app,
+        &wang,
+        &format!("/api/cases/{number}/assign"),
+        json!({"assignee": "wangbb@cmgos.example"}),
+    );
+    post(
+        &app,
+        &wang,
+        "/api/me/notifications",
+        json!({"language": "en", "customer_reply": true, "rnd_answer": true, "mention": true, "digest_minutes": 1}),
+    );
+    let started = Instant::now();
+    for (i, text) in ["日志在附件里。", "还有截图。"].iter().enumerate() {
+        inbound(
+            &app,
+            &admin,
+            &mail(
+                &[
+                    ("From", "Ma Xiansheng <ma@bank.example>"),
+                    ("To", "support@cmgos.example"),
+                    ("Subject", "Re: 激活失败"),
+                    ("Message-ID", &format!("<dg-r{i}@bank.example>")),
+                    ("In-Reply-To", "<dg-1@bank.example>"),
+                ],
+                text,
+            ),
+        );
+    }
+    // Meanwhile another case for the team is mailed at once: the held digest is not
+    // in its way.
+    inbound(
+        &app,
+        &admin,
+        &mail(
+            &[
+                ("From", "Li <li@hospital.example>"),
+                ("To", "support@cmgos.example"),
+                ("Subject", "打印机"),
+                ("Message-ID", "<dg-2@hospital.example>"),
+            ],
+            "打印机不能用。",
+        ),
+    );
+    let mails = sink.wait_for(2, 20);
+    assert!(started.elapsed() < Duration::from_secs(50), "the team's mail came at once");
+    assert_eq!(mails.len(), 2, "no digest before its minute: {:?}", read(&mails).iter().map(|m| &m.0).collect::<Vec<_>>());
+    let all = sink.wait_for(3, 120);
+    let got = read(&all);
+    let digests: Vec<_> = got.iter().filter(|m| m.0.starts_with("wangbb@cmgos.example")).collect();
+    assert_eq!(digests.len(), 1, "{:?}", got.iter().map(|m| &m.0).collect::<Vec<_>>());
+    assert!(started.elapsed() >= Duration::from_secs(55), "not before the minute: {:?}", started.elapsed());
+    let d = digests[0];
+    assert!(d.0.contains("(2)"), "two in one digest: {}", d.0);
+    assert!(d.1.contains("日志在附件里") && d.1.contains("还有截图"), "{}", d.1);
+    assert!(d.2.contains("Auto-Submitted: auto-generated"), "{}", d.2);
+    // Nothing more comes.
+    let _ = exactly(&sink, 3);
+}

@@ -1,0 +1,2 @@
+DROP TABLE presence;
+ALTER TABLE notifications DROP COLUMN hold_until;
