@@ -134,6 +134,61 @@ fn tls(host: &str, mut tcp: TcpStream, peer: &Peer<'_>) -> Result<TlsStream, Mai
     Ok(rustls::StreamOwned::new(conn, tcp))
 }
 
+/// The socket under a stream.
+trait Sock {
+    fn tcp(&self) -> &TcpStream;
+}
+
+impl Sock for TcpStream {
+    fn tcp(&self) -> &TcpStream {
+        self
+    }
+}
+
+impl Sock for TlsStream {
+    fn tcp(&self) -> &TcpStream {
+        &self.sock
+    }
+}
+
+/// A stream whose read timeout is never lifted. IDLE sets its own longer wait and
+/// afterwards asks for none at all, which here means the usual bound again: a server
+/// that dies while we are idle cannot hang the mailbox's thread.
+struct Bounded<S> {
+    s: S,
+    floor: Duration,
+}
+
+impl<S> Bounded<S> {
+    fn new(s: S, floor: Duration) -> Self {
+        Bounded { s, floor }
+    }
+}
+
+impl<S: std::io::Read> std::io::Read for Bounded<S> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.s.read(buf)
+    }
+}
+
+impl<S: std::io::Write> std::io::Write for Bounded<S> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.s.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.s.flush()
+    }
+}
+
+impl<S: Sock> imap::extensions::idle::SetReadTimeout for Bounded<S> {
+    fn set_read_timeout(&mut self, t: Option<Duration>) -> imap::Result<()> {
+        self.s
+            .tcp()
+            .set_read_timeout(Some(t.unwrap_or(self.floor)))
+            .map_err(imap::Error::Io)
+    }
+}
+
 /// One line from the server, unbuffered (so nothing is read past it before TLS).
 fn read_line(tcp: &mut TcpStream) -> std::io::Result<String> {
     let mut line = Vec::new();
@@ -226,12 +281,12 @@ pub fn connect(
     let host = row.host.trim_start_matches('[').trim_end_matches(']');
     let mut tcp = open_tcp(host, port, &peer)?;
     let stream: imap::Connection = match mode {
-        TlsMode::Imaps => Box::new(tls(host, tcp, &peer)?),
+        TlsMode::Imaps => Box::new(Bounded::new(tls(host, tcp, &peer)?, timeout)),
         TlsMode::StartTls => {
             starttls(&mut tcp, &peer)?;
-            Box::new(tls(host, tcp, &peer)?)
+            Box::new(Bounded::new(tls(host, tcp, &peer)?, timeout))
         }
-        TlsMode::Plain => Box::new(tcp),
+        TlsMode::Plain => Box::new(Bounded::new(tcp, timeout)),
     };
     let mut client = imap::Client::new(stream);
     if mode == TlsMode::StartTls {
@@ -359,6 +414,24 @@ pub fn fetch_new(
     lost: &AtomicBool,
     sink: &mut dyn FnMut(&Outcome),
 ) -> Result<usize, MailboxError> {
+    fetch_and_idle(ctx, row, lost, sink, None).map(|(n, _)| n)
+}
+
+/// What IDLE waits between checks that the mailbox is still ours, enabled and
+/// unchanged (a pause or an edit takes effect within this).
+const IDLE_CHUNK: Duration = Duration::from_secs(20);
+
+/// As `fetch_new`; then, when `idle` is given and the server offers IDLE, waits on
+/// the same connection for new mail and fetches it as it comes, for up to `idle`
+/// (which stays under the 29 minutes after which servers may drop an idle client).
+/// Returns the messages taken and whether IDLE was used.
+pub fn fetch_and_idle(
+    ctx: &Ctx<'_>,
+    row: &MailboxRow,
+    lost: &AtomicBool,
+    sink: &mut dyn FnMut(&Outcome),
+    idle: Option<Duration>,
+) -> Result<(usize, bool), MailboxError> {
     let addr = format!("{}:{}", row.host, row.port);
     let peer = Peer {
         addr: &addr,
@@ -385,10 +458,92 @@ pub fn fetch_new(
         last_uid = 0;
         set_position(&mut conn, row, uidvalidity, 0)?;
     }
-    if mb.exists == 0 {
+    let mut state = Batch {
+        uidvalidity,
+        last_uid,
+        can_move: s.capabilities().map(|c| c.has_str("MOVE")).unwrap_or(false),
+        folder_ready: false,
+    };
+    let mut n = if mb.exists == 0 {
+        0
+    } else {
+        fetch_batch(ctx, row, lost, sink, &mut s, &mut conn, &peer, move_to.as_deref(), &mut state)?
+    };
+    let can_idle = s.capabilities().map(|c| c.has_str("IDLE")).unwrap_or(false);
+    let Some(total) = idle.filter(|_| can_idle) else {
         let _ = s.logout();
-        return Ok(0);
+        return Ok((n, false));
+    };
+    let started = std::time::Instant::now();
+    while started.elapsed() < total {
+        if lost.load(Ordering::SeqCst) || !still_current(&mut conn, row)? {
+            break;
+        }
+        let chunk = IDLE_CHUNK.min(total.saturating_sub(started.elapsed()));
+        let changed = {
+            let mut h = s.idle();
+            h.timeout(chunk).keepalive(false);
+            h.wait_while(|r| !matches!(r, imap::types::UnsolicitedResponse::Exists(_)))
+                .map_err(|e| peer.imap("waiting for new mail (IDLE)", e))?
+        };
+        if changed == imap::extensions::idle::WaitOutcome::MailboxChanged {
+            if lost.load(Ordering::SeqCst) || !still_current(&mut conn, row)? {
+                break; // paused or edited meanwhile: its mail waits for the new settings
+            }
+            n += fetch_batch(ctx, row, lost, sink, &mut s, &mut conn, &peer, move_to.as_deref(), &mut state)?;
+        }
     }
+    let _ = s.logout();
+    Ok((n, true))
+}
+
+/// Whether the mailbox is still enabled and configured as `row` was when its poll
+/// began (a pause or an edit ends an IDLE wait).
+/// While waiting, the mailbox's health says it is connected.
+fn still_current(conn: &mut crate::db::DbConn, row: &MailboxRow) -> Result<bool, MailboxError> {
+    let now = super::find_id(conn, row.id)?;
+    if now.claimed_by != row.claimed_by {
+        return Ok(false);
+    }
+    {
+        use crate::db::schema::mailboxes as m;
+        use diesel::prelude::*;
+        diesel::update(m::table.find(row.id))
+            .set(m::last_ok_at.eq(Some(crate::now())))
+            .execute(conn)?;
+    }
+    Ok(now.enabled
+        && now.host == row.host
+        && now.port == row.port
+        && now.username == row.username
+        && now.folder == row.folder
+        && now.move_to == row.move_to
+        && now.password_enc == row.password_enc
+        && now.password_file == row.password_file)
+}
+
+/// Where a poll has got to in its folder.
+struct Batch {
+    uidvalidity: Option<i64>,
+    last_uid: i64,
+    can_move: bool,
+    folder_ready: bool,
+}
+
+/// Takes every message above the position, one at a time (see `fetch_new`).
+#[allow(clippy::too_many_arguments)]
+fn fetch_batch(
+    ctx: &Ctx<'_>,
+    row: &MailboxRow,
+    lost: &AtomicBool,
+    sink: &mut dyn FnMut(&Outcome),
+    s: &mut Session,
+    conn: &mut crate::db::DbConn,
+    peer: &Peer<'_>,
+    move_to: Option<&str>,
+    state: &mut Batch,
+) -> Result<usize, MailboxError> {
+    let (uidvalidity, last_uid, can_move) = (state.uidvalidity, state.last_uid, state.can_move);
     let mut uids: Vec<u32> = s
         .uid_search(format!("UID {}:*", last_uid + 1))
         .map_err(|e| peer.imap("searching new mail", e))?
@@ -396,14 +551,14 @@ pub fn fetch_new(
         .filter(|u| i64::from(*u) > last_uid)
         .collect();
     uids.sort_unstable();
-    let can_move = s.capabilities().map(|c| c.has_str("MOVE")).unwrap_or(false);
-    if let (Some(dest), false) = (move_to.as_deref(), uids.is_empty()) {
-        ensure_folder(&mut s, dest, &peer)?;
+    if let (Some(dest), false, false) = (move_to, uids.is_empty(), state.folder_ready) {
+        ensure_folder(s, dest, peer)?;
+        state.folder_ready = true;
     }
     let mut n = 0;
     for uid in uids {
         if lost.load(Ordering::SeqCst) {
-            return Err(super::poller::lost(&mut conn, row));
+            return Err(super::poller::lost(conn, row));
         }
         let fetches = s
             .uid_fetch(uid.to_string(), "(UID BODY.PEEK[])")
@@ -422,7 +577,7 @@ pub fn fetch_new(
             "imap"
         };
         let source = format!("{kind}:{}/{};uid={uid}", row.name, row.folder);
-        let outcomes = crate::mail::ingest_input(&mut conn, ctx.store, ctx.rules, raw, &source)?;
+        let outcomes = crate::mail::ingest_input(conn, ctx.store, ctx.rules, raw, &source)?;
         // Reported once committed: every line printed is durable.
         for o in &outcomes {
             sink(o);
@@ -430,7 +585,7 @@ pub fn fetch_new(
         n += outcomes.len();
         // Committed locally: now, and only now, take it off the server's new mail.
         let uid_s = uid.to_string();
-        let moved = match move_to.as_deref() {
+        let moved = match move_to {
             Some(dest) if can_move => s.uid_mv(&uid_s, dest),
             Some(dest) => s
                 .uid_copy(&uid_s, dest)
@@ -438,20 +593,20 @@ pub fn fetch_new(
                 .and_then(|()| s.expunge().map(drop)),
             None => s.uid_store(&uid_s, "+FLAGS.SILENT (\\Seen)").map(drop),
         };
+        state.last_uid = state.last_uid.max(i64::from(uid));
         match moved {
-            Ok(()) => set_position(&mut conn, row, uidvalidity, i64::from(uid))?,
+            Ok(()) => set_position(conn, row, uidvalidity, i64::from(uid))?,
             // The server refuses (a folder it will not take): the message is Casebook's
             // already, so the position moves past it and the mail behind it is not held
             // up; the refusal is the mailbox's error to see.
             Err(e @ (imap::Error::No(_) | imap::Error::Bad(_))) => {
-                set_position(&mut conn, row, uidvalidity, i64::from(uid))?;
+                set_position(conn, row, uidvalidity, i64::from(uid))?;
                 return Err(peer.imap("moving a fetched message", e));
             }
             // Cut off: fetched again next time, a duplicate, and moved then.
             Err(e) => return Err(peer.imap("moving a fetched message", e)),
         }
     }
-    let _ = s.logout();
     Ok(n)
 }
 

@@ -11,7 +11,7 @@ pub mod store;
 pub mod url;
 
 pub use claim::{claim, renew, worker_id, Busy, Claims, Holder};
-pub use poller::{backoff, finish, poll_claimed, Ctx};
+pub use poller::{backoff, finish, poll_claimed, poll_claimed_idle, Ctx, IDLE_RENEW};
 pub use store::{
     add, edited, find, find_id, list, remove, remove_id, set_enabled, update, validate, MailboxRow,
     NewMailbox,

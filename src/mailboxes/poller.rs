@@ -152,6 +152,22 @@ pub fn poll_claimed(
     row: &MailboxRow,
     sink: &mut dyn FnMut(&crate::mail::Outcome),
 ) -> Result<usize, MailboxError> {
+    poll_claimed_idle(ctx, row, sink, None)
+}
+
+/// How long one connection waits in IDLE before it is renewed (servers may drop an
+/// idle client after 30 minutes; RFC 2177 asks for less than 29).
+pub const IDLE_RENEW: std::time::Duration = std::time::Duration::from_secs(25 * 60);
+
+/// As `poll_claimed`; with `idle`, a server that offers IDLE is then waited on for new
+/// mail (up to `idle`), and the mailbox is due again at once so that the next
+/// connection waits in its turn; polling every `poll_seconds` stays the fallback.
+pub fn poll_claimed_idle(
+    ctx: &Ctx<'_>,
+    row: &MailboxRow,
+    sink: &mut dyn FnMut(&crate::mail::Outcome),
+    idle: Option<std::time::Duration>,
+) -> Result<usize, MailboxError> {
     let span = tracing::info_span!("mailbox.poll", mailbox = %row.name, host = %row.host);
     let _g = span.enter();
     let lost = AtomicBool::new(false);
@@ -163,10 +179,12 @@ pub fn poll_claimed(
             let _g = beat_span.enter();
             heartbeat(pool, clock, row, lost_ref, stop_rx)
         });
-        let res = client::fetch_new(ctx, row, &lost, sink);
+        let res = client::fetch_and_idle(ctx, row, &lost, sink, idle);
         drop(stop_tx);
         res
     });
+    let idled = matches!(res, Ok((_, true)));
+    let res = res.map(|(n, _)| n);
     let now = ctx.clock.now();
     let mut conn = ctx
         .pool
@@ -177,7 +195,14 @@ pub fn poll_claimed(
             if *n > 0 {
                 tracing::info!(messages = n, "mailbox fetched");
             }
-            finish(&mut conn, row, Ok(()), now)?
+            let recorded = finish(&mut conn, row, Ok(()), now)?;
+            if recorded && idled {
+                // Waited in IDLE: due again now, to wait on a fresh connection.
+                diesel::update(mailboxes::table.find(row.id))
+                    .set(mailboxes::next_attempt_at.eq(now))
+                    .execute(&mut conn)?;
+            }
+            recorded
         }
         Err(e) => {
             tracing::warn!(error = %e, "mailbox poll failed; will retry with backoff");

@@ -7,7 +7,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Pool;
 use crate::mail::Rules;
-use crate::mailboxes::{claim, poll_claimed, worker_id, Ctx};
+use crate::mailboxes::{claim, poll_claimed_idle, worker_id, Ctx, IDLE_RENEW};
 use crate::storage::DirStore;
 use std::sync::Arc;
 use std::time::Duration;
@@ -67,7 +67,7 @@ pub fn spawn(pool: Pool, settings: PollerSettings) {
                         timeout: st.timeout,
                         clock: st.clock.as_ref(),
                     };
-                    let _ = poll_claimed(&ctx, &row, &mut |_| {});
+                    let _ = poll_claimed_idle(&ctx, &row, &mut |_| {}, Some(IDLE_RENEW));
                     Ok(())
                 }));
             }

@@ -122,6 +122,8 @@ default_internal_group = {internal_group}
 default_login_user = {login}
 first_valid_uid = 1
 mail_location = maildir:{mail}/%u
+# IDLE notices new files by inotify; this is the fallback where inotify is missing.
+mailbox_idle_check_interval = 1 secs
 service imap-login {{
   inet_listener imap {{
     address = 127.0.0.1
@@ -1071,9 +1073,10 @@ fn a_wrong_password_is_a_clear_error_in_the_cli_and_on_the_admin_page() {
         .match_indices("/admin/mailboxes/")
         .filter_map(|(i, _)| {
             let rest = &page.body[i + "/admin/mailboxes/".len()..];
-            rest.split('/').next().map(str::to_string)
+            rest.split(['/', '"']).next().map(str::to_string)
         })
-        .collect::<Vec<_>>();
+        .filter(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_digit()))
+        .collect::<std::collections::BTreeSet<_>>();
     assert!(!ids.is_empty());
     // "Test connection" on the wrong one names the cause.
     let mut texts = Vec::new();
@@ -1134,4 +1137,63 @@ fn tls_is_real_an_untrusted_certificate_is_refused_with_a_clear_error() {
         list.contains("TLS with 127.0.0.1"),
         "last error kept: {list}"
     );
+}
+
+/// With IMAP IDLE a message appended to INBOX is a case within seconds although the
+/// mailbox polls once an hour; a paused mailbox leaves new mail on the server until it
+/// is resumed.
+#[test]
+fn with_idle_new_mail_is_a_case_within_five_seconds_and_a_pause_holds_it() {
+    if !dovecot_available() {
+        return;
+    }
+    let dv = Dovecot::new();
+    let mut app = TestApp::new();
+    let token = app.seed_staff();
+    let pwf = password_file(&app, IMAP_PASSWORD);
+    app.cli_ok(
+        &[
+            "mailbox", "add", "--name", "support", "--url", &dv.url(), "--password-file", &pwf,
+            "--move-to", "Processed", "--poll-seconds", "3600",
+        ],
+        None,
+    );
+    app.spawn();
+    let total = |app: &TestApp| app.api_get("/api/cases", &token)["total"].as_i64().unwrap_or(-1);
+    // The first poll finds nothing, then waits in IDLE.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while app.api_get("/api/mailboxes", &token)["mailboxes"][0]["last_ok_at"].is_null() {
+        assert!(Instant::now() < deadline, "no first poll: {}", app.server_log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    for round in 1..=2 {
+        let started = Instant::now();
+        dv.deliver(round, &customer_mail(round));
+        while total(&app) < round as i64 {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "message {round} not a case within 5 s (polls hourly): {}",
+                app.server_log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        eprintln!("IDLE: message {round} appended to INBOX was a case after {:?}", started.elapsed());
+    }
+    assert_eq!(dv.count("Processed"), 2);
+
+    // Paused: the next message stays on the server.
+    app.cli_ok(&["mailbox", "pause", "--name", "support"], None);
+    dv.deliver(3, &customer_mail(3));
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(total(&app), 2, "a paused mailbox is not fetched");
+    assert_eq!(dv.count("INBOX"), 1);
+    // Resumed: taken at once.
+    app.cli_ok(&["mailbox", "resume", "--name", "support"], None);
+    let started = Instant::now();
+    while total(&app) < 3 {
+        assert!(started.elapsed() < Duration::from_secs(10), "not fetched after resume: {}", app.server_log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(dv.count("INBOX"), 0);
 }
