@@ -1,4 +1,4 @@
-//! `casebook mailbox` (add, list, pause, resume, remove) and `casebook fetch`: the
+//! `casebook mailbox` (add, edit, list, pause, resume, remove) and `casebook fetch`: the
 //! IMAP mailboxes.
 
 use super::{fail, summary};
@@ -32,6 +32,27 @@ pub enum MailboxCmd {
         internal: bool,
         /// Save without first testing the connection, the login, the folder and the
         /// move-to folder (created there when missing).
+        #[arg(long)]
+        no_test: bool,
+    },
+    /// Change a mailbox: only what is given changes. Tested before it is saved
+    /// (unless --no-test); a change of server, account or folder reads the new folder
+    /// from its start (mail already here is not filed twice).
+    Edit {
+        #[arg(long)]
+        name: String,
+        /// A new name.
+        #[arg(long)]
+        rename: Option<String>,
+        #[arg(long)]
+        url: Option<String>,
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+        /// Move processed mail to this folder; "" to flag it \Seen instead.
+        #[arg(long)]
+        move_to: Option<String>,
+        #[arg(long)]
+        poll_seconds: Option<i64>,
         #[arg(long)]
         no_test: bool,
     },
@@ -115,6 +136,66 @@ pub(super) fn mailbox(state: &AppState, action: &MailboxCmd) -> ExitCode {
             }
             eprintln!("mailbox {name} added");
             ExitCode::SUCCESS
+        }
+        MailboxCmd::Edit {
+            name,
+            rename,
+            url,
+            password_file,
+            move_to,
+            poll_seconds,
+            no_test,
+        } => {
+            let row = match mailboxes::find(&mut c, name) {
+                Ok(r) => r,
+                Err(e) => return fail(e),
+            };
+            let mut m = mailboxes::NewMailbox {
+                name: rename.clone().unwrap_or_else(|| row.name.clone()),
+                host: row.host.clone(),
+                port: u16::try_from(row.port).unwrap_or(993),
+                tls: row.tls_mode(),
+                username: row.username.clone(),
+                password: None,
+                password_file: None,
+                folder: row.folder.clone(),
+                move_to: move_to.clone().or_else(|| row.move_to.clone()),
+                poll_seconds: poll_seconds.unwrap_or(row.poll_seconds),
+                internal: row.internal,
+            };
+            if let Some(url) = url {
+                match mailboxes::parse_url(url) {
+                    Ok((host, port, tls, username, folder)) => {
+                        (m.host, m.port, m.tls, m.username, m.folder) =
+                            (host, port, tls, username, folder);
+                    }
+                    Err(e) => return fail(e),
+                }
+            }
+            if let Some(pf) = password_file {
+                let abs = std::fs::canonicalize(pf).unwrap_or_else(|_| pf.clone());
+                if let Err(e) = std::fs::read_to_string(&abs) {
+                    return fail(format!("password file {}: {e}", abs.display()));
+                }
+                m.password_file = Some(abs.display().to_string());
+            }
+            if !*no_test {
+                let next = mailboxes::edited(&row, &state.keys, &m);
+                if let Err(e) =
+                    mailboxes::client::test(&next, &state.keys, state.settings.imap_timeout())
+                {
+                    eprintln!("error: mailbox {name} not changed: {e}");
+                    eprintln!("(the old settings stay; edit with --no-test to save it as it is)");
+                    return ExitCode::from(1);
+                }
+            }
+            match mailboxes::update(&mut c, &state.keys, row.id, &m) {
+                Ok(r) => {
+                    eprintln!("mailbox {} saved", r.name);
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
+            }
         }
         MailboxCmd::Pause { name } => match mailboxes::set_enabled(&mut c, name, false) {
             Ok(()) => {

@@ -154,6 +154,13 @@ fn mailboxes_are_added_edited_paused_and_resumed_through_json() {
     // The command line sees the same mailbox.
     let listed = app.cli_ok(&["mailbox", "list"], None);
     assert!(listed.starts_with("helpdesk\t"), "{listed}");
+    // And edits it: a failed test changes nothing, --no-test saves.
+    let out = app.cli(&["mailbox", "edit", "--name", "helpdesk", "--rename", "desk"], None);
+    assert!(!out.status.success(), "the test before saving fails");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("old settings stay"), "{}", String::from_utf8_lossy(&out.stderr));
+    app.cli_ok(&["mailbox", "edit", "--name", "helpdesk", "--rename", "desk", "--move-to", "", "--poll-seconds", "30", "--no-test"], None);
+    let m = app.api_get("/api/mailboxes", &admin)["mailboxes"][0].clone();
+    assert_eq!((m["name"].as_str(), m["poll_seconds"].as_i64(), m["move_to"].is_null()), (Some("desk"), Some(30), true), "{m}");
     ok(&app, &admin, &format!("/api/mailboxes/{id}/remove"), json!({}));
     assert_eq!(app.api_get("/api/mailboxes", &admin)["mailboxes"], json!([]));
 }
