@@ -590,6 +590,7 @@ pub const ENTRIES: &[(&str, &str, &str)] = &[
     ("admin.tokens.error.id", "没有指定令牌。", "No token given."),
     ("admin.tokens.scope.inbound-internal", "仅收信接口（内部员工邮件）", "Inbound mail only (internal staff mail)"),
     ("admin.tokens.help", "令牌本身只在创建时显示一次。修改密码或停用用户会吊销其全部令牌。", "A token is shown once, when it is created. Setting a user's password or disabling the user revokes all their tokens."),
+    ("admin.error.disabled", "请给出 disabled: true 或 false。", "Give disabled: true or false."),
     ("admin.tokens.new", "新建令牌", "New token"),
     ("admin.tokens.owner_email", "所有者邮箱", "Owner's email"),
     ("admin.tokens.expires_days", "有效天数（留空：不过期）", "Valid for days (blank: never expires)"),

@@ -294,7 +294,9 @@ pub async fn set_disabled(
 
 #[derive(Deserialize)]
 pub struct DisableJson {
-    disabled: bool,
+    /// Optional here so that the role is checked before the body is judged.
+    #[serde(default)]
+    disabled: Option<bool>,
 }
 
 /// `POST /api/users/{id}/disabled` `{"disabled":true|false}`.
@@ -305,7 +307,10 @@ pub async fn set_disabled_json(
     j: web::Json<DisableJson>,
 ) -> Result<HttpResponse, AppError> {
     let by = user.require(ADMIN)?.clone();
-    do_set_disabled(&st, &by, path.into_inner(), j.disabled).await?;
+    let disabled = j
+        .disabled
+        .ok_or_else(|| AppError::bad_request("admin.error.disabled"))?;
+    do_set_disabled(&st, &by, path.into_inner(), disabled).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "ok": true })))
 }
 

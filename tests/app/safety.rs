@@ -185,6 +185,9 @@ fn role_checks_on_every_route() {
     let fill = |path: &str| -> String {
         let id = if path.starts_with("/escalations/") || path.starts_with("/api/escalations/") {
             esc.to_string()
+        } else if path.starts_with("/api/tokens/") {
+            // Not a token in use here: revoking it would end the walk's own access.
+            "999".to_string()
         } else {
             "1".to_string()
         };
@@ -214,7 +217,7 @@ fn role_checks_on_every_route() {
         (Role::Manager, "boss@cmgos.example"),
         (Role::Admin, "admin@casebook.example"),
     ];
-    let answered = |status: u16| matches!(status, 200 | 303 | 400 | 404 | 413 | 422);
+    let answered = |status: u16| matches!(status, 200 | 201 | 204 | 303 | 400 | 404 | 413 | 422);
     let mut checked = 0;
     for (role, email) in logins {
         let b = app.browser();
