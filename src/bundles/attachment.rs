@@ -226,3 +226,31 @@ pub fn record_examined(
     }
     Ok(())
 }
+
+/// Attachment `id` of case `case_id` shown again on message row `message_row_id` (a
+/// file of the case sent with a reply): a second row over the same stored bytes.
+pub fn link_copy(
+    conn: &mut DbConn,
+    id: i64,
+    case_id: i64,
+    message_row_id: i64,
+) -> diesel::QueryResult<i64> {
+    use crate::db::schema::attachments as a;
+    let (filename, content_type, size, sha256): (String, String, i64, String) = a::table
+        .find(id)
+        .filter(a::case_id.eq(case_id))
+        .select((a::filename, a::content_type, a::size, a::sha256))
+        .first(conn)?;
+    diesel::insert_into(a::table)
+        .values(NewAttachment {
+            message_row_id,
+            case_id,
+            filename: &filename,
+            content_type: &content_type,
+            size,
+            sha256: &sha256,
+            is_tnef: false,
+        })
+        .returning(a::id)
+        .get_result(conn)
+}

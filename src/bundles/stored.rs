@@ -69,6 +69,54 @@ pub fn of_case(conn: &mut DbConn, number: &str, id: i64) -> QueryResult<StoredAt
     })
 }
 
+/// Files of case `number` to send with a mail: (id, file), in the order asked, each
+/// once. `Ok(Err(total))` when together they exceed `max_bytes`.
+pub fn files_for_mail(
+    conn: &mut DbConn,
+    store: &dyn BlobStore,
+    number: &str,
+    ids: &[i64],
+    max_bytes: u64,
+) -> Result<Result<Vec<(i64, crate::mail::outbound::OutFile)>, u64>, ReadError> {
+    let case = crate::cases::find_by_number(conn, number)?.ok_or(ReadError::NotFound)?;
+    let mut seen = std::collections::BTreeSet::new();
+    let mut rows = Vec::new();
+    let mut total: u64 = 0;
+    for id in ids.iter().copied().filter(|id| seen.insert(*id)) {
+        let (filename, content_type, size, sha256): (String, String, i64, String) =
+            attachments::table
+                .filter(attachments::id.eq(id))
+                .filter(attachments::case_id.eq(case.id))
+                .select((
+                    attachments::filename,
+                    attachments::content_type,
+                    attachments::size,
+                    attachments::sha256,
+                ))
+                .first(conn)
+                .optional()?
+                .ok_or(ReadError::NotFound)?;
+        total = total.saturating_add(u64::try_from(size).unwrap_or(u64::MAX));
+        rows.push((id, filename, content_type, sha256));
+    }
+    if total > max_bytes {
+        return Ok(Err(total));
+    }
+    let mut files = Vec::with_capacity(rows.len());
+    for (id, filename, content_type, sha256) in rows {
+        let bytes = store.get(&sha256)?;
+        files.push((
+            id,
+            crate::mail::outbound::OutFile {
+                filename,
+                content_type,
+                bytes,
+            },
+        ));
+    }
+    Ok(Ok(files))
+}
+
 /// The attachment with its entries and findings, in stored order.
 pub fn listing(
     conn: &mut DbConn,

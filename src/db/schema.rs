@@ -93,6 +93,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    signatures (user_id) {
+        user_id -> BigInt,
+        body -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     presence (case_id, user_id) {
         case_id -> BigInt,
         user_id -> BigInt,
@@ -523,6 +531,7 @@ diesel::joinable!(presence -> cases (case_id));
 diesel::joinable!(presence -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     presence,
+    signatures,
     app_settings,
     senders,
     sender_cases,

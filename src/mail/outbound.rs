@@ -31,6 +31,107 @@ pub struct Outgoing {
     pub references: Vec<String>,
     /// Automatic notices carry `Auto-Submitted: auto-generated`.
     pub automatic: bool,
+    /// Also an HTML part (multipart/alternative) made from the text, as mail clients
+    /// expect of a person's mail.
+    pub html: bool,
+    /// Files sent with it.
+    pub files: Vec<OutFile>,
+}
+
+/// A file attached to an outgoing mail.
+#[derive(Debug, Clone)]
+pub struct OutFile {
+    pub filename: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The HTML twin of a plain-text mail: the text escaped (it can carry no markup),
+/// paragraphs at blank lines, line breaks kept, quoted lines (`>`) as a quote, and the
+/// signature (after a `-- ` line) in grey.
+pub fn text_to_html(text: &str) -> String {
+    // The signature follows the last line that is "--" (or the standard "-- ").
+    let cut = ["\n-- \n", "\n--\n"]
+        .iter()
+        .filter_map(|d| text.rfind(d).map(|i| (i, d.len())))
+        .max();
+    let (body, sig) = match cut {
+        Some((i, n)) => (&text[..i], Some(&text[i + n..])),
+        None => (text, None),
+    };
+    let mut html = String::from(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head>\
+         <body style=\"font-family:-apple-system,'Segoe UI','Microsoft YaHei',sans-serif;font-size:14px;line-height:1.5\">",
+    );
+    for para in body.split("\n\n").filter(|p| !p.trim().is_empty()) {
+        let lines: Vec<&str> = para.lines().collect();
+        if lines.iter().all(|l| l.starts_with('>')) {
+            let inner: Vec<String> = lines
+                .iter()
+                .map(|l| escape_html(l.trim_start_matches('>').trim_start()))
+                .collect();
+            html.push_str(&format!(
+                "<blockquote style=\"margin:0 0 0 .8em;padding-left:.8em;border-left:3px solid #ccc;color:#555\">{}</blockquote>",
+                inner.join("<br>")
+            ));
+        } else {
+            let inner: Vec<String> = lines.iter().map(|l| escape_html(l)).collect();
+            html.push_str(&format!("<p>{}</p>", inner.join("<br>")));
+        }
+    }
+    if let Some(sig) = sig {
+        let inner: Vec<String> = sig.lines().map(escape_html).collect();
+        html.push_str(&format!(
+            "<p style=\"color:#666;border-top:1px solid #ddd;padding-top:.5em\">{}</p>",
+            inner.join("<br>")
+        ));
+    }
+    html.push_str("</body></html>");
+    html
+}
+
+/// The body of `o`: plain text alone, or text and HTML as alternatives, with its files.
+fn body_of(
+    b: lettre::message::MessageBuilder,
+    o: &Outgoing,
+) -> Result<Message, OutboundError> {
+    use lettre::message::{header::ContentType, Attachment, MultiPart, SinglePart};
+    let built = if !o.html && o.files.is_empty() {
+        b.header(ContentType::TEXT_PLAIN).body(o.body.clone())
+    } else {
+        let text = if o.html {
+            MultiPart::alternative_plain_html(o.body.clone(), text_to_html(&o.body))
+        } else {
+            MultiPart::mixed().singlepart(SinglePart::plain(o.body.clone()))
+        };
+        if o.files.is_empty() {
+            b.multipart(text)
+        } else {
+            let mut all = MultiPart::mixed().multipart(text);
+            for f in &o.files {
+                let ct = ContentType::parse(&f.content_type)
+                    .unwrap_or_else(|_| ContentType::parse("application/octet-stream").expect("a valid type"));
+                all = all.singlepart(Attachment::new(f.filename.clone()).body(f.bytes.clone(), ct));
+            }
+            b.multipart(all)
+        }
+    };
+    built.map_err(|e| OutboundError::Build(e.to_string()))
 }
 
 #[derive(Debug, Clone)]
@@ -138,10 +239,7 @@ pub fn compose(settings: &Settings, o: &Outgoing) -> Result<Composed, OutboundEr
         headers.push(RawHeader("Auto-Submitted", "auto-generated".into()));
         headers.push(RawHeader("X-Auto-Response-Suppress", "All".into()));
     }
-    let mut msg = b
-        .header(lettre::message::header::ContentType::TEXT_PLAIN)
-        .body(o.body.clone())
-        .map_err(|e| OutboundError::Build(e.to_string()))?;
+    let mut msg = body_of(b, o)?;
     for h in headers {
         msg.headers_mut()
             .insert_raw(HeaderValue::new(HeaderName::new_from_ascii_str(h.0), h.1));
@@ -295,6 +393,8 @@ mod tests {
             in_reply_to: Some("m1@bank.example".into()),
             references: vec!["m0@bank.example".into(), "m1@bank.example".into()],
             automatic: false,
+            html: false,
+            files: Vec::new(),
         };
         let c = compose(&s, &o).expect("compose");
         assert!(c.message_id.ends_with("@cmgos.example"));

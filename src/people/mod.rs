@@ -8,6 +8,7 @@
 
 pub mod domains;
 pub mod senders;
+pub mod signature;
 
 use crate::db::schema::{people, person_keys};
 use crate::db::DbConn;

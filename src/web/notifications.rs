@@ -24,6 +24,7 @@ struct ListPage {
 struct SettingsPage {
     page: Page,
     p: Prefs,
+    signature: String,
 }
 
 /// `GET /notifications`: the newest first, unread marked.
@@ -105,12 +106,63 @@ pub async fn settings_page(
 ) -> Result<HttpResponse, AppError> {
     user.require(STAFF)?;
     let uid = user.0.id;
-    let p = run(&st, move |c, _| {
-        notify::prefs(c, uid).map_err(AppError::from)
+    let (p, signature) = run(&st, move |c, _| -> Result<_, AppError> {
+        Ok((
+            notify::prefs(c, uid)?,
+            crate::people::signature::of(c, uid)?.unwrap_or_default(),
+        ))
     })
     .await?;
     let page = Page::new(&req, &st, Some(user.0));
-    html(&SettingsPage { page, p })
+    html(&SettingsPage { page, p, signature })
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct SignatureFields {
+    #[serde(default)]
+    signature: String,
+}
+
+async fn save_signature(st: &State, uid: i64, text: String) -> Result<Option<String>, AppError> {
+    run(st, move |c, _| -> Result<_, AppError> {
+        Ok(crate::people::signature::save(c, uid, &text, crate::now())?)
+    })
+    .await
+}
+
+/// `POST /me/signature`: the signature under the mail one sends (blank: the default,
+/// one's name and the organisation).
+pub async fn signature_page(
+    req: HttpRequest,
+    st: State,
+    user: CurrentUser,
+    form: web::Form<PageForm<SignatureFields>>,
+) -> Result<HttpResponse, AppError> {
+    user.require(STAFF)?;
+    super::check_csrf(&req, &st, &form.csrf_token)?;
+    save_signature(&st, user.0.id, form.into_inner().fields.signature).await?;
+    Ok(see_other("/notifications/settings?done=saved#signature"))
+}
+
+/// `GET /api/me/signature`: `{"signature": text or null}`.
+pub async fn signature_json(st: State, user: ApiUser) -> Result<HttpResponse, AppError> {
+    let uid = user.require(STAFF)?.id;
+    let s = run(&st, move |c, _| -> Result<_, AppError> {
+        Ok(crate::people::signature::of(c, uid)?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "signature": s })))
+}
+
+/// `POST /api/me/signature` `{"signature"}` → what was kept (null: the default).
+pub async fn save_signature_json(
+    st: State,
+    user: ApiUser,
+    j: web::Json<SignatureFields>,
+) -> Result<HttpResponse, AppError> {
+    let uid = user.require(STAFF)?.id;
+    let s = save_signature(&st, uid, j.into_inner().signature).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "signature": s })))
 }
 
 /// The settings as a form or JSON sends them.

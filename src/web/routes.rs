@@ -102,6 +102,7 @@ route_table! { PAGES, register_pages, "",
     get "/notifications/unread" => notifications::unread_count, only(STAFF);
     get "/notifications/settings" => notifications::settings_page, only(STAFF);
     post "/notifications/settings" => notifications::save_settings, only(STAFF);
+    post "/me/signature" => notifications::signature_page, only(STAFF);
     get "/notifications/{id}/open" => notifications::open, only(STAFF);
     post "/cases/{number}/watch" => notifications::watch, only(STAFF);
     get "/reports" => reports::page, only(MANAGERS);
@@ -176,6 +177,8 @@ route_table! { API, register_api, "/api",
     post "/notifications/read" => notifications::read_json, only(STAFF);
     get "/me/notifications" => notifications::settings_json, only(STAFF);
     post "/me/notifications" => notifications::save_settings_json, only(STAFF);
+    get "/me/signature" => notifications::signature_json, only(STAFF);
+    post "/me/signature" => notifications::save_signature_json, only(STAFF);
     post "/cases/{number}/watchers" => notifications::watch_json, only(STAFF);
     get "/reports/summary" => reports::api_summary, only(MANAGERS);
     get "/reports/views" => reports::views_json, only(MANAGERS);

@@ -53,11 +53,32 @@ pub struct ReplyInput {
     body: String,
     #[serde(default)]
     to: Option<String>,
+    /// Files of the case to attach. JSON: the ids; the page's form ticks `att_ID`.
+    #[serde(default)]
+    attachment_ids: Vec<i64>,
 }
 
+/// Most a reply may carry in files (what mail servers commonly accept, less encoding).
+const REPLY_FILES_MAX: u64 = 20 * 1024 * 1024;
+
 async fn do_reply(st: &State, u: User, number: String, i: ReplyInput) -> Result<(), AppError> {
+    let store = st.store.clone();
     run(st, move |c, s| -> Result<(), AppError> {
-        workflow::reply(c, s, &u, &number, &i.body, opt(&i.to))?;
+        let files = crate::bundles::stored::files_for_mail(
+            c,
+            store.as_ref(),
+            &number,
+            &i.attachment_ids,
+            REPLY_FILES_MAX,
+        )?
+        .map_err(|total| {
+            AppError::BadRequest(
+                crate::i18n::Msg::new("reply.files_too_large")
+                    .with("size", total / (1024 * 1024))
+                    .with("max", REPLY_FILES_MAX / (1024 * 1024)),
+            )
+        })?;
+        workflow::reply(c, s, &u, &number, &i.body, opt(&i.to), files)?;
         crate::cases::presence::clear(c, &number, u.id)?;
         Ok(())
     })
@@ -110,7 +131,15 @@ pub async fn reply(
 ) -> Result<HttpResponse, AppError> {
     let u = page_actor(&req, &st, &user, SUPPORT, &form)?;
     let number = path.into_inner();
-    do_reply(&st, u, number.clone(), form.into_inner().fields).await?;
+    let form = form.into_inner();
+    let mut fields = form.fields;
+    fields.attachment_ids.extend(
+        form.rest
+            .keys()
+            .filter_map(|k| k.strip_prefix("att_"))
+            .filter_map(|v| v.parse::<i64>().ok()),
+    );
+    do_reply(&st, u, number.clone(), fields).await?;
     Ok(back(&number, "reply_queued", "outbox"))
 }
 

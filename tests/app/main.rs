@@ -17,6 +17,7 @@ mod ingest;
 mod mailboxes;
 mod notifications;
 mod people;
+mod replies;
 mod reports;
 mod safety;
 mod search;

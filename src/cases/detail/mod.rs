@@ -28,7 +28,7 @@ fn opt_rfc3339(t: &Option<NaiveDateTime>) -> Option<String> {
 #[diesel(table_name = crate::db::schema::attachments)]
 #[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
 pub struct AttachmentView {
-    #[serde(skip)]
+    /// What `attachment_ids` of an escalation or a reply name.
     pub id: i64,
     #[serde(skip)]
     pub message_row_id: i64,

@@ -72,7 +72,7 @@ pub fn close_case(
         let mut row = None;
         if i.send {
             let to = recipients(&case, i.to)?;
-            let sig = signature(actor, settings);
+            let sig = signature(c, actor, settings)?;
             let text = ClosureMail {
                 definition: &def,
                 resolution: &resolution,

@@ -189,6 +189,7 @@ fn notify_rnd(
             to: rnd,
             body: text,
             automatic: true,
+            files: Vec::new(),
         },
     )?;
     Ok(())

@@ -117,7 +117,16 @@ macro_rules! bilingual_mail {
 }
 use bilingual_mail;
 
-fn signature(actor: &User, settings: &Settings) -> String {
+/// What signs `actor`'s mail: their own signature (`people::signature`), else their
+/// name and the organisation of `--mail-from`.
+fn signature(conn: &mut DbConn, actor: &User, settings: &Settings) -> WResult<String> {
+    if let Some(own) = crate::people::signature::of(conn, actor.id)? {
+        return Ok(own);
+    }
+    Ok(default_signature(actor, settings))
+}
+
+fn default_signature(actor: &User, settings: &Settings) -> String {
     let org = settings
         .mail_from
         .split('<')
@@ -171,6 +180,8 @@ struct Mail<'a> {
     body: String,
     /// Marked `Auto-Submitted` (notifications, not a person writing).
     automatic: bool,
+    /// Files of the case sent with it: (attachment id, file).
+    files: Vec<(i64, outbound::OutFile)>,
 }
 
 impl<'a> Mail<'a> {
@@ -182,6 +193,7 @@ impl<'a> Mail<'a> {
             to,
             body,
             automatic: false,
+            files: Vec::new(),
         }
     }
 }
@@ -212,6 +224,10 @@ fn record_outgoing(
             in_reply_to: parent.clone(),
             references: refs.clone(),
             automatic: mail.automatic,
+            // A person's mail to the customer also as HTML; R&D's internal mail and
+            // automatic notices stay plain.
+            html: mail.direction == "support" && !mail.automatic,
+            files: mail.files.iter().map(|(_, f)| f.clone()).collect(),
         },
     )?;
     let now = crate::now();
@@ -235,6 +251,10 @@ fn record_outgoing(
         source: &source,
     }
     .insert(conn)?;
+    // The files sent show on the message in the thread (the same stored bytes).
+    for (id, _) in &mail.files {
+        crate::bundles::link_copy(conn, *id, case.id, row_id)?;
+    }
     crate::mail::outbox::enqueue(conn, case.id, Some(row_id), mail.kind, &composed, now)?;
     Ok(row_id)
 }

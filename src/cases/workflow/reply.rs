@@ -16,7 +16,8 @@ struct ReplyMail<'a> {
     signature: &'a str,
 }
 
-/// Sends `body` to `to` (or the case's contact); the case then waits on the customer.
+/// Sends `body` to `to` (or the case's contact), with `files` of the case attached;
+/// the case then waits on the customer.
 /// Returns the message row id.
 #[tracing::instrument(skip_all, fields(case = %number, actor = %actor.name))]
 pub fn reply(
@@ -26,6 +27,7 @@ pub fn reply(
     number: &str,
     body: &str,
     to: Option<&str>,
+    files: Vec<(i64, crate::mail::outbound::OutFile)>,
 ) -> WResult<i64> {
     let body = nonempty(body, "workflow.empty_body")?;
     crate::db::write_tx(conn, |c| {
@@ -33,23 +35,24 @@ pub fn reply(
         let to = recipients(&case, to)?;
         let text = ReplyMail {
             body: &body,
-            signature: &signature(actor, settings),
+            signature: &signature(c, actor, settings)?,
         }
         .render()?;
-        let id = record_outgoing(
-            c,
-            &case,
-            actor,
-            settings,
-            Mail::to_customer("reply", to.clone(), text),
-        )?;
+        let names: Vec<String> = files.iter().map(|(_, f)| f.filename.clone()).collect();
+        let mut mail = Mail::to_customer("reply", to.clone(), text);
+        mail.files = files.clone();
+        let id = record_outgoing(c, &case, actor, settings, mail)?;
         after_customer_mail(c, &case, &to)?;
         audit(
             c,
             Some(case.id),
             &actor.name,
             "reply.sent",
-            &format!("to {}", to.join(", ")),
+            &if names.is_empty() {
+                format!("to {}", to.join(", "))
+            } else {
+                format!("to {} with {}", to.join(", "), names.join(", "))
+            },
         )?;
         Ok(id)
     })

@@ -66,7 +66,7 @@ pub fn set_scope(
         let mut row = None;
         if s.send {
             let to = recipients(&case, s.to)?;
-            let sig = signature(actor, settings);
+            let sig = signature(c, actor, settings)?;
             let text = ScopeMail {
                 definition: &def,
                 scope: &scope,
