@@ -9,8 +9,7 @@ pub mod thumbnail;
 mod upload;
 
 pub use attachment::{
-    link_copy,
-    examine, record, record_examined, store_attachment, store_examined, Examined, File,
+    examine, link_copy, record, record_examined, store_attachment, store_examined, Examined, File,
     NewAttachment,
 };
 pub use upload::{upload, UploadError, UploadedFile};

@@ -98,7 +98,12 @@ pub fn since(conn: &mut DbConn, since: NaiveDateTime) -> QueryResult<Vec<Seen>> 
         .filter(presence::seen_at.gt(since))
         .order(presence::seen_at.asc())
         .limit(200)
-        .select((cases::number, presence::user_id, users::name, presence::seen_at))
+        .select((
+            cases::number,
+            presence::user_id,
+            users::name,
+            presence::seen_at,
+        ))
         .load::<(String, i64, String, NaiveDateTime)>(conn)?
         .into_iter()
         .map(|(case, user_id, name, at)| Seen {

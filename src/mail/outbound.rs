@@ -106,10 +106,7 @@ pub fn text_to_html(text: &str) -> String {
 }
 
 /// The body of `o`: plain text alone, or text and HTML as alternatives, with its files.
-fn body_of(
-    b: lettre::message::MessageBuilder,
-    o: &Outgoing,
-) -> Result<Message, OutboundError> {
+fn body_of(b: lettre::message::MessageBuilder, o: &Outgoing) -> Result<Message, OutboundError> {
     use lettre::message::{header::ContentType, Attachment, MultiPart, SinglePart};
     let built = if !o.html && o.files.is_empty() {
         b.header(ContentType::TEXT_PLAIN).body(o.body.clone())
@@ -125,7 +122,8 @@ fn body_of(
             let mut all = MultiPart::mixed().multipart(text);
             for f in &o.files {
                 let ct = ContentType::parse(&f.content_type)
-                    .unwrap_or_else(|_| ContentType::parse("application/octet-stream").expect("a valid type"));
+                    .or_else(|_| ContentType::parse("application/octet-stream"))
+                    .map_err(|e| OutboundError::Build(e.to_string()))?;
                 all = all.singlepart(Attachment::new(f.filename.clone()).body(f.bytes.clone(), ct));
             }
             b.multipart(all)

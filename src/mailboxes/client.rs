@@ -467,7 +467,17 @@ pub fn fetch_and_idle(
     let mut n = if mb.exists == 0 {
         0
     } else {
-        fetch_batch(ctx, row, lost, sink, &mut s, &mut conn, &peer, move_to.as_deref(), &mut state)?
+        fetch_batch(
+            ctx,
+            row,
+            lost,
+            sink,
+            &mut s,
+            &mut conn,
+            &peer,
+            move_to.as_deref(),
+            &mut state,
+        )?
     };
     let can_idle = s.capabilities().map(|c| c.has_str("IDLE")).unwrap_or(false);
     let Some(total) = idle.filter(|_| can_idle) else {
@@ -490,7 +500,17 @@ pub fn fetch_and_idle(
             if lost.load(Ordering::SeqCst) || !still_current(&mut conn, row)? {
                 break; // paused or edited meanwhile: its mail waits for the new settings
             }
-            n += fetch_batch(ctx, row, lost, sink, &mut s, &mut conn, &peer, move_to.as_deref(), &mut state)?;
+            n += fetch_batch(
+                ctx,
+                row,
+                lost,
+                sink,
+                &mut s,
+                &mut conn,
+                &peer,
+                move_to.as_deref(),
+                &mut state,
+            )?;
         }
     }
     let _ = s.logout();

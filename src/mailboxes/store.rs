@@ -246,7 +246,12 @@ pub fn set_enabled(conn: &mut DbConn, name: &str, enabled: bool) -> Result<(), M
 /// When the account or folder changes, its position is forgotten so that the new
 /// folder is read from its start (messages already here are not filed twice).
 /// Backoff is forgotten and it is polled at once.
-pub fn update(conn: &mut DbConn, keys: &Keys, id: i64, m: &NewMailbox) -> Result<MailboxRow, MailboxError> {
+pub fn update(
+    conn: &mut DbConn,
+    keys: &Keys,
+    id: i64,
+    m: &NewMailbox,
+) -> Result<MailboxRow, MailboxError> {
     let old = mailboxes::table
         .find(id)
         .select(MailboxRow::as_select())

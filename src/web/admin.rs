@@ -2,9 +2,9 @@
 
 use super::auth::html;
 use super::AppError;
-use super::{ApiUser, CurrentUser};
 use super::HasRole;
 use super::{check_csrf, run, see_other, Page, State};
+use super::{ApiUser, CurrentUser};
 use crate::auth::users::{self, split_aliases, User};
 use crate::auth::Role;
 use crate::db::schema::{quarantine, raw_messages};
@@ -112,7 +112,10 @@ fn user_json(u: &User) -> serde_json::Value {
 /// `GET /api/users`.
 pub async fn users_json(st: State, user: ApiUser) -> Result<HttpResponse, AppError> {
     user.require(ADMIN)?;
-    let list = run(&st, |c, _| -> Result<Vec<User>, AppError> { Ok(users::list(c)?) }).await?;
+    let list = run(&st, |c, _| -> Result<Vec<User>, AppError> {
+        Ok(users::list(c)?)
+    })
+    .await?;
     let list: Vec<_> = list.iter().map(user_json).collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({ "users": list })))
 }
@@ -254,7 +257,12 @@ pub async fn reset_password_json(
     Ok(HttpResponse::Ok().json(serde_json::json!({ "ok": true })))
 }
 
-async fn do_reset_password(st: &State, by: &User, id: i64, f: PasswordForm) -> Result<(), AppError> {
+async fn do_reset_password(
+    st: &State,
+    by: &User,
+    id: i64,
+    f: PasswordForm,
+) -> Result<(), AppError> {
     let actor = by.email.clone();
     run(st, move |c, _| -> Result<(), AppError> {
         users::set_password(c, id, &f.password).map_err(AppError::from)?;
@@ -679,7 +687,9 @@ async fn do_create_token(st: &State, by: &User, f: NewToken) -> Result<(i64, Str
         s @ ("full" | "inbound" | "inbound-internal") => crate::auth::tokens::Scope::parse(s),
         _ => return Err(AppError::bad_request("admin.tokens.error.scope")),
     };
-    if f.expires_days.is_some_and(|d| !(1..=crate::auth::tokens::MAX_EXPIRY_DAYS).contains(&d)) {
+    if f.expires_days
+        .is_some_and(|d| !(1..=crate::auth::tokens::MAX_EXPIRY_DAYS).contains(&d))
+    {
         return Err(AppError::bad_request("admin.tokens.error.days"));
     }
     run(st, move |c, _| -> Result<(i64, String), AppError> {

@@ -83,7 +83,8 @@ pub async fn upload_json(
     let count = files.len();
     let number = path.into_inner();
     store_files(&st, u, &number, files).await?;
-    Ok(HttpResponse::Created().json(serde_json::json!({ "ok": true, "number": number, "files": count })))
+    Ok(HttpResponse::Created()
+        .json(serde_json::json!({ "ok": true, "number": number, "files": count })))
 }
 
 #[derive(Template)]

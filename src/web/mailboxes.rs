@@ -3,10 +3,10 @@
 //! Passwords are write-only: never rendered back.
 
 use super::auth::html;
-use super::{ApiUser, CurrentUser};
 use super::HasRole;
 use super::{check_csrf, see_other, Page, State};
 use super::{run, AppError};
+use super::{ApiUser, CurrentUser};
 use crate::mailboxes::{self, client, MailboxRow, NewMailbox, TlsMode};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -120,8 +120,16 @@ impl MailboxFields {
     fn to_new(&self) -> Result<NewMailbox, AppError> {
         let tls = TlsMode::parse(&self.tls).unwrap_or(TlsMode::Imaps);
         let port = match self.port {
-            None => if tls == TlsMode::Imaps { 993 } else { 143 },
-            Some(p) => u16::try_from(p).map_err(|_| AppError::bad_request("mailboxes.error.numbers"))?,
+            None => {
+                if tls == TlsMode::Imaps {
+                    993
+                } else {
+                    143
+                }
+            }
+            Some(p) => {
+                u16::try_from(p).map_err(|_| AppError::bad_request("mailboxes.error.numbers"))?
+            }
         };
         Ok(NewMailbox {
             name: self.name.trim().to_string(),
@@ -200,7 +208,11 @@ async fn do_set_enabled(
     run(st, move |c, _| -> Result<(), AppError> {
         let row = mailboxes::find_id(c, id)?;
         mailboxes::set_enabled(c, &row.name, enabled)?;
-        let what = if enabled { "mailbox.resumed" } else { "mailbox.paused" };
+        let what = if enabled {
+            "mailbox.resumed"
+        } else {
+            "mailbox.paused"
+        };
         crate::cases::audit(c, None, &actor, what, &row.name)?;
         Ok(())
     })
@@ -291,7 +303,10 @@ pub async fn edit_form(
 ) -> Result<HttpResponse, AppError> {
     user.require(ADMIN)?;
     let id = path.into_inner();
-    let row = run(&st, move |c, _| Ok::<_, AppError>(mailboxes::find_id(c, id)?)).await?;
+    let row = run(&st, move |c, _| {
+        Ok::<_, AppError>(mailboxes::find_id(c, id)?)
+    })
+    .await?;
     html(&edit_page(Page::new(&req, &st, Some(user.0)), row, None))
 }
 
@@ -309,7 +324,10 @@ pub async fn edit(
     match do_edit(&st, &user.0, id, form.into_inner()).await {
         Ok(()) => Ok(see_other("/admin/mailboxes?done=mailbox_saved")),
         Err(AppError::BadRequest(msg)) => {
-            let row = run(&st, move |c, _| Ok::<_, AppError>(mailboxes::find_id(c, id)?)).await?;
+            let row = run(&st, move |c, _| {
+                Ok::<_, AppError>(mailboxes::find_id(c, id)?)
+            })
+            .await?;
             let page = Page::new(&req, &st, Some(user.0));
             let error = Some(msg.render(page.lang));
             let mut resp = html(&edit_page(page, row, error))?;
@@ -462,19 +480,31 @@ pub async fn test_json(
     }))
 }
 
-pub async fn pause_json(st: State, user: ApiUser, path: web::Path<i64>) -> Result<HttpResponse, AppError> {
+pub async fn pause_json(
+    st: State,
+    user: ApiUser,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
     let by = user.require(ADMIN)?.clone();
     do_set_enabled(&st, &by, path.into_inner(), false).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "ok": true, "enabled": false })))
 }
 
-pub async fn resume_json(st: State, user: ApiUser, path: web::Path<i64>) -> Result<HttpResponse, AppError> {
+pub async fn resume_json(
+    st: State,
+    user: ApiUser,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
     let by = user.require(ADMIN)?.clone();
     do_set_enabled(&st, &by, path.into_inner(), true).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "ok": true, "enabled": true })))
 }
 
-pub async fn remove_json(st: State, user: ApiUser, path: web::Path<i64>) -> Result<HttpResponse, AppError> {
+pub async fn remove_json(
+    st: State,
+    user: ApiUser,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
     let by = user.require(ADMIN)?.clone();
     do_remove(&st, &by, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "ok": true })))

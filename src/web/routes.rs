@@ -258,7 +258,10 @@ mod tests {
     const RENAMED: &[(&str, &str)] = &[
         ("/cases/{number}/reply", "/api/cases/{number}/replies"),
         ("/escalations/{id}/answer", "/api/escalations/{id}/answers"),
-        ("/escalations/{id}/followup", "/api/escalations/{id}/followups"),
+        (
+            "/escalations/{id}/followup",
+            "/api/escalations/{id}/followups",
+        ),
         ("/cases/{number}/merges/{id}/undo", "/api/merges/{id}/undo"),
         ("/cases/{number}/watch", "/api/cases/{number}/watchers"),
         ("/notifications/settings", "/api/me/notifications"),

@@ -90,8 +90,7 @@ async fn do_reply(st: &State, u: User, number: String, i: ReplyInput) -> Result<
 async fn do_replying(st: &State, u: &User, number: String) -> Result<(), AppError> {
     let uid = u.id;
     run(st, move |c, _| -> Result<(), AppError> {
-        crate::cases::presence::touch(c, &number, uid, crate::now())?
-            .ok_or(AppError::NotFound)?;
+        crate::cases::presence::touch(c, &number, uid, crate::now())?.ok_or(AppError::NotFound)?;
         Ok(())
     })
     .await
@@ -677,7 +676,10 @@ pub async fn retry_outbox_json(
     let u = user.require(SUPPORT)?.clone();
     let number = path.into_inner();
     let n = number.clone();
-    run(&st, move |c, _| crate::cases::outbox::retry_failed(c, &u, &n)).await?;
+    run(&st, move |c, _| {
+        crate::cases::outbox::retry_failed(c, &u, &n)
+    })
+    .await?;
     Ok(ok(serde_json::json!({ "number": number })))
 }
 

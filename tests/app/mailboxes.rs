@@ -1153,17 +1153,35 @@ fn with_idle_new_mail_is_a_case_within_five_seconds_and_a_pause_holds_it() {
     let pwf = password_file(&app, IMAP_PASSWORD);
     app.cli_ok(
         &[
-            "mailbox", "add", "--name", "support", "--url", &dv.url(), "--password-file", &pwf,
-            "--move-to", "Processed", "--poll-seconds", "3600",
+            "mailbox",
+            "add",
+            "--name",
+            "support",
+            "--url",
+            &dv.url(),
+            "--password-file",
+            &pwf,
+            "--move-to",
+            "Processed",
+            "--poll-seconds",
+            "3600",
         ],
         None,
     );
     app.spawn();
-    let total = |app: &TestApp| app.api_get("/api/cases", &token)["total"].as_i64().unwrap_or(-1);
+    let total = |app: &TestApp| {
+        app.api_get("/api/cases", &token)["total"]
+            .as_i64()
+            .unwrap_or(-1)
+    };
     // The first poll finds nothing, then waits in IDLE.
     let deadline = Instant::now() + Duration::from_secs(20);
     while app.api_get("/api/mailboxes", &token)["mailboxes"][0]["last_ok_at"].is_null() {
-        assert!(Instant::now() < deadline, "no first poll: {}", app.server_log());
+        assert!(
+            Instant::now() < deadline,
+            "no first poll: {}",
+            app.server_log()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_millis(1500));
@@ -1178,7 +1196,10 @@ fn with_idle_new_mail_is_a_case_within_five_seconds_and_a_pause_holds_it() {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        eprintln!("IDLE: message {round} appended to INBOX was a case after {:?}", started.elapsed());
+        eprintln!(
+            "IDLE: message {round} appended to INBOX was a case after {:?}",
+            started.elapsed()
+        );
     }
     assert_eq!(dv.count("Processed"), 2);
 
@@ -1192,7 +1213,11 @@ fn with_idle_new_mail_is_a_case_within_five_seconds_and_a_pause_holds_it() {
     app.cli_ok(&["mailbox", "resume", "--name", "support"], None);
     let started = Instant::now();
     while total(&app) < 3 {
-        assert!(started.elapsed() < Duration::from_secs(10), "not fetched after resume: {}", app.server_log());
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "not fetched after resume: {}",
+            app.server_log()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(dv.count("INBOX"), 0);

@@ -3,8 +3,8 @@
 
 mod helpers;
 
-mod attacker;
 mod api_twins;
+mod attacker;
 mod auth;
 mod browser;
 mod bundles;

@@ -549,16 +549,40 @@ fn a_digest_comes_once_its_period_has_passed_with_everything_in_it() {
         ),
     );
     let mails = sink.wait_for(2, 20);
-    assert!(started.elapsed() < Duration::from_secs(50), "the team's mail came at once");
-    assert_eq!(mails.len(), 2, "no digest before its minute: {:?}", read(&mails).iter().map(|m| &m.0).collect::<Vec<_>>());
+    assert!(
+        started.elapsed() < Duration::from_secs(50),
+        "the team's mail came at once"
+    );
+    assert_eq!(
+        mails.len(),
+        2,
+        "no digest before its minute: {:?}",
+        read(&mails).iter().map(|m| &m.0).collect::<Vec<_>>()
+    );
     let all = sink.wait_for(3, 120);
     let got = read(&all);
-    let digests: Vec<_> = got.iter().filter(|m| m.0.starts_with("wangbb@cmgos.example")).collect();
-    assert_eq!(digests.len(), 1, "{:?}", got.iter().map(|m| &m.0).collect::<Vec<_>>());
-    assert!(started.elapsed() >= Duration::from_secs(55), "not before the minute: {:?}", started.elapsed());
+    let digests: Vec<_> = got
+        .iter()
+        .filter(|m| m.0.starts_with("wangbb@cmgos.example"))
+        .collect();
+    assert_eq!(
+        digests.len(),
+        1,
+        "{:?}",
+        got.iter().map(|m| &m.0).collect::<Vec<_>>()
+    );
+    assert!(
+        started.elapsed() >= Duration::from_secs(55),
+        "not before the minute: {:?}",
+        started.elapsed()
+    );
     let d = digests[0];
     assert!(d.0.contains("(2)"), "two in one digest: {}", d.0);
-    assert!(d.1.contains("日志在附件里") && d.1.contains("还有截图"), "{}", d.1);
+    assert!(
+        d.1.contains("日志在附件里") && d.1.contains("还有截图"),
+        "{}",
+        d.1
+    );
     assert!(d.2.contains("Auto-Submitted: auto-generated"), "{}", d.2);
     // Nothing more comes.
     let _ = exactly(&sink, 3);

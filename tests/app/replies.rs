@@ -36,7 +36,12 @@ fn a_reply_has_text_and_html_the_engineers_signature_and_the_files_chosen() {
     let admin = app.seed_staff();
     let app = app.start();
     let wang = app.token("wangbb@cmgos.example");
-    let (s, v) = app.api("POST", "/api/mail/inbound", Some(&admin), Some(&customer_mail_with_log()));
+    let (s, v) = app.api(
+        "POST",
+        "/api/mail/inbound",
+        Some(&admin),
+        Some(&customer_mail_with_log()),
+    );
     assert_eq!(s, 200, "{v}");
     let number = v["case_number"].as_str().expect("case").to_string();
     let case = app.api_get(&format!("/api/cases/{number}"), &admin);
@@ -53,7 +58,11 @@ fn a_reply_has_text_and_html_the_engineers_signature_and_the_files_chosen() {
         "POST",
         "/api/me/signature",
         Some(&wang),
-        Some(json!({"signature": "王斌斌  \r\n技术支持部 · 400-000-0000"}).to_string().as_bytes()),
+        Some(
+            json!({"signature": "王斌斌  \r\n技术支持部 · 400-000-0000"})
+                .to_string()
+                .as_bytes(),
+        ),
     );
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["signature"], "王斌斌\n技术支持部 · 400-000-0000", "{v}");
@@ -63,7 +72,11 @@ fn a_reply_has_text_and_html_the_engineers_signature_and_the_files_chosen() {
         "POST",
         &format!("/api/cases/{number}/replies"),
         Some(&wang),
-        Some(json!({"body_text": "x", "attachment_ids": [log_id + 1000]}).to_string().as_bytes()),
+        Some(
+            json!({"body_text": "x", "attachment_ids": [log_id + 1000]})
+                .to_string()
+                .as_bytes(),
+        ),
     );
     assert_eq!(s, 404);
 
@@ -89,17 +102,33 @@ fn a_reply_has_text_and_html_the_engineers_signature_and_the_files_chosen() {
         "{raw}"
     );
     let text = msg.body_text(0).expect("text part");
-    assert!(text.contains("<b>请</b>查看附件") && text.contains("技术支持部 · 400-000-0000"), "{text}");
+    assert!(
+        text.contains("<b>请</b>查看附件") && text.contains("技术支持部 · 400-000-0000"),
+        "{text}"
+    );
     let html = msg.body_html(0).expect("an HTML part");
-    assert!(html.contains("&lt;b&gt;请&lt;/b&gt;查看附件"), "the text is escaped, not markup: {html}");
+    assert!(
+        html.contains("&lt;b&gt;请&lt;/b&gt;查看附件"),
+        "the text is escaped, not markup: {html}"
+    );
     assert!(!html.contains("<b>请"), "{html}");
-    assert!(html.contains("<blockquote") && html.contains("Activation fails, log attached."), "quoted lines as a quote: {html}");
-    assert!(html.contains("王斌斌<br>技术支持部"), "the signature: {html}");
+    assert!(
+        html.contains("<blockquote") && html.contains("Activation fails, log attached."),
+        "quoted lines as a quote: {html}"
+    );
+    assert!(
+        html.contains("王斌斌<br>技术支持部"),
+        "the signature: {html}"
+    );
     let atts: Vec<_> = msg.attachments().collect();
     assert_eq!(atts.len(), 1, "{raw}");
     assert_eq!(atts[0].attachment_name(), Some("activation.log"));
     // (The line end before a MIME boundary belongs to the boundary.)
-    assert_eq!(atts[0].contents(), LOG.trim_end().as_bytes(), "the same bytes");
+    assert_eq!(
+        atts[0].contents(),
+        LOG.trim_end().as_bytes(),
+        "the same bytes"
+    );
 
     // The thread shows the file on the reply.
     let case = app.api_get(&format!("/api/cases/{number}"), &admin);
@@ -110,10 +139,18 @@ fn a_reply_has_text_and_html_the_engineers_signature_and_the_files_chosen() {
         .find(|m| m["direction"] == "support")
         .cloned()
         .unwrap_or_else(|| panic!("the reply: {case}"));
-    assert!(reply["attachments"].to_string().contains("activation.log"), "{reply}");
+    assert!(
+        reply["attachments"].to_string().contains("activation.log"),
+        "{reply}"
+    );
 
     // Without a signature of one's own, the name and the organisation sign.
-    let (s, v) = app.api("POST", "/api/me/signature", Some(&wang), Some(br#"{"signature": "  "}"#));
+    let (s, v) = app.api(
+        "POST",
+        "/api/me/signature",
+        Some(&wang),
+        Some(br#"{"signature": "  "}"#),
+    );
     assert_eq!(s, 200, "{v}");
     assert!(v["signature"].is_null(), "{v}");
     let (s, _) = app.api(
@@ -128,6 +165,9 @@ fn a_reply_has_text_and_html_the_engineers_signature_and_the_files_chosen() {
         .parse(mails[1].as_bytes())
         .expect("parses");
     let text = second.body_text(0).expect("text");
-    assert!(text.contains("Wang Binbin") && text.contains("CMGOS Support"), "{text}");
+    assert!(
+        text.contains("Wang Binbin") && text.contains("CMGOS Support"),
+        "{text}"
+    );
     assert_eq!(second.attachments().count(), 0);
 }
