@@ -8,6 +8,67 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// XOAUTH2 instead of a password (Microsoft 365, Gmail): the provider's token
+/// endpoint, the client, and files holding the secret and the refresh token (read
+/// once, stored encrypted like passwords).
+#[derive(clap::Args, Debug, Default)]
+pub struct OAuthArgs {
+    /// `password` (default) or `xoauth2`.
+    #[arg(long)]
+    auth: Option<String>,
+    /// e.g. https://login.microsoftonline.com/TENANT/oauth2/v2.0/token
+    #[arg(long)]
+    token_url: Option<String>,
+    #[arg(long)]
+    client_id: Option<String>,
+    #[arg(long)]
+    client_secret_file: Option<PathBuf>,
+    #[arg(long)]
+    refresh_token_file: Option<PathBuf>,
+}
+
+fn read_secret(p: &Option<PathBuf>) -> Result<Option<String>, String> {
+    match p {
+        None => Ok(None),
+        Some(p) => std::fs::read_to_string(p)
+            .map(|s| Some(s.trim().to_string()))
+            .map_err(|e| format!("{}: {e}", p.display())),
+    }
+}
+
+impl OAuthArgs {
+    /// The XOAUTH2 settings given, on top of `old` (an edit keeps what is not given).
+    fn input(
+        &self,
+        old: Option<&crate::mailboxes::MailboxRow>,
+    ) -> Result<Option<crate::mailboxes::store::OAuthInput>, String> {
+        let was = old.is_some_and(|r| r.is_oauth());
+        let wanted = match self.auth.as_deref() {
+            Some("xoauth2") => true,
+            Some("password") => false,
+            Some(other) => return Err(format!("--auth {other}: use password or xoauth2")),
+            None => was,
+        };
+        if !wanted {
+            return Ok(None);
+        }
+        Ok(Some(crate::mailboxes::store::OAuthInput {
+            token_url: self
+                .token_url
+                .clone()
+                .or_else(|| old.and_then(|r| r.oauth_token_url.clone()))
+                .unwrap_or_default(),
+            client_id: self
+                .client_id
+                .clone()
+                .or_else(|| old.and_then(|r| r.oauth_client_id.clone()))
+                .unwrap_or_default(),
+            client_secret: read_secret(&self.client_secret_file)?,
+            refresh_token: read_secret(&self.refresh_token_file)?,
+        }))
+    }
+}
+
 #[derive(Subcommand, Debug)]
 pub enum MailboxCmd {
     /// Add a mailbox: `--url imap://USER@HOST:PORT/FOLDER` or `imaps://…`
@@ -18,8 +79,11 @@ pub enum MailboxCmd {
         #[arg(long)]
         url: String,
         /// File holding the password (read at each poll; never stored in the database).
+        /// Not with --auth xoauth2.
         #[arg(long)]
-        password_file: PathBuf,
+        password_file: Option<PathBuf>,
+        #[command(flatten)]
+        oauth: OAuthArgs,
         /// Move processed mail to this folder (default: flag it \Seen and leave it).
         #[arg(long)]
         move_to: Option<String>,
@@ -55,6 +119,8 @@ pub enum MailboxCmd {
         poll_seconds: Option<i64>,
         #[arg(long)]
         no_test: bool,
+        #[command(flatten)]
+        oauth: OAuthArgs,
     },
     /// List mailboxes and their health.
     List,
@@ -90,16 +156,27 @@ pub(super) fn mailbox(state: &AppState, action: &MailboxCmd) -> ExitCode {
             poll_seconds,
             internal,
             no_test,
+            oauth,
         } => {
             let (host, port, tls, username, folder) = match mailboxes::parse_url(url) {
                 Ok(p) => p,
                 Err(e) => return fail(e),
             };
-            let abs =
-                std::fs::canonicalize(password_file).unwrap_or_else(|_| password_file.clone());
-            if let Err(e) = std::fs::read_to_string(&abs) {
-                return fail(format!("password file {}: {e}", abs.display()));
-            }
+            let oauth = match oauth.input(None) {
+                Ok(o) => o,
+                Err(e) => return fail(e),
+            };
+            let password_file = match (password_file, &oauth) {
+                (Some(f), None) => {
+                    let abs = std::fs::canonicalize(f).unwrap_or_else(|_| f.clone());
+                    if let Err(e) = std::fs::read_to_string(&abs) {
+                        return fail(format!("password file {}: {e}", abs.display()));
+                    }
+                    Some(abs.display().to_string())
+                }
+                (None, None) => return fail("--password-file is required (or --auth xoauth2)"),
+                (_, Some(_)) => None,
+            };
             let m = mailboxes::NewMailbox {
                 name: name.clone(),
                 host,
@@ -107,11 +184,12 @@ pub(super) fn mailbox(state: &AppState, action: &MailboxCmd) -> ExitCode {
                 tls,
                 username,
                 password: None,
-                password_file: Some(abs.display().to_string()),
+                password_file,
                 folder,
                 move_to: move_to.clone(),
                 poll_seconds: *poll_seconds,
                 internal: *internal,
+                oauth,
             };
             if let Err(e) = mailboxes::add(&mut c, &state.keys, &m) {
                 return fail(e);
@@ -120,7 +198,12 @@ pub(super) fn mailbox(state: &AppState, action: &MailboxCmd) -> ExitCode {
                 // Saved, tested, and taken back when the test fails: nothing is held
                 // locked while the server is asked.
                 let tested = mailboxes::find(&mut c, name).and_then(|row| {
-                    mailboxes::client::test(&row, &state.keys, state.settings.imap_timeout())
+                    mailboxes::client::test(
+                        Some(&mut c),
+                        &row,
+                        &state.keys,
+                        state.settings.imap_timeout(),
+                    )
                 });
                 match tested {
                     Ok(n) => eprintln!("mailbox {name}: connection, login and folders ok ({n} message(s) in the folder)"),
@@ -145,9 +228,14 @@ pub(super) fn mailbox(state: &AppState, action: &MailboxCmd) -> ExitCode {
             move_to,
             poll_seconds,
             no_test,
+            oauth,
         } => {
             let row = match mailboxes::find(&mut c, name) {
                 Ok(r) => r,
+                Err(e) => return fail(e),
+            };
+            let oauth = match oauth.input(Some(&row)) {
+                Ok(o) => o,
                 Err(e) => return fail(e),
             };
             let mut m = mailboxes::NewMailbox {
@@ -162,6 +250,7 @@ pub(super) fn mailbox(state: &AppState, action: &MailboxCmd) -> ExitCode {
                 move_to: move_to.clone().or_else(|| row.move_to.clone()),
                 poll_seconds: poll_seconds.unwrap_or(row.poll_seconds),
                 internal: row.internal,
+                oauth,
             };
             if let Some(url) = url {
                 match mailboxes::parse_url(url) {
@@ -181,9 +270,12 @@ pub(super) fn mailbox(state: &AppState, action: &MailboxCmd) -> ExitCode {
             }
             if !*no_test {
                 let next = mailboxes::edited(&row, &state.keys, &m);
-                if let Err(e) =
-                    mailboxes::client::test(&next, &state.keys, state.settings.imap_timeout())
-                {
+                if let Err(e) = mailboxes::client::test(
+                    Some(&mut c),
+                    &next,
+                    &state.keys,
+                    state.settings.imap_timeout(),
+                ) {
                     eprintln!("error: mailbox {name} not changed: {e}");
                     eprintln!("(the old settings stay; edit with --no-test to save it as it is)");
                     return ExitCode::from(1);

@@ -462,6 +462,13 @@ diesel::table! {
         claimed_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         internal -> Bool,
+        auth -> Text,
+        oauth_token_url -> Nullable<Text>,
+        oauth_client_id -> Nullable<Text>,
+        oauth_client_secret_enc -> Nullable<Text>,
+        oauth_refresh_enc -> Nullable<Text>,
+        oauth_access_enc -> Nullable<Text>,
+        oauth_expires_at -> Nullable<Timestamp>,
     }
 }
 

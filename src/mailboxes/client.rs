@@ -298,6 +298,24 @@ pub fn connect(
             .map_err(|e| peer.imap("waiting for the greeting", e))?;
         check_greeting(&String::from_utf8_lossy(&greeting), &peer)?;
     }
+    if row.is_oauth() {
+        let auth = super::oauth::XOAuth2 {
+            user: &row.username,
+            token: password,
+        };
+        return client
+            .authenticate("XOAUTH2", &auth)
+            .map_err(|(e, _)| match e {
+                imap::Error::No(no) => {
+                    MailboxError::Auth(row.username.clone(), format!("XOAUTH2: {}", no.information))
+                }
+                imap::Error::Bad(bad) => MailboxError::Auth(
+                    row.username.clone(),
+                    format!("XOAUTH2: {}", bad.information),
+                ),
+                other => peer.imap("logging in with XOAUTH2", other),
+            });
+    }
     client
         .login(&row.username, password)
         .map_err(|(e, _)| match e {
@@ -382,15 +400,36 @@ fn ensure_folder(session: &mut Session, dest: &str, peer: &Peer<'_>) -> Result<b
     Ok(true)
 }
 
+/// What logs in: the password, or (XOAUTH2) a live access token.
+fn secret_of(
+    conn: Option<&mut crate::db::DbConn>,
+    row: &MailboxRow,
+    keys: &Keys,
+    timeout: Duration,
+) -> Result<String, MailboxError> {
+    if row.is_oauth() {
+        super::oauth::access_token(conn, row, keys, timeout, crate::now())
+    } else {
+        row.password(keys)
+    }
+}
+
 /// "Test connection": login, open the folder and the move-to folder (created when
 /// missing).
-pub fn test(row: &MailboxRow, keys: &Keys, timeout: Duration) -> Result<u32, MailboxError> {
+/// With `conn`, an XOAUTH2 token asked for here is kept on the row (a provider that
+/// rotates refresh tokens may not take the old one again).
+pub fn test(
+    conn: Option<&mut crate::db::DbConn>,
+    row: &MailboxRow,
+    keys: &Keys,
+    timeout: Duration,
+) -> Result<u32, MailboxError> {
     let addr = format!("{}:{}", row.host, row.port);
     let peer = Peer {
         addr: &addr,
         timeout,
     };
-    let pw = row.password(keys)?;
+    let pw = secret_of(conn, row, keys, timeout)?;
     let mut s = connect(row, &pw, timeout)?;
     let (folder, move_to) = folders(&mut s, row);
     if let Some(dest) = move_to.as_deref() {
@@ -437,14 +476,14 @@ pub fn fetch_and_idle(
         addr: &addr,
         timeout: ctx.timeout,
     };
-    let pw = row.password(ctx.keys)?;
-    let mut s = connect(row, &pw, ctx.timeout)?;
-    let (folder, move_to) = folders(&mut s, row);
-    let mb = select(&mut s, &folder, &peer)?;
     let mut conn = ctx
         .pool
         .get()
         .map_err(|e| MailboxError::Pool(e.to_string()))?;
+    let pw = secret_of(Some(&mut conn), row, ctx.keys, ctx.timeout)?;
+    let mut s = connect(row, &pw, ctx.timeout)?;
+    let (folder, move_to) = folders(&mut s, row);
+    let mb = select(&mut s, &folder, &peer)?;
     let uidvalidity = mb.uid_validity.map(i64::from);
     let mut last_uid = row.last_uid;
     if uidvalidity != row.uidvalidity {

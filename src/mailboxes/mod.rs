@@ -5,6 +5,7 @@
 
 pub mod claim;
 pub mod client;
+pub mod oauth;
 pub mod poller;
 pub mod secret;
 pub mod store;

@@ -35,9 +35,21 @@ pub struct MailboxRow {
     pub created_at: NaiveDateTime,
     /// Receives only mail accepted from authenticated staff: staff mail is verified.
     pub internal: bool,
+    /// `password` or `xoauth2`.
+    pub auth: String,
+    pub oauth_token_url: Option<String>,
+    pub oauth_client_id: Option<String>,
+    pub oauth_client_secret_enc: Option<String>,
+    pub oauth_refresh_enc: Option<String>,
+    pub oauth_access_enc: Option<String>,
+    pub oauth_expires_at: Option<NaiveDateTime>,
 }
 
 impl MailboxRow {
+    pub fn is_oauth(&self) -> bool {
+        self.auth == "xoauth2"
+    }
+
     pub fn tls_mode(&self) -> TlsMode {
         TlsMode::parse(&self.tls).unwrap_or(TlsMode::Imaps)
     }
@@ -89,6 +101,40 @@ pub struct NewMailbox {
     pub move_to: Option<String>,
     pub poll_seconds: i64,
     pub internal: bool,
+    /// XOAUTH2 instead of a password.
+    pub oauth: Option<OAuthInput>,
+}
+
+/// An XOAUTH2 client as an admin configures it. On an edit, a secret or a refresh
+/// token left out keeps the stored one.
+#[derive(Debug, Clone, Default)]
+pub struct OAuthInput {
+    pub token_url: String,
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    pub refresh_token: Option<String>,
+}
+
+fn validate_oauth(o: &OAuthInput) -> Result<(), MailboxError> {
+    let url = o.token_url.trim();
+    let ok = match url.split_once("://") {
+        Some(("https", rest)) => !rest.is_empty(),
+        Some(("http", rest)) => {
+            let host = rest.split(['/', '?']).next().unwrap_or_default();
+            let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+            is_loopback(host.trim_start_matches('[').trim_end_matches(']'))
+        }
+        _ => false,
+    };
+    if !ok {
+        return Err(MailboxError::Invalid(format!(
+            "the token endpoint must be an https:// URL (http:// only on loopback), not {url:?}"
+        )));
+    }
+    if o.client_id.trim().is_empty() {
+        return Err(MailboxError::Invalid("a client id is required".into()));
+    }
+    Ok(())
 }
 
 pub fn validate(m: &NewMailbox) -> Result<(), MailboxError> {
@@ -106,7 +152,9 @@ pub fn validate(m: &NewMailbox) -> Result<(), MailboxError> {
             m.host
         )));
     }
-    if m.password.as_deref().is_none_or(str::is_empty)
+    if let Some(o) = &m.oauth {
+        validate_oauth(o)?;
+    } else if m.password.as_deref().is_none_or(str::is_empty)
         && m.password_file.as_deref().is_none_or(str::is_empty)
     {
         return Err(MailboxError::Invalid(
@@ -145,11 +193,29 @@ struct NewMailboxRow<'a> {
     failures: i64,
     created_at: NaiveDateTime,
     internal: bool,
+    auth: &'a str,
+    oauth_token_url: Option<&'a str>,
+    oauth_client_id: Option<&'a str>,
+    oauth_client_secret_enc: Option<&'a str>,
+    oauth_refresh_enc: Option<&'a str>,
+}
+
+fn enc_opt(keys: &Keys, v: Option<&str>) -> Option<String> {
+    v.map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(|x| secret::encrypt(keys, x))
 }
 
 /// Adds a mailbox (its password encrypted); due for a first poll at once.
 pub fn add(conn: &mut DbConn, keys: &Keys, m: &NewMailbox) -> Result<i64, MailboxError> {
     validate(m)?;
+    if m.oauth.as_ref().is_some_and(|o| {
+        o.refresh_token
+            .as_deref()
+            .is_none_or(|t| t.trim().is_empty())
+    }) {
+        return Err(MailboxError::Invalid("a refresh token is required".into()));
+    }
     let name = m.name.trim();
     let exists: Option<i64> = mailboxes::table
         .filter(mailboxes::name.eq(name))
@@ -162,8 +228,11 @@ pub fn add(conn: &mut DbConn, keys: &Keys, m: &NewMailbox) -> Result<i64, Mailbo
     let enc = m
         .password
         .as_deref()
-        .filter(|p| !p.is_empty())
+        .filter(|p| !p.is_empty() && m.oauth.is_none())
         .map(|p| secret::encrypt(keys, p));
+    let o = m.oauth.clone().unwrap_or_default();
+    let secret_enc = enc_opt(keys, o.client_secret.as_deref());
+    let refresh_enc = enc_opt(keys, o.refresh_token.as_deref());
     let now = crate::now();
     let host = m.host.trim();
     let username = m.username.trim();
@@ -185,6 +254,15 @@ pub fn add(conn: &mut DbConn, keys: &Keys, m: &NewMailbox) -> Result<i64, Mailbo
                 .filter(|f| !f.is_empty()),
             poll_seconds: m.poll_seconds,
             internal: m.internal,
+            auth: if m.oauth.is_some() {
+                "xoauth2"
+            } else {
+                "password"
+            },
+            oauth_token_url: m.oauth.as_ref().map(|o| o.token_url.trim()),
+            oauth_client_id: m.oauth.as_ref().map(|o| o.client_id.trim()),
+            oauth_client_secret_enc: secret_enc.as_deref(),
+            oauth_refresh_enc: refresh_enc.as_deref(),
             enabled: true,
             last_uid: 0,
             next_attempt_at: now,
@@ -260,6 +338,9 @@ pub fn update(
         .ok_or_else(|| MailboxError::NotFound(format!("#{id}")))?;
     let next = edited(&old, keys, m);
     let mut check = m.clone();
+    if check.oauth.is_some() && next.oauth_refresh_enc.is_none() {
+        return Err(MailboxError::Invalid("a refresh token is required".into()));
+    }
     if check.password.as_deref().is_none_or(str::is_empty) && check.password_file.is_none() {
         check.password = Some("(kept)".into());
         check.password_file = old.password_file.clone();
@@ -286,6 +367,13 @@ pub fn update(
             mailboxes::folder.eq(&next.folder),
             mailboxes::move_to.eq(&next.move_to),
             mailboxes::poll_seconds.eq(next.poll_seconds),
+            mailboxes::auth.eq(&next.auth),
+            mailboxes::oauth_token_url.eq(&next.oauth_token_url),
+            mailboxes::oauth_client_id.eq(&next.oauth_client_id),
+            mailboxes::oauth_client_secret_enc.eq(&next.oauth_client_secret_enc),
+            mailboxes::oauth_refresh_enc.eq(&next.oauth_refresh_enc),
+            mailboxes::oauth_access_enc.eq(&next.oauth_access_enc),
+            mailboxes::oauth_expires_at.eq(next.oauth_expires_at),
             mailboxes::uidvalidity.eq(next.uidvalidity),
             mailboxes::last_uid.eq(next.last_uid),
             mailboxes::failures.eq(0i64),
@@ -319,6 +407,40 @@ pub fn edited(old: &MailboxRow, keys: &Keys, m: &NewMailbox) -> MailboxRow {
     } else if let Some(f) = m.password_file.as_deref().filter(|f| !f.is_empty()) {
         next.password_file = Some(f.to_string());
         next.password_enc = None;
+    }
+    match &m.oauth {
+        Some(o) => {
+            let changed = next.auth != "xoauth2"
+                || next.oauth_token_url.as_deref() != Some(o.token_url.trim())
+                || next.oauth_client_id.as_deref() != Some(o.client_id.trim());
+            next.auth = "xoauth2".into();
+            next.oauth_token_url = Some(o.token_url.trim().to_string());
+            next.oauth_client_id = Some(o.client_id.trim().to_string());
+            let new_secret = enc_opt(keys, o.client_secret.as_deref());
+            let new_refresh = enc_opt(keys, o.refresh_token.as_deref());
+            if changed || new_secret.is_some() || new_refresh.is_some() {
+                // A token from other credentials is no proof that these work.
+                next.oauth_access_enc = None;
+                next.oauth_expires_at = None;
+            }
+            if let Some(sec) = new_secret {
+                next.oauth_client_secret_enc = Some(sec);
+            }
+            if let Some(r) = new_refresh {
+                next.oauth_refresh_enc = Some(r);
+            }
+            next.password_enc = None;
+            next.password_file = None;
+        }
+        None => {
+            next.auth = "password".into();
+            next.oauth_token_url = None;
+            next.oauth_client_id = None;
+            next.oauth_client_secret_enc = None;
+            next.oauth_refresh_enc = None;
+            next.oauth_access_enc = None;
+            next.oauth_expires_at = None;
+        }
     }
     let moved = next.host != old.host
         || next.port != old.port
@@ -363,6 +485,7 @@ mod tests {
             move_to: None,
             poll_seconds: 60,
             internal: false,
+            oauth: None,
         };
         assert!(validate(&m).is_err());
         m.host = "::1".into();

@@ -26,6 +26,8 @@ pub struct MailboxView {
     pub last_error: Option<String>,
     pub next_attempt_at: String,
     pub failures: i64,
+    /// `password` or `xoauth2`.
+    pub auth: String,
 }
 
 impl From<MailboxRow> for MailboxView {
@@ -42,6 +44,7 @@ impl From<MailboxRow> for MailboxView {
             enabled: m.enabled,
             last_error: m.last_error,
             failures: m.failures,
+            auth: m.auth,
         }
     }
 }
@@ -109,6 +112,18 @@ pub struct MailboxFields {
     move_to: String,
     #[serde(default, deserialize_with = "super::forms::blank_number")]
     poll_seconds: Option<i64>,
+    /// `password` (the default) or `xoauth2`.
+    #[serde(default)]
+    auth: String,
+    #[serde(default)]
+    token_url: String,
+    #[serde(default)]
+    client_id: String,
+    /// On an edit, blank keeps the stored one (as the refresh token).
+    #[serde(default)]
+    client_secret: String,
+    #[serde(default)]
+    refresh_token: String,
     /// Save without testing the connection first.
     #[serde(default, deserialize_with = "super::forms::checkbox")]
     no_test: bool,
@@ -117,6 +132,16 @@ pub struct MailboxFields {
 }
 
 impl MailboxFields {
+    fn oauth(&self) -> Option<mailboxes::store::OAuthInput> {
+        let some = |v: &str| Some(v.trim().to_string()).filter(|x| !x.is_empty());
+        (self.auth.trim() == "xoauth2").then(|| mailboxes::store::OAuthInput {
+            token_url: self.token_url.trim().to_string(),
+            client_id: self.client_id.trim().to_string(),
+            client_secret: some(&self.client_secret),
+            refresh_token: some(&self.refresh_token),
+        })
+    }
+
     fn to_new(&self) -> Result<NewMailbox, AppError> {
         let tls = TlsMode::parse(&self.tls).unwrap_or(TlsMode::Imaps);
         let port = match self.port {
@@ -146,6 +171,7 @@ impl MailboxFields {
             move_to: Some(self.move_to.clone()),
             poll_seconds: self.poll_seconds.unwrap_or(mailboxes::DEFAULT_POLL_SECONDS),
             internal: false,
+            oauth: self.oauth(),
         })
     }
 }
@@ -161,7 +187,7 @@ async fn do_add(st: &State, by: &crate::auth::User, f: MailboxFields) -> Result<
         let id = mailboxes::add(c, &keys, &m)?;
         if !no_test {
             let tested = mailboxes::find_id(c, id)
-                .and_then(|row| client::test(&row, &keys, settings.imap_timeout()));
+                .and_then(|row| client::test(Some(c), &row, &keys, settings.imap_timeout()));
             if let Err(e) = tested {
                 mailboxes::remove_id(c, id)?;
                 return Err(e.into());
@@ -189,7 +215,7 @@ async fn do_edit(
         if !no_test {
             let old = mailboxes::find_id(c, id)?;
             let next = mailboxes::edited(&old, &keys, &m);
-            client::test(&next, &keys, settings.imap_timeout())?;
+            client::test(Some(c), &next, &keys, settings.imap_timeout())?;
         }
         let row = mailboxes::update(c, &keys, id, &m)?;
         crate::cases::audit(c, None, &actor, "mailbox.edited", &row.name)?;
@@ -278,6 +304,9 @@ struct EditPage {
     tls: String,
     username: String,
     folder: String,
+    oauth: bool,
+    token_url: String,
+    client_id: String,
     error: Option<String>,
 }
 
@@ -289,6 +318,9 @@ fn edit_page(page: Page, row: MailboxRow, error: Option<String>) -> EditPage {
         tls: row.tls.clone(),
         username: row.username.clone(),
         folder: row.folder.clone(),
+        oauth: row.is_oauth(),
+        token_url: row.oauth_token_url.clone().unwrap_or_default(),
+        client_id: row.oauth_client_id.clone().unwrap_or_default(),
         m: MailboxView::from(row),
         error,
     }
@@ -360,7 +392,7 @@ pub async fn test(
     let keys = st.keys.clone();
     let (name, result, rows) = run(&st, move |c, s| -> Result<TestResult, AppError> {
         let row = mailboxes::find_id(c, id)?;
-        let r = client::test(&row, &keys, s.imap_timeout()).map_err(|e| e.to_string());
+        let r = client::test(Some(c), &row, &keys, s.imap_timeout()).map_err(|e| e.to_string());
         Ok((row.name, r, load(c)?))
     })
     .await?;
@@ -426,6 +458,7 @@ fn mailbox_json(m: &MailboxView) -> serde_json::Value {
         "id": m.id, "name": m.name, "url": m.url, "move_to": m.move_to,
         "poll_seconds": m.poll_seconds, "enabled": m.enabled, "last_ok_at": m.last_ok_at,
         "last_error": m.last_error, "next_attempt_at": m.next_attempt_at, "failures": m.failures,
+        "auth": m.auth,
     })
 }
 
@@ -471,7 +504,7 @@ pub async fn test_json(
     let keys = st.keys.clone();
     let r = run(&st, move |c, s| -> Result<Result<u32, String>, AppError> {
         let row = mailboxes::find_id(c, id)?;
-        Ok(client::test(&row, &keys, s.imap_timeout()).map_err(|e| e.to_string()))
+        Ok(client::test(Some(c), &row, &keys, s.imap_timeout()).map_err(|e| e.to_string()))
     })
     .await?;
     Ok(HttpResponse::Ok().json(match r {

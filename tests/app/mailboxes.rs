@@ -44,6 +44,15 @@ impl Dovecot {
 
     /// With `tls`, a self-signed certificate for STARTTLS and IMAPS, and no plain login.
     fn with_tls(tls: bool) -> Dovecot {
+        Self::build(tls, None)
+    }
+
+    /// Also XOAUTH2, its tokens checked at `tokeninfo` (Dovecot's oauth2 passdb).
+    fn with_oauth(tokeninfo: &str) -> Dovecot {
+        Self::build(false, Some(tokeninfo.to_string()))
+    }
+
+    fn build(tls: bool, tokeninfo: Option<String>) -> Dovecot {
         let dir = tempfile::tempdir().expect("dovecot dir");
         let d = dir.path();
         let root = id_of(&["-u"]) == "0";
@@ -115,7 +124,7 @@ base_dir = {run}
 state_dir = {run}
 log_path = {log}
 {ssl}disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login{oauth_mechs}
 auth_failure_delay = 0
 default_internal_user = {internal}
 default_internal_group = {internal_group}
@@ -141,8 +150,10 @@ service anvil {{
 }}
 passdb {{
   driver = passwd-file
+  mechanisms = plain login
   args = scheme=PLAIN username_format=%u {passwd}
 }}
+{oauth}
 userdb {{
   driver = passwd-file
   args = username_format=%u {passwd}
@@ -159,7 +170,22 @@ namespace inbox {{
             mail = p("mail"),
             passwd = p("passwd"),
             internal_group = id_of(&["-gn", &internal]),
+            oauth_mechs = if tokeninfo.is_some() { " xoauth2 oauthbearer" } else { "" },
+            oauth = match &tokeninfo {
+                Some(_) => format!(
+                    "passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = {}\n}}\n",
+                    p("oauth2.conf.ext")
+                ),
+                None => String::new(),
+            },
         );
+        if let Some(url) = &tokeninfo {
+            std::fs::write(
+                d.join("oauth2.conf.ext"),
+                format!("tokeninfo_url = {url}\nusername_attribute = username\nactive_attribute = active\nactive_value = true\n"),
+            )
+            .expect("oauth2 conf");
+        }
         std::fs::write(d.join("dovecot.conf"), conf).expect("conf");
         let mut dv = Dovecot {
             port,
@@ -1221,4 +1247,246 @@ fn with_idle_new_mail_is_a_case_within_five_seconds_and_a_pause_holds_it() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(dv.count("INBOX"), 0);
+}
+
+/// A provider's token endpoint and token check on loopback: `POST /token` (the
+/// refresh-token grant, the client secret checked, refresh tokens rotated) and
+/// `GET /tokeninfo?access_token=` for Dovecot.
+struct TokenServer {
+    port: u16,
+    state: std::sync::Arc<std::sync::Mutex<TokenState>>,
+}
+
+#[derive(Default)]
+struct TokenState {
+    /// Refresh grants answered with a token.
+    grants: usize,
+    /// Refused refresh attempts.
+    refused: usize,
+    /// The refresh token that works now.
+    refresh: String,
+    issued: Vec<String>,
+    /// Lifetime of the tokens given, seconds.
+    expires_in: i64,
+}
+
+const CLIENT_SECRET: &str = "client-s3cret";
+
+impl TokenServer {
+    fn start() -> TokenServer {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let state = std::sync::Arc::new(std::sync::Mutex::new(TokenState {
+            refresh: "rt-0".into(),
+            expires_in: 3600,
+            ..TokenState::default()
+        }));
+        let st = state.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                let mut line = String::new();
+                if reader.read_line(&mut line).is_err() {
+                    continue;
+                }
+                let mut len = 0usize;
+                loop {
+                    let mut h = String::new();
+                    if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
+                        break;
+                    }
+                    if let Some((k, v)) = h.split_once(':') {
+                        if k.eq_ignore_ascii_case("content-length") {
+                            len = v.trim().parse().unwrap_or(0);
+                        }
+                    }
+                }
+                let mut body = vec![0u8; len];
+                let _ = reader.read_exact(&mut body);
+                let body = String::from_utf8_lossy(&body).to_string();
+                let target = line
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or_default()
+                    .to_string();
+                let form: std::collections::HashMap<String, String> = body
+                    .split('&')
+                    .filter_map(|kv| kv.split_once('='))
+                    .map(|(k, v)| (k.to_string(), v.replace("%2D", "-").replace("%2d", "-")))
+                    .collect();
+                let (status, json) = {
+                    let mut s = st.lock().expect("state");
+                    if target == "/token" {
+                        if form.get("client_secret").map(String::as_str) != Some(CLIENT_SECRET)
+                            || form.get("client_id").map(String::as_str) != Some("casebook")
+                        {
+                            s.refused += 1;
+                            (401, r#"{"error":"invalid_client","error_description":"client authentication failed"}"#.to_string())
+                        } else if form.get("refresh_token") != Some(&s.refresh) {
+                            s.refused += 1;
+                            (400, r#"{"error":"invalid_grant"}"#.to_string())
+                        } else {
+                            s.grants += 1;
+                            let at = format!("at-{}", s.grants);
+                            s.issued.push(at.clone());
+                            s.refresh = format!("rt-{}", s.grants);
+                            (
+                                200,
+                                format!(
+                                    r#"{{"access_token":"{at}","token_type":"Bearer","expires_in":{},"refresh_token":"{}"}}"#,
+                                    s.expires_in, s.refresh
+                                ),
+                            )
+                        }
+                    } else if let Some(tok) = target.split("access_token=").nth(1) {
+                        if s.issued.iter().any(|t| t == tok) {
+                            (200, format!(r#"{{"username":"{USER}","active":"true"}}"#))
+                        } else {
+                            (401, r#"{"error":"invalid_token"}"#.to_string())
+                        }
+                    } else {
+                        (404, "{}".to_string())
+                    }
+                };
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
+                    json.len()
+                );
+            }
+        });
+        TokenServer { port, state }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+/// XOAUTH2 against Dovecot's oauth2 passdb: added with a refresh token, a fresh access
+/// token is asked for, kept, reused while it lives and refreshed before it expires (the
+/// rotated refresh token kept); a wrong client secret is a clear error on the admin
+/// page and loses nothing.
+#[test]
+fn xoauth2_logs_in_with_a_refreshed_token_and_a_wrong_secret_is_a_clear_error() {
+    if !dovecot_available() {
+        return;
+    }
+    let tokens = TokenServer::start();
+    tokens.state.lock().expect("state").expires_in = 30;
+    let dv = Dovecot::with_oauth(&tokens.url("/tokeninfo?access_token="));
+    let mut app = TestApp::new();
+    let admin = app.seed_staff();
+    let dir = app.data_dir();
+    std::fs::write(dir.join("secret"), format!("{CLIENT_SECRET}\n")).expect("secret");
+    std::fs::write(dir.join("refresh"), "rt-0\n").expect("refresh");
+    let add = app.cli(
+        &[
+            "mailbox",
+            "add",
+            "--name",
+            "m365",
+            "--url",
+            &dv.url(),
+            "--auth",
+            "xoauth2",
+            "--token-url",
+            &tokens.url("/token"),
+            "--client-id",
+            "casebook",
+            "--client-secret-file",
+            &dir.join("secret").display().to_string(),
+            "--refresh-token-file",
+            &dir.join("refresh").display().to_string(),
+            "--move-to",
+            "Processed",
+        ],
+        None,
+    );
+    assert!(
+        add.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&add.stderr),
+        std::fs::read_to_string(dv.dir.path().join("dovecot.log")).unwrap_or_default()
+    );
+    // The test before saving asked for a token, and kept it with the rotated refresh
+    // token; that token lives 30 s, so each poll refreshes first (a minute's margin).
+    assert_eq!(
+        tokens.state.lock().expect("state").grants,
+        1,
+        "the test asked once"
+    );
+    for i in 1..=2 {
+        dv.deliver(i, &customer_mail(i));
+        assert_eq!(outcomes(&fetch_json(&app), "created"), 1);
+        assert_eq!(
+            tokens.state.lock().expect("state").grants,
+            1 + i,
+            "refreshed before use"
+        );
+    }
+    // Tokens that live an hour are kept and reused.
+    tokens.state.lock().expect("state").expires_in = 3600;
+    for i in 3..=4 {
+        dv.deliver(i, &customer_mail(i));
+        assert_eq!(outcomes(&fetch_json(&app), "created"), 1);
+    }
+    assert_eq!(
+        tokens.state.lock().expect("state").grants,
+        4,
+        "one refresh, then reused"
+    );
+    assert_eq!(
+        tokens.state.lock().expect("state").refused,
+        0,
+        "each rotated refresh token was kept and used"
+    );
+    let listed = app.cli_ok(&["mailbox", "list"], None);
+    assert!(
+        !listed.contains("at-") && !listed.contains("rt-") && !listed.contains(CLIENT_SECRET),
+        "{listed}"
+    );
+
+    // A wrong client secret on the admin page: a clear error, the old settings kept,
+    // the mail on the server untouched.
+    app.spawn();
+    let id = app.api_get("/api/mailboxes", &admin)["mailboxes"][0]["id"]
+        .as_i64()
+        .expect("id");
+    let b = app.browser();
+    b.login("admin@casebook.example", PASSWORD);
+    let csrf = b.csrf(&format!("/admin/mailboxes/{id}"));
+    let page = b.post(
+        &format!("/admin/mailboxes/{id}"),
+        &[
+            ("csrf_token", &csrf),
+            ("name", "m365"),
+            ("host", "127.0.0.1"),
+            ("port", &dv.port.to_string()),
+            ("tls", "plain"),
+            ("username", USER),
+            ("folder", "INBOX"),
+            ("move_to", "Processed"),
+            ("poll_seconds", "3600"),
+            ("auth", "xoauth2"),
+            ("token_url", &tokens.url("/token")),
+            ("client_id", "casebook"),
+            ("client_secret", "wrong-secret"),
+        ],
+    );
+    assert_eq!(page.status, 400, "{}", page.body);
+    assert!(
+        page.body.contains("invalid_client") && page.body.contains("client secret"),
+        "the provider's words and what to check: {}",
+        page.body
+    );
+    app.stop();
+    dv.deliver(5, &customer_mail(5));
+    assert_eq!(
+        outcomes(&fetch_json(&app), "created"),
+        1,
+        "the old settings still work"
+    );
 }
