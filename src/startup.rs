@@ -5,14 +5,14 @@ use crate::auth::Keys;
 use crate::config::Settings;
 use crate::db::Pool;
 use crate::mail::Rules;
-use crate::storage::DirStore;
+use crate::storage::BlobStore;
 use std::sync::Arc;
 
 pub struct AppState {
     pub pool: Pool,
     pub settings: Arc<Settings>,
     pub keys: Keys,
-    pub store: Arc<DirStore>,
+    pub store: Arc<dyn BlobStore>,
     pub rules: Arc<Rules>,
     /// Live deliveries filed by one writer in shared transactions (SQLite only; on
     /// PostgreSQL each delivery is its own transaction, and the server groups commits).
@@ -44,7 +44,7 @@ pub fn build_state(settings: Settings, pool_size: u32) -> Result<AppState, Start
         let mut c = pool.get().map_err(crate::db::DbError::from)?;
         crate::auth::load_keys(&mut c)?
     };
-    let store = Arc::new(DirStore::new(settings.blob_dir())?);
+    let store = crate::storage::for_settings(&settings)?;
     let rules = Arc::new(Rules::from_settings(&settings)?);
     let inbound = (!crate::db::is_postgres_url(&settings.database_url)).then(|| {
         Arc::new(crate::mail::ingest::group::GroupCommit::start(

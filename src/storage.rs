@@ -1,5 +1,6 @@
-//! Stored files behind a small interface: content-addressed by sha256.
-//! A directory today; an object store can implement the same trait later.
+//! Stored files behind a small interface: content-addressed by sha256. On the
+//! embedded default a directory (`DirStore`); on PostgreSQL the database itself
+//! (`PgStore`), so that every server on it reads every byte.
 
 use sha2::{Digest, Sha256};
 use std::io::Write;
@@ -11,6 +12,8 @@ pub enum StorageError {
     Io(#[from] std::io::Error),
     #[error("invalid blob name")]
     BadName,
+    #[error("stored files in the database: {0}")]
+    Db(String),
 }
 
 /// A stored file opened for reading in place.
@@ -26,6 +29,11 @@ pub trait BlobStore: Send + Sync {
     /// bundle's entry) without holding it; by default read whole.
     fn open(&self, sha256: &str) -> Result<Box<dyn ReadSeek>, StorageError> {
         Ok(Box::new(std::io::Cursor::new(self.get(sha256)?)))
+    }
+    /// Makes everything written so far durable (bulk ingestion, before it commits);
+    /// a store that is durable at each `put` has nothing to do.
+    fn sync_all(&self) -> Result<(), StorageError> {
+        Ok(())
     }
 }
 
@@ -56,7 +64,7 @@ impl DirStore {
     }
 
     /// Flushes everything written so far to disk (one `syncfs` for the whole store).
-    pub fn sync_all(&self) -> Result<(), StorageError> {
+    fn sync_dir(&self) -> Result<(), StorageError> {
         let dir = std::fs::File::open(&self.root)?;
         #[cfg(target_os = "linux")]
         {
@@ -114,6 +122,114 @@ impl BlobStore for DirStore {
 
     fn exists(&self, sha256: &str) -> bool {
         self.path_for(sha256).map(|p| p.exists()).unwrap_or(false)
+    }
+
+    fn sync_all(&self) -> Result<(), StorageError> {
+        self.sync_dir()
+    }
+}
+
+type PgPool = diesel::r2d2::Pool<diesel::r2d2::ConnectionManager<diesel::PgConnection>>;
+
+/// Stored files in PostgreSQL (table `blobs`), through a few connections of their own
+/// (a `put` inside an ingest transaction never waits for the main pool). Each `put`
+/// commits before the row that names it, as the directory's rename does. Files stored
+/// in the data dir before this store existed are still read from there.
+pub struct PgStore {
+    pool: PgPool,
+    local: DirStore,
+}
+
+impl PgStore {
+    pub fn connect(url: &str, local: DirStore) -> Result<Self, StorageError> {
+        let pool = diesel::r2d2::Pool::builder()
+            .max_size(4)
+            .connection_timeout(std::time::Duration::from_secs(30))
+            .build(diesel::r2d2::ConnectionManager::<diesel::PgConnection>::new(url))
+            .map_err(|e| StorageError::Db(e.to_string()))?;
+        Ok(PgStore { pool, local })
+    }
+
+    fn conn(
+        &self,
+    ) -> Result<
+        diesel::r2d2::PooledConnection<diesel::r2d2::ConnectionManager<diesel::PgConnection>>,
+        StorageError,
+    > {
+        self.pool.get().map_err(|e| StorageError::Db(e.to_string()))
+    }
+
+    fn in_db(&self, sha256: &str) -> Result<bool, StorageError> {
+        use crate::db::schema::blobs;
+        use diesel::prelude::*;
+        let n: i64 = blobs::table
+            .filter(blobs::sha256.eq(sha256))
+            .count()
+            .get_result(&mut self.conn()?)
+            .map_err(|e| StorageError::Db(e.to_string()))?;
+        Ok(n > 0)
+    }
+}
+
+fn valid_name(sha: &str) -> Result<(), StorageError> {
+    if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(StorageError::BadName);
+    }
+    Ok(())
+}
+
+impl BlobStore for PgStore {
+    fn put(&self, bytes: &[u8]) -> Result<String, StorageError> {
+        use crate::db::schema::blobs;
+        use diesel::prelude::*;
+        let sha = sha256_hex(bytes);
+        if self.in_db(&sha)? {
+            return Ok(sha);
+        }
+        diesel::insert_into(blobs::table)
+            .values((
+                blobs::sha256.eq(&sha),
+                blobs::bytes.eq(bytes),
+                blobs::size.eq(i64::try_from(bytes.len()).unwrap_or(i64::MAX)),
+                blobs::created_at.eq(crate::now()),
+            ))
+            .on_conflict_do_nothing()
+            .execute(&mut self.conn()?)
+            .map_err(|e| StorageError::Db(e.to_string()))?;
+        Ok(sha)
+    }
+
+    fn get(&self, sha256: &str) -> Result<Vec<u8>, StorageError> {
+        use crate::db::schema::blobs;
+        use diesel::prelude::*;
+        valid_name(sha256)?;
+        let found: Option<Vec<u8>> = blobs::table
+            .filter(blobs::sha256.eq(sha256))
+            .select(blobs::bytes)
+            .first(&mut self.conn()?)
+            .optional()
+            .map_err(|e| StorageError::Db(e.to_string()))?;
+        match found {
+            Some(b) => Ok(b),
+            None => self.local.get(sha256),
+        }
+    }
+
+    fn exists(&self, sha256: &str) -> bool {
+        valid_name(sha256).is_ok()
+            && (self.in_db(sha256).unwrap_or(false) || self.local.exists(sha256))
+    }
+}
+
+/// The store for `settings`: the database on PostgreSQL, the data dir otherwise.
+pub fn for_settings(
+    settings: &crate::config::Settings,
+) -> Result<std::sync::Arc<dyn BlobStore>, StorageError> {
+    let dir = DirStore::new(settings.blob_dir())?;
+    if crate::db::is_postgres_url(&settings.database_url) {
+        Ok(std::sync::Arc::new(PgStore::connect(&settings.database_url, dir)?))
+    } else {
+        Ok(std::sync::Arc::new(dir))
     }
 }
 

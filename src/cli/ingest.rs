@@ -154,7 +154,7 @@ pub(super) fn ingest(state: &AppState, paths: &[PathBuf], json: bool) -> ExitCod
     let mut out = stdout.lock();
     let report = ingest_bulk(
         &mut conn,
-        state.settings.blob_dir(),
+        &state.settings,
         &state.rules,
         BATCH,
         inputs,

@@ -93,6 +93,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    blobs (sha256) {
+        sha256 -> Text,
+        bytes -> Binary,
+        size -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     signatures (user_id) {
         user_id -> BigInt,
         body -> Text,

@@ -8,7 +8,7 @@ use crate::config::Settings;
 use crate::db::Pool;
 use crate::mail::Rules;
 use crate::mailboxes::{claim, poll_claimed_idle, worker_id, Ctx, IDLE_RENEW};
-use crate::storage::DirStore;
+use crate::storage::BlobStore;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,7 +17,7 @@ const PAUSE: Duration = Duration::from_secs(1);
 /// What the poller needs besides the pool.
 #[derive(Clone)]
 pub struct PollerSettings {
-    pub store: Arc<DirStore>,
+    pub store: Arc<dyn BlobStore>,
     pub rules: Arc<Rules>,
     pub keys: Keys,
     /// Connect, read and write timeout for IMAP servers.
@@ -28,7 +28,7 @@ pub struct PollerSettings {
 impl PollerSettings {
     pub fn new(
         s: &Settings,
-        store: Arc<DirStore>,
+        store: Arc<dyn BlobStore>,
         rules: Arc<Rules>,
         keys: Keys,
         clock: Arc<dyn Clock>,

@@ -185,11 +185,30 @@ impl TestApp {
 
     /// A second `casebook serve` on this app's data dir and database (two servers on one
     /// PostgreSQL, or two processes on one SQLite file); stopped when dropped.
+    /// Whether this app runs on PostgreSQL (`CASEBOOK_TEST_PG_URL`).
+    pub fn on_postgres(&self) -> bool {
+        self.database_url.is_some()
+    }
+
     pub fn another_server(&self, n: u32) -> Server {
+        self.server_with(n, self.global_args())
+    }
+
+    /// Another server on the same database but a data dir of its own, as on another
+    /// machine.
+    pub fn server_elsewhere(&self, n: u32) -> Server {
+        let mut args = self.global_args();
+        let other = self.dir.path().join(format!("machine{n}"));
+        std::fs::create_dir_all(&other).expect("other data dir");
+        args[1] = other.display().to_string();
+        self.server_with(n, args)
+    }
+
+    fn server_with(&self, n: u32, args: Vec<String>) -> Server {
         let log = std::fs::File::create(self.dir.path().join(format!("server{n}.log")))
             .expect("log file");
         let mut child = Command::new(BIN)
-            .args(self.global_args())
+            .args(args)
             .args(["serve", "--bind", "127.0.0.1:0"])
             .stdout(Stdio::piped())
             .stderr(log.try_clone().expect("log"))

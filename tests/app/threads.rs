@@ -715,3 +715,64 @@ fn an_outsiders_mail_only_links_and_a_merged_case_takes_no_work() {
     assert_eq!(s, 400);
     assert_eq!(app.api_get("/api/cases?per_page=10", &token)["total"], 1);
 }
+
+/// On PostgreSQL every stored byte is in the database: a second server on another
+/// machine (a data dir of its own) serves the attachment and the large raw message the
+/// first one received.
+#[test]
+fn a_second_server_elsewhere_reads_every_stored_byte_on_postgresql() {
+    let app = TestApp::new();
+    if !app.on_postgres() {
+        eprintln!("SKIP: the embedded default keeps files on its one machine; this runs under CASEBOOK_TEST_PG_URL (CI does)");
+        return;
+    }
+    let token = app.seed_staff();
+    let app = app.start();
+    // A log bundle over 256 KiB, so the raw message is a stored file too.
+    let log: String = (0..12_000)
+        .map(|i| format!("{i:06} slmgr /ato 0xC004F074 T1022100{i:05}\n"))
+        .collect();
+    let raw = format!(
+        "From: ma@bank.example\r\nTo: support@cmgos.example\r\nSubject: big log\r\nMessage-ID: <blob-1@bank.example>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nsee the log\r\n--b\r\nContent-Type: text/plain; name=\"big.log\"\r\nContent-Disposition: attachment; filename=\"big.log\"\r\n\r\n{log}\r\n--b--\r\n"
+    );
+    assert!(raw.len() > 256 * 1024);
+    let (s, v) = app.api("POST", "/api/mail/inbound", Some(&token), Some(raw.as_bytes()));
+    assert_eq!(s, 200, "{v}");
+    let number = v["case_number"].as_str().expect("case").to_string();
+    let case = app.api_get(&format!("/api/cases/{number}"), &token);
+    let att = case["attachments"][0]["id"].as_i64().unwrap_or_else(|| panic!("{case}"));
+    let elsewhere = app.server_elsewhere(2);
+    let b = crate::helpers::Browser {
+        agent: ureq::AgentBuilder::new().redirects(0).build(),
+        base: elsewhere.base.clone(),
+    };
+    b.login("admin@casebook.example", crate::helpers::PASSWORD);
+    let got = b.get(&format!("/cases/{number}/attachments/{att}"));
+    assert_eq!(got.status, 200, "{}", got.body);
+    assert_eq!(got.body.trim_end(), log.trim_end(), "the same bytes from the other machine");
+    let q = app.api_get("/api/quarantine", &token);
+    assert_eq!(q["quarantine"], serde_json::json!([]), "{q}");
+    // The raw message (stored as a file, not inline) too: the first one received in
+    // this fresh database.
+    let r = b.get("/admin/raw/1");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body.len(), raw.len(), "the raw message from the other machine");
+    // Nothing of it is in the second machine's data dir.
+    let files = walk(&app.dir.path().join("machine2"));
+    assert!(files.iter().all(|f| !f.contains("blobs/")), "{files:?}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p.display().to_string());
+            }
+        }
+    }
+    out
+}

@@ -99,7 +99,7 @@ pub fn run(
     });
     let report = ingest_bulk(
         &mut conn,
-        state.settings.blob_dir(),
+        &state.settings,
         &state.rules,
         batch,
         inputs,

@@ -4,9 +4,8 @@
 use super::{ingest_input_with, Outcome, Rules, Staff};
 use crate::db::{self, DbConn};
 use crate::mail::IngestError;
-use crate::storage::{DirStore, StorageError};
+use crate::storage::{BlobStore, DirStore, PgStore, StorageError};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// One input of a bulk run: its bytes and the name its outcomes carry.
@@ -48,17 +47,24 @@ pub struct BulkReport {
 /// `blob_dir`; `committed` sees each outcome once its transaction has committed (so
 /// every outcome reported is durable). Stops at the first input that cannot be read
 /// or ingested, rolling back its batch. Catches the search index up at the end.
-#[tracing::instrument(skip(conn, blob_dir, rules, inputs, committed))]
+#[tracing::instrument(skip(conn, settings, rules, inputs, committed))]
 pub fn ingest_bulk(
     conn: &mut DbConn,
-    blob_dir: PathBuf,
+    settings: &crate::config::Settings,
     rules: &Rules,
     batch: usize,
     inputs: impl IntoIterator<Item = Result<Input, BulkError>>,
     mut committed: impl FnMut(&Outcome) -> std::io::Result<()>,
 ) -> Result<BulkReport, BulkError> {
     db::tune_for_bulk(conn)?;
-    let store = DirStore::new(blob_dir)?.with_deferred_sync();
+    // The data dir's files flushed together once per batch; on PostgreSQL the
+    // database, durable at each put.
+    let dir = DirStore::new(settings.blob_dir())?;
+    let store: Box<dyn BlobStore> = if crate::db::is_postgres_url(&settings.database_url) {
+        Box::new(PgStore::connect(&settings.database_url, dir)?)
+    } else {
+        Box::new(dir.with_deferred_sync())
+    };
     let staff = Staff::load_for_batch(conn)?;
     let batch = batch.max(1);
     let mut report = BulkReport::default();
@@ -87,7 +93,7 @@ pub fn ingest_bulk(
             }
         };
         let t = Instant::now();
-        match ingest_input_with(conn, &store, rules, &staff, &input.raw, &input.source) {
+        match ingest_input_with(conn, store.as_ref(), rules, &staff, &input.raw, &input.source) {
             Ok(o) => pending.extend(o),
             Err(error) => {
                 let _ = db::end_batch(conn, false);
