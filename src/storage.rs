@@ -227,7 +227,10 @@ pub fn for_settings(
 ) -> Result<std::sync::Arc<dyn BlobStore>, StorageError> {
     let dir = DirStore::new(settings.blob_dir())?;
     if crate::db::is_postgres_url(&settings.database_url) {
-        Ok(std::sync::Arc::new(PgStore::connect(&settings.database_url, dir)?))
+        Ok(std::sync::Arc::new(PgStore::connect(
+            &settings.database_url,
+            dir,
+        )?))
     } else {
         Ok(std::sync::Arc::new(dir))
     }

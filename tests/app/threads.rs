@@ -736,11 +736,18 @@ fn a_second_server_elsewhere_reads_every_stored_byte_on_postgresql() {
         "From: ma@bank.example\r\nTo: support@cmgos.example\r\nSubject: big log\r\nMessage-ID: <blob-1@bank.example>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nsee the log\r\n--b\r\nContent-Type: text/plain; name=\"big.log\"\r\nContent-Disposition: attachment; filename=\"big.log\"\r\n\r\n{log}\r\n--b--\r\n"
     );
     assert!(raw.len() > 256 * 1024);
-    let (s, v) = app.api("POST", "/api/mail/inbound", Some(&token), Some(raw.as_bytes()));
+    let (s, v) = app.api(
+        "POST",
+        "/api/mail/inbound",
+        Some(&token),
+        Some(raw.as_bytes()),
+    );
     assert_eq!(s, 200, "{v}");
     let number = v["case_number"].as_str().expect("case").to_string();
     let case = app.api_get(&format!("/api/cases/{number}"), &token);
-    let att = case["attachments"][0]["id"].as_i64().unwrap_or_else(|| panic!("{case}"));
+    let att = case["attachments"][0]["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{case}"));
     let elsewhere = app.server_elsewhere(2);
     let b = crate::helpers::Browser {
         agent: ureq::AgentBuilder::new().redirects(0).build(),
@@ -749,14 +756,22 @@ fn a_second_server_elsewhere_reads_every_stored_byte_on_postgresql() {
     b.login("admin@casebook.example", crate::helpers::PASSWORD);
     let got = b.get(&format!("/cases/{number}/attachments/{att}"));
     assert_eq!(got.status, 200, "{}", got.body);
-    assert_eq!(got.body.trim_end(), log.trim_end(), "the same bytes from the other machine");
+    assert_eq!(
+        got.body.trim_end(),
+        log.trim_end(),
+        "the same bytes from the other machine"
+    );
     let q = app.api_get("/api/quarantine", &token);
     assert_eq!(q["quarantine"], serde_json::json!([]), "{q}");
     // The raw message (stored as a file, not inline) too: the first one received in
     // this fresh database.
     let r = b.get("/admin/raw/1");
     assert_eq!(r.status, 200);
-    assert_eq!(r.body.len(), raw.len(), "the raw message from the other machine");
+    assert_eq!(
+        r.body.len(),
+        raw.len(),
+        "the raw message from the other machine"
+    );
     // Nothing of it is in the second machine's data dir.
     let files = walk(&app.dir.path().join("machine2"));
     assert!(files.iter().all(|f| !f.contains("blobs/")), "{files:?}");

@@ -93,7 +93,14 @@ pub fn ingest_bulk(
             }
         };
         let t = Instant::now();
-        match ingest_input_with(conn, store.as_ref(), rules, &staff, &input.raw, &input.source) {
+        match ingest_input_with(
+            conn,
+            store.as_ref(),
+            rules,
+            &staff,
+            &input.raw,
+            &input.source,
+        ) {
             Ok(o) => pending.extend(o),
             Err(error) => {
                 let _ = db::end_batch(conn, false);
