@@ -144,6 +144,8 @@ impl PgStore {
     pub fn connect(url: &str, local: DirStore) -> Result<Self, StorageError> {
         let pool = diesel::r2d2::Pool::builder()
             .max_size(4)
+            // Opened when first needed: a CLI command that stores nothing opens none.
+            .min_idle(Some(0))
             .connection_timeout(std::time::Duration::from_secs(30))
             .build(diesel::r2d2::ConnectionManager::<diesel::PgConnection>::new(url))
             .map_err(|e| StorageError::Db(e.to_string()))?;

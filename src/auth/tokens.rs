@@ -58,6 +58,17 @@ pub fn create(
     expires_in_days: Option<i64>,
     now: NaiveDateTime,
 ) -> QueryResult<String> {
+    create_with_id(conn, user_id, scope, expires_in_days, now).map(|(_, t)| t)
+}
+
+/// As `create`, with the new token's id.
+pub fn create_with_id(
+    conn: &mut DbConn,
+    user_id: i64,
+    scope: Scope,
+    expires_in_days: Option<i64>,
+    now: NaiveDateTime,
+) -> QueryResult<(i64, String)> {
     let token = format!("cb_{}", super::random_hex(24));
     let expires_at = expires_in_days.map(|d| now + Duration::days(d.clamp(1, MAX_EXPIRY_DAYS)));
     diesel::insert_into(api_tokens::table)
@@ -68,8 +79,9 @@ pub fn create(
             api_tokens::expires_at.eq(expires_at),
             api_tokens::scope.eq(scope.as_str()),
         ))
-        .execute(conn)?;
-    Ok(token)
+        .returning(api_tokens::id)
+        .get_result::<i64>(conn)
+        .map(|id| (id, token))
 }
 
 /// The enabled user owning this live (not expired) token, and the token's scope.

@@ -268,21 +268,35 @@ pub(super) fn mailbox(state: &AppState, action: &MailboxCmd) -> ExitCode {
                 }
                 m.password_file = Some(abs.display().to_string());
             }
+            // Checked first, so that nothing stored goes anywhere the save would refuse.
+            let next = match mailboxes::prepare_edit(&mut c, &state.keys, row.id, &m) {
+                Ok(n) => n,
+                Err(e) => return fail(e),
+            };
+            let mut granted = None;
             if !*no_test {
-                let next = mailboxes::edited(&row, &state.keys, &m);
-                if let Err(e) = mailboxes::client::test(
-                    Some(&mut c),
+                match mailboxes::client::test_fresh(
                     &next,
                     &state.keys,
                     state.settings.imap_timeout(),
                 ) {
-                    eprintln!("error: mailbox {name} not changed: {e}");
-                    eprintln!("(the old settings stay; edit with --no-test to save it as it is)");
-                    return ExitCode::from(1);
+                    Ok((_, g)) => granted = g,
+                    Err(e) => {
+                        eprintln!("error: mailbox {name} not changed: {e}");
+                        eprintln!(
+                            "(the old settings stay; edit with --no-test to save it as it is)"
+                        );
+                        return ExitCode::from(1);
+                    }
                 }
             }
             match mailboxes::update(&mut c, &state.keys, row.id, &m) {
                 Ok(r) => {
+                    if let Some(g) = granted {
+                        if let Err(e) = mailboxes::oauth::keep(&mut c, &r, &state.keys, &g) {
+                            return fail(e);
+                        }
+                    }
                     eprintln!("mailbox {} saved", r.name);
                     ExitCode::SUCCESS
                 }

@@ -171,6 +171,7 @@ pub const ENTRIES: &[(&str, &str, &str)] = &[
     ("me.signature", "我的签名", "My signature"),
     ("me.signature_help", "显示在您发出的邮件（回复、问题定义、案例总结）末尾。纯文本；留空则使用您的姓名和公司名。", "Shown under the mail you send (replies, scope, closure summary). Plain text; blank uses your name and the organisation."),
     ("me.signature_save", "保存签名", "Save signature"),
+    ("reply.files_too_many", "一封回复最多附加 {max} 个文件。", "A reply can carry at most {max} files."),
     ("reply.attach", "附加案例中的文件", "Attach files of the case"),
     ("reply.attach_help", "随回复一起发送（合计不超过 20 MB）", "Sent with the reply (20 MB together at most)"),
     ("reply.files_too_large", "附件合计 {size} MB，超过上限 {max} MB。", "The files come to {size} MB, over the {max} MB limit."),

@@ -424,13 +424,33 @@ pub fn test(
     keys: &Keys,
     timeout: Duration,
 ) -> Result<u32, MailboxError> {
+    let pw = secret_of(conn, row, keys, timeout)?;
+    test_with(row, &pw, timeout)
+}
+
+/// As `test`, for settings not saved yet (an edit): nothing is written, and a token
+/// asked for is handed back to be kept with the settings once they are saved.
+pub fn test_fresh(
+    row: &MailboxRow,
+    keys: &Keys,
+    timeout: Duration,
+) -> Result<(u32, Option<super::oauth::Granted>), MailboxError> {
+    if row.is_oauth() {
+        let g = super::oauth::refresh(row, keys, timeout, crate::now())?;
+        let n = test_with(row, &g.access_token, timeout)?;
+        Ok((n, Some(g)))
+    } else {
+        Ok((test_with(row, &row.password(keys)?, timeout)?, None))
+    }
+}
+
+fn test_with(row: &MailboxRow, pw: &str, timeout: Duration) -> Result<u32, MailboxError> {
     let addr = format!("{}:{}", row.host, row.port);
     let peer = Peer {
         addr: &addr,
         timeout,
     };
-    let pw = secret_of(conn, row, keys, timeout)?;
-    let mut s = connect(row, &pw, timeout)?;
+    let mut s = connect(row, pw, timeout)?;
     let (folder, move_to) = folders(&mut s, row);
     if let Some(dest) = move_to.as_deref() {
         ensure_folder(&mut s, dest, &peer)?;
@@ -523,34 +543,42 @@ pub fn fetch_and_idle(
         let _ = s.logout();
         return Ok((n, false));
     };
+    // No database connection is held while waiting: one per check and per fetch.
+    drop(conn);
+    let pooled = || {
+        ctx.pool
+            .get()
+            .map_err(|e| MailboxError::Pool(e.to_string()))
+    };
     let started = std::time::Instant::now();
-    while started.elapsed() < total {
-        if lost.load(Ordering::SeqCst) || !still_current(&mut conn, row)? {
+    loop {
+        let chunk = IDLE_CHUNK.min(total.saturating_sub(started.elapsed()));
+        if chunk.is_zero() || lost.load(Ordering::SeqCst) || !still_current(&mut *pooled()?, row)? {
             break;
         }
-        let chunk = IDLE_CHUNK.min(total.saturating_sub(started.elapsed()));
-        let changed = {
+        {
             let mut h = s.idle();
             h.timeout(chunk).keepalive(false);
             h.wait_while(|r| !matches!(r, imap::types::UnsolicitedResponse::Exists(_)))
-                .map_err(|e| peer.imap("waiting for new mail (IDLE)", e))?
-        };
-        if changed == imap::extensions::idle::WaitOutcome::MailboxChanged {
-            if lost.load(Ordering::SeqCst) || !still_current(&mut conn, row)? {
-                break; // paused or edited meanwhile: its mail waits for the new settings
-            }
-            n += fetch_batch(
-                ctx,
-                row,
-                lost,
-                sink,
-                &mut s,
-                &mut conn,
-                &peer,
-                move_to.as_deref(),
-                &mut state,
-            )?;
+                .map_err(|e| peer.imap("waiting for new mail (IDLE)", e))?;
         }
+        if lost.load(Ordering::SeqCst) || !still_current(&mut *pooled()?, row)? {
+            break; // paused or edited meanwhile: its mail waits for the new settings
+        }
+        // After every wait, not only when the server said EXISTS: an announcement that
+        // came during a fetch or with the answer to DONE is not seen by the wait, and
+        // a UID SEARCH above the position is cheap.
+        n += fetch_batch(
+            ctx,
+            row,
+            lost,
+            sink,
+            &mut s,
+            &mut *pooled()?,
+            &peer,
+            move_to.as_deref(),
+            &mut state,
+        )?;
     }
     let _ = s.logout();
     Ok((n, true))

@@ -14,8 +14,8 @@ pub mod url;
 pub use claim::{claim, renew, worker_id, Busy, Claims, Holder};
 pub use poller::{backoff, finish, poll_claimed, poll_claimed_idle, Ctx, IDLE_RENEW};
 pub use store::{
-    add, edited, find, find_id, list, remove, remove_id, set_enabled, update, validate, MailboxRow,
-    NewMailbox,
+    add, edited, find, find_id, list, prepare_edit, remove, remove_id, set_enabled, update,
+    validate, MailboxRow, NewMailbox,
 };
 pub use url::{is_loopback, parse_url, TlsMode};
 

@@ -10,8 +10,10 @@ use crate::db::DbConn;
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
-/// An access token this close to its expiry is refreshed first.
-const MARGIN_SECONDS: i64 = 60;
+/// An access token this close to its expiry is refreshed first: a little more than an
+/// IDLE connection lives (25 minutes), as some providers end a session whose token
+/// expires.
+const MARGIN_SECONDS: i64 = 26 * 60;
 
 /// What the token endpoint gave.
 #[derive(Debug, Clone)]
@@ -111,26 +113,37 @@ pub fn access_token(
     }
     let g = refresh(row, keys, timeout, now)?;
     if let Some(conn) = conn {
-        let access = secret::encrypt(keys, &g.access_token);
-        let target = diesel::update(mailboxes::table.find(row.id));
-        match g.refresh_token.as_deref() {
-            Some(r) => target
-                .set((
-                    mailboxes::oauth_access_enc.eq(Some(access)),
-                    mailboxes::oauth_expires_at.eq(Some(g.expires_at)),
-                    mailboxes::oauth_refresh_enc.eq(Some(secret::encrypt(keys, r))),
-                ))
-                .execute(conn)?,
-            None => target
-                .set((
-                    mailboxes::oauth_access_enc.eq(Some(access)),
-                    mailboxes::oauth_expires_at.eq(Some(g.expires_at)),
-                ))
-                .execute(conn)?,
-        };
-        tracing::info!(mailbox = %row.name, expires_at = %g.expires_at, "XOAUTH2 access token refreshed");
+        keep(conn, row, keys, &g)?;
     }
     Ok(g.access_token)
+}
+
+/// Keeps a granted access token (and a rotated refresh token) on mailbox `row`.
+pub fn keep(
+    conn: &mut DbConn,
+    row: &MailboxRow,
+    keys: &Keys,
+    g: &Granted,
+) -> Result<(), MailboxError> {
+    let access = secret::encrypt(keys, &g.access_token);
+    let target = diesel::update(mailboxes::table.find(row.id));
+    match g.refresh_token.as_deref() {
+        Some(r) => target
+            .set((
+                mailboxes::oauth_access_enc.eq(Some(access)),
+                mailboxes::oauth_expires_at.eq(Some(g.expires_at)),
+                mailboxes::oauth_refresh_enc.eq(Some(secret::encrypt(keys, r))),
+            ))
+            .execute(conn)?,
+        None => target
+            .set((
+                mailboxes::oauth_access_enc.eq(Some(access)),
+                mailboxes::oauth_expires_at.eq(Some(g.expires_at)),
+            ))
+            .execute(conn)?,
+    };
+    tracing::info!(mailbox = %row.name, expires_at = %g.expires_at, "XOAUTH2 access token kept");
+    Ok(())
 }
 
 /// The SASL XOAUTH2 initial response.

@@ -320,32 +320,63 @@ pub fn set_enabled(conn: &mut DbConn, name: &str, enabled: bool) -> Result<(), M
     Ok(())
 }
 
-/// Changes mailbox `id` to `m`. A blank password keeps the stored one (or its file).
-/// When the account or folder changes, its position is forgotten so that the new
-/// folder is read from its start (messages already here are not filed twice).
-/// Backoff is forgotten and it is polled at once.
-pub fn update(
+/// Mailbox `id` as it would be with `m` applied, checked as a save would check it
+/// (nothing written): what "test before saving" may connect with. Stored secrets are
+/// not sent to a new destination: when the server or the account changes, the password
+/// (or the refresh token) must be given again, and the client secret when the token
+/// endpoint or the client changes.
+pub fn prepare_edit(
     conn: &mut DbConn,
     keys: &Keys,
     id: i64,
     m: &NewMailbox,
 ) -> Result<MailboxRow, MailboxError> {
-    let old = mailboxes::table
-        .find(id)
-        .select(MailboxRow::as_select())
-        .first(conn)
-        .optional()?
-        .ok_or_else(|| MailboxError::NotFound(format!("#{id}")))?;
-    let next = edited(&old, keys, m);
+    let old = find_id(conn, id)?;
     let mut check = m.clone();
-    if check.oauth.is_some() && next.oauth_refresh_enc.is_none() {
-        return Err(MailboxError::Invalid("a refresh token is required".into()));
-    }
-    if check.password.as_deref().is_none_or(str::is_empty) && check.password_file.is_none() {
+    if check.oauth.is_none()
+        && check.password.as_deref().is_none_or(str::is_empty)
+        && check.password_file.is_none()
+    {
         check.password = Some("(kept)".into());
-        check.password_file = old.password_file.clone();
     }
     validate(&check)?;
+    let next = edited(&old, keys, m);
+    let moved = next.host != old.host
+        || next.port != old.port
+        || next.tls != old.tls
+        || next.username != old.username;
+    let given = |v: &Option<String>| v.as_deref().is_some_and(|x| !x.trim().is_empty());
+    match &m.oauth {
+        None => {
+            if moved && !given(&m.password) && !given(&m.password_file) {
+                return Err(MailboxError::Invalid(
+                    "the server or the account changed: give the password again".into(),
+                ));
+            }
+            if next.password_enc.is_none() && next.password_file.is_none() {
+                return Err(MailboxError::Invalid(
+                    "a password or a password file is required".into(),
+                ));
+            }
+        }
+        Some(o) => {
+            let client_moved = old.oauth_token_url.as_deref() != Some(o.token_url.trim())
+                || old.oauth_client_id.as_deref() != Some(o.client_id.trim());
+            if (moved || client_moved || !old.is_oauth()) && !given(&o.refresh_token) {
+                return Err(MailboxError::Invalid(
+                    "the server, the account or the OAuth client changed: give the refresh token again".into(),
+                ));
+            }
+            if client_moved && old.oauth_client_secret_enc.is_some() && !given(&o.client_secret) {
+                return Err(MailboxError::Invalid(
+                    "the token endpoint or the client changed: give the client secret again".into(),
+                ));
+            }
+            if next.oauth_refresh_enc.is_none() {
+                return Err(MailboxError::Invalid("a refresh token is required".into()));
+            }
+        }
+    }
     let taken: Option<i64> = mailboxes::table
         .filter(mailboxes::name.eq(&next.name))
         .filter(mailboxes::id.ne(id))
@@ -355,6 +386,20 @@ pub fn update(
     if taken.is_some() {
         return Err(MailboxError::Exists(next.name));
     }
+    Ok(next)
+}
+
+/// Changes mailbox `id` to `m` (checked by `prepare_edit`). A blank password keeps the
+/// stored one (or its file). When the account or folder changes, its position is
+/// forgotten so that the new folder is read from its start (messages already here are
+/// not filed twice). Backoff is forgotten and it is polled at once.
+pub fn update(
+    conn: &mut DbConn,
+    keys: &Keys,
+    id: i64,
+    m: &NewMailbox,
+) -> Result<MailboxRow, MailboxError> {
+    let next = prepare_edit(conn, keys, id, m)?;
     diesel::update(mailboxes::table.find(id))
         .set((
             mailboxes::name.eq(&next.name),

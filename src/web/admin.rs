@@ -696,12 +696,8 @@ async fn do_create_token(st: &State, by: &User, f: NewToken) -> Result<(i64, Str
         let owner = users::find_by_email(c, f.email.trim())?
             .filter(|u| !u.disabled)
             .ok_or_else(|| AppError::bad_request("workflow.unknown_user"))?;
-        let token = crate::auth::tokens::create(c, owner.id, scope, f.expires_days, crate::now())?;
-        let id = crate::auth::tokens::list(c, Some(&owner.email))?
-            .into_iter()
-            .map(|t| t.id)
-            .max()
-            .unwrap_or_default();
+        let (id, token) =
+            crate::auth::tokens::create_with_id(c, owner.id, scope, f.expires_days, crate::now())?;
         crate::cases::audit(
             c,
             None,

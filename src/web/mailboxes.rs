@@ -212,12 +212,17 @@ async fn do_edit(
     let keys = st.keys.clone();
     let no_test = f.no_test;
     run(st, move |c, settings| -> Result<(), AppError> {
-        if !no_test {
-            let old = mailboxes::find_id(c, id)?;
-            let next = mailboxes::edited(&old, &keys, &m);
-            client::test(Some(c), &next, &keys, settings.imap_timeout())?;
-        }
+        // Checked first, so that nothing stored goes anywhere the save would refuse.
+        let next = mailboxes::prepare_edit(c, &keys, id, &m)?;
+        let granted = if no_test {
+            None
+        } else {
+            client::test_fresh(&next, &keys, settings.imap_timeout())?.1
+        };
         let row = mailboxes::update(c, &keys, id, &m)?;
+        if let Some(g) = granted {
+            mailboxes::oauth::keep(c, &row, &keys, &g)?;
+        }
         crate::cases::audit(c, None, &actor, "mailbox.edited", &row.name)?;
         Ok(())
     })

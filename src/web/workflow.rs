@@ -61,7 +61,15 @@ pub struct ReplyInput {
 /// Most a reply may carry in files (what mail servers commonly accept, less encoding).
 const REPLY_FILES_MAX: u64 = 20 * 1024 * 1024;
 
+/// Most files one reply may name.
+const REPLY_FILES_MAX_COUNT: usize = 100;
+
 async fn do_reply(st: &State, u: User, number: String, i: ReplyInput) -> Result<(), AppError> {
+    if i.attachment_ids.len() > REPLY_FILES_MAX_COUNT {
+        return Err(AppError::BadRequest(
+            crate::i18n::Msg::new("reply.files_too_many").with("max", REPLY_FILES_MAX_COUNT),
+        ));
+    }
     let store = st.store.clone();
     run(st, move |c, s| -> Result<(), AppError> {
         let files = crate::bundles::stored::files_for_mail(
@@ -79,7 +87,11 @@ async fn do_reply(st: &State, u: User, number: String, i: ReplyInput) -> Result<
             )
         })?;
         workflow::reply(c, s, &u, &number, &i.body, opt(&i.to), files)?;
-        crate::cases::presence::clear(c, &number, u.id)?;
+        // The reply is committed: a notice that outlives it for 45 s is no reason to
+        // report a failure (and invite a second send).
+        if let Err(e) = crate::cases::presence::clear(c, &number, u.id) {
+            tracing::warn!(error = %e, "could not clear the replying notice");
+        }
         Ok(())
     })
     .await

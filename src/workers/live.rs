@@ -59,6 +59,8 @@ pub fn spawn(pool: Pool, hub: Hub) {
         loop {
             tokio::time::sleep(INTERVAL).await;
             if hub.receiver_count() == 0 {
+                // Nobody to tell: who typed meanwhile is no news to whoever comes next.
+                typing_since = crate::now();
                 continue;
             }
             // Who is typing a reply: sightings newer than the last read (a little

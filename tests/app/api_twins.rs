@@ -285,18 +285,29 @@ fn mailboxes_are_added_edited_paused_and_resumed_through_json() {
         &admin,
         "POST",
         &format!("/api/mailboxes/{id}"),
-        json!({"name": "helpdesk", "host": "127.0.0.1", "port": port, "tls": "plain", "username": "helpdesk", "poll_seconds": 60}),
+        json!({"name": "helpdesk", "host": "127.0.0.1", "port": port, "tls": "plain", "username": "helpdesk", "password": "other-secret", "poll_seconds": 60}),
     );
     assert_eq!(s, 400, "{v}");
     assert_eq!(
         app.api_get("/api/mailboxes", &admin)["mailboxes"][0]["name"],
         "support"
     );
+    // A stored password is never sent to another account or server: it must be given
+    // again.
+    let (s, v) = call(
+        &app,
+        &admin,
+        "POST",
+        &format!("/api/mailboxes/{id}"),
+        json!({"name": "helpdesk", "host": "127.0.0.1", "port": port, "tls": "plain", "username": "helpdesk", "folder": "Support/新客户", "poll_seconds": 60, "no_test": true}),
+    );
+    assert_eq!(s, 400, "{v}");
+    assert!(v.to_string().contains("password again"), "{v}");
     ok(
         &app,
         &admin,
         &format!("/api/mailboxes/{id}"),
-        json!({"name": "helpdesk", "host": "127.0.0.1", "port": port, "tls": "plain", "username": "helpdesk", "folder": "Support/新客户", "poll_seconds": 60, "no_test": true}),
+        json!({"name": "helpdesk", "host": "127.0.0.1", "port": port, "tls": "plain", "username": "helpdesk", "password": "other-secret", "folder": "Support/新客户", "poll_seconds": 60, "no_test": true}),
     );
     let m = app.api_get("/api/mailboxes", &admin)["mailboxes"][0].clone();
     assert_eq!(m["name"], "helpdesk", "{m}");

@@ -1,2 +1,3 @@
+DROP INDEX notifications_user_unmailed;
 DROP TABLE presence;
 ALTER TABLE notifications DROP COLUMN hold_until;

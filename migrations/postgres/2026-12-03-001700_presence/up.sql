@@ -11,3 +11,5 @@ CREATE INDEX presence_seen ON presence(seen_at);
 -- A digest that is not due yet holds its notifications until this time, so that they
 -- no longer stand in front of the mail that is due.
 ALTER TABLE notifications ADD COLUMN hold_until TIMESTAMP;
+-- A user's notifications not mailed yet (the digest's hold), without their history.
+CREATE INDEX notifications_user_unmailed ON notifications(user_id, mailed_at);
