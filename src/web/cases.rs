@@ -474,6 +474,9 @@ struct CasePage {
     canned: Vec<crate::cases::canned::Filled>,
     /// Colleagues typing a reply on this case now.
     replying: Vec<String>,
+    /// The case's files a reply can carry: (id, name), each stored file once (a file
+    /// sent with a reply is a second row over the same bytes).
+    reply_files: Vec<(i64, String)>,
     /// The reader (the live script tells their own typing from others').
     me: i64,
 }
@@ -605,6 +608,14 @@ pub async fn show(
         canned,
         replying,
         me: uid,
+        reply_files: {
+            let mut seen = std::collections::HashSet::new();
+            case.attachments
+                .iter()
+                .filter(|a| seen.insert(a.sha256.clone()))
+                .map(|a| (a.id, a.filename.clone()))
+                .collect()
+        },
         case,
     })
 }

@@ -144,6 +144,26 @@ fn a_reply_has_text_and_html_the_engineers_signature_and_the_files_chosen() {
         "{reply}"
     );
 
+    // The reply box offers each stored file once (the copy on the reply is the same
+    // file), and sends it through the page's form too.
+    let b = app.browser();
+    b.login("wangbb@cmgos.example", crate::helpers::PASSWORD);
+    let page = b.get(&format!("/cases/{number}"));
+    let offered = page
+        .body
+        .split("reply-files")
+        .nth(1)
+        .unwrap_or_default()
+        .split("</details>")
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(offered.matches("activation.log").count(), 1, "{offered}");
+    assert!(
+        offered.contains(&format!("name=\"att_{log_id}\"")),
+        "{offered}"
+    );
+
     // Without a signature of one's own, the name and the organisation sign.
     let (s, v) = app.api(
         "POST",
