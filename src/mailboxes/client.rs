@@ -556,11 +556,22 @@ pub fn fetch_and_idle(
         if chunk.is_zero() || lost.load(Ordering::SeqCst) || !still_current(&mut *pooled()?, row)? {
             break;
         }
-        {
+        // The `imap` crate panics (`unreachable!`) when a server answers IDLE with
+        // anything but a continuation: that is this poll's error, not its thread's end.
+        let waited = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let mut h = s.idle();
             h.timeout(chunk).keepalive(false);
             h.wait_while(|r| !matches!(r, imap::types::UnsolicitedResponse::Exists(_)))
-                .map_err(|e| peer.imap("waiting for new mail (IDLE)", e))?;
+        }));
+        match waited {
+            Ok(r) => {
+                r.map_err(|e| peer.imap("waiting for new mail (IDLE)", e))?;
+            }
+            Err(_) => {
+                return Err(MailboxError::Imap(format!(
+                    "{addr}: the server answered IDLE with something other than a continuation; will retry"
+                )))
+            }
         }
         if lost.load(Ordering::SeqCst) || !still_current(&mut *pooled()?, row)? {
             break; // paused or edited meanwhile: its mail waits for the new settings

@@ -1490,3 +1490,85 @@ fn xoauth2_logs_in_with_a_refreshed_token_and_a_wrong_secret_is_a_clear_error() 
         "the old settings still work"
     );
 }
+
+/// An IMAP server that answers everything with OK and IDLE with a tagged OK instead of
+/// a continuation (which the `imap` crate does not expect).
+fn odd_idle_server() -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut w = s.try_clone().expect("clone");
+                let _ = w.write_all(b"* OK odd server ready\r\n");
+                let mut r = BufReader::new(s);
+                let mut line = String::new();
+                while r.read_line(&mut line).is_ok_and(|n| n > 0) {
+                    let mut parts = line.split_whitespace();
+                    let tag = parts.next().unwrap_or("*").to_string();
+                    let cmd = parts.next().unwrap_or("").to_ascii_uppercase();
+                    let reply = match cmd.as_str() {
+                        "CAPABILITY" => format!("* CAPABILITY IMAP4rev1 IDLE\r\n{tag} OK done\r\n"),
+                        "SELECT" | "EXAMINE" => format!(
+                            "* 0 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n{tag} OK [READ-WRITE] done\r\n"
+                        ),
+                        "LIST" => format!("* LIST () \"/\" INBOX\r\n{tag} OK done\r\n"),
+                        "IDLE" => format!("{tag} OK idling is over already\r\n"),
+                        "LOGOUT" => format!("* BYE\r\n{tag} OK bye\r\n"),
+                        _ => format!("{tag} OK done\r\n"),
+                    };
+                    if w.write_all(reply.as_bytes()).is_err() {
+                        break;
+                    }
+                    line.clear();
+                }
+            });
+        }
+    });
+    port
+}
+
+/// A server that breaks the IDLE protocol is this mailbox's error, with backoff, not a
+/// poll thread that dies and leaves the mailbox claimed.
+#[test]
+fn a_server_that_answers_idle_wrongly_is_an_error_on_its_mailbox() {
+    let port = odd_idle_server();
+    let mut app = TestApp::new();
+    let token = app.seed_staff();
+    let pwf = password_file(&app, "x");
+    app.cli_ok(
+        &[
+            "mailbox",
+            "add",
+            "--name",
+            "odd",
+            "--url",
+            &format!("imap://u@127.0.0.1:{port}/INBOX?tls=plain"),
+            "--password-file",
+            &pwf,
+            "--poll-seconds",
+            "3600",
+            "--no-test",
+        ],
+        None,
+    );
+    app.spawn();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let m = app.api_get("/api/mailboxes", &token)["mailboxes"][0].clone();
+        if m["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("continuation"))
+        {
+            assert!(m["failures"].as_i64().unwrap_or_default() >= 1, "{m}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no error recorded: {m}\n{}",
+            app.server_log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
