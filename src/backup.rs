@@ -34,7 +34,7 @@ fn copy_tree(from: &Path, to: &Path, count: &mut u64) -> std::io::Result<()> {
 /// Returns (database bytes, stored files copied).
 pub fn backup(settings: &Settings, dest: &Path) -> Result<(u64, u64), String> {
     if crate::db::is_postgres_url(&settings.database_url) {
-        return Err("on PostgreSQL, back up the database with pg_dump (see the README): stored files are in it (table blobs); copy the data dir's blobs/ too if it holds files from before 2026-12".into());
+        return Err("on PostgreSQL, back up the database with pg_dump (see the README): stored files are in it (table blobs) or in the object store of --blob-url (copy the bucket after the dump); copy the data dir's blobs/ too if it holds files from before 2026-12".into());
     }
     if dest.exists()
         && std::fs::read_dir(dest)

@@ -6,6 +6,9 @@ use std::path::PathBuf;
 pub struct Settings {
     pub data_dir: PathBuf,
     pub database_url: String,
+    /// `s3://BUCKET[/PREFIX]?endpoint=…&region=…`: stored files in an object store;
+    /// empty: in the database on PostgreSQL, in the data dir on SQLite.
+    pub blob_url: String,
     pub secure_cookies: bool,
     /// Prefix of the tracking token we issue (`CMIT` gives `CMIT:0001234`).
     pub token_prefix: String,
@@ -75,6 +78,7 @@ impl Settings {
         Settings {
             database_url: db.to_string_lossy().into_owned(),
             data_dir,
+            blob_url: String::new(),
             secure_cookies: false,
             token_prefix: "CMIT".into(),
             token_prefixes: vec!["CMIT".into()],

@@ -1,6 +1,10 @@
 //! Stored files behind a small interface: content-addressed by sha256. On the
 //! embedded default a directory (`DirStore`); on PostgreSQL the database itself
-//! (`PgStore`), so that every server on it reads every byte.
+//! (`PgStore`), so that every server on it reads every byte; with `--blob-url s3://…`
+//! an S3-compatible object store (`S3Store`), on either engine.
+
+mod s3;
+pub use s3::{S3Location, S3Store};
 
 use sha2::{Digest, Sha256};
 use std::io::Write;
@@ -14,6 +18,8 @@ pub enum StorageError {
     BadName,
     #[error("stored files in the database: {0}")]
     Db(String),
+    #[error("stored files in the object store: {0}")]
+    Remote(String),
 }
 
 /// A stored file opened for reading in place.
@@ -223,19 +229,37 @@ impl BlobStore for PgStore {
     }
 }
 
-/// The store for `settings`: the database on PostgreSQL, the data dir otherwise.
+/// The store for `settings`: the object store of `--blob-url` when one is set, else
+/// the database on PostgreSQL, else the data dir.
 pub fn for_settings(
     settings: &crate::config::Settings,
 ) -> Result<std::sync::Arc<dyn BlobStore>, StorageError> {
-    let dir = DirStore::new(settings.blob_dir())?;
-    if crate::db::is_postgres_url(&settings.database_url) {
-        Ok(std::sync::Arc::new(PgStore::connect(
-            &settings.database_url,
-            dir,
-        )?))
+    Ok(std::sync::Arc::from(open_store(
+        settings,
+        DirStore::new(settings.blob_dir())?,
+    )?))
+}
+
+/// The store for `settings`, with `dir` as the data dir's own store (bulk ingestion
+/// passes one that syncs once per batch).
+pub fn open_store(
+    settings: &crate::config::Settings,
+    dir: DirStore,
+) -> Result<Box<dyn BlobStore>, StorageError> {
+    let default: Box<dyn BlobStore> = if crate::db::is_postgres_url(&settings.database_url) {
+        Box::new(PgStore::connect(&settings.database_url, dir)?)
     } else {
-        Ok(std::sync::Arc::new(dir))
+        Box::new(dir)
+    };
+    if settings.blob_url.trim().is_empty() {
+        return Ok(default);
     }
+    let loc = S3Location::parse(&settings.blob_url).map_err(StorageError::Remote)?;
+    // What was stored before the move to the object store is still read where it is.
+    let s3 = S3Store::connect(&loc, default)?;
+    // A wrong bucket, endpoint or key is an error at start, not at the first mail.
+    s3.check()?;
+    Ok(Box::new(s3))
 }
 
 #[cfg(test)]

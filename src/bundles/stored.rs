@@ -78,24 +78,30 @@ pub fn files_for_mail(
     ids: &[i64],
     max_bytes: u64,
 ) -> Result<Result<Vec<(i64, crate::mail::outbound::OutFile)>, u64>, ReadError> {
-    let case = crate::cases::find_by_number(conn, number)?.ok_or(ReadError::NotFound)?;
+    let case_id = crate::cases::id_by_number(conn, number)?.ok_or(ReadError::NotFound)?;
     let mut seen = std::collections::BTreeSet::new();
-    let mut rows = Vec::new();
+    let wanted: Vec<i64> = ids.iter().copied().filter(|id| seen.insert(*id)).collect();
+    // One query for them all (the caller bounds how many).
+    let mut found: std::collections::HashMap<i64, (String, String, i64, String)> =
+        attachments::table
+            .filter(attachments::id.eq_any(&wanted))
+            .filter(attachments::case_id.eq(case_id))
+            .select((
+                attachments::id,
+                attachments::filename,
+                attachments::content_type,
+                attachments::size,
+                attachments::sha256,
+            ))
+            .load::<(i64, String, String, i64, String)>(conn)?
+            .into_iter()
+            .map(|(id, f, c, n, sha)| (id, (f, c, n, sha)))
+            .collect();
+    let mut rows = Vec::with_capacity(wanted.len());
     let mut total: u64 = 0;
-    for id in ids.iter().copied().filter(|id| seen.insert(*id)) {
-        let (filename, content_type, size, sha256): (String, String, i64, String) =
-            attachments::table
-                .filter(attachments::id.eq(id))
-                .filter(attachments::case_id.eq(case.id))
-                .select((
-                    attachments::filename,
-                    attachments::content_type,
-                    attachments::size,
-                    attachments::sha256,
-                ))
-                .first(conn)
-                .optional()?
-                .ok_or(ReadError::NotFound)?;
+    for id in wanted {
+        let (filename, content_type, size, sha256) =
+            found.remove(&id).ok_or(ReadError::NotFound)?;
         total = total.saturating_add(u64::try_from(size).unwrap_or(u64::MAX));
         rows.push((id, filename, content_type, sha256));
     }

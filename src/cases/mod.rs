@@ -74,6 +74,15 @@ pub fn find_by_number(conn: &mut DbConn, number: &str) -> QueryResult<Option<Cas
         .optional()
 }
 
+/// The id of the case numbered `number` (any letter case), when there is one.
+pub fn id_by_number(conn: &mut DbConn, number: &str) -> QueryResult<Option<i64>> {
+    cases::table
+        .filter(cases::number.eq(number.trim().to_ascii_uppercase()))
+        .select(cases::id)
+        .first(conn)
+        .optional()
+}
+
 /// Letters and digits that cannot be mistaken for each other (no 0/O, 1/I/L).
 const ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
 

@@ -19,12 +19,7 @@ pub fn touch(
     user_id: i64,
     now: NaiveDateTime,
 ) -> QueryResult<Option<i64>> {
-    let Some(case_id) = cases::table
-        .filter(cases::number.eq(number))
-        .select(cases::id)
-        .first::<i64>(conn)
-        .optional()?
-    else {
+    let Some(case_id) = super::id_by_number(conn, number)? else {
         return Ok(None);
     };
     let n = diesel::update(presence::table.find((case_id, user_id)))
@@ -52,12 +47,7 @@ pub fn touch(
 
 /// Stops saying that `user_id` replies on case `number` (the reply was sent).
 pub fn clear(conn: &mut DbConn, number: &str, user_id: i64) -> QueryResult<()> {
-    let case_id: Option<i64> = cases::table
-        .filter(cases::number.eq(number))
-        .select(cases::id)
-        .first(conn)
-        .optional()?;
-    if let Some(case_id) = case_id {
+    if let Some(case_id) = super::id_by_number(conn, number)? {
         diesel::delete(presence::table.find((case_id, user_id))).execute(conn)?;
     }
     Ok(())

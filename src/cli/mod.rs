@@ -46,6 +46,12 @@ pub struct Globals {
     /// Database URL; default is the SQLite file in the data dir. `postgres://…` selects PostgreSQL.
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
     pub database_url: Option<String>,
+    /// Stored files (raw mail, attachments, thumbnails) in an S3-compatible object store:
+    /// `s3://BUCKET[/PREFIX]?endpoint=URL&region=NAME`; credentials from
+    /// AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY. Default: the database on PostgreSQL,
+    /// the data dir on SQLite.
+    #[arg(long, env = "CASEBOOK_BLOB_URL", global = true, default_value = "")]
+    pub blob_url: String,
     /// Log format on stderr.
     #[arg(
         long,
@@ -306,6 +312,7 @@ impl Globals {
         {
             s.database_url = url.to_string();
         }
+        s.blob_url = self.blob_url.trim().to_string();
         s.token_prefix = self.token_prefix.trim().to_ascii_uppercase();
         s.token_prefixes = std::iter::once(s.token_prefix.clone())
             .chain(

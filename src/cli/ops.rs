@@ -125,6 +125,11 @@ pub(super) fn backup(settings: &Settings, dest: &Path) -> ExitCode {
                 r.0,
                 r.1
             );
+            if !settings.blob_url.is_empty() {
+                eprintln!(
+                    "stored files written since --blob-url was set are in the object store, not in this backup: copy the bucket after this backup (objects are never changed or deleted, so a later copy holds every file this backup names)"
+                );
+            }
             ExitCode::SUCCESS
         }
         Err(e) => fail(e),

@@ -15,6 +15,16 @@ pub struct PageForm<T> {
     pub rest: HashMap<String, String>,
 }
 
+impl<T> PageForm<T> {
+    /// The ids of the ticked `PREFIX<ID>` checkboxes (`att_7` → 7), in no set order.
+    pub fn ticked<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = i64> + 'a {
+        self.rest
+            .keys()
+            .filter_map(move |k| k.strip_prefix(prefix))
+            .filter_map(|v| v.parse::<i64>().ok())
+    }
+}
+
 /// A number that may be left blank: a JSON number or null, or a form's text ("" is none).
 pub fn blank_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     #[derive(Deserialize)]
@@ -82,6 +92,12 @@ mod tests {
         assert!(f.fields.send);
         assert_eq!(f.fields.to, None);
         assert_eq!(f.rest.get("att_7").map(String::as_str), Some("on"));
+        let f: PageForm<F> =
+            serde_urlencoded::from_str("body=hi&att_7=on&att_x=on&att_12=on&other_3=on")
+                .expect("form");
+        let mut ticked: Vec<i64> = f.ticked("att_").collect();
+        ticked.sort_unstable();
+        assert_eq!(ticked, vec![7, 12]);
         let j: F = serde_json::from_str(r#"{"body":"x","send":true,"to":"a@b.c"}"#).expect("json");
         assert!(j.send);
         assert_eq!(j.to.as_deref(), Some("a@b.c"));

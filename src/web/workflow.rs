@@ -143,13 +143,9 @@ pub async fn reply(
     let u = page_actor(&req, &st, &user, SUPPORT, &form)?;
     let number = path.into_inner();
     let form = form.into_inner();
+    let ticked: Vec<i64> = form.ticked("att_").collect();
     let mut fields = form.fields;
-    fields.attachment_ids.extend(
-        form.rest
-            .keys()
-            .filter_map(|k| k.strip_prefix("att_"))
-            .filter_map(|v| v.parse::<i64>().ok()),
-    );
+    fields.attachment_ids.extend(ticked);
     do_reply(&st, u, number.clone(), fields).await?;
     Ok(back(&number, "reply_queued", "outbox"))
 }
@@ -272,13 +268,9 @@ pub async fn escalate(
     let u = page_actor(&req, &st, &user, SUPPORT, &form)?;
     let number = path.into_inner();
     let form = form.into_inner();
+    let ticked: Vec<i64> = form.ticked("att_").collect();
     let mut fields = form.fields;
-    fields.attachment_ids.extend(
-        form.rest
-            .keys()
-            .filter_map(|k| k.strip_prefix("att_"))
-            .filter_map(|v| v.parse::<i64>().ok()),
-    );
+    fields.attachment_ids.extend(ticked);
     do_escalate(&st, u, number.clone(), fields).await?;
     Ok(back(&number, "escalated", "h-esc"))
 }

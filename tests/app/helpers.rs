@@ -94,6 +94,8 @@ pub struct TestApp {
     child: Option<Child>,
     pg: Option<(String, String)>,
     extra: Vec<String>,
+    /// Environment variables for every process of this app (servers and CLI).
+    pub envs: Vec<(String, String)>,
 }
 
 impl TestApp {
@@ -127,6 +129,7 @@ impl TestApp {
             child: None,
             pg,
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            envs: Vec::new(),
         }
     }
 
@@ -144,6 +147,7 @@ impl TestApp {
         let mut child = Command::new(BIN)
             .args(self.global_args())
             .args(["serve", "--bind", "127.0.0.1:0"])
+            .envs(self.envs.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(log.try_clone().expect("log"))
             .env(
@@ -210,6 +214,7 @@ impl TestApp {
         let mut child = Command::new(BIN)
             .args(args)
             .args(["serve", "--bind", "127.0.0.1:0"])
+            .envs(self.envs.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(log.try_clone().expect("log"))
             .env("RUST_LOG", "warn")
@@ -264,6 +269,7 @@ impl TestApp {
         let mut child = Command::new(BIN)
             .args(self.global_args())
             .args(args)
+            .envs(self.envs.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

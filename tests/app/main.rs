@@ -16,6 +16,7 @@ mod html_mail;
 mod ingest;
 mod mailboxes;
 mod notifications;
+mod objects;
 mod people;
 mod replies;
 mod reports;

@@ -8,7 +8,8 @@ mod run;
 use clap::Parser;
 use std::process::ExitCode;
 
-/// Measure ingestion: a generated corpus into a fresh SQLite database (see BENCHMARKS.md).
+/// Measure ingestion: a generated corpus into a fresh database (SQLite in the data dir,
+/// or the PostgreSQL of `--database-url`; see BENCHMARKS.md).
 #[derive(Parser, Debug)]
 #[command(name = "casebook-bench", version)]
 struct Args {
@@ -123,7 +124,7 @@ fn main() -> ExitCode {
                 "parse only          {:.2} s   {:.0} msg/s  (mail-parser ceiling, {} messages)",
                 r.parse_secs, parse_rate, r.parse_messages
             );
-            println!("ingest end to end   {:.2} s   {:.0} msg/s  (stored raw, parsed, threaded, committed to SQLite)", r.ingest_secs, ingest_rate);
+            println!("ingest end to end   {:.2} s   {:.0} msg/s  (stored raw, parsed, threaded, committed)", r.ingest_secs, ingest_rate);
             println!("ratio to ceiling    {:.2}", ingest_rate / parse_rate);
             println!(
                 "search indexing    {:.2} s   {:.0} msg/s  (after ingest, as the server's background indexer does)",

@@ -1,5 +1,6 @@
 //! One bench run: the parse-only ceiling on a sample, then the corpus through the real
-//! bulk ingest into a fresh SQLite database, then the search index catching up.
+//! bulk ingest into a fresh database (SQLite, or the PostgreSQL of `--database-url`),
+//! then the search index catching up.
 
 use crate::corpus::{Corpus, RND, SUPPORT};
 use casebook::config::Settings;
@@ -68,6 +69,11 @@ pub fn run(
     let mut settings = Settings::for_data_dir(dir.clone());
     settings.token_prefix = base.token_prefix.clone();
     settings.token_prefixes = base.token_prefixes.clone();
+    // On PostgreSQL (`--database-url`): the database scripts/bench made for this run.
+    if casebook::db::is_postgres_url(&base.database_url) {
+        settings.database_url = base.database_url.clone();
+    }
+    settings.blob_url = base.blob_url.clone();
     let state = casebook::startup::build_state(settings, 2).map_err(|e| e.to_string())?;
     let mut conn = state.pool.get().map_err(|e| e.to_string())?;
     // The support engineer and R&D engineer of the corpus, so their mail counts as staff.

@@ -4,7 +4,7 @@
 use super::{ingest_input_with, Outcome, Rules, Staff};
 use crate::db::{self, DbConn};
 use crate::mail::IngestError;
-use crate::storage::{BlobStore, DirStore, PgStore, StorageError};
+use crate::storage::{BlobStore, DirStore, StorageError};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -57,14 +57,12 @@ pub fn ingest_bulk(
     mut committed: impl FnMut(&Outcome) -> std::io::Result<()>,
 ) -> Result<BulkReport, BulkError> {
     db::tune_for_bulk(conn)?;
-    // The data dir's files flushed together once per batch; on PostgreSQL the
-    // database, durable at each put.
-    let dir = DirStore::new(settings.blob_dir())?;
-    let store: Box<dyn BlobStore> = if crate::db::is_postgres_url(&settings.database_url) {
-        Box::new(PgStore::connect(&settings.database_url, dir)?)
-    } else {
-        Box::new(dir.with_deferred_sync())
-    };
+    // The data dir's files flushed together once per batch; the database or an
+    // object store are durable at each put.
+    let store: Box<dyn BlobStore> = crate::storage::open_store(
+        settings,
+        DirStore::new(settings.blob_dir())?.with_deferred_sync(),
+    )?;
     let staff = Staff::load_for_batch(conn)?;
     let batch = batch.max(1);
     let mut report = BulkReport::default();
