@@ -553,7 +553,9 @@ pub fn fetch_and_idle(
     let started = std::time::Instant::now();
     loop {
         let chunk = IDLE_CHUNK.min(total.saturating_sub(started.elapsed()));
-        if chunk.is_zero() || lost.load(Ordering::SeqCst) || !still_current(&mut *pooled()?, row)? {
+        // The mailbox is checked once per wait, after it (before anything is fetched):
+        // a pause or an edit during a wait or a fetch is seen there.
+        if chunk.is_zero() || lost.load(Ordering::SeqCst) {
             break;
         }
         // The `imap` crate panics (`unreachable!`) when a server answers IDLE with

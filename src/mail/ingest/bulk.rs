@@ -120,5 +120,10 @@ pub fn ingest_bulk(
     let t = Instant::now();
     crate::search::catch_up_all(conn).map_err(BulkError::Search)?;
     report.index = t.elapsed();
+    // A large import changes the tables' shape; a few messages do not (and ANALYZE
+    // of a large database takes seconds).
+    if report.counts.values().sum::<usize>() >= 1000 {
+        db::refresh_statistics(conn)?;
+    }
     Ok(report)
 }
