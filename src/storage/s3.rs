@@ -11,7 +11,7 @@
 use super::{sha256_hex, valid_name, BlobStore, StorageError};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path as ObjectPath;
-use object_store::{ClientOptions, ObjectStoreExt, PutPayload};
+use object_store::{ObjectStoreExt, PutPayload, RetryConfig};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,6 +45,11 @@ impl S3Location {
         if bucket.is_empty() {
             return Err("the blob URL names no bucket (s3://BUCKET)".into());
         }
+        if u.port().is_some() {
+            return Err(
+                "s3://BUCKET takes no port: give the server as ?endpoint=http://HOST:PORT".into(),
+            );
+        }
         let prefix = u.path().trim_matches('/').to_string();
         let mut endpoint = None;
         let mut region = std::env::var("AWS_REGION")
@@ -56,6 +61,13 @@ impl S3Location {
                     let e = url::Url::parse(&v).map_err(|e| format!("endpoint: {e}"))?;
                     if !matches!(e.scheme(), "http" | "https") {
                         return Err("the endpoint must be http:// or https://".into());
+                    }
+                    // Errors print the request's URL: no credentials may ride in it.
+                    if !e.username().is_empty() || e.password().is_some() {
+                        return Err(
+                            "credentials do not belong in the endpoint: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+                                .into(),
+                        );
                     }
                     endpoint = Some(v.trim_end_matches('/').to_string());
                 }
@@ -87,22 +99,25 @@ pub struct S3Store {
 
 impl S3Store {
     pub fn connect(loc: &S3Location, earlier: Box<dyn BlobStore>) -> Result<S3Store, StorageError> {
+        // The client's own settings (5 s to connect, 30 s a request, AWS_* variables
+        // such as a proxy) are kept. Retries are short: files are stored inside a
+        // write transaction (SQLite's write lock is held meanwhile), so an unreachable
+        // store must fail the delivery in seconds, not hold every writer for minutes
+        // (the delivery is then refused and the sender or the mailbox tries again).
         let mut b = AmazonS3Builder::from_env()
             .with_bucket_name(&loc.bucket)
             .with_region(&loc.region)
-            .with_client_options(
-                ClientOptions::new()
-                    .with_connect_timeout(Duration::from_secs(10))
-                    .with_timeout(Duration::from_secs(120))
-                    .with_allow_http(
-                        loc.endpoint
-                            .as_deref()
-                            .is_some_and(|e| e.starts_with("http://")),
-                    ),
-            );
+            .with_retry(RetryConfig {
+                max_retries: 2,
+                retry_timeout: Duration::from_secs(10),
+                backoff: Default::default(),
+            });
         if let Some(e) = &loc.endpoint {
             // A server of one's own (MinIO, Ceph, moto…) is addressed path-style.
             b = b.with_endpoint(e).with_virtual_hosted_style_request(false);
+            if e.starts_with("http://") {
+                b = b.with_allow_http(true);
+            }
         }
         let s3 = b.build().map_err(|e| StorageError::Remote(e.to_string()))?;
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -184,7 +199,13 @@ impl S3Store {
                 self.name
             ))
         };
-        let sha = self.put(b"").map_err(unusable)?;
+        // Always written, not skipped when present: read-only credentials must fail
+        // here, not at the first mail.
+        let sha = sha256_hex(b"");
+        let key = self.key(&sha).map_err(unusable)?;
+        let s3 = self.s3.clone();
+        self.wait(async move { s3.put(&key, PutPayload::new()).await.map(|_| ()) })
+            .map_err(unusable)?;
         let back = self.get(&sha).map_err(unusable)?;
         if !back.is_empty() {
             return Err(unusable(StorageError::Remote(
@@ -240,9 +261,13 @@ impl BlobStore for S3Store {
                         "stored file {sha256} came back from the object store with other content"
                     )));
                 }
-                Ok(b.to_vec())
+                Ok(Vec::from(b))
             }
-            None => self.earlier.get(sha256),
+            // Not in the bucket: stored before the move, or missing. One error naming
+            // the bucket when neither has it (not the earlier store's "no such file").
+            None => self.earlier.get(sha256).map_err(|_| {
+                StorageError::Remote(format!("stored file {sha256} is not in {}", self.name))
+            }),
         }
     }
 
@@ -276,6 +301,8 @@ mod tests {
             "s3:///x",
             "s3://cases?endpoint=ftp://x",
             "s3://cases?color=red",
+            "s3://cases:9000",
+            "s3://cases?endpoint=http://key:secret@127.0.0.1:9000",
         ] {
             assert!(S3Location::parse(bad).is_err(), "{bad}");
         }
