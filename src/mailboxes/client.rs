@@ -551,10 +551,15 @@ pub fn fetch_and_idle(
             .map_err(|e| MailboxError::Pool(e.to_string()))
     };
     let started = std::time::Instant::now();
+    // Checked (and its health marked connected) before the first wait, then once per
+    // wait, after it and before anything is fetched: a pause or an edit during a wait
+    // or a fetch is seen there.
+    if !still_current(&mut *pooled()?, row)? {
+        let _ = s.logout();
+        return Ok((n, true));
+    }
     loop {
         let chunk = IDLE_CHUNK.min(total.saturating_sub(started.elapsed()));
-        // The mailbox is checked once per wait, after it (before anything is fetched):
-        // a pause or an edit during a wait or a fetch is seen there.
         if chunk.is_zero() || lost.load(Ordering::SeqCst) {
             break;
         }
