@@ -704,3 +704,32 @@ pub fn header_of(raw: &str, name: &str) -> Option<String> {
         })
         .map(|l| l[name.len() + 1..].trim().to_string())
 }
+
+/// Every file under `dir`, recursively (none when it does not exist).
+pub fn files_under(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(files_under(&p));
+            } else {
+                out.push(p.display().to_string());
+            }
+        }
+    }
+    out
+}
+
+/// A customer's mail with a text log over 256 KiB attached, so that the raw message is
+/// a stored file too: (raw message, the log's text).
+pub fn big_log_mail(message_id: &str) -> (String, String) {
+    let log: String = (0..12_000)
+        .map(|i| format!("{i:06} slmgr /ato 0xC004F074 T1022100{i:05}\n"))
+        .collect();
+    let raw = format!(
+        "From: ma@bank.example\r\nTo: support@cmgos.example\r\nSubject: big log\r\nMessage-ID: <{message_id}>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nsee the log\r\n--b\r\nContent-Type: text/plain; name=\"big.log\"\r\nContent-Disposition: attachment; filename=\"big.log\"\r\n\r\n{log}\r\n--b--\r\n"
+    );
+    assert!(raw.len() > 256 * 1024);
+    (raw, log)
+}

@@ -1,7 +1,7 @@
 //! Stored files in an S3-compatible object store (`--blob-url s3://…`), against a real
 //! S3 server on loopback: the server mode of Python's `moto` package.
 
-use crate::helpers::{Browser, TestApp, PASSWORD};
+use crate::helpers::{big_log_mail, files_under, Browser, TestApp, PASSWORD};
 use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -93,21 +93,6 @@ impl Drop for Moto {
     }
 }
 
-fn files_under(dir: &std::path::Path) -> Vec<String> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(files_under(&p));
-            } else {
-                out.push(p.display().to_string());
-            }
-        }
-    }
-    out
-}
-
 fn with_s3(app: &mut TestApp) {
     for (k, v) in [
         ("AWS_ACCESS_KEY_ID", "casebook-test"),
@@ -127,12 +112,7 @@ fn stored_files_live_in_the_bucket_and_a_restored_or_second_server_reads_them() 
     let token = app.seed_staff();
     let mut app = app.start();
     // A log over 256 KiB, so the raw message is a stored file too.
-    let log: String = (0..12_000)
-        .map(|i| format!("{i:06} slmgr /ato 0xC004F074 T1022100{i:05}\n"))
-        .collect();
-    let raw = format!(
-        "From: ma@bank.example\r\nTo: support@cmgos.example\r\nSubject: big log\r\nMessage-ID: <s3-1@bank.example>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nsee the log\r\n--b\r\nContent-Type: text/plain; name=\"big.log\"\r\nContent-Disposition: attachment; filename=\"big.log\"\r\n\r\n{log}\r\n--b--\r\n"
-    );
+    let (raw, log) = big_log_mail("s3-1@bank.example");
     let (s, v) = app.api(
         "POST",
         "/api/mail/inbound",

@@ -729,13 +729,7 @@ fn a_second_server_elsewhere_reads_every_stored_byte_on_postgresql() {
     let token = app.seed_staff();
     let app = app.start();
     // A log bundle over 256 KiB, so the raw message is a stored file too.
-    let log: String = (0..12_000)
-        .map(|i| format!("{i:06} slmgr /ato 0xC004F074 T1022100{i:05}\n"))
-        .collect();
-    let raw = format!(
-        "From: ma@bank.example\r\nTo: support@cmgos.example\r\nSubject: big log\r\nMessage-ID: <blob-1@bank.example>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nsee the log\r\n--b\r\nContent-Type: text/plain; name=\"big.log\"\r\nContent-Disposition: attachment; filename=\"big.log\"\r\n\r\n{log}\r\n--b--\r\n"
-    );
-    assert!(raw.len() > 256 * 1024);
+    let (raw, log) = crate::helpers::big_log_mail("blob-1@bank.example");
     let (s, v) = app.api(
         "POST",
         "/api/mail/inbound",
@@ -773,21 +767,6 @@ fn a_second_server_elsewhere_reads_every_stored_byte_on_postgresql() {
         "the raw message from the other machine"
     );
     // Nothing of it is in the second machine's data dir.
-    let files = walk(&app.dir.path().join("machine2"));
+    let files = crate::helpers::files_under(&app.dir.path().join("machine2"));
     assert!(files.iter().all(|f| !f.contains("blobs/")), "{files:?}");
-}
-
-fn walk(dir: &std::path::Path) -> Vec<String> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p.display().to_string());
-            }
-        }
-    }
-    out
 }
