@@ -166,18 +166,13 @@ impl S3Store {
     /// Whether the object exists.
     fn head(&self, key: ObjectPath) -> Result<bool, StorageError> {
         let s3 = self.s3.clone();
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.runtime()?.spawn(async move {
-            let _ = tx.send(s3.head(&key).await);
-        });
-        match rx.recv() {
-            Ok(Ok(_)) => Ok(true),
-            Ok(Err(object_store::Error::NotFound { .. })) => Ok(false),
-            Ok(Err(e)) => Err(remote(e)),
-            Err(_) => Err(StorageError::Remote(
-                "the object store call was cancelled".into(),
-            )),
-        }
+        self.wait(async move {
+            match s3.head(&key).await {
+                Ok(_) => Ok(true),
+                Err(object_store::Error::NotFound { .. }) => Ok(false),
+                Err(e) => Err(e),
+            }
+        })
     }
 
     fn runtime(&self) -> Result<&tokio::runtime::Runtime, StorageError> {
