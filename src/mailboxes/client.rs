@@ -563,13 +563,24 @@ pub fn fetch_and_idle(
         if chunk.is_zero() || lost.load(Ordering::SeqCst) {
             break;
         }
+        // New mail the server announced in its answer to an earlier command (a
+        // message that came during the last fetch's MOVE, say) is not announced
+        // again in IDLE: fetch it now instead of waiting a whole chunk for it.
+        let announced = s
+            .take_all_unsolicited()
+            .any(|r| matches!(r, imap::types::UnsolicitedResponse::Exists(_)));
         // The `imap` crate panics (`unreachable!`) when a server answers IDLE with
         // anything but a continuation: that is this poll's error, not its thread's end.
-        let waited = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let mut h = s.idle();
-            h.timeout(chunk).keepalive(false);
-            h.wait_while(|r| !matches!(r, imap::types::UnsolicitedResponse::Exists(_)))
-        }));
+        let waited = if announced {
+            Ok(Ok(()))
+        } else {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let mut h = s.idle();
+                h.timeout(chunk).keepalive(false);
+                h.wait_while(|r| !matches!(r, imap::types::UnsolicitedResponse::Exists(_)))
+                    .map(|_| ())
+            }))
+        };
         match waited {
             Ok(r) => {
                 r.map_err(|e| peer.imap("waiting for new mail (IDLE)", e))?;
