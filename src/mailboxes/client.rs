@@ -558,20 +558,26 @@ pub fn fetch_and_idle(
         let _ = s.logout();
         return Ok((n, true));
     }
+    // Whether the last look took mail: then the folder is searched again before any
+    // wait. A message that arrives while one is fetched or moved is announced
+    // (`* N EXISTS`) in the answer to that FETCH or MOVE, and the `imap` crate drops
+    // the untagged lines of some answers (MOVE's, STORE's); the server does not
+    // announce it again in IDLE, so only a search that finds nothing may lead to one.
+    let mut took = n > 0;
     loop {
         let chunk = IDLE_CHUNK.min(total.saturating_sub(started.elapsed()));
         if chunk.is_zero() || lost.load(Ordering::SeqCst) {
             break;
         }
-        // New mail the server announced in its answer to an earlier command (a
-        // message that came during the last fetch's MOVE, say) is not announced
-        // again in IDLE: fetch it now instead of waiting a whole chunk for it.
+        // New mail the server announced in its answer to an earlier command that the
+        // crate keeps (the last, empty, SEARCH) is not announced again in IDLE either:
+        // fetch it now instead of waiting a whole chunk for it.
         let announced = s
             .take_all_unsolicited()
             .any(|r| matches!(r, imap::types::UnsolicitedResponse::Exists(_)));
         // The `imap` crate panics (`unreachable!`) when a server answers IDLE with
         // anything but a continuation: that is this poll's error, not its thread's end.
-        let waited = if announced {
+        let waited = if announced || took {
             Ok(Ok(()))
         } else {
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -597,7 +603,7 @@ pub fn fetch_and_idle(
         // After every wait, not only when the server said EXISTS: an announcement that
         // came during a fetch or with the answer to DONE is not seen by the wait, and
         // a UID SEARCH above the position is cheap.
-        n += fetch_batch(
+        let got = fetch_batch(
             ctx,
             row,
             lost,
@@ -608,6 +614,8 @@ pub fn fetch_and_idle(
             move_to.as_deref(),
             &mut state,
         )?;
+        n += got;
+        took = got > 0;
     }
     let _ = s.logout();
     Ok((n, true))
