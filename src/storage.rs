@@ -43,6 +43,91 @@ pub trait BlobStore: Send + Sync {
     }
 }
 
+/// Files up to this size are read whole (one round trip, checked against their name);
+/// larger ones, from a remote store, window by window (`Ranged`).
+pub const READ_WHOLE_UP_TO: u64 = 1024 * 1024;
+/// What one ranged read asks for.
+const WINDOW: u64 = 256 * 1024;
+
+/// A stored file of `len` bytes read window by window through `fetch(offset, n)`: a
+/// page of a large bundle in the database or an object store costs the windows it
+/// touches, not the whole file, and memory holds one window. The windows are not
+/// checked against the file's name (only a whole read can be); bundle entries carry
+/// their own CRC.
+pub struct Ranged<F> {
+    len: u64,
+    pos: u64,
+    start: u64,
+    window: Vec<u8>,
+    fetch: F,
+}
+
+impl<F> Ranged<F>
+where
+    F: FnMut(u64, u64) -> Result<Vec<u8>, StorageError> + Send,
+{
+    pub fn new(len: u64, fetch: F) -> Self {
+        Ranged {
+            len,
+            pos: 0,
+            start: 0,
+            window: Vec::new(),
+            fetch,
+        }
+    }
+}
+
+impl<F> std::io::Read for Ranged<F>
+where
+    F: FnMut(u64, u64) -> Result<Vec<u8>, StorageError> + Send,
+{
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if buf.is_empty() || self.pos >= self.len {
+            return Ok(0);
+        }
+        let end = self.start + self.window.len() as u64;
+        if self.pos < self.start || self.pos >= end {
+            let n = WINDOW.min(self.len - self.pos);
+            let got = (self.fetch)(self.pos, n).map_err(std::io::Error::other)?;
+            if got.is_empty() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the stored file is shorter than recorded",
+                ));
+            }
+            self.start = self.pos;
+            self.window = got;
+        }
+        // In the window: pos - start < window.len(), which is a usize.
+        let at = usize::try_from(self.pos - self.start).unwrap_or(usize::MAX);
+        let avail = self.window.get(at..).unwrap_or_default();
+        let n = avail.len().min(buf.len());
+        buf[..n].copy_from_slice(&avail[..n]);
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl<F> std::io::Seek for Ranged<F> {
+    fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
+        let target = match to {
+            std::io::SeekFrom::Start(n) => Some(n),
+            std::io::SeekFrom::End(d) => self.len.checked_add_signed(d),
+            std::io::SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        };
+        match target {
+            Some(t) => {
+                self.pos = t;
+                Ok(t)
+            }
+            None => Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "seek before the start of the stored file",
+            )),
+        }
+    }
+}
+
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
@@ -227,6 +312,49 @@ impl BlobStore for PgStore {
         valid_name(sha256).is_ok()
             && (self.in_db(sha256).unwrap_or(false) || self.local.exists(sha256))
     }
+
+    /// A large file is read in ranges (`substring` of an EXTERNAL column reads only
+    /// the TOAST chunks it covers), each on a connection of the store's own.
+    fn open(&self, sha256: &str) -> Result<Box<dyn ReadSeek>, StorageError> {
+        use crate::db::schema::blobs;
+        use diesel::prelude::*;
+        valid_name(sha256)?;
+        let size: Option<i64> = blobs::table
+            .filter(blobs::sha256.eq(sha256))
+            .select(blobs::size)
+            .first(&mut self.conn()?)
+            .optional()
+            .map_err(|e| StorageError::Db(e.to_string()))?;
+        let Some(size) = size else {
+            return self.local.open(sha256);
+        };
+        let len = u64::try_from(size).unwrap_or(0);
+        if len <= READ_WHOLE_UP_TO {
+            return Ok(Box::new(std::io::Cursor::new(self.get(sha256)?)));
+        }
+        let pool = self.pool.clone();
+        let sha = sha256.to_string();
+        Ok(Box::new(Ranged::new(len, move |offset, n| {
+            #[derive(QueryableByName)]
+            struct Part {
+                #[diesel(sql_type = diesel::sql_types::Binary)]
+                part: Vec<u8>,
+            }
+            let mut conn = pool.get().map_err(|e| StorageError::Db(e.to_string()))?;
+            let from = i32::try_from(offset + 1)
+                .map_err(|_| StorageError::Db("a stored file over 2 GiB".into()))?;
+            let count = i32::try_from(n).unwrap_or(i32::MAX);
+            diesel::sql_query(
+                "SELECT substring(bytes FROM $1 FOR $2) AS part FROM blobs WHERE sha256 = $3",
+            )
+            .bind::<diesel::sql_types::Integer, _>(from)
+            .bind::<diesel::sql_types::Integer, _>(count)
+            .bind::<diesel::sql_types::Text, _>(&sha)
+            .get_result::<Part>(&mut conn)
+            .map(|p| p.part)
+            .map_err(|e| StorageError::Db(e.to_string()))
+        })))
+    }
 }
 
 /// The store for `settings`: the object store of `--blob-url` when one is set, else
@@ -276,5 +404,54 @@ mod tests {
         assert_eq!(s.get(&a).expect("get"), b"hello");
         assert!(s.get("../etc/passwd").is_err());
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_ranged_read_fetches_only_the_windows_it_touches() {
+        use std::io::{Read, Seek, SeekFrom};
+        let data: Vec<u8> = (0..5 * WINDOW + 123).map(|i| (i % 251) as u8).collect();
+        let fetched = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = fetched.clone();
+        let source = data.clone();
+        let mut r = Ranged::new(data.len() as u64, move |off, n| {
+            counter.fetch_add(n, std::sync::atomic::Ordering::SeqCst);
+            let (a, b) = (off as usize, (off + n) as usize);
+            Ok(source[a..b.min(source.len())].to_vec())
+        });
+        // The end, as a zip reader looks for its directory.
+        r.seek(SeekFrom::End(-22)).expect("seek");
+        let mut tail = Vec::new();
+        r.read_to_end(&mut tail).expect("tail");
+        assert_eq!(tail, data[data.len() - 22..]);
+        // A page in the middle, across a window's edge.
+        r.seek(SeekFrom::Start(2 * WINDOW - 10)).expect("seek");
+        let mut page = vec![0u8; 100];
+        r.read_exact(&mut page).expect("page");
+        assert_eq!(
+            page,
+            data[(2 * WINDOW - 10) as usize..(2 * WINDOW + 90) as usize]
+        );
+        let read = fetched.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(
+            read <= 3 * WINDOW,
+            "read {read} bytes of {} for 122",
+            data.len()
+        );
+        // The whole file reads back exactly, and past the end reads nothing.
+        r.rewind().expect("rewind");
+        let mut all = Vec::new();
+        r.read_to_end(&mut all).expect("all");
+        assert_eq!(all, data);
+        assert_eq!(r.read(&mut page).expect("eof"), 0);
+        assert!(r.seek(SeekFrom::Current(-(data.len() as i64) - 1)).is_err());
+    }
+
+    #[test]
+    fn a_stored_file_shorter_than_recorded_is_an_error_not_a_hang() {
+        use std::io::Read;
+        let mut r = Ranged::new(10, |off, _| Ok(if off < 4 { vec![1; 4] } else { vec![] }));
+        let mut all = Vec::new();
+        let e = r.read_to_end(&mut all).expect_err("short file");
+        assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof);
     }
 }

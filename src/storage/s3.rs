@@ -8,7 +8,7 @@
 //! blocking threads and the CLI). Every call runs on a small runtime of the store's own
 //! and the caller waits for its answer, so it works from any thread.
 
-use super::{sha256_hex, valid_name, BlobStore, StorageError};
+use super::{sha256_hex, valid_name, BlobStore, Ranged, ReadSeek, StorageError, READ_WHOLE_UP_TO};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStoreExt, PutPayload, RetryConfig};
@@ -151,25 +151,21 @@ impl S3Store {
         T: Send + 'static,
         F: std::future::Future<Output = Result<T, object_store::Error>> + Send + 'static,
     {
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.runtime()?.spawn(async move {
-            let _ = tx.send(fut.await);
-        });
-        match rx.recv() {
-            Ok(r) => r.map_err(remote),
-            Err(_) => Err(StorageError::Remote(
-                "the object store call was cancelled".into(),
-            )),
-        }
+        wait_on(self.runtime()?.handle(), fut)
     }
 
     /// Whether the object exists.
     fn head(&self, key: ObjectPath) -> Result<bool, StorageError> {
+        Ok(self.size(key)?.is_some())
+    }
+
+    /// The object's size; None when it does not exist.
+    fn size(&self, key: ObjectPath) -> Result<Option<u64>, StorageError> {
         let s3 = self.s3.clone();
         self.wait(async move {
             match s3.head(&key).await {
-                Ok(_) => Ok(true),
-                Err(object_store::Error::NotFound { .. }) => Ok(false),
+                Ok(meta) => Ok(Some(meta.size)),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
                 Err(e) => Err(e),
             }
         })
@@ -219,6 +215,25 @@ impl Drop for S3Store {
     }
 }
 
+/// Runs `fut` on the runtime behind `rt` and waits for its answer.
+fn wait_on<T, F>(rt: &tokio::runtime::Handle, fut: F) -> Result<T, StorageError>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = Result<T, object_store::Error>> + Send + 'static,
+{
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    rt.spawn(async move {
+        let _ = tx.send(fut.await);
+    });
+    match rx.recv() {
+        Ok(r) => r.map_err(remote),
+        // The store was dropped (its runtime shut down) while the call waited.
+        Err(_) => Err(StorageError::Remote(
+            "the object store call was cancelled".into(),
+        )),
+    }
+}
+
 /// The store's own words: they name the bucket and key and the server's answer
 /// (`NoSuchBucket`, `AccessDenied`…), never the credentials.
 fn remote(e: object_store::Error) -> StorageError {
@@ -264,6 +279,27 @@ impl BlobStore for S3Store {
                 StorageError::Remote(format!("stored file {sha256} is not in {}", self.name))
             }),
         }
+    }
+
+    /// A large object is read in ranged GETs, window by window.
+    fn open(&self, sha256: &str) -> Result<Box<dyn ReadSeek>, StorageError> {
+        let key = self.key(sha256)?;
+        let Some(len) = self.size(key.clone())? else {
+            return self.earlier.open(sha256).map_err(|_| {
+                StorageError::Remote(format!("stored file {sha256} is not in {}", self.name))
+            });
+        };
+        if len <= READ_WHOLE_UP_TO {
+            return Ok(Box::new(std::io::Cursor::new(self.get(sha256)?)));
+        }
+        let s3 = self.s3.clone();
+        let rt = self.runtime()?.handle().clone();
+        Ok(Box::new(Ranged::new(len, move |offset, n| {
+            let (s3, key) = (s3.clone(), key.clone());
+            wait_on(&rt, async move {
+                s3.get_range(&key, offset..offset + n).await.map(Vec::from)
+            })
+        })))
     }
 
     fn exists(&self, sha256: &str) -> bool {

@@ -468,6 +468,22 @@ impl Browser {
         to_page(self.agent.get(&format!("{}{}", self.base, path)).call())
     }
 
+    /// The body of a GET that answers 200, as bytes (a download).
+    pub fn get_bytes(&self, path: &str) -> Vec<u8> {
+        use std::io::Read;
+        let resp = self
+            .agent
+            .get(&format!("{}{}", self.base, path))
+            .call()
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        let mut out = Vec::new();
+        resp.into_reader()
+            .take(64 * 1024 * 1024)
+            .read_to_end(&mut out)
+            .expect("body");
+        out
+    }
+
     /// The status of a GET whose body never ends (an event stream): the answer's head
     /// only, then the connection is dropped.
     pub fn status_only(&self, path: &str) -> u16 {
@@ -732,4 +748,60 @@ pub fn big_log_mail(message_id: &str) -> (String, String) {
     );
     assert!(raw.len() > 256 * 1024);
     (raw, log)
+}
+
+/// A zip over 1.5 MB whose `logs/app.log` (20,000 numbered rows, `row 000001 …`) sits
+/// behind 1.6 MB of incompressible bytes: a store that reads large files in ranges
+/// must seek to reach it. Returns the zip.
+pub fn bundle_behind_noise() -> Vec<u8> {
+    use std::io::Write;
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let noise: Vec<u8> = (0..1_600_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect();
+    let log: String = (1..=20_000)
+        .map(|i| format!("row {i:06} 2022-06-24 ok\n"))
+        .collect();
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, data) in [("noise.bin", &noise[..]), ("logs/app.log", log.as_bytes())] {
+        w.start_file(name, zip::write::SimpleFileOptions::default())
+            .expect("start");
+        w.write_all(data).expect("write");
+    }
+    let z = w.finish().expect("finish").into_inner();
+    assert!(z.len() > 1_500_000, "{}", z.len());
+    z
+}
+
+/// Checks, through `b`, that the second 256 KiB page of `logs/app.log` in the
+/// attachment at `att` (a `bundle_behind_noise` upload) holds exactly the rows after
+/// the first page's, up to the last.
+pub fn second_page_reads_back(b: &Browser, att: &str) {
+    let url = |k: u64| format!("{att}/view?path=logs%2Fapp.log&page={k}");
+    let first = b.get(&url(1));
+    assert_eq!(first.status, 200, "{}", first.body);
+    let rows = first.body.matches("<li><code>row ").count();
+    assert!(rows > 10_000, "{rows}");
+    let second = b.get(&url(2));
+    assert_eq!(second.status, 200, "{}", second.body);
+    assert!(second
+        .body
+        .contains(&format!("<ol class=\"logview\" start=\"{}\">", rows + 1)));
+    assert!(second.body.contains(&format!(
+        "<li><code>row {:06} 2022-06-24 ok</code></li>",
+        rows + 1
+    )));
+    assert!(second
+        .body
+        .contains("<li><code>row 020000 2022-06-24 ok</code></li>"));
+    assert_eq!(
+        second.body.matches("<li><code>row ").count(),
+        20_000 - rows,
+        "every row after the first page"
+    );
 }
