@@ -438,6 +438,11 @@ pub fn catch_up(conn: &mut DbConn, limit: i64) -> QueryResult<usize> {
     if !crate::db::is_sqlite(conn) {
         return Ok(0);
     }
+    Ok(catch_up_trigrams(conn, limit)? + sqlite::catch_up_bigrams(conn, limit)?)
+}
+
+/// The trigram index of message bodies (`messages_fts`), up to `limit` messages.
+fn catch_up_trigrams(conn: &mut DbConn, limit: i64) -> QueryResult<usize> {
     // Fast path without the write lock: nothing pending.
     let upto_now = indexed_upto(conn)?;
     let newest: Option<i64> = crate::db::schema::messages::table
