@@ -87,15 +87,19 @@ where
         }
         let end = self.start + self.window.len() as u64;
         if self.pos < self.start || self.pos >= end {
-            let n = WINDOW.min(self.len - self.pos);
-            let got = (self.fetch)(self.pos, n).map_err(std::io::Error::other)?;
-            if got.is_empty() {
+            // Windows on fixed boundaries: a reader stepping backwards (a zip reader
+            // looking for its directory) stays in one window.
+            let start = self.pos - self.pos % WINDOW;
+            let n = WINDOW.min(self.len - start);
+            let mut got = (self.fetch)(start, n).map_err(std::io::Error::other)?;
+            got.truncate(usize::try_from(n).unwrap_or(usize::MAX));
+            if (got.len() as u64) <= self.pos - start {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::UnexpectedEof,
                     "the stored file is shorter than recorded",
                 ));
             }
-            self.start = self.pos;
+            self.start = start;
             self.window = got;
         }
         // In the window: pos - start < window.len(), which is a usize.

@@ -522,6 +522,7 @@ pub fn fetch_and_idle(
         last_uid,
         can_move: s.capabilities().map(|c| c.has_str("MOVE")).unwrap_or(false),
         folder_ready: false,
+        found: 0,
     };
     let mut n = if mb.exists == 0 {
         0
@@ -563,7 +564,7 @@ pub fn fetch_and_idle(
     // (`* N EXISTS`) in the answer to that FETCH or MOVE, and the `imap` crate drops
     // the untagged lines of some answers (MOVE's, STORE's); the server does not
     // announce it again in IDLE, so only a search that finds nothing may lead to one.
-    let mut took = n > 0;
+    let mut took = state.found > 0;
     loop {
         let chunk = IDLE_CHUNK.min(total.saturating_sub(started.elapsed()));
         if chunk.is_zero() || lost.load(Ordering::SeqCst) {
@@ -615,7 +616,7 @@ pub fn fetch_and_idle(
             &mut state,
         )?;
         n += got;
-        took = got > 0;
+        took = state.found > 0;
     }
     let _ = s.logout();
     Ok((n, true))
@@ -652,6 +653,9 @@ struct Batch {
     last_uid: i64,
     can_move: bool,
     folder_ready: bool,
+    /// New messages the last search found (taken or not: one expunged meanwhile
+    /// gives no outcome, but its MOVE may still have hidden an arrival).
+    found: usize,
 }
 
 /// Takes every message above the position, one at a time (see `fetch_new`).
@@ -675,6 +679,7 @@ fn fetch_batch(
         .filter(|u| i64::from(*u) > last_uid)
         .collect();
     uids.sort_unstable();
+    state.found = uids.len();
     if let (Some(dest), false, false) = (move_to, uids.is_empty(), state.folder_ready) {
         ensure_folder(s, dest, peer)?;
         state.folder_ready = true;

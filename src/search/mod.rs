@@ -282,17 +282,33 @@ pub(crate) fn doc_sql(
     } else {
         String::new()
     };
-    (
-        format!(
+    let sql = match only_cases {
+        // Narrowed to the cases earlier terms found: the newest few documents of each
+        // of them (ranking counts at most PER_CASE per term), so that a case with a
+        // long thread cannot crowd the others out of the limit.
+        Some(ids) => format!(
+            "SELECT id, case_id, kind FROM (SELECT {}, ROW_NUMBER() OVER (PARTITION BY {case_col} ORDER BY {} DESC) AS rn \
+             FROM {}{join} WHERE {}) per_case WHERE rn <= {PER_CASE} ORDER BY id DESC LIMIT {}",
+            src.select,
+            src.order_col,
+            src.from,
+            conds.join(" AND "),
+            limit.max(ids.len() as i64 * PER_CASE)
+        ),
+        None => format!(
             "SELECT {} FROM {}{join} WHERE {} ORDER BY {} DESC LIMIT {limit}",
             src.select,
             src.from,
             conds.join(" AND "),
             src.order_col
         ),
-        binds,
-    )
+    };
+    (sql, binds)
 }
+
+/// Matching documents of one case that count for one term (see the ranking in
+/// `search_in`: `count.min(&PER_CASE)`).
+const PER_CASE: i64 = 5;
 
 /// `0xc002001b` → `0xC002001B`, as error codes are stored; None when not a hex code.
 pub fn normalize_code(term: &str) -> Option<String> {
@@ -520,8 +536,13 @@ pub fn search(
     let deadline = Deadline(std::time::Instant::now() + budget);
     match conn {
         DbConn::Sqlite(_) => {
-            let upto = indexed_upto(conn)?;
-            search_in(conn, q, upto, &deadline)
+            // One snapshot for the whole search (a deferred transaction only reads, and
+            // in WAL mode holds no writer up): the indexes, their marks and the LIKE
+            // beside them agree, whatever the indexer commits meanwhile.
+            conn.transaction(|c| {
+                let upto = indexed_upto(c)?;
+                search_in(c, q, upto, &deadline)
+            })
         }
         DbConn::Pg(_) => {
             let ms = budget.as_millis().max(1);
@@ -575,8 +596,11 @@ fn search_in(
         };
         let docs = matching_docs(conn, term, &filters, narrowed.as_deref(), indexed_upto)?;
         deadline.check()?;
+        // A document found twice for one term (by an index and by the LIKE beside it,
+        // when the indexer committed between the two) counts once.
+        let mut seen_docs = std::collections::HashSet::new();
         for d in docs {
-            if !alive(&scores, d.case_id) {
+            if !alive(&scores, d.case_id) || !seen_docs.insert(d.id) {
                 continue;
             }
             let kind = Where::parse(&d.kind);
@@ -615,7 +639,7 @@ fn search_in(
             let s: i64 = cs
                 .per_term
                 .iter()
-                .map(|(w, count)| w * 10 + count.min(&5))
+                .map(|(w, count)| w * 10 + count.min(&PER_CASE))
                 .sum();
             (s, *id)
         })

@@ -15,7 +15,10 @@ use diesel::SqliteConnection;
 /// Whether `c` is written without spaces between words (Chinese, Japanese, Korean):
 /// such text is indexed by pairs of characters as well (`messages_bigrams`).
 pub(crate) fn is_cjk(c: char) -> bool {
-    matches!(c as u32,
+    // Letters only: the punctuation in these blocks (・, ゠, ゛) separates words for
+    // the unicode61 tokenizer too.
+    c.is_alphabetic()
+        && matches!(c as u32,
         0x3040..=0x30FF       // Hiragana, Katakana
         | 0x3400..=0x4DBF     // CJK Extension A
         | 0x4E00..=0x9FFF     // CJK Unified Ideographs
@@ -383,7 +386,7 @@ mod tests {
         );
         assert!(bigram_term("蓝屏") && bigram_term("日志"));
         assert!(!bigram_term("蓝") && !bigram_term("蓝屏幕") && !bigram_term("ok"));
-        assert!(!bigram_term("蓝a"));
+        assert!(!bigram_term("蓝a") && !bigram_term("ア・") && !bigram_term("・・"));
     }
 
     #[test]

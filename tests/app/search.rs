@@ -492,3 +492,50 @@ fn two_character_words_are_found_through_their_index_and_edits_follow() {
         );
     }
 }
+
+/// A later term is looked for only in the cases the earlier ones found; a case with a
+/// long thread full of that word does not crowd the others out: a quiet case that has
+/// both words is still found beside a busy one with 520 newer matching messages.
+#[test]
+fn a_busy_case_does_not_crowd_a_quiet_one_out_of_a_two_word_search() {
+    let app = TestApp::new();
+    let token = app.seed_staff();
+    let app = app.start();
+    let post = |id: &str, reply_to: Option<&str>, subject: &str, body: &str| -> String {
+        let mut headers = vec![
+            ("From", "user@busy.example".to_string()),
+            ("To", "support@cmgos.example".to_string()),
+            ("Subject", subject.to_string()),
+            ("Message-ID", format!("<{id}@busy.example>")),
+        ];
+        if let Some(r) = reply_to {
+            headers.push(("In-Reply-To", format!("<{r}@busy.example>")));
+        }
+        let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (s, v) = app.api(
+            "POST",
+            "/api/mail/inbound",
+            Some(&token),
+            Some(&mail(&h, body)),
+        );
+        assert_eq!(s, 200, "{v}");
+        v["case_number"].as_str().expect("number").to_string()
+    };
+    let quiet = post("quiet", None, "驱动问题", "网卡驱动报错 0xC004F074。");
+    let busy = post("busy", None, "激活问题", "网卡 0xC004F074");
+    for i in 0..520 {
+        let n = post(
+            &format!("busy-{i}"),
+            Some("busy"),
+            "Re: 激活问题",
+            "网卡还是不行",
+        );
+        assert_eq!(n, busy, "the replies thread into the busy case");
+    }
+    let r = results(&app, &token, &format!("q={}", enc("0xC004F074 网卡")));
+    let found = numbers(&r);
+    assert!(
+        found.contains(&quiet.as_str()) && found.contains(&busy.as_str()),
+        "both cases have both words: {found:?}"
+    );
+}

@@ -31,8 +31,9 @@ END;
 CREATE TRIGGER docs_bigrams_ai AFTER INSERT ON search_docs BEGIN
     INSERT OR IGNORE INTO bigrams_pending(source, id) VALUES ('doc', new.id);
 END;
-CREATE TRIGGER docs_bigrams_au AFTER UPDATE ON search_docs BEGIN
-    INSERT OR IGNORE INTO bigrams_pending(source, id) VALUES ('doc', old.id);
+-- Only a changed text (a merge moves documents to another case: their words stay).
+CREATE TRIGGER docs_bigrams_au AFTER UPDATE OF body ON search_docs
+WHEN old.body IS NOT new.body BEGIN
     INSERT OR IGNORE INTO bigrams_pending(source, id) VALUES ('doc', new.id);
 END;
 CREATE TRIGGER docs_bigrams_ad AFTER DELETE ON search_docs BEGIN
