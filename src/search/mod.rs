@@ -468,13 +468,7 @@ fn catch_up_trigrams(conn: &mut DbConn, limit: i64) -> QueryResult<usize> {
         return Ok(0);
     }
     crate::db::write_tx(conn, |c| {
-        let upto: i64 = crate::db::schema::app_settings::table
-            .find("fts_messages_upto")
-            .select(crate::db::schema::app_settings::value)
-            .first::<String>(c)
-            .optional()?
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
+        let upto = indexed_upto(c)?;
         let top = diesel::sql_query(
             "SELECT COALESCE(MAX(id), 0) AS id FROM (SELECT id FROM messages WHERE id > $1 ORDER BY id LIMIT $2)",
         )
@@ -500,13 +494,10 @@ fn catch_up_trigrams(conn: &mut DbConn, limit: i64) -> QueryResult<usize> {
 
 /// SQLite: the last message id in the message index (later ones are pending).
 fn indexed_upto(conn: &mut DbConn) -> QueryResult<i64> {
-    Ok(crate::db::schema::app_settings::table
-        .find("fts_messages_upto")
-        .select(crate::db::schema::app_settings::value)
-        .first::<String>(conn)
-        .optional()?
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0))
+    match conn {
+        DbConn::Sqlite(s) => sqlite::mark(s, "fts_messages_upto"),
+        DbConn::Pg(_) => Ok(0),
+    }
 }
 
 /// Indexes everything pending (bulk ingest calls it at the end of a run).

@@ -169,8 +169,14 @@ fn insert_grams(c: &mut SqliteConnection, table: &str, id: i64, text: &str) -> Q
 
 /// The last message id in `messages_bigrams` (later ones are matched with LIKE).
 fn bigrams_upto(conn: &mut SqliteConnection) -> QueryResult<i64> {
+    mark(conn, "bigrams_messages_upto")
+}
+
+/// An indexer's mark in `app_settings`: the last message id an index holds (0 when
+/// not set).
+pub(crate) fn mark(conn: &mut SqliteConnection, key: &str) -> QueryResult<i64> {
     Ok(crate::db::schema::app_settings::table
-        .find("bigrams_messages_upto")
+        .find(key)
         .select(crate::db::schema::app_settings::value)
         .first::<String>(conn)
         .optional()?
