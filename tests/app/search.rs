@@ -322,35 +322,44 @@ fn one_users_hostile_searches_cannot_starve_the_others() {
         enc("qz xj vq kw jz zx qj wq")
     );
     let storm = 12;
-    let barrier = std::sync::Arc::new(std::sync::Barrier::new(storm + 1));
-    let statuses: Vec<_> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..storm)
-            .map(|_| {
-                let barrier = barrier.clone();
-                let (app, token, hostile) = (&app, &token, &hostile);
-                s.spawn(move || {
-                    barrier.wait();
-                    let (status, v) = app.api("GET", hostile, Some(token), None);
-                    (status, v)
+    // Searches are fast now: a storm whose searches happen not to overlap (each done
+    // before the next starts) is repeated, up to five storms, until one user has more
+    // than two in flight at once.
+    let mut statuses: Vec<(u16, serde_json::Value)> = Vec::new();
+    for _ in 0..5 {
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(storm + 1));
+        statuses = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..storm)
+                .map(|_| {
+                    let barrier = barrier.clone();
+                    let (app, token, hostile) = (&app, &token, &hostile);
+                    s.spawn(move || {
+                        barrier.wait();
+                        let (status, v) = app.api("GET", hostile, Some(token), None);
+                        (status, v)
+                    })
                 })
-            })
-            .collect();
-        barrier.wait();
-        // Meanwhile another user's queue answers.
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        let started = std::time::Instant::now();
-        let v = app.api_get("/api/cases?limit=20", &other);
-        let took = started.elapsed();
-        assert_eq!(v["total"], 1500);
-        assert!(
-            took < std::time::Duration::from_secs(2),
-            "/api/cases took {took:?} during the storm"
-        );
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("search thread"))
-            .collect()
-    });
+                .collect();
+            barrier.wait();
+            // Meanwhile another user's queue answers.
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            let started = std::time::Instant::now();
+            let v = app.api_get("/api/cases?limit=20", &other);
+            let took = started.elapsed();
+            assert_eq!(v["total"], 1500);
+            assert!(
+                took < std::time::Duration::from_secs(2),
+                "/api/cases took {took:?} during the storm"
+            );
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("search thread"))
+                .collect()
+        });
+        if statuses.iter().any(|(s, _)| *s == 429) {
+            break;
+        }
+    }
     let refused: Vec<_> = statuses.iter().filter(|(s, _)| *s == 429).collect();
     assert!(
         !refused.is_empty(),
