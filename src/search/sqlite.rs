@@ -184,6 +184,73 @@ pub(crate) fn mark(conn: &mut SqliteConnection, key: &str) -> QueryResult<i64> {
         .unwrap_or(0))
 }
 
+/// The FTS5 indexes of search. Each is a set of b-tree segments that a query walks
+/// side by side (backwards, for the newest matches first); FTS5 merges them only four
+/// at a time per level, so a large import leaves around a dozen.
+pub(crate) const INDEXES: [&str; 4] = [
+    "messages_fts",
+    "search_fts",
+    "messages_bigrams",
+    "docs_bigrams",
+];
+
+/// How many segments `index` (one of `INDEXES`) has.
+pub(crate) fn segments(conn: &mut SqliteConnection, index: &str) -> QueryResult<i64> {
+    #[derive(QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    debug_assert!(INDEXES.contains(&index));
+    Ok(diesel::sql_query(format!(
+        "SELECT COUNT(DISTINCT segid) AS n FROM {index}_idx"
+    ))
+    .get_result::<N>(conn)?
+    .n)
+}
+
+/// One bounded step of merging `index`'s segments into one (FTS5's `merge` command:
+/// about `pages` pages of merged output, each step in its own short write transaction
+/// so deliveries get the lock in between). `first` starts the merge across all levels
+/// (a negative count); later steps continue it without restarting when new segments
+/// arrive meanwhile. Returns whether the step did any work (when not, the index is one
+/// segment).
+pub(crate) fn merge_step(
+    conn: &mut SqliteConnection,
+    index: &str,
+    pages: i64,
+    first: bool,
+) -> QueryResult<bool> {
+    #[derive(QueryableByName)]
+    struct Changes {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    debug_assert!(INDEXES.contains(&index));
+    let total = |c: &mut SqliteConnection| -> QueryResult<i64> {
+        Ok(diesel::sql_query("SELECT total_changes() AS n")
+            .get_result::<Changes>(c)?
+            .n)
+    };
+    let before = total(conn)?;
+    let n = if first { -pages } else { pages };
+    diesel::sql_query(format!(
+        "INSERT INTO {index}({index}, rank) VALUES('merge', {n})"
+    ))
+    .execute(conn)?;
+    // FTS5's documented test: the merge is complete once a step changes fewer than two
+    // rows.
+    Ok(total(conn)? - before >= 2)
+}
+
+/// Merges every segment of `index` into one (FTS5's `optimize`), in one transaction.
+pub(crate) fn optimize(conn: &mut SqliteConnection, index: &str) -> QueryResult<()> {
+    debug_assert!(INDEXES.contains(&index));
+    diesel::sql_query(format!("INSERT INTO {index}({index}) VALUES('optimize')"))
+        .execute(conn)
+        .map(|_| ())
+}
+
 /// Whether the trigram index can serve `term`.
 pub(crate) fn indexable(term: &str) -> bool {
     term.chars().count() >= 3 && !term.contains(['%', '_'])

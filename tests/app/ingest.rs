@@ -647,6 +647,74 @@ fn mbox_directories_stdin_and_the_mailgate() {
     );
 }
 
+/// SQLite: a large import leaves every search index in one segment (FTS5 otherwise
+/// keeps several, which each search walks side by side), and the indexes still find
+/// every message. Two imports: the second adds a segment to each index.
+#[test]
+fn a_large_import_on_sqlite_leaves_each_search_index_in_one_segment() {
+    use diesel::{Connection, QueryableByName, RunQueryDsl};
+    let app = TestApp::new();
+    if app.on_postgres() {
+        eprintln!("SKIP: SQLite only (PostgreSQL has no FTS5 segments)");
+        return;
+    }
+    app.seed_staff();
+    for run in 0..2 {
+        let dir = app.dir.path().join(format!("history{run}"));
+        std::fs::create_dir_all(&dir).expect("dir");
+        for i in 0..1000 {
+            let n = run * 1000 + i;
+            let raw = mail(
+                &[
+                    ("From", &format!("user{}@customer{}.example", n % 50, n % 7)),
+                    ("To", "support@cmgos.example"),
+                    ("Subject", &format!("激活失败 {} fails 0xC004F074", n / 4)),
+                    ("Message-ID", &format!("<seg-{n}@customer.example>")),
+                    ("Date", "Tue, 02 Jul 2024 03:00:00 +0000"),
+                ],
+                &format!("serial T1022100{n:05}, error 0xC004F074 激活失败"),
+            );
+            std::fs::write(dir.join(format!("{i:04}.eml")), raw).expect("write");
+        }
+        app.cli_ok(&["ingest", &dir.display().to_string()], None);
+    }
+    #[derive(QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let path = app.data_dir().join("casebook.sqlite3");
+    let mut c = diesel::SqliteConnection::establish(&path.display().to_string()).expect("db");
+    for index in [
+        "messages_fts",
+        "search_fts",
+        "messages_bigrams",
+        "docs_bigrams",
+    ] {
+        let segs = diesel::sql_query(format!(
+            "SELECT COUNT(DISTINCT segid) AS n FROM {index}_idx"
+        ))
+        .get_result::<N>(&mut c)
+        .expect("segments")
+        .n;
+        assert_eq!(segs, 1, "{index}: segments after the imports");
+    }
+    let found = diesel::sql_query(
+        "SELECT COUNT(*) AS n FROM messages_fts WHERE body_text LIKE '%0xC004F074%'",
+    )
+    .get_result::<N>(&mut c)
+    .expect("trigram")
+    .n;
+    assert_eq!(found, 2000, "every message found through the trigram index");
+    let found = diesel::sql_query(
+        "SELECT COUNT(*) AS n FROM messages_bigrams WHERE messages_bigrams MATCH '激活'",
+    )
+    .get_result::<N>(&mut c)
+    .expect("bigrams")
+    .n;
+    assert_eq!(found, 2000, "every message found through the bigram index");
+}
+
 /// After a large import on PostgreSQL the planner's statistics are current: without
 /// them it joined the "similar closed cases" panel from the wrong side (9–20 ms a page
 /// instead of 0.15 ms) until autovacuum came round.
