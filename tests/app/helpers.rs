@@ -104,6 +104,20 @@ impl TestApp {
         Self::with_args(&[])
     }
 
+    /// A fresh app on SQLite whatever the suite runs against (to compare the engines).
+    pub fn on_sqlite() -> TestApp {
+        let dir = tempfile::tempdir().expect("tempdir");
+        TestApp {
+            base: String::new(),
+            dir,
+            database_url: None,
+            child: None,
+            pg: None,
+            extra: Vec::new(),
+            envs: Vec::new(),
+        }
+    }
+
     pub fn with_args(extra: &[&str]) -> TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut pg = None;
