@@ -605,7 +605,7 @@ fn engine_corpus() -> Vec<Vec<u8>> {
                 &format!("{body} (round {round})"),
             ));
             // Every other case has an answer from support, which names more words.
-            if n % 2 == 0 {
+            if n.is_multiple_of(2) {
                 out.push(mail(
                     &[
                         ("From", "Wang Binbin <wangbb@cmgos.example>"),
