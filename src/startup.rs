@@ -126,6 +126,7 @@ fn spawn_workers(state: &AppState) {
         Err(e) => tracing::error!(error = %e, "outbox disabled: mail transport cannot be set up"),
     }
     indexer::spawn(state.pool.clone(), &state.settings.database_url);
+    spawn_trimmer();
     crate::workers::digests::spawn(state.pool.clone(), (*state.settings).clone());
     crate::workers::notify::spawn(state.pool.clone(), (*state.settings).clone());
     crate::workers::live::spawn(state.pool.clone(), state.live.clone());
@@ -140,6 +141,30 @@ fn spawn_workers(state: &AppState) {
             clock,
         ),
     );
+}
+
+/// Pages that build a large answer (a whole thread of thousands of messages) free it
+/// only once it is sent: they ask for the heap to be trimmed soon after (`trim_soon`),
+/// and a background task does so at most every `TRIM_EVERY`.
+static TRIM_WANTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+const TRIM_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Asks for `trim_heap` within `TRIM_EVERY` (see `TRIM_WANTED`). Measured on a case of
+/// 2,000 messages shown whole under 64 connections: the server's anonymous memory rose
+/// from 47 to 206 MiB and stayed there without it.
+pub fn trim_soon() {
+    TRIM_WANTED.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn spawn_trimmer() {
+    tokio::spawn(async {
+        loop {
+            tokio::time::sleep(TRIM_EVERY).await;
+            if TRIM_WANTED.swap(false, std::sync::atomic::Ordering::Relaxed) {
+                let _ = tokio::task::spawn_blocking(trim_heap).await;
+            }
+        }
+    });
 }
 
 /// Gives the heap's free memory back to the system (glibc keeps it otherwise): after

@@ -108,6 +108,9 @@ pub struct Corpus {
     /// Every thread carries the same error code and none is closed (the data set where
     /// "similar closed cases" used to walk every case; see `adversarial`).
     same_code_none_closed: bool,
+    /// Messages added to thread 0 after all the others (the adversarial set's long
+    /// thread).
+    long_extra: usize,
     /// Added to every Message-ID, so that a second corpus does not collide with one
     /// already ingested (the live-delivery bench posts into the bench's database).
     tag: String,
@@ -120,6 +123,9 @@ const PRODUCTS: [&str; 3] = [
     "Windows 10 IoT Enterprise",
 ];
 
+/// Messages of the adversarial set's long thread.
+pub const LONG_THREAD: usize = 2_000;
+
 pub const SUPPORT: (&str, &str) = ("Wang Binbin", "support@cmgos.example");
 pub const RND: (&str, &str) = ("Liu Yu", "dev@cmgos.example");
 
@@ -131,6 +137,7 @@ impl Corpus {
             per_thread: messages.div_ceil(threads).max(1),
             seed,
             same_code_none_closed: false,
+            long_extra: 0,
             tag: String::new(),
         }
     }
@@ -141,14 +148,27 @@ impl Corpus {
         self
     }
 
-    /// The adversarial variant: one error code on every case, no case closed.
+    /// The adversarial variant (issue 15, item 2): one error code on every case, no
+    /// case closed, one customer for every case, and thread 0 grown to `LONG_THREAD`
+    /// messages (its extra replies arrive after everything else).
     pub fn adversarial(mut self) -> Corpus {
         self.same_code_none_closed = true;
+        self.long_extra = LONG_THREAD.saturating_sub(self.per_thread);
         self
     }
 
     pub fn len(&self) -> usize {
-        self.threads * self.per_thread
+        self.threads * self.per_thread + self.long_extra
+    }
+
+    /// (round, thread) of message `i` in arrival order.
+    fn place(&self, i: usize) -> (usize, usize) {
+        let regular = self.threads * self.per_thread;
+        if i >= regular {
+            (self.per_thread + (i - regular), 0)
+        } else {
+            (i / self.threads, i % self.threads)
+        }
     }
 
     /// The serial number thread `t` is about, when it names one.
@@ -174,13 +194,13 @@ impl Corpus {
 
     /// Message `i` in arrival order.
     pub fn message(&self, i: usize) -> Vec<u8> {
-        let round = i / self.threads;
-        let t = i % self.threads;
+        let (round, t) = self.place(i);
         let mut rng = StdRng::seed_from_u64(
             self.seed ^ (t as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (round as u64) << 40,
         );
         let zh = t.is_multiple_of(2);
-        let (oem, customer) = customer(t);
+        // The adversarial set: one customer owns every case.
+        let (oem, customer) = customer(if self.same_code_none_closed { 0 } else { t });
         let domain = DOMAINS[t % DOMAINS.len()];
         let customer_addr = (format!("Customer {t}"), format!("c{t}@{domain}"));
         let last = round + 1 == self.per_thread;
@@ -285,7 +305,10 @@ impl Corpus {
             sent.and_utc().to_rfc2822(),
         );
         if round > 0 {
+            // As mail programs trim a long thread's References: the first message and
+            // the latest ones.
             let refs = (0..round)
+                .filter(|r| *r == 0 || r + 20 >= round)
                 .map(|r| format!("<t{t}.m{r}{tag}@{domain}>"))
                 .collect::<Vec<_>>()
                 .join(" ");
