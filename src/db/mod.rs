@@ -1,5 +1,6 @@
 //! Storage: one connection type over SQLite (embedded default) and PostgreSQL.
 
+mod cached;
 pub mod cost;
 pub mod schema;
 
@@ -8,6 +9,8 @@ use diesel::prelude::*;
 use diesel::r2d2::{self, CustomizeConnection, ManageConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use std::time::Duration;
+
+pub use cached::{cached_sql, CachedSql};
 
 #[derive(diesel::MultiConnection)]
 pub enum DbConn {
@@ -70,6 +73,11 @@ fn sqlite_path(url: &str) -> &str {
 ///   time a value is bound: 15 % of the case page's time. The price is that a partial
 ///   index or a LIKE prefix is used only when the query spells the condition as SQL
 ///   text, as `cases::list` and `people::senders` do (`tests/cost.rs` checks it).
+/// - Statement and savepoint journals (the pages a statement or a savepoint may have
+///   to put back) stay in memory up to 16 MiB, where SQLite writes them to a temporary
+///   file past 64 KiB: a bulk ingest spent 17 % of its time writing that file (each
+///   message's savepoint touched more than 64 KiB of pages), a group of live
+///   deliveries does the same per delivery. Only one writer has them at a time.
 pub(crate) fn sqlite_global_config() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
@@ -82,10 +90,20 @@ pub(crate) fn sqlite_global_config() {
             if rc != ffi::SQLITE_OK {
                 tracing::debug!(rc, "SQLite memory statistics stay on (already initialised)");
             }
+            let rc = ffi::sqlite3_config(
+                ffi::SQLITE_CONFIG_STMTJRNL_SPILL,
+                STATEMENT_JOURNAL_IN_MEMORY as std::ffi::c_int,
+            );
+            if rc != ffi::SQLITE_OK {
+                tracing::debug!(rc, "SQLite statement journals spill at the default size");
+            }
             ffi::sqlite3_auto_extension(Some(stable_plans));
         }
     });
 }
+
+/// Bytes of a statement or savepoint journal kept in memory before it goes to a file.
+const STATEMENT_JOURNAL_IN_MEMORY: usize = 16 * 1024 * 1024;
 
 /// Runs for every SQLite connection this process opens: turns QPSG on (see above).
 unsafe extern "C" fn stable_plans(

@@ -7,6 +7,7 @@
 //! which SQLite does not hand to the index), use LIKE.
 
 use super::{doc_sql, like_contains, Bind, DocMatch, Filters, Source, DOCS, MESSAGES};
+use crate::db::cached_sql;
 use diesel::prelude::*;
 use diesel::sql_types::{Text, Timestamp};
 use diesel::sqlite::Sqlite;
@@ -137,17 +138,18 @@ fn index_bigrams(c: &mut SqliteConnection, limit: i64) -> QueryResult<usize> {
                 "SELECT id, body FROM search_docs WHERE id = $1",
             )
         };
-        diesel::sql_query(format!("DELETE FROM {table} WHERE rowid = $1"))
+        // Fixed texts (the table is one of two), run once per document: prepared once.
+        cached_sql(format!("DELETE FROM {table} WHERE rowid = $1"))
             .bind::<BigInt, _>(p.id)
             .execute(c)?;
-        let now: Option<Text2> = diesel::sql_query(text_sql)
+        let now: Option<Text2> = cached_sql(text_sql)
             .bind::<BigInt, _>(p.id)
             .get_result(c)
             .optional()?;
         if let Some(t) = now {
             insert_grams(c, table, t.id, &t.body)?;
         }
-        diesel::sql_query("DELETE FROM bigrams_pending WHERE source = $1 AND id = $2")
+        cached_sql("DELETE FROM bigrams_pending WHERE source = $1 AND id = $2")
             .bind::<Text, _>(&p.source)
             .bind::<BigInt, _>(p.id)
             .execute(c)?;
@@ -159,7 +161,7 @@ fn index_bigrams(c: &mut SqliteConnection, limit: i64) -> QueryResult<usize> {
 fn insert_grams(c: &mut SqliteConnection, table: &str, id: i64, text: &str) -> QueryResult<()> {
     let grams = bigrams(text);
     if !grams.is_empty() {
-        diesel::sql_query(format!("INSERT INTO {table}(rowid, grams) VALUES ($1, $2)"))
+        cached_sql(format!("INSERT INTO {table}(rowid, grams) VALUES ($1, $2)"))
             .bind::<diesel::sql_types::BigInt, _>(id)
             .bind::<Text, _>(grams)
             .execute(c)?;

@@ -8,6 +8,7 @@ use crate::db::DbConn;
 use crate::mail::{extract, ParsedMail};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
 use regex::Regex;
 
 #[derive(Insertable)]
@@ -128,20 +129,16 @@ pub(super) fn apply_events(
                         created_at: at,
                     })
                     .execute(conn)?;
-                let open = escalations::table
-                    .filter(escalations::case_id.eq(case.id))
-                    .filter(escalations::status.ne("closed"));
-                let close = (
-                    escalations::status.eq("closed"),
-                    escalations::closed_at.eq(at),
-                );
-                match replay_at {
-                    // Not the escalations opened later in Casebook.
-                    Some(t) => diesel::update(open.filter(escalations::opened_at.le(t)))
-                        .set(close)
-                        .execute(conn)?,
-                    None => diesel::update(open).set(close).execute(conn)?,
-                };
+                // Not the escalations opened later in Casebook (a replay at `t`).
+                crate::db::cached_sql(
+                    "UPDATE escalations SET status = 'closed', closed_at = $1 \
+                     WHERE case_id = $2 AND status <> 'closed' AND ($3 IS NULL OR opened_at <= $4)",
+                )
+                .bind::<Timestamp, _>(at)
+                .bind::<BigInt, _>(case.id)
+                .bind::<Nullable<Timestamp>, _>(replay_at)
+                .bind::<Nullable<Timestamp>, _>(replay_at)
+                .execute(conn)?;
                 status = Status::Closed;
                 closed_at = Some(at);
             } else {
@@ -173,9 +170,7 @@ pub(super) fn apply_events(
             match open {
                 Some(esc) => {
                     add_entry(conn, esc, "followup", author, &main_text, row_id, at)?;
-                    diesel::update(escalations::table.find(esc))
-                        .set(escalations::status.eq("open"))
-                        .execute(conn)?;
+                    set_escalation_status(conn, esc, "open")?;
                 }
                 None => {
                     let serial = extract::serial_numbers(&pm.body_text, serial_re)
@@ -218,15 +213,13 @@ pub(super) fn apply_events(
                     .get_result(conn)?,
             };
             add_entry(conn, esc, "answer", author, &main_text, row_id, at)?;
-            diesel::update(escalations::table.find(esc))
-                .set(escalations::status.eq("answered"))
-                .execute(conn)?;
-            diesel::update(
-                escalations::table
-                    .find(esc)
-                    .filter(escalations::first_answered_at.is_null()),
+            set_escalation_status(conn, esc, "answered")?;
+            crate::db::cached_sql(
+                "UPDATE escalations SET first_answered_at = $1 \
+                 WHERE id = $2 AND first_answered_at IS NULL",
             )
-            .set(escalations::first_answered_at.eq(at))
+            .bind::<Timestamp, _>(at)
+            .bind::<BigInt, _>(esc)
             .execute(conn)?;
             if status != Status::Closed {
                 status = Status::Escalated;
@@ -238,15 +231,19 @@ pub(super) fn apply_events(
     } else {
         case.updated_at
     };
-    diesel::update(cases_t::table.find(case.id))
-        .set((
-            cases_t::status.eq(status.as_str()),
-            cases_t::first_customer_at.eq(first_customer_at),
-            cases_t::first_response_at.eq(first_response_at),
-            cases_t::closed_at.eq(closed_at),
-            cases_t::updated_at.eq(updated_at),
-        ))
-        .execute(conn)?;
+    // Once per message: prepared once per connection (it carries the triggers of
+    // `cases`), where the DSL's UPDATE would be prepared every time.
+    crate::db::cached_sql(
+        "UPDATE cases SET status = $1, first_customer_at = $2, first_response_at = $3, \
+         closed_at = $4, updated_at = $5 WHERE id = $6",
+    )
+    .bind::<Text, _>(status.as_str())
+    .bind::<Nullable<Timestamp>, _>(first_customer_at)
+    .bind::<Nullable<Timestamp>, _>(first_response_at)
+    .bind::<Nullable<Timestamp>, _>(closed_at)
+    .bind::<Timestamp, _>(updated_at)
+    .bind::<BigInt, _>(case.id)
+    .execute(conn)?;
     if mode == Apply::Arriving && status != before {
         crate::cases::audit(
             conn,
@@ -305,4 +302,14 @@ fn open_escalation(
             .first(conn)
             .optional(),
     }
+}
+
+/// An escalation's status; once per R&D message, so prepared once per connection (the
+/// DSL's UPDATE is prepared at every run, with the table's triggers).
+fn set_escalation_status(conn: &mut DbConn, esc: i64, status: &str) -> QueryResult<()> {
+    crate::db::cached_sql("UPDATE escalations SET status = $1 WHERE id = $2")
+        .bind::<Text, _>(status)
+        .bind::<BigInt, _>(esc)
+        .execute(conn)
+        .map(|_| ())
 }

@@ -27,14 +27,17 @@ pub(super) fn find_case(
     let ids = referenced_ids(pm, own_id);
     let some: Vec<&str> = ids.iter().take(100).copied().collect();
     // Known ancestors, in the order they are referenced (In-Reply-To first).
-    let known: Vec<(String, i64)> = if some.is_empty() {
-        Vec::new()
-    } else {
-        messages::table
-            .filter(messages::message_id.eq_any(&some))
-            .select((messages::message_id, messages::case_id))
-            .load(conn)?
-    };
+    // One lookup per id, with one statement prepared once per connection: an `IN`
+    // list is a new statement for each length, prepared again at every message.
+    let mut known: Vec<(String, i64)> = Vec::new();
+    for id in &some {
+        known.extend(
+            messages::table
+                .filter(messages::message_id.eq(*id))
+                .select((messages::message_id, messages::case_id))
+                .load::<(String, i64)>(conn)?,
+        );
+    }
     let mut by_headers: Vec<i64> = Vec::new();
     for id in &some {
         if let Some((_, c)) = known.iter().find(|(m, _)| m == id) {

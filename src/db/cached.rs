@@ -1,0 +1,219 @@
+//! Statements prepared once per connection where diesel would prepare them at every run.
+//!
+//! Diesel keeps a prepared statement only when the query's type says its SQL never
+//! changes: never for an `UPDATE` built with the DSL (a changeset may skip `None`
+//! fields) nor for `sql_query`. On SQLite, preparing a write compiles every trigger of
+//! the table into it: `UPDATE cases ...` was prepared once per ingested message, 6 % of
+//! a bulk ingest's time. `cached_sql(text)` is `sql_query(text)` whose statement
+//! diesel keeps, keyed by its text (diesel's cache by SQL, as for any query without a
+//! static type id). Use it only for a fixed text that takes every value as a bound
+//! parameter: a text with values or lists formatted into it would be a new cache
+//! entry each time.
+
+use diesel::backend::Backend;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::serialize::ToSql;
+use diesel::sql_types::{HasSqlType, Untyped};
+use diesel::QueryResult;
+use std::marker::PhantomData;
+
+/// Raw SQL whose prepared statement is kept (see the module documentation): its text
+/// cut at the placeholders `$1`, `$2`, … (which must come in that order, once each),
+/// each bound value written where its placeholder was, in the engine's own syntax.
+#[derive(Debug, Clone)]
+#[must_use = "Queries are only executed when calling `load`, `get_result` or similar."]
+pub struct CachedSql {
+    /// The text before `$1`, between `$1` and `$2`, …, after the last.
+    segments: Vec<String>,
+}
+
+/// `sql_query(text)`, prepared once per connection (see the module documentation).
+pub fn cached_sql(text: impl AsRef<str>) -> CachedSql {
+    let text = text.as_ref();
+    let mut segments = vec![String::new()];
+    let mut chars = text.char_indices().peekable();
+    while let Some((_, c)) = chars.next() {
+        let digits_follow = c == '$' && chars.peek().is_some_and(|(_, d)| d.is_ascii_digit());
+        if !digits_follow {
+            if let Some(last) = segments.last_mut() {
+                last.push(c);
+            }
+            continue;
+        }
+        let mut n = 0usize;
+        while let Some((_, d)) = chars.peek().copied().filter(|(_, d)| d.is_ascii_digit()) {
+            n = n * 10 + (d as usize - '0' as usize);
+            chars.next();
+        }
+        debug_assert_eq!(
+            n,
+            segments.len(),
+            "placeholders in order, once each: {text}"
+        );
+        segments.push(String::new());
+    }
+    CachedSql { segments }
+}
+
+/// A query built on `CachedSql`: its text, and how many values are bound so far.
+pub trait CachedChain {
+    fn text(&self) -> &CachedSql;
+    fn bound(&self) -> usize;
+}
+
+impl CachedChain for CachedSql {
+    fn text(&self) -> &CachedSql {
+        self
+    }
+    fn bound(&self) -> usize {
+        0
+    }
+}
+
+impl<Q: CachedChain, V, ST> CachedChain for CachedBind<Q, V, ST> {
+    fn text(&self) -> &CachedSql {
+        self.query.text()
+    }
+    fn bound(&self) -> usize {
+        self.query.bound() + 1
+    }
+}
+
+impl CachedSql {
+    /// Binds `$1`, as `SqlQuery::bind`.
+    pub fn bind<ST, V>(self, value: V) -> CachedBind<Self, V, ST> {
+        CachedBind {
+            query: self,
+            value,
+            _st: PhantomData,
+        }
+    }
+}
+
+/// `CachedSql` with its parameters bound so far.
+#[derive(Debug, Clone)]
+#[must_use = "Queries are only executed when calling `load`, `get_result` or similar."]
+pub struct CachedBind<Q, V, ST> {
+    query: Q,
+    value: V,
+    _st: PhantomData<ST>,
+}
+
+impl<Q, V, ST> CachedBind<Q, V, ST> {
+    /// Binds the next `$n`.
+    pub fn bind<ST2, V2>(self, value: V2) -> CachedBind<Self, V2, ST2> {
+        CachedBind {
+            query: self,
+            value,
+            _st: PhantomData,
+        }
+    }
+}
+
+impl<Q, V, ST, DB> QueryFragment<DB> for CachedBind<Q, V, ST>
+where
+    DB: Backend + HasSqlType<ST>,
+    Q: QueryFragment<DB> + CachedChain,
+    V: ToSql<ST, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        self.query.walk_ast(out.reborrow())?;
+        out.push_bind_param::<ST, V>(&self.value)?;
+        let after = self.query.bound() + 1;
+        let segment = self.query.text().segments.get(after).ok_or_else(|| {
+            diesel::result::Error::QueryBuilderError("more values bound than placeholders".into())
+        })?;
+        out.push_sql(segment);
+        Ok(())
+    }
+}
+
+impl<Q, V, ST> QueryId for CachedBind<Q, V, ST> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q, V, ST> Query for CachedBind<Q, V, ST> {
+    type SqlType = Untyped;
+}
+
+impl<Q, V, ST, Conn> diesel::RunQueryDsl<Conn> for CachedBind<Q, V, ST> {}
+
+impl<DB> QueryFragment<DB> for CachedSql
+where
+    DB: Backend,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        // Unlike `SqlQuery`, not marked unsafe to cache: the text is the cache key.
+        out.push_sql(self.segments.first().map_or("", String::as_str));
+        Ok(())
+    }
+}
+
+impl QueryId for CachedSql {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for CachedSql {
+    type SqlType = Untyped;
+}
+
+impl<Conn> diesel::RunQueryDsl<Conn> for CachedSql {}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use diesel::connection::SimpleConnection;
+    use diesel::prelude::*;
+    use diesel::sql_types::{BigInt, Text};
+
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        name: String,
+    }
+
+    #[test]
+    fn binds_in_order_and_keeps_its_statement() {
+        let mut c = SqliteConnection::establish(":memory:").unwrap();
+        c.batch_execute("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+            .unwrap();
+        for (id, name) in [(1_i64, "a"), (2, "b")] {
+            cached_sql("INSERT INTO t (id, name) VALUES ($1, $2)")
+                .bind::<BigInt, _>(id)
+                .bind::<Text, _>(name)
+                .execute(&mut c)
+                .unwrap();
+        }
+        let q = || cached_sql("SELECT name FROM t WHERE id = $1").bind::<BigInt, _>(2_i64);
+        assert!(q()
+            .is_safe_to_cache_prepared(&diesel::sqlite::Sqlite)
+            .unwrap());
+        assert!(!diesel::sql_query("SELECT 1")
+            .is_safe_to_cache_prepared(&diesel::sqlite::Sqlite)
+            .unwrap());
+        let rows: Vec<Row> = q().load(&mut c).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].name, "b");
+        // Values land where their placeholders are, whatever the text around them.
+        let rows: Vec<Row> =
+            cached_sql("SELECT name || $1 AS name FROM t WHERE id > $2 AND name <> $3 ORDER BY id")
+                .bind::<Text, _>("!")
+                .bind::<BigInt, _>(0_i64)
+                .bind::<Text, _>("a")
+                .load(&mut c)
+                .unwrap();
+        assert_eq!(
+            rows.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+            ["b!"]
+        );
+        // One value too many is an error, not a statement with a value missing.
+        assert!(cached_sql("SELECT name FROM t WHERE id = $1")
+            .bind::<BigInt, _>(1_i64)
+            .bind::<BigInt, _>(2_i64)
+            .load::<Row>(&mut c)
+            .is_err());
+    }
+}
