@@ -3,7 +3,9 @@
 //!
 //! Message bodies are searched in place; the other searchable texts live in
 //! `search_docs`, kept in sync by database triggers (see the `search` migrations), so
-//! nothing that writes cases needs to know about search.
+//! nothing that writes cases needs to know about search. On SQLite, new messages and
+//! new documents reach their FTS5 indexes through the indexer (`catch_up`), outside
+//! the writing transaction; until then search matches them with LIKE.
 //! Matching is engine-specific (`sqlite.rs`: FTS5 trigram with a LIKE fallback for
 //! terms under three characters; `postgres.rs`: ILIKE served by a pg_trgm GIN index);
 //! ranking, filters on the case, exact hits on identifiers and snippets are shared here,
@@ -454,7 +456,35 @@ pub fn catch_up(conn: &mut DbConn, limit: i64) -> QueryResult<usize> {
     if !crate::db::is_sqlite(conn) {
         return Ok(0);
     }
-    Ok(catch_up_trigrams(conn, limit)? + sqlite::catch_up_bigrams(conn, limit)?)
+    Ok(catch_up_trigrams(conn, limit)?
+        + catch_up_docs(conn, limit)?
+        + sqlite::catch_up_bigrams(conn, limit)?)
+}
+
+/// New search documents (subjects, notes, scopes, closures, findings) into their
+/// trigram index (`search_fts`), up to `limit`: the documents listed in
+/// `search_docs_pending` (see the migration `search_docs_deferred`). Returns how many
+/// left the list.
+fn catch_up_docs(conn: &mut DbConn, limit: i64) -> QueryResult<usize> {
+    // Fast path without the write lock: nothing pending.
+    let any =
+        diesel::sql_query("SELECT id FROM search_docs_pending LIMIT 1").load::<MaxId>(conn)?;
+    if any.is_empty() {
+        return Ok(0);
+    }
+    crate::db::write_tx(conn, |c| {
+        let batch = "SELECT id FROM search_docs_pending ORDER BY id LIMIT $1";
+        diesel::sql_query(format!(
+            "INSERT INTO search_fts(rowid, body) SELECT d.id, d.body FROM search_docs d WHERE d.id IN ({batch})"
+        ))
+        .bind::<diesel::sql_types::BigInt, _>(limit)
+        .execute(c)?;
+        diesel::sql_query(format!(
+            "DELETE FROM search_docs_pending WHERE id IN ({batch})"
+        ))
+        .bind::<diesel::sql_types::BigInt, _>(limit)
+        .execute(c)
+    })
 }
 
 /// The trigram index of message bodies (`messages_fts`), up to `limit` messages.
@@ -972,6 +1002,101 @@ mod tests {
         // Nothing left to do: the next pass is one cheap look per index.
         let mut again = Compaction::default();
         assert!(!compact_step(&mut conn, &mut again).expect("step"));
+    }
+
+    /// New documents reach the trigram index through the indexer, not the writing
+    /// transaction; search finds them before and after, and however they change
+    /// meanwhile the index agrees with the documents (FTS5's own integrity check, which
+    /// compares an external-content index with its table, fails on any difference).
+    #[test]
+    fn documents_are_found_before_the_indexer_and_the_index_stays_exact() {
+        let dir = tempfile::tempdir().expect("dir");
+        let url = dir.path().join("c.sqlite3").display().to_string();
+        let mut conn = crate::db::establish(&url).expect("db");
+        crate::db::migrate(&mut conn).expect("migrate");
+        let sql = |c: &mut DbConn, q: &str| {
+            diesel::sql_query(q).execute(c).expect(q);
+        };
+        let pending = |c: &mut DbConn| -> Vec<i64> {
+            diesel::sql_query("SELECT id FROM search_docs_pending ORDER BY id")
+                .load::<MaxId>(c)
+                .expect("pending")
+                .into_iter()
+                .map(|r| r.id)
+                .collect()
+        };
+        let indexed = |c: &mut DbConn, word: &str| -> Vec<i64> {
+            diesel::sql_query(format!(
+                "SELECT rowid AS id FROM search_fts WHERE body LIKE '%{word}%' ORDER BY rowid"
+            ))
+            .load::<MaxId>(c)
+            .expect("fts")
+            .into_iter()
+            .map(|r| r.id)
+            .collect()
+        };
+        let found = |c: &mut DbConn, q: &str| -> Vec<String> {
+            let query = SearchQuery {
+                q: q.into(),
+                limit: 20,
+                ..Default::default()
+            };
+            let mut numbers: Vec<String> = search(c, &query, TIME_BUDGET)
+                .expect("search")
+                .into_iter()
+                .map(|h| h.case_number)
+                .collect();
+            numbers.sort();
+            numbers
+        };
+        let check = |c: &mut DbConn| {
+            sql(
+                c,
+                "INSERT INTO search_fts(search_fts) VALUES ('integrity-check')",
+            );
+        };
+        for (id, subject) in [
+            (1, "printer offline"),
+            (2, "scanner offline"),
+            (3, "keyboard dead"),
+        ] {
+            sql(
+                &mut conn,
+                &format!(
+                    "INSERT INTO cases (id, number, subject, status, tracking_token, created_at, updated_at) \
+                     VALUES ({id}, 'CAS-{id}', '{subject}', 'open', 'CMIT:{id}', '2025-01-01 00:00:00', '2025-01-01 00:00:00')"
+                ),
+            );
+        }
+        // Written, not indexed: the documents wait, and search finds them all the same.
+        assert_eq!(pending(&mut conn), vec![8, 16, 24]);
+        assert!(indexed(&mut conn, "offline").is_empty());
+        assert_eq!(found(&mut conn, "offline"), ["CAS-1", "CAS-2"]);
+        // A pending document changed or removed before the indexer comes.
+        sql(
+            &mut conn,
+            "UPDATE cases SET subject = 'keyboard offline' WHERE id = 3",
+        );
+        sql(&mut conn, "DELETE FROM cases WHERE id = 2");
+        assert_eq!(pending(&mut conn), vec![8, 24]);
+        assert_eq!(found(&mut conn, "offline"), ["CAS-1", "CAS-3"]);
+        assert_eq!(catch_up_all(&mut conn).expect("catch up") > 0, true);
+        assert!(pending(&mut conn).is_empty());
+        assert_eq!(indexed(&mut conn, "offline"), vec![8, 24]);
+        check(&mut conn);
+        assert_eq!(found(&mut conn, "offline"), ["CAS-1", "CAS-3"]);
+        // Indexed documents change and go in place, as before.
+        sql(
+            &mut conn,
+            "UPDATE cases SET subject = 'printer jammed' WHERE id = 1",
+        );
+        sql(&mut conn, "DELETE FROM cases WHERE id = 3");
+        assert!(pending(&mut conn).is_empty());
+        assert!(indexed(&mut conn, "offline").is_empty());
+        assert_eq!(indexed(&mut conn, "jammed"), vec![8]);
+        check(&mut conn);
+        assert!(found(&mut conn, "offline").is_empty());
+        assert_eq!(found(&mut conn, "jammed"), ["CAS-1"]);
     }
 
     #[test]

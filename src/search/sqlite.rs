@@ -290,8 +290,18 @@ pub(crate) fn matching_docs(
         limit,
     )?);
     if uses_index(term, only_cases) {
-        // The LIKE fallback above already read every message; the index did not.
+        // The LIKE fallback above already read every message and document; the
+        // indexes did not hold those the indexer has not seen yet.
         out.extend(pending(conn, term, f, only_cases, limit, indexed_upto)?);
+        out.extend(run(
+            conn,
+            &DOCS,
+            "d.id IN (SELECT id FROM search_docs_pending) AND d.body LIKE $1 ESCAPE '\\'",
+            like_contains(term),
+            f,
+            only_cases,
+            limit,
+        )?);
     }
     Ok(out)
 }
