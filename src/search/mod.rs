@@ -1080,7 +1080,7 @@ mod tests {
         sql(&mut conn, "DELETE FROM cases WHERE id = 2");
         assert_eq!(pending(&mut conn), vec![8, 24]);
         assert_eq!(found(&mut conn, "offline"), ["CAS-1", "CAS-3"]);
-        assert_eq!(catch_up_all(&mut conn).expect("catch up") > 0, true);
+        assert!(catch_up_all(&mut conn).expect("catch up") > 0);
         assert!(pending(&mut conn).is_empty());
         assert_eq!(indexed(&mut conn, "offline"), vec![8, 24]);
         check(&mut conn);
