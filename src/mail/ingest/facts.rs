@@ -25,25 +25,42 @@ struct NewSerial<'a> {
     kind: &'a str,
 }
 
-/// Records the error codes, serials and product keys found in `texts` (place, text).
-pub(super) fn record_facts(
-    conn: &mut DbConn,
-    rules: &Rules,
-    case_id: i64,
-    texts: &[(String, String)],
-) -> QueryResult<()> {
-    for (place, text) in texts {
-        for code in extract::error_codes(text) {
-            add_code(conn, case_id, &code, place)?;
+/// The error codes, serials and product keys one text names, and where it is.
+pub(super) struct Found {
+    place: String,
+    codes: Vec<String>,
+    /// Serial numbers (`serial`) and product keys (`product_key`).
+    serials: Vec<(String, &'static str)>,
+}
+
+/// What `texts` (place, text) name; no database needed (see `record_facts`).
+pub(super) fn find(rules: &Rules, texts: &[(String, String)]) -> Vec<Found> {
+    texts
+        .iter()
+        .map(|(place, text)| Found {
+            place: place.clone(),
+            codes: extract::error_codes(text),
+            serials: extract::serial_numbers(text, &rules.serial)
+                .into_iter()
+                .map(|s| (s, "serial"))
+                .chain(
+                    extract::product_keys(text)
+                        .into_iter()
+                        .map(|k| (k, "product_key")),
+                )
+                .collect(),
+        })
+        .collect()
+}
+
+/// Records what `find` found on case `case_id`, each value once per case.
+pub(super) fn record_facts(conn: &mut DbConn, case_id: i64, found: &[Found]) -> QueryResult<()> {
+    for f in found {
+        for code in &f.codes {
+            add_code(conn, case_id, code, &f.place)?;
         }
-        let serials = extract::serial_numbers(text, &rules.serial)
-            .into_iter()
-            .map(|s| (s, "serial"));
-        let keys = extract::product_keys(text)
-            .into_iter()
-            .map(|k| (k, "product_key"));
-        for (value, kind) in serials.chain(keys) {
-            add_serial(conn, case_id, &value, kind)?;
+        for (value, kind) in &f.serials {
+            add_serial(conn, case_id, value, kind)?;
         }
     }
     Ok(())

@@ -10,8 +10,15 @@
 //! the group are unaffected. A failed commit answers every message of the group with
 //! the error, and nothing of the group is acknowledged. The group's commit is made
 //! durable on disk (`synchronous=FULL`, one fsync per group) before anyone is answered.
+//!
+//! On SQLite the WAL is copied back into the database (checkpointed) by a thread of its
+//! own, beside the writer: SQLite's default runs the checkpoint inside the commit that
+//! crosses 1,000 WAL pages, with its own fsyncs, and every caller of that group waits
+//! for it (a quarter of the writer's time under 16 clients). The writer still
+//! checkpoints itself when the WAL passes `WRITER_AUTOCHECKPOINT` pages, which bounds
+//! the WAL should the checkpointer never catch up.
 
-use super::{ingest_input_with, Outcome, Rules, Staff};
+use super::{ingest_prepared, prepare_input, Outcome, PreparedInput, Rules, Staff};
 use crate::db::{self, DbConn, Pool};
 use crate::mail::IngestError;
 use crate::storage::BlobStore;
@@ -27,6 +34,13 @@ pub const MAX_GROUP: usize = 64;
 const MAX_GROUP_BYTES: usize = 8 * 1024 * 1024;
 /// Deliveries waiting for the writer at most; beyond that callers are told to retry.
 const QUEUE: usize = 1024;
+/// WAL pages after which the writer's own commit checkpoints (SQLite: 1,000 by default;
+/// 16,384 pages of 4 KiB are 64 MiB). Normally the checkpointer has done it long before.
+const WRITER_AUTOCHECKPOINT: u32 = 16_384;
+/// The default the writer's pooled connection gets back after its group.
+const DEFAULT_AUTOCHECKPOINT: u32 = 1_000;
+/// The checkpointer runs at most this often while groups keep committing.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// What a delivery gets back.
 pub type Reply = Result<Vec<Outcome>, GroupError>;
@@ -48,6 +62,8 @@ pub enum GroupError {
 
 struct Job {
     raw: Vec<u8>,
+    /// Prepared by the caller's task (`prepare_input`), not by the writer.
+    prepared: PreparedInput,
     source: String,
     reply: oneshot::Sender<Reply>,
 }
@@ -55,27 +71,53 @@ struct Job {
 /// The handle deliveries are sent through; the writer thread ends when it is dropped.
 pub struct GroupCommit {
     tx: SyncSender<Job>,
+    store: Arc<dyn BlobStore + Send + Sync>,
+    rules: Arc<Rules>,
 }
 
 impl GroupCommit {
     /// Starts the writer thread, which takes a connection from `pool` per group.
     pub fn start(pool: Pool, store: Arc<dyn BlobStore + Send + Sync>, rules: Arc<Rules>) -> Self {
         let (tx, rx) = sync_channel::<Job>(QUEUE);
+        // The checkpointer ends when the writer (which holds its sender) ends.
+        let (wal_tx, wal_rx) = sync_channel::<()>(1);
+        let checkpoints = pool.clone();
+        let wal = std::thread::Builder::new()
+            .name("wal-checkpointer".into())
+            .spawn(move || checkpointer(checkpoints, wal_rx))
+            .map(|_| wal_tx);
+        if let Err(e) = &wal {
+            // The writer then checkpoints in its commits, as SQLite does by default.
+            tracing::warn!(error = %e, "cannot start the WAL checkpointer thread");
+        }
+        let (for_writer, rules_for_writer) = (store.clone(), rules.clone());
         let spawned = std::thread::Builder::new()
             .name("mail-writer".into())
-            .spawn(move || writer(pool, store, rules, rx));
+            .spawn(move || writer(pool, for_writer, rules_for_writer, rx, wal.ok()));
         if let Err(e) = spawned {
             // Without a writer every delivery is answered `Stopped` (its job is dropped).
             tracing::error!(error = %e, "cannot start the mail writer thread");
         }
-        GroupCommit { tx }
+        GroupCommit { tx, store, rules }
     }
 
     /// Files `raw` with the next group; resolves once its transaction has committed.
+    ///
+    /// The message is parsed and prepared here, on the blocking pool (several at once,
+    /// beside the writer): the one writer thread only files.
     pub async fn deliver(&self, raw: Vec<u8>, source: &str) -> Reply {
+        let (store, rules) = (self.store.clone(), self.rules.clone());
+        let (raw, prepared) = tokio::task::spawn_blocking(move || {
+            let prepared = prepare_input(store.as_ref(), &rules, &raw);
+            (raw, prepared)
+        })
+        .await
+        .map_err(|_| GroupError::Stopped)?;
+        let prepared = prepared?;
         let (reply, rx) = oneshot::channel();
         let job = Job {
             raw,
+            prepared,
             source: source.to_string(),
             reply,
         };
@@ -93,6 +135,7 @@ fn writer(
     store: Arc<dyn BlobStore + Send + Sync>,
     rules: Arc<Rules>,
     rx: Receiver<Job>,
+    wal: Option<SyncSender<()>>,
 ) {
     while let Ok(first) = rx.recv() {
         let mut bytes = first.raw.len();
@@ -113,7 +156,7 @@ fn writer(
             // acknowledged, its connection (still inside the transaction) is discarded
             // by the pool and so rolled back, and the writer goes on with the next group.
             Ok(mut conn) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                file_group(&mut conn, store.as_ref(), &rules, &jobs)
+                file_group(&mut conn, store.as_ref(), &rules, &jobs, wal.is_some())
             }))
             .unwrap_or_else(|_| {
                 tracing::error!("the mail writer panicked; the group is not acknowledged");
@@ -125,6 +168,30 @@ fn writer(
             // A caller that went away (timeout) no longer waits; its message stays filed.
             let _ = job.reply.send(reply);
         }
+        if let Some(wal) = &wal {
+            // Full: a checkpoint is already asked for.
+            let _ = wal.try_send(());
+        }
+    }
+}
+
+/// Copies the WAL into the database after groups commit (`PRAGMA wal_checkpoint`,
+/// PASSIVE: it never waits for the writer or for readers, and copies what they allow),
+/// at most every `CHECKPOINT_EVERY`. The WAL starts over at the writer's next group once
+/// everything in it is copied.
+fn checkpointer(pool: Pool, rx: Receiver<()>) {
+    use diesel::connection::SimpleConnection;
+    while rx.recv().is_ok() {
+        match pool.get() {
+            Ok(mut conn) if db::is_sqlite(&conn) => {
+                if let Err(e) = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE);") {
+                    tracing::warn!(error = %e, "WAL checkpoint failed; the writer will do it");
+                }
+            }
+            Ok(_) => return,
+            Err(e) => tracing::warn!(error = %e, "no connection for the WAL checkpoint"),
+        }
+        std::thread::sleep(CHECKPOINT_EVERY);
     }
 }
 
@@ -136,35 +203,47 @@ fn fail(jobs: &[Job], e: &dyn std::fmt::Display) -> Vec<Reply> {
 }
 
 /// Files every job in one transaction, each in a savepoint; commits once.
-fn file_group(conn: &mut DbConn, store: &dyn BlobStore, rules: &Rules, jobs: &[Job]) -> Vec<Reply> {
+fn file_group(
+    conn: &mut DbConn,
+    store: &dyn BlobStore,
+    rules: &Rules,
+    jobs: &[Job],
+    checkpointer: bool,
+) -> Vec<Reply> {
     let staff = match Staff::load(conn) {
         Ok(s) => s,
         Err(e) => return fail(jobs, &e),
     };
     // Each group's commit reaches the disk before anyone is answered (SQLite's WAL
     // default, NORMAL, survives a crash of the process but not of the machine); one
-    // fsync per group, not per message. The pooled connection gets NORMAL back after.
-    if let Err(e) = durable(conn, true) {
+    // fsync per group, not per message. The pooled connection gets NORMAL back after,
+    // and SQLite's own checkpoint threshold.
+    if let Err(e) = writer_settings(conn, true, checkpointer) {
         return fail(jobs, &e);
     }
     let replies = file_in_batch(conn, store, rules, &staff, jobs);
-    if let Err(e) = durable(conn, false) {
+    if let Err(e) = writer_settings(conn, false, checkpointer) {
         tracing::warn!(error = %e, "synchronous=NORMAL not restored on a pooled connection");
     }
     replies
 }
 
-/// `PRAGMA synchronous` FULL (`on`) or back to NORMAL, on SQLite.
-fn durable(conn: &mut DbConn, on: bool) -> diesel::QueryResult<()> {
+/// On SQLite, for the group (`on`) or back to the pool's defaults: `synchronous` FULL,
+/// and with a checkpointer beside it, the writer's own checkpoint only at
+/// `WRITER_AUTOCHECKPOINT` WAL pages.
+fn writer_settings(conn: &mut DbConn, on: bool, checkpointer: bool) -> diesel::QueryResult<()> {
     use diesel::connection::SimpleConnection;
     if !db::is_sqlite(conn) {
         return Ok(());
     }
-    conn.batch_execute(if on {
-        "PRAGMA synchronous=FULL;"
-    } else {
-        "PRAGMA synchronous=NORMAL;"
-    })
+    let (sync, pages) = match (on, checkpointer) {
+        (true, true) => ("FULL", WRITER_AUTOCHECKPOINT),
+        (true, false) => ("FULL", DEFAULT_AUTOCHECKPOINT),
+        (false, _) => ("NORMAL", DEFAULT_AUTOCHECKPOINT),
+    };
+    conn.batch_execute(&format!(
+        "PRAGMA synchronous={sync}; PRAGMA wal_autocheckpoint={pages};"
+    ))
 }
 
 /// The group inside one write transaction.
@@ -181,7 +260,7 @@ fn file_in_batch(
     let mut replies: Vec<Reply> = Vec::with_capacity(jobs.len());
     for job in jobs {
         let r = conn.transaction::<_, IngestError, _>(|c| {
-            ingest_input_with(c, store, rules, staff, &job.raw, &job.source)
+            ingest_prepared(c, store, rules, staff, &job.raw, &job.source, &job.prepared)
         });
         if let Err(e) = &r {
             tracing::warn!(error = %e, source = %job.source, "delivery failed; its savepoint rolled back");

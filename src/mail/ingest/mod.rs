@@ -19,7 +19,9 @@ pub mod trust;
 
 pub use bulk::{ingest_bulk, BulkError, BulkReport, Input};
 pub use facts::{add_code, add_serial};
-pub use pipeline::{ingest_input, ingest_input_with};
+pub use pipeline::{
+    ingest_input, ingest_input_with, ingest_prepared, prepare_input, PreparedInput,
+};
 pub use raw::{load_raw, store_raw, INLINE_RAW_MAX};
 pub use staff::{Direction, Staff};
 

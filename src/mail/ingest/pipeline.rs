@@ -64,39 +64,74 @@ pub fn ingest_input_with(
     raw: &[u8],
     source: &str,
 ) -> Result<Vec<Outcome>, IngestError> {
+    let prepared = prepare_input(store, rules, raw)?;
+    ingest_prepared(conn, store, rules, staff, raw, source, &prepared)
+}
+
+/// As `ingest_input_with`, for an input `prepare_input` has prepared (on another thread).
+pub fn ingest_prepared(
+    conn: &mut DbConn,
+    store: &dyn BlobStore,
+    rules: &Rules,
+    staff: &Staff,
+    raw: &[u8],
+    source: &str,
+    prepared: &PreparedInput,
+) -> Result<Vec<Outcome>, IngestError> {
     let p = Pipeline {
         store,
         rules,
         staff,
     };
-    let text_head = String::from_utf8_lossy(&raw[..raw.len().min(4096)]);
-    if export::looks_like_export(&text_head) {
-        return p.export(conn, raw, source);
-    }
-    if mbox::looks_like_mbox(raw) {
-        // Each thread of the mailbox oldest first (see `order`); sources keep the
-        // message's place in the file.
-        let parts = mbox::split(raw);
-        let heads: Vec<Option<super::order::Head>> =
-            parts.iter().map(|m| super::order::Head::of(m)).collect();
-        let mut out = Vec::new();
-        for i in super::order::thread_order(&heads) {
-            out.push(p.one(conn, &parts[i], &format!("{source}#{}", i + 1))?);
+    match prepared {
+        PreparedInput::One(one) => Ok(vec![p.one(conn, raw, source, Some(borrowed(one)))?]),
+        PreparedInput::TooLarge => Ok(vec![p.one(conn, raw, source, None)?]),
+        PreparedInput::Several => {
+            let text_head = String::from_utf8_lossy(&raw[..raw.len().min(4096)]);
+            if export::looks_like_export(&text_head) {
+                return p.export(conn, raw, source);
+            }
+            // Each thread of the mailbox oldest first (see `order`); sources keep the
+            // message's place in the file.
+            let parts = mbox::split(raw);
+            let heads: Vec<Option<super::order::Head>> =
+                parts.iter().map(|m| super::order::Head::of(m)).collect();
+            let mut out = Vec::new();
+            for i in super::order::thread_order(&heads) {
+                let part = &parts[i];
+                let one = prepare_message(store, rules, part)?;
+                let one = one.as_ref().map(borrowed);
+                out.push(p.one(conn, part, &format!("{source}#{}", i + 1), one)?);
+            }
+            Ok(out)
         }
-        return Ok(out);
     }
-    Ok(vec![p.one(conn, raw, source)?])
 }
 
-/// The message's HTML part, cleaned, with its inline images named by their hash.
-fn store_html(
-    conn: &mut DbConn,
-    row_id: i64,
-    html: &str,
-    pm: &ParsedMail,
-    att_shas: &[String],
-) -> QueryResult<()> {
+/// The message's HTML part, cleaned (see `clean_html`).
+fn store_html(conn: &mut DbConn, row_id: i64, h: &CleanHtml) -> QueryResult<()> {
     use crate::db::schema::message_html;
+    diesel::insert_into(message_html::table)
+        .values((
+            message_html::message_row_id.eq(row_id),
+            message_html::html.eq(&h.html),
+            message_html::quoted.eq(h.quoted.as_deref()),
+            message_html::blocked_images.eq(h.blocked_images),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// A message's HTML part as it is stored: secrets masked, cleaned, its quoted history
+/// apart, its inline images named by their hash; and its text, for the facts.
+struct CleanHtml {
+    html: String,
+    quoted: Option<String>,
+    blocked_images: i64,
+    text: String,
+}
+
+fn clean_html(html: &str, pm: &ParsedMail, att_shas: &[String]) -> CleanHtml {
     let cids: std::collections::HashMap<String, String> = pm
         .attachments
         .iter()
@@ -109,16 +144,125 @@ fn store_html(
     let clean = |part: &str| crate::mail::html::sanitize(&extract::mask_secrets(part), &cids);
     let safe = clean(own);
     let quoted = quote.map(clean);
-    diesel::insert_into(message_html::table)
-        .values((
-            message_html::message_row_id.eq(row_id),
-            message_html::html.eq(&safe.html),
-            message_html::quoted.eq(quoted.as_ref().map(|q| q.html.as_str())),
-            message_html::blocked_images
-                .eq(safe.blocked_images + quoted.as_ref().map_or(0, |q| q.blocked_images)),
-        ))
-        .execute(conn)?;
-    Ok(())
+    CleanHtml {
+        blocked_images: safe.blocked_images + quoted.as_ref().map_or(0, |q| q.blocked_images),
+        html: safe.html,
+        quoted: quoted.map(|q| q.html),
+        // What the HTML says that the text part may lack (tables of serials).
+        text: crate::mail::html::text_of(html),
+    }
+}
+
+/// An input as far as it goes without the database (`prepare_input`), so that the
+/// writer only files: on a thread of the HTTP server for live deliveries.
+pub enum PreparedInput {
+    /// One message: parsed and prepared, or why it goes to quarantine.
+    One(Box<Result<Prepared, String>>),
+    /// One message larger than `Rules::max_message_bytes`: quarantined unparsed.
+    TooLarge,
+    /// An export or a mailbox: prepared message by message as it is filed.
+    Several,
+}
+
+/// One parsed message with what its filing needs that does not depend on the
+/// database: its attachments stored (content-addressed, so a rolled-back filing leaves
+/// only a harmless file), its content hash, its texts masked, its HTML cleaned, the
+/// facts its texts name.
+pub struct Prepared {
+    pm: ParsedMail,
+    mid: String,
+    hash: String,
+    att_shas: Vec<String>,
+    body_masked: String,
+    subject_masked: String,
+    html: Option<CleanHtml>,
+    facts: Vec<super::facts::Found>,
+}
+
+fn borrowed(one: &Result<Prepared, String>) -> Result<&Prepared, &str> {
+    one.as_ref().map_err(String::as_str)
+}
+
+/// Detects the input's format and, for one message, parses and prepares it.
+pub fn prepare_input(
+    store: &dyn BlobStore,
+    rules: &Rules,
+    raw: &[u8],
+) -> Result<PreparedInput, IngestError> {
+    let text_head = String::from_utf8_lossy(&raw[..raw.len().min(4096)]);
+    if export::looks_like_export(&text_head) || mbox::looks_like_mbox(raw) {
+        return Ok(PreparedInput::Several);
+    }
+    Ok(match prepare_message(store, rules, raw)? {
+        Some(one) => PreparedInput::One(Box::new(one)),
+        None => PreparedInput::TooLarge,
+    })
+}
+
+/// One RFC 5322 message parsed and prepared, or why it goes to quarantine; None when it
+/// is larger than `Rules::max_message_bytes` (quarantined unparsed).
+fn prepare_message(
+    store: &dyn BlobStore,
+    rules: &Rules,
+    raw: &[u8],
+) -> Result<Option<Result<Prepared, String>>, IngestError> {
+    if raw.len() > rules.max_message_bytes {
+        return Ok(None);
+    }
+    Ok(Some(match parse::parse_message(raw) {
+        Err(reason) => Err(reason),
+        Ok(mut pm) => {
+            if pm.message_id.is_none() {
+                pm.message_id = Some(format!("nomid.{}@casebook.invalid", &sha256_hex(raw)[..32]));
+            }
+            Ok(prepare(store, rules, pm)?)
+        }
+    }))
+}
+
+/// Prepares one parsed message (see `Prepared`).
+fn prepare(store: &dyn BlobStore, rules: &Rules, pm: ParsedMail) -> Result<Prepared, IngestError> {
+    let mid = pm.message_id.clone().unwrap_or_default();
+    let mut att_shas = Vec::with_capacity(pm.attachments.len());
+    for a in &pm.attachments {
+        att_shas.push(store.put(&a.bytes)?);
+    }
+    let hash = content_hash(&pm, &att_shas);
+    let html = pm
+        .body_html
+        .as_deref()
+        .map(|h| clean_html(h, &pm, &att_shas));
+    let mut scan_texts: Vec<(String, String)> = vec![
+        ("subject".into(), pm.subject.clone()),
+        (format!("message {mid}"), pm.body_text.clone()),
+    ];
+    for a in &pm.attachments {
+        let texty = a.content_type.starts_with("text/")
+            || [".log", ".txt", ".csv", ".xml", ".ini"]
+                .iter()
+                .any(|e| a.filename.to_lowercase().ends_with(e));
+        if texty && a.bytes.len() <= 4 * 1024 * 1024 {
+            let t = match std::str::from_utf8(&a.bytes) {
+                Ok(t) => t.to_string(),
+                Err(_) => encoding_rs::GB18030.decode(&a.bytes).0.into_owned(),
+            };
+            scan_texts.push((format!("attachment {}", a.filename), t));
+        }
+    }
+    if let Some(h) = &html {
+        scan_texts.push(("html".into(), h.text.clone()));
+    }
+    Ok(Prepared {
+        facts: super::facts::find(rules, &scan_texts),
+        body_masked: extract::mask_secrets(&pm.body_text),
+        // Shown on the case page and in the API; the raw mail keeps the original.
+        subject_masked: extract::mask_secrets(&pm.subject),
+        html,
+        att_shas,
+        hash,
+        mid,
+        pm,
+    })
 }
 
 /// Quarantines raw message `raw_id` and says so in its outcome.
@@ -148,29 +292,28 @@ struct Pipeline<'a> {
 }
 
 impl Pipeline<'_> {
-    /// One RFC 5322 message: stored raw, then parsed and filed, or quarantined.
-    fn one(self, conn: &mut DbConn, raw: &[u8], source: &str) -> Result<Outcome, IngestError> {
+    /// One RFC 5322 message, prepared (`prepare_message`; None when too large): stored
+    /// raw, then filed, or quarantined.
+    fn one(
+        self,
+        conn: &mut DbConn,
+        raw: &[u8],
+        source: &str,
+        prepared: Option<Result<&Prepared, &str>>,
+    ) -> Result<Outcome, IngestError> {
         let rules = self.rules;
         let span = tracing::info_span!("ingest", source, size = raw.len());
         let _g = span.enter();
         let raw_id = store_raw(conn, self.store, raw, source)?;
-        if raw.len() > rules.max_message_bytes {
-            return quarantine_raw(
+        match prepared {
+            None => quarantine_raw(
                 conn,
                 raw_id,
                 source,
                 &format!("message larger than {} bytes", rules.max_message_bytes),
-            );
-        }
-        match parse::parse_message(raw) {
-            Err(reason) => quarantine_raw(conn, raw_id, source, &reason),
-            Ok(mut pm) => {
-                if pm.message_id.is_none() {
-                    pm.message_id =
-                        Some(format!("nomid.{}@casebook.invalid", &sha256_hex(raw)[..32]));
-                }
-                self.parsed(conn, raw_id, pm, source)
-            }
+            ),
+            Some(Err(reason)) => quarantine_raw(conn, raw_id, source, reason),
+            Some(Ok(prep)) => self.parsed(conn, raw_id, prep, source),
         }
     }
 
@@ -191,55 +334,39 @@ impl Pipeline<'_> {
             Ok(list) => {
                 let mut out = Vec::new();
                 for (i, pm) in list.into_iter().enumerate() {
-                    out.push(self.parsed(conn, raw_id, pm, &format!("{source}#{}", i + 1))?);
+                    let prep = prepare(self.store, self.rules, pm)?;
+                    out.push(self.parsed(conn, raw_id, &prep, &format!("{source}#{}", i + 1))?);
                 }
                 Ok(out)
             }
         }
     }
 
-    /// One parsed message filed in one transaction: duplicate check, threading, case,
-    /// message, attachments, facts and events.
+    /// One prepared message filed in one transaction: duplicate check, threading,
+    /// case, message, attachments, facts and events.
     fn parsed(
         self,
         conn: &mut DbConn,
         raw_id: i64,
-        pm: ParsedMail,
+        prep: &Prepared,
         source: &str,
     ) -> Result<Outcome, IngestError> {
-        let store = self.store;
-        let mid = pm.message_id.clone().unwrap_or_default();
-        // Attachments go to the blob store before the transaction; the blobs are
-        // content-addressed, so a rolled-back transaction leaves only a harmless file.
-        let mut att_shas = Vec::with_capacity(pm.attachments.len());
-        for a in &pm.attachments {
-            att_shas.push(store.put(&a.bytes)?);
-        }
-        let hash = content_hash(&pm, &att_shas);
-        let filed = File {
-            raw_id,
-            pm: &pm,
-            mid: &mid,
-            hash: &hash,
-            att_shas: &att_shas,
-            source,
-        };
         // A deadlock can only come from a concurrent batch holding thread locks in
         // file order; a single message retries, a batch fails and is re-run.
         let top_level = !crate::db::in_transaction(conn);
-        if !top_level && !pm.is_own_loop {
+        if !top_level && !prep.pm.is_own_loop {
             // Inside a caller's transaction, an error rolls back the caller's whole
             // batch (bulk ingest) or its savepoint for this delivery (group commit):
             // every caller passes it on. A savepoint of our own would serve only the
             // own-loop quarantine below, and costs: FTS5 writes its pending index
             // data to disk at every savepoint (a tiny segment, then merges: 7 % of a
             // bulk ingest's time).
-            return self.file(conn, &filed);
+            return self.file(conn, raw_id, prep, source);
         }
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match crate::db::write_tx(conn, |conn| self.file(conn, &filed)) {
+            match crate::db::write_tx(conn, |conn| self.file(conn, raw_id, prep, source)) {
                 Err(IngestError::Db(e))
                     if top_level && attempt < 4 && crate::db::is_deadlock(&e) =>
                 {
@@ -260,20 +387,28 @@ impl Pipeline<'_> {
     }
 
     /// Files one parsed message inside the caller's write transaction.
-    fn file(self, conn: &mut DbConn, f: &File<'_>) -> Result<Outcome, IngestError> {
+    fn file(
+        self,
+        conn: &mut DbConn,
+        raw_id: i64,
+        prep: &Prepared,
+        source: &str,
+    ) -> Result<Outcome, IngestError> {
         let Pipeline {
             store: _,
             rules,
             staff,
         } = self;
-        let File {
-            raw_id,
+        let Prepared {
             pm,
             mid,
             hash,
             att_shas,
-            source,
-        } = *f;
+            body_masked,
+            subject_masked,
+            html,
+            facts,
+        } = prep;
         let mid = mid.to_string();
         {
             // Nothing below may see the thread half-filed by another writer.
@@ -282,7 +417,7 @@ impl Pipeline<'_> {
                 .filter(messages::message_id.eq(&mid))
                 .select((messages::id, messages::case_id, messages::content_hash))
                 .load(conn)?;
-            if let Some((_, case_id, _)) = same_id.iter().find(|(_, _, h)| *h == hash) {
+            if let Some((_, case_id, _)) = same_id.iter().find(|(_, _, h)| *h == *hash) {
                 let number = cases::find(conn, *case_id)?.map(|c| c.number);
                 return Ok(Outcome {
                     source: source.into(),
@@ -394,15 +529,12 @@ impl Pipeline<'_> {
                 (Some(u), true) => u.name.clone(),
                 _ => pm.from_name.clone(),
             };
-            let body_masked = extract::mask_secrets(&pm.body_text);
-            // Shown on the case page and in the API; the raw mail keeps the original.
-            let subject_masked = extract::mask_secrets(&pm.subject);
             let row_id: i64 = diesel::insert_into(messages::table)
                 .values(NewMessage {
                     case_id: case.id,
                     raw_id,
                     message_id: &mid,
-                    content_hash: hash,
+                    content_hash: hash.as_str(),
                     reuses_id_of: reuses,
                     in_reply_to: pm.in_reply_to.first().map(String::as_str),
                     refs: &pm.references.join(" "),
@@ -410,22 +542,18 @@ impl Pipeline<'_> {
                     from_name: &from_name,
                     from_address: &from_address,
                     to_addrs: &pm.to.join(", "),
-                    subject: &subject_masked,
+                    subject: subject_masked,
                     sent_at,
                     received_at: crate::now(),
                     direction: dir.as_str(),
                     is_auto_reply: pm.is_auto_reply,
-                    body_text: &body_masked,
+                    body_text: body_masked,
                     source,
                     proposal,
                 })
                 .returning(messages::id)
                 .get_result(conn)?;
             super::thread::record_refs(conn, pm, &mid, row_id)?;
-            let mut scan_texts: Vec<(String, String)> = vec![
-                ("subject".into(), pm.subject.clone()),
-                (format!("message {mid}"), pm.body_text.clone()),
-            ];
             for (a, sha) in pm.attachments.iter().zip(att_shas) {
                 let file = crate::bundles::File {
                     filename: &a.filename,
@@ -435,24 +563,11 @@ impl Pipeline<'_> {
                     is_tnef: a.is_tnef,
                 };
                 store_attachment(conn, case.id, row_id, &file, Some(&rules.serial))?;
-                let texty = a.content_type.starts_with("text/")
-                    || [".log", ".txt", ".csv", ".xml", ".ini"]
-                        .iter()
-                        .any(|e| a.filename.to_lowercase().ends_with(e));
-                if texty && a.bytes.len() <= 4 * 1024 * 1024 {
-                    let t = match std::str::from_utf8(&a.bytes) {
-                        Ok(t) => t.to_string(),
-                        Err(_) => encoding_rs::GB18030.decode(&a.bytes).0.into_owned(),
-                    };
-                    scan_texts.push((format!("attachment {}", a.filename), t));
-                }
             }
-            if let Some(html) = &pm.body_html {
-                store_html(conn, row_id, html, pm, att_shas)?;
-                // What the HTML says that the text part may lack (tables of serials).
-                scan_texts.push(("html".into(), crate::mail::html::text_of(html)));
+            if let Some(h) = html {
+                store_html(conn, row_id, h)?;
             }
-            record_facts(conn, rules, case.id, &scan_texts)?;
+            record_facts(conn, case.id, facts)?;
             apply_events(
                 conn,
                 &rules.serial,
@@ -460,7 +575,7 @@ impl Pipeline<'_> {
                 row_id,
                 dir,
                 pm,
-                &body_masked,
+                body_masked,
                 &from_name,
                 sent_at,
                 super::events::Apply::Arriving,
@@ -519,16 +634,6 @@ impl Pipeline<'_> {
             })
         }
     }
-}
-
-/// One parsed message and what was prepared for it outside the transaction.
-struct File<'a> {
-    raw_id: i64,
-    pm: &'a ParsedMail,
-    mid: &'a str,
-    hash: &'a str,
-    att_shas: &'a [String],
-    source: &'a str,
 }
 
 fn content_hash(pm: &ParsedMail, attachment_shas: &[String]) -> String {
