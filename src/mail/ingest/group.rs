@@ -282,3 +282,79 @@ fn file_in_batch(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::prelude::*;
+
+    #[derive(QueryableByName)]
+    struct Pages {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+
+    fn message(i: usize) -> Vec<u8> {
+        // About 24 KiB of text: the deliveries below write thousands of WAL pages.
+        let body = format!("Line {i} of a long log excerpt, 0x8007232B.\r\n").repeat(500);
+        format!(
+            "From: user{i}@customer.example\r\nTo: support@cmgos.example\r\n\
+             Subject: Printer {i} not reachable\r\nMessage-ID: <wal-{i}@customer.example>\r\n\
+             Date: Tue, 02 Jul 2024 09:00:00 +0800\r\n\r\n{body}"
+        )
+        .into_bytes()
+    }
+
+    /// Live deliveries leave the WAL to the checkpointer, and shortly after the last
+    /// group everything is copied into the database file. SQLite's own checkpoint (in
+    /// the writer's commit, every 1,000 pages) leaves the pages written after its last
+    /// run in the WAL until the next one. Nothing here checkpoints by itself: the
+    /// database file's size tells what was copied.
+    #[test]
+    fn the_checkpointer_copies_the_wal_behind_the_writer() {
+        let dir = tempfile::tempdir().expect("dir");
+        let settings = crate::config::Settings::for_data_dir(dir.path().to_path_buf());
+        let pool = db::connect_and_migrate(&settings.database_url, 4).expect("db");
+        let store: Arc<dyn BlobStore + Send + Sync> =
+            Arc::new(crate::storage::DirStore::new(settings.blob_dir()).expect("store"));
+        let rules = Arc::new(Rules::from_settings(&settings).expect("rules"));
+        let group = GroupCommit::start(pool.clone(), store, rules);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        for i in 0..240 {
+            let r = rt.block_on(group.deliver(message(i), "test"));
+            assert!(r.is_ok(), "delivery {i}: {r:?}");
+        }
+        let mut conn = pool.get().expect("conn");
+        let n: i64 = crate::db::schema::messages::table
+            .count()
+            .get_result(&mut conn)
+            .expect("count");
+        assert_eq!(n, 240);
+        let pages = |c: &mut DbConn| -> i64 {
+            diesel::sql_query(
+                "SELECT page_count * page_size AS n FROM pragma_page_count(), pragma_page_size()",
+            )
+            .get_result::<Pages>(c)
+            .expect("pages")
+            .n
+        };
+        let size = || {
+            std::fs::metadata(&settings.database_url)
+                .expect("file")
+                .len() as i64
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while size() != pages(&mut conn) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        assert!(pages(&mut conn) > 4_000_000, "{} bytes", pages(&mut conn));
+        assert_eq!(
+            size(),
+            pages(&mut conn),
+            "the database file holds every page"
+        );
+    }
+}
