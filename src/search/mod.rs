@@ -312,17 +312,35 @@ pub(crate) fn doc_sql(
 /// `search_in`: `count.min(&PER_CASE)`).
 const PER_CASE: i64 = 5;
 
-/// `0xc002001b` → `0xC002001B`, as error codes are stored; None when not a hex code.
+/// An error code in any of the spellings people paste, as codes are stored
+/// (`0xC004F074`): `0xc004f074`; `C004F074` (eight hex digits without the prefix, a
+/// failure code: the first digit 8–F, and at least one decimal digit, so a word such as
+/// `deadbeef` is not taken for one); `-1073418124` (the same HRESULT as a signed 32-bit
+/// number, as event logs and scripts print it). None when the term is none of these.
 pub fn normalize_code(term: &str) -> Option<String> {
-    let hex = term
-        .strip_prefix("0x")
-        .or_else(|| term.strip_prefix("0X"))?;
-    if hex.is_empty() || hex.len() > 8 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        return None;
-    }
-    u32::from_str_radix(hex, 16)
-        .ok()
-        .map(crate::codes::format_code)
+    let value = if let Some(hex) = term.strip_prefix("0x").or_else(|| term.strip_prefix("0X")) {
+        if hex.is_empty() || hex.len() > 8 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            return None;
+        }
+        u32::from_str_radix(hex, 16).ok()?
+    } else if term.starts_with('-') {
+        let signed: i32 = term.parse().ok()?;
+        if signed >= 0 {
+            return None;
+        }
+        signed as u32
+    } else {
+        let failure = term.starts_with(|c: char| matches!(c, '8'..='9' | 'a'..='f' | 'A'..='F'));
+        if term.len() != 8
+            || !failure
+            || !term.chars().all(|c| c.is_ascii_hexdigit())
+            || !term.chars().any(|c| c.is_ascii_digit())
+        {
+            return None;
+        }
+        u32::from_str_radix(term, 16).ok()?
+    };
+    Some(crate::codes::format_code(value))
 }
 
 /// Splits a query into terms: whitespace (also the ideographic space) separates terms,
@@ -1116,7 +1134,17 @@ mod tests {
         assert_eq!(normalize_code("0xc002001b").as_deref(), Some("0xC002001B"));
         assert_eq!(normalize_code("0x5").as_deref(), Some("0x00000005"));
         assert_eq!(normalize_code("0xzz"), None);
-        assert_eq!(normalize_code("c002001b"), None);
+        assert_eq!(normalize_code("c002001b").as_deref(), Some("0xC002001B"));
+        assert_eq!(normalize_code("C004F074").as_deref(), Some("0xC004F074"));
+        assert_eq!(normalize_code("-1073418124").as_deref(), Some("0xC004F074"));
+        assert_eq!(normalize_code("-2147024891").as_deref(), Some("0x80070005"));
+        // Not codes: a positive number, a word of hex letters, a success code, too long.
+        assert_eq!(normalize_code("1073418124"), None);
+        assert_eq!(normalize_code("-0"), None);
+        assert_eq!(normalize_code("deadbeef"), None);
+        assert_eq!(normalize_code("4004F040"), None);
+        assert_eq!(normalize_code("C004F0740"), None);
+        assert_eq!(normalize_code("-99999999999"), None);
     }
 
     #[test]

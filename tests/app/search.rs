@@ -106,6 +106,17 @@ fn the_seed_comes_first_for_words_serials_and_codes() {
             "{q}: {first}"
         );
     }
+    // The code in the other spellings people paste finds the case that carries it,
+    // though its mail never writes it so (a signed HRESULT from an event log): the
+    // seed and the decoy that carry it, as exact hits.
+    for q in ["C002001B", "-1073610725"] {
+        let r = results(&app, &token, &format!("q={}", enc(q)));
+        let found = numbers(&r);
+        assert!(
+            found.contains(&SEED) && found.contains(&decoys[1].as_str()),
+            "{q}: {r:?}"
+        );
+    }
     // Decoys are found by their own words, after the seed where both match.
     let r = results(&app, &token, &format!("q={}", enc("激活")));
     assert!(numbers(&r).contains(&decoys[0].as_str()), "{r:?}");
