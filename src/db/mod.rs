@@ -3,6 +3,7 @@
 mod cached;
 pub mod cost;
 pub mod schema;
+pub mod wal;
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;

@@ -104,7 +104,32 @@ pub fn ingest_bulk(
     let reading = std::sync::atomic::AtomicU64::new(0);
     let mut waited = Duration::ZERO;
     let mut writer_busy = Duration::ZERO;
-    std::thread::scope(|scope| -> Result<(), BulkError> {
+    // SQLite: the WAL copied into the database on a connection and thread of their own
+    // (`db::wal`); without one, the writer checkpoints in its commits as by default.
+    let mut wal_conn = if db::is_sqlite(conn) {
+        db::establish(&settings.database_url)
+            .map_err(|e| tracing::warn!(error = %e, "no connection for WAL checkpoints"))
+            .ok()
+    } else {
+        None
+    };
+    db::wal::writer_autocheckpoint(conn, wal_conn.is_some())?;
+    let run = std::thread::scope(|scope| -> Result<(), BulkError> {
+        let wal = match wal_conn.as_mut() {
+            Some(c) => {
+                let (wal_tx, wal_rx) = std::sync::mpsc::sync_channel::<()>(1);
+                std::thread::Builder::new()
+                    .name("wal-checkpointer".into())
+                    .spawn_scoped(scope, move || {
+                        db::wal::run_checkpointer(wal_rx, || {
+                            db::wal::checkpoint(c).map_err(|e| e.to_string())
+                        })
+                    })
+                    .ok()
+                    .map(|_| wal_tx)
+            }
+            None => None,
+        };
         let (tx, rx) = std::sync::mpsc::sync_channel::<Prepared>(PREPARED_AHEAD);
         let (store, reading) = (store.as_ref(), &reading);
         let mut inputs = inputs.into_iter();
@@ -169,6 +194,9 @@ pub fn ingest_bulk(
                 let mut r = BulkReport::default();
                 commit(conn, &mut pending, &mut r)?;
                 merge_counts(&mut report, r);
+                if let Some(wal) = &wal {
+                    let _ = wal.try_send(());
+                }
                 let t = Instant::now();
                 db::begin_batch(conn)?;
                 writer_busy += t.elapsed();
@@ -183,7 +211,12 @@ pub fn ingest_bulk(
             ));
         }
         Ok(())
-    })?;
+    });
+    // The connection is the caller's: SQLite's default threshold back.
+    if let Err(e) = db::wal::writer_autocheckpoint(conn, false) {
+        tracing::warn!(error = %e, "WAL checkpoint threshold not restored");
+    }
+    run?;
     let mut last = BulkReport::default();
     commit(conn, &mut pending, &mut last)?;
     merge_counts(&mut report, last);
