@@ -34,6 +34,49 @@ pub enum BulkError {
 
 /// Inputs prepared ahead of the writer at most.
 const PREPARED_AHEAD: usize = 64;
+/// Bytes of inputs read ahead of the writer at most (an input larger than this still
+/// goes, alone): a directory of large mailbox files is not read into memory at once.
+const AHEAD_BYTES: usize = 64 * 1024 * 1024;
+
+/// The bytes read ahead of the writer (see `AHEAD_BYTES`). Closed when the writer
+/// stops, so that the reader never waits for a writer that is gone.
+#[derive(Default)]
+struct Ahead {
+    /// Bytes taken and not yet given back; closed.
+    state: std::sync::Mutex<(usize, bool)>,
+    changed: std::sync::Condvar,
+}
+
+impl Ahead {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (usize, bool)> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits until `n` more bytes fit; false once the writer has stopped.
+    fn take(&self, n: usize) -> bool {
+        let mut s = self.lock();
+        while !s.1 && s.0 > 0 && s.0 + n > AHEAD_BYTES {
+            s = self.changed.wait(s).unwrap_or_else(|e| e.into_inner());
+        }
+        if s.1 {
+            return false;
+        }
+        s.0 += n;
+        true
+    }
+
+    /// The writer is done with `n` bytes.
+    fn give(&self, n: usize) {
+        let mut s = self.lock();
+        s.0 = s.0.saturating_sub(n);
+        self.changed.notify_all();
+    }
+
+    fn close(&self) {
+        self.lock().1 = true;
+        self.changed.notify_all();
+    }
+}
 
 /// An input read and prepared for the writer, or why it could not be.
 type Prepared = Result<(Input, PreparedInput), BulkError>;
@@ -114,6 +157,7 @@ pub fn ingest_bulk(
         None
     };
     db::wal::writer_autocheckpoint(conn, wal_conn.is_some())?;
+    let ahead = Ahead::default();
     let run = std::thread::scope(|scope| -> Result<(), BulkError> {
         let wal = match wal_conn.as_mut() {
             Some(c) => {
@@ -130,8 +174,8 @@ pub fn ingest_bulk(
             }
             None => None,
         };
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Prepared>(PREPARED_AHEAD);
-        let (store, reading) = (store.as_ref(), &reading);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Prepared)>(PREPARED_AHEAD);
+        let (store, reading, ahead) = (store.as_ref(), &reading, &ahead);
         let mut inputs = inputs.into_iter();
         let producer = std::thread::Builder::new()
             .name("ingest-prepare".into())
@@ -143,6 +187,11 @@ pub fn ingest_bulk(
                     std::sync::atomic::Ordering::Relaxed,
                 );
                 let Some(input) = next else { return };
+                let size = input.as_ref().map_or(0, |i| i.raw.len());
+                // The writer stopped (an error): nothing more to prepare.
+                if !ahead.take(size) {
+                    return;
+                }
                 let item = input.and_then(|i| {
                     let prepared =
                         prepare_input(store, rules, &i.raw).map_err(|error| BulkError::Ingest {
@@ -151,66 +200,78 @@ pub fn ingest_bulk(
                         })?;
                     Ok((i, prepared))
                 });
-                // The writer stopped (an error): nothing more to prepare.
-                if tx.send(item).is_err() {
+                if tx.send((size, item)).is_err() {
                     return;
                 }
             })
             .map_err(|e| BulkError::Input(format!("cannot start the prepare thread: {e}")))?;
-        let t = Instant::now();
-        db::begin_batch(conn)?;
-        writer_busy += t.elapsed();
-        loop {
-            let w = Instant::now();
-            let Ok(item) = rx.recv() else { break };
-            waited += w.elapsed();
+        let mut write = || -> Result<(), BulkError> {
             let t = Instant::now();
-            let (input, prepared) = match item {
-                Ok(i) => i,
-                Err(e) => {
-                    let _ = db::end_batch(conn, false);
-                    return Err(e);
-                }
-            };
-            if let Err(error) = ingest_prepared(
-                conn,
-                store,
-                rules,
-                &staff,
-                &input.raw,
-                &input.source,
-                &prepared,
-            )
-            .map(|o| pending.extend(o))
-            {
-                let _ = db::end_batch(conn, false);
-                return Err(BulkError::Ingest {
-                    input: input.source,
-                    error,
-                });
-            }
+            db::begin_batch(conn)?;
             writer_busy += t.elapsed();
-            if pending.len() >= batch {
-                let mut r = BulkReport::default();
-                commit(conn, &mut pending, &mut r)?;
-                merge_counts(&mut report, r);
-                if let Some(wal) = &wal {
-                    let _ = wal.try_send(());
-                }
+            loop {
+                let w = Instant::now();
+                let Ok((size, item)) = rx.recv() else { break };
+                waited += w.elapsed();
                 let t = Instant::now();
-                db::begin_batch(conn)?;
+                let (input, prepared) = match item {
+                    Ok(i) => i,
+                    Err(e) => {
+                        let _ = db::end_batch(conn, false);
+                        return Err(e);
+                    }
+                };
+                if let Err(error) = ingest_prepared(
+                    conn,
+                    store,
+                    rules,
+                    &staff,
+                    &input.raw,
+                    &input.source,
+                    &prepared,
+                )
+                .map(|o| pending.extend(o))
+                {
+                    let _ = db::end_batch(conn, false);
+                    return Err(BulkError::Ingest {
+                        input: input.source,
+                        error,
+                    });
+                }
+                drop((input, prepared));
+                ahead.give(size);
                 writer_busy += t.elapsed();
+                if pending.len() >= batch {
+                    let mut r = BulkReport::default();
+                    commit(conn, &mut pending, &mut r)?;
+                    merge_counts(&mut report, r);
+                    if let Some(wal) = &wal {
+                        let _ = wal.try_send(());
+                    }
+                    let t = Instant::now();
+                    db::begin_batch(conn)?;
+                    writer_busy += t.elapsed();
+                }
             }
-        }
+            Ok(())
+        };
+        let written = write();
+        // The producer is always joined here, whatever the writer's outcome: it stops
+        // at its next input once the writer is gone (`Ahead::close`, the channel).
+        ahead.close();
         drop(rx);
-        if producer.join().is_err() {
-            // Its inputs ended early: the batch in hand must not pass for the whole run.
-            let _ = db::end_batch(conn, false);
-            return Err(BulkError::Input(
-                "the thread preparing the inputs failed".into(),
-            ));
+        let joined = producer.join();
+        match (written, joined) {
+            (Err(e), _) => Err(e),
+            (Ok(()), Err(_)) => {
+                // Its inputs ended early: the batch in hand must not pass for the whole run.
+                let _ = db::end_batch(conn, false);
+                Err(BulkError::Input(
+                    "the thread preparing the inputs failed".into(),
+                ))
+            }
+            (Ok(()), Ok(())) => Ok(()),
         }
-        Ok(())
     });
     // The connection is the caller's: SQLite's default threshold back.
     if let Err(e) = db::wal::writer_autocheckpoint(conn, false) {
@@ -257,4 +318,40 @@ pub fn ingest_bulk(
         report.index += t.elapsed();
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The reader waits while the writer is `AHEAD_BYTES` behind, goes on as soon as the
+    /// writer gives bytes back, and stops waiting (false) once the writer is gone.
+    #[test]
+    fn reading_ahead_is_bounded_by_bytes_and_ends_with_the_writer() {
+        let ahead = Ahead::default();
+        // One input larger than the budget still goes, alone.
+        assert!(ahead.take(AHEAD_BYTES * 2));
+        std::thread::scope(|s| {
+            let waiting = s.spawn(|| ahead.take(1));
+            std::thread::sleep(Duration::from_millis(100));
+            assert!(
+                !waiting.is_finished(),
+                "the reader must wait for the writer"
+            );
+            ahead.give(AHEAD_BYTES * 2);
+            assert!(waiting.join().expect("reader"), "room again after give");
+        });
+        assert!(
+            ahead.take(AHEAD_BYTES - 1),
+            "fits beside the one byte taken"
+        );
+        std::thread::scope(|s| {
+            let waiting = s.spawn(|| ahead.take(10));
+            std::thread::sleep(Duration::from_millis(100));
+            assert!(!waiting.is_finished(), "over the budget: waits");
+            ahead.close();
+            assert!(!waiting.join().expect("reader"), "the writer stopped");
+        });
+        assert!(!ahead.take(0), "closed for good");
+    }
 }

@@ -200,6 +200,8 @@ fn file_group(
     // fsync per group, not per message. The pooled connection gets NORMAL back after,
     // and SQLite's own checkpoint threshold.
     if let Err(e) = writer_settings(conn, true, checkpointer) {
+        // Whatever of it took effect is undone: the connection goes back to the pool.
+        let _ = writer_settings(conn, false, checkpointer);
         return fail(jobs, &e);
     }
     let replies = file_in_batch(conn, store, rules, &staff, jobs);
@@ -217,12 +219,14 @@ fn writer_settings(conn: &mut DbConn, on: bool, checkpointer: bool) -> diesel::Q
     if !db::is_sqlite(conn) {
         return Ok(());
     }
-    conn.batch_execute(if on {
+    // Both, even when the first fails (restoring a pooled connection).
+    let sync = conn.batch_execute(if on {
         "PRAGMA synchronous=FULL;"
     } else {
         "PRAGMA synchronous=NORMAL;"
-    })?;
-    db::wal::writer_autocheckpoint(conn, on && checkpointer)
+    });
+    let pages = db::wal::writer_autocheckpoint(conn, on && checkpointer);
+    sync.and(pages)
 }
 
 /// The group inside one write transaction.
