@@ -239,6 +239,10 @@ pub enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Build the search index again from the database (SQLite; stop the server
+    /// first: it holds the index while it runs). The index is derived data: a missing
+    /// one is built by the server on its own, in the background.
+    Reindex,
     /// Manage staff accounts.
     User {
         #[command(subcommand)]
@@ -446,6 +450,10 @@ pub fn run(cli: Cli) -> ExitCode {
                 Err(e) => fail(e),
             }
         }
+        Command::Reindex => match build_state(settings, 1) {
+            Ok(state) => ops::reindex(&state),
+            Err(e) => fail(e),
+        },
         Command::Backup { ref dest } => ops::backup(&settings, dest),
         Command::Restore { ref src } => ops::restore(&settings, src),
     }

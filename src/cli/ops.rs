@@ -115,6 +115,56 @@ pub(super) fn reanalyze(state: &crate::startup::AppState, case: Option<&str>) ->
     }
 }
 
+/// `casebook reindex`: the search index built again, with a progress bar.
+pub(super) fn reindex(state: &crate::startup::AppState) -> ExitCode {
+    let mut conn = match state.pool.get() {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    if !crate::db::is_sqlite(&conn) {
+        eprintln!("PostgreSQL keeps its search indexes itself: nothing to rebuild");
+        return ExitCode::SUCCESS;
+    }
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    use diesel::RunQueryDsl;
+    let total = diesel::sql_query(
+        "SELECT (SELECT COUNT(*) FROM messages) + (SELECT COUNT(*) FROM search_docs) AS n",
+    )
+    .get_result::<N>(&mut *conn)
+    .map(|r| r.n)
+    .unwrap_or(0);
+    let bar = indicatif::ProgressBar::new(total.max(0) as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "indexing {bar:40} {pos}/{len} documents {per_sec} {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let started = std::time::Instant::now();
+    match crate::search::reindex(&mut conn, |n| bar.inc(n as u64)) {
+        Ok(n) => {
+            bar.finish_and_clear();
+            println!(
+                "search index built: {n} documents in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(crate::search::SearchError::Index(crate::search::index::IndexError::Locked)) => {
+            bar.abandon();
+            fail("the search index is held by a running server: stop it first")
+        }
+        Err(e) => {
+            bar.abandon();
+            fail(e)
+        }
+    }
+}
+
 /// `casebook backup DEST`.
 pub(super) fn backup(settings: &Settings, dest: &Path) -> ExitCode {
     match crate::backup::backup(settings, dest) {

@@ -157,7 +157,8 @@ fn sqlite_pragmas(c: &mut diesel::SqliteConnection) -> QueryResult<()> {
     c.batch_execute(&format!(
         "PRAGMA busy_timeout=15000; PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; \
          PRAGMA synchronous=NORMAL; PRAGMA mmap_size={mmap};"
-    ))
+    ))?;
+    crate::search::register_functions(c)
 }
 
 impl ManageConnection for Manager {

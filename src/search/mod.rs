@@ -11,8 +11,10 @@
 //! ranking, filters on the case, exact hits on identifiers and snippets are shared here,
 //! so both engines give the same results.
 
+pub mod index;
 mod postgres;
 mod sqlite;
+pub mod words;
 
 use crate::db::schema::{case_codes, case_serials, cases, messages};
 use crate::db::DbConn;
@@ -46,6 +48,8 @@ pub enum SearchError {
     TooSlow,
     #[error(transparent)]
     Db(#[from] diesel::result::Error),
+    #[error(transparent)]
+    Index(#[from] index::IndexError),
 }
 
 /// The end of a search's time budget.
@@ -393,13 +397,20 @@ fn matching_docs(
     term: &str,
     filters: &Filters,
     only_cases: Option<&[i64]>,
-    indexed_upto: i64,
-) -> QueryResult<Vec<DocMatch>> {
-    match conn {
-        DbConn::Sqlite(c) => {
-            sqlite::matching_docs(c, term, filters, only_cases, DOCS_PER_TERM, indexed_upto)
+    view: Option<&sqlite::View>,
+) -> Result<Vec<DocMatch>, SearchError> {
+    match (conn, view) {
+        (DbConn::Sqlite(c), Some(view)) => {
+            sqlite::matching_docs(c, view, term, filters, only_cases, DOCS_PER_TERM)
         }
-        DbConn::Pg(c) => postgres::matching_docs(c, term, filters, only_cases, DOCS_PER_TERM),
+        (DbConn::Sqlite(_), None) => Ok(Vec::new()),
+        (DbConn::Pg(c), _) => Ok(postgres::matching_docs(
+            c,
+            term,
+            filters,
+            only_cases,
+            DOCS_PER_TERM,
+        )?),
     }
 }
 
@@ -461,155 +472,56 @@ type CaseRowLite = (
     NaiveDateTime,
 );
 
-#[derive(QueryableByName)]
-struct MaxId {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    id: i64,
-}
-
-/// SQLite: indexes up to `limit` messages not yet in the message index (they are
-/// indexed in batches, not by a trigger, to keep bulk ingest fast). Returns how many.
-/// PostgreSQL keeps its index current on insert: nothing to do.
-pub fn catch_up(conn: &mut DbConn, limit: i64) -> QueryResult<usize> {
-    if !crate::db::is_sqlite(conn) {
-        return Ok(0);
-    }
-    Ok(catch_up_trigrams(conn, limit)?
-        + catch_up_docs(conn, limit)?
-        + sqlite::catch_up_bigrams(conn, limit)?)
-}
-
-/// New search documents (subjects, notes, scopes, closures, findings) into their
-/// trigram index (`search_fts`), up to `limit`: the documents listed in
-/// `search_docs_pending` (see the migration `search_docs_deferred`). Returns how many
-/// left the list.
-fn catch_up_docs(conn: &mut DbConn, limit: i64) -> QueryResult<usize> {
-    // Fast path without the write lock: nothing pending.
-    let any =
-        diesel::sql_query("SELECT id FROM search_docs_pending LIMIT 1").load::<MaxId>(conn)?;
-    if any.is_empty() {
-        return Ok(0);
-    }
-    crate::db::write_tx(conn, |c| {
-        let batch = "SELECT id FROM search_docs_pending ORDER BY id LIMIT $1";
-        diesel::sql_query(format!(
-            "INSERT INTO search_fts(rowid, body) SELECT d.id, d.body FROM search_docs d WHERE d.id IN ({batch})"
-        ))
-        .bind::<diesel::sql_types::BigInt, _>(limit)
-        .execute(c)?;
-        diesel::sql_query(format!(
-            "DELETE FROM search_docs_pending WHERE id IN ({batch})"
-        ))
-        .bind::<diesel::sql_types::BigInt, _>(limit)
-        .execute(c)
-    })
-}
-
-/// The trigram index of message bodies (`messages_fts`), up to `limit` messages.
-fn catch_up_trigrams(conn: &mut DbConn, limit: i64) -> QueryResult<usize> {
-    // Fast path without the write lock: nothing pending.
-    let upto_now = indexed_upto(conn)?;
-    let newest: Option<i64> = crate::db::schema::messages::table
-        .select(diesel::dsl::max(crate::db::schema::messages::id))
-        .first(conn)?;
-    if newest.unwrap_or(0) <= upto_now {
-        return Ok(0);
-    }
-    crate::db::write_tx(conn, |c| {
-        let upto = indexed_upto(c)?;
-        let top = diesel::sql_query(
-            "SELECT COALESCE(MAX(id), 0) AS id FROM (SELECT id FROM messages WHERE id > $1 ORDER BY id LIMIT $2)",
-        )
-        .bind::<diesel::sql_types::BigInt, _>(upto)
-        .bind::<diesel::sql_types::BigInt, _>(limit)
-        .get_result::<MaxId>(c)?
-        .id;
-        if top <= upto {
-            return Ok(0);
-        }
-        let n = diesel::sql_query(
-            "INSERT INTO messages_fts(rowid, body_text) SELECT id, body_text FROM messages WHERE id > $1 AND id <= $2",
-        )
-        .bind::<diesel::sql_types::BigInt, _>(upto)
-        .bind::<diesel::sql_types::BigInt, _>(top)
-        .execute(c)?;
-        diesel::update(crate::db::schema::app_settings::table.find("fts_messages_upto"))
-            .set(crate::db::schema::app_settings::value.eq(top.to_string()))
-            .execute(c)?;
-        Ok(n)
-    })
-}
-
-/// SQLite: the last message id in the message index (later ones are pending).
-fn indexed_upto(conn: &mut DbConn) -> QueryResult<i64> {
-    match conn {
-        DbConn::Sqlite(s) => sqlite::mark(s, "fts_messages_upto"),
-        DbConn::Pg(_) => Ok(0),
-    }
-}
-
-/// SQLite: merges each search index into one segment (after a large import, which
-/// leaves about a dozen: at 1,000,000 messages this takes 4 s and makes identifier
-/// searches 43 % faster, see BENCHMARKS.md). Holds the write lock throughout: for a
-/// server, see `compact_step`. Nothing to do on PostgreSQL.
-pub fn compact(conn: &mut DbConn) -> QueryResult<()> {
-    if !crate::db::is_sqlite(conn) {
-        return Ok(());
-    }
-    for index in sqlite::INDEXES {
-        crate::db::write_tx(conn, |c| match c {
-            DbConn::Sqlite(s) => sqlite::optimize(s, index),
-            DbConn::Pg(_) => Ok(()),
-        })?;
-    }
-    Ok(())
-}
-
-/// Where a server's compaction of the search indexes stands (see `compact_step`).
-#[derive(Debug, Default)]
-pub struct Compaction {
-    /// The index being merged (into `sqlite::INDEXES`) and whether its merge started.
-    next: usize,
-    started: bool,
-}
-
-/// One bounded step of compacting the search indexes on SQLite (a few hundred pages of
-/// merging, in a short write transaction); the server's indexer calls it while idle,
-/// after a large backlog, until it returns `false` (every index is one segment).
-pub fn compact_step(conn: &mut DbConn, state: &mut Compaction) -> QueryResult<bool> {
-    /// Pages (about 4 KB each) of merged output per step: ~10–40 ms of write lock.
-    const PAGES: i64 = 500;
-    while let Some(index) = sqlite::INDEXES.get(state.next).copied() {
-        let first = !state.started;
-        let worked = crate::db::write_tx(conn, |c| match c {
-            DbConn::Sqlite(s) => {
-                if first && sqlite::segments(s, index)? <= 1 {
-                    return Ok(false);
-                }
-                sqlite::merge_step(s, index, PAGES, first)
-            }
-            DbConn::Pg(_) => Ok(false),
-        })?;
-        if worked {
-            state.started = true;
-            return Ok(true);
-        }
-        state.next += 1;
-        state.started = false;
-    }
-    Ok(false)
+/// SQLite: one batch of the search indexer (up to `limit` new messages, changed
+/// documents and, while a new index is filled, documents), see
+/// `sqlite::catch_up_index`. Returns how many documents it wrote (0: the index is
+/// current). PostgreSQL keeps its indexes current on insert: nothing to do.
+pub fn catch_up(conn: &mut DbConn, limit: i64) -> Result<usize, SearchError> {
+    sqlite::catch_up_index(conn, limit)
 }
 
 /// Indexes everything pending (bulk ingest calls it at the end of a run).
-pub fn catch_up_all(conn: &mut DbConn) -> QueryResult<usize> {
+pub fn catch_up_all(conn: &mut DbConn) -> Result<usize, SearchError> {
+    catch_up_all_with(conn, |_| {})
+}
+
+/// `catch_up_all`, telling `progress` how many documents each batch wrote.
+pub fn catch_up_all_with(
+    conn: &mut DbConn,
+    mut progress: impl FnMut(usize),
+) -> Result<usize, SearchError> {
     let mut total = 0;
     loop {
         let n = catch_up(conn, 20_000)?;
         if n == 0 {
             return Ok(total);
         }
+        progress(n);
         total += n;
     }
+}
+
+/// SQLite: removes the search index of the database and builds it again from the
+/// database (`casebook reindex`), telling `progress` how many documents each batch
+/// wrote. Searches meanwhile read the database for what the new index lacks.
+pub fn reindex(conn: &mut DbConn, progress: impl FnMut(usize)) -> Result<usize, SearchError> {
+    let DbConn::Sqlite(c) = &mut *conn else {
+        return Ok(0);
+    };
+    let Some(file) = sqlite::db_file(c)? else {
+        return Ok(0);
+    };
+    index::forget(&file);
+    let dir = index::dir_for(&file);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).map_err(index::IndexError::from)?;
+    }
+    catch_up_all_with(conn, progress)
+}
+
+/// Registers the SQL functions search uses on a new SQLite connection.
+pub fn register_functions(c: &mut diesel::SqliteConnection) -> QueryResult<()> {
+    sqlite::register_functions(c)
 }
 
 /// Cases matching every term, best first, each with a snippet of its best document,
@@ -631,8 +543,11 @@ pub fn search(
             // in WAL mode holds no writer up): the indexes, their marks and the LIKE
             // beside them agree, whatever the indexer commits meanwhile.
             conn.transaction(|c| {
-                let upto = indexed_upto(c)?;
-                search_in(c, q, upto, &deadline)
+                let view = match c {
+                    DbConn::Sqlite(s) => Some(sqlite::View::new(s)?),
+                    DbConn::Pg(_) => None,
+                };
+                search_in(c, q, view.as_ref(), &deadline)
             })
         }
         DbConn::Pg(_) => {
@@ -642,7 +557,7 @@ pub fn search(
                 c.batch_execute(&format!(
                     "SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = {ms}"
                 ))?;
-                search_in(c, q, 0, &deadline)
+                search_in(c, q, None, &deadline)
             };
             conn.transaction(run).map_err(|e| match e {
                 SearchError::Db(d) if is_statement_timeout(&d) => SearchError::TooSlow,
@@ -661,7 +576,7 @@ fn is_statement_timeout(e: &diesel::result::Error) -> bool {
 fn search_in(
     conn: &mut DbConn,
     q: &SearchQuery,
-    indexed_upto: i64,
+    view: Option<&sqlite::View>,
     deadline: &Deadline,
 ) -> Result<Vec<Hit>, SearchError> {
     let terms = parse_terms(&q.q);
@@ -685,7 +600,7 @@ fn search_in(
         let alive = |scores: &HashMap<i64, CaseScore>, case_id: i64| {
             i == 0 || scores.contains_key(&case_id)
         };
-        let docs = matching_docs(conn, term, &filters, narrowed.as_deref(), indexed_upto)?;
+        let docs = matching_docs(conn, term, &filters, narrowed.as_deref(), view)?;
         deadline.check()?;
         // A document found twice for one term (by an index and by the LIKE beside it,
         // when the indexer committed between the two) counts once.
@@ -968,90 +883,19 @@ pub fn snippet(text: &str, terms: &[String], width: usize) -> String {
 mod tests {
     use super::*;
 
-    /// Many small indexing transactions leave several segments; bounded steps merge them
-    /// into one, and every document is still found.
+    /// Documents and messages are found before the indexer reaches them and after;
+    /// changes and deletions reach the index (a stale entry is never shown); the
+    /// index's marks survive a restart (a new process opens the same index and finds
+    /// nothing to do); a removed index is built again from the database.
     #[test]
-    fn compaction_steps_merge_an_index_into_one_segment() {
+    fn the_index_follows_the_database_and_search_never_waits_for_it() {
         let dir = tempfile::tempdir().expect("dir");
-        let url = dir.path().join("c.sqlite3").display().to_string();
-        let mut conn = crate::db::establish(&url).expect("db");
-        crate::db::migrate(&mut conn).expect("migrate");
-        let seg = |c: &mut DbConn| match c {
-            DbConn::Sqlite(s) => sqlite::segments(s, "docs_bigrams").expect("segments"),
-            DbConn::Pg(_) => unreachable!(),
-        };
-        // One segment per transaction; FTS5 itself merges four of a level.
-        for i in 1..=15i64 {
-            crate::db::write_tx(&mut conn, |c| {
-                diesel::sql_query(format!(
-                    "INSERT INTO docs_bigrams(rowid, grams) VALUES ({i}, '激活 失败 d{i}')"
-                ))
-                .execute(c)
-            })
-            .expect("insert");
-        }
-        let before = seg(&mut conn);
-        assert!(before > 1, "{before} segments before");
-        let mut state = Compaction::default();
-        let mut steps = 0;
-        while compact_step(&mut conn, &mut state).expect("step") {
-            steps += 1;
-            assert!(steps < 1000, "compaction does not end");
-        }
-        assert!(steps >= 1, "no step did any work");
-        assert_eq!(seg(&mut conn), 1, "after {steps} steps");
-        #[derive(QueryableByName)]
-        struct Id {
-            #[diesel(sql_type = BigInt)]
-            id: i64,
-        }
-        let DbConn::Sqlite(s) = &mut conn else {
-            unreachable!()
-        };
-        let found: Vec<i64> = diesel::sql_query(
-            "SELECT rowid AS id FROM docs_bigrams WHERE docs_bigrams MATCH '激活' ORDER BY rowid",
-        )
-        .load::<Id>(s)
-        .expect("match")
-        .into_iter()
-        .map(|r| r.id)
-        .collect();
-        assert_eq!(found, (1..=15).collect::<Vec<_>>());
-        // Nothing left to do: the next pass is one cheap look per index.
-        let mut again = Compaction::default();
-        assert!(!compact_step(&mut conn, &mut again).expect("step"));
-    }
-
-    /// New documents reach the trigram index through the indexer, not the writing
-    /// transaction; search finds them before and after, and however they change
-    /// meanwhile the index agrees with the documents (FTS5's own integrity check, which
-    /// compares an external-content index with its table, fails on any difference).
-    #[test]
-    fn documents_are_found_before_the_indexer_and_the_index_stays_exact() {
-        let dir = tempfile::tempdir().expect("dir");
-        let url = dir.path().join("c.sqlite3").display().to_string();
+        let file = dir.path().join("c.sqlite3");
+        let url = file.display().to_string();
         let mut conn = crate::db::establish(&url).expect("db");
         crate::db::migrate(&mut conn).expect("migrate");
         let sql = |c: &mut DbConn, q: &str| {
             diesel::sql_query(q).execute(c).expect(q);
-        };
-        let pending = |c: &mut DbConn| -> Vec<i64> {
-            diesel::sql_query("SELECT id FROM search_docs_pending ORDER BY id")
-                .load::<MaxId>(c)
-                .expect("pending")
-                .into_iter()
-                .map(|r| r.id)
-                .collect()
-        };
-        let indexed = |c: &mut DbConn, word: &str| -> Vec<i64> {
-            diesel::sql_query(format!(
-                "SELECT rowid AS id FROM search_fts WHERE body LIKE '%{word}%' ORDER BY rowid"
-            ))
-            .load::<MaxId>(c)
-            .expect("fts")
-            .into_iter()
-            .map(|r| r.id)
-            .collect()
         };
         let found = |c: &mut DbConn, q: &str| -> Vec<String> {
             let query = SearchQuery {
@@ -1067,11 +911,11 @@ mod tests {
             numbers.sort();
             numbers
         };
-        let check = |c: &mut DbConn| {
-            sql(
-                c,
-                "INSERT INTO search_fts(search_fts) VALUES ('integrity-check')",
-            );
+        let held = |key: i64| {
+            index::for_database(&file)
+                .expect("index")
+                .holds(key)
+                .expect("holds")
         };
         for (id, subject) in [
             (1, "printer offline"),
@@ -1086,35 +930,61 @@ mod tests {
                 ),
             );
         }
-        // Written, not indexed: the documents wait, and search finds them all the same.
-        assert_eq!(pending(&mut conn), vec![8, 16, 24]);
-        assert!(indexed(&mut conn, "offline").is_empty());
+        // Written, not indexed: search finds them all the same.
         assert_eq!(found(&mut conn, "offline"), ["CAS-1", "CAS-2"]);
-        // A pending document changed or removed before the indexer comes.
+        assert_eq!(found(&mut conn, "OFFLINE"), ["CAS-1", "CAS-2"]);
+        assert!(
+            found(&mut conn, "offlin").is_empty(),
+            "words, not parts of them"
+        );
+        // Changed or removed before the indexer comes.
         sql(
             &mut conn,
             "UPDATE cases SET subject = 'keyboard offline' WHERE id = 3",
         );
         sql(&mut conn, "DELETE FROM cases WHERE id = 2");
-        assert_eq!(pending(&mut conn), vec![8, 24]);
         assert_eq!(found(&mut conn, "offline"), ["CAS-1", "CAS-3"]);
         assert!(catch_up_all(&mut conn).expect("catch up") > 0);
-        assert!(pending(&mut conn).is_empty());
-        assert_eq!(indexed(&mut conn, "offline"), vec![8, 24]);
-        check(&mut conn);
+        assert!(held(8) && held(24) && !held(16));
         assert_eq!(found(&mut conn, "offline"), ["CAS-1", "CAS-3"]);
-        // Indexed documents change and go in place, as before.
+        // Indexed documents change and go: the stale entries are not shown meanwhile.
         sql(
             &mut conn,
             "UPDATE cases SET subject = 'printer jammed' WHERE id = 1",
         );
         sql(&mut conn, "DELETE FROM cases WHERE id = 3");
-        assert!(pending(&mut conn).is_empty());
-        assert!(indexed(&mut conn, "offline").is_empty());
-        assert_eq!(indexed(&mut conn, "jammed"), vec![8]);
-        check(&mut conn);
+        assert!(held(24), "the index has not seen the deletion yet");
         assert!(found(&mut conn, "offline").is_empty());
         assert_eq!(found(&mut conn, "jammed"), ["CAS-1"]);
+        assert!(catch_up_all(&mut conn).expect("catch up") > 0);
+        assert!(!held(24) && held(8));
+        assert!(found(&mut conn, "offline").is_empty());
+        assert_eq!(found(&mut conn, "jammed"), ["CAS-1"]);
+        assert_eq!(catch_up(&mut conn, 100).expect("idle"), 0);
+        // The changes applied left the list.
+        #[derive(QueryableByName)]
+        struct N {
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+        }
+        let left = |c: &mut DbConn| {
+            diesel::sql_query("SELECT COUNT(*) AS n FROM search_changes")
+                .get_result::<N>(c)
+                .expect("count")
+                .n
+        };
+        assert_eq!(left(&mut conn), 0);
+        // Removed: built again from the database, and found as before.
+        let before = index::for_database(&file).expect("index").num_docs();
+        let mut batches = 0;
+        reindex(&mut conn, |_| batches += 1).expect("reindex");
+        assert!(batches >= 1);
+        assert_eq!(
+            index::for_database(&file).expect("index").num_docs(),
+            before
+        );
+        assert_eq!(found(&mut conn, "jammed"), ["CAS-1"]);
+        assert_eq!(left(&mut conn), 0);
     }
 
     #[test]

@@ -1,9 +1,10 @@
-//! PostgreSQL: ILIKE on `search_docs.body` and `messages.body_text`, served by the
-//! pg_trgm GIN indexes `search_docs_body_trgm` and `messages_body_trgm` (substring
-//! matches, case-insensitive; Chinese needs no segmentation). Short terms still match:
-//! the index is only a shortcut there.
+//! PostgreSQL: the regular expression of `words::pg_regex` (`~*`: words, CJK
+//! characters, case-insensitive) on `search_docs.body` and `messages.body_text`,
+//! served by the pg_trgm GIN indexes `search_docs_body_trgm` and `messages_body_trgm`,
+//! which take the trigrams of its literal parts. A term without three characters in a
+//! row still matches: the index is only a shortcut there.
 
-use super::{doc_sql, like_contains, Bind, DocMatch, Filters, Source, DOCS, MESSAGES};
+use super::{doc_sql, Bind, DocMatch, Filters, Source, DOCS, MESSAGES};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::sql_types::{Text, Timestamp};
@@ -16,12 +17,15 @@ pub(crate) fn matching_docs(
     only_cases: Option<&[i64]>,
     limit: i64,
 ) -> QueryResult<Vec<DocMatch>> {
-    let mut out = query(conn, &DOCS, "d.body", term, f, only_cases, limit)?;
+    let Some(re) = super::words::pg_regex(term) else {
+        return Ok(Vec::new());
+    };
+    let mut out = query(conn, &DOCS, "d.body", &re, f, only_cases, limit)?;
     out.extend(query(
         conn,
         &MESSAGES,
         "m.body_text",
-        term,
+        &re,
         f,
         only_cases,
         limit,
@@ -33,16 +37,16 @@ fn query(
     conn: &mut PgConnection,
     src: &Source,
     text_col: &str,
-    term: &str,
+    re: &str,
     f: &Filters,
     only_cases: Option<&[i64]>,
     limit: i64,
 ) -> QueryResult<Vec<DocMatch>> {
-    let predicate = format!("{text_col} ILIKE $1 ESCAPE '\\'");
+    let predicate = format!("{text_col} ~* $1");
     let (sql, binds) = doc_sql(src, &predicate, f, only_cases, limit);
     let mut q = diesel::sql_query(sql)
         .into_boxed::<Pg>()
-        .bind::<Text, _>(like_contains(term));
+        .bind::<Text, _>(re.to_string());
     for b in binds {
         q = match b {
             Bind::Text(s) => q.bind::<Text, _>(s),

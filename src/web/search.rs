@@ -205,6 +205,7 @@ fn refusal(e: search::SearchError) -> AppError {
     match e {
         search::SearchError::TooSlow => AppError::bad_request("search.too_slow"),
         search::SearchError::Db(d) => d.into(),
+        search::SearchError::Index(i) => AppError::internal(i),
     }
 }
 

@@ -1,0 +1,402 @@
+//! What a search term matches, the same on both engines: **words** for alphabetic
+//! scripts and **characters** for Chinese, Japanese and Korean.
+//!
+//! A text is cut into units: a run of word characters (letters and digits of any
+//! script but CJK, lower-cased) is one unit; every CJK character is a unit of its own,
+//! *joined* to the one before it when nothing separates them; gaps (spaces,
+//! punctuation, symbols) only separate. A term matches a text when the term's units
+//! appear in the text one after the other, with CJK characters that are joined in the
+//! term joined in the text too. So `printer` finds "Printer not reachable" but not
+//! "printers"; `激活` finds "激活失败" but not "激 活"; `HRESULT:0xC002001B` finds
+//! "hresult 0xc002001b"; `0x8007` does not find `0x80070005`.
+//!
+//! The inverted index (`index.rs`, SQLite) stores the units and the pairs of joined CJK
+//! characters at their positions and answers a term as a phrase; PostgreSQL answers
+//! it with the regular expression of `pg_regex` (served by its trigram index);
+//! `contains` decides it in Rust for the documents an index does not hold yet. The
+//! three agree (tests below and `tests/app/search.rs`).
+
+/// Longest unit kept, in characters: a longer run (a base64 line, a hex dump) is no
+/// word anyone searches for, and a term is at most `MAX_TERM_CHARS` long.
+pub const MAX_UNIT_CHARS: usize = super::MAX_TERM_CHARS;
+
+/// Characters that only separate units (inclusive ranges of code points). The ASCII
+/// characters other than letters and digits are gaps too (see `class`).
+const GAPS: &[(u32, u32)] = &[
+    (0x80, 0xBF),       // C1 controls, Latin-1 punctuation and symbols, NBSP
+    (0xD7, 0xD7),       // ×
+    (0xF7, 0xF7),       // ÷
+    (0x2000, 0x2BFF),   // general punctuation, symbols, arrows, maths, box drawing
+    (0x3000, 0x303F),   // CJK punctuation: 、。「」〈〉 and the ideographic space
+    (0x30FB, 0x30FB),   // ・
+    (0xFE30, 0xFE4F),   // CJK compatibility forms
+    (0xFF00, 0xFF0F),   // fullwidth ！＂＃ … ／
+    (0xFF1A, 0xFF20),   // fullwidth ：；＜＝＞？＠
+    (0xFF3B, 0xFF40),   // fullwidth ［＼］＾＿｀
+    (0xFF5B, 0xFF65),   // fullwidth ｛｜｝～ and halfwidth CJK punctuation
+    (0xFFF0, 0xFFFF),   // specials
+    (0x1F000, 0x1FAFF), // emoji, playing cards, pictographs
+];
+
+/// CJK characters: each one a unit.
+const CJK: &[(u32, u32)] = &[
+    (0x3040, 0x30FF),   // Hiragana, Katakana
+    (0x3400, 0x4DBF),   // CJK Extension A
+    (0x4E00, 0x9FFF),   // CJK Unified Ideographs
+    (0xAC00, 0xD7AF),   // Hangul syllables
+    (0xF900, 0xFAFF),   // CJK Compatibility Ideographs
+    (0x20000, 0x3134F), // Extensions B–G
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    Gap,
+    Word,
+    Cjk,
+}
+
+fn in_ranges(c: u32, ranges: &[(u32, u32)]) -> bool {
+    ranges.iter().any(|&(a, b)| (a..=b).contains(&c))
+}
+
+pub fn class(c: char) -> Class {
+    if c.is_ascii() {
+        return if c.is_ascii_alphanumeric() {
+            Class::Word
+        } else {
+            Class::Gap
+        };
+    }
+    let u = c as u32;
+    if in_ranges(u, GAPS) {
+        Class::Gap
+    } else if in_ranges(u, CJK) {
+        Class::Cjk
+    } else {
+        Class::Word
+    }
+}
+
+/// One unit of a text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unit {
+    /// Lower-cased word, or one CJK character.
+    pub text: String,
+    /// Byte range in the text.
+    pub from: usize,
+    pub to: usize,
+    pub cjk: bool,
+    /// A CJK character right after another one (nothing between them).
+    pub joined: bool,
+}
+
+/// The units of `text`, in order; a word longer than `MAX_UNIT_CHARS` is left out
+/// (its place still counts, so nothing around it becomes adjacent).
+pub fn units(text: &str) -> Vec<Unit> {
+    let mut out: Vec<Unit> = Vec::new();
+    let mut word = String::new();
+    let mut word_chars = 0usize;
+    let mut word_from = 0usize;
+    let mut prev_cjk = false;
+    let flush =
+        |out: &mut Vec<Unit>, word: &mut String, chars: &mut usize, from: usize, to: usize| {
+            if !word.is_empty() {
+                let text = if *chars > MAX_UNIT_CHARS {
+                    // Kept as a unit that no term equals: it still takes its place.
+                    String::from("\u{0}")
+                } else {
+                    std::mem::take(word)
+                };
+                out.push(Unit {
+                    text,
+                    from,
+                    to,
+                    cjk: false,
+                    joined: false,
+                });
+                word.clear();
+                *chars = 0;
+            }
+        };
+    for (i, c) in text.char_indices() {
+        match class(c) {
+            Class::Word => {
+                if word.is_empty() {
+                    word_from = i;
+                }
+                word.extend(c.to_lowercase());
+                word_chars += 1;
+                prev_cjk = false;
+            }
+            Class::Cjk => {
+                flush(&mut out, &mut word, &mut word_chars, word_from, i);
+                out.push(Unit {
+                    text: c.to_string(),
+                    from: i,
+                    to: i + c.len_utf8(),
+                    cjk: true,
+                    joined: prev_cjk,
+                });
+                prev_cjk = true;
+            }
+            Class::Gap => {
+                flush(&mut out, &mut word, &mut word_chars, word_from, i);
+                prev_cjk = false;
+            }
+        }
+    }
+    flush(&mut out, &mut word, &mut word_chars, word_from, text.len());
+    out
+}
+
+/// Whether the units of `term` appear in `units` at `at`.
+fn matches_at(text: &[Unit], term: &[Unit], at: usize) -> bool {
+    term.iter().enumerate().all(|(k, t)| {
+        text.get(at + k)
+            .is_some_and(|u| u.text == t.text && (k == 0 || !t.joined || u.joined))
+    })
+}
+
+/// Where `term` occurs in `text`: the byte ranges, in order, not overlapping.
+pub fn find(text: &str, term: &str) -> Vec<(usize, usize)> {
+    let term = units(term);
+    if term.is_empty() {
+        return Vec::new();
+    }
+    let text_units = units(text);
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at + term.len() <= text_units.len() {
+        if matches_at(&text_units, &term, at) {
+            out.push((text_units[at].from, text_units[at + term.len() - 1].to));
+            at += term.len();
+        } else {
+            at += 1;
+        }
+    }
+    out
+}
+
+/// Whether `term` occurs in `text`.
+pub fn contains(text: &str, term: &str) -> bool {
+    let term = units(term);
+    if term.is_empty() {
+        return false;
+    }
+    let text_units = units(text);
+    (0..text_units.len()).any(|at| matches_at(&text_units, &term, at))
+}
+
+/// The longest unit of `term`, or its longest run of joined CJK characters: a literal
+/// that every text containing the term contains too (case aside), to narrow with LIKE
+/// before `contains` decides. None when the term has no unit.
+pub fn longest_literal(term: &str) -> Option<String> {
+    let us = units(term);
+    let mut best = String::new();
+    let mut i = 0;
+    while i < us.len() {
+        let mut run = us[i].text.clone();
+        let mut j = i + 1;
+        while us[i].cjk && j < us.len() && us[j].joined {
+            run.push_str(&us[j].text);
+            j += 1;
+        }
+        if run.chars().count() > best.chars().count() {
+            best = run;
+        }
+        i = j;
+    }
+    (!best.is_empty()).then_some(best)
+}
+
+/// A token of the inverted index: its text and position (units count positions).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    pub text: String,
+    pub position: usize,
+    pub from: usize,
+    pub to: usize,
+}
+
+/// What the index stores for `text`: each unit at its position, and each pair of
+/// joined CJK characters at the position of its first.
+pub fn index_tokens(text: &str) -> Vec<Token> {
+    let us = units(text);
+    let mut out = Vec::with_capacity(us.len() * 2);
+    for (p, u) in us.iter().enumerate() {
+        if u.text == "\u{0}" {
+            continue;
+        }
+        out.push(Token {
+            text: u.text.clone(),
+            position: p,
+            from: u.from,
+            to: u.to,
+        });
+        if let Some(next) = us.get(p + 1).filter(|n| n.joined) {
+            out.push(Token {
+                text: format!("{}{}", u.text, next.text),
+                position: p,
+                from: u.from,
+                to: next.to,
+            });
+        }
+    }
+    out
+}
+
+/// What the index is asked for `term`, as (offset, token): words and lone CJK
+/// characters as units, runs of joined CJK characters as their pairs. Every offset
+/// must hold its token (a phrase when there are several).
+pub fn query_tokens(term: &str) -> Vec<(usize, String)> {
+    let us = units(term);
+    let mut out = Vec::new();
+    for (p, u) in us.iter().enumerate() {
+        let next_joined = us.get(p + 1).is_some_and(|n| n.joined);
+        if next_joined {
+            out.push((p, format!("{}{}", u.text, us[p + 1].text)));
+        } else if !u.joined {
+            out.push((p, u.text.clone()));
+        }
+    }
+    out
+}
+
+/// A bracket expression of PostgreSQL's regular expressions for `ranges`, with the
+/// ASCII characters given first (`ascii`, already written for a bracket).
+fn pg_ranges(ascii: &str, ranges: &[&[(u32, u32)]]) -> String {
+    let mut s = String::from(ascii);
+    for set in ranges {
+        for &(a, b) in set.iter() {
+            if a == b {
+                s.push_str(&pg_char(a));
+            } else {
+                s.push_str(&format!("{}-{}", pg_char(a), pg_char(b)));
+            }
+        }
+    }
+    s
+}
+
+fn pg_char(c: u32) -> String {
+    if c <= 0xFFFF {
+        format!("\\u{c:04X}")
+    } else {
+        format!("\\U{c:08X}")
+    }
+}
+
+/// The regular expression (for PostgreSQL's `~*`) that matches what `term` matches,
+/// or None when the term has no unit (it matches nothing).
+pub fn pg_regex(term: &str) -> Option<String> {
+    let us = units(term);
+    if us.is_empty() {
+        return None;
+    }
+    // ASCII gaps: everything but letters and digits, without NUL.
+    let gap = format!("[{}]", pg_ranges("\\x01-/:-@\\[-`{-\\x7F", &[GAPS]));
+    // Word characters: neither a gap nor CJK.
+    let word = format!("[^{}]", pg_ranges("\\x01-/:-@\\[-`{-\\x7F", &[GAPS, CJK]));
+    let mut re = String::new();
+    for (k, u) in us.iter().enumerate() {
+        if k == 0 {
+            if !u.cjk {
+                re.push_str(&format!("(?<!{word})"));
+            }
+        } else if !u.joined {
+            let both_words = !u.cjk && !us[k - 1].cjk;
+            re.push_str(&gap);
+            re.push(if both_words { '+' } else { '*' });
+        }
+        re.push_str(&regex_escape(&u.text));
+    }
+    if us.last().is_some_and(|u| !u.cjk) {
+        re.push_str(&format!("(?!{word})"));
+    }
+    Some(re)
+}
+
+fn regex_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_ascii_alphanumeric() || !c.is_ascii() {
+            out.push(c);
+        } else {
+            out.push('\\');
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_and_characters() {
+        assert!(contains("Printer not reachable", "printer"));
+        assert!(!contains("printers are down", "printer"));
+        assert!(contains("激活失败，错误 0xC002001B", "激活"));
+        assert!(contains("激活失败，错误 0xC002001B", "激活失败"));
+        assert!(!contains("激 活", "激活"));
+        assert!(contains("激 活", "激"));
+        assert!(contains("HRESULT: 0xC002001B", "hresult:0xc002001b"));
+        assert!(!contains("0x80070005", "0x8007"));
+        assert!(contains("测试printer打印", "printer"));
+        assert!(contains("测试printer打印", "printer打印"));
+        assert!(contains("the 激活 失败", "\"激活 失败\"".trim_matches('"')));
+        assert!(!contains("anything", "%_"));
+        assert!(contains("Ärger mit Café", "café"));
+        assert_eq!(
+            find("a printer, the Printer.", "printer"),
+            vec![(2, 9), (15, 22)]
+        );
+    }
+
+    #[test]
+    fn index_and_query_tokens_agree_with_contains() {
+        let toks = index_tokens("激活失败 0xC002001B");
+        let texts: Vec<(&str, usize)> =
+            toks.iter().map(|t| (t.text.as_str(), t.position)).collect();
+        assert_eq!(
+            texts,
+            vec![
+                ("激", 0),
+                ("激活", 0),
+                ("活", 1),
+                ("活失", 1),
+                ("失", 2),
+                ("失败", 2),
+                ("败", 3),
+                ("0xc002001b", 4)
+            ]
+        );
+        assert_eq!(
+            query_tokens("激活失败"),
+            vec![(0, "激活".into()), (1, "活失".into()), (2, "失败".into())]
+        );
+        assert_eq!(query_tokens("激"), vec![(0, "激".into())]);
+        assert_eq!(
+            query_tokens("HRESULT:0x1 激活"),
+            vec![(0, "hresult".into()), (1, "0x1".into()), (2, "激活".into())]
+        );
+        assert_eq!(
+            longest_literal("HRESULT:0xC002001B 激活失败"),
+            Some("0xc002001b".into())
+        );
+        assert_eq!(longest_literal("激活失败码"), Some("激活失败码".into()));
+        assert_eq!(longest_literal("--"), None);
+    }
+
+    #[test]
+    fn the_postgres_expression() {
+        assert_eq!(pg_regex("%_"), None);
+        let re = pg_regex("Printer").unwrap();
+        assert!(re.starts_with("(?<![^") && re.contains("printer(?![^"));
+        let re = pg_regex("激活 失败").unwrap();
+        assert!(re.starts_with("激活[") && re.ends_with("]*失败"), "{re}");
+        let re = pg_regex("a.b").unwrap();
+        assert!(re.contains("a[") && re.contains("]+b"), "{re}");
+    }
+}
