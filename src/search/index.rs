@@ -17,18 +17,20 @@
 
 use super::words;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
-use tantivy::collector::TopDocs;
-use tantivy::query::{BooleanQuery, Occur, PhraseQuery, Query, TermQuery};
+use tantivy::index::SegmentId;
+use tantivy::query::{
+    BooleanQuery, EnableScoring, Occur, PhraseQuery, Query, TermQuery, TermSetQuery,
+};
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED,
 };
 use tantivy::tokenizer::{PreTokenizedString, Token};
-use tantivy::{
-    Index, IndexReader, IndexWriter, Order, ReloadPolicy, Searcher, TantivyDocument, Term,
-};
+use tantivy::{DocSet, SegmentReader};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term};
 
 /// Memory of the index writer (one thread): tantivy's minimum is 15 MB.
 const WRITER_MEMORY: usize = 32 * 1024 * 1024;
@@ -49,6 +51,16 @@ pub enum Src {
     /// `search_docs`: subjects, notes, scopes, closures, findings.
     Doc = 0,
     Message = 1,
+}
+
+/// One document for the index.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// A message's id `* 8 + 1`, or a `search_docs` id.
+    pub key: i64,
+    pub src: Src,
+    pub case_id: i64,
+    pub text: String,
 }
 
 /// How far the index has read the database.
@@ -77,8 +89,33 @@ impl Marks {
 
 struct Fields {
     key: Field,
-    src: Field,
-    text: Field,
+    /// The case a document belongs to (changed through `search_changes` when a
+    /// merge moves it): a search narrowed to a few cases asks for theirs.
+    case: Field,
+    /// The text, in the field of its source (`Src`): a term is looked for in one source
+    /// without intersecting it with a list of that source's documents.
+    text: [Field; 2],
+}
+
+/// Documents per block of `BlockMaxima`.
+const BLOCK: u32 = 1024;
+
+/// The largest keys of a segment's documents, per source, as prefix maxima over blocks
+/// of `BLOCK` documents.
+struct BlockMaxima {
+    prefix: [Vec<u64>; 2],
+}
+
+impl BlockMaxima {
+    fn blocks(&self) -> usize {
+        self.prefix[0].len() - 1
+    }
+
+    /// The largest key of `src` in blocks `0..end`.
+    fn prefix(&self, src: Src, end: usize) -> u64 {
+        let p = &self.prefix[src as usize];
+        p[end.min(p.len() - 1)]
+    }
 }
 
 /// What one search reads: a searcher and the marks of the commit it sees.
@@ -94,21 +131,28 @@ pub struct SearchIndex {
     fields: Fields,
     current: RwLock<Snapshot>,
     writer: Mutex<Option<IndexWriter>>,
+    maxima: Mutex<HashMap<SegmentId, Arc<BlockMaxima>>>,
 }
 
 fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
     let key = b.add_u64_field("key", INDEXED | FAST);
-    let src = b.add_u64_field("src", INDEXED);
-    let text = b.add_text_field(
-        "text",
-        TextOptions::default().set_indexing_options(
-            TextFieldIndexing::default()
-                .set_tokenizer("raw")
-                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
-        ),
+    let case = b.add_u64_field("case", INDEXED | FAST);
+    let options = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer("raw")
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
     );
-    (b.build(), Fields { key, src, text })
+    let doc = b.add_text_field("doc_text", options.clone());
+    let message = b.add_text_field("message_text", options);
+    (
+        b.build(),
+        Fields {
+            key,
+            case,
+            text: [doc, message],
+        },
+    )
 }
 
 fn marks_of(index: &Index) -> Result<Option<Marks>, IndexError> {
@@ -152,6 +196,7 @@ impl SearchIndex {
             fields,
             current,
             writer: Mutex::new(None),
+            maxima: Mutex::new(HashMap::new()),
         })
     }
 
@@ -180,6 +225,14 @@ impl SearchIndex {
 
     /// The newest keys of `src` whose text holds `term` (see `words`), skipping the
     /// first `offset`; and whether there may be more.
+    ///
+    /// Documents enter the index in the order of their keys, so the newest matches are
+    /// near the end of each segment: each segment is read backwards in windows that
+    /// grow fourfold, and a window is read only while the largest key before its end
+    /// (from `BlockMaxima`, computed once per segment) can still beat the `limit +
+    /// offset`-th key found so far. The result is exact whatever the order; the order
+    /// only decides how much is read (a common word's hundreds of thousands of matches
+    /// are not all visited).
     pub fn newest(
         &self,
         snap: &Snapshot,
@@ -188,40 +241,184 @@ impl SearchIndex {
         limit: usize,
         offset: usize,
     ) -> Result<(Vec<i64>, bool), IndexError> {
-        let fields = &self.fields;
-        let tokens = words::query_tokens(term);
-        let text: Box<dyn Query> = match tokens.as_slice() {
-            [] => return Ok((Vec::new(), false)),
-            [(_, t)] => Box::new(TermQuery::new(
-                Term::from_field_text(fields.text, t),
-                IndexRecordOption::Basic,
-            )),
-            many => Box::new(PhraseQuery::new_with_offset(
-                many.iter()
-                    .map(|(o, t)| (*o, Term::from_field_text(fields.text, t)))
-                    .collect(),
-            )),
+        let Some(query) = self.text_query(term, src) else {
+            return Ok((Vec::new(), false));
         };
-        let query = BooleanQuery::new(vec![
-            (Occur::Must, text),
-            (
-                Occur::Must,
-                Box::new(TermQuery::new(
-                    Term::from_field_u64(fields.src, src as u64),
-                    IndexRecordOption::Basic,
-                )),
-            ),
-        ]);
-        let top = TopDocs::with_limit(limit)
-            .and_offset(offset)
-            .order_by_fast_field::<u64>("key", Order::Desc);
-        let hits = snap.searcher.search(&query, &top)?;
-        let more = hits.len() == limit;
-        Ok((hits.into_iter().map(|(k, _)| k as i64).collect(), more))
+        let want = limit + offset;
+        if want == 0 {
+            return Ok((Vec::new(), false));
+        }
+        let weight = query.weight(EnableScoring::disabled_from_searcher(&snap.searcher))?;
+        // The `want` largest keys so far (a min-heap: its top is the one to beat).
+        let mut best: BinaryHeap<Reverse<u64>> = BinaryHeap::with_capacity(want + 1);
+        let mut seen = 0usize;
+        let mut segments: Vec<(&SegmentReader, Arc<BlockMaxima>)> = Vec::new();
+        for reader in snap.searcher.segment_readers() {
+            segments.push((reader, self.block_maxima(reader)?));
+        }
+        // Newest segments first: their keys prune the older ones.
+        segments.sort_by_key(|(_, b)| Reverse(b.prefix(src, b.blocks())));
+        for (reader, maxima) in segments {
+            let keys = reader.fast_fields().u64("key")?.first_or_default_col(0);
+            let alive = reader.alive_bitset();
+            let mut end = reader.max_doc();
+            let mut window = 4 * BLOCK;
+            while end > 0 {
+                let end_block = end.div_ceil(BLOCK) as usize;
+                if best.len() >= want
+                    && best
+                        .peek()
+                        .is_some_and(|Reverse(k)| maxima.prefix(src, end_block) <= *k)
+                {
+                    break;
+                }
+                let start = end.saturating_sub(window);
+                let mut scorer = weight.scorer(reader, 1.0)?;
+                let mut doc = scorer.doc();
+                if doc < start {
+                    doc = scorer.seek(start);
+                }
+                while doc < end {
+                    if alive.is_none_or(|a| a.is_alive(doc)) {
+                        seen += 1;
+                        let k = keys.get_val(doc);
+                        if best.len() < want {
+                            best.push(Reverse(k));
+                        } else if best.peek().is_some_and(|Reverse(min)| k > *min) {
+                            best.pop();
+                            best.push(Reverse(k));
+                        }
+                    }
+                    doc = scorer.advance();
+                }
+                end = start;
+                window = window.saturating_mul(4);
+            }
+        }
+        let mut keys: Vec<i64> = best.into_iter().map(|Reverse(k)| k as i64).collect();
+        keys.sort_unstable_by(|a, b| b.cmp(a));
+        let more = seen > want || keys.len() >= want;
+        Ok((keys.into_iter().skip(offset).take(limit).collect(), more))
     }
 
-    fn document(&self, key: i64, src: Src, text: &str) -> TantivyDocument {
-        let tokens = words::index_tokens(text)
+    /// The largest key of each block of `BLOCK` documents of a segment, per source
+    /// (computed once per segment: segments never change).
+    fn block_maxima(&self, reader: &SegmentReader) -> Result<Arc<BlockMaxima>, IndexError> {
+        let id = reader.segment_id();
+        if let Some(b) = self
+            .maxima
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id)
+        {
+            return Ok(b.clone());
+        }
+        let keys = reader.fast_fields().u64("key")?.first_or_default_col(0);
+        let blocks = reader.max_doc().div_ceil(BLOCK) as usize;
+        let mut max = [vec![0u64; blocks], vec![0u64; blocks]];
+        for doc in 0..reader.max_doc() {
+            let k = keys.get_val(doc);
+            let src = if k % 8 == 1 { Src::Message } else { Src::Doc } as usize;
+            let b = (doc / BLOCK) as usize;
+            max[src][b] = max[src][b].max(k);
+        }
+        // Prefix maxima: `prefix[i]` is the largest key in blocks `0..i`.
+        let prefix = max.map(|m| {
+            let mut p = Vec::with_capacity(m.len() + 1);
+            p.push(0u64);
+            for v in m {
+                let last = *p.last().unwrap_or(&0);
+                p.push(last.max(v));
+            }
+            p
+        });
+        let b = Arc::new(BlockMaxima { prefix });
+        let mut cache = self.maxima.lock().unwrap_or_else(|p| p.into_inner());
+        // Segments merged away are gone for good.
+        let live: HashSet<SegmentId> = self
+            .snapshot()
+            .searcher
+            .segment_readers()
+            .iter()
+            .map(|r| r.segment_id())
+            .collect();
+        cache.retain(|k, _| live.contains(k));
+        cache.insert(id, b.clone());
+        Ok(b)
+    }
+
+    /// The keys of `src` in `cases` whose text holds `term`, newest first, at most
+    /// `per_case` of each case: a search narrowed to the few cases earlier terms
+    /// found, without reading their texts.
+    pub fn among(
+        &self,
+        snap: &Snapshot,
+        term: &str,
+        src: Src,
+        cases: &[i64],
+        per_case: usize,
+    ) -> Result<Vec<i64>, IndexError> {
+        let Some(text) = self.text_query(term, src) else {
+            return Ok(Vec::new());
+        };
+        if cases.is_empty() {
+            return Ok(Vec::new());
+        }
+        let set = TermSetQuery::new(
+            cases
+                .iter()
+                .map(|c| Term::from_field_u64(self.fields.case, *c as u64)),
+        );
+        let query = BooleanQuery::new(vec![(Occur::Must, text), (Occur::Must, Box::new(set))]);
+        let mut found: Vec<(u64, u64)> = Vec::new();
+        let weight = query.weight(EnableScoring::disabled_from_searcher(&snap.searcher))?;
+        for reader in snap.searcher.segment_readers() {
+            let keys = reader.fast_fields().u64("key")?.first_or_default_col(0);
+            let case_of = reader.fast_fields().u64("case")?.first_or_default_col(0);
+            let alive = reader.alive_bitset();
+            let mut scorer = weight.scorer(reader, 1.0)?;
+            let mut doc = scorer.doc();
+            while doc != tantivy::TERMINATED {
+                if alive.is_none_or(|a| a.is_alive(doc)) {
+                    found.push((keys.get_val(doc), case_of.get_val(doc)));
+                }
+                doc = scorer.advance();
+            }
+        }
+        found.sort_unstable_by(|a, b| b.cmp(a));
+        let mut taken: HashMap<u64, usize> = HashMap::new();
+        Ok(found
+            .into_iter()
+            .filter(|(_, case)| {
+                let n = taken.entry(*case).or_default();
+                *n += 1;
+                *n <= per_case
+            })
+            .map(|(k, _)| k as i64)
+            .collect())
+    }
+
+    /// The query for `term` in the text of `src`: a term, or a phrase of several
+    /// (see `words::query_tokens`); None when the term has no unit.
+    fn text_query(&self, term: &str, src: Src) -> Option<Box<dyn Query>> {
+        let field = self.fields.text[src as usize];
+        let tokens = words::query_tokens(term);
+        match tokens.as_slice() {
+            [] => None,
+            [(_, t)] => Some(Box::new(TermQuery::new(
+                Term::from_field_text(field, t),
+                IndexRecordOption::Basic,
+            ))),
+            many => Some(Box::new(PhraseQuery::new_with_offset(
+                many.iter()
+                    .map(|(o, t)| (*o, Term::from_field_text(field, t)))
+                    .collect(),
+            ))),
+        }
+    }
+
+    fn document(&self, e: &Entry) -> TantivyDocument {
+        let tokens = words::index_tokens(&e.text)
             .into_iter()
             .map(|t| Token {
                 offset_from: t.from,
@@ -232,10 +429,10 @@ impl SearchIndex {
             })
             .collect();
         let mut doc = TantivyDocument::new();
-        doc.add_u64(self.fields.key, key as u64);
-        doc.add_u64(self.fields.src, src as u64);
+        doc.add_u64(self.fields.key, e.key as u64);
+        doc.add_u64(self.fields.case, e.case_id as u64);
         doc.add_pre_tokenized_text(
-            self.fields.text,
+            self.fields.text[e.src as usize],
             PreTokenizedString {
                 text: String::new(),
                 tokens,
@@ -244,28 +441,18 @@ impl SearchIndex {
         doc
     }
 
-    /// Applies one batch and commits it with `marks`: `replace` are documents whose
-    /// earlier version (if any) goes first, `Some(text)` their text now (`None`:
+    /// Applies one batch and commits it with `marks`: `replace` are keys whose
+    /// earlier version (if any) goes first, with the document as it is now (`None`:
     /// gone); `add` are documents the index cannot hold yet (new messages). Errors
     /// with `Locked` when another process writes the index.
     pub fn apply(
         &self,
-        add: &[(i64, Src, String)],
-        replace: &[(i64, Src, Option<String>)],
+        add: &[Entry],
+        replace: &[(i64, Option<Entry>)],
         marks: Marks,
         clear: bool,
     ) -> Result<(), IndexError> {
-        let mut guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        if guard.is_none() {
-            let w = self
-                .index
-                .writer_with_num_threads(1, WRITER_MEMORY)
-                .map_err(|e| match e {
-                    tantivy::TantivyError::LockFailure(..) => IndexError::Locked,
-                    other => IndexError::Tantivy(other),
-                })?;
-            *guard = Some(w);
-        }
+        let mut guard = self.writer()?;
         let Some(writer) = guard.as_mut() else {
             return Err(IndexError::Locked);
         };
@@ -273,13 +460,13 @@ impl SearchIndex {
             if clear {
                 writer.delete_all_documents()?;
             }
-            for (key, src, text) in add {
-                writer.add_document(self.document(*key, *src, text))?;
+            for e in add {
+                writer.add_document(self.document(e))?;
             }
-            for (key, src, text) in replace {
+            for (key, now) in replace {
                 writer.delete_term(Term::from_field_u64(self.fields.key, *key as u64));
-                if let Some(text) = text {
-                    writer.add_document(self.document(*key, *src, text))?;
+                if let Some(e) = now {
+                    writer.add_document(self.document(e))?;
                 }
             }
             let payload = serde_json::to_string(&marks)
@@ -301,6 +488,48 @@ impl SearchIndex {
         drop(guard);
         self.reload()?;
         Ok(())
+    }
+
+    /// Merges every segment into one, oldest messages first (after a large import or
+    /// a rebuild: each search walks every segment; `newest` reads the least when
+    /// documents are in the order of their keys). The index's marks stay.
+    pub fn compact(&self) -> Result<(), IndexError> {
+        let snap = self.snapshot();
+        let mut segments: Vec<(u64, SegmentId)> = Vec::new();
+        for reader in snap.searcher.segment_readers() {
+            let m = self.block_maxima(reader)?;
+            segments.push((m.prefix(Src::Message, m.blocks()), reader.segment_id()));
+        }
+        if segments.len() <= 1 {
+            return Ok(());
+        }
+        segments.sort();
+        let ids: Vec<SegmentId> = segments.into_iter().map(|(_, id)| id).collect();
+        {
+            let mut guard = self.writer()?;
+            let Some(writer) = guard.as_mut() else {
+                return Err(IndexError::Locked);
+            };
+            writer.merge(&ids).wait()?;
+        }
+        self.reload()?;
+        Ok(())
+    }
+
+    /// The index writer, opened on first use (one per index, across processes).
+    fn writer(&self) -> Result<std::sync::MutexGuard<'_, Option<IndexWriter>>, IndexError> {
+        let mut guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            let w = self
+                .index
+                .writer_with_num_threads(1, WRITER_MEMORY)
+                .map_err(|e| match e {
+                    tantivy::TantivyError::LockFailure(..) => IndexError::Locked,
+                    other => IndexError::Tantivy(other),
+                })?;
+            *guard = Some(w);
+        }
+        Ok(guard)
     }
 
     /// Documents in the index (tests and `casebook reindex`).
@@ -355,4 +584,103 @@ pub fn forget(db_file: &Path) {
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .remove(db_file);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tantivy::collector::TopDocs;
+    use tantivy::Order;
+
+    /// The windowed, pruned reading of `newest` gives exactly the keys a full sort
+    /// of every match gives, whatever order documents came in, across segments,
+    /// replacements and removals, for terms and phrases, with offsets.
+    #[test]
+    fn newest_is_exact_whatever_the_order_of_documents() {
+        let dir = tempfile::tempdir().expect("dir");
+        let index = SearchIndex::open(dir.path()).expect("index");
+        // A cheap generator (no rand dependency here): xorshift.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let texts = [
+            "激活失败 printer",
+            "printer offline",
+            "激活 成功",
+            "蓝屏 printer 激活失败",
+        ];
+        let mut marks = Marks::fresh(0);
+        let mut id = 0i64;
+        for batch in 0..6 {
+            let mut add = Vec::new();
+            for _ in 0..3000 {
+                id += 1;
+                let t = texts[(next() % 4) as usize].to_string();
+                // Messages in key order, documents scattered (as edits re-add them).
+                let case_id = (next() % 100) as i64;
+                add.push(Entry {
+                    key: id * 8 + 1,
+                    src: Src::Message,
+                    case_id,
+                    text: t.clone(),
+                });
+                add.push(Entry {
+                    key: (next() % 50_000) as i64 * 8,
+                    src: Src::Doc,
+                    case_id,
+                    text: t,
+                });
+            }
+            if batch % 2 == 1 {
+                // Newer messages first in this batch: out of key order on purpose.
+                add.reverse();
+            }
+            let replace: Vec<(i64, Option<Entry>)> = (0..200)
+                .map(|_| {
+                    let key = ((next() % id as u64) as i64) * 8 + 1;
+                    let now = (next() % 2 == 0).then(|| Entry {
+                        key,
+                        src: Src::Message,
+                        case_id: 7,
+                        text: "printer".to_string(),
+                    });
+                    (key, now)
+                })
+                .collect();
+            marks.messages = id;
+            index.apply(&add, &replace, marks, false).expect("apply");
+        }
+        assert!(index.segments() > 1, "several segments");
+        let snap = index.snapshot();
+        for term in ["printer", "激活失败", "激活", "蓝屏 printer", "nothing"] {
+            for src in [Src::Message, Src::Doc] {
+                let query = index.text_query(term, src).expect("query");
+                let all: Vec<i64> = snap
+                    .searcher
+                    .search(
+                        query.as_ref(),
+                        &TopDocs::with_limit(1_000_000)
+                            .order_by_fast_field::<u64>("key", Order::Desc),
+                    )
+                    .expect("search")
+                    .into_iter()
+                    .map(|(k, _)| k as i64)
+                    .collect();
+                for (limit, offset) in [(10, 0), (500, 0), (500, 500), (7, 3000)] {
+                    let (got, _) = index
+                        .newest(&snap, term, src, limit, offset)
+                        .expect("newest");
+                    let expected: Vec<i64> = all.iter().copied().skip(offset).take(limit).collect();
+                    assert_eq!(
+                        got, expected,
+                        "{term} {src:?} limit {limit} offset {offset}"
+                    );
+                }
+            }
+        }
+    }
 }

@@ -1,12 +1,11 @@
 //! SQLite: terms are answered by the inverted index beside the database (`index.rs`)
-//! for what it holds, and by `casebook_contains` (the Rust matcher of `words`,
-//! registered on every connection) for what it does not hold yet: messages above its
-//! mark, documents changed since it, and the documents of the few cases a search is
-//! narrowed to (reading a common word's whole index entry to intersect it with those
-//! cases would cost far more than their own documents).
+//! for what it holds — the newest matching documents, or, once earlier terms have
+//! narrowed a search to a few cases, which of those cases' documents match — and by
+//! `casebook_contains` (the Rust matcher of `words`, registered on every connection)
+//! for what it does not hold yet: messages above its mark, documents changed since it.
 
-use super::index::{self, Marks, SearchIndex, Snapshot, Src};
-use super::{doc_sql, Bind, DocMatch, Filters, SearchError, Source, DOCS, MESSAGES};
+use super::index::{self, Entry, Marks, SearchIndex, Snapshot, Src};
+use super::{doc_sql, Bind, DocMatch, Filters, SearchError, Source, DOCS, MESSAGES, PER_CASE};
 use crate::db::DbConn;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text, Timestamp};
@@ -129,7 +128,8 @@ pub(crate) fn matching_docs(
         return Ok(Vec::new());
     }
     let contains = |text_col: &str| format!("casebook_contains({text_col}, $1)");
-    if only_cases.is_some() {
+    let (Some((index, snap)), Some(m)) = (&view.index, view.marks) else {
+        // Nothing indexed yet: the database alone.
         let mut out = run(conn, &DOCS, &contains("d.body"), term, f, only_cases, limit)?;
         out.extend(run(
             conn,
@@ -141,70 +141,78 @@ pub(crate) fn matching_docs(
             limit,
         )?);
         return Ok(out);
-    }
-    let mut out = Vec::new();
-    let (Some((index, snap)), Some(m)) = (&view.index, view.marks) else {
-        // Nothing indexed yet: the database alone.
-        out.extend(run(conn, &DOCS, &contains("d.body"), term, f, None, limit)?);
-        out.extend(run(
-            conn,
-            &MESSAGES,
-            &contains("m.body_text"),
-            term,
-            f,
-            None,
-            limit,
-        )?);
-        return Ok(out);
     };
-    for (src, source, id_col) in [(Src::Doc, &DOCS, "d.id"), (Src::Message, &MESSAGES, "m.id")] {
-        let page = limit.max(1) as usize;
-        let mut offset = 0;
-        let mut found = 0usize;
-        loop {
-            let (keys, more) = index.newest(snap, term, src, page, offset)?;
-            let ids: Vec<String> = keys
-                .iter()
+    let mut out = Vec::new();
+    if let Some(cases) = only_cases {
+        // The index says which of the cases' documents have the term (the newest
+        // `PER_CASE` of each case); the database applies the filters. A document a
+        // merge moved to another case is among the changes, read below.
+        for (src, source, id_col) in [(Src::Doc, &DOCS, "d.id"), (Src::Message, &MESSAGES, "m.id")]
+        {
+            let found: Vec<i64> = index
+                .among(snap, term, src, cases, PER_CASE as usize)?
+                .into_iter()
                 .filter(|k| !view.changed.contains(k))
-                .map(|k| match src {
-                    Src::Message => ((k - 1) / 8).to_string(),
-                    Src::Doc => k.to_string(),
-                })
                 .collect();
-            if !ids.is_empty() {
-                let list = format!("[{}]", ids.join(","));
-                let rows = run(
-                    conn,
-                    source,
-                    &format!("{id_col} IN (SELECT value FROM json_each($1))"),
-                    &list,
-                    f,
-                    None,
-                    limit,
-                )?;
-                found += rows.len();
-                out.extend(rows);
+            if found.is_empty() {
+                continue;
             }
-            offset += page;
-            if !more || f.is_empty() || found >= page || offset >= MAX_FILTERED_SCAN {
-                break;
+            out.extend(run(
+                conn,
+                source,
+                &format!("{id_col} IN (SELECT value FROM json_each($1))"),
+                &json_ids(&found, src),
+                f,
+                None,
+                limit.max(found.len() as i64),
+            )?);
+        }
+    } else {
+        for (src, source, id_col) in [(Src::Doc, &DOCS, "d.id"), (Src::Message, &MESSAGES, "m.id")]
+        {
+            let page = limit.max(1) as usize;
+            let mut offset = 0;
+            let mut found = 0usize;
+            loop {
+                let (keys, more) = index.newest(snap, term, src, page, offset)?;
+                let keys: Vec<i64> = keys
+                    .into_iter()
+                    .filter(|k| !view.changed.contains(k))
+                    .collect();
+                if !keys.is_empty() {
+                    let rows = run(
+                        conn,
+                        source,
+                        &format!("{id_col} IN (SELECT value FROM json_each($1))"),
+                        &json_ids(&keys, src),
+                        f,
+                        None,
+                        limit,
+                    )?;
+                    found += rows.len();
+                    out.extend(rows);
+                }
+                offset += page;
+                if !more || f.is_empty() || found >= page || offset >= MAX_FILTERED_SCAN {
+                    break;
+                }
             }
         }
     }
-    // What the index does not hold (yet): the indexer keeps these few.
+    // What the index does not hold (yet): the indexer keeps these few. Two statements
+    // for messages, not one with OR: each is an index range (with OR, SQLite walks
+    // every message newest first; tests/cost.rs).
     let changes = format!(
         "SELECT id FROM search_changes WHERE source = '{{}}' AND seq > {}",
         m.changes
     );
-    // Two statements, not one with OR: each is an index range (with OR, SQLite walks
-    // every message newest first; tests/cost.rs).
     out.extend(run(
         conn,
         &MESSAGES,
         &format!("m.id > {} AND {}", m.messages, contains("m.body_text")),
         term,
         f,
-        None,
+        only_cases,
         limit,
     )?);
     out.extend(run(
@@ -218,7 +226,7 @@ pub(crate) fn matching_docs(
         ),
         term,
         f,
-        None,
+        only_cases,
         limit,
     )?);
     out.extend(run(
@@ -231,7 +239,7 @@ pub(crate) fn matching_docs(
         ),
         term,
         f,
-        None,
+        only_cases,
         limit,
     )?);
     if m.docs < i64::MAX {
@@ -241,11 +249,23 @@ pub(crate) fn matching_docs(
             &format!("d.id > {} AND {}", m.docs, contains("d.body")),
             term,
             f,
-            None,
+            only_cases,
             limit,
         )?);
     }
     Ok(out)
+}
+
+/// Index keys of `src` as a JSON list of row ids (for `json_each`).
+fn json_ids(keys: &[i64], src: Src) -> String {
+    let ids: Vec<String> = keys
+        .iter()
+        .map(|k| match src {
+            Src::Message => ((k - 1) / 8).to_string(),
+            Src::Doc => k.to_string(),
+        })
+        .collect();
+    format!("[{}]", ids.join(","))
 }
 
 fn run(
@@ -274,6 +294,8 @@ fn run(
 struct Row {
     #[diesel(sql_type = BigInt)]
     id: i64,
+    #[diesel(sql_type = BigInt)]
+    case_id: i64,
     #[diesel(sql_type = Text)]
     body: String,
 }
@@ -328,16 +350,18 @@ fn batch(
         }
     };
     let messages: Vec<Row> = diesel::sql_query(
-        "SELECT id, body_text AS body FROM messages WHERE id > $1 ORDER BY id LIMIT $2",
+        "SELECT id, case_id, body_text AS body FROM messages WHERE id > $1 ORDER BY id LIMIT $2",
     )
     .bind::<BigInt, _>(marks.messages)
     .bind::<BigInt, _>(limit)
     .load(c)?;
     let docs: Vec<Row> = if marks.docs < i64::MAX {
-        diesel::sql_query("SELECT id, body FROM search_docs WHERE id > $1 ORDER BY id LIMIT $2")
-            .bind::<BigInt, _>(marks.docs)
-            .bind::<BigInt, _>(limit)
-            .load(c)?
+        diesel::sql_query(
+            "SELECT id, case_id, body FROM search_docs WHERE id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind::<BigInt, _>(marks.docs)
+        .bind::<BigInt, _>(limit)
+        .load(c)?
     } else {
         Vec::new()
     };
@@ -350,46 +374,51 @@ fn batch(
     if messages.is_empty() && docs.is_empty() && changes.is_empty() && !clear {
         return Ok((0, marks.changes));
     }
-    let mut add: Vec<(i64, Src, String)> = Vec::with_capacity(messages.len() + docs.len());
+    let entry = |r: Row, src: Src| Entry {
+        key: match src {
+            Src::Message => r.id * 8 + 1,
+            Src::Doc => r.id,
+        },
+        src,
+        case_id: r.case_id,
+        text: r.body,
+    };
+    let mut add: Vec<Entry> = Vec::with_capacity(messages.len() + docs.len());
     if let Some(last) = messages.last() {
         marks.messages = last.id;
     }
-    add.extend(
-        messages
-            .into_iter()
-            .map(|r| (r.id * 8 + 1, Src::Message, r.body)),
-    );
+    add.extend(messages.into_iter().map(|r| entry(r, Src::Message)));
     if docs.len() < limit as usize {
         marks.docs = i64::MAX;
     } else if let Some(last) = docs.last() {
         marks.docs = last.id;
     }
-    add.extend(docs.into_iter().map(|r| (r.id, Src::Doc, r.body)));
+    add.extend(docs.into_iter().map(|r| entry(r, Src::Doc)));
     // Each changed document once, as it is now; one the index does not reach yet
     // only loses what the index held of it (nothing): it comes with its turn.
     let mut seen = HashSet::new();
-    let mut replace: Vec<(i64, Src, Option<String>)> = Vec::new();
+    let mut replace: Vec<(i64, Option<Entry>)> = Vec::new();
     for ch in &changes {
         let (key, src) = key_of(&ch.source, ch.id);
         if !seen.insert(key) {
             continue;
         }
         let now: Option<Row> = match src {
-            Src::Message if ch.id <= marks.messages => {
-                diesel::sql_query("SELECT id, body_text AS body FROM messages WHERE id = $1")
-                    .bind::<BigInt, _>(ch.id)
-                    .get_result(c)
-                    .optional()?
-            }
+            Src::Message if ch.id <= marks.messages => diesel::sql_query(
+                "SELECT id, case_id, body_text AS body FROM messages WHERE id = $1",
+            )
+            .bind::<BigInt, _>(ch.id)
+            .get_result(c)
+            .optional()?,
             Src::Doc if ch.id <= marks.docs => {
-                diesel::sql_query("SELECT id, body FROM search_docs WHERE id = $1")
+                diesel::sql_query("SELECT id, case_id, body FROM search_docs WHERE id = $1")
                     .bind::<BigInt, _>(ch.id)
                     .get_result(c)
                     .optional()?
             }
             _ => None,
         };
-        replace.push((key, src, now.map(|r| r.body)));
+        replace.push((key, now.map(|r| entry(r, src))));
     }
     if let Some(last) = changes.last() {
         marks.changes = last.seq;

@@ -179,12 +179,40 @@ pub fn find(text: &str, term: &str) -> Vec<(usize, usize)> {
 
 /// Whether `term` occurs in `text`.
 pub fn contains(text: &str, term: &str) -> bool {
-    let term = units(term);
-    if term.is_empty() {
+    let term_units = units(term);
+    if term_units.is_empty() {
         return false;
     }
+    // Most texts a search reads this way lack the term's longest literal: a byte
+    // search rejects them without cutting the text into units.
+    if let Some(lit) = longest_literal(term) {
+        if !might_contain(text, &lit) {
+            return false;
+        }
+    }
+    let term = term_units;
     let text_units = units(text);
     (0..text_units.len()).any(|at| matches_at(&text_units, &term, at))
+}
+
+/// Whether `text` may hold `lit` (lower-case, from `longest_literal`): false only when
+/// it certainly does not.
+fn might_contain(text: &str, lit: &str) -> bool {
+    let (t, l) = (text.as_bytes(), lit.as_bytes());
+    if !lit.is_ascii() {
+        if lit.chars().all(|c| class(c) == Class::Cjk) {
+            return memchr::memmem::find(t, l).is_some();
+        }
+        // Other scripts: their letter case is more than ASCII's.
+        return true;
+    }
+    let Some((&first, rest)) = l.split_first() else {
+        return true;
+    };
+    memchr::memchr2_iter(first, first.to_ascii_uppercase(), t).any(|i| {
+        t.get(i + 1..i + 1 + rest.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(rest))
+    })
 }
 
 /// The longest unit of `term`, or its longest run of joined CJK characters: a literal
@@ -348,6 +376,9 @@ mod tests {
         assert!(contains("the 激活 失败", "\"激活 失败\"".trim_matches('"')));
         assert!(!contains("anything", "%_"));
         assert!(contains("Ärger mit Café", "café"));
+        assert!(contains("ÄRGER MIT CAFÉ", "café"));
+        assert!(contains("Printer", "PRINTER") && contains("the PRINTER.", "printer"));
+        assert!(!contains("print er", "printer") && !contains("", "printer"));
         assert_eq!(
             find("a printer, the Printer.", "printer"),
             vec![(2, 9), (15, 22)]
