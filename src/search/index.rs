@@ -21,6 +21,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use tantivy::columnar::ColumnValues;
 use tantivy::index::SegmentId;
 use tantivy::query::{
     BooleanQuery, EnableScoring, Occur, PhraseQuery, Query, TermQuery, TermSetQuery,
@@ -60,7 +61,20 @@ pub struct Entry {
     pub key: i64,
     pub src: Src,
     pub case_id: i64,
+    /// `subject`, `message`, `note`, `closure` or `bundle` (see `search::Where`).
+    pub kind: String,
     pub text: String,
+}
+
+/// The kinds of document, as stored (their position).
+const KINDS: [&str; 5] = ["subject", "message", "note", "closure", "bundle"];
+
+/// A document found: its key, its case and its kind, as the index holds them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    pub key: i64,
+    pub case_id: i64,
+    pub kind: &'static str,
 }
 
 /// How far the index has read the database.
@@ -92,6 +106,8 @@ struct Fields {
     /// The case a document belongs to (changed through `search_changes` when a
     /// merge moves it): a search narrowed to a few cases asks for theirs.
     case: Field,
+    /// Where the text is (`Where`, as its position in `KINDS`).
+    kind: Field,
     /// The text, in the field of its source (`Src`): a term is looked for in one source
     /// without intersecting it with a list of that source's documents.
     text: [Field; 2],
@@ -138,6 +154,7 @@ fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
     let key = b.add_u64_field("key", INDEXED | FAST);
     let case = b.add_u64_field("case", INDEXED | FAST);
+    let kind = b.add_u64_field("kind", FAST);
     let options = TextOptions::default().set_indexing_options(
         TextFieldIndexing::default()
             .set_tokenizer("raw")
@@ -150,6 +167,7 @@ fn schema() -> (Schema, Fields) {
         Fields {
             key,
             case,
+            kind,
             text: [doc, message],
         },
     )
@@ -240,7 +258,7 @@ impl SearchIndex {
         src: Src,
         limit: usize,
         offset: usize,
-    ) -> Result<(Vec<i64>, bool), IndexError> {
+    ) -> Result<(Vec<Found>, bool), IndexError> {
         let Some(query) = self.text_query(term, src) else {
             return Ok((Vec::new(), false));
         };
@@ -249,16 +267,25 @@ impl SearchIndex {
             return Ok((Vec::new(), false));
         }
         let weight = query.weight(EnableScoring::disabled_from_searcher(&snap.searcher))?;
-        // The `want` largest keys so far (a min-heap: its top is the one to beat).
-        let mut best: BinaryHeap<Reverse<u64>> = BinaryHeap::with_capacity(want + 1);
+        // The `want` largest keys so far with their segment and document (a min-heap:
+        // its top is the one to beat).
+        let mut best: BinaryHeap<Reverse<(u64, u32, u32)>> = BinaryHeap::with_capacity(want + 1);
         let mut seen = 0usize;
         let mut segments: Vec<(&SegmentReader, Arc<BlockMaxima>)> = Vec::new();
         for reader in snap.searcher.segment_readers() {
             segments.push((reader, self.block_maxima(reader)?));
         }
+        let ords: HashMap<SegmentId, u32> = snap
+            .searcher
+            .segment_readers()
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.segment_id(), i as u32))
+            .collect();
         // Newest segments first: their keys prune the older ones.
         segments.sort_by_key(|(_, b)| Reverse(b.prefix(src, b.blocks())));
         for (reader, maxima) in segments {
+            let ord = ords.get(&reader.segment_id()).copied().unwrap_or(0);
             let keys = reader.fast_fields().u64("key")?.first_or_default_col(0);
             let alive = reader.alive_bitset();
             let mut end = reader.max_doc();
@@ -268,7 +295,7 @@ impl SearchIndex {
                 if best.len() >= want
                     && best
                         .peek()
-                        .is_some_and(|Reverse(k)| maxima.prefix(src, end_block) <= *k)
+                        .is_some_and(|Reverse((k, _, _))| maxima.prefix(src, end_block) <= *k)
                 {
                     break;
                 }
@@ -283,10 +310,10 @@ impl SearchIndex {
                         seen += 1;
                         let k = keys.get_val(doc);
                         if best.len() < want {
-                            best.push(Reverse(k));
-                        } else if best.peek().is_some_and(|Reverse(min)| k > *min) {
+                            best.push(Reverse((k, ord, doc)));
+                        } else if best.peek().is_some_and(|Reverse((min, _, _))| k > *min) {
                             best.pop();
-                            best.push(Reverse(k));
+                            best.push(Reverse((k, ord, doc)));
                         }
                     }
                     doc = scorer.advance();
@@ -295,10 +322,33 @@ impl SearchIndex {
                 window = window.saturating_mul(4);
             }
         }
-        let mut keys: Vec<i64> = best.into_iter().map(|Reverse(k)| k as i64).collect();
-        keys.sort_unstable_by(|a, b| b.cmp(a));
-        let more = seen > want || keys.len() >= want;
-        Ok((keys.into_iter().skip(offset).take(limit).collect(), more))
+        let mut top: Vec<(u64, u32, u32)> = best.into_iter().map(|Reverse(t)| t).collect();
+        top.sort_unstable_by(|a, b| b.cmp(a));
+        let more = seen > want || top.len() >= want;
+        let mut out = Vec::with_capacity(limit.min(top.len()));
+        // Each segment's columns opened once (opening one parses its header).
+        type Columns = (Arc<dyn ColumnValues<u64>>, Arc<dyn ColumnValues<u64>>);
+        let mut columns: HashMap<u32, Columns> = HashMap::new();
+        for (key, ord, doc) in top.into_iter().skip(offset).take(limit) {
+            let (case_of, kind_of) = match columns.entry(ord) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    let ff = snap.searcher.segment_reader(ord).fast_fields();
+                    v.insert((
+                        ff.u64("case")?.first_or_default_col(0),
+                        ff.u64("kind")?.first_or_default_col(1),
+                    ))
+                }
+            };
+            let case_id = case_of.get_val(doc);
+            let kind = kind_of.get_val(doc);
+            out.push(Found {
+                key: key as i64,
+                case_id: case_id as i64,
+                kind: KINDS.get(kind as usize).copied().unwrap_or("message"),
+            });
+        }
+        Ok((out, more))
     }
 
     /// The largest key of each block of `BLOCK` documents of a segment, per source
@@ -357,7 +407,7 @@ impl SearchIndex {
         src: Src,
         cases: &[i64],
         per_case: usize,
-    ) -> Result<Vec<i64>, IndexError> {
+    ) -> Result<Vec<Found>, IndexError> {
         let Some(text) = self.text_query(term, src) else {
             return Ok(Vec::new());
         };
@@ -370,17 +420,22 @@ impl SearchIndex {
                 .map(|c| Term::from_field_u64(self.fields.case, *c as u64)),
         );
         let query = BooleanQuery::new(vec![(Occur::Must, text), (Occur::Must, Box::new(set))]);
-        let mut found: Vec<(u64, u64)> = Vec::new();
+        let mut found: Vec<(u64, u64, u64)> = Vec::new();
         let weight = query.weight(EnableScoring::disabled_from_searcher(&snap.searcher))?;
         for reader in snap.searcher.segment_readers() {
             let keys = reader.fast_fields().u64("key")?.first_or_default_col(0);
             let case_of = reader.fast_fields().u64("case")?.first_or_default_col(0);
+            let kind_of = reader.fast_fields().u64("kind")?.first_or_default_col(1);
             let alive = reader.alive_bitset();
             let mut scorer = weight.scorer(reader, 1.0)?;
             let mut doc = scorer.doc();
             while doc != tantivy::TERMINATED {
                 if alive.is_none_or(|a| a.is_alive(doc)) {
-                    found.push((keys.get_val(doc), case_of.get_val(doc)));
+                    found.push((
+                        keys.get_val(doc),
+                        case_of.get_val(doc),
+                        kind_of.get_val(doc),
+                    ));
                 }
                 doc = scorer.advance();
             }
@@ -389,12 +444,16 @@ impl SearchIndex {
         let mut taken: HashMap<u64, usize> = HashMap::new();
         Ok(found
             .into_iter()
-            .filter(|(_, case)| {
+            .filter(|(_, case, _)| {
                 let n = taken.entry(*case).or_default();
                 *n += 1;
                 *n <= per_case
             })
-            .map(|(k, _)| k as i64)
+            .map(|(key, case_id, kind)| Found {
+                key: key as i64,
+                case_id: case_id as i64,
+                kind: KINDS.get(kind as usize).copied().unwrap_or("message"),
+            })
             .collect())
     }
 
@@ -431,6 +490,8 @@ impl SearchIndex {
         let mut doc = TantivyDocument::new();
         doc.add_u64(self.fields.key, e.key as u64);
         doc.add_u64(self.fields.case, e.case_id as u64);
+        let kind = KINDS.iter().position(|k| *k == e.kind).unwrap_or(1);
+        doc.add_u64(self.fields.kind, kind as u64);
         doc.add_pre_tokenized_text(
             self.fields.text[e.src as usize],
             PreTokenizedString {
@@ -615,6 +676,8 @@ mod tests {
         ];
         let mut marks = Marks::fresh(0);
         let mut id = 0i64;
+        // Each message's case and kind as last written.
+        let mut written: HashMap<i64, (i64, &str)> = HashMap::new();
         for batch in 0..6 {
             let mut add = Vec::new();
             for _ in 0..3000 {
@@ -626,12 +689,15 @@ mod tests {
                     key: id * 8 + 1,
                     src: Src::Message,
                     case_id,
+                    kind: "message".into(),
                     text: t.clone(),
                 });
+                written.insert(id * 8 + 1, (case_id, "message"));
                 add.push(Entry {
                     key: (next() % 50_000) as i64 * 8,
                     src: Src::Doc,
                     case_id,
+                    kind: "subject".into(),
                     text: t,
                 });
             }
@@ -646,11 +712,19 @@ mod tests {
                         key,
                         src: Src::Message,
                         case_id: 7,
+                        kind: "note".into(),
                         text: "printer".to_string(),
                     });
                     (key, now)
                 })
                 .collect();
+            for (key, now) in &replace {
+                if now.is_some() {
+                    written.insert(*key, (7, "note"));
+                } else {
+                    written.remove(key);
+                }
+            }
             marks.messages = id;
             index.apply(&add, &replace, marks, false).expect("apply");
         }
@@ -671,9 +745,15 @@ mod tests {
                     .map(|(k, _)| k as i64)
                     .collect();
                 for (limit, offset) in [(10, 0), (500, 0), (500, 500), (7, 3000)] {
-                    let (got, _) = index
+                    let (found, _) = index
                         .newest(&snap, term, src, limit, offset)
                         .expect("newest");
+                    if src == Src::Message {
+                        for f in &found {
+                            assert_eq!(Some(&(f.case_id, f.kind)), written.get(&f.key), "{f:?}");
+                        }
+                    }
+                    let got: Vec<i64> = found.into_iter().map(|f| f.key).collect();
                     let expected: Vec<i64> = all.iter().copied().skip(offset).take(limit).collect();
                     assert_eq!(
                         got, expected,

@@ -4,7 +4,7 @@
 //! `casebook_contains` (the Rust matcher of `words`, registered on every connection)
 //! for what it does not hold yet: messages above its mark, documents changed since it.
 
-use super::index::{self, Entry, Marks, SearchIndex, Snapshot, Src};
+use super::index::{self, Entry, Found, Marks, SearchIndex, Snapshot, Src};
 use super::{doc_sql, Bind, DocMatch, Filters, SearchError, Source, DOCS, MESSAGES, PER_CASE};
 use crate::db::DbConn;
 use diesel::prelude::*;
@@ -149,51 +149,30 @@ pub(crate) fn matching_docs(
         // merge moved to another case is among the changes, read below.
         for (src, source, id_col) in [(Src::Doc, &DOCS, "d.id"), (Src::Message, &MESSAGES, "m.id")]
         {
-            let found: Vec<i64> = index
+            let found: Vec<Found> = index
                 .among(snap, term, src, cases, PER_CASE as usize)?
                 .into_iter()
-                .filter(|k| !view.changed.contains(k))
+                .filter(|d| !view.changed.contains(&d.key))
                 .collect();
-            if found.is_empty() {
-                continue;
-            }
-            out.extend(run(
-                conn,
-                source,
-                &format!("{id_col} IN (SELECT value FROM json_each($1))"),
-                &json_ids(&found, src),
-                f,
-                None,
-                limit.max(found.len() as i64),
-            )?);
+            out.extend(filtered(conn, found, f, source, id_col, src)?);
         }
     } else {
         for (src, source, id_col) in [(Src::Doc, &DOCS, "d.id"), (Src::Message, &MESSAGES, "m.id")]
         {
             let page = limit.max(1) as usize;
             let mut offset = 0;
-            let mut found = 0usize;
+            let mut found_n = 0usize;
             loop {
-                let (keys, more) = index.newest(snap, term, src, page, offset)?;
-                let keys: Vec<i64> = keys
+                let (found, more) = index.newest(snap, term, src, page, offset)?;
+                let found: Vec<Found> = found
                     .into_iter()
-                    .filter(|k| !view.changed.contains(k))
+                    .filter(|d| !view.changed.contains(&d.key))
                     .collect();
-                if !keys.is_empty() {
-                    let rows = run(
-                        conn,
-                        source,
-                        &format!("{id_col} IN (SELECT value FROM json_each($1))"),
-                        &json_ids(&keys, src),
-                        f,
-                        None,
-                        limit,
-                    )?;
-                    found += rows.len();
-                    out.extend(rows);
-                }
+                let rows = filtered(conn, found, f, source, id_col, src)?;
+                found_n += rows.len();
+                out.extend(rows);
                 offset += page;
-                if !more || f.is_empty() || found >= page || offset >= MAX_FILTERED_SCAN {
+                if !more || f.is_empty() || found_n >= page || offset >= MAX_FILTERED_SCAN {
                     break;
                 }
             }
@@ -256,6 +235,42 @@ pub(crate) fn matching_docs(
     Ok(out)
 }
 
+/// Documents the index found, as search ranks them: as the index has them when the
+/// search has no filter (every one it holds is current: changed ones are read from
+/// the database), else those the database says pass the filters.
+fn filtered(
+    conn: &mut SqliteConnection,
+    found: Vec<Found>,
+    f: &Filters,
+    source: &Source,
+    id_col: &str,
+    src: Src,
+) -> QueryResult<Vec<DocMatch>> {
+    if found.is_empty() {
+        return Ok(Vec::new());
+    }
+    if f.is_empty() {
+        return Ok(found
+            .into_iter()
+            .map(|d| DocMatch {
+                id: d.key,
+                case_id: d.case_id,
+                kind: d.kind.to_string(),
+            })
+            .collect());
+    }
+    let keys: Vec<i64> = found.iter().map(|d| d.key).collect();
+    run(
+        conn,
+        source,
+        &format!("{id_col} IN (SELECT value FROM json_each($1))"),
+        &json_ids(&keys, src),
+        f,
+        None,
+        keys.len() as i64,
+    )
+}
+
 /// Index keys of `src` as a JSON list of row ids (for `json_each`).
 fn json_ids(keys: &[i64], src: Src) -> String {
     let ids: Vec<String> = keys
@@ -297,8 +312,15 @@ struct Row {
     #[diesel(sql_type = BigInt)]
     case_id: i64,
     #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = Text)]
     body: String,
 }
+
+/// A message as the index holds it (its kind as search shows it: see `MESSAGES`).
+const MESSAGE_ROW: &str = "SELECT id, case_id, \
+     CASE WHEN direction = 'internal' THEN 'note' ELSE 'message' END AS kind, \
+     body_text AS body FROM messages";
 
 #[derive(QueryableByName)]
 struct Max {
@@ -349,15 +371,14 @@ fn batch(
             (Marks::fresh(changes), true)
         }
     };
-    let messages: Vec<Row> = diesel::sql_query(
-        "SELECT id, case_id, body_text AS body FROM messages WHERE id > $1 ORDER BY id LIMIT $2",
-    )
-    .bind::<BigInt, _>(marks.messages)
-    .bind::<BigInt, _>(limit)
-    .load(c)?;
+    let messages: Vec<Row> =
+        diesel::sql_query(format!("{MESSAGE_ROW} WHERE id > $1 ORDER BY id LIMIT $2"))
+            .bind::<BigInt, _>(marks.messages)
+            .bind::<BigInt, _>(limit)
+            .load(c)?;
     let docs: Vec<Row> = if marks.docs < i64::MAX {
         diesel::sql_query(
-            "SELECT id, case_id, body FROM search_docs WHERE id > $1 ORDER BY id LIMIT $2",
+            "SELECT id, case_id, kind, body FROM search_docs WHERE id > $1 ORDER BY id LIMIT $2",
         )
         .bind::<BigInt, _>(marks.docs)
         .bind::<BigInt, _>(limit)
@@ -381,6 +402,7 @@ fn batch(
         },
         src,
         case_id: r.case_id,
+        kind: r.kind,
         text: r.body,
     };
     let mut add: Vec<Entry> = Vec::with_capacity(messages.len() + docs.len());
@@ -411,7 +433,7 @@ fn batch(
             .get_result(c)
             .optional()?,
             Src::Doc if ch.id <= marks.docs => {
-                diesel::sql_query("SELECT id, case_id, body FROM search_docs WHERE id = $1")
+                diesel::sql_query("SELECT id, case_id, kind, body FROM search_docs WHERE id = $1")
                     .bind::<BigInt, _>(ch.id)
                     .get_result(c)
                     .optional()?

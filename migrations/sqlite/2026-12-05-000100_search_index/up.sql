@@ -1,6 +1,7 @@
 -- Search moves to an inverted index beside the database (tantivy, src/search/index.rs):
 -- the FTS5 indexes and what kept them go. The new index reads new messages by id and
--- everything else that changes (texts, and the case of a document a merge moves) from
+-- everything else that changes (texts; the case of a document a merge moves; a
+-- message's direction, which makes it a note or not) from
 -- `search_changes`, filled by the triggers below.
 DROP TRIGGER IF EXISTS search_docs_ai;
 DROP TRIGGER IF EXISTS search_docs_au;
@@ -36,8 +37,9 @@ END;
 CREATE TRIGGER search_changes_docs_ad AFTER DELETE ON search_docs BEGIN
     INSERT INTO search_changes(source, id) VALUES ('doc', old.id);
 END;
-CREATE TRIGGER search_changes_messages_au AFTER UPDATE OF body_text, case_id ON messages
-WHEN old.body_text IS NOT new.body_text OR old.case_id IS NOT new.case_id BEGIN
+CREATE TRIGGER search_changes_messages_au AFTER UPDATE OF body_text, case_id, direction ON messages
+WHEN old.body_text IS NOT new.body_text OR old.case_id IS NOT new.case_id
+  OR old.direction IS NOT new.direction BEGIN
     INSERT INTO search_changes(source, id) VALUES ('message', old.id);
 END;
 CREATE TRIGGER search_changes_messages_ad AFTER DELETE ON messages BEGIN
