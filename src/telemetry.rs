@@ -11,8 +11,8 @@ pub enum LogFormat {
 
 pub fn init(format: LogFormat) {
     // tantivy reports every commit and segment flush at info: its warnings are enough.
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,tantivy=warn"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tantivy=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
