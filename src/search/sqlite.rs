@@ -95,6 +95,12 @@ pub(crate) struct View {
 impl View {
     /// Taken inside the search's read transaction.
     pub(crate) fn new(c: &mut SqliteConnection) -> QueryResult<View> {
+        // The database snapshot first, then the index's: an index commit in between
+        // only makes the index newer than the snapshot. The other way round, the
+        // indexer could apply changes and drop them from `search_changes` after the
+        // index snapshot was taken and before the database's: their stale entries
+        // would be shown.
+        diesel::sql_query("SELECT seq AS n FROM search_changes LIMIT 1").load::<Max>(c)?;
         let index = index_of(c)?.map(|i| {
             let s = i.snapshot();
             (i, s)
