@@ -18,7 +18,7 @@
 use super::words;
 use serde::{Deserialize, Serialize};
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use tantivy::columnar::ColumnValues;
@@ -52,6 +52,24 @@ pub enum Src {
     /// `search_docs`: subjects, notes, scopes, closures, findings.
     Doc = 0,
     Message = 1,
+}
+
+impl Src {
+    /// The source as `search_changes.source` names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Src::Doc => "doc",
+            Src::Message => "message",
+        }
+    }
+
+    /// The index key of row `id` of this source.
+    pub fn key(self, id: i64) -> i64 {
+        match self {
+            Src::Doc => id,
+            Src::Message => id * 8 + 1,
+        }
+    }
 }
 
 /// One document for the index.
@@ -116,10 +134,13 @@ struct Fields {
 /// Documents per block of `BlockMaxima`.
 const BLOCK: u32 = 1024;
 
-/// The largest keys of a segment's documents, per source, as prefix maxima over blocks
-/// of `BLOCK` documents.
+/// The largest keys of a segment's documents and how many there are, per source, as
+/// prefix sums over blocks of `BLOCK` documents.
 struct BlockMaxima {
+    /// `prefix[src][i]`: the largest key of `src` in blocks `0..i`.
     prefix: [Vec<u64>; 2],
+    /// `count[src][i]`: how many documents of `src` blocks `0..i` hold.
+    count: [Vec<u32>; 2],
 }
 
 impl BlockMaxima {
@@ -131,6 +152,24 @@ impl BlockMaxima {
     fn prefix(&self, src: Src, end: usize) -> u64 {
         let p = &self.prefix[src as usize];
         p[end.min(p.len() - 1)]
+    }
+
+    /// How many documents of `src` blocks `0..end` hold.
+    fn count(&self, src: Src, end: usize) -> u32 {
+        let c = &self.count[src as usize];
+        c[end.min(c.len() - 1)]
+    }
+
+    /// The first block of the shortest run of blocks ending at `end` that holds at
+    /// least `n` documents of `src` (0 when all of `0..end` hold fewer).
+    fn start_for(&self, src: Src, end: usize, n: u32) -> usize {
+        let c = &self.count[src as usize];
+        let end = end.min(c.len() - 1);
+        let Some(need) = c[end].checked_sub(n) else {
+            return 0;
+        };
+        // The last block `b` with `count(0..b) <= need`.
+        c[..=end].partition_point(|&x| x <= need).saturating_sub(1)
     }
 }
 
@@ -267,39 +306,46 @@ impl SearchIndex {
             return Ok((Vec::new(), false));
         }
         let weight = query.weight(EnableScoring::disabled_from_searcher(&snap.searcher))?;
-        // The `want` largest keys so far with their segment and document (a min-heap:
-        // its top is the one to beat).
-        let mut best: BinaryHeap<Reverse<(u64, u32, u32)>> = BinaryHeap::with_capacity(want + 1);
+        let field = self.fields.text[src as usize];
+        let terms = Self::terms_of(term, field);
+        // The `want` largest keys so far with their segment and document, and the
+        // smallest of them once there are `want` (the one to beat).
+        let mut best: Vec<(u64, u32, u32)> = Vec::with_capacity(want * 2);
+        let mut floor: Option<u64> = None;
         let mut seen = 0usize;
-        let mut segments: Vec<(&SegmentReader, Arc<BlockMaxima>)> = Vec::new();
-        for reader in snap.searcher.segment_readers() {
-            segments.push((reader, self.block_maxima(reader)?));
+        let mut segments: Vec<(u32, &SegmentReader, Arc<BlockMaxima>)> = Vec::new();
+        for (ord, reader) in snap.searcher.segment_readers().iter().enumerate() {
+            segments.push((ord as u32, reader, self.block_maxima(reader)?));
         }
-        let ords: HashMap<SegmentId, u32> = snap
-            .searcher
-            .segment_readers()
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (r.segment_id(), i as u32))
-            .collect();
         // Newest segments first: their keys prune the older ones.
-        segments.sort_by_key(|(_, b)| Reverse(b.prefix(src, b.blocks())));
-        for (reader, maxima) in segments {
-            let ord = ords.get(&reader.segment_id()).copied().unwrap_or(0);
+        segments.sort_by_key(|(_, _, b)| Reverse(b.prefix(src, b.blocks())));
+        for (ord, reader, maxima) in segments {
+            let docs_of_src = maxima.count(src, maxima.blocks());
+            // The rarest unit's documents bound the matches: none, nothing to read.
+            let inverted = reader.inverted_index(field)?;
+            let mut bound = u32::MAX;
+            for t in &terms {
+                bound = bound.min(inverted.doc_freq(t)?);
+            }
+            if docs_of_src == 0 || bound == 0 {
+                continue;
+            }
             let keys = reader.fast_fields().u64("key")?.first_or_default_col(0);
             let alive = reader.alive_bitset();
+            // Windows of the segment's documents of `src`, from its end: the first is
+            // sized to hold about `want` matches if they were spread evenly (by the
+            // rarest unit's count), each next one four times as large.
+            let mut span = ((want as u64 * docs_of_src as u64 * 5 / 4) / bound as u64)
+                .clamp(BLOCK as u64, u32::MAX as u64) as u32;
             let mut end = reader.max_doc();
-            let mut window = 4 * BLOCK;
             while end > 0 {
                 let end_block = end.div_ceil(BLOCK) as usize;
-                if best.len() >= want
-                    && best
-                        .peek()
-                        .is_some_and(|Reverse((k, _, _))| maxima.prefix(src, end_block) <= *k)
+                if floor.is_some_and(|f| maxima.prefix(src, end_block) <= f)
+                    || maxima.count(src, end_block) == 0
                 {
                     break;
                 }
-                let start = end.saturating_sub(window);
+                let start = (maxima.start_for(src, end_block, span) as u32 * BLOCK).min(end);
                 let mut scorer = weight.scorer(reader, 1.0)?;
                 let mut doc = scorer.doc();
                 if doc < start {
@@ -309,20 +355,23 @@ impl SearchIndex {
                     if alive.is_none_or(|a| a.is_alive(doc)) {
                         seen += 1;
                         let k = keys.get_val(doc);
-                        if best.len() < want {
-                            best.push(Reverse((k, ord, doc)));
-                        } else if best.peek().is_some_and(|Reverse((min, _, _))| k > *min) {
-                            best.pop();
-                            best.push(Reverse((k, ord, doc)));
+                        if floor.is_none_or(|f| k > f) {
+                            best.push((k, ord, doc));
                         }
                     }
                     doc = scorer.advance();
                 }
+                if best.len() >= want {
+                    // Keep the `want` largest.
+                    best.select_nth_unstable_by(want - 1, |a, b| b.cmp(a));
+                    best.truncate(want);
+                    floor = best.iter().map(|t| t.0).min();
+                }
                 end = start;
-                window = window.saturating_mul(4);
+                span = span.saturating_mul(4);
             }
         }
-        let mut top: Vec<(u64, u32, u32)> = best.into_iter().map(|Reverse(t)| t).collect();
+        let mut top = best;
         top.sort_unstable_by(|a, b| b.cmp(a));
         let more = seen > want || top.len() >= want;
         let mut out = Vec::with_capacity(limit.min(top.len()));
@@ -366,13 +415,15 @@ impl SearchIndex {
         let keys = reader.fast_fields().u64("key")?.first_or_default_col(0);
         let blocks = reader.max_doc().div_ceil(BLOCK) as usize;
         let mut max = [vec![0u64; blocks], vec![0u64; blocks]];
+        let mut n = [vec![0u32; blocks], vec![0u32; blocks]];
         for doc in 0..reader.max_doc() {
             let k = keys.get_val(doc);
             let src = if k % 8 == 1 { Src::Message } else { Src::Doc } as usize;
             let b = (doc / BLOCK) as usize;
             max[src][b] = max[src][b].max(k);
+            n[src][b] += 1;
         }
-        // Prefix maxima: `prefix[i]` is the largest key in blocks `0..i`.
+        // Prefix maxima and sums: entry `i` covers blocks `0..i`.
         let prefix = max.map(|m| {
             let mut p = Vec::with_capacity(m.len() + 1);
             p.push(0u64);
@@ -382,7 +433,16 @@ impl SearchIndex {
             }
             p
         });
-        let b = Arc::new(BlockMaxima { prefix });
+        let count = n.map(|m| {
+            let mut p = Vec::with_capacity(m.len() + 1);
+            p.push(0u32);
+            for v in m {
+                let last = *p.last().unwrap_or(&0);
+                p.push(last + v);
+            }
+            p
+        });
+        let b = Arc::new(BlockMaxima { prefix, count });
         let mut cache = self.maxima.lock().unwrap_or_else(|p| p.into_inner());
         // Segments merged away are gone for good.
         let live: HashSet<SegmentId> = self
@@ -455,6 +515,15 @@ impl SearchIndex {
                 kind: KINDS.get(kind as usize).copied().unwrap_or("message"),
             })
             .collect())
+    }
+
+    /// The terms of `term`'s units in `field`, with their positions in the term (see
+    /// `words::query_tokens`).
+    fn terms_of(term: &str, field: Field) -> Vec<Term> {
+        words::query_tokens(term)
+            .into_iter()
+            .map(|(_, t)| Term::from_field_text(field, &t))
+            .collect()
     }
 
     /// The query for `term` in the text of `src`: a term, or a phrase of several

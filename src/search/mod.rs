@@ -205,6 +205,8 @@ pub(crate) struct Source {
     select: &'static str,
     case_col: &'static str,
     order_col: &'static str,
+    /// The searched text.
+    text_col: &'static str,
 }
 
 /// Every text but message bodies: subjects, R&D notes, scopes, closures.
@@ -213,6 +215,7 @@ pub(crate) const DOCS: Source = Source {
     select: "d.id, d.case_id, d.kind",
     case_col: "d.case_id",
     order_col: "d.id",
+    text_col: "d.body",
 };
 
 /// Message bodies, searched in place; as documents their id is `id * 8 + 1`.
@@ -222,6 +225,7 @@ pub(crate) const MESSAGES: Source = Source {
              CASE WHEN m.direction = 'internal' THEN 'note' ELSE 'message' END AS kind",
     case_col: "m.case_id",
     order_col: "m.id",
+    text_col: "m.body_text",
 };
 
 /// A message's document id (see the `search` migrations).
@@ -1028,6 +1032,45 @@ mod tests {
         );
         assert_eq!(found(&mut conn, "toner"), ["CAS-1", "CAS-4"]);
         assert!(found(&mut conn, "toner dead").is_empty());
+        // A message a merge moves, and one whose text is edited: the indexer reads
+        // them as they are now.
+        for (id, body) in [(1, "cartridge leaking"), (2, "drum worn")] {
+            sql(
+                &mut conn,
+                &format!(
+                    "INSERT INTO messages (id, case_id, message_id, content_hash, from_name, from_address, \
+                     subject, sent_at, received_at, direction, body_text, source) VALUES ({id}, 4, '<m{id}@x>', \
+                     'h{id}', 'C', 'c@x', 'toner', '2025-01-02 00:00:00', '2025-01-02 00:00:00', 'inbound', \
+                     '{body}', 'test')"
+                ),
+            );
+        }
+        catch_up_all(&mut conn).expect("catch up");
+        assert!(held(9) && held(17));
+        assert!(found(&mut conn, "jammed cartridge").is_empty());
+        sql(&mut conn, "UPDATE messages SET case_id = 1 WHERE id = 1");
+        sql(
+            &mut conn,
+            "UPDATE messages SET body_text = 'drum replaced' WHERE id = 2",
+        );
+        assert_eq!(
+            found(&mut conn, "jammed cartridge"),
+            ["CAS-1"],
+            "moved, not indexed yet"
+        );
+        assert!(
+            found(&mut conn, "worn").is_empty(),
+            "edited, not indexed yet"
+        );
+        assert!(catch_up_all(&mut conn).expect("catch up") > 0);
+        assert_eq!(left(&mut conn), 0);
+        assert_eq!(
+            found(&mut conn, "jammed cartridge"),
+            ["CAS-1"],
+            "moved and indexed"
+        );
+        assert!(found(&mut conn, "worn").is_empty(), "edited and indexed");
+        assert_eq!(found(&mut conn, "replaced"), ["CAS-4"]);
     }
 
     #[test]

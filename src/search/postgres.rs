@@ -20,29 +20,20 @@ pub(crate) fn matching_docs(
     let Some(re) = super::words::pg_regex(term) else {
         return Ok(Vec::new());
     };
-    let mut out = query(conn, &DOCS, "d.body", &re, f, only_cases, limit)?;
-    out.extend(query(
-        conn,
-        &MESSAGES,
-        "m.body_text",
-        &re,
-        f,
-        only_cases,
-        limit,
-    )?);
+    let mut out = query(conn, &DOCS, &re, f, only_cases, limit)?;
+    out.extend(query(conn, &MESSAGES, &re, f, only_cases, limit)?);
     Ok(out)
 }
 
 fn query(
     conn: &mut PgConnection,
     src: &Source,
-    text_col: &str,
     re: &str,
     f: &Filters,
     only_cases: Option<&[i64]>,
     limit: i64,
 ) -> QueryResult<Vec<DocMatch>> {
-    let predicate = format!("{text_col} ~* $1");
+    let predicate = format!("{} ~* $1", src.text_col);
     let (sql, binds) = doc_sql(src, &predicate, f, only_cases, limit);
     let mut q = diesel::sql_query(sql)
         .into_boxed::<Pg>()

@@ -11,7 +11,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text, Timestamp};
 use diesel::sqlite::Sqlite;
 use diesel::SqliteConnection;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -77,11 +77,12 @@ struct Change {
 }
 
 fn key_of(source: &str, id: i64) -> (i64, Src) {
-    if source == "message" {
-        (id * 8 + 1, Src::Message)
+    let src = if source == Src::Message.name() {
+        Src::Message
     } else {
-        (id, Src::Doc)
-    }
+        Src::Doc
+    };
+    (src.key(id), src)
 }
 
 /// What one search sees: the index's snapshot, its marks (None: it holds nothing
@@ -89,6 +90,8 @@ fn key_of(source: &str, id: i64) -> (i64, Src) {
 pub(crate) struct View {
     index: Option<(Arc<SearchIndex>, Snapshot)>,
     marks: Option<Marks>,
+    /// The newest message in the database snapshot.
+    newest_message: i64,
     changed: HashSet<i64>,
 }
 
@@ -100,7 +103,7 @@ impl View {
         // indexer could apply changes and drop them from `search_changes` after the
         // index snapshot was taken and before the database's: their stale entries
         // would be shown.
-        diesel::sql_query("SELECT seq AS n FROM search_changes LIMIT 1").load::<Max>(c)?;
+        let newest_message = max_of(c, "SELECT COALESCE(MAX(id), 0) AS n FROM messages")?;
         let index = index_of(c)?.map(|i| {
             let s = i.snapshot();
             (i, s)
@@ -117,8 +120,16 @@ impl View {
         Ok(View {
             index,
             marks,
+            newest_message,
             changed,
         })
+    }
+
+    /// Whether documents of `src` changed since the index's marks.
+    fn changed_any(&self, src: Src) -> bool {
+        self.changed
+            .iter()
+            .any(|k| (super::message_doc_id(*k).is_some()) == (src == Src::Message))
     }
 }
 
@@ -136,16 +147,18 @@ pub(crate) fn matching_docs(
     let contains = |text_col: &str| format!("casebook_contains({text_col}, $1)");
     let (Some((index, snap)), Some(m)) = (&view.index, view.marks) else {
         // Nothing indexed yet: the database alone.
-        let mut out = run(conn, &DOCS, &contains("d.body"), term, f, only_cases, limit)?;
-        out.extend(run(
-            conn,
-            &MESSAGES,
-            &contains("m.body_text"),
-            term,
-            f,
-            only_cases,
-            limit,
-        )?);
+        let mut out = Vec::new();
+        for source in [&DOCS, &MESSAGES] {
+            out.extend(run(
+                conn,
+                source,
+                &contains(source.text_col),
+                term,
+                f,
+                only_cases,
+                limit,
+            )?);
+        }
         return Ok(out);
     };
     let mut out = Vec::new();
@@ -184,59 +197,50 @@ pub(crate) fn matching_docs(
             }
         }
     }
-    // What the index does not hold (yet): the indexer keeps these few. Two statements
-    // for messages, not one with OR: each is an index range (with OR, SQLite walks
-    // every message newest first; tests/cost.rs).
-    let changes = format!(
-        "SELECT id FROM search_changes WHERE source = '{{}}' AND seq > {}",
-        m.changes
-    );
-    out.extend(run(
-        conn,
-        &MESSAGES,
-        &format!("m.id > {} AND {}", m.messages, contains("m.body_text")),
-        term,
-        f,
-        only_cases,
-        limit,
-    )?);
-    out.extend(run(
-        conn,
-        &MESSAGES,
-        &format!(
-            "m.id IN ({}) AND m.id <= {} AND {}",
-            changes.replace("{}", "message"),
-            m.messages,
-            contains("m.body_text")
-        ),
-        term,
-        f,
-        only_cases,
-        limit,
-    )?);
-    out.extend(run(
-        conn,
-        &DOCS,
-        &format!(
-            "d.id IN ({}) AND {}",
-            changes.replace("{}", "doc"),
-            contains("d.body")
-        ),
-        term,
-        f,
-        only_cases,
-        limit,
-    )?);
+    // What the index does not hold (yet), matched in the database: messages above its
+    // mark, changed messages and documents, and documents a new index has not reached.
+    // The indexer keeps these few, and a current index needs none of these
+    // statements. Each is a range of ids (its own statement: with OR, SQLite walks
+    // every message newest first; tests/cost.rs); the cases a search is narrowed to
+    // are a filter on the rows of that range (`+`: not an index to walk instead).
+    let changes = |src: Src| {
+        format!(
+            "SELECT id FROM search_changes WHERE source = '{}' AND seq > {}",
+            src.name(),
+            m.changes
+        )
+    };
+    let mut pending: Vec<(&Source, String)> = Vec::new();
+    if view.newest_message > m.messages {
+        pending.push((&MESSAGES, format!("m.id > {}", m.messages)));
+    }
+    if view.changed_any(Src::Message) {
+        pending.push((
+            &MESSAGES,
+            format!(
+                "m.id IN ({}) AND m.id <= {}",
+                changes(Src::Message),
+                m.messages
+            ),
+        ));
+    }
+    if view.changed_any(Src::Doc) {
+        pending.push((&DOCS, format!("d.id IN ({})", changes(Src::Doc))));
+    }
     if m.docs < i64::MAX {
-        out.extend(run(
-            conn,
-            &DOCS,
-            &format!("d.id > {} AND {}", m.docs, contains("d.body")),
-            term,
-            f,
-            only_cases,
-            limit,
-        )?);
+        pending.push((&DOCS, format!("d.id > {}", m.docs)));
+    }
+    for (source, range) in pending {
+        let mut predicate = format!("{range} AND {}", contains(source.text_col));
+        if let Some(cases) = only_cases {
+            let list: Vec<String> = cases.iter().map(|c| c.to_string()).collect();
+            predicate.push_str(&format!(
+                " AND +{} IN ({})",
+                source.case_col,
+                list.join(",")
+            ));
+        }
+        out.extend(run(conn, source, &predicate, term, f, None, limit)?);
     }
     Ok(out)
 }
@@ -402,10 +406,7 @@ fn batch(
         return Ok((0, marks.changes));
     }
     let entry = |r: Row, src: Src| Entry {
-        key: match src {
-            Src::Message => r.id * 8 + 1,
-            Src::Doc => r.id,
-        },
+        key: src.key(r.id),
         src,
         case_id: r.case_id,
         kind: r.kind,
@@ -422,32 +423,45 @@ fn batch(
         marks.docs = last.id;
     }
     add.extend(docs.into_iter().map(|r| entry(r, Src::Doc)));
-    // Each changed document once, as it is now; one the index does not reach yet
-    // only loses what the index held of it (nothing): it comes with its turn.
+    // Each changed document once, as it is now (read in one query per source); one
+    // the index does not reach yet only loses what the index held of it (nothing): it
+    // comes with its turn.
+    let mut keys: Vec<(i64, Src, i64)> = Vec::new();
     let mut seen = HashSet::new();
-    let mut replace: Vec<(i64, Option<Entry>)> = Vec::new();
     for ch in &changes {
         let (key, src) = key_of(&ch.source, ch.id);
-        if !seen.insert(key) {
+        if seen.insert(key) {
+            keys.push((key, src, ch.id));
+        }
+    }
+    let reachable = |src: Src, id: i64| match src {
+        Src::Message => id <= marks.messages,
+        Src::Doc => id <= marks.docs,
+    };
+    let mut now: HashMap<i64, Row> = HashMap::new();
+    for (src, sql) in [
+        (Src::Message, MESSAGE_ROW),
+        (Src::Doc, "SELECT id, case_id, kind, body FROM search_docs"),
+    ] {
+        let ids: Vec<String> = keys
+            .iter()
+            .filter(|(_, s, id)| *s == src && reachable(src, *id))
+            .map(|(_, _, id)| id.to_string())
+            .collect();
+        if ids.is_empty() {
             continue;
         }
-        let now: Option<Row> = match src {
-            Src::Message if ch.id <= marks.messages => diesel::sql_query(
-                "SELECT id, case_id, body_text AS body FROM messages WHERE id = $1",
-            )
-            .bind::<BigInt, _>(ch.id)
-            .get_result(c)
-            .optional()?,
-            Src::Doc if ch.id <= marks.docs => {
-                diesel::sql_query("SELECT id, case_id, kind, body FROM search_docs WHERE id = $1")
-                    .bind::<BigInt, _>(ch.id)
-                    .get_result(c)
-                    .optional()?
-            }
-            _ => None,
-        };
-        replace.push((key, now.map(|r| entry(r, src))));
+        let rows: Vec<Row> = diesel::sql_query(format!(
+            "{sql} WHERE id IN (SELECT value FROM json_each($1))"
+        ))
+        .bind::<Text, _>(format!("[{}]", ids.join(",")))
+        .load(c)?;
+        now.extend(rows.into_iter().map(|r| (src.key(r.id), r)));
     }
+    let replace: Vec<(i64, Option<Entry>)> = keys
+        .into_iter()
+        .map(|(key, src, _)| (key, now.remove(&key).map(|r| entry(r, src))))
+        .collect();
     if let Some(last) = changes.last() {
         marks.changes = last.seq;
     }
