@@ -23,14 +23,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use tantivy::columnar::ColumnValues;
 use tantivy::index::SegmentId;
-use tantivy::query::{
-    BooleanQuery, EnableScoring, Occur, PhraseQuery, Query, TermQuery, TermSetQuery,
-};
+use tantivy::query::{EnableScoring, PhraseQuery, Query, TermQuery};
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED,
 };
 use tantivy::tokenizer::{PreTokenizedString, Token};
-use tantivy::{DocSet, SegmentReader};
+use tantivy::{DocId, DocSet, SegmentReader};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term};
 
 /// Memory of the index writer (one thread): tantivy's minimum is 15 MB.
@@ -457,55 +455,78 @@ impl SearchIndex {
         Ok(b)
     }
 
-    /// The keys of `src` in `cases` whose text holds `term`, newest first, at most
-    /// `per_case` of each case: a search narrowed to the few cases earlier terms
-    /// found, without reading their texts.
+    /// The keys in `cases` whose text holds `term` (of both sources), newest first, at
+    /// most `per_case` of each case and source: a search narrowed to the few cases
+    /// earlier terms found, without reading their texts.
+    ///
+    /// Each case's documents come from its term in the `case` field (a few dozen per
+    /// case); the term's matches are then sought among them in document order, so
+    /// the cost follows the cases' documents, not how common the term is.
     pub fn among(
         &self,
         snap: &Snapshot,
         term: &str,
-        src: Src,
         cases: &[i64],
         per_case: usize,
     ) -> Result<Vec<Found>, IndexError> {
-        let Some(text) = self.text_query(term, src) else {
-            return Ok(Vec::new());
-        };
         if cases.is_empty() {
             return Ok(Vec::new());
         }
-        let set = TermSetQuery::new(
-            cases
-                .iter()
-                .map(|c| Term::from_field_u64(self.fields.case, *c as u64)),
-        );
-        let query = BooleanQuery::new(vec![(Occur::Must, text), (Occur::Must, Box::new(set))]);
+        let mut weights = Vec::new();
+        for src in [Src::Doc, Src::Message] {
+            if let Some(q) = self.text_query(term, src) {
+                weights.push(q.weight(EnableScoring::disabled_from_searcher(&snap.searcher))?);
+            }
+        }
+        if weights.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut found: Vec<(u64, u64, u64)> = Vec::new();
-        let weight = query.weight(EnableScoring::disabled_from_searcher(&snap.searcher))?;
+        let mut docs: Vec<DocId> = Vec::new();
         for reader in snap.searcher.segment_readers() {
-            let keys = reader.fast_fields().u64("key")?.first_or_default_col(0);
-            let case_of = reader.fast_fields().u64("case")?.first_or_default_col(0);
-            let kind_of = reader.fast_fields().u64("kind")?.first_or_default_col(1);
-            let alive = reader.alive_bitset();
-            let mut scorer = weight.scorer(reader, 1.0)?;
-            let mut doc = scorer.doc();
-            while doc != tantivy::TERMINATED {
-                if alive.is_none_or(|a| a.is_alive(doc)) {
-                    found.push((
-                        keys.get_val(doc),
-                        case_of.get_val(doc),
-                        kind_of.get_val(doc),
-                    ));
+            let by_case = reader.inverted_index(self.fields.case)?;
+            docs.clear();
+            for c in cases {
+                let t = Term::from_field_u64(self.fields.case, *c as u64);
+                if let Some(mut p) = by_case.read_postings(&t, IndexRecordOption::Basic)? {
+                    let mut d = p.doc();
+                    while d != tantivy::TERMINATED {
+                        docs.push(d);
+                        d = p.advance();
+                    }
                 }
-                doc = scorer.advance();
+            }
+            if docs.is_empty() {
+                continue;
+            }
+            docs.sort_unstable();
+            let ff = reader.fast_fields();
+            let keys = ff.u64("key")?.first_or_default_col(0);
+            let case_of = ff.u64("case")?.first_or_default_col(0);
+            let kind_of = ff.u64("kind")?.first_or_default_col(1);
+            let alive = reader.alive_bitset();
+            for weight in &weights {
+                let mut scorer = weight.scorer(reader, 1.0)?;
+                for &d in &docs {
+                    let mut at = scorer.doc();
+                    if at < d {
+                        at = scorer.seek(d);
+                    }
+                    if at == tantivy::TERMINATED {
+                        break;
+                    }
+                    if at == d && alive.is_none_or(|a| a.is_alive(d)) {
+                        found.push((keys.get_val(d), case_of.get_val(d), kind_of.get_val(d)));
+                    }
+                }
             }
         }
         found.sort_unstable_by(|a, b| b.cmp(a));
-        let mut taken: HashMap<u64, usize> = HashMap::new();
+        let mut taken: HashMap<(u64, bool), usize> = HashMap::new();
         Ok(found
             .into_iter()
-            .filter(|(_, case, _)| {
-                let n = taken.entry(*case).or_default();
+            .filter(|(key, case, _)| {
+                let n = taken.entry((*case, key % 8 == 1)).or_default();
                 *n += 1;
                 *n <= per_case
             })

@@ -164,17 +164,22 @@ pub(crate) fn matching_docs(
     let mut out = Vec::new();
     if let Some(cases) = only_cases {
         // The index says which of the cases' documents have the term (the newest
-        // `PER_CASE` of each case); the database applies the filters. A document a
-        // merge moved to another case is among the changes, read below.
-        for (src, source, id_col) in [(Src::Doc, &DOCS, "d.id"), (Src::Message, &MESSAGES, "m.id")]
-        {
-            let found: Vec<Found> = index
-                .among(snap, term, src, cases, PER_CASE as usize)?
-                .into_iter()
-                .filter(|d| !view.changed.contains(&d.key))
-                .collect();
-            out.extend(filtered(conn, found, f, source, id_col, src)?);
-        }
+        // `PER_CASE` of each case and source); the database applies the filters. A
+        // document a merge moved to another case is among the changes, read below.
+        let (messages, docs): (Vec<Found>, Vec<Found>) = index
+            .among(snap, term, cases, PER_CASE as usize)?
+            .into_iter()
+            .filter(|d| !view.changed.contains(&d.key))
+            .partition(|d| super::message_doc_id(d.key).is_some());
+        out.extend(filtered(conn, docs, f, &DOCS, "d.id", Src::Doc)?);
+        out.extend(filtered(
+            conn,
+            messages,
+            f,
+            &MESSAGES,
+            "m.id",
+            Src::Message,
+        )?);
     } else {
         for (src, source, id_col) in [(Src::Doc, &DOCS, "d.id"), (Src::Message, &MESSAGES, "m.id")]
         {
