@@ -129,19 +129,24 @@ struct Fields {
     text: [Field; 2],
 }
 
-/// Documents per block of `BlockMaxima`.
+/// Documents per block of `SegmentFacts`.
 const BLOCK: u32 = 1024;
 
-/// The largest keys of a segment's documents and how many there are, per source, as
-/// prefix sums over blocks of `BLOCK` documents.
-struct BlockMaxima {
+/// What search reads of a segment besides its postings, made once per segment
+/// (segments never change): its fast-field columns, whose opening parses every block
+/// header of the column; and the largest keys of its documents and how many there
+/// are, per source, as prefix sums over blocks of `BLOCK` documents.
+struct SegmentFacts {
+    key: Arc<dyn ColumnValues<u64>>,
+    case: Arc<dyn ColumnValues<u64>>,
+    kind: Arc<dyn ColumnValues<u64>>,
     /// `prefix[src][i]`: the largest key of `src` in blocks `0..i`.
     prefix: [Vec<u64>; 2],
     /// `count[src][i]`: how many documents of `src` blocks `0..i` hold.
     count: [Vec<u32>; 2],
 }
 
-impl BlockMaxima {
+impl SegmentFacts {
     fn blocks(&self) -> usize {
         self.prefix[0].len() - 1
     }
@@ -184,7 +189,7 @@ pub struct SearchIndex {
     fields: Fields,
     current: RwLock<Snapshot>,
     writer: Mutex<Option<IndexWriter>>,
-    maxima: Mutex<HashMap<SegmentId, Arc<BlockMaxima>>>,
+    facts: Mutex<HashMap<SegmentId, Arc<SegmentFacts>>>,
 }
 
 fn schema() -> (Schema, Fields) {
@@ -251,7 +256,7 @@ impl SearchIndex {
             fields,
             current,
             writer: Mutex::new(None),
-            maxima: Mutex::new(HashMap::new()),
+            facts: Mutex::new(HashMap::new()),
         })
     }
 
@@ -284,7 +289,7 @@ impl SearchIndex {
     /// Documents enter the index in the order of their keys, so the newest matches are
     /// near the end of each segment: each segment is read backwards in windows that
     /// grow fourfold, and a window is read only while the largest key before its end
-    /// (from `BlockMaxima`, computed once per segment) can still beat the `limit +
+    /// (from `SegmentFacts`) can still beat the `limit +
     /// offset`-th key found so far. The result is exact whatever the order; the order
     /// only decides how much is read (a common word's hundreds of thousands of matches
     /// are not all visited).
@@ -311,14 +316,16 @@ impl SearchIndex {
         let mut best: Vec<(u64, u32, u32)> = Vec::with_capacity(want * 2);
         let mut floor: Option<u64> = None;
         let mut seen = 0usize;
-        let mut segments: Vec<(u32, &SegmentReader, Arc<BlockMaxima>)> = Vec::new();
+        let mut segments: Vec<(u32, &SegmentReader, Arc<SegmentFacts>)> = Vec::new();
         for (ord, reader) in snap.searcher.segment_readers().iter().enumerate() {
-            segments.push((ord as u32, reader, self.block_maxima(reader)?));
+            segments.push((ord as u32, reader, self.facts_of(reader)?));
         }
         // Newest segments first: their keys prune the older ones.
         segments.sort_by_key(|(_, _, b)| Reverse(b.prefix(src, b.blocks())));
-        for (ord, reader, maxima) in segments {
-            let docs_of_src = maxima.count(src, maxima.blocks());
+        let mut facts_by_segment: Vec<(u32, Arc<SegmentFacts>)> = Vec::new();
+        for (ord, reader, facts) in segments {
+            facts_by_segment.push((ord, facts.clone()));
+            let docs_of_src = facts.count(src, facts.blocks());
             // The rarest unit's documents bound the matches: none, nothing to read.
             let inverted = reader.inverted_index(field)?;
             let mut bound = u32::MAX;
@@ -328,7 +335,7 @@ impl SearchIndex {
             if docs_of_src == 0 || bound == 0 {
                 continue;
             }
-            let keys = reader.fast_fields().u64("key")?.first_or_default_col(0);
+            let keys = &facts.key;
             let alive = reader.alive_bitset();
             // Windows of the segment's documents of `src`, from its end: the first is
             // sized to hold about `want` matches if they were spread evenly (by the
@@ -338,12 +345,12 @@ impl SearchIndex {
             let mut end = reader.max_doc();
             while end > 0 {
                 let end_block = end.div_ceil(BLOCK) as usize;
-                if floor.is_some_and(|f| maxima.prefix(src, end_block) <= f)
-                    || maxima.count(src, end_block) == 0
+                if floor.is_some_and(|f| facts.prefix(src, end_block) <= f)
+                    || facts.count(src, end_block) == 0
                 {
                     break;
                 }
-                let start = (maxima.start_for(src, end_block, span) as u32 * BLOCK).min(end);
+                let start = (facts.start_for(src, end_block, span) as u32 * BLOCK).min(end);
                 let mut scorer = weight.scorer(reader, 1.0)?;
                 let mut doc = scorer.doc();
                 if doc < start {
@@ -373,26 +380,18 @@ impl SearchIndex {
         top.sort_unstable_by(|a, b| b.cmp(a));
         let more = seen > want || top.len() >= want;
         let mut out = Vec::with_capacity(limit.min(top.len()));
-        // Each segment's columns opened once (opening one parses its header).
-        type Columns = (Arc<dyn ColumnValues<u64>>, Arc<dyn ColumnValues<u64>>);
-        let mut columns: HashMap<u32, Columns> = HashMap::new();
+        let facts: HashMap<u32, Arc<SegmentFacts>> = facts_by_segment.into_iter().collect();
         for (key, ord, doc) in top.into_iter().skip(offset).take(limit) {
-            let (case_of, kind_of) = match columns.entry(ord) {
-                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(v) => {
-                    let ff = snap.searcher.segment_reader(ord).fast_fields();
-                    v.insert((
-                        ff.u64("case")?.first_or_default_col(0),
-                        ff.u64("kind")?.first_or_default_col(1),
-                    ))
-                }
+            let Some(f) = facts.get(&ord) else {
+                continue;
             };
-            let case_id = case_of.get_val(doc);
-            let kind = kind_of.get_val(doc);
             out.push(Found {
                 key: key as i64,
-                case_id: case_id as i64,
-                kind: KINDS.get(kind as usize).copied().unwrap_or("message"),
+                case_id: f.case.get_val(doc) as i64,
+                kind: KINDS
+                    .get(f.kind.get_val(doc) as usize)
+                    .copied()
+                    .unwrap_or("message"),
             });
         }
         Ok((out, more))
@@ -400,17 +399,20 @@ impl SearchIndex {
 
     /// The largest key of each block of `BLOCK` documents of a segment, per source
     /// (computed once per segment: segments never change).
-    fn block_maxima(&self, reader: &SegmentReader) -> Result<Arc<BlockMaxima>, IndexError> {
+    fn facts_of(&self, reader: &SegmentReader) -> Result<Arc<SegmentFacts>, IndexError> {
         let id = reader.segment_id();
         if let Some(b) = self
-            .maxima
+            .facts
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(&id)
         {
             return Ok(b.clone());
         }
-        let keys = reader.fast_fields().u64("key")?.first_or_default_col(0);
+        let ff = reader.fast_fields();
+        let keys = ff.u64("key")?.first_or_default_col(0);
+        let case = ff.u64("case")?.first_or_default_col(0);
+        let kind = ff.u64("kind")?.first_or_default_col(1);
         let blocks = reader.max_doc().div_ceil(BLOCK) as usize;
         let mut max = [vec![0u64; blocks], vec![0u64; blocks]];
         let mut n = [vec![0u32; blocks], vec![0u32; blocks]];
@@ -440,8 +442,14 @@ impl SearchIndex {
             }
             p
         });
-        let b = Arc::new(BlockMaxima { prefix, count });
-        let mut cache = self.maxima.lock().unwrap_or_else(|p| p.into_inner());
+        let b = Arc::new(SegmentFacts {
+            key: keys,
+            case,
+            kind,
+            prefix,
+            count,
+        });
+        let mut cache = self.facts.lock().unwrap_or_else(|p| p.into_inner());
         // Segments merged away are gone for good.
         let live: HashSet<SegmentId> = self
             .snapshot()
@@ -500,10 +508,8 @@ impl SearchIndex {
                 continue;
             }
             docs.sort_unstable();
-            let ff = reader.fast_fields();
-            let keys = ff.u64("key")?.first_or_default_col(0);
-            let case_of = ff.u64("case")?.first_or_default_col(0);
-            let kind_of = ff.u64("kind")?.first_or_default_col(1);
+            let facts = self.facts_of(reader)?;
+            let (keys, case_of, kind_of) = (&facts.key, &facts.case, &facts.kind);
             let alive = reader.alive_bitset();
             for weight in &weights {
                 let mut scorer = weight.scorer(reader, 1.0)?;
@@ -648,7 +654,7 @@ impl SearchIndex {
         let snap = self.snapshot();
         let mut segments: Vec<(u64, SegmentId)> = Vec::new();
         for reader in snap.searcher.segment_readers() {
-            let m = self.block_maxima(reader)?;
+            let m = self.facts_of(reader)?;
             segments.push((m.prefix(Src::Message, m.blocks()), reader.segment_id()));
         }
         if segments.len() <= 1 {
