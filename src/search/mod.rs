@@ -830,69 +830,94 @@ pub fn escape_html(s: &str) -> String {
     out
 }
 
-fn fold(c: char) -> char {
-    c.to_lowercase().next().unwrap_or(c)
-}
-
-/// Up to `width` characters of `text` around the first match, whitespace collapsed,
-/// HTML-escaped, with every match of any term wrapped in `<mark>`.
+/// Up to `width` characters of `text` around the first match of any term (from
+/// `width / 4` characters before it), whitespace collapsed, HTML-escaped, with every
+/// match of a term in it (as search matches: words and CJK characters, see `words`)
+/// wrapped in `<mark>`. Only the window is read closely, so a long text costs a byte
+/// search.
 pub fn snippet(text: &str, terms: &[String], width: usize) -> String {
-    let chars: Vec<char> = {
-        let mut v = Vec::with_capacity(text.len());
-        let mut space = false;
-        for c in text.trim().chars() {
-            if c.is_whitespace() {
-                if !space {
-                    v.push(' ');
-                }
-                space = true;
-            } else {
-                v.push(c);
-                space = false;
-            }
-        }
-        v
+    let text = text.trim();
+    let first = terms
+        .iter()
+        .filter_map(|t| words::first(text, t))
+        .map(|(a, _)| a)
+        .min()
+        .unwrap_or(0);
+    let back = |from: usize, n: usize| {
+        text[..from]
+            .char_indices()
+            .rev()
+            .take(n)
+            .last()
+            .map_or(from, |(i, _)| i)
     };
-    let folded: Vec<char> = chars.iter().map(|c| fold(*c)).collect();
-    let mut marks = vec![false; chars.len()];
-    let mut first: Option<usize> = None;
-    for t in terms {
-        let needle: Vec<char> = t.chars().map(fold).collect();
-        if needle.is_empty() || needle.len() > folded.len() {
-            continue;
+    let forth = |from: usize, n: usize| {
+        text[from..]
+            .char_indices()
+            .nth(n)
+            .map_or(text.len(), |(i, _)| from + i)
+    };
+    // From the start of a word cut there (when it is a short one).
+    let start = back(first, width / 4);
+    let start = match words::word_bounds(text, start, start).0 {
+        w if start - w <= 32 => w,
+        _ => start,
+    };
+    // Room for whitespace that collapses.
+    let (a, b) = words::word_bounds(text, start, forth(start, width * 4));
+    let mut marks: Vec<(usize, usize)> = terms
+        .iter()
+        .flat_map(|t| words::find(&text[a..b], t))
+        .map(|(x, y)| (a + x, a + y))
+        .collect();
+    marks.sort_unstable();
+    let marked = |i: usize| marks.iter().any(|&(x, y)| x <= i && i < y);
+    let emit = |out: &mut String, at: usize, s: &str, in_mark: &mut bool| {
+        let m = marked(at);
+        if m != *in_mark {
+            out.push_str(if m { "<mark>" } else { "</mark>" });
+            *in_mark = m;
         }
-        let mut i = 0;
-        while i + needle.len() <= folded.len() {
-            if folded[i..i + needle.len()] == needle[..] {
-                marks[i..i + needle.len()]
-                    .iter_mut()
-                    .for_each(|m| *m = true);
-                first = Some(first.map_or(i, |f| f.min(i)));
-                i += needle.len();
-            } else {
-                i += 1;
-            }
-        }
-    }
-    let start = first.map_or(0, |f| f.saturating_sub(width / 4));
-    let end = (start + width).min(chars.len());
+        out.push_str(s);
+    };
     let mut out = String::new();
     if start > 0 {
         out.push('…');
     }
     let mut in_mark = false;
+    let mut shown = 0usize;
+    // The first whitespace of a run, shown as one space (marked inside a match).
+    let mut space_at: Option<usize> = None;
     let mut buf = [0u8; 4];
-    for i in start..end {
-        if marks[i] != in_mark {
-            out.push_str(if marks[i] { "<mark>" } else { "</mark>" });
-            in_mark = marks[i];
+    let mut chars = text[start..].char_indices().peekable();
+    while let Some(&(i, c)) = chars.peek() {
+        let at = start + i;
+        if c.is_whitespace() {
+            space_at.get_or_insert(at);
+            chars.next();
+            continue;
         }
-        out.push_str(&escape_html(chars[i].encode_utf8(&mut buf)));
+        let space = space_at.take().filter(|_| shown > 0);
+        if shown + usize::from(space.is_some()) + 1 > width {
+            break;
+        }
+        if let Some(s) = space {
+            emit(&mut out, s, " ", &mut in_mark);
+            shown += 1;
+        }
+        emit(
+            &mut out,
+            at,
+            &escape_html(c.encode_utf8(&mut buf)),
+            &mut in_mark,
+        );
+        shown += 1;
+        chars.next();
     }
     if in_mark {
         out.push_str("</mark>");
     }
-    if end < chars.len() {
+    if chars.any(|(_, c)| !c.is_whitespace()) {
         out.push('…');
     }
     out
@@ -1111,8 +1136,37 @@ mod tests {
             200,
         );
         assert!(s.contains("<mark>0xC002001B</mark>"), "{s}");
-        assert!(s.contains("<mark>&lt;script&gt;</mark>"), "{s}");
+        assert!(s.contains("&lt;<mark>script</mark>&gt;"), "{s}");
         assert!(!s.contains("<script>"), "{s}");
+    }
+
+    #[test]
+    fn snippet_marks_words_as_search_matches_them() {
+        let terms = [
+            "printer".to_string(),
+            "激活".to_string(),
+            "remote call".to_string(),
+        ];
+        let s = snippet(
+            "Printers and the printer; 激 活 and 激活失败.   The remote\n  call failed",
+            &terms,
+            200,
+        );
+        assert_eq!(
+            s,
+            "Printers and the <mark>printer</mark>; 激 活 and <mark>激活</mark>失败. \
+             The <mark>remote call</mark> failed"
+        );
+        // The window starts a little before the first match, deep in a long text.
+        let long = format!("{} needle {}", "word ".repeat(2000), "tail ".repeat(2000));
+        let s = snippet(&long, &["needle".to_string()], 60);
+        assert!(s.starts_with("…word") && s.ends_with('…'), "{s}");
+        assert!(s.contains("<mark>needle</mark>"), "{s}");
+        assert_eq!(
+            s.chars().filter(|c| !"…".contains(*c)).count() - "<mark></mark>".len(),
+            60,
+            "{s}"
+        );
     }
 
     #[test]

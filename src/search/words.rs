@@ -198,21 +198,96 @@ pub fn contains(text: &str, term: &str) -> bool {
 /// Whether `text` may hold `lit` (lower-case, from `longest_literal`): false only when
 /// it certainly does not.
 fn might_contain(text: &str, lit: &str) -> bool {
+    candidates(text, lit).is_none_or(|mut c| c.next().is_some())
+}
+
+/// Where `lit` (lower-case, from `longest_literal`) may start in `text`, by a byte
+/// search: every place it does start is among them. None when no byte search can
+/// tell (a literal in a script whose letter case is more than ASCII's).
+fn candidates<'a>(text: &'a str, lit: &'a str) -> Option<Box<dyn Iterator<Item = usize> + 'a>> {
     let (t, l) = (text.as_bytes(), lit.as_bytes());
     if !lit.is_ascii() {
         if lit.chars().all(|c| class(c) == Class::Cjk) {
-            return memchr::memmem::find(t, l).is_some();
+            return Some(Box::new(memchr::memmem::find_iter(t, l)));
         }
-        // Other scripts: their letter case is more than ASCII's.
-        return true;
+        return None;
     }
-    let Some((&first, rest)) = l.split_first() else {
-        return true;
+    let (&first, rest) = l.split_first()?;
+    Some(Box::new(
+        memchr::memchr2_iter(first, first.to_ascii_uppercase(), t).filter(move |&i| {
+            t.get(i + 1..i + 1 + rest.len())
+                .is_some_and(|w| w.eq_ignore_ascii_case(rest))
+        }),
+    ))
+}
+
+/// `from..to` of `text`, widened to character boundaries and then to the ends of the
+/// words it cuts: units found inside are the text's own units there.
+pub fn word_bounds(text: &str, from: usize, to: usize) -> (usize, usize) {
+    let word = |c: Option<char>| c.is_some_and(|c| class(c) == Class::Word);
+    let mut a = text.floor_char_boundary(from.min(text.len()));
+    let mut b = text.ceil_char_boundary(to.min(text.len()).max(a));
+    while a > 0 && word(text[a..].chars().next()) && word(text[..a].chars().next_back()) {
+        a = text.floor_char_boundary(a - 1);
+    }
+    while b < text.len() && word(text[b..].chars().next()) && word(text[..b].chars().next_back()) {
+        b = text.ceil_char_boundary(b + 1);
+    }
+    (a, b)
+}
+
+/// The byte offset `n` units before `at` (backward) or after it, gaps in between
+/// skipped whatever their length: `at` is on a unit boundary.
+fn walk_units(text: &str, at: usize, n: usize, backward: bool) -> usize {
+    let mut i = at;
+    let step = |i: usize| -> Option<(usize, char)> {
+        if backward {
+            text[..i].chars().next_back().map(|c| (i - c.len_utf8(), c))
+        } else {
+            text[i..].chars().next().map(|c| (i + c.len_utf8(), c))
+        }
     };
-    memchr::memchr2_iter(first, first.to_ascii_uppercase(), t).any(|i| {
-        t.get(i + 1..i + 1 + rest.len())
-            .is_some_and(|w| w.eq_ignore_ascii_case(rest))
-    })
+    for _ in 0..n {
+        // The gap, then one unit: a run of word characters or one CJK character.
+        while let Some((j, _)) = step(i).filter(|(_, c)| class(*c) == Class::Gap) {
+            i = j;
+        }
+        match step(i) {
+            None => return i,
+            Some((j, c)) if class(c) == Class::Cjk => i = j,
+            Some(_) => {
+                while let Some((j, _)) = step(i).filter(|(_, c)| class(*c) == Class::Word) {
+                    i = j;
+                }
+            }
+        }
+    }
+    i
+}
+
+/// The first place `term` occurs in `text` (as `find(text, term).first()`), without
+/// cutting a whole long text into units: only the units around each place a byte
+/// search finds the term's longest literal (every match holds it), as many before
+/// and after as the term has.
+pub fn first(text: &str, term: &str) -> Option<(usize, usize)> {
+    let lit = longest_literal(term)?;
+    let Some(places) = candidates(text, &lit) else {
+        return find(text, term).first().copied();
+    };
+    let n = units(term).len();
+    let mut done = 0;
+    for i in places {
+        if i < done {
+            continue;
+        }
+        let (a, b) = word_bounds(text, i, i + lit.len());
+        let (a, b) = (walk_units(text, a, n, true), walk_units(text, b, n, false));
+        if let Some(&(x, y)) = find(&text[a..b], term).first() {
+            return Some((a + x, a + y));
+        }
+        done = i + lit.len();
+    }
+    None
 }
 
 /// The longest unit of `term`, or its longest run of joined CJK characters: a literal
@@ -360,6 +435,43 @@ fn regex_escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `first` (a byte search, then the words around) finds what `find` finds first,
+    /// for words cut anywhere, letter case, CJK runs, and units spread far apart.
+    #[test]
+    fn first_is_the_first_of_find() {
+        let far = format!("remote{}call and remote call", " ".repeat(200));
+        let texts = [
+            "Printers, the PRINTER and a printer",
+            "xprinter printerx printer",
+            "激 活，激活失败，离线激活",
+            "hresult:0xC002001B then 0xc002001b",
+            "Ünïcode wörds and ÜNÏCODE",
+            far.as_str(),
+            "",
+        ];
+        let terms = [
+            "printer",
+            "激活",
+            "离线激活",
+            "0xC002001B",
+            "hresult 0xc002001b",
+            "ünïcode",
+            "remote call",
+            "missing",
+        ];
+        for text in texts {
+            for term in terms {
+                assert_eq!(
+                    first(text, term),
+                    find(text, term).first().copied(),
+                    "{term:?} in {text:?}"
+                );
+            }
+        }
+        assert_eq!(word_bounds("alpha beta", 7, 8), (6, 10));
+        assert_eq!(word_bounds("激活失败", 3, 4), (3, 6));
+    }
 
     #[test]
     fn words_and_characters() {
