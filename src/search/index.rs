@@ -15,7 +15,7 @@
 //! unreadable index is built again from the database; `casebook reindex` rebuilds it
 //! on purpose. Backups leave it out.
 
-use super::words;
+use super::{words, Where};
 use serde::{Deserialize, Serialize};
 use std::cmp::Reverse;
 use std::collections::{HashMap, HashSet};
@@ -82,15 +82,12 @@ pub struct Entry {
     pub text: String,
 }
 
-/// The kinds of document, as stored (their position).
-const KINDS: [&str; 5] = ["subject", "message", "note", "closure", "bundle"];
-
 /// A document found: its key, its case and its kind, as the index holds them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Found {
     pub key: i64,
     pub case_id: i64,
-    pub kind: &'static str,
+    pub kind: Where,
 }
 
 /// How far the index has read the database.
@@ -388,10 +385,7 @@ impl SearchIndex {
             out.push(Found {
                 key: key as i64,
                 case_id: f.case.get_val(doc) as i64,
-                kind: KINDS
-                    .get(f.kind.get_val(doc) as usize)
-                    .copied()
-                    .unwrap_or("message"),
+                kind: Where::from_index(f.kind.get_val(doc)),
             });
         }
         Ok((out, more))
@@ -539,7 +533,7 @@ impl SearchIndex {
             .map(|(key, case_id, kind)| Found {
                 key: key as i64,
                 case_id: case_id as i64,
-                kind: KINDS.get(kind as usize).copied().unwrap_or("message"),
+                kind: Where::from_index(kind),
             })
             .collect())
     }
@@ -586,8 +580,7 @@ impl SearchIndex {
         let mut doc = TantivyDocument::new();
         doc.add_u64(self.fields.key, e.key as u64);
         doc.add_u64(self.fields.case, e.case_id as u64);
-        let kind = KINDS.iter().position(|k| *k == e.kind).unwrap_or(1);
-        doc.add_u64(self.fields.kind, kind as u64);
+        doc.add_u64(self.fields.kind, Where::parse(&e.kind).index());
         doc.add_pre_tokenized_text(
             self.fields.text[e.src as usize],
             PreTokenizedString {
@@ -846,7 +839,11 @@ mod tests {
                         .expect("newest");
                     if src == Src::Message {
                         for f in &found {
-                            assert_eq!(Some(&(f.case_id, f.kind)), written.get(&f.key), "{f:?}");
+                            assert_eq!(
+                                Some(&(f.case_id, f.kind.as_str())),
+                                written.get(&f.key),
+                                "{f:?}"
+                            );
                         }
                     }
                     let got: Vec<i64> = found.into_iter().map(|f| f.key).collect();

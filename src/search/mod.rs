@@ -21,6 +21,7 @@ use crate::db::DbConn;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -77,6 +78,28 @@ pub enum Where {
 }
 
 impl Where {
+    /// Every place, in the order the search index stores them (by position).
+    pub const ALL: [Where; 5] = [
+        Where::Subject,
+        Where::Message,
+        Where::Note,
+        Where::Closure,
+        Where::Bundle,
+    ];
+
+    /// The place stored as `i` in the search index (see `ALL`).
+    pub fn from_index(i: u64) -> Where {
+        Where::ALL
+            .get(i as usize)
+            .copied()
+            .unwrap_or(Where::Message)
+    }
+
+    /// How the search index stores the place.
+    pub fn index(self) -> u64 {
+        Where::ALL.iter().position(|w| *w == self).unwrap_or(1) as u64
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Where::Subject => "subject",
@@ -140,7 +163,7 @@ pub struct Hit {
     pub score: i64,
 }
 
-/// One matching document, as the engine-specific query returns it.
+/// One matching document, as an engine's SQL returns it (see `index::Found`).
 #[derive(Debug, Clone, QueryableByName)]
 pub(crate) struct DocMatch {
     #[diesel(sql_type = BigInt)]
@@ -149,6 +172,16 @@ pub(crate) struct DocMatch {
     pub case_id: i64,
     #[diesel(sql_type = Text)]
     pub kind: String,
+}
+
+impl From<DocMatch> for index::Found {
+    fn from(d: DocMatch) -> index::Found {
+        index::Found {
+            key: d.id,
+            case_id: d.case_id,
+            kind: Where::parse(&d.kind),
+        }
+    }
 }
 
 #[derive(Debug, Clone, QueryableByName)]
@@ -402,7 +435,7 @@ fn matching_docs(
     filters: &Filters,
     only_cases: Option<&[i64]>,
     view: Option<&sqlite::View>,
-) -> Result<Vec<DocMatch>, SearchError> {
+) -> Result<Vec<index::Found>, SearchError> {
     match (conn, view) {
         (DbConn::Sqlite(c), Some(view)) => {
             sqlite::matching_docs(c, view, term, filters, only_cases, DOCS_PER_TERM)
@@ -454,14 +487,6 @@ fn exact_hits(conn: &mut DbConn, term: &str) -> QueryResult<Vec<i64>> {
     ids.sort_unstable();
     ids.dedup();
     Ok(ids)
-}
-
-#[derive(Default)]
-struct CaseScore {
-    /// Per term: (best weight, matching documents).
-    per_term: Vec<(i64, i64)>,
-    /// Per document: how many terms it matched, its kind.
-    docs: HashMap<i64, (usize, Where)>,
 }
 
 type CaseInfo = (i64, String, String, String, Option<String>, NaiveDateTime);
@@ -607,34 +632,37 @@ fn search_in(
     // terms only look inside the cases the earlier ones found.
     let mut order: Vec<&String> = terms.iter().collect();
     order.sort_by_key(|t| std::cmp::Reverse(t.chars().count()));
-    let mut scores: HashMap<i64, CaseScore> = HashMap::new();
+    // Per case: how many terms it matched so far and its score, the sum over terms of
+    // the weightiest place the term is in (×10) and how many of its documents have
+    // it (at most PER_CASE).
+    let mut scores: FxHashMap<i64, (usize, i64)> = FxHashMap::default();
+    // Per document: its case, how many terms it matched, its place.
+    let mut doc_terms: FxHashMap<i64, (i64, usize, Where)> = FxHashMap::default();
     for (i, term) in order.into_iter().enumerate() {
         if i > 0 && scores.is_empty() {
             break;
         }
         let narrowed: Option<Vec<i64>> =
             (i > 0 && scores.len() <= NARROW_TO_CASES).then(|| scores.keys().copied().collect());
-        let mut matched_this_term: HashMap<i64, (i64, i64)> = HashMap::new();
         // After the first term, only cases that matched every earlier term count.
-        let alive = |scores: &HashMap<i64, CaseScore>, case_id: i64| {
+        let alive = |scores: &FxHashMap<i64, (usize, i64)>, case_id: i64| {
             i == 0 || scores.contains_key(&case_id)
         };
         let docs = matching_docs(conn, term, &filters, narrowed.as_deref(), view)?;
         deadline.check()?;
+        // Per case: the weightiest place and how many documents have this term.
+        let mut this_term: FxHashMap<i64, (i64, i64)> = FxHashMap::default();
         // A document found twice for one term (by an index and by the LIKE beside it,
         // when the indexer committed between the two) counts once.
-        let mut seen_docs = std::collections::HashSet::new();
+        let mut seen_docs: FxHashSet<i64> = FxHashSet::default();
         for d in docs {
-            if !alive(&scores, d.case_id) || !seen_docs.insert(d.id) {
+            if !alive(&scores, d.case_id) || !seen_docs.insert(d.key) {
                 continue;
             }
-            let kind = Where::parse(&d.kind);
-            let e = matched_this_term.entry(d.case_id).or_default();
-            e.0 = e.0.max(kind.weight());
+            let e = this_term.entry(d.case_id).or_default();
+            e.0 = e.0.max(d.kind.weight());
             e.1 += 1;
-            let cs = scores.entry(d.case_id).or_default();
-            let doc = cs.docs.entry(d.id).or_insert((0, kind));
-            doc.0 += 1;
+            doc_terms.entry(d.key).or_insert((d.case_id, 0, d.kind)).1 += 1;
         }
         let exact = exact_hits(conn, term)?;
         deadline.check()?;
@@ -642,15 +670,19 @@ fn search_in(
             if !alive(&scores, case_id) {
                 continue;
             }
-            let e = matched_this_term.entry(case_id).or_default();
+            let e = this_term.entry(case_id).or_default();
             e.0 = e.0.max(20);
             e.1 += 1;
         }
-        for (case_id, m) in matched_this_term {
-            scores.entry(case_id).or_default().per_term.push(m);
+        for (case_id, (weight, count)) in this_term {
+            let s = scores.entry(case_id).or_default();
+            if s.0 == i {
+                s.0 += 1;
+                s.1 += weight * 10 + count.min(PER_CASE);
+            }
         }
         // A case that missed this term can no longer match every term.
-        scores.retain(|_, cs| cs.per_term.len() == i + 1);
+        scores.retain(|_, s| s.0 == i + 1);
     }
     if scores.is_empty() {
         return Ok(Vec::new());
@@ -658,23 +690,19 @@ fn search_in(
     // Best first: score, then the newer case (higher id). Case facts are loaded in
     // that order, a chunk at a time, until the page is full; the filters apply again
     // there because exact hits did not go through the SQL filters.
-    let mut order: Vec<(i64, i64)> = scores
-        .iter()
-        .map(|(id, cs)| {
-            let s: i64 = cs
-                .per_term
-                .iter()
-                .map(|(w, count)| w * 10 + count.min(&PER_CASE))
-                .sum();
-            (s, *id)
-        })
-        .collect();
-    order.sort_by(|a, b| b.cmp(a));
+    let mut order: Vec<(i64, i64)> = scores.iter().map(|(id, s)| (s.1, *id)).collect();
+    order.sort_unstable_by(|a, b| b.cmp(a));
     let limit = q.limit.clamp(1, 500);
+    // Without filters only merged cases drop out: a few more than the page will do.
+    let chunk = if filters.is_empty() {
+        limit + limit / 4 + 5
+    } else {
+        limit.max(100)
+    };
     let mut ranked: Vec<(i64, CaseInfo)> = Vec::new();
-    for chunk in order.chunks(limit.max(100)) {
+    for chunk in order.chunks(chunk) {
         let ids: Vec<i64> = chunk.iter().map(|(_, id)| *id).collect();
-        let mut infos: HashMap<i64, CaseInfo> = load_cases(conn, &ids, &filters)?
+        let mut infos: FxHashMap<i64, CaseInfo> = load_cases(conn, &ids, &filters)?
             .into_iter()
             .map(|i| (i.0, i))
             .collect();
@@ -689,18 +717,19 @@ fn search_in(
         }
     }
     ranked.truncate(limit);
-    // The document to quote for each case: the most terms, then the weightiest place.
-    let mut best_doc: HashMap<i64, (i64, Where)> = HashMap::new();
-    for (_, info) in &ranked {
-        if let Some(cs) = scores.get(&info.0) {
-            let best = cs
-                .docs
-                .iter()
-                .max_by_key(|(id, (count, kind))| (*count, kind.weight(), -**id))
-                .map(|(id, (_, kind))| (*id, *kind));
-            if let Some(b) = best {
-                best_doc.insert(info.0, b);
-            }
+    // The document to quote for each case: the most terms, then the weightiest place,
+    // then the oldest.
+    let shown: FxHashSet<i64> = ranked.iter().map(|(_, info)| info.0).collect();
+    let mut best_doc: FxHashMap<i64, (i64, Where)> = FxHashMap::default();
+    let mut best_key: FxHashMap<i64, (usize, i64, i64)> = FxHashMap::default();
+    for (doc, (case_id, count, kind)) in &doc_terms {
+        if !shown.contains(case_id) {
+            continue;
+        }
+        let key = (*count, kind.weight(), -*doc);
+        if best_key.get(case_id).is_none_or(|k| key > *k) {
+            best_key.insert(*case_id, key);
+            best_doc.insert(*case_id, (*doc, *kind));
         }
     }
     let doc_ids: Vec<i64> = best_doc.values().map(|(id, _)| *id).collect();

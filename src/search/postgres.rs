@@ -4,6 +4,7 @@
 //! which take the trigrams of its literal parts. A term without three characters in a
 //! row still matches: the index is only a shortcut there.
 
+use super::index::Found;
 use super::{doc_sql, Bind, DocMatch, Filters, Source, DOCS, MESSAGES};
 use diesel::pg::Pg;
 use diesel::prelude::*;
@@ -16,7 +17,7 @@ pub(crate) fn matching_docs(
     f: &Filters,
     only_cases: Option<&[i64]>,
     limit: i64,
-) -> QueryResult<Vec<DocMatch>> {
+) -> QueryResult<Vec<Found>> {
     let Some(re) = super::words::pg_regex(term) else {
         return Ok(Vec::new());
     };
@@ -32,7 +33,7 @@ fn query(
     f: &Filters,
     only_cases: Option<&[i64]>,
     limit: i64,
-) -> QueryResult<Vec<DocMatch>> {
+) -> QueryResult<Vec<Found>> {
     let predicate = format!("{} ~* $1", src.text_col);
     let (sql, binds) = doc_sql(src, &predicate, f, only_cases, limit);
     let mut q = diesel::sql_query(sql)
@@ -44,5 +45,8 @@ fn query(
             Bind::Ts(t) => q.bind::<Timestamp, _>(t),
         };
     }
-    q.load(conn)
+    Ok(q.load::<DocMatch>(conn)?
+        .into_iter()
+        .map(Found::from)
+        .collect())
 }

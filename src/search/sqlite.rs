@@ -140,7 +140,7 @@ pub(crate) fn matching_docs(
     f: &Filters,
     only_cases: Option<&[i64]>,
     limit: i64,
-) -> Result<Vec<DocMatch>, SearchError> {
+) -> Result<Vec<Found>, SearchError> {
     if super::words::query_tokens(term).is_empty() {
         return Ok(Vec::new());
     }
@@ -260,19 +260,12 @@ fn filtered(
     source: &Source,
     id_col: &str,
     src: Src,
-) -> QueryResult<Vec<DocMatch>> {
+) -> QueryResult<Vec<Found>> {
     if found.is_empty() {
         return Ok(Vec::new());
     }
     if f.is_empty() {
-        return Ok(found
-            .into_iter()
-            .map(|d| DocMatch {
-                id: d.key,
-                case_id: d.case_id,
-                kind: d.kind.to_string(),
-            })
-            .collect());
+        return Ok(found);
     }
     let keys: Vec<i64> = found.iter().map(|d| d.key).collect();
     run(
@@ -306,7 +299,7 @@ fn run(
     f: &Filters,
     only_cases: Option<&[i64]>,
     limit: i64,
-) -> QueryResult<Vec<DocMatch>> {
+) -> QueryResult<Vec<Found>> {
     let (sql, binds) = doc_sql(src, predicate, f, only_cases, limit);
     let mut q = diesel::sql_query(sql)
         .into_boxed::<Sqlite>()
@@ -317,7 +310,10 @@ fn run(
             Bind::Ts(t) => q.bind::<Timestamp, _>(t),
         };
     }
-    q.load(conn)
+    Ok(q.load::<DocMatch>(conn)?
+        .into_iter()
+        .map(Found::from)
+        .collect())
 }
 
 #[derive(QueryableByName)]
