@@ -880,20 +880,31 @@ pub fn snippet(text: &str, terms: &[String], width: usize) -> String {
             .last()
             .map_or(from, |(i, _)| i)
     };
-    let forth = |from: usize, n: usize| {
-        text[from..]
-            .char_indices()
-            .nth(n)
-            .map_or(text.len(), |(i, _)| from + i)
-    };
     // From the start of a word cut there (when it is a short one).
     let start = back(first, width / 4);
     let start = match words::word_bounds(text, start, start).0 {
         w if start - w <= 32 => w,
         _ => start,
     };
-    // Room for whitespace that collapses.
-    let (a, b) = words::word_bounds(text, start, forth(start, width * 4));
+    // Where the `width` characters shown end, whitespace runs counting as one.
+    let mut end = start;
+    let mut shown = 0usize;
+    let mut space = false;
+    for (i, c) in text[start..].char_indices() {
+        if c.is_whitespace() {
+            space = true;
+            continue;
+        }
+        let need = 1 + usize::from(space && shown > 0);
+        if shown + need > width {
+            break;
+        }
+        shown += need;
+        space = false;
+        end = start + i + c.len_utf8();
+    }
+    // The matches there, in the words the window cuts taken whole.
+    let (a, b) = words::word_bounds(text, start, end);
     let mut marks: Vec<(usize, usize)> = terms
         .iter()
         .flat_map(|t| words::find(&text[a..b], t))
