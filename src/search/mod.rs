@@ -847,16 +847,21 @@ fn load_bodies(conn: &mut DbConn, ids: &[i64]) -> QueryResult<HashMap<i64, Strin
 pub fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
+        push_escaped(&mut out, c);
     }
     out
+}
+
+/// Appends `c`, escaped for HTML.
+fn push_escaped(out: &mut String, c: char) {
+    match c {
+        '&' => out.push_str("&amp;"),
+        '<' => out.push_str("&lt;"),
+        '>' => out.push_str("&gt;"),
+        '"' => out.push_str("&quot;"),
+        '\'' => out.push_str("&#39;"),
+        c => out.push(c),
+    }
 }
 
 /// Up to `width` characters of `text` around the first match of any term (from
@@ -905,20 +910,19 @@ pub fn snippet(text: &str, terms: &[String], width: usize) -> String {
     }
     // The matches there, in the words the window cuts taken whole.
     let (a, b) = words::word_bounds(text, start, end);
-    let mut marks: Vec<(usize, usize)> = terms
-        .iter()
-        .flat_map(|t| words::find(&text[a..b], t))
+    let mut marks: Vec<(usize, usize)> = words::find_all(&text[a..b], terms)
+        .into_iter()
         .map(|(x, y)| (a + x, a + y))
         .collect();
     marks.sort_unstable();
     let marked = |i: usize| marks.iter().any(|&(x, y)| x <= i && i < y);
-    let emit = |out: &mut String, at: usize, s: &str, in_mark: &mut bool| {
+    let emit = |out: &mut String, at: usize, c: char, in_mark: &mut bool| {
         let m = marked(at);
         if m != *in_mark {
             out.push_str(if m { "<mark>" } else { "</mark>" });
             *in_mark = m;
         }
-        out.push_str(s);
+        push_escaped(out, c);
     };
     let mut out = String::new();
     if start > 0 {
@@ -928,7 +932,6 @@ pub fn snippet(text: &str, terms: &[String], width: usize) -> String {
     let mut shown = 0usize;
     // The first whitespace of a run, shown as one space (marked inside a match).
     let mut space_at: Option<usize> = None;
-    let mut buf = [0u8; 4];
     let mut chars = text[start..].char_indices().peekable();
     while let Some(&(i, c)) = chars.peek() {
         let at = start + i;
@@ -942,15 +945,10 @@ pub fn snippet(text: &str, terms: &[String], width: usize) -> String {
             break;
         }
         if let Some(s) = space {
-            emit(&mut out, s, " ", &mut in_mark);
+            emit(&mut out, s, ' ', &mut in_mark);
             shown += 1;
         }
-        emit(
-            &mut out,
-            at,
-            &escape_html(c.encode_utf8(&mut buf)),
-            &mut in_mark,
-        );
+        emit(&mut out, at, c, &mut in_mark);
         shown += 1;
         chars.next();
     }

@@ -159,15 +159,27 @@ fn matches_at(text: &[Unit], term: &[Unit], at: usize) -> bool {
 
 /// Where `term` occurs in `text`: the byte ranges, in order, not overlapping.
 pub fn find(text: &str, term: &str) -> Vec<(usize, usize)> {
-    let term = units(term);
+    find_in(&units(text), &units(term))
+}
+
+/// Where any of `terms` occurs in `text`: `find` for each, the text cut into units
+/// once.
+pub fn find_all(text: &str, terms: &[String]) -> Vec<(usize, usize)> {
+    let text_units = units(text);
+    terms
+        .iter()
+        .flat_map(|t| find_in(&text_units, &units(t)))
+        .collect()
+}
+
+fn find_in(text_units: &[Unit], term: &[Unit]) -> Vec<(usize, usize)> {
     if term.is_empty() {
         return Vec::new();
     }
-    let text_units = units(text);
     let mut out = Vec::new();
     let mut at = 0;
     while at + term.len() <= text_units.len() {
-        if matches_at(&text_units, &term, at) {
+        if matches_at(text_units, term, at) {
             out.push((text_units[at].from, text_units[at + term.len() - 1].to));
             at += term.len();
         } else {
