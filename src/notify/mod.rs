@@ -440,10 +440,19 @@ pub fn mark_read(
 /// Who is told by Casebook itself (the SLA and overdue warnings).
 pub const SYSTEM_ACTOR: &str = "Casebook";
 
+/// Most cases or escalations one pass of `scan` tells about (the next pass takes the
+/// rest).
+const SCAN_BATCH: i64 = 1000;
+
 /// Looks for what time alone makes worth telling: live cases whose first response is
 /// due within `ahead_minutes` (or late) with no answer yet, and escalations waiting on
 /// R&D past `overdue_hours`. Each is told once (per waiting period, for escalations).
 /// Returns the notifications written.
+///
+/// What was told already is left out by the queries themselves, so a backlog of old
+/// unanswered cases or open escalations (imported history among them) never hides a
+/// new one, and a pass reads only what it tells about beside the walk of the live
+/// unanswered cases and the open escalations.
 pub fn scan(
     conn: &mut DbConn,
     sla_minutes: &[i64; 4],
@@ -451,87 +460,93 @@ pub fn scan(
     overdue_hours: i64,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
+    use diesel::dsl::{exists, not, sql};
+    use diesel::sql_types::{Bool, Timestamp};
+    let sqlite = crate::db::is_sqlite(conn);
     let mut written = 0;
     if ahead_minutes > 0 {
         // The partial index of live cases awaiting a first response, its condition
         // spelled as the index spells it (plans never depend on bound values).
-        let cond = if crate::db::is_sqlite(conn) {
+        let cond = if sqlite {
             "cases.first_response_at IS NULL AND cases.imported = 0 AND cases.status <> 'closed'"
         } else {
             "cases.first_response_at IS NULL AND NOT cases.imported AND cases.status <> 'closed'"
         };
-        let waiting: Vec<CaseRow> = cases::table
-            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(cond))
-            .filter(cases::merged_into.is_null())
-            .filter(cases::first_customer_at.is_not_null())
-            .order(cases::first_customer_at.asc())
-            .limit(1000)
-            .select(CaseRow::as_select())
-            .load(conn)?;
-        for case in waiting {
-            let Some(start) = case.first_customer_at else {
-                continue;
-            };
-            let target = crate::cases::sla::target_minutes(sla_minutes, &case.priority);
-            let due = start + Duration::minutes(target);
-            if due - Duration::minutes(ahead_minutes) > now {
-                continue;
-            }
-            let told: i64 = notifications::table
-                .filter(notifications::case_id.eq(case.id))
+        for p in crate::cases::Priority::ALL {
+            let target = crate::cases::sla::target_minutes(sla_minutes, p.as_str());
+            // Due within `ahead_minutes`: first customer mail + target - ahead <= now.
+            let since = now - Duration::minutes(target) + Duration::minutes(ahead_minutes);
+            let told = notifications::table
+                .filter(notifications::case_id.eq(cases::id))
                 .filter(notifications::kind.eq(Kind::SlaWarning.as_str()))
-                .filter(notifications::created_at.ge(start))
-                .count()
-                .get_result(conn)?;
-            if told == 0 {
+                .filter(
+                    notifications::created_at
+                        .nullable()
+                        .ge(cases::first_customer_at),
+                );
+            let due: Vec<CaseRow> = cases::table
+                .filter(sql::<Bool>(cond))
+                .filter(cases::merged_into.is_null())
+                .filter(cases::first_customer_at.le(since))
+                .filter(cases::priority.eq(p.as_str()))
+                .filter(not(exists(told)))
+                .order(cases::first_customer_at.asc())
+                .limit(SCAN_BATCH)
+                .select(CaseRow::as_select())
+                .load(conn)?;
+            for case in due {
                 written += conn.transaction(|c| {
                     record(c, &case, Kind::SlaWarning, None, SYSTEM_ACTOR, None, now)
                 })?;
             }
         }
     }
-    // Escalations waiting on R&D past the limit, on live cases.
-    let open: Vec<(i64, NaiveDateTime, Option<NaiveDateTime>)> =
-        crate::db::schema::escalations::table
-            .filter(crate::db::schema::escalations::status.eq("open"))
-            .order(crate::db::schema::escalations::opened_at.asc())
-            .limit(1000)
-            .select((
-                crate::db::schema::escalations::case_id,
-                crate::db::schema::escalations::opened_at,
-                crate::db::schema::escalations::last_activity_at,
-            ))
-            .load(conn)?;
-    for (case_id, opened, last) in open {
-        let since = last.unwrap_or(opened);
-        if now - since <= Duration::hours(overdue_hours) {
+    // Escalations waiting on R&D past the limit, on live cases, not told since they
+    // last moved.
+    let waiting = "COALESCE(escalations.last_activity_at, escalations.opened_at)";
+    let live = if sqlite {
+        "cases.imported = 0"
+    } else {
+        "NOT cases.imported"
+    };
+    let overdue: Vec<i64> = crate::db::schema::escalations::table
+        .inner_join(cases::table.on(cases::id.eq(crate::db::schema::escalations::case_id)))
+        .filter(crate::db::schema::escalations::status.eq("open"))
+        .filter(cases::merged_into.is_null())
+        .filter(sql::<Bool>(live))
+        .filter(
+            sql::<Bool>(&format!("{waiting} <= "))
+                .bind::<Timestamp, _>(now - Duration::hours(overdue_hours))
+                .sql(&format!(
+                    " AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.case_id = \
+                     escalations.case_id AND n.kind = '{}' AND n.created_at >= {waiting})",
+                    Kind::EscalationOverdue.as_str()
+                )),
+        )
+        .order(crate::db::schema::escalations::opened_at.asc())
+        .limit(SCAN_BATCH)
+        .select(crate::db::schema::escalations::case_id)
+        .load(conn)?;
+    let mut seen = HashSet::new();
+    for case_id in overdue {
+        // A case with two open escalations is told once.
+        if !seen.insert(case_id) {
             continue;
         }
         let Some(case) = crate::cases::find(conn, case_id)? else {
             continue;
         };
-        if case.imported || case.merged_into.is_some() {
-            continue;
-        }
-        let told: i64 = notifications::table
-            .filter(notifications::case_id.eq(case_id))
-            .filter(notifications::kind.eq(Kind::EscalationOverdue.as_str()))
-            .filter(notifications::created_at.ge(since))
-            .count()
-            .get_result(conn)?;
-        if told == 0 {
-            written += conn.transaction(|c| {
-                record(
-                    c,
-                    &case,
-                    Kind::EscalationOverdue,
-                    None,
-                    SYSTEM_ACTOR,
-                    None,
-                    now,
-                )
-            })?;
-        }
+        written += conn.transaction(|c| {
+            record(
+                c,
+                &case,
+                Kind::EscalationOverdue,
+                None,
+                SYSTEM_ACTOR,
+                None,
+                now,
+            )
+        })?;
     }
     Ok(written)
 }
@@ -765,4 +780,76 @@ fn mail_batch(
     let ids: Vec<i64> = wanted.iter().map(|p| p.id).collect();
     mark(c, &ids, "sent", now)?;
     Ok(wanted.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").expect("timestamp")
+    }
+
+    /// More old unanswered cases and open escalations than one pass reads (imported
+    /// history, or told long ago) do not hide a new one that is due; each is told once.
+    #[test]
+    fn a_backlog_never_hides_what_is_due_now() {
+        let dir = tempfile::tempdir().expect("dir");
+        let url = dir.path().join("n.sqlite3").display().to_string();
+        let mut conn = crate::db::establish(&url).expect("db");
+        crate::db::migrate(&mut conn).expect("migrate");
+        // `SCAN_BATCH + 5` unanswered cases first written to at `at`.
+        let backlog = |prefix: &str, at: &str, imported: u8| {
+            format!(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {}) \
+                 INSERT INTO cases (number, subject, status, tracking_token, created_at, updated_at, \
+                 imported, first_customer_at) SELECT 'CAS-{prefix}' || i, 'old', 'open', \
+                 'CMIT:{prefix}' || i, '{at}', '{at}', {imported}, '{at}' FROM n",
+                SCAN_BATCH + 5
+            )
+        };
+        for sql in [
+            // Imported history: unanswered, escalated, never answered by R&D.
+            backlog("H", "2023-01-01 00:00:00", 1),
+            "INSERT INTO escalations (case_id, status, question, opened_by, opened_at) \
+             SELECT id, 'open', 'q', 'support', '2023-01-02 00:00:00' FROM cases"
+                .to_string(),
+            // Live cases still unanswered, each warned about long ago.
+            backlog("L", "2026-06-01 00:00:00", 0),
+            "INSERT INTO notifications (user_id, case_id, kind, actor, created_at) \
+             SELECT NULL, id, 'sla_warning', 'Casebook', '2026-06-02 00:00:00' FROM cases \
+             WHERE imported = 0"
+                .to_string(),
+            // The new one: asked two days ago, escalated the same day.
+            "INSERT INTO cases (number, subject, status, tracking_token, created_at, updated_at, \
+             imported, first_customer_at) VALUES ('CAS-NEW', 'new', 'open', 'CMIT:new', \
+             '2026-11-29 12:00:00', '2026-11-29 12:00:00', 0, '2026-11-29 12:00:00')"
+                .to_string(),
+            "INSERT INTO escalations (case_id, status, question, opened_by, opened_at) \
+             SELECT id, 'open', 'q', 'support', '2026-11-29 13:00:00' FROM cases \
+             WHERE number = 'CAS-NEW'"
+                .to_string(),
+        ] {
+            diesel::sql_query(&sql).execute(&mut conn).expect(&sql);
+        }
+        let now = ts("2026-12-01 12:00:00");
+        let told = |conn: &mut DbConn, kind: &str| -> i64 {
+            notifications::table
+                .inner_join(cases::table.on(cases::id.eq(notifications::case_id)))
+                .filter(cases::number.eq("CAS-NEW"))
+                .filter(notifications::kind.eq(kind))
+                .count()
+                .get_result(conn)
+                .expect("count")
+        };
+        let written = scan(&mut conn, &[60, 240, 480, 1440], 30, 24, now).expect("scan");
+        assert_eq!(written, 2, "the new case only, once for each");
+        assert_eq!(told(&mut conn, "sla_warning"), 1);
+        assert_eq!(told(&mut conn, "escalation_overdue"), 1);
+        assert_eq!(
+            scan(&mut conn, &[60, 240, 480, 1440], 30, 24, now).expect("scan"),
+            0,
+            "told once"
+        );
+    }
 }
