@@ -410,8 +410,28 @@ const LABELS: &str = r"用户名|用戶名|账号|帳號|帐号|登录名|登录
 const WEAK_LABELS: &str =
     r"用户名|用戶名|密码|密碼|口令|password|passwd|passcode|passphrase|(?-u:\b)pwd";
 
-/// A value in quotes (masked whole, spaces included) or up to the next space.
-const VALUE: &str = r#""[^"\r\n]{1,200}"|'[^'\r\n]{1,200}'|“[^”\r\n]{1,200}”|‘[^’\r\n]{1,200}’|「[^」\r\n]{1,200}」|[^\s<>&]+"#;
+/// A value in quotes (masked whole, spaces included) or up to the next space. The
+/// quotes are unbounded here and a quoted value of more than `QUOTED_MAX` characters
+/// is cut to its first word by `split_value`: a bounded repetition (`{1,200}`) of a
+/// Unicode class under `(?i)` compiled to an automaton of hundreds of thousands of
+/// states, and every thread's regex cache was sized by it (25 MiB of the heap under
+/// concurrent delivery).
+const VALUE: &str = r#""[^"\r\n]+"|'[^'\r\n]+'|“[^”\r\n]+”|‘[^’\r\n]+’|「[^」\r\n]+」|[^\s<>&]+"#;
+
+/// The longest quoted value masked whole, in characters between the quotes.
+const QUOTED_MAX: usize = 200;
+
+/// A matched value split into what is masked and what stays: a quoted value whole, an
+/// overlong quoted value only up to its first space (as an unquoted one).
+fn split_value(v: &str) -> (&str, &str) {
+    if is_quoted(v) && v.chars().count() <= QUOTED_MAX + 2 {
+        return (v, "");
+    }
+    let end = v
+        .find(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '&'))
+        .unwrap_or(v.len());
+    v.split_at(end)
+}
 
 fn is_cjk(c: char) -> bool {
     matches!(c, '\u{2E80}'..='\u{9FFF}' | '\u{F900}'..='\u{FAFF}' | '\u{FE30}'..='\u{FE4F}' | '\u{FF00}'..='\u{FFEF}')
@@ -498,9 +518,12 @@ pub fn mask_secrets(text: &str) -> String {
     // `label: value`, `label = value`: always a secret.
     let cred = re(
         &CRED,
-        &format!(r"(?i)({LABELS})([ \t\u{{3000}}]*[:：=][ \t\u{{3000}}]*)(?:{VALUE})"),
+        &format!(r"(?i)({LABELS})([ \t\u{{3000}}]*[:：=][ \t\u{{3000}}]*)({VALUE})"),
     );
-    let s = cred.replace_all(&s, format!("${{1}}${{2}}{MASK}").as_str());
+    let s = cred.replace_all(&s, |c: &regex::Captures| {
+        let (_, rest) = split_value(&c[3]);
+        format!("{}{}{MASK}{rest}", &c[1], &c[2])
+    });
     // `密码是x`, `密码为 x`, `password is x`, `密码 x`, `password x`: when it looks like one.
     let weak = re(
         &WEAK,
@@ -509,8 +532,9 @@ pub fn mask_secrets(text: &str) -> String {
         ),
     );
     let s = weak.replace_all(&s, |c: &regex::Captures| {
-        if weak_value_is_secret(&c[1], &c[2], &c[3]) {
-            format!("{}{}{MASK}", &c[1], &c[2])
+        let (value, rest) = split_value(&c[3]);
+        if weak_value_is_secret(&c[1], &c[2], value) {
+            format!("{}{}{MASK}{rest}", &c[1], &c[2])
         } else {
             c[0].to_string()
         }
@@ -519,11 +543,12 @@ pub fn mask_secrets(text: &str) -> String {
     let paren = re(
         &PAREN,
         &format!(
-            r"(?i)({WEAK_LABELS})([ \t\u{{3000}}]*[（(][ \t\u{{3000}}]*)([^\s）)]{{1,100}})([ \t\u{{3000}}]*[）)])"
+            r"(?i)({WEAK_LABELS})([ \t\u{{3000}}]*[（(][ \t\u{{3000}}]*)([^\s）)]+)([ \t\u{{3000}}]*[）)])"
         ),
     );
     let s = paren.replace_all(&s, |c: &regex::Captures| {
-        if weak_value_is_secret(&c[1], "(", &c[3]) {
+        // At most 100 characters in the brackets (counted here, not by the pattern).
+        if c[3].chars().count() <= 100 && weak_value_is_secret(&c[1], "(", &c[3]) {
             format!("{}{}{MASK}{}", &c[1], &c[2], &c[4])
         } else {
             c[0].to_string()
@@ -1089,6 +1114,34 @@ mod tests {
         );
         assert!(m.contains("x=1"));
         assert!(!mask_secrets("key VK7JG-NPHTM-C97JM-9MPGT-3V66T").contains("VK7JG"));
+    }
+
+    /// A quoted value is masked whole up to 200 characters; a longer one only up to
+    /// its first space, as an unquoted value (the bound is counted in `split_value`,
+    /// not by the pattern).
+    #[test]
+    fn quoted_values_masked_whole_up_to_their_bound() {
+        let short = format!("password: \"{} tail\" after", "s3cret ".repeat(20));
+        let m = mask_secrets(&short);
+        assert!(!m.contains("s3cret") && !m.contains("tail"), "{m}");
+        assert!(m.ends_with(" after"), "{m}");
+        let long = format!("password: \"x{} end\" after", " word".repeat(60));
+        let m = mask_secrets(&long);
+        assert!(!m.contains("\"x"), "{m}");
+        assert!(
+            m.contains(" word word") && m.ends_with(" end\" after"),
+            "{m}"
+        );
+        let weak = format!("密码是 \"{}\" 请查收", "Ab1 ".repeat(10));
+        let m = mask_secrets(&weak);
+        assert!(!m.contains("Ab1") && m.ends_with(" 请查收"), "{m}");
+        let paren = format!("密码（{}）", "a1".repeat(51));
+        assert_eq!(
+            mask_secrets(&paren),
+            paren,
+            "over 100 characters in brackets stay"
+        );
+        assert!(!mask_secrets("密码（a1b2c3）").contains("a1b2c3"));
     }
 
     /// Security issue 14, finding 3: every form of secret the probe found, each with
