@@ -45,15 +45,18 @@ pub fn load(conn: &mut DbConn, filter: &ListFilter) -> QueryResult<QueuePage> {
 
 /// Enabled users by name, optionally only those with one of `roles`: (id, name).
 pub fn enabled_staff(conn: &mut DbConn, roles: Option<&[&str]>) -> QueryResult<Vec<(i64, String)>> {
-    let mut q = users::table
+    // Every enabled user, the roles picked here: one statement prepared once per
+    // connection (a list of roles bound as `IN (…)` is prepared again on every page).
+    let all: Vec<(i64, String, String)> = users::table
         .filter(users::disabled.eq(false))
         .order(users::name.asc())
-        .select((users::id, users::name))
-        .into_boxed();
-    if let Some(r) = roles {
-        q = q.filter(users::role.eq_any(r.to_vec()));
-    }
-    q.load(conn)
+        .select((users::id, users::name, users::role))
+        .load(conn)?;
+    Ok(all
+        .into_iter()
+        .filter(|(_, _, role)| roles.is_none_or(|r| r.contains(&role.as_str())))
+        .map(|(id, name, _)| (id, name))
+        .collect())
 }
 
 /// The queue's assignee filter: who can be assigned (support and admin) and any other

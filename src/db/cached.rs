@@ -161,6 +161,78 @@ impl Query for CachedSql {
 
 impl<Conn> diesel::RunQueryDsl<Conn> for CachedSql {}
 
+/// `column IN (ids)` with the list as one bound value, so that the statement is
+/// prepared once per connection: diesel's `eq_any` binds each value, a new text for
+/// every length of list, and a statement it never keeps (on the case page, preparing
+/// the windowed thread's attachment and HTML lookups cost more than running them).
+/// SQLite reads the list with `json_each`, PostgreSQL as an array. `column` is written
+/// into the text as given: a fixed `table.column`, never anything from outside.
+#[derive(Debug, Clone)]
+pub struct IdsIn {
+    sql: &'static str,
+    column: &'static str,
+    list: String,
+}
+
+/// `column IN (ids)`, prepared once (see [`IdsIn`]).
+pub fn ids_in(conn: &super::DbConn, column: &'static str, ids: &[i64]) -> IdsIn {
+    use std::fmt::Write;
+    let sqlite = super::is_sqlite(conn);
+    let mut list = String::with_capacity(ids.len() * 8 + 2);
+    list.push(if sqlite { '[' } else { '{' });
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            list.push(',');
+        }
+        let _ = write!(list, "{id}");
+    }
+    list.push(if sqlite { ']' } else { '}' });
+    IdsIn {
+        sql: if sqlite {
+            " IN (SELECT value FROM json_each("
+        } else {
+            " = ANY(CAST("
+        },
+        column,
+        list,
+    }
+}
+
+impl diesel::expression::Expression for IdsIn {
+    type SqlType = diesel::sql_types::Bool;
+}
+
+impl<QS> diesel::expression::AppearsOnTable<QS> for IdsIn {}
+
+impl<QS> diesel::expression::SelectableExpression<QS> for IdsIn {}
+
+impl<GB> diesel::expression::ValidGrouping<GB> for IdsIn {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
+}
+
+impl QueryId for IdsIn {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<DB> QueryFragment<DB> for IdsIn
+where
+    DB: Backend + HasSqlType<diesel::sql_types::Text>,
+    String: ToSql<diesel::sql_types::Text, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql(self.column);
+        out.push_sql(self.sql);
+        out.push_bind_param::<diesel::sql_types::Text, String>(&self.list)?;
+        out.push_sql(if self.sql.starts_with(" IN") {
+            "))"
+        } else {
+            " AS BIGINT[]))"
+        });
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -215,5 +287,55 @@ mod tests {
             .bind::<BigInt, _>(2_i64)
             .load::<Row>(&mut c)
             .is_err());
+    }
+
+    diesel::table! {
+        t (id) {
+            id -> BigInt,
+            name -> Text,
+        }
+    }
+
+    #[test]
+    fn ids_in_reads_its_list_as_one_value_and_keeps_its_statement() {
+        let mut c = crate::db::DbConn::Sqlite(SqliteConnection::establish(":memory:").unwrap());
+        c.batch_execute(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL); \
+             INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, 'c');",
+        )
+        .unwrap();
+        let names = |c: &mut crate::db::DbConn, ids: &[i64]| -> Vec<String> {
+            let q = ids_in(c, "t.id", ids);
+            t::table
+                .filter(q)
+                .order(t::id)
+                .select(t::name)
+                .load(c)
+                .unwrap()
+        };
+        assert_eq!(names(&mut c, &[3, 1, 9]), ["a", "c"]);
+        assert_eq!(names(&mut c, &[2]), ["b"]);
+        assert!(names(&mut c, &[]).is_empty());
+        // The same text whatever the list, kept; `eq_any` is prepared at every run.
+        let sqlite = diesel::sqlite::Sqlite;
+        let kept = |ids: &[i64]| {
+            let q = t::table.filter(ids_in(&c, "t.id", ids)).select(t::name);
+            let text = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&q).to_string();
+            let text = text
+                .split(" -- binds")
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            let safe =
+                QueryFragment::<diesel::sqlite::Sqlite>::is_safe_to_cache_prepared(&q, &sqlite);
+            (safe.unwrap(), text)
+        };
+        assert_eq!(kept(&[1]), kept(&[1, 2, 3]));
+        assert!(kept(&[1]).0);
+        let any = t::table.filter(t::id.eq_any([1_i64, 2]));
+        assert!(
+            !QueryFragment::<diesel::sqlite::Sqlite>::is_safe_to_cache_prepared(&any, &sqlite)
+                .unwrap()
+        );
     }
 }

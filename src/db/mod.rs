@@ -11,7 +11,7 @@ use diesel::r2d2::{self, CustomizeConnection, ManageConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use std::time::Duration;
 
-pub use cached::{cached_sql, CachedSql};
+pub use cached::{cached_sql, ids_in, CachedSql, IdsIn};
 
 #[derive(diesel::MultiConnection)]
 pub enum DbConn {

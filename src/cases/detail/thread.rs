@@ -166,7 +166,7 @@ pub(super) fn messages(
             .load(conn)?
     } else {
         attachments::table
-            .filter(attachments::message_row_id.eq_any(&ids))
+            .filter(crate::db::ids_in(conn, "attachments.message_row_id", &ids))
             .order(attachments::id.asc())
             .select(AttachmentView::as_select())
             .load(conn)?
@@ -186,7 +186,7 @@ pub(super) fn messages(
             .load(conn)?
     } else {
         message_html::table
-            .filter(message_html::message_row_id.eq_any(&ids))
+            .filter(crate::db::ids_in(conn, "message_html.message_row_id", &ids))
             .select(cols)
             .load(conn)?
     };

@@ -45,7 +45,11 @@ pub(super) fn escalations(conn: &mut DbConn, case_id: i64) -> QueryResult<Vec<Es
         .load(conn)?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let entries: Vec<EntryRow> = escalation_entries::table
-        .filter(escalation_entries::escalation_id.eq_any(&ids))
+        .filter(crate::db::ids_in(
+            conn,
+            "escalation_entries.escalation_id",
+            &ids,
+        ))
         .order((
             escalation_entries::created_at.asc(),
             escalation_entries::id.asc(),
