@@ -80,6 +80,12 @@ impl World {
 
     /// `n` new cases, each carrying the same code and a serial, from the same customer.
     fn add_cases(&mut self, n: usize) -> Vec<String> {
+        self.add_cases_with(n, CODE, "T1022")
+    }
+
+    /// `n` new cases carrying `code` and serials starting with `serial`, from the same
+    /// customer.
+    fn add_cases_with(&mut self, n: usize, code: &str, serial: &str) -> Vec<String> {
         (0..n)
             .map(|_| {
                 self.next += 1;
@@ -88,8 +94,8 @@ impl World {
                     &format!("case-{i}@bigcustomer.example"),
                     None,
                     i,
-                    &format!("[BigCustomer] 激活失败 HRESULT:{CODE} 第 {i} 台"),
-                    &format!("您好，\r\n激活失败，错误 {CODE}。\r\n序列号: T1022{i:07}\r\n"),
+                    &format!("[BigCustomer] 激活失败 HRESULT:{code} 第 {i} 台"),
+                    &format!("您好，\r\n激活失败，错误 {code}。\r\n序列号: {serial}{i:07}\r\n"),
                 );
                 self.ingest(&raw)
             })
@@ -270,8 +276,13 @@ fn the_case_page_costs_the_same_on_a_five_times_larger_database() {
         "the first message leads"
     );
 
-    // Five times the data: 600 more open cases with the code, same customer.
+    // Five times the data: 600 more open cases with the code, same customer, and 300
+    // closed cases with another code and serial (a query that reaches the similar
+    // cases through the closed ones, not through the code, reads those).
     w.add_cases(600);
+    for number in w.add_cases_with(300, "0x8007232B", "R8810") {
+        w.set_status(&number, "closed");
+    }
     w.watch_and_type_everywhere();
     let (d2, after) = w.page(&target, ThreadWindow::Recent);
     assert_eq!(

@@ -71,14 +71,21 @@ pub(super) fn similar(
     let mut ranked: Vec<(i64, Vec<String>, String, String)> = Vec::new();
     for chunk in candidates.chunks(SHOWN * 2) {
         let ids: Vec<i64> = chunk.iter().map(|c| c.0).collect();
+        // By primary key only, the state checked here: with `status = 'closed'` in
+        // the query, SQLite walked the status index over every closed case instead.
         let mut rows: std::collections::HashMap<i64, (String, String)> = cases::table
             .filter(crate::db::ids_in(conn, "cases.id", &ids))
-            .filter(cases::status.eq("closed"))
-            .filter(cases::merged_into.is_null())
-            .select((cases::id, cases::number, cases::subject))
-            .load::<(i64, String, String)>(conn)?
+            .select((
+                cases::id,
+                cases::number,
+                cases::subject,
+                cases::status,
+                cases::merged_into.is_null(),
+            ))
+            .load::<(i64, String, String, String, bool)>(conn)?
             .into_iter()
-            .map(|(id, number, subject)| (id, (number, subject)))
+            .filter(|(_, _, _, status, whole)| status == "closed" && *whole)
+            .map(|(id, number, subject, _, _)| (id, (number, subject)))
             .collect();
         for (id, (_, shared)) in chunk {
             if let Some((number, subject)) = rows.remove(id) {
