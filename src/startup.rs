@@ -126,7 +126,6 @@ fn spawn_workers(state: &AppState) {
         Err(e) => tracing::error!(error = %e, "outbox disabled: mail transport cannot be set up"),
     }
     indexer::spawn(state.pool.clone(), &state.settings.database_url);
-    spawn_trimmer();
     crate::workers::digests::spawn(state.pool.clone(), (*state.settings).clone());
     crate::workers::notify::spawn(state.pool.clone(), (*state.settings).clone());
     crate::workers::live::spawn(state.pool.clone(), state.live.clone());
@@ -143,48 +142,12 @@ fn spawn_workers(state: &AppState) {
     );
 }
 
-/// Pages that build a large answer (a whole thread of thousands of messages) free it
-/// only once it is sent: they ask for the heap to be trimmed soon after (`trim_soon`),
-/// and a background task does so at most every `TRIM_EVERY`.
-static TRIM_WANTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-const TRIM_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// Asks for `trim_heap` within `TRIM_EVERY` (see `TRIM_WANTED`). Measured on a case of
-/// 2,000 messages shown whole under 64 connections: the server's anonymous memory rose
-/// from 47 to 206 MiB and stayed there without it.
-pub fn trim_soon() {
-    TRIM_WANTED.store(true, std::sync::atomic::Ordering::Relaxed);
-}
-
-fn spawn_trimmer() {
-    tokio::spawn(async {
-        loop {
-            tokio::time::sleep(TRIM_EVERY).await;
-            if TRIM_WANTED.swap(false, std::sync::atomic::Ordering::Relaxed) {
-                let _ = tokio::task::spawn_blocking(trim_heap).await;
-            }
-        }
-    });
-}
-
-/// Gives the heap's free memory back to the system (glibc keeps it otherwise): after
-/// work that reads a large period at once (a year's report holds every case of the
-/// year and the year before in memory for a moment).
-pub fn trim_heap() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        // SAFETY: malloc_trim only returns free pages of the allocator's arenas.
-        unsafe {
-            libc::malloc_trim(0);
-        }
-    }
-}
-
-/// glibc gives each thread that allocates its own arena (up to 8 per core) and keeps
-/// what was freed in each: with the HTTP workers and the blocking pool that is most of
-/// the server's resident memory. Two arenas per core: with fewer, threads queue on the
-/// arena locks (measured on the case page at 64 connections on 2 cores: 1,382 req/s
-/// with 2 arenas, 1,694 with 4, 1,784 with 8; peak RSS 62, 66 and 68 MiB).
+/// glibc's malloc now serves only the C libraries (SQLite's page caches and statement
+/// journals; Casebook's own allocations go to jemalloc, see `allocator`). It gives each
+/// thread that allocates its own arena (up to 8 per core) and keeps what was freed in
+/// each: two arenas per core. (Measured when it served everything, on the case page at
+/// 64 connections on 2 cores: 1,382 req/s with 2 arenas, 1,694 with 4, 1,784 with 8;
+/// peak RSS 62, 66 and 68 MiB.)
 pub fn limit_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {

@@ -526,9 +526,6 @@ pub async fn show(
     })
     .await?;
     let watching = watchers.iter().any(|(id, _)| *id == user.0.id);
-    if window == detail::ThreadWindow::All {
-        crate::startup::trim_soon();
-    }
     if let Some(n) = &case.merged_into {
         return Ok(super::see_other(&format!("/cases/{}", url_escape(n))));
     }
@@ -801,9 +798,6 @@ pub async fn show_json(
     let number = path.into_inner();
     let window = query.window();
     let detail = run(&st, move |c, _| detail::load_by_number(c, &number, window)).await?;
-    if window == detail::ThreadWindow::All {
-        crate::startup::trim_soon();
-    }
     if let Some(n) = &detail.merged_into {
         return Ok(HttpResponse::Ok().json(serde_json::json!({
             "number": detail.number,

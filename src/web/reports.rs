@@ -64,7 +64,6 @@ async fn build(st: &crate::startup::AppState, mut p: ReportParams) -> Result<Bui
             .resolve(range, crate::now())
             .map_err(AppError::BadRequest)?;
         let r = reports::build(c, &q, sla)?;
-        crate::startup::trim_heap();
         let staff = crate::cases::queue::filter_assignees(c)?;
         Ok(Built {
             r,
