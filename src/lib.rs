@@ -1,7 +1,7 @@
 //! Casebook: support case tracking for teams that work over email.
 
 pub mod activation;
-mod allocator;
+pub mod allocator;
 pub mod auth;
 pub mod backup;
 pub mod bundles;

@@ -8,6 +8,8 @@ mod run;
 use clap::Parser;
 use std::process::ExitCode;
 
+casebook::jemalloc!();
+
 /// Measure ingestion: a generated corpus into a fresh database (SQLite in the data dir,
 /// or the PostgreSQL of `--database-url`; see BENCHMARKS.md).
 #[derive(Parser, Debug)]
