@@ -275,6 +275,7 @@ pub(crate) fn doc_sql(
     f: &Filters,
     only_cases: Option<&[i64]>,
     limit: i64,
+    cases_as_filter: bool,
 ) -> (String, Vec<Bind>) {
     let case_col = src.case_col;
     let mut binds: Vec<Bind> = Vec::new();
@@ -289,7 +290,10 @@ pub(crate) fn doc_sql(
             .map(|i| i.to_string())
             .collect::<Vec<_>>()
             .join(",");
-        conds.push(format!("{case_col} IN ({list})"));
+        // `+`: a filter on the rows `match_clause` reaches (a range of ids), not an
+        // index to walk instead (`cases_as_filter`).
+        let plus = if cases_as_filter { "+" } else { "" };
+        conds.push(format!("{plus}{case_col} IN ({list})"));
     }
     match f.status.as_deref() {
         Some("active") => conds.push("c.status <> 'closed'".into()),

@@ -35,7 +35,7 @@ fn query(
     limit: i64,
 ) -> QueryResult<Vec<Found>> {
     let predicate = format!("{} ~* $1", src.text_col);
-    let (sql, binds) = doc_sql(src, &predicate, f, only_cases, limit);
+    let (sql, binds) = doc_sql(src, &predicate, f, only_cases, limit, false);
     let mut q = diesel::sql_query(sql)
         .into_boxed::<Pg>()
         .bind::<Text, _>(re.to_string());

@@ -236,16 +236,11 @@ pub(crate) fn matching_docs(
         pending.push((&DOCS, format!("d.id > {}", m.docs)));
     }
     for (source, range) in pending {
-        let mut predicate = format!("{range} AND {}", contains(source.text_col));
-        if let Some(cases) = only_cases {
-            let list: Vec<String> = cases.iter().map(|c| c.to_string()).collect();
-            predicate.push_str(&format!(
-                " AND +{} IN ({})",
-                source.case_col,
-                list.join(",")
-            ));
-        }
-        out.extend(run(conn, source, &predicate, term, f, None, limit)?);
+        let predicate = format!("{range} AND {}", contains(source.text_col));
+        // Narrowed: the newest PER_CASE of each case (as the index's `among`), so that
+        // a busy case's pending replies cannot crowd a quiet case out of the limit.
+        let (sql, binds) = doc_sql(source, &predicate, f, only_cases, limit, true);
+        out.extend(load(conn, sql, binds, term)?);
     }
     Ok(out)
 }
@@ -300,7 +295,17 @@ fn run(
     only_cases: Option<&[i64]>,
     limit: i64,
 ) -> QueryResult<Vec<Found>> {
-    let (sql, binds) = doc_sql(src, predicate, f, only_cases, limit);
+    let (sql, binds) = doc_sql(src, predicate, f, only_cases, limit, false);
+    load(conn, sql, binds, arg)
+}
+
+/// Runs a statement of `doc_sql` with `arg` as `$1`.
+fn load(
+    conn: &mut SqliteConnection,
+    sql: String,
+    binds: Vec<Bind>,
+    arg: &str,
+) -> QueryResult<Vec<Found>> {
     let mut q = diesel::sql_query(sql)
         .into_boxed::<Sqlite>()
         .bind::<Text, _>(arg.to_string());
