@@ -76,10 +76,27 @@ pub fn store_examined(
     file: &File,
     examined: Option<&Examined>,
 ) -> QueryResult<i64> {
-    let id = store_attachment(conn, case_id, message_row_id, file, None)?;
-    if let Some(e) = examined {
-        record_examined(conn, case_id, id, file.filename, e)?;
-    }
+    let Some(e) = examined else {
+        return store_attachment(conn, case_id, message_row_id, file, None);
+    };
+    // The row with its bundle status in one statement (no UPDATE after it).
+    let id: i64 = diesel::insert_into(attachments::table)
+        .values((
+            NewAttachment {
+                message_row_id,
+                case_id,
+                filename: file.filename,
+                content_type: file.content_type,
+                size: file.bytes.len() as i64,
+                sha256: file.sha256,
+                is_tnef: file.is_tnef,
+            },
+            attachments::bundle_status.eq(e.status),
+            attachments::bundle_note.eq(&e.note),
+        ))
+        .returning(attachments::id)
+        .get_result(conn)?;
+    record_contents(conn, case_id, id, file.filename, &e.inspection)?;
     Ok(id)
 }
 
@@ -194,6 +211,18 @@ pub fn record_examined(
             attachments::bundle_note.eq(note),
         ))
         .execute(conn)?;
+    record_contents(conn, case_id, attachment_id, filename, inspection)
+}
+
+/// The entries and findings of an examined attachment, and the codes and serials its
+/// findings add to the case.
+fn record_contents(
+    conn: &mut DbConn,
+    case_id: i64,
+    attachment_id: i64,
+    filename: &str,
+    inspection: &Inspection,
+) -> QueryResult<()> {
     for e in &inspection.entries {
         diesel::insert_into(bundle_entries::table)
             .values(NewEntry {

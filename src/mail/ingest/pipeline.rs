@@ -8,7 +8,7 @@ use super::raw::store_raw;
 use super::staff::{sender, Direction, Staff};
 use super::thread::find_case;
 use super::{Kind, Outcome, Rules};
-use crate::bundles::store_attachment;
+use crate::bundles::store_examined;
 use crate::cases::{self, Status};
 use crate::db::schema::messages;
 use crate::db::DbConn;
@@ -173,6 +173,8 @@ pub struct Prepared {
     mid: String,
     hash: String,
     att_shas: Vec<String>,
+    /// What each attachment holds (bundles unpacked, texts scanned), by position.
+    examined: Vec<Option<crate::bundles::Examined>>,
     body_masked: String,
     subject_masked: String,
     html: Option<CleanHtml>,
@@ -252,7 +254,13 @@ fn prepare(store: &dyn BlobStore, rules: &Rules, pm: ParsedMail) -> Result<Prepa
     if let Some(h) = &html {
         scan_texts.push(("html".into(), h.text.clone()));
     }
+    let examined = pm
+        .attachments
+        .iter()
+        .map(|a| crate::bundles::examine(&a.filename, &a.content_type, &a.bytes, &rules.serial))
+        .collect();
     Ok(Prepared {
+        examined,
         facts: super::facts::find(rules, &scan_texts),
         body_masked: extract::mask_secrets(&pm.body_text),
         // Shown on the case page and in the API; the raw mail keeps the original.
@@ -404,6 +412,7 @@ impl Pipeline<'_> {
             mid,
             hash,
             att_shas,
+            examined,
             body_masked,
             subject_masked,
             html,
@@ -554,7 +563,7 @@ impl Pipeline<'_> {
                 .returning(messages::id)
                 .get_result(conn)?;
             super::thread::record_refs(conn, pm, &mid, row_id)?;
-            for (a, sha) in pm.attachments.iter().zip(att_shas) {
+            for ((a, sha), examined) in pm.attachments.iter().zip(att_shas).zip(examined) {
                 let file = crate::bundles::File {
                     filename: &a.filename,
                     content_type: &a.content_type,
@@ -562,7 +571,7 @@ impl Pipeline<'_> {
                     sha256: sha,
                     is_tnef: a.is_tnef,
                 };
-                store_attachment(conn, case.id, row_id, &file, Some(&rules.serial))?;
+                store_examined(conn, case.id, row_id, &file, examined.as_ref())?;
             }
             if let Some(h) = html {
                 store_html(conn, row_id, h)?;

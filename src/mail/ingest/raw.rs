@@ -6,6 +6,7 @@ use crate::mail::IngestError;
 use crate::storage::{sha256_hex, BlobStore};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Binary, Nullable, Text, Timestamp};
 
 /// Raw messages up to this size live in the database row (fast for the many small
 /// ones); larger ones go to the blob store. Either way they are content-addressed.
@@ -31,30 +32,37 @@ pub fn store_raw(
     source: &str,
 ) -> Result<i64, IngestError> {
     let sha = sha256_hex(raw);
-    if let Some(id) = find(conn, &sha)? {
-        return Ok(id);
-    }
     let inline = raw.len() <= INLINE_RAW_MAX;
     if !inline {
+        // Only the rare large message is looked up first: its bytes go to the blob
+        // store, which the row then names.
+        if let Some(id) = find(conn, &sha)? {
+            return Ok(id);
+        }
         store.put(raw)?;
     }
-    let inserted = diesel::insert_into(raw_messages::table)
-        .values(NewRawMessage {
-            sha256: &sha,
-            size: raw.len() as i64,
-            source,
-            received_at: crate::now(),
-            data: inline.then_some(raw),
-        })
-        .returning(raw_messages::id)
-        .get_result(conn);
+    // One statement for the common case: the row, or nothing when the same bytes are
+    // stored already (imported twice, or another writer at the same moment: on
+    // PostgreSQL this waits for that writer's commit rather than failing ours).
+    #[derive(QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+    }
+    let inserted: Option<Id> = crate::db::cached_sql(
+        "INSERT INTO raw_messages (sha256, size, source, received_at, data) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sha256) DO NOTHING RETURNING id",
+    )
+    .bind::<Text, _>(&sha)
+    .bind::<BigInt, _>(raw.len() as i64)
+    .bind::<Text, _>(source)
+    .bind::<Timestamp, _>(crate::now())
+    .bind::<Nullable<Binary>, _>(inline.then_some(raw))
+    .get_result(conn)
+    .optional()?;
     match inserted {
-        Ok(id) => Ok(id),
-        // Another writer stored the same bytes at the same moment.
-        Err(_) => Ok(raw_messages::table
-            .filter(raw_messages::sha256.eq(&sha))
-            .select(raw_messages::id)
-            .first(conn)?),
+        Some(row) => Ok(row.id),
+        None => find(conn, &sha)?.ok_or(IngestError::Db(diesel::result::Error::NotFound)),
     }
 }
 
