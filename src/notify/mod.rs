@@ -467,10 +467,15 @@ pub fn scan(
     if ahead_minutes > 0 {
         // The partial index of live cases awaiting a first response, its condition
         // spelled as the index spells it (plans never depend on bound values).
+        // `+merged_into` (SQLite): not an index to walk instead; without statistics
+        // SQLite took `merged_into IS NULL` for a selective equality and walked every
+        // case, imported history included (280 ms a scan at 1,000,000 messages).
         let cond = if sqlite {
-            "cases.first_response_at IS NULL AND cases.imported = 0 AND cases.status <> 'closed'"
+            "cases.first_response_at IS NULL AND cases.imported = 0 AND cases.status <> 'closed' \
+             AND +cases.merged_into IS NULL"
         } else {
-            "cases.first_response_at IS NULL AND NOT cases.imported AND cases.status <> 'closed'"
+            "cases.first_response_at IS NULL AND NOT cases.imported AND cases.status <> 'closed' \
+             AND cases.merged_into IS NULL"
         };
         for p in crate::cases::Priority::ALL {
             let target = crate::cases::sla::target_minutes(sla_minutes, p.as_str());
@@ -486,7 +491,6 @@ pub fn scan(
                 );
             let due: Vec<CaseRow> = cases::table
                 .filter(sql::<Bool>(cond))
-                .filter(cases::merged_into.is_null())
                 .filter(cases::first_customer_at.le(since))
                 .filter(cases::priority.eq(p.as_str()))
                 .filter(not(exists(told)))
