@@ -128,6 +128,9 @@ fn writer(
     rx: Receiver<Job>,
     wal: Option<SyncSender<()>>,
 ) {
+    // The staff directory, kept between groups while `directory_version` stands still
+    // (reading every account for each group was 7.5 % of the writer's time).
+    let mut staff: Option<(i64, Staff)> = None;
     while let Ok(first) = rx.recv() {
         let mut bytes = first.raw.len();
         let mut jobs = vec![first];
@@ -149,7 +152,14 @@ fn writer(
             // by the pool and so rolled back, and the writer goes on with the next group.
             Ok(mut conn) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 sqlite = db::is_sqlite(&conn);
-                file_group(&mut conn, store.as_ref(), &rules, &jobs, wal.is_some())
+                file_group(
+                    &mut conn,
+                    store.as_ref(),
+                    &rules,
+                    &jobs,
+                    wal.is_some(),
+                    &mut staff,
+                )
             }))
             .unwrap_or_else(|_| {
                 tracing::error!("the mail writer panicked; the group is not acknowledged");
@@ -190,9 +200,16 @@ fn file_group(
     rules: &Rules,
     jobs: &[Job],
     checkpointer: bool,
+    cache: &mut Option<(i64, Staff)>,
 ) -> Vec<Reply> {
-    let staff = match Staff::load(conn) {
-        Ok(s) => s,
+    // The counter first: a change committed between the two reads leaves the kept
+    // directory with the older number, and the next group reads it again.
+    let loaded = Staff::directory_version(conn).and_then(|version| match cache.take() {
+        Some((v, s)) if v == version => Ok((v, s)),
+        _ => Staff::load(conn).map(|s| (version, s)),
+    });
+    let (version, staff) = match loaded {
+        Ok(l) => l,
         Err(e) => return fail(jobs, &e),
     };
     // Each group's commit reaches the disk before anyone is answered (SQLite's WAL
@@ -208,6 +225,7 @@ fn file_group(
     if let Err(e) = writer_settings(conn, false, checkpointer) {
         tracing::warn!(error = %e, "synchronous=NORMAL not restored on a pooled connection");
     }
+    *cache = Some((version, staff));
     replies
 }
 
