@@ -30,19 +30,10 @@ pub struct File<'a> {
     pub is_tnef: bool,
 }
 
-/// Inserts the attachment row of `file` on message row `message_row_id`; with
-/// `inspect_with` (the serial pattern), also records what the file holds (`record`).
-/// Returns the attachment id.
-#[tracing::instrument(level = "debug", skip(conn, file, inspect_with), fields(size = file.bytes.len()))]
-pub fn store_attachment(
-    conn: &mut DbConn,
-    case_id: i64,
-    message_row_id: i64,
-    file: &File,
-    inspect_with: Option<&Regex>,
-) -> QueryResult<i64> {
-    let id: i64 = diesel::insert_into(attachments::table)
-        .values(NewAttachment {
+impl<'a> NewAttachment<'a> {
+    /// The row of `file` on message row `message_row_id` of case `case_id`.
+    fn of(file: &File<'a>, case_id: i64, message_row_id: i64) -> Self {
+        NewAttachment {
             message_row_id,
             case_id,
             filename: file.filename,
@@ -50,25 +41,28 @@ pub fn store_attachment(
             size: file.bytes.len() as i64,
             sha256: file.sha256,
             is_tnef: file.is_tnef,
-        })
-        .returning(attachments::id)
-        .get_result(conn)?;
-    if let Some(serial) = inspect_with {
-        record(
-            conn,
-            case_id,
-            id,
-            file.filename,
-            file.content_type,
-            file.bytes,
-            serial,
-        )?;
+        }
     }
-    Ok(id)
 }
 
-/// `store_attachment` with the inspection already done (`examine`, before the write
-/// transaction: the transaction only writes rows).
+/// Inserts the attachment row of `file` on message row `message_row_id`, without
+/// inspecting it (see `store_examined`). Returns the attachment id.
+#[tracing::instrument(level = "debug", skip(conn, file), fields(size = file.bytes.len()))]
+pub fn store_attachment(
+    conn: &mut DbConn,
+    case_id: i64,
+    message_row_id: i64,
+    file: &File,
+) -> QueryResult<i64> {
+    diesel::insert_into(attachments::table)
+        .values(NewAttachment::of(file, case_id, message_row_id))
+        .returning(attachments::id)
+        .get_result(conn)
+}
+
+/// `store_attachment` with what `examine` found (before the write transaction: the
+/// transaction only writes rows): the bundle status in the row, its entries and
+/// findings beside it, and the codes and serials they add to the case.
 pub fn store_examined(
     conn: &mut DbConn,
     case_id: i64,
@@ -77,20 +71,11 @@ pub fn store_examined(
     examined: Option<&Examined>,
 ) -> QueryResult<i64> {
     let Some(e) = examined else {
-        return store_attachment(conn, case_id, message_row_id, file, None);
+        return store_attachment(conn, case_id, message_row_id, file);
     };
-    // The row with its bundle status in one statement (no UPDATE after it).
     let id: i64 = diesel::insert_into(attachments::table)
         .values((
-            NewAttachment {
-                message_row_id,
-                case_id,
-                filename: file.filename,
-                content_type: file.content_type,
-                size: file.bytes.len() as i64,
-                sha256: file.sha256,
-                is_tnef: file.is_tnef,
-            },
+            NewAttachment::of(file, case_id, message_row_id),
             attachments::bundle_status.eq(e.status),
             attachments::bundle_note.eq(&e.note),
         ))
@@ -173,45 +158,6 @@ pub fn examine(
         note,
         inspection,
     })
-}
-
-/// Inspects an attachment and records what it holds: entries, findings, and the codes
-/// and serials it adds to the case's evidence. A refused bundle is marked with why.
-pub fn record(
-    conn: &mut DbConn,
-    case_id: i64,
-    attachment_id: i64,
-    filename: &str,
-    content_type: &str,
-    bytes: &[u8],
-    serial: &Regex,
-) -> QueryResult<()> {
-    match examine(filename, content_type, bytes, serial) {
-        Some(e) => record_examined(conn, case_id, attachment_id, filename, &e),
-        None => Ok(()),
-    }
-}
-
-/// Records what `examine` found for attachment `attachment_id`.
-pub fn record_examined(
-    conn: &mut DbConn,
-    case_id: i64,
-    attachment_id: i64,
-    filename: &str,
-    examined: &Examined,
-) -> QueryResult<()> {
-    let Examined {
-        status,
-        note,
-        inspection,
-    } = examined;
-    diesel::update(attachments::table.find(attachment_id))
-        .set((
-            attachments::bundle_status.eq(*status),
-            attachments::bundle_note.eq(note),
-        ))
-        .execute(conn)?;
-    record_contents(conn, case_id, attachment_id, filename, inspection)
 }
 
 /// The entries and findings of an examined attachment, and the codes and serials its

@@ -9,8 +9,7 @@ pub mod thumbnail;
 mod upload;
 
 pub use attachment::{
-    examine, link_copy, record, record_examined, store_attachment, store_examined, Examined, File,
-    NewAttachment,
+    examine, link_copy, store_attachment, store_examined, Examined, File, NewAttachment,
 };
 pub use upload::{upload, UploadError, UploadedFile};
 

@@ -93,7 +93,7 @@ pub fn assign(
             sha256: &sha,
             is_tnef: false,
         };
-        store_attachment(c, case.id, row, &file, None)?;
+        store_attachment(c, case.id, row, &file)?;
         diesel::update(quarantine::table.find(id))
             .set((
                 quarantine::resolved_at.eq(now),

@@ -4,24 +4,12 @@ use crate::db::schema::raw_messages;
 use crate::db::DbConn;
 use crate::mail::IngestError;
 use crate::storage::{sha256_hex, BlobStore};
-use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Binary, Nullable, Text, Timestamp};
 
 /// Raw messages up to this size live in the database row (fast for the many small
 /// ones); larger ones go to the blob store. Either way they are content-addressed.
 pub const INLINE_RAW_MAX: usize = 256 * 1024;
-
-#[derive(Insertable)]
-#[diesel(table_name = raw_messages)]
-#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
-struct NewRawMessage<'a> {
-    sha256: &'a str,
-    size: i64,
-    source: &'a str,
-    received_at: NaiveDateTime,
-    data: Option<&'a [u8]>,
-}
 
 /// Stores the exact bytes (content-addressed) and their row; returns the row id.
 #[tracing::instrument(level = "debug", skip(conn, store, raw), fields(size = raw.len()))]
