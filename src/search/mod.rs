@@ -458,36 +458,42 @@ fn matching_docs(
 /// Cases whose number, tracking token, serial number or error code is exactly `term`.
 fn exact_hits(conn: &mut DbConn, term: &str) -> QueryResult<Vec<i64>> {
     let upper = term.to_uppercase();
-    let mut variants = vec![term.to_string(), upper.clone()];
+    let mut variants = vec![term.to_string(), upper];
     if let Some(code) = normalize_code(term) {
         variants.push(code);
     }
+    variants.sort_unstable();
+    variants.dedup();
     let mut ids: Vec<i64> = cases::table
         .filter(
             cases::number
-                .eq_any(variants.clone())
-                .or(cases::tracking_token.eq_any(variants.clone())),
+                .eq_any(&variants)
+                .or(cases::tracking_token.eq_any(&variants)),
         )
         .select(cases::id)
         .load(conn)?;
     // A common error code is carried by a sixth of all cases: the newest
-    // DOCS_PER_TERM of them are plenty to rank (as for any other term).
-    ids.extend(
-        case_serials::table
-            .filter(case_serials::serial.eq_any(variants.clone()))
-            .order(case_serials::id.desc())
-            .limit(DOCS_PER_TERM)
-            .select(case_serials::case_id)
-            .load::<i64>(conn)?,
-    );
-    ids.extend(
-        case_codes::table
-            .filter(case_codes::code.eq_any(variants))
-            .order(case_codes::id.desc())
-            .limit(DOCS_PER_TERM)
-            .select(case_codes::case_id)
-            .load::<i64>(conn)?,
-    );
+    // DOCS_PER_TERM of them are plenty to rank (as for any other term). One spelling
+    // at a time: each is a range of its index, newest first, where a list of them
+    // would sort every row of the code.
+    for v in &variants {
+        ids.extend(
+            case_serials::table
+                .filter(case_serials::serial.eq(v))
+                .order(case_serials::id.desc())
+                .limit(DOCS_PER_TERM)
+                .select(case_serials::case_id)
+                .load::<i64>(conn)?,
+        );
+        ids.extend(
+            case_codes::table
+                .filter(case_codes::code.eq(v))
+                .order(case_codes::id.desc())
+                .limit(DOCS_PER_TERM)
+                .select(case_codes::case_id)
+                .load::<i64>(conn)?,
+        );
+    }
     ids.sort_unstable();
     ids.dedup();
     Ok(ids)
@@ -769,8 +775,9 @@ fn search_in(
 /// Facts of the candidate cases, keeping those that pass the filters (exact hits did
 /// not go through the SQL filters).
 fn load_cases(conn: &mut DbConn, ids: &[i64], f: &Filters) -> QueryResult<Vec<CaseInfo>> {
+    // The list bound as one value: one prepared statement whatever its length.
     let rows: Vec<CaseRowLite> = cases::table
-        .filter(cases::id.eq_any(ids))
+        .filter(crate::db::ids_in(conn, "cases.id", ids))
         .filter(cases::merged_into.is_null())
         .select((
             cases::id,
@@ -785,7 +792,7 @@ fn load_cases(conn: &mut DbConn, ids: &[i64], f: &Filters) -> QueryResult<Vec<Ca
     let with_code: Option<Vec<i64>> = match &f.code {
         Some(code) => Some(
             case_codes::table
-                .filter(case_codes::case_id.eq_any(ids))
+                .filter(crate::db::ids_in(conn, "case_codes.case_id", ids))
                 .filter(case_codes::code.eq(code))
                 .select(case_codes::case_id)
                 .load(conn)?,
@@ -822,7 +829,7 @@ fn load_bodies(conn: &mut DbConn, ids: &[i64]) -> QueryResult<HashMap<i64, Strin
     let message_ids: Vec<i64> = ids.iter().filter_map(|i| message_doc_id(*i)).collect();
     for chunk in message_ids.chunks(500) {
         let rows: Vec<(i64, String)> = messages::table
-            .filter(messages::id.eq_any(chunk))
+            .filter(crate::db::ids_in(conn, "messages.id", chunk))
             .select((messages::id, messages::body_text))
             .load(conn)?;
         out.extend(rows.into_iter().map(|(id, body)| (id * 8 + 1, body)));
