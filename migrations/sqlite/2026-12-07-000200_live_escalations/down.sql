@@ -1,5 +1,0 @@
-DROP TRIGGER cases_live_au;
-DROP TRIGGER escalations_live_au;
-DROP TRIGGER escalations_live_ai;
-DROP INDEX escalations_live_open;
-ALTER TABLE escalations DROP COLUMN live;
