@@ -465,3 +465,80 @@ fn the_notification_scan_costs_the_same_on_a_five_times_larger_history() {
     let after = scan(&mut w);
     assert_no_growth(&before, &after, &[]);
 }
+
+/// Opens an escalation on each of the cases above `above` (waiting since 2021), and
+/// makes those cases live work or imported history (the test's mail is filed as
+/// history) after the escalation exists, so that the case's change must reach it: live
+/// ones are history when the escalation opens, history ones live.
+fn escalate_cases_above(w: &mut World, above: i64, imported: bool) {
+    let set = |w: &mut World, imported: bool| {
+        diesel::sql_query("UPDATE cases SET imported = ? WHERE id > ?")
+            .bind::<diesel::sql_types::Bool, _>(imported)
+            .bind::<diesel::sql_types::BigInt, _>(above)
+            .execute(&mut w.conn)
+            .unwrap();
+    };
+    set(w, !imported);
+    diesel::sql_query(
+        "INSERT INTO escalations (case_id, status, question, opened_by, opened_at, attachment_ids) \
+         SELECT id, 'open', 'Hi Dev, why?', 'support', '2021-01-01 00:00:00', '[]' FROM cases WHERE id > ?",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(above)
+    .execute(&mut w.conn)
+    .unwrap();
+    set(w, imported);
+}
+
+fn max_case_id(w: &mut World) -> i64 {
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    diesel::sql_query("SELECT COALESCE(MAX(id), 0) AS n FROM cases")
+        .get_result::<N>(&mut w.conn)
+        .unwrap()
+        .n
+}
+
+/// The overdue-escalation part of the notification scan reads the open escalations of
+/// live cases: imported history that left its escalations open (five times more of it
+/// the second time) is not walked, though every one of them has waited for years.
+#[test]
+fn the_escalation_scan_does_not_walk_imported_history_left_open() {
+    let mut w = World::new();
+    // Live cases with overdue escalations: told at the first scan, walked after.
+    w.add_cases(10);
+    escalate_cases_above(&mut w, 0, false);
+    let history = max_case_id(&mut w);
+    w.add_cases(150);
+    escalate_cases_above(&mut w, history, true);
+    let scan = |w: &mut World| -> Vec<cost::StatementCost> {
+        let now = casebook::now();
+        casebook::notify::scan(&mut w.conn, &[60, 240, 480, 1440], 0, 24, now).unwrap();
+        cost::take();
+        casebook::notify::scan(&mut w.conn, &[60, 240, 480, 1440], 0, 24, now).unwrap();
+        cost::take()
+    };
+    let before = scan(&mut w);
+    let more = max_case_id(&mut w);
+    w.add_cases(600);
+    escalate_cases_above(&mut w, more, true);
+    let after = scan(&mut w);
+    assert_no_growth(&before, &after, &[]);
+    // The live ones were told, once each; history never.
+    #[derive(diesel::QueryableByName)]
+    struct Told {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        live: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        history: i64,
+    }
+    let told: Told = diesel::sql_query(
+        "SELECT COALESCE(SUM(c.imported = 0), 0) AS live, COALESCE(SUM(c.imported = 1), 0) AS history \
+         FROM notifications n JOIN cases c ON c.id = n.case_id WHERE n.kind = 'escalation_overdue'",
+    )
+    .get_result(&mut w.conn)
+    .unwrap();
+    assert_eq!((told.live, told.history), (10, 0));
+}

@@ -359,6 +359,7 @@ diesel::table! {
         help_needed -> Nullable<Text>,
         attachment_ids -> Text,
         last_activity_at -> Nullable<Timestamp>,
+        live -> Bool,
     }
 }
 
