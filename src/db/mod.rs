@@ -75,14 +75,16 @@ fn sqlite_path(url: &str) -> &str {
 ///   index or a LIKE prefix is used only when the query spells the condition as SQL
 ///   text, as `cases::list` and `people::senders` do (`tests/cost.rs` checks it).
 /// - Statement and savepoint journals (the pages a statement or a savepoint may have
-///   to put back) go to a temporary file past 64 KiB, SQLite's default, set here so
-///   that it stays so. Sessions 12–17 kept them in memory up to 16 MiB (a bulk ingest
-///   spent 17 % of its time writing that file), but with any limit above 64 KiB a
-///   statement whose journal outgrew it failed with "database or disk is full" (the
-///   bundled SQLite; a migration's `UPDATE` on 30,000 escalations at 1,000,000
-///   messages, a merge of two large cases): see
-///   `tests::a_statement_larger_than_the_in_memory_journal_commits`. The price is
-///   10–20 % of the bulk ingest rate.
+///   to put back) stay in memory, never written to a temporary file. SQLite writes
+///   them to a file past 64 KiB by default: a bulk ingest spent 17 % of its time
+///   writing that file (each message's savepoint touched more than 64 KiB of pages),
+///   and live delivery runs 15–20 % slower with it. Sessions 12–17 raised the limit to
+///   16 MiB, but with any limit above 64 KiB a statement whose journal outgrew it
+///   failed with "database or disk is full" (the bundled SQLite 3.50; a migration's
+///   `UPDATE` of 30,000 escalations at 1,000,000 messages): see
+///   `tests::a_statement_larger_than_the_in_memory_journal_commits`. In memory, a
+///   statement's journal holds the pages it changes: a migration must change a large
+///   table in batches, not in one statement.
 pub(crate) fn sqlite_global_config() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
@@ -107,8 +109,9 @@ pub(crate) fn sqlite_global_config() {
     });
 }
 
-/// Bytes of a statement or savepoint journal kept in memory before it goes to a file.
-const STATEMENT_JOURNAL_IN_MEMORY: usize = 64 * 1024;
+/// Bytes of a statement or savepoint journal kept in memory before it goes to a file;
+/// -1: all of it.
+const STATEMENT_JOURNAL_IN_MEMORY: i32 = -1;
 
 /// Runs for every SQLite connection this process opens: turns QPSG on (see above).
 unsafe extern "C" fn stable_plans(
@@ -404,10 +407,11 @@ pub fn end_batch(conn: &mut DbConn, commit: bool) -> QueryResult<()> {
 mod tests {
     use diesel::connection::SimpleConnection;
 
-    /// A statement inside a transaction whose journal outgrows what SQLite keeps in
-    /// memory (here about 50 MiB of pages: an `UPDATE` of every row, then a column
-    /// added and set, as a migration does) commits. With the in-memory limit raised
-    /// above 64 KiB both failed with "database or disk is full".
+    /// A statement inside a transaction with a large journal (about 50 MiB of pages:
+    /// an `UPDATE` of every row, then a column added and set, as a migration does)
+    /// commits. With the statement journal's in-memory limit set anywhere above
+    /// 64 KiB (256 KiB, 1, 4 and 16 MiB tried) both failed with "database or disk is
+    /// full" once the journal outgrew it.
     #[test]
     fn a_statement_larger_than_the_in_memory_journal_commits() {
         let dir = tempfile::tempdir().expect("dir");
