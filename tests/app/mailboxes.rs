@@ -780,7 +780,9 @@ fn killing_the_imap_server_mid_fetch_loses_and_doubles_nothing() {
         return;
     }
     let mut dv = Dovecot::new();
-    let mut app = TestApp::with_args(&["--imap-timeout", "5"]);
+    // 15 s: a Dovecot killed mid-move may take seconds to open the folder again after
+    // its restart on a loaded machine (CI once waited more than 5 s for it).
+    let mut app = TestApp::with_args(&["--imap-timeout", "15"]);
     app.seed_staff();
     const N: usize = 40;
     mailbox_with_mail(&app, &dv, N);
@@ -789,8 +791,8 @@ fn killing_the_imap_server_mid_fetch_loses_and_doubles_nothing() {
     let first = run.next_line(Duration::from_secs(60));
     assert!(first.is_some(), "the fetch took a first message");
     dv.kill();
-    // The dead connection ends the fetch at once (at worst after the 5 s timeout).
-    let cut = run.finish(Duration::from_secs(30));
+    // The dead connection ends the fetch at once (at worst after the 15 s timeout).
+    let cut = run.finish(Duration::from_secs(45));
     let mut seen: Vec<serde_json::Value> = first.into_iter().chain(cut.lines).collect();
     eprintln!(
         "before the kill: {} messages, ok {}, {:?}: {}",
