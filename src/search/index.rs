@@ -1,6 +1,6 @@
 //! SQLite: the inverted index of search, a tantivy index beside the database file
 //! (`casebook.sqlite3.search/`). It holds every searchable text as the tokens of
-//! `words::index_tokens` (words, CJK characters and their pairs, with positions)
+//! `words::index_tokens` (words, CJK characters, pairs and triples, with positions)
 //! under its document id (`key`: a message is `id * 8 + 1`, other documents keep their
 //! `search_docs` id) and its source (`src`), and answers a term with the newest
 //! matching keys of one source: the case, the filters and the ranking come from the
@@ -193,12 +193,14 @@ pub struct SearchIndex {
     facts: Mutex<HashMap<SegmentId, Arc<SegmentFacts>>>,
 }
 
-/// The name the text fields give their tokenizer (`UnitTokenizer`).
-const TOKENIZER: &str = "casebook_units";
+/// The name the text fields give their tokenizer (`UnitTokenizer`). Part of the
+/// schema: an index cut another way (`casebook_units`, without CJK triples) is of
+/// another shape, and `open` builds it again.
+const TOKENIZER: &str = "casebook_units_3";
 
-/// The index's tokenizer: a text's units and CJK bigrams (`words::index_tokens`), the
-/// same cut the search applies to queries. Registered on every index this process
-/// opens; documents are added as plain text and cut on the indexing thread. (They were
+/// The index's tokenizer: a text's units and CJK pairs and triples
+/// (`words::index_tokens`), the same cut the search applies to queries. Registered on
+/// every index this process opens; documents are added as plain text and cut on the indexing thread. (They were
 /// added pre-tokenized, which tantivy copies through JSON: 43 % of its indexing
 /// thread's time.)
 #[derive(Clone, Copy, Default)]
@@ -743,6 +745,17 @@ impl SearchIndex {
     /// a rebuild: each search walks every segment; `newest` reads the least when
     /// documents are in the order of their keys). The index's marks stay.
     pub fn compact(&self) -> Result<(), IndexError> {
+        // The writer's own merges (its merge policy, in the background) finish first:
+        // a segment one of them merged away is no longer there to merge (tantivy:
+        // "the segments that were merged could not be found"; `casebook reindex` of
+        // 1,000,000 messages failed so at its end). The writer is opened again below.
+        {
+            let mut guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(w) = guard.take() {
+                w.wait_merging_threads()?;
+            }
+        }
+        self.reload()?;
         let snap = self.snapshot();
         let mut segments: Vec<(u64, SegmentId)> = Vec::new();
         for reader in snap.searcher.segment_readers() {
@@ -1116,5 +1129,79 @@ mod tests {
             assert!(!want.is_empty(), "{term}: the test has matches to find");
             assert_eq!(got, want, "{term}");
         }
+    }
+
+    /// The index answers a term as `words::contains` decides it, for Chinese words of
+    /// any length (pairs, triples, phrases of overlapping triples) next to gaps, words
+    /// and other characters: random texts over a few characters, and terms cut from
+    /// them or made up.
+    #[test]
+    fn the_index_finds_what_contains_finds() {
+        let dir = tempfile::tempdir().expect("dir");
+        let index = SearchIndex::open(dir.path()).expect("index");
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = move |n: usize| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n as u64) as usize
+        };
+        // Few characters, so that a text often holds a term's pieces with a gap between
+        // them (a phrase of triples that do not overlap would find it).
+        let alphabet = ["激", "活", "激", "活", "失", " ", "，", "ab"];
+        let text = |next: &mut dyn FnMut(usize) -> usize, len: usize| -> String {
+            (0..len).map(|_| alphabet[next(alphabet.len())]).collect()
+        };
+        let texts: Vec<String> = (0..600)
+            .map(|_| {
+                let len = 1 + next(24);
+                text(&mut next, len)
+            })
+            .collect();
+        let add: Vec<Entry> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| Entry {
+                key: i as i64 * 8 + 1,
+                src: Src::Message,
+                case_id: i as i64,
+                kind: "message".into(),
+                text: t.clone(),
+            })
+            .collect();
+        let mut marks = Marks::fresh(0);
+        marks.messages = texts.len() as i64;
+        index.apply(&add, &[], marks, false).expect("apply");
+        let snap = index.snapshot();
+        let mut checked = 0;
+        for round in 0..400 {
+            let term = if round % 2 == 0 {
+                // A piece of a text: it is found at least there.
+                let t: Vec<char> = texts[next(texts.len())].chars().collect();
+                let from = next(t.len());
+                let to = from + 1 + next(t.len() - from);
+                t[from..to].iter().collect()
+            } else {
+                let len = 1 + next(9);
+                text(&mut next, len)
+            };
+            if words::query_tokens(&term).is_empty() {
+                continue;
+            }
+            let (found, _) = index
+                .newest(&snap, &term, Src::Message, 1000, 0)
+                .expect("newest");
+            let mut got: Vec<i64> = found.iter().map(|f| f.case_id).collect();
+            got.sort_unstable();
+            let want: Vec<i64> = texts
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| words::contains(t, &term))
+                .map(|(i, _)| i as i64)
+                .collect();
+            assert_eq!(got, want, "term {term:?}");
+            checked += 1;
+        }
+        assert!(checked > 300, "{checked} terms checked");
     }
 }

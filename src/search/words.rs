@@ -333,11 +333,14 @@ pub struct Token {
     pub to: usize,
 }
 
-/// What the index stores for `text`: each unit at its position, and each pair of
-/// joined CJK characters at the position of its first.
+/// What the index stores for `text`: each unit at its position, and each run of two
+/// and of three joined CJK characters at the position of its first. The triples make a
+/// Chinese word of three characters (序列号) one term, not a phrase of two pairs whose
+/// positions are read for every document holding both; a longer word is a phrase of
+/// overlapping triples (`query_tokens`).
 pub fn index_tokens(text: &str) -> Vec<Token> {
     let us = units(text);
-    let mut out = Vec::with_capacity(us.len() * 2);
+    let mut out = Vec::with_capacity(us.len() * 3);
     for (p, u) in us.iter().enumerate() {
         if u.text == "\u{0}" {
             continue;
@@ -348,12 +351,21 @@ pub fn index_tokens(text: &str) -> Vec<Token> {
             from: u.from,
             to: u.to,
         });
-        if let Some(next) = us.get(p + 1).filter(|n| n.joined) {
+        let Some(next) = us.get(p + 1).filter(|n| n.joined) else {
+            continue;
+        };
+        out.push(Token {
+            text: format!("{}{}", u.text, next.text),
+            position: p,
+            from: u.from,
+            to: next.to,
+        });
+        if let Some(third) = us.get(p + 2).filter(|n| n.joined) {
             out.push(Token {
-                text: format!("{}{}", u.text, next.text),
+                text: format!("{}{}{}", u.text, next.text, third.text),
                 position: p,
                 from: u.from,
-                to: next.to,
+                to: third.to,
             });
         }
     }
@@ -361,18 +373,38 @@ pub fn index_tokens(text: &str) -> Vec<Token> {
 }
 
 /// What the index is asked for `term`, as (offset, token): words and lone CJK
-/// characters as units, runs of joined CJK characters as their pairs. Every offset
-/// must hold its token (a phrase when there are several).
+/// characters as units; a run of two joined CJK characters as their pair, a longer run
+/// as triples (`index_tokens`) that overlap by at least one character, so that every
+/// joined pair of the run is inside one of them: 序列号 is one triple, 解决方案 two (at
+/// 0 and 1), five characters two (at 0 and 2). Every offset must hold its token (a
+/// phrase when there are several).
 pub fn query_tokens(term: &str) -> Vec<(usize, String)> {
     let us = units(term);
     let mut out = Vec::new();
-    for (p, u) in us.iter().enumerate() {
-        let next_joined = us.get(p + 1).is_some_and(|n| n.joined);
-        if next_joined {
-            out.push((p, format!("{}{}", u.text, us[p + 1].text)));
-        } else if !u.joined {
-            out.push((p, u.text.clone()));
+    let mut p = 0;
+    while p < us.len() {
+        // The run of joined characters starting at `p`: [p, end).
+        let mut end = p + 1;
+        while us.get(end).is_some_and(|n| n.joined) {
+            end += 1;
         }
+        let gram = |at: usize, n: usize| -> (usize, String) {
+            (at, us[at..at + n].iter().map(|u| u.text.as_str()).collect())
+        };
+        match end - p {
+            1 => out.push(gram(p, 1)),
+            2 => out.push(gram(p, 2)),
+            len => {
+                let last = p + len - 3;
+                let mut at = p;
+                while at < last {
+                    out.push(gram(at, 3));
+                    at += 2;
+                }
+                out.push(gram(last, 3));
+            }
+        }
+        p = end;
     }
     out
 }
@@ -519,8 +551,10 @@ mod tests {
             vec![
                 ("激", 0),
                 ("激活", 0),
+                ("激活失", 0),
                 ("活", 1),
                 ("活失", 1),
+                ("活失败", 1),
                 ("失", 2),
                 ("失败", 2),
                 ("败", 3),
@@ -529,7 +563,28 @@ mod tests {
         );
         assert_eq!(
             query_tokens("激活失败"),
-            vec![(0, "激活".into()), (1, "活失".into()), (2, "失败".into())]
+            vec![(0, "激活失".into()), (1, "活失败".into())]
+        );
+        assert_eq!(query_tokens("序列号"), vec![(0, "序列号".into())]);
+        assert_eq!(
+            query_tokens("激活失败了"),
+            vec![(0, "激活失".into()), (2, "失败了".into())]
+        );
+        assert_eq!(
+            query_tokens("激活失败了吗"),
+            vec![
+                (0, "激活失".into()),
+                (2, "失败了".into()),
+                (3, "败了吗".into())
+            ]
+        );
+        assert_eq!(
+            query_tokens("bios序列号 激活"),
+            vec![(0, "bios".into()), (1, "序列号".into()), (4, "激活".into())]
+        );
+        assert_eq!(
+            query_tokens("激 活"),
+            vec![(0, "激".into()), (1, "活".into())]
         );
         assert_eq!(query_tokens("激"), vec![(0, "激".into())]);
         assert_eq!(
