@@ -16,6 +16,7 @@
 //! on purpose. Backups leave it out.
 
 use super::{words, Where};
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 use std::cmp::Reverse;
 use std::collections::{HashMap, HashSet};
@@ -549,7 +550,7 @@ impl SearchIndex {
         }
         let mut found: Vec<(u64, u64, u64)> = Vec::new();
         let mut docs: Vec<DocId> = Vec::new();
-        let mut wanted: Option<HashSet<u64>> = None;
+        let mut wanted: Option<FxHashSet<u64>> = None;
         for reader in snap.searcher.segment_readers() {
             // A segment where the term is rarer than the cases' documents (a small,
             // new segment, or a rare term) is read the other way round: the term's
@@ -611,7 +612,8 @@ impl SearchIndex {
             }
         }
         found.sort_unstable_by(|a, b| b.cmp(a));
-        let mut taken: HashMap<(u64, bool), usize> = HashMap::new();
+        let mut taken: FxHashMap<(u64, bool), usize> =
+            FxHashMap::with_capacity_and_hasher(cases.len() * 2, Default::default());
         Ok(found
             .into_iter()
             .filter(|(key, case, _)| {
