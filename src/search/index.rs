@@ -151,6 +151,55 @@ struct SegmentFacts {
     count: [Vec<u32>; 2],
     /// The blocks holding documents of `src`, largest key first.
     by_max: [Vec<u32>; 2],
+    /// The documents of each case (`among`), made at its first use.
+    by_case: OnceLock<Option<CaseDocs>>,
+}
+
+/// A segment's documents by case, from its `case` column by a counting sort:
+/// `docs[starts[c]..starts[c + 1]]` are case `c`'s, in document order. `among` reads a
+/// case's documents here rather than from the `case` field's postings (a dictionary
+/// lookup per case and segment: a third of `among`). Case ids are row ids, about as
+/// many as the documents or fewer; when they are far sparser, there is none.
+struct CaseDocs {
+    starts: Vec<u32>,
+    docs: Vec<u32>,
+}
+
+impl CaseDocs {
+    fn build(case: &dyn ColumnValues<u64>, max_doc: u32) -> Option<CaseDocs> {
+        if max_doc == 0 {
+            return None;
+        }
+        let top = case.max_value();
+        if top > 2 * max_doc as u64 + 4096 {
+            return None;
+        }
+        let mut starts = vec![0u32; top as usize + 2];
+        for d in 0..max_doc {
+            starts[case.get_val(d) as usize + 1] += 1;
+        }
+        for i in 1..starts.len() {
+            starts[i] += starts[i - 1];
+        }
+        let mut next = starts.clone();
+        let mut docs = vec![0u32; max_doc as usize];
+        for d in 0..max_doc {
+            let c = case.get_val(d) as usize;
+            docs[next[c] as usize] = d;
+            next[c] += 1;
+        }
+        Some(CaseDocs { starts, docs })
+    }
+
+    /// The documents of case `case`, in document order.
+    fn of(&self, case: u64) -> &[u32] {
+        match usize::try_from(case) {
+            Ok(c) if c + 1 < self.starts.len() => {
+                &self.docs[self.starts[c] as usize..self.starts[c + 1] as usize]
+            }
+            _ => &[],
+        }
+    }
 }
 
 impl SegmentFacts {
@@ -507,6 +556,7 @@ impl SearchIndex {
             max,
             count,
             by_max,
+            by_case: OnceLock::new(),
         });
         let mut cache = self.facts.lock().unwrap_or_else(|p| p.into_inner());
         // Segments merged away are gone for good.
@@ -576,15 +626,29 @@ impl SearchIndex {
                 }
                 continue;
             }
-            let by_case = reader.inverted_index(self.fields.case)?;
+            let facts = self.facts_of(reader)?;
             docs.clear();
-            for c in cases {
-                let t = Term::from_field_u64(self.fields.case, *c as u64);
-                if let Some(mut p) = by_case.read_postings(&t, IndexRecordOption::Basic)? {
-                    let mut d = p.doc();
-                    while d != tantivy::TERMINATED {
-                        docs.push(d);
-                        d = p.advance();
+            let by_case = facts
+                .by_case
+                .get_or_init(|| CaseDocs::build(facts.case.as_ref(), reader.max_doc()));
+            match by_case {
+                Some(by_case) => {
+                    for c in cases {
+                        docs.extend_from_slice(by_case.of(*c as u64));
+                    }
+                }
+                None => {
+                    let postings = reader.inverted_index(self.fields.case)?;
+                    for c in cases {
+                        let t = Term::from_field_u64(self.fields.case, *c as u64);
+                        let p = postings.read_postings(&t, IndexRecordOption::Basic)?;
+                        if let Some(mut p) = p {
+                            let mut d = p.doc();
+                            while d != tantivy::TERMINATED {
+                                docs.push(d);
+                                d = p.advance();
+                            }
+                        }
                     }
                 }
             }
@@ -592,7 +656,6 @@ impl SearchIndex {
                 continue;
             }
             docs.sort_unstable();
-            let facts = self.facts_of(reader)?;
             let (keys, case_of, kind_of) = (&facts.key, &facts.case, &facts.kind);
             let alive = reader.alive_bitset();
             for weight in &weights {
@@ -1043,6 +1106,14 @@ mod tests {
     /// `per_case` of each case and source, deleted documents left out.
     #[test]
     fn among_reads_either_way_alike() {
+        // Case ids as dense as row ids (read from the segment's `CaseDocs`), and far
+        // sparser (read from the `case` field's postings).
+        for spread in [1i64, 1_000_003] {
+            among_reads_either_way_alike_with(spread);
+        }
+    }
+
+    fn among_reads_either_way_alike_with(spread: i64) {
         let dir = tempfile::tempdir().expect("dir");
         let index = SearchIndex::open(dir.path()).expect("index");
         // 200 cases of 20 messages and a subject each; every message says "printer",
@@ -1051,7 +1122,7 @@ mod tests {
         let mut add = Vec::new();
         let mut written: Vec<(i64, i64, &str)> = Vec::new();
         for id in 1..=4000i64 {
-            let case_id = id % 200;
+            let case_id = (id % 200) * spread;
             let mut text = String::from("printer");
             if id % 7 == 0 {
                 text.push_str(" 蓝屏");
@@ -1068,15 +1139,16 @@ mod tests {
                 text: written.last().expect("pushed").2.to_string(),
             });
         }
-        for case_id in 0..200i64 {
-            let text = if case_id % 10 == 0 {
+        for case in 0..200i64 {
+            let case_id = case * spread;
+            let text = if case % 10 == 0 {
                 "offline printer"
             } else {
                 "printer"
             };
-            written.push((case_id * 8, case_id, text));
+            written.push((case * 8, case_id, text));
             add.push(Entry {
-                key: case_id * 8,
+                key: case * 8,
                 src: Src::Doc,
                 case_id,
                 kind: "subject".into(),
@@ -1093,7 +1165,7 @@ mod tests {
             .map(|id| Entry {
                 key: id * 8 + 1,
                 src: Src::Message,
-                case_id: id % 200,
+                case_id: (id % 200) * spread,
                 kind: "message".into(),
                 text: "printer offline 蓝屏".into(),
             })
@@ -1105,7 +1177,7 @@ mod tests {
         marks.messages = 4100;
         index.apply(&more, &replace, marks, false).expect("apply");
         let snap = index.snapshot();
-        let cases = [0i64, 3, 50, 120, 199];
+        let cases = [0i64, 3, 50, 120, 199].map(|c| c * spread);
         for term in ["printer", "蓝屏", "offline"] {
             let mut got: Vec<(i64, i64)> = index
                 .among(&snap, term, &cases, 3)
@@ -1131,6 +1203,18 @@ mod tests {
             assert!(!want.is_empty(), "{term}: the test has matches to find");
             assert_eq!(got, want, "{term}");
         }
+        // The way this run was to read the cases' documents is the way it read them.
+        let built: Vec<bool> = snap
+            .searcher
+            .segment_readers()
+            .iter()
+            .filter_map(|r| {
+                let facts = index.facts_of(r).expect("facts");
+                facts.by_case.get().map(Option::is_some)
+            })
+            .collect();
+        assert!(!built.is_empty(), "a segment was read by its cases");
+        assert!(built.iter().all(|b| *b == (spread == 1)), "{built:?}");
     }
 
     /// The index answers a term as `words::contains` decides it, for Chinese words of
