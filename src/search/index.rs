@@ -1290,4 +1290,41 @@ mod tests {
         }
         assert!(checked > 300, "{checked} terms checked");
     }
+
+    /// `compact` leaves one segment holding everything, even right after many commits
+    /// whose segments the writer is still merging in the background (`casebook
+    /// reindex` of 1,000,000 messages failed at its end: the compaction named segments
+    /// that one of those merges had merged away).
+    #[test]
+    fn compact_after_many_commits_leaves_one_segment() {
+        for round in 0..2 {
+            let dir = tempfile::tempdir().expect("dir");
+            let index = SearchIndex::open(dir.path()).expect("index");
+            let mut marks = Marks::fresh(0);
+            for batch in 0..48i64 {
+                let add: Vec<Entry> = (1..=200i64)
+                    .map(|i| {
+                        let id = batch * 200 + i;
+                        Entry {
+                            key: id * 8 + 1,
+                            src: Src::Message,
+                            case_id: id % 30,
+                            kind: "message".into(),
+                            text: format!(
+                                "printer {id} 激活失败 {}",
+                                "日志 log ".repeat(60 + (id % 40) as usize)
+                            ),
+                        }
+                    })
+                    .collect();
+                marks.messages = (batch + 1) * 200;
+                index.apply(&add, &[], marks, false).expect("apply");
+            }
+            index
+                .compact()
+                .unwrap_or_else(|e| panic!("round {round}: {e}"));
+            assert_eq!(index.segments(), 1, "round {round}");
+            assert_eq!(index.num_docs(), 48 * 200, "round {round}");
+        }
+    }
 }
