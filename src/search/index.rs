@@ -250,9 +250,9 @@ const TOKENIZER: &str = "casebook_units_3";
 
 /// The index's tokenizer: a text's units and CJK pairs and triples
 /// (`words::index_tokens`), the same cut the search applies to queries. Registered on
-/// every index this process opens; documents are added as plain text and cut on the indexing thread. (They were
-/// added pre-tokenized, which tantivy copies through JSON: 43 % of its indexing
-/// thread's time.)
+/// every index this process opens; documents are added as plain text and cut on the
+/// indexing thread. (They were added pre-tokenized, which tantivy copies through JSON:
+/// 43 % of its indexing thread's time.)
 #[derive(Clone, Copy, Default)]
 struct UnitTokenizer;
 
