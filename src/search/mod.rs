@@ -935,7 +935,7 @@ pub fn snippet(text: &str, terms: &[String], width: usize) -> String {
         }
         push_escaped(out, c);
     };
-    let mut out = String::new();
+    let mut out = String::with_capacity(end - start + 64);
     if start > 0 {
         out.push('…');
     }

@@ -16,6 +16,8 @@
 //! `contains` decides it in Rust for the documents an index does not hold yet. The
 //! three agree (tests below and `tests/app/search.rs`).
 
+use compact_str::CompactString;
+
 /// Longest unit kept, in characters: a longer run (a base64 line, a hex dump) is no
 /// word anyone searches for, and a term is at most `MAX_TERM_CHARS` long.
 pub const MAX_UNIT_CHARS: usize = super::MAX_TERM_CHARS;
@@ -80,8 +82,10 @@ pub fn class(c: char) -> Class {
 /// One unit of a text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unit {
-    /// Lower-cased word, or one CJK character.
-    pub text: String,
+    /// Lower-cased word, or one CJK character. Inline up to 24 bytes: cutting a text
+    /// into units allocated a `String` per unit, which was half of a search snippet's
+    /// cost.
+    pub text: CompactString,
     /// Byte range in the text.
     pub from: usize,
     pub to: usize,
@@ -93,45 +97,54 @@ pub struct Unit {
 /// The units of `text`, in order; a word longer than `MAX_UNIT_CHARS` is left out
 /// (its place still counts, so nothing around it becomes adjacent).
 pub fn units(text: &str) -> Vec<Unit> {
-    let mut out: Vec<Unit> = Vec::new();
-    let mut word = String::new();
+    // A unit takes at least one byte and its gap another, a CJK character three.
+    let mut out: Vec<Unit> = Vec::with_capacity(text.len() / 3 + 1);
+    let mut word = CompactString::default();
     let mut word_chars = 0usize;
     let mut word_from = 0usize;
     let mut prev_cjk = false;
-    let flush =
-        |out: &mut Vec<Unit>, word: &mut String, chars: &mut usize, from: usize, to: usize| {
-            if !word.is_empty() {
-                let text = if *chars > MAX_UNIT_CHARS {
-                    // Kept as a unit that no term equals: it still takes its place.
-                    String::from("\u{0}")
-                } else {
-                    std::mem::take(word)
-                };
-                out.push(Unit {
-                    text,
-                    from,
-                    to,
-                    cjk: false,
-                    joined: false,
-                });
-                word.clear();
-                *chars = 0;
-            }
-        };
+    let flush = |out: &mut Vec<Unit>,
+                 word: &mut CompactString,
+                 chars: &mut usize,
+                 from: usize,
+                 to: usize| {
+        if !word.is_empty() {
+            let text = if *chars > MAX_UNIT_CHARS {
+                // Kept as a unit that no term equals: it still takes its place.
+                CompactString::const_new("\u{0}")
+            } else {
+                std::mem::take(word)
+            };
+            out.push(Unit {
+                text,
+                from,
+                to,
+                cjk: false,
+                joined: false,
+            });
+            word.clear();
+            *chars = 0;
+        }
+    };
     for (i, c) in text.char_indices() {
         match class(c) {
             Class::Word => {
                 if word.is_empty() {
                     word_from = i;
                 }
-                word.extend(c.to_lowercase());
+                if c.is_ascii() {
+                    word.push(c.to_ascii_lowercase());
+                } else {
+                    word.extend(c.to_lowercase());
+                }
                 word_chars += 1;
                 prev_cjk = false;
             }
             Class::Cjk => {
                 flush(&mut out, &mut word, &mut word_chars, word_from, i);
+                let mut buf = [0u8; 4];
                 out.push(Unit {
-                    text: c.to_string(),
+                    text: CompactString::new(c.encode_utf8(&mut buf)),
                     from: i,
                     to: i + c.len_utf8(),
                     cjk: true,
@@ -310,7 +323,7 @@ pub fn longest_literal(term: &str) -> Option<String> {
     let mut best = String::new();
     let mut i = 0;
     while i < us.len() {
-        let mut run = us[i].text.clone();
+        let mut run = us[i].text.to_string();
         let mut j = i + 1;
         while us[i].cjk && j < us.len() && us[j].joined {
             run.push_str(&us[j].text);
@@ -341,12 +354,19 @@ pub struct Token {
 pub fn index_tokens(text: &str) -> Vec<Token> {
     let us = units(text);
     let mut out = Vec::with_capacity(us.len() * 3);
+    let joined = |parts: &[&Unit]| {
+        let mut s = String::with_capacity(parts.iter().map(|u| u.text.len()).sum());
+        for u in parts {
+            s.push_str(&u.text);
+        }
+        s
+    };
     for (p, u) in us.iter().enumerate() {
         if u.text == "\u{0}" {
             continue;
         }
         out.push(Token {
-            text: u.text.clone(),
+            text: u.text.to_string(),
             position: p,
             from: u.from,
             to: u.to,
@@ -355,14 +375,14 @@ pub fn index_tokens(text: &str) -> Vec<Token> {
             continue;
         };
         out.push(Token {
-            text: format!("{}{}", u.text, next.text),
+            text: joined(&[u, next]),
             position: p,
             from: u.from,
             to: next.to,
         });
         if let Some(third) = us.get(p + 2).filter(|n| n.joined) {
             out.push(Token {
-                text: format!("{}{}{}", u.text, next.text, third.text),
+                text: joined(&[u, next, third]),
                 position: p,
                 from: u.from,
                 to: third.to,
