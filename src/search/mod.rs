@@ -660,11 +660,15 @@ fn search_in(
         };
         let docs = matching_docs(conn, term, &filters, narrowed.as_deref(), view)?;
         deadline.check()?;
-        // Per case: the weightiest place and how many documents have this term.
-        let mut this_term: FxHashMap<i64, (i64, i64)> = FxHashMap::default();
+        // Per case: the weightiest place and how many documents have this term. Sized
+        // once: growing three maps to a thousand documents was a tenth of a search.
+        let mut this_term: FxHashMap<i64, (i64, i64)> =
+            FxHashMap::with_capacity_and_hasher(docs.len(), Default::default());
         // A document found twice for one term (by an index and by the LIKE beside it,
         // when the indexer committed between the two) counts once.
-        let mut seen_docs: FxHashSet<i64> = FxHashSet::default();
+        let mut seen_docs: FxHashSet<i64> =
+            FxHashSet::with_capacity_and_hasher(docs.len(), Default::default());
+        doc_terms.reserve(docs.len());
         for d in docs {
             if !alive(&scores, d.case_id) || !seen_docs.insert(d.key) {
                 continue;
