@@ -3,6 +3,7 @@
 
 use crate::db::schema::activation_records as ar;
 use crate::db::DbConn;
+use crate::db::Direct;
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -389,7 +390,7 @@ pub fn code_note(
     cn::table
         .find(code)
         .select((cn::note, cn::updated_by, cn::updated_at))
-        .first(conn)
+        .first_row(conn)
         .optional()
 }
 

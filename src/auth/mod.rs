@@ -9,6 +9,7 @@ pub mod users;
 
 pub use users::{Role, User};
 
+use crate::db::Direct;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -57,7 +58,7 @@ pub fn load_keys(conn: &mut crate::db::DbConn) -> Result<Keys, diesel::result::E
     let existing: Option<String> = s::app_settings
         .filter(s::key.eq("session_secret"))
         .select(s::value)
-        .first(conn)
+        .first_row(conn)
         .optional()?;
     let hexed = match existing {
         Some(v) => v,
@@ -65,13 +66,13 @@ pub fn load_keys(conn: &mut crate::db::DbConn) -> Result<Keys, diesel::result::E
             let fresh = random_hex(32);
             let inserted = diesel::insert_into(s::app_settings)
                 .values((s::key.eq("session_secret"), s::value.eq(&fresh)))
-                .execute(conn);
+                .exec(conn);
             match inserted {
                 Ok(_) => fresh,
                 Err(_) => s::app_settings
                     .filter(s::key.eq("session_secret"))
                     .select(s::value)
-                    .first(conn)?,
+                    .first_row(conn)?,
             }
         }
     };

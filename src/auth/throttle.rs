@@ -13,6 +13,7 @@
 use crate::config::IpRange;
 use crate::db::schema::login_attempts::dsl as la;
 use crate::db::DbConn;
+use crate::db::Direct;
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use std::net::IpAddr;
@@ -114,7 +115,7 @@ fn take(conn: &mut DbConn, key: &str, max: i64, now: NaiveDateTime) -> QueryResu
                 .filter(la::failures.lt(max)),
         )
         .set(la::failures.eq(la::failures + 1i64))
-        .execute(conn)?;
+        .exec(conn)?;
         if n > 0 {
             return Ok(true);
         }
@@ -125,7 +126,7 @@ fn take(conn: &mut DbConn, key: &str, max: i64, now: NaiveDateTime) -> QueryResu
                 .filter(la::window_start.le(cutoff)),
         )
         .set((la::failures.eq(1i64), la::window_start.eq(now)))
-        .execute(conn)?;
+        .exec(conn)?;
         if n > 0 {
             return Ok(true);
         }
@@ -151,7 +152,7 @@ fn take(conn: &mut DbConn, key: &str, max: i64, now: NaiveDateTime) -> QueryResu
         let exists: i64 = la::login_attempts
             .filter(la::key.eq(key))
             .count()
-            .get_result(conn)?;
+            .row(conn)?;
         if exists > 0 {
             // The row is there, live and full (or filled meanwhile): one last look.
             let n = diesel::update(
@@ -161,7 +162,7 @@ fn take(conn: &mut DbConn, key: &str, max: i64, now: NaiveDateTime) -> QueryResu
                     .filter(la::failures.lt(max)),
             )
             .set(la::failures.eq(la::failures + 1i64))
-            .execute(conn)?;
+            .exec(conn)?;
             return Ok(n > 0);
         }
     }
@@ -176,7 +177,7 @@ fn give_back(conn: &mut DbConn, key: &str) -> QueryResult<()> {
             .filter(la::failures.gt(0i64)),
     )
     .set(la::failures.eq(la::failures - 1i64))
-    .execute(conn)?;
+    .exec(conn)?;
     Ok(())
 }
 
@@ -208,12 +209,11 @@ pub fn succeeded(
     now: NaiveDateTime,
 ) -> QueryResult<()> {
     give_back(conn, &address_key(client))?;
-    diesel::delete(la::login_attempts.filter(la::key.eq(account_key(email, client))))
-        .execute(conn)?;
+    diesel::delete(la::login_attempts.filter(la::key.eq(account_key(email, client)))).exec(conn)?;
     diesel::delete(
         la::login_attempts.filter(la::window_start.lt(now - Duration::minutes(WINDOW_MINUTES))),
     )
-    .execute(conn)?;
+    .exec(conn)?;
     Ok(())
 }
 

@@ -8,6 +8,7 @@
 use super::users::User;
 use crate::db::schema::{api_tokens, users};
 use crate::db::DbConn;
+use crate::db::Direct;
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
@@ -80,7 +81,7 @@ pub fn create_with_id(
             api_tokens::scope.eq(scope.as_str()),
         ))
         .returning(api_tokens::id)
-        .get_result::<i64>(conn)
+        .row::<i64>(conn)
         .map(|id| (id, token))
 }
 
@@ -98,9 +99,9 @@ pub fn lookup(
         String,
         Option<NaiveDateTime>,
         User,
-    )> = api_tokens::table
+    )> = crate::on_engine!(conn, |c| api_tokens::table
         .inner_join(users::table)
-        .filter(api_tokens::token_hash.eq(hash))
+        .filter(api_tokens::token_hash.eq(&hash))
         .filter(users::disabled.eq(false))
         .select((
             api_tokens::id,
@@ -109,8 +110,8 @@ pub fn lookup(
             api_tokens::last_used_at,
             User::as_select(),
         ))
-        .first(conn)
-        .optional()?;
+        .first(c)
+        .optional())?;
     let Some((id, expires_at, scope, last_used, user)) = found else {
         return Ok(None);
     };
@@ -121,7 +122,7 @@ pub fn lookup(
         // Best effort: a busy database must not refuse the request.
         if let Err(e) = diesel::update(api_tokens::table.find(id))
             .set(api_tokens::last_used_at.eq(now))
-            .execute(conn)
+            .exec(conn)
         {
             tracing::debug!(error = %e, "token last-used time not recorded");
         }
@@ -197,12 +198,12 @@ pub fn list(conn: &mut DbConn, email: Option<&str>) -> QueryResult<Vec<TokenInfo
 
 /// Revokes one token; false when there is no such token.
 pub fn revoke(conn: &mut DbConn, id: i64) -> QueryResult<bool> {
-    Ok(diesel::delete(api_tokens::table.find(id)).execute(conn)? > 0)
+    Ok(diesel::delete(api_tokens::table.find(id)).exec(conn)? > 0)
 }
 
 /// Revokes every token of the user; returns how many there were.
 pub fn revoke_all_for_user(conn: &mut DbConn, user_id: i64) -> QueryResult<usize> {
-    diesel::delete(api_tokens::table.filter(api_tokens::user_id.eq(user_id))).execute(conn)
+    diesel::delete(api_tokens::table.filter(api_tokens::user_id.eq(user_id))).exec(conn)
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 
 use crate::db::schema::users;
 use crate::db::DbConn;
+use crate::db::Direct;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
@@ -161,19 +162,20 @@ pub fn create(
 }
 
 pub fn find_by_email(conn: &mut DbConn, email: &str) -> QueryResult<Option<User>> {
-    users::table
-        .filter(users::email.eq(email.trim().to_lowercase()))
+    let email = email.trim().to_lowercase();
+    crate::on_engine!(conn, |c| users::table
+        .filter(users::email.eq(&email))
         .select(User::as_select())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<User>> {
-    users::table
+    crate::on_engine!(conn, |c| users::table
         .find(id)
         .select(User::as_select())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 pub fn list(conn: &mut DbConn) -> QueryResult<Vec<User>> {
@@ -184,7 +186,7 @@ pub fn list(conn: &mut DbConn) -> QueryResult<Vec<User>> {
 }
 
 pub fn count(conn: &mut DbConn) -> QueryResult<i64> {
-    users::table.count().get_result(conn)
+    users::table.count().row(conn)
 }
 
 pub fn set_password(conn: &mut DbConn, id: i64, password: &str) -> Result<(), UserError> {
@@ -221,7 +223,7 @@ pub fn add_alias(conn: &mut DbConn, email: &str, alias: &str) -> Result<User, Us
         list.push(alias.trim().to_string());
         diesel::update(users::table.find(user.id))
             .set(users::aliases.eq(join_aliases(&list)))
-            .execute(conn)?;
+            .exec(conn)?;
     }
     Ok(user)
 }
@@ -243,7 +245,7 @@ pub fn update_profile(
             users::aliases.eq(join_aliases(aliases)),
             users::session_epoch.eq(users::session_epoch + 1i64),
         ))
-        .execute(conn)?;
+        .exec(conn)?;
     if n == 0 {
         return Err(UserError::NotFound);
     }
@@ -274,6 +276,6 @@ pub fn set_disabled(conn: &mut DbConn, id: i64, disabled: bool) -> Result<(), Us
 pub fn bump_epoch(conn: &mut DbConn, id: i64) -> QueryResult<()> {
     diesel::update(users::table.find(id))
         .set(users::session_epoch.eq(users::session_epoch + 1i64))
-        .execute(conn)?;
+        .exec(conn)?;
     Ok(())
 }

@@ -4,6 +4,7 @@
 use super::{decode_text, inspect, is_text_name, is_zip, scan_text, Inspection, Limits};
 use crate::db::schema::{attachments, bundle_entries, bundle_findings};
 use crate::db::DbConn;
+use crate::db::Direct;
 use crate::mail::ingest::{add_code, add_serial};
 use diesel::prelude::*;
 use regex::Regex;
@@ -57,7 +58,7 @@ pub fn store_attachment(
     diesel::insert_into(attachments::table)
         .values(NewAttachment::of(file, case_id, message_row_id))
         .returning(attachments::id)
-        .get_result(conn)
+        .row(conn)
 }
 
 /// `store_attachment` with what `examine` found (before the write transaction: the
@@ -80,7 +81,7 @@ pub fn store_examined(
             attachments::bundle_note.eq(&e.note),
         ))
         .returning(attachments::id)
-        .get_result(conn)?;
+        .row(conn)?;
     record_contents(conn, case_id, id, file.filename, &e.inspection)?;
     Ok(id)
 }
@@ -179,7 +180,7 @@ fn record_contents(
                 is_text: e.is_text,
                 depth: e.depth as i64,
             })
-            .execute(conn)?;
+            .exec(conn)?;
     }
     for f in &inspection.findings {
         diesel::insert_into(bundle_findings::table)
@@ -191,7 +192,7 @@ fn record_contents(
                 kind: f.kind,
                 value: &f.value,
             })
-            .execute(conn)?;
+            .exec(conn)?;
         let place = format!("{filename}: {}:{}", f.entry, f.line);
         match f.kind {
             "code" => add_code(conn, case_id, &f.value, &place)?,
@@ -215,7 +216,7 @@ pub fn link_copy(
         .find(id)
         .filter(a::case_id.eq(case_id))
         .select((a::filename, a::content_type, a::size, a::sha256))
-        .first(conn)?;
+        .first_row(conn)?;
     diesel::insert_into(a::table)
         .values(NewAttachment {
             message_row_id,
@@ -227,5 +228,5 @@ pub fn link_copy(
             is_tnef: false,
         })
         .returning(a::id)
-        .get_result(conn)
+        .row(conn)
 }

@@ -4,6 +4,7 @@
 use super::{page_of, read_entry, read_entry_page, EntryPage, Limits, Refusal};
 use crate::db::schema::{attachments, bundle_entries, bundle_findings};
 use crate::db::DbConn;
+use crate::db::Direct;
 use crate::storage::{BlobStore, StorageError};
 use diesel::prelude::*;
 
@@ -139,7 +140,7 @@ pub fn listing(
             bundle_entries::compressed_size,
             bundle_entries::is_text,
         ))
-        .load(conn)?;
+        .rows(conn)?;
     let findings = bundle_findings::table
         .filter(bundle_findings::attachment_id.eq(id))
         .order(bundle_findings::id.asc())
@@ -149,7 +150,7 @@ pub fn listing(
             bundle_findings::kind,
             bundle_findings::value,
         ))
-        .load(conn)?;
+        .rows(conn)?;
     Ok((att, entries, findings))
 }
 
@@ -178,7 +179,7 @@ pub fn read(
         .filter(bundle_entries::attachment_id.eq(id))
         .filter(bundle_entries::path.eq(entry))
         .count()
-        .get_result(conn)?;
+        .row(conn)?;
     if known == 0 {
         return Err(ReadError::NotFound);
     }
@@ -211,7 +212,7 @@ pub fn read_page(
             .filter(bundle_entries::attachment_id.eq(id))
             .filter(bundle_entries::path.eq(entry))
             .count()
-            .get_result(conn)?;
+            .row(conn)?;
         if known == 0 {
             return Err(ReadError::NotFound);
         }

@@ -6,6 +6,7 @@
 use super::stored::{of_case, ReadError};
 use crate::db::schema::thumbnails;
 use crate::db::DbConn;
+use crate::db::Direct;
 use crate::storage::BlobStore;
 use diesel::prelude::*;
 use std::io::Cursor;
@@ -75,7 +76,7 @@ pub fn get_or_make(
     let stored: Option<String> = thumbnails::table
         .find(id)
         .select(thumbnails::sha256)
-        .first(conn)
+        .first_row(conn)
         .optional()?;
     if let Some(sha) = stored {
         if let Ok(bytes) = store.get(&sha) {
@@ -94,7 +95,7 @@ pub fn get_or_make(
             thumbnails::width.eq(i64::from(w)),
             thumbnails::height.eq(i64::from(h)),
         ))
-        .execute(conn);
+        .exec(conn);
     if let Err(e) = inserted {
         tracing::warn!(error = %e, attachment = id, "thumbnail not recorded; made again next time");
     }

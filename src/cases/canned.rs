@@ -7,6 +7,7 @@
 use super::detail::CaseDetail;
 use crate::db::schema::canned_replies as cr;
 use crate::db::DbConn;
+use crate::db::Direct;
 use crate::i18n::{Lang, Msg};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -161,7 +162,7 @@ pub fn create(
             cr::updated_at.eq(now),
         ))
         .returning(cr::id)
-        .get_result(conn)?;
+        .row(conn)?;
     Ok(cr::table.find(id).select(Canned::as_select()).first(conn)?)
 }
 

@@ -6,6 +6,7 @@
 use super::CaseRow;
 use crate::db::schema::{case_codes, case_serials, cases, escalations, messages};
 use crate::db::DbConn;
+use crate::db::Direct;
 use diesel::prelude::*;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -73,7 +74,7 @@ pub fn load(conn: &mut DbConn, name: &str) -> QueryResult<Option<Customer>> {
         .filter(messages::direction.eq("customer"))
         .select((messages::from_name, messages::from_address))
         .limit(5000)
-        .load(conn)?;
+        .rows(conn)?;
     let mut by_address: BTreeMap<String, Contact> = BTreeMap::new();
     for (n, a) in senders {
         let key = a.to_lowercase();
@@ -108,7 +109,7 @@ pub fn load(conn: &mut DbConn, name: &str) -> QueryResult<Option<Customer>> {
         .filter(case_serials::case_id.eq_any(&ids))
         .select(case_serials::serial)
         .limit(1000)
-        .load(conn)?;
+        .rows(conn)?;
     serials.sort();
     serials.dedup();
     serials.truncate(200);
@@ -142,7 +143,7 @@ pub fn load(conn: &mut DbConn, name: &str) -> QueryResult<Option<Customer>> {
         .filter(case_codes::case_id.eq_any(&ids))
         .select((case_codes::case_id, case_codes::code))
         .limit(5000)
-        .load(conn)?;
+        .rows(conn)?;
     let mut per_code: HashMap<String, std::collections::HashSet<i64>> = HashMap::new();
     for (case_id, code) in pairs {
         per_code.entry(code).or_default().insert(case_id);

@@ -12,6 +12,7 @@ use crate::db::schema::{
     closures, escalations, merges, messages, outbox, scopes,
 };
 use crate::db::DbConn;
+use crate::db::Direct;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -95,7 +96,7 @@ pub fn holds_only_mail(conn: &mut DbConn, case: &CaseRow) -> QueryResult<bool> {
                     .or(messages::source.like("outbox:%")),
             ),
     ))
-    .get_result(conn)?;
+    .row(conn)?;
     if staff_rows {
         return Ok(false);
     }
@@ -104,7 +105,7 @@ pub fn holds_only_mail(conn: &mut DbConn, case: &CaseRow) -> QueryResult<bool> {
             .filter(audit_events::case_id.eq(case.id))
             .filter(audit_events::action.eq_any(WORKED)),
     ))
-    .get_result(conn)?;
+    .row(conn)?;
     Ok(!worked)
 }
 
@@ -199,7 +200,7 @@ pub fn link(conn: &mut DbConn, a: i64, b: i64) -> QueryResult<()> {
                 .filter(case_links::case_id.eq(x))
                 .filter(case_links::other_id.eq(y)),
         ))
-        .get_result(conn)?;
+        .row(conn)?;
         if !exists {
             diesel::insert_into(case_links::table)
                 .values((
@@ -207,7 +208,7 @@ pub fn link(conn: &mut DbConn, a: i64, b: i64) -> QueryResult<()> {
                     case_links::other_id.eq(y),
                     case_links::created_at.eq(now),
                 ))
-                .execute(conn)?;
+                .exec(conn)?;
         }
     }
     Ok(())
@@ -222,7 +223,7 @@ pub fn linked(conn: &mut DbConn, case_id: i64) -> QueryResult<Vec<String>> {
         .order(cases::created_at.asc())
         .select(cases::number)
         .limit(20)
-        .load(conn)
+        .rows(conn)
 }
 
 /// A merge as the survivor's page lists it.
@@ -250,7 +251,7 @@ pub fn merges_into(conn: &mut DbConn, case_id: i64) -> QueryResult<Vec<MergeView
             merges::automatic,
             merges::created_at,
         ))
-        .load(conn)?;
+        .rows(conn)?;
     Ok(rows
         .into_iter()
         .map(|(id, merged_number, actor, automatic, at)| MergeView {
@@ -365,7 +366,7 @@ pub fn merge(
         diesel::sql_query(format!(
             "UPDATE search_docs SET case_id = {t} WHERE case_id = {f} AND id % 8 = 2"
         ))
-        .execute(conn)?;
+        .exec(conn)?;
         let min_opt = |a: Option<NaiveDateTime>, b: Option<NaiveDateTime>| match (a, b) {
             (Some(x), Some(y)) => Some(x.min(y)),
             (x, y) => x.or(y),
@@ -413,7 +414,7 @@ pub fn merge(
                 cases::contact_email.eq(&after.contact_email),
                 cases::imported.eq(after.imported),
             ))
-            .execute(conn)?;
+            .exec(conn)?;
         moved.survivor_after = Some(after);
         // Closed as merged: out of every active queue without another filter.
         diesel::update(cases::table.find(f))
@@ -422,7 +423,7 @@ pub fn merge(
                 cases::status.eq(Status::Closed.as_str()),
                 cases::closed_at.eq(from.closed_at.or(Some(crate::now()))),
             ))
-            .execute(conn)?;
+            .exec(conn)?;
         diesel::delete(
             case_links::table.filter(
                 case_links::case_id
@@ -431,7 +432,7 @@ pub fn merge(
                     .or(case_links::case_id.eq(t).and(case_links::other_id.eq(f))),
             ),
         )
-        .execute(conn)?;
+        .exec(conn)?;
         let id: i64 = diesel::insert_into(merges::table)
             .values((
                 merges::survivor_id.eq(t),
@@ -442,7 +443,7 @@ pub fn merge(
                 merges::created_at.eq(crate::now()),
             ))
             .returning(merges::id)
-            .get_result(conn)?;
+            .row(conn)?;
         audit(
             conn,
             Some(t),
@@ -472,7 +473,7 @@ pub fn undo(conn: &mut DbConn, id: i64, actor: &str) -> Result<String, MergeErro
                     merges::moved,
                     merges::undone_at,
                 ))
-                .first(conn)
+                .first_row(conn)
                 .optional()?
                 .ok_or(MergeError::NotFound)?;
         if undone.is_some() {
@@ -486,14 +487,14 @@ pub fn undo(conn: &mut DbConn, id: i64, actor: &str) -> Result<String, MergeErro
                 .filter(merges::id.gt(id))
                 .filter(merges::undone_at.is_null()),
         ))
-        .get_result(conn)?;
+        .row(conn)?;
         let survivor_merged = super::find(conn, survivor)?.and_then(|c| c.merged_into);
         if later || survivor_merged.is_some() {
             return Err(MergeError::Invalid("merge.undo_newer_first"));
         }
         let claimed = diesel::update(merges::table.find(id).filter(merges::undone_at.is_null()))
             .set(merges::undone_at.eq(Some(crate::now())))
-            .execute(conn)?;
+            .exec(conn)?;
         if claimed != 1 {
             return Err(MergeError::Invalid("merge.already_undone"));
         }
@@ -514,15 +515,15 @@ pub fn undo(conn: &mut DbConn, id: i64, actor: &str) -> Result<String, MergeErro
             for chunk in ids.chunks(500) {
                 diesel::update(scopes::table.filter(scopes::message_row_id.eq_any(chunk)))
                     .set(scopes::case_id.eq(merged))
-                    .execute(conn)?;
+                    .exec(conn)?;
                 diesel::update(closures::table.filter(closures::message_row_id.eq_any(chunk)))
                     .set(closures::case_id.eq(merged))
-                    .execute(conn)?;
+                    .exec(conn)?;
                 diesel::update(
                     escalations::table.filter(escalations::message_row_id.eq_any(chunk)),
                 )
                 .set(escalations::case_id.eq(merged))
-                .execute(conn)?;
+                .exec(conn)?;
             }
         }
         restore_survivor(conn, survivor, &moved)?;
@@ -532,7 +533,7 @@ pub fn undo(conn: &mut DbConn, id: i64, actor: &str) -> Result<String, MergeErro
                 cases::status.eq(&moved.merged_status),
                 cases::closed_at.eq(moved.merged_closed_at),
             ))
-            .execute(conn)?;
+            .exec(conn)?;
         if let Some(escs) = moved.rows.get("escalations") {
             for chunk in escs.chunks(500) {
                 let list = chunk
@@ -544,7 +545,7 @@ pub fn undo(conn: &mut DbConn, id: i64, actor: &str) -> Result<String, MergeErro
                     "UPDATE search_docs SET case_id = {merged} WHERE id IN \
                      (SELECT id * 8 + 2 FROM escalation_entries WHERE escalation_id IN ({list}))"
                 ))
-                .execute(conn)?;
+                .exec(conn)?;
             }
         }
         // Still possibly the same thread: linked, so nobody loses the connection.
@@ -552,7 +553,7 @@ pub fn undo(conn: &mut DbConn, id: i64, actor: &str) -> Result<String, MergeErro
         let number: String = cases::table
             .find(merged)
             .select(cases::number)
-            .first(conn)?;
+            .first_row(conn)?;
         audit(conn, Some(survivor), actor, "case.merge_undone", &number)?;
         audit(conn, Some(merged), actor, "case.merge_undone", &number)?;
         Ok(number)
@@ -573,7 +574,7 @@ fn restore_survivor(conn: &mut DbConn, survivor: i64, moved: &Moved) -> QueryRes
     if now.assignee_id == a.assignee_id {
         diesel::update(row)
             .set(cases::assignee_id.eq(b.assignee_id))
-            .execute(conn)?;
+            .exec(conn)?;
     }
     if now.status == a.status && now.closed_at == a.closed_at {
         diesel::update(row)
@@ -581,13 +582,13 @@ fn restore_survivor(conn: &mut DbConn, survivor: i64, moved: &Moved) -> QueryRes
                 cases::status.eq(&b.status),
                 cases::closed_at.eq(b.closed_at),
             ))
-            .execute(conn)?;
+            .exec(conn)?;
     }
     if Some(now.created_at) == a.created_at {
         if let Some(c) = b.created_at {
             diesel::update(row)
                 .set(cases::created_at.eq(c))
-                .execute(conn)?;
+                .exec(conn)?;
         }
     }
     if now.first_customer_at == a.first_customer_at && now.first_response_at == a.first_response_at
@@ -597,22 +598,22 @@ fn restore_survivor(conn: &mut DbConn, survivor: i64, moved: &Moved) -> QueryRes
                 cases::first_customer_at.eq(b.first_customer_at),
                 cases::first_response_at.eq(b.first_response_at),
             ))
-            .execute(conn)?;
+            .exec(conn)?;
     }
     if now.customer == a.customer && now.oem == a.oem {
         diesel::update(row)
             .set((cases::customer.eq(&b.customer), cases::oem.eq(&b.oem)))
-            .execute(conn)?;
+            .exec(conn)?;
     }
     if now.contact_email == a.contact_email {
         diesel::update(row)
             .set(cases::contact_email.eq(&b.contact_email))
-            .execute(conn)?;
+            .exec(conn)?;
     }
     if now.imported == a.imported {
         diesel::update(row)
             .set(cases::imported.eq(b.imported))
-            .execute(conn)?;
+            .exec(conn)?;
     }
     Ok(())
 }
@@ -627,7 +628,7 @@ pub fn lock_rows(conn: &mut DbConn, ids: &[i64]) -> QueryResult<()> {
     for id in ids {
         diesel::update(cases::table.find(id))
             .set(cases::merged_into.eq(cases::merged_into))
-            .execute(conn)?;
+            .exec(conn)?;
     }
     Ok(())
 }
@@ -664,7 +665,7 @@ pub fn reanalyze_threads(conn: &mut DbConn) -> QueryResult<usize> {
             .distinct()
             .order(message_refs::ref_id.asc())
             .limit(1000)
-            .load(conn)?;
+            .rows(conn)?;
         let Some(end) = page.last().cloned() else {
             break;
         };
@@ -675,12 +676,12 @@ pub fn reanalyze_threads(conn: &mut DbConn) -> QueryResult<usize> {
                 .select(messages::case_id)
                 .distinct()
                 .limit(50)
-                .load(conn)?;
+                .rows(conn)?;
             let own: Vec<i64> = messages::table
                 .filter(messages::message_id.eq(id))
                 .select(messages::case_id)
                 .limit(5)
-                .load(conn)?;
+                .rows(conn)?;
             ids.extend(own);
             let mut distinct = Vec::new();
             for i in ids {

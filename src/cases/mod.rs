@@ -19,6 +19,7 @@ pub use states::{EscalationStatus, Priority, Status};
 
 use crate::db::schema::{audit_events, cases, messages};
 use crate::db::DbConn;
+use crate::db::Direct;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
@@ -59,19 +60,20 @@ impl CaseRow {
 }
 
 pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<CaseRow>> {
-    cases::table
+    crate::on_engine!(conn, |c| cases::table
         .find(id)
         .select(CaseRow::as_select())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 pub fn find_by_number(conn: &mut DbConn, number: &str) -> QueryResult<Option<CaseRow>> {
-    cases::table
-        .filter(cases::number.eq(number.trim().to_ascii_uppercase()))
+    let number = number.trim().to_ascii_uppercase();
+    crate::on_engine!(conn, |c| cases::table
+        .filter(cases::number.eq(&number))
         .select(CaseRow::as_select())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 /// The id of the case numbered `number` (any letter case), when there is one.
@@ -79,7 +81,7 @@ pub fn id_by_number(conn: &mut DbConn, number: &str) -> QueryResult<Option<i64>>
     cases::table
         .filter(cases::number.eq(number.trim().to_ascii_uppercase()))
         .select(cases::id)
-        .first(conn)
+        .first_row(conn)
         .optional()
 }
 
@@ -112,7 +114,7 @@ pub fn fresh_token(conn: &mut DbConn, prefix: &str) -> QueryResult<String> {
         let used: i64 = cases::table
             .filter(cases::tracking_token.eq(&t))
             .count()
-            .get_result(conn)?;
+            .row(conn)?;
         if used == 0 {
             return Ok(t);
         }
@@ -149,7 +151,7 @@ impl NewMessage<'_> {
         diesel::insert_into(messages::table)
             .values(self)
             .returning(messages::id)
-            .get_result(conn)
+            .row(conn)
     }
 }
 
@@ -169,7 +171,7 @@ pub fn become_live(conn: &mut DbConn, case: &mut CaseRow) -> QueryResult<()> {
             cases::imported.eq(false),
             cases::first_customer_at.eq(case.first_customer_at),
         ))
-        .execute(conn)?;
+        .exec(conn)?;
     Ok(())
 }
 
@@ -233,7 +235,7 @@ pub fn audit(
             detail,
             created_at: crate::now(),
         })
-        .execute(conn)?;
+        .exec(conn)?;
     Ok(())
 }
 

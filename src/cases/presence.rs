@@ -5,6 +5,7 @@
 
 use crate::db::schema::{cases, presence, users};
 use crate::db::DbConn;
+use crate::db::Direct;
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
@@ -24,7 +25,7 @@ pub fn touch(
     };
     let n = diesel::update(presence::table.find((case_id, user_id)))
         .set(presence::seen_at.eq(now))
-        .execute(conn)?;
+        .exec(conn)?;
     if n == 0 {
         let row = (
             presence::case_id.eq(case_id),
@@ -48,7 +49,7 @@ pub fn touch(
 /// Stops saying that `user_id` replies on case `number` (the reply was sent).
 pub fn clear(conn: &mut DbConn, number: &str, user_id: i64) -> QueryResult<()> {
     if let Some(case_id) = super::id_by_number(conn, number)? {
-        diesel::delete(presence::table.find((case_id, user_id))).execute(conn)?;
+        diesel::delete(presence::table.find((case_id, user_id))).exec(conn)?;
     }
     Ok(())
 }
@@ -68,7 +69,7 @@ pub fn others(
         .order(presence::seen_at.desc())
         .limit(10)
         .select(users::name)
-        .load(conn)
+        .rows(conn)
 }
 
 /// One sighting, as the live stream sends it.
@@ -108,5 +109,5 @@ pub fn since(conn: &mut DbConn, since: NaiveDateTime) -> QueryResult<Vec<Seen>> 
 /// Forgets sightings older than an hour (run now and then).
 pub fn sweep(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<usize> {
     diesel::delete(presence::table.filter(presence::seen_at.lt(now - Duration::hours(1))))
-        .execute(conn)
+        .exec(conn)
 }

@@ -4,6 +4,7 @@
 use super::{list, CaseRow, ListFilter};
 use crate::db::schema::{escalations, users};
 use crate::db::DbConn;
+use crate::db::Direct;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -51,7 +52,7 @@ pub fn enabled_staff(conn: &mut DbConn, roles: Option<&[&str]>) -> QueryResult<V
         .filter(users::disabled.eq(false))
         .order(users::name.asc())
         .select((users::id, users::name, users::role))
-        .load(conn)?;
+        .rows(conn)?;
     Ok(all
         .into_iter()
         .filter(|(_, _, role)| roles.is_none_or(|r| r.contains(&role.as_str())))
@@ -68,7 +69,7 @@ pub fn filter_assignees(conn: &mut DbConn) -> QueryResult<Vec<(i64, String)>> {
         .filter(users::disabled.eq(false))
         .order(users::name.asc())
         .select((users::id, users::name, users::role))
-        .load(conn)?;
+        .rows(conn)?;
     let mut out = Vec::with_capacity(users.len());
     for (id, name, role) in users {
         // One index probe per other user (cases_assignee), not a walk over the cases.
@@ -77,7 +78,7 @@ pub fn filter_assignees(conn: &mut DbConn) -> QueryResult<Vec<(i64, String)>> {
             || diesel::select(diesel::dsl::exists(
                 cases::table.filter(cases::assignee_id.eq(id)),
             ))
-            .get_result::<bool>(conn)?;
+            .row::<bool>(conn)?;
         if holds {
             out.push((id, name));
         }

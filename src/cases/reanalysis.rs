@@ -9,6 +9,7 @@
 
 use crate::db::schema::{cases, reanalysis_jobs, reanalysis_queue};
 use crate::db::DbConn;
+use crate::db::Direct;
 use crate::mail::ingest::replay::reanalyze_case;
 use crate::mail::ingest::{Rules, Staff};
 use crate::people::senders;
@@ -63,7 +64,7 @@ pub fn enqueue(conn: &mut DbConn, scope: &Scope, reason: &str, actor: &str) -> Q
             reanalysis_jobs::created_at.eq(crate::now()),
         ))
         .returning(reanalysis_jobs::id)
-        .get_result(conn)
+        .row(conn)
 }
 
 /// Starts the oldest pending job: its scope becomes a queue of cases. Returns whether
@@ -74,7 +75,7 @@ fn start_one(conn: &mut DbConn) -> QueryResult<bool> {
             .filter(reanalysis_jobs::state.eq("pending"))
             .order(reanalysis_jobs::id.asc())
             .select((reanalysis_jobs::id, reanalysis_jobs::scope))
-            .first(conn)
+            .first_row(conn)
             .optional()?;
         let Some((id, scope)) = job else {
             return Ok(false);
@@ -85,7 +86,7 @@ fn start_one(conn: &mut DbConn) -> QueryResult<bool> {
                 .filter(reanalysis_jobs::state.eq("pending")),
         )
         .set(reanalysis_jobs::state.eq("running"))
-        .execute(conn)?;
+        .exec(conn)?;
         if claimed == 0 {
             return Ok(true);
         }
@@ -103,7 +104,7 @@ fn start_one(conn: &mut DbConn) -> QueryResult<bool> {
             Scope::All => cases::table
                 .filter(cases::merged_into.is_null())
                 .select(cases::id)
-                .load(conn)?,
+                .rows(conn)?,
         };
         // Mail of a merged case lives on its survivor.
         let mut live = Vec::with_capacity(ids.len());
@@ -120,11 +121,11 @@ fn start_one(conn: &mut DbConn) -> QueryResult<bool> {
                     reanalysis_queue::job_id.eq(id),
                     reanalysis_queue::case_id.eq(*c),
                 ))
-                .execute(conn)?;
+                .exec(conn)?;
         }
         diesel::update(reanalysis_jobs::table.find(id))
             .set(reanalysis_jobs::total.eq(live.len() as i64))
-            .execute(conn)?;
+            .exec(conn)?;
         Ok(true)
     })
 }
@@ -136,7 +137,7 @@ pub fn run_some(conn: &mut DbConn, rules: &Rules, batch: i64) -> QueryResult<usi
         .filter(reanalysis_jobs::state.eq("running"))
         .order(reanalysis_jobs::id.asc())
         .select(reanalysis_jobs::id)
-        .first(conn)
+        .first_row(conn)
         .optional()?;
     let Some(job) = job else {
         return Ok(0);
@@ -146,7 +147,7 @@ pub fn run_some(conn: &mut DbConn, rules: &Rules, batch: i64) -> QueryResult<usi
         .order(reanalysis_queue::case_id.asc())
         .limit(batch)
         .select(reanalysis_queue::case_id)
-        .load(conn)?;
+        .rows(conn)?;
     if queued.is_empty() {
         diesel::update(
             reanalysis_jobs::table
@@ -157,7 +158,7 @@ pub fn run_some(conn: &mut DbConn, rules: &Rules, batch: i64) -> QueryResult<usi
             reanalysis_jobs::state.eq("done"),
             reanalysis_jobs::finished_at.eq(crate::now()),
         ))
-        .execute(conn)?;
+        .exec(conn)?;
         return Ok(0);
     }
     // Accounts, domains and people as they are now.
@@ -170,7 +171,7 @@ pub fn run_some(conn: &mut DbConn, rules: &Rules, batch: i64) -> QueryResult<usi
                     .filter(reanalysis_queue::job_id.eq(job))
                     .filter(reanalysis_queue::case_id.eq(case_id)),
             )
-            .execute(conn)?;
+            .exec(conn)?;
             if claimed == 0 {
                 return Ok(());
             }
@@ -180,7 +181,7 @@ pub fn run_some(conn: &mut DbConn, rules: &Rules, batch: i64) -> QueryResult<usi
                     reanalysis_jobs::done.eq(reanalysis_jobs::done + 1i64),
                     reanalysis_jobs::changed.eq(reanalysis_jobs::changed + i64::from(r.changed())),
                 ))
-                .execute(conn)?;
+                .exec(conn)?;
             Ok(())
         });
         if let Err(e) = done {
@@ -194,13 +195,13 @@ pub fn run_some(conn: &mut DbConn, rules: &Rules, batch: i64) -> QueryResult<usi
                         .filter(reanalysis_queue::job_id.eq(job))
                         .filter(reanalysis_queue::case_id.eq(case_id)),
                 )
-                .execute(conn)?;
+                .exec(conn)?;
                 diesel::update(reanalysis_jobs::table.find(job))
                     .set((
                         reanalysis_jobs::done.eq(reanalysis_jobs::done + 1i64),
                         reanalysis_jobs::error.eq(error),
                     ))
-                    .execute(conn)?;
+                    .exec(conn)?;
                 Ok(())
             })?;
         }
@@ -231,7 +232,7 @@ pub fn run_all(conn: &mut DbConn, rules: &Rules, progress: &dyn Fn(i64, i64)) ->
         let open: Vec<(i64, i64)> = reanalysis_jobs::table
             .filter(reanalysis_jobs::state.eq("running"))
             .select((reanalysis_jobs::done, reanalysis_jobs::total))
-            .load(conn)?;
+            .rows(conn)?;
         let (done, total) = open
             .iter()
             .fold((0, 0), |(d, t), (d1, t1)| (d + d1, t + t1));
@@ -240,7 +241,7 @@ pub fn run_all(conn: &mut DbConn, rules: &Rules, progress: &dyn Fn(i64, i64)) ->
             let running: bool = diesel::select(diesel::dsl::exists(
                 reanalysis_jobs::table.filter(reanalysis_jobs::state.eq("running")),
             ))
-            .get_result(conn)?;
+            .row(conn)?;
             if !running {
                 return Ok(());
             }
@@ -259,7 +260,7 @@ pub fn after_import(conn: &mut DbConn, rules: &Rules, people_before: i64) -> Que
         .filter(people::id.gt(people_before))
         .filter(people::side.ne("customer"))
         .select(person_keys::key)
-        .load(conn)?;
+        .rows(conn)?;
     if learnt.is_empty() {
         return Ok(0);
     }
@@ -281,7 +282,7 @@ pub fn after_import(conn: &mut DbConn, rules: &Rules, people_before: i64) -> Que
             .filter(messages::direction.eq("customer"))
             .filter(messages::raw_id.is_not_null())
             .select((messages::from_name, messages::from_address))
-            .load(conn)?;
+            .rows(conn)?;
         let misread = customers.iter().any(|(name, address)| {
             [
                 crate::people::address_key(address),
@@ -304,7 +305,7 @@ pub fn people_mark(conn: &mut DbConn) -> QueryResult<i64> {
     use crate::db::schema::people;
     Ok(people::table
         .select(diesel::dsl::max(people::id))
-        .first::<Option<i64>>(conn)?
+        .first_row::<Option<i64>>(conn)?
         .unwrap_or(0))
 }
 
@@ -383,7 +384,7 @@ pub fn recent(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<JobView>> {
         .order(reanalysis_jobs::id.desc())
         .limit(limit)
         .select(COLUMNS)
-        .load::<JobRow>(conn)?
+        .rows::<JobRow>(conn)?
         .into_iter()
         .map(view)
         .collect())
@@ -394,7 +395,7 @@ pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<JobView>> {
     Ok(reanalysis_jobs::table
         .find(id)
         .select(COLUMNS)
-        .first::<JobRow>(conn)
+        .first_row::<JobRow>(conn)
         .optional()?
         .map(view))
 }

@@ -1,6 +1,7 @@
 //! R&D's queue: escalations waiting for an answer or for more information, oldest first.
 
 use crate::db::schema::{cases, escalations};
+use crate::db::Direct;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
@@ -56,7 +57,7 @@ pub fn load(
             escalations::last_activity_at,
             (cases::imported, cases::closed_at, cases::updated_at),
         ))
-        .load(conn)?;
+        .rows(conn)?;
     Ok(rows
         .into_iter()
         .map(

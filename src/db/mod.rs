@@ -2,6 +2,7 @@
 
 mod cached;
 pub mod cost;
+mod direct;
 pub mod schema;
 pub mod wal;
 
@@ -12,6 +13,7 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use std::time::Duration;
 
 pub use cached::{cached_sql, ids_in, CachedSql, IdsIn};
+pub use direct::Direct;
 
 #[derive(diesel::MultiConnection)]
 pub enum DbConn {

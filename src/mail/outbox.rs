@@ -6,6 +6,7 @@
 use super::outbound::Composed;
 use crate::db::schema::outbox;
 use crate::db::DbConn;
+use crate::db::Direct;
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use serde::Serialize;
@@ -95,7 +96,7 @@ pub fn enqueue(
             created_at: now,
         })
         .returning(outbox::id)
-        .get_result(conn)
+        .row(conn)
 }
 
 /// Queues a composed mail of no case (the weekly report), due at once.
@@ -121,7 +122,7 @@ pub fn enqueue_notice(
             created_at: now,
         })
         .returning(outbox::id)
-        .get_result(conn)
+        .row(conn)
 }
 
 /// The newest 100 outgoing mails of the case, oldest first.
@@ -174,7 +175,7 @@ pub fn claim(
         .bind::<diesel::sql_types::Timestamp, _>(now)
         .bind::<diesel::sql_types::Timestamp, _>(stale)
         .bind::<diesel::sql_types::BigInt, _>(limit)
-        .load::<IdRow>(conn)?
+        .rows::<IdRow>(conn)?
         .into_iter()
         .map(|r| r.id)
         .collect(),
@@ -214,7 +215,7 @@ pub fn mark_sent(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<
             outbox::claimed_by.eq(None::<String>),
             outbox::claimed_at.eq(None::<NaiveDateTime>),
         ))
-        .execute(conn)?;
+        .exec(conn)?;
     Ok(())
 }
 
@@ -248,7 +249,7 @@ pub fn mark_failed_attempt(
             outbox::claimed_by.eq(None::<String>),
             outbox::claimed_at.eq(None::<NaiveDateTime>),
         ))
-        .execute(conn)?;
+        .exec(conn)?;
     Ok(())
 }
 
@@ -264,5 +265,5 @@ pub fn requeue_failed(conn: &mut DbConn, case_id: i64, now: NaiveDateTime) -> Qu
         outbox::attempts.eq(0i64),
         outbox::next_attempt_at.eq(now),
     ))
-    .execute(conn)
+    .exec(conn)
 }

@@ -7,6 +7,7 @@ use crate::auth::User;
 use crate::bundles::{store_attachment, File};
 use crate::db::schema::quarantine;
 use crate::db::DbConn;
+use crate::db::Direct;
 use crate::storage::{BlobStore, StorageError};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -27,7 +28,7 @@ pub fn put(conn: &mut DbConn, raw_id: i64, source: &str, reason: &str) -> QueryR
         .filter(quarantine::raw_id.eq(raw_id))
         .filter(quarantine::resolved_at.is_null())
         .select(quarantine::id)
-        .first(conn)
+        .first_row(conn)
         .optional()?;
     if open.is_none() {
         diesel::insert_into(quarantine::table)
@@ -37,7 +38,7 @@ pub fn put(conn: &mut DbConn, raw_id: i64, source: &str, reason: &str) -> QueryR
                 reason,
                 created_at: crate::now(),
             })
-            .execute(conn)?;
+            .exec(conn)?;
     }
     Ok(())
 }
@@ -70,7 +71,7 @@ pub fn assign(
         .filter(quarantine::id.eq(id))
         .filter(quarantine::resolved_at.is_null())
         .select((quarantine::raw_id, quarantine::source, quarantine::reason))
-        .first(conn)?;
+        .first_row(conn)?;
     let raw = load_raw(conn, store, raw_id)?;
     let sha = store.put(&raw)?;
     crate::db::write_tx(conn, |c| -> Result<(), AssignError> {

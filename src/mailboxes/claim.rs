@@ -5,6 +5,7 @@
 use super::{MailboxRow, LEASE_SECONDS};
 use crate::db::schema::mailboxes;
 use crate::db::DbConn;
+use crate::db::Direct;
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
@@ -192,7 +193,7 @@ pub fn claim(
             let (by2, at2): (Option<String>, Option<NaiveDateTime>) = mailboxes::table
                 .find(id)
                 .select((mailboxes::claimed_by, mailboxes::claimed_at))
-                .first(conn)?;
+                .first_row(conn)?;
             out.busy.push(busy(name, by2.as_deref(), at2, now));
         } else {
             out.busy.push(busy(name, by.as_deref(), at, now));
@@ -227,7 +228,7 @@ pub fn renew(conn: &mut DbConn, id: i64, worker: &str, now: NaiveDateTime) -> Qu
             .filter(mailboxes::claimed_by.eq(worker)),
     )
     .set(mailboxes::claimed_at.eq(now))
-    .execute(conn)?;
+    .exec(conn)?;
     Ok(n == 1)
 }
 

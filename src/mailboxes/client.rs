@@ -7,6 +7,7 @@
 use super::poller::{set_position, Ctx};
 use super::{MailboxError, MailboxRow, TlsMode};
 use crate::auth::Keys;
+use crate::db::Direct;
 use crate::mail::Outcome;
 use rustls_connector::rustls;
 use std::io::{Read, Write};
@@ -635,7 +636,7 @@ fn still_current(conn: &mut crate::db::DbConn, row: &MailboxRow) -> Result<bool,
         use diesel::prelude::*;
         diesel::update(m::table.find(row.id))
             .set(m::last_ok_at.eq(Some(crate::now())))
-            .execute(conn)?;
+            .exec(conn)?;
     }
     Ok(now.enabled
         && now.host == row.host

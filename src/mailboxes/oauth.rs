@@ -7,6 +7,7 @@ use super::{secret, MailboxError, MailboxRow};
 use crate::auth::Keys;
 use crate::db::schema::mailboxes;
 use crate::db::DbConn;
+use crate::db::Direct;
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
@@ -134,13 +135,13 @@ pub fn keep(
                 mailboxes::oauth_expires_at.eq(Some(g.expires_at)),
                 mailboxes::oauth_refresh_enc.eq(Some(secret::encrypt(keys, r))),
             ))
-            .execute(conn)?,
+            .exec(conn)?,
         None => target
             .set((
                 mailboxes::oauth_access_enc.eq(Some(access)),
                 mailboxes::oauth_expires_at.eq(Some(g.expires_at)),
             ))
-            .execute(conn)?,
+            .exec(conn)?,
     };
     tracing::info!(mailbox = %row.name, expires_at = %g.expires_at, "XOAUTH2 access token kept");
     Ok(())

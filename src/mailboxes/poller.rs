@@ -5,6 +5,7 @@ use super::{client, renew, Holder, MailboxError, MailboxRow, HEARTBEAT_SECONDS};
 use crate::clock::Clock;
 use crate::db::schema::mailboxes;
 use crate::db::DbConn;
+use crate::db::Direct;
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -91,7 +92,7 @@ pub(crate) fn lost(conn: &mut DbConn, row: &MailboxRow) -> MailboxError {
     let by: Option<String> = mailboxes::table
         .find(row.id)
         .select(mailboxes::claimed_by)
-        .first(conn)
+        .first_row(conn)
         .optional()
         .ok()
         .flatten()

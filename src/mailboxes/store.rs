@@ -5,6 +5,7 @@ use super::{is_loopback, secret, MailboxError, TlsMode};
 use crate::auth::Keys;
 use crate::db::schema::mailboxes;
 use crate::db::DbConn;
+use crate::db::Direct;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -220,7 +221,7 @@ pub fn add(conn: &mut DbConn, keys: &Keys, m: &NewMailbox) -> Result<i64, Mailbo
     let exists: Option<i64> = mailboxes::table
         .filter(mailboxes::name.eq(name))
         .select(mailboxes::id)
-        .first(conn)
+        .first_row(conn)
         .optional()?;
     if exists.is_some() {
         return Err(MailboxError::Exists(name.to_string()));
@@ -270,7 +271,7 @@ pub fn add(conn: &mut DbConn, keys: &Keys, m: &NewMailbox) -> Result<i64, Mailbo
             created_at: now,
         })
         .returning(mailboxes::id)
-        .get_result(conn)?)
+        .row(conn)?)
 }
 
 pub fn list(conn: &mut DbConn) -> QueryResult<Vec<MailboxRow>> {
@@ -290,7 +291,7 @@ pub fn find(conn: &mut DbConn, name: &str) -> Result<MailboxRow, MailboxError> {
 }
 
 pub fn remove(conn: &mut DbConn, name: &str) -> Result<(), MailboxError> {
-    let n = diesel::delete(mailboxes::table.filter(mailboxes::name.eq(name))).execute(conn)?;
+    let n = diesel::delete(mailboxes::table.filter(mailboxes::name.eq(name))).exec(conn)?;
     if n == 0 {
         return Err(MailboxError::NotFound(name.to_string()));
     }
@@ -308,11 +309,11 @@ pub fn set_enabled(conn: &mut DbConn, name: &str, enabled: bool) -> Result<(), M
                 mailboxes::failures.eq(0i64),
                 mailboxes::next_attempt_at.eq(crate::now()),
             ))
-            .execute(conn)?
+            .exec(conn)?
     } else {
         diesel::update(target)
             .set(mailboxes::enabled.eq(false))
-            .execute(conn)?
+            .exec(conn)?
     };
     if n == 0 {
         return Err(MailboxError::NotFound(name.to_string()));
@@ -381,7 +382,7 @@ pub fn prepare_edit(
         .filter(mailboxes::name.eq(&next.name))
         .filter(mailboxes::id.ne(id))
         .select(mailboxes::id)
-        .first(conn)
+        .first_row(conn)
         .optional()?;
     if taken.is_some() {
         return Err(MailboxError::Exists(next.name));
@@ -425,7 +426,7 @@ pub fn update(
             mailboxes::last_error.eq(None::<String>),
             mailboxes::next_attempt_at.eq(crate::now()),
         ))
-        .execute(conn)?;
+        .exec(conn)?;
     Ok(next)
 }
 
@@ -508,7 +509,7 @@ pub fn find_id(conn: &mut DbConn, id: i64) -> Result<MailboxRow, MailboxError> {
 }
 
 pub fn remove_id(conn: &mut DbConn, id: i64) -> Result<(), MailboxError> {
-    diesel::delete(mailboxes::table.find(id)).execute(conn)?;
+    diesel::delete(mailboxes::table.find(id)).exec(conn)?;
     Ok(())
 }
 

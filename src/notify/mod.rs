@@ -11,6 +11,7 @@ use crate::cases::CaseRow;
 use crate::config::Settings;
 use crate::db::schema::{cases, messages, notifications, user_prefs, users, watchers};
 use crate::db::DbConn;
+use crate::db::Direct;
 use crate::i18n::Lang;
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
@@ -120,7 +121,7 @@ pub fn prefs(conn: &mut DbConn, user_id: i64) -> QueryResult<Prefs> {
             user_prefs::notify_overdue,
             user_prefs::digest_minutes,
         ))
-        .first::<Row>(conn)
+        .first_row::<Row>(conn)
         .optional()?
         .map(
             |(language, customer_reply, rnd_answer, mention, sla, overdue, digest)| Prefs {
@@ -163,7 +164,7 @@ pub fn watch(conn: &mut DbConn, case_id: i64, user_id: i64, now: NaiveDateTime) 
     let exists = watchers::table
         .find((case_id, user_id))
         .count()
-        .get_result::<i64>(conn)?
+        .row::<i64>(conn)?
         > 0;
     if !exists {
         diesel::insert_into(watchers::table)
@@ -172,13 +173,13 @@ pub fn watch(conn: &mut DbConn, case_id: i64, user_id: i64, now: NaiveDateTime) 
                 watchers::user_id.eq(user_id),
                 watchers::created_at.eq(now),
             ))
-            .execute(conn)?;
+            .exec(conn)?;
     }
     Ok(())
 }
 
 pub fn unwatch(conn: &mut DbConn, case_id: i64, user_id: i64) -> QueryResult<()> {
-    diesel::delete(watchers::table.find((case_id, user_id))).execute(conn)?;
+    diesel::delete(watchers::table.find((case_id, user_id))).exec(conn)?;
     Ok(())
 }
 
@@ -190,7 +191,7 @@ pub fn watchers_of(conn: &mut DbConn, case_id: i64) -> QueryResult<Vec<(i64, Str
         .order(users::name.asc())
         .limit(100)
         .select((users::id, users::name))
-        .load(conn)
+        .rows(conn)
 }
 
 /// Tells the assignee and the watchers of `case` (never `actor_user`) that `kind`
@@ -211,7 +212,7 @@ pub fn record(
         .filter(watchers::case_id.eq(case.id))
         .select(watchers::user_id)
         .limit(100)
-        .load(conn)?;
+        .rows(conn)?;
     for id in case.assignee_id.into_iter().chain(watching) {
         if Some(id) != actor_user && seen.insert(id) {
             to.push(Some(id));
@@ -245,7 +246,7 @@ pub fn to_users(
                 notifications::actor.eq(actor),
                 notifications::created_at.eq(now),
             ))
-            .execute(conn)?;
+            .exec(conn)?;
     }
     Ok(to.len())
 }
@@ -260,7 +261,7 @@ pub fn mentioned(conn: &mut DbConn, text: &str) -> QueryResult<Vec<i64>> {
         .filter(users::disabled.eq(false))
         .select((users::id, users::name, users::email, users::aliases))
         .limit(1000)
-        .load(conn)?;
+        .rows(conn)?;
     let lower = text.to_lowercase();
     let mut out = Vec::new();
     for (id, name, email, aliases) in all {
@@ -354,7 +355,7 @@ pub fn list(conn: &mut DbConn, user_id: i64, limit: i64) -> QueryResult<Vec<View
             notifications::read_at,
             notifications::message_row_id,
         ))
-        .load(conn)?;
+        .rows(conn)?;
     let ids: Vec<i64> = rows.iter().filter_map(|r| r.7).collect();
     let bodies: BTreeMap<i64, String> = messages::table
         .filter(messages::id.eq_any(&ids))
@@ -387,7 +388,7 @@ pub fn unread(conn: &mut DbConn, user_id: i64) -> QueryResult<i64> {
         .filter(notifications::read_at.is_null())
         .select(notifications::id)
         .limit(100)
-        .load(conn)?;
+        .rows(conn)?;
     Ok(ids.len() as i64)
 }
 
@@ -403,7 +404,7 @@ pub fn open(
         .filter(notifications::id.eq(id))
         .filter(notifications::user_id.eq(user_id))
         .select(cases::number)
-        .first(conn)
+        .first_row(conn)
         .optional()?;
     if number.is_some() {
         diesel::update(
@@ -412,7 +413,7 @@ pub fn open(
                 .filter(notifications::read_at.is_null()),
         )
         .set(notifications::read_at.eq(Some(now)))
-        .execute(conn)?;
+        .exec(conn)?;
     }
     Ok(number)
 }
@@ -430,10 +431,10 @@ pub fn mark_read(
     match case_id {
         Some(c) => diesel::update(base.filter(notifications::case_id.eq(c)))
             .set(notifications::read_at.eq(Some(now)))
-            .execute(conn),
+            .exec(conn),
         None => diesel::update(base)
             .set(notifications::read_at.eq(Some(now)))
-            .execute(conn),
+            .exec(conn),
     }
 }
 
@@ -533,7 +534,7 @@ pub fn scan(
         Kind::EscalationOverdue.as_str()
     ))
     .bind::<Timestamp, _>(now - Duration::hours(overdue_hours))
-    .load::<Overdue>(conn)?
+    .rows::<Overdue>(conn)?
     .into_iter()
     .map(|o| o.case_id)
     .collect();
@@ -646,7 +647,7 @@ pub fn mail_pending(
             cases::language,
             notifications::message_row_id,
         ))
-        .load(conn)?;
+        .rows(conn)?;
     if rows.is_empty() {
         return Ok(0);
     }
@@ -683,7 +684,7 @@ fn mark(conn: &mut DbConn, ids: &[i64], state: &str, now: NaiveDateTime) -> Quer
             notifications::mailed_at.eq(Some(now)),
             notifications::mail_state.eq(Some(state)),
         ))
-        .execute(conn)
+        .exec(conn)
 }
 
 fn mail_batch(
@@ -849,7 +850,7 @@ mod tests {
                 .filter(cases::number.eq("CAS-NEW"))
                 .filter(notifications::kind.eq(kind))
                 .count()
-                .get_result(conn)
+                .row(conn)
                 .expect("count")
         };
         let written = scan(&mut conn, &[60, 240, 480, 1440], 30, 24, now).expect("scan");

@@ -3,6 +3,7 @@
 
 use crate::db::schema::staff_domains;
 use crate::db::DbConn;
+use crate::db::Direct;
 use diesel::prelude::*;
 
 /// A domain as kept: lower case, no `@`, at least one dot, nothing else.
@@ -22,7 +23,7 @@ pub fn list(conn: &mut DbConn) -> QueryResult<Vec<String>> {
     staff_domains::table
         .order(staff_domains::domain.asc())
         .select(staff_domains::domain)
-        .load(conn)
+        .rows(conn)
 }
 
 /// Marks `domain` as staff; false when it already was.
@@ -46,7 +47,7 @@ pub fn add(conn: &mut DbConn, domain: &str, actor: &str) -> QueryResult<bool> {
 
 /// Unmarks `domain`; false when it was not marked.
 pub fn remove(conn: &mut DbConn, domain: &str) -> QueryResult<bool> {
-    Ok(diesel::delete(staff_domains::table.find(domain)).execute(conn)? == 1)
+    Ok(diesel::delete(staff_domains::table.find(domain)).exec(conn)? == 1)
 }
 
 #[cfg(test)]

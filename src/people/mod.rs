@@ -12,6 +12,7 @@ pub mod signature;
 
 use crate::db::schema::{people, person_keys};
 use crate::db::DbConn;
+use crate::db::Direct;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -69,7 +70,7 @@ fn side_by_key(conn: &mut DbConn, key: &str) -> QueryResult<Option<Side>> {
         .inner_join(people::table)
         .filter(person_keys::key.eq(key))
         .select(people::side)
-        .first(conn)
+        .first_row(conn)
         .optional()?;
     Ok(side.as_deref().and_then(Side::parse))
 }
@@ -90,7 +91,7 @@ pub fn all_keys(conn: &mut DbConn) -> QueryResult<std::collections::HashMap<Stri
     let rows: Vec<(String, String)> = person_keys::table
         .inner_join(people::table)
         .select((person_keys::key, people::side))
-        .load(conn)?;
+        .rows(conn)?;
     Ok(rows
         .into_iter()
         .filter_map(|(k, s)| Side::parse(&s).map(|s| (k, s)))
@@ -112,12 +113,12 @@ pub fn note_case(conn: &mut DbConn, name: &str, address: &str, case_id: i64) -> 
         let person: Option<i64> = person_keys::table
             .filter(person_keys::key.eq(&key))
             .select(person_keys::person_id)
-            .first(conn)
+            .first_row(conn)
             .optional()?;
         if let Some(id) = person {
             diesel::update(people::table.find(id).filter(people::case_id.is_null()))
                 .set(people::case_id.eq(case_id))
-                .execute(conn)?;
+                .exec(conn)?;
             return Ok(());
         }
     }
@@ -151,7 +152,7 @@ pub fn learn(conn: &mut DbConn, l: &Learned<'_>) -> QueryResult<()> {
     let known: Option<i64> = person_keys::table
         .filter(person_keys::key.eq_any(&keys))
         .select(person_keys::person_id)
-        .first(conn)
+        .first_row(conn)
         .optional()?;
     let person = match known {
         Some(id) => id,
@@ -166,7 +167,7 @@ pub fn learn(conn: &mut DbConn, l: &Learned<'_>) -> QueryResult<()> {
                 people::updated_at.eq(l.at),
             ))
             .returning(people::id)
-            .get_result(conn)?,
+            .row(conn)?,
     };
     for key in keys {
         let row = (person_keys::key.eq(key), person_keys::person_id.eq(person));
@@ -225,13 +226,13 @@ pub fn list(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<PersonView>> {
             cases::number.nullable(),
             people::created_at,
         ))
-        .load(conn)?;
+        .rows(conn)?;
     let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
     let keys: Vec<(i64, String)> = person_keys::table
         .filter(person_keys::person_id.eq_any(&ids))
         .order(person_keys::key.asc())
         .select((person_keys::person_id, person_keys::key))
-        .load(conn)?;
+        .rows(conn)?;
     Ok(rows
         .into_iter()
         .map(
@@ -263,7 +264,7 @@ pub fn set_side(conn: &mut DbConn, id: i64, side: Side) -> QueryResult<Option<Ve
             people::evidence.eq("admin"),
             people::updated_at.eq(crate::now()),
         ))
-        .execute(conn)?;
+        .exec(conn)?;
     if n != 1 {
         return Ok(None);
     }
@@ -276,7 +277,7 @@ pub fn keys_of(conn: &mut DbConn, id: i64) -> QueryResult<Vec<String>> {
         .filter(person_keys::person_id.eq(id))
         .order(person_keys::key.asc())
         .select(person_keys::key)
-        .load(conn)
+        .rows(conn)
 }
 
 /// An admin decides the side of the sender known by `address` (else, for mail that
@@ -299,7 +300,7 @@ pub fn set_side_of_sender(
     let known: Option<i64> = person_keys::table
         .filter(person_keys::key.eq(&key))
         .select(person_keys::person_id)
-        .first(conn)
+        .first_row(conn)
         .optional()?;
     if let Some(id) = known {
         return Ok(set_side(conn, id, side)?.unwrap_or_default());
@@ -321,10 +322,10 @@ pub fn set_side_of_sender(
             people::updated_at.eq(now),
         ))
         .returning(people::id)
-        .get_result(conn)?;
+        .row(conn)?;
     diesel::insert_into(person_keys::table)
         .values((person_keys::key.eq(&key), person_keys::person_id.eq(id)))
-        .execute(conn)?;
+        .exec(conn)?;
     Ok(vec![key])
 }
 

@@ -5,6 +5,7 @@
 use super::{address_key, name_key};
 use crate::db::schema::{cases, messages, people, person_keys, sender_cases, senders};
 use crate::db::DbConn;
+use crate::db::Direct;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -30,7 +31,7 @@ pub fn index_batch(conn: &mut DbConn, limit: i64) -> QueryResult<usize> {
     crate::db::write_tx(conn, |conn| {
         if !crate::db::is_sqlite(conn) {
             // One pass at a time across servers (SQLite's writer is single already).
-            diesel::sql_query("SELECT pg_advisory_xact_lock(7310021)").execute(conn)?;
+            diesel::sql_query("SELECT pg_advisory_xact_lock(7310021)").exec(conn)?;
         }
         type Row = (i64, i64, Option<i64>, String, String, NaiveDateTime);
         // `NOT counted` as the partial index `messages_uncounted` spells it (a bound
@@ -47,7 +48,7 @@ pub fn index_batch(conn: &mut DbConn, limit: i64) -> QueryResult<usize> {
                 messages::from_address,
                 messages::sent_at,
             ))
-            .load(conn)?;
+            .rows(conn)?;
         if rows.is_empty() {
             return Ok(0);
         }
@@ -113,11 +114,11 @@ pub fn index_batch(conn: &mut DbConn, limit: i64) -> QueryResult<usize> {
                             senders::first_seen.eq(first.min(*f0)),
                             senders::last_seen.eq(last.max(*l0)),
                         ))
-                        .execute(conn)?;
+                        .exec(conn)?;
                     if let Some(c) = last_case {
                         diesel::update(senders::table.find(key))
                             .set(senders::last_case_id.eq(c))
-                            .execute(conn)?;
+                            .exec(conn)?;
                     }
                 }
                 None => {
@@ -132,14 +133,14 @@ pub fn index_batch(conn: &mut DbConn, limit: i64) -> QueryResult<usize> {
                             senders::first_seen.eq(first),
                             senders::last_seen.eq(last),
                         ))
-                        .execute(conn)?;
+                        .exec(conn)?;
                 }
             }
         }
         let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
         diesel::update(messages::table.filter(messages::id.eq_any(&ids)))
             .set(messages::counted.eq(true))
-            .execute(conn)?;
+            .exec(conn)?;
         Ok(rows.len())
     })
 }
@@ -161,7 +162,7 @@ pub fn find(conn: &mut DbConn, key: &str) -> QueryResult<Option<(String, Option<
     senders::table
         .find(key)
         .select((senders::name, senders::address))
-        .first(conn)
+        .first_row(conn)
         .optional()
 }
 
@@ -171,7 +172,7 @@ pub fn cases_of(conn: &mut DbConn, keys: &[String]) -> QueryResult<Vec<i64>> {
         .filter(sender_cases::sender_key.eq_any(keys))
         .select(sender_cases::case_id)
         .distinct()
-        .load(conn)
+        .rows(conn)
 }
 
 /// The keys of every sender whose address is in `domain` (a background job's walk:
@@ -181,7 +182,7 @@ pub fn keys_in_domain(conn: &mut DbConn, domain: &str) -> QueryResult<Vec<String
     let keys: Vec<String> = senders::table
         .filter(senders::key.like("addr:%"))
         .select(senders::key)
-        .load(conn)?;
+        .rows(conn)?;
     Ok(keys.into_iter().filter(|k| k.ends_with(&suffix)).collect())
 }
 
@@ -262,7 +263,7 @@ pub fn page(
             .order(senders::key.asc())
             .limit(limit)
             .select(select)
-            .load(conn)?
+            .rows(conn)?
     } else {
         let cursor = before.and_then(|b| {
             let (t, k) = b.split_once('|')?;
@@ -281,12 +282,12 @@ pub fn page(
                 .order((senders::last_seen.desc(), senders::key.desc()))
                 .limit(limit)
                 .select(select)
-                .load(conn)?,
+                .rows(conn)?,
             None => joined
                 .order((senders::last_seen.desc(), senders::key.desc()))
                 .limit(limit)
                 .select(select)
-                .load(conn)?,
+                .rows(conn)?,
         }
     };
     let next = (rows.len() as i64 == limit && q.is_empty())
@@ -309,7 +310,7 @@ pub fn page(
             people::evidence,
             cases::number.nullable(),
         ))
-        .load::<Known>(conn)?
+        .rows::<Known>(conn)?
         .into_iter()
         .map(|(k, s, e, c)| (k, (s, e, c)))
         .collect();

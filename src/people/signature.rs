@@ -3,6 +3,7 @@
 
 use crate::db::schema::signatures;
 use crate::db::DbConn;
+use crate::db::Direct;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -14,7 +15,7 @@ pub fn of(conn: &mut DbConn, user_id: i64) -> QueryResult<Option<String>> {
     signatures::table
         .find(user_id)
         .select(signatures::body)
-        .first(conn)
+        .first_row(conn)
         .optional()
 }
 

@@ -11,6 +11,7 @@ pub mod views;
 
 use crate::db::schema::{case_codes, cases, escalations};
 use crate::db::DbConn;
+use crate::db::Direct;
 use crate::i18n::Msg;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
@@ -543,7 +544,7 @@ fn load_escalations(conn: &mut DbConn, q: &ReportQuery) -> QueryResult<Vec<Escal
             escalations::opened_at,
             escalations::first_answered_at,
         ))
-        .load(conn)
+        .rows(conn)
 }
 
 /// Error codes of the cases opened in the period or the one before.
@@ -559,7 +560,7 @@ fn load_codes(conn: &mut DbConn, q: &ReportQuery) -> QueryResult<Vec<(i64, Strin
             ),
         )
         .select((case_codes::case_id, case_codes::code))
-        .load(conn)
+        .rows(conn)
 }
 
 /// Products of the cases opened in the period or the one before: the product of each
@@ -576,7 +577,7 @@ fn load_products(conn: &mut DbConn, q: &ReportQuery) -> QueryResult<Vec<(i64, St
     let serials: Vec<(i64, String)> = case_serials::table
         .filter(case_serials::case_id.eq_any(opened()))
         .select((case_serials::case_id, case_serials::serial))
-        .load(conn)?;
+        .rows(conn)?;
     if serials.is_empty() {
         return Ok(Vec::new());
     }
@@ -593,7 +594,7 @@ fn load_products(conn: &mut DbConn, q: &ReportQuery) -> QueryResult<Vec<(i64, St
                 .or(ar::machine_serial.eq_any(of_cases().select(case_serials::serial.nullable()))),
         )
         .select((ar::serial_number, ar::machine_serial, ar::product))
-        .load(conn)?;
+        .rows(conn)?;
     let mut by_serial: HashMap<&str, Vec<&str>> = HashMap::new();
     for (serial, machine, product) in &records {
         let Some(p) = product.as_deref().filter(|p| !p.is_empty()) else {
@@ -657,10 +658,10 @@ pub fn load(conn: &mut DbConn, q: &ReportQuery) -> QueryResult<Rows> {
 pub fn data_range(conn: &mut DbConn) -> QueryResult<Option<(NaiveDateTime, NaiveDateTime)>> {
     let first: Option<NaiveDateTime> = cases::table
         .select(diesel::dsl::min(cases::created_at))
-        .first(conn)?;
+        .first_row(conn)?;
     let last: Option<NaiveDateTime> = cases::table
         .select(diesel::dsl::max(cases::created_at))
-        .first(conn)?;
+        .first_row(conn)?;
     Ok(first.zip(last))
 }
 

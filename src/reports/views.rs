@@ -6,6 +6,7 @@ use super::{Params, Report};
 use crate::config::Settings;
 use crate::db::schema::{report_views, users};
 use crate::db::DbConn;
+use crate::db::Direct;
 use crate::i18n::{Lang, Msg};
 use chrono::{Datelike, Duration, NaiveDateTime, NaiveTime};
 use diesel::prelude::*;
@@ -124,7 +125,7 @@ pub fn delete(conn: &mut DbConn, user_id: i64, id: i64) -> QueryResult<bool> {
             .filter(report_views::id.eq(id))
             .filter(report_views::user_id.eq(user_id)),
     )
-    .execute(conn)
+    .exec(conn)
     .map(|n| n > 0)
 }
 
@@ -136,7 +137,7 @@ pub fn set_weekly(conn: &mut DbConn, user_id: i64, id: i64, weekly: bool) -> Que
             .filter(report_views::user_id.eq(user_id)),
     )
     .set(report_views::weekly.eq(weekly))
-    .execute(conn)
+    .exec(conn)
     .map(|n| n > 0)
 }
 
@@ -202,7 +203,7 @@ fn claim(
         ),
     )
     .set(report_views::last_sent_at.eq(Some(now)))
-    .execute(conn)
+    .exec(conn)
     .map(|n| n == 1)
 }
 

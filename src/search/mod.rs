@@ -18,6 +18,7 @@ pub mod words;
 
 use crate::db::schema::{case_codes, case_serials, cases, messages};
 use crate::db::DbConn;
+use crate::db::Direct;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
@@ -471,7 +472,7 @@ fn exact_hits(conn: &mut DbConn, term: &str) -> QueryResult<Vec<i64>> {
                 .or(cases::tracking_token.eq_any(&variants)),
         )
         .select(cases::id)
-        .load(conn)?;
+        .rows(conn)?;
     // A common error code is carried by a sixth of all cases: the newest
     // DOCS_PER_TERM of them are plenty to rank (as for any other term). One spelling
     // at a time: each is a range of its index, newest first, where a list of them
@@ -483,7 +484,7 @@ fn exact_hits(conn: &mut DbConn, term: &str) -> QueryResult<Vec<i64>> {
                 .order(case_serials::id.desc())
                 .limit(DOCS_PER_TERM)
                 .select(case_serials::case_id)
-                .load::<i64>(conn)?,
+                .rows::<i64>(conn)?,
         );
         ids.extend(
             case_codes::table
@@ -491,7 +492,7 @@ fn exact_hits(conn: &mut DbConn, term: &str) -> QueryResult<Vec<i64>> {
                 .order(case_codes::id.desc())
                 .limit(DOCS_PER_TERM)
                 .select(case_codes::case_id)
-                .load::<i64>(conn)?,
+                .rows::<i64>(conn)?,
         );
     }
     ids.sort_unstable();
@@ -792,14 +793,14 @@ fn load_cases(conn: &mut DbConn, ids: &[i64], f: &Filters) -> QueryResult<Vec<Ca
             cases::created_at,
             cases::updated_at,
         ))
-        .load(conn)?;
+        .rows(conn)?;
     let with_code: Option<Vec<i64>> = match &f.code {
         Some(code) => Some(
             case_codes::table
                 .filter(crate::db::ids_in(conn, "case_codes.case_id", ids))
                 .filter(case_codes::code.eq(code))
                 .select(case_codes::case_id)
-                .load(conn)?,
+                .rows(conn)?,
         ),
         None => None,
     };
@@ -835,7 +836,7 @@ fn load_bodies(conn: &mut DbConn, ids: &[i64]) -> QueryResult<HashMap<i64, Strin
         let rows: Vec<(i64, String)> = messages::table
             .filter(crate::db::ids_in(conn, "messages.id", chunk))
             .select((messages::id, messages::body_text))
-            .load(conn)?;
+            .rows(conn)?;
         out.extend(rows.into_iter().map(|(id, body)| (id * 8 + 1, body)));
     }
     let other: Vec<i64> = ids
@@ -852,7 +853,7 @@ fn load_bodies(conn: &mut DbConn, ids: &[i64]) -> QueryResult<HashMap<i64, Strin
         let rows: Vec<DocBody> = diesel::sql_query(format!(
             "SELECT id, body FROM search_docs WHERE id IN ({list})"
         ))
-        .load(conn)?;
+        .rows(conn)?;
         out.extend(rows.into_iter().map(|r| (r.id, r.body)));
     }
     Ok(out)

@@ -7,6 +7,7 @@
 use super::index::{self, Entry, Found, Marks, SearchIndex, Snapshot, Src};
 use super::{doc_sql, Bind, DocMatch, Filters, SearchError, Source, DOCS, MESSAGES, PER_CASE};
 use crate::db::DbConn;
+use crate::db::Direct;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text, Timestamp};
 use diesel::sqlite::Sqlite;
@@ -481,7 +482,7 @@ fn batch(
 fn forget_changes(conn: &mut DbConn, upto: i64) -> QueryResult<()> {
     let any = diesel::sql_query("SELECT seq AS n FROM search_changes WHERE seq <= $1 LIMIT 1")
         .bind::<BigInt, _>(upto)
-        .load::<Max>(conn)?;
+        .rows::<Max>(conn)?;
     if any.is_empty() {
         return Ok(());
     }

@@ -4,6 +4,7 @@
 use super::CodeView;
 use crate::db::schema::{case_codes, case_serials};
 use crate::db::DbConn;
+use crate::db::Direct;
 use diesel::prelude::*;
 
 /// The error codes found in the case, decoded, each with R&D's note if any.
@@ -54,7 +55,7 @@ pub(super) fn serials(conn: &mut DbConn, case_id: i64) -> QueryResult<Serials> {
         .order(case_serials::id.asc())
         .limit(200)
         .select((case_serials::serial, case_serials::kind))
-        .load(conn)?;
+        .rows(conn)?;
     let of_kind = |kind: &str| -> Vec<String> {
         rows.iter()
             .filter(|(_, k)| k == kind)

@@ -12,6 +12,7 @@ pub use thread::{ThreadWindow, RECENT};
 use super::CaseRow;
 use crate::db::schema::audit_events;
 use crate::db::DbConn;
+use crate::db::Direct;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
@@ -338,7 +339,7 @@ fn assignee_name(conn: &mut DbConn, assignee: Option<i64>) -> QueryResult<Option
         Some(a) => crate::db::schema::users::table
             .find(a)
             .select(crate::db::schema::users::name)
-            .first::<String>(conn)
+            .first_row::<String>(conn)
             .optional(),
         None => Ok(None),
     }

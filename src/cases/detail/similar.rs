@@ -3,6 +3,7 @@
 use super::SimilarCase;
 use crate::db::schema::{case_codes, case_serials, closures};
 use crate::db::DbConn;
+use crate::db::Direct;
 use diesel::prelude::*;
 
 /// Similar cases shown.
@@ -46,7 +47,7 @@ pub(super) fn similar(
             .order(case_codes::id.desc())
             .select(case_codes::case_id)
             .limit(PER_KEY)
-            .load(conn)?;
+            .rows(conn)?;
         add(ids, 2, code);
     }
     for s in serials.iter().take(5) {
@@ -61,7 +62,7 @@ pub(super) fn similar(
             .order(case_serials::id.desc())
             .select(case_serials::case_id)
             .limit(PER_KEY)
-            .load(conn)?;
+            .rows(conn)?;
         add(ids, 1, &format!("{prefix}…"));
     }
     let mut candidates: Vec<(i64, (i64, Vec<String>))> = score.into_iter().collect();

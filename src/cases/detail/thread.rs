@@ -4,6 +4,7 @@
 use super::{rfc3339, AttachmentView, FindingView, MessageView};
 use crate::db::schema::{attachments, bundle_findings, message_html, messages};
 use crate::db::DbConn;
+use crate::db::Direct;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -16,12 +17,12 @@ const MAX_ATTACHMENTS: i64 = 200;
 
 /// The case's attachments for the panel: the newest [`MAX_ATTACHMENTS`], oldest first.
 pub(super) fn attachments(conn: &mut DbConn, case_id: i64) -> QueryResult<Vec<AttachmentView>> {
-    let mut v: Vec<AttachmentView> = attachments::table
+    let mut v: Vec<AttachmentView> = crate::on_engine!(conn, |c| attachments::table
         .filter(attachments::case_id.eq(case_id))
         .order(attachments::id.desc())
         .limit(MAX_ATTACHMENTS)
         .select(AttachmentView::as_select())
-        .load(conn)?;
+        .load(c))?;
     v.reverse();
     Ok(v)
 }
@@ -110,19 +111,21 @@ fn select_messages(
         messages::body_text,
         messages::proposal,
     );
-    let mut q = messages::table
-        .filter(messages::case_id.eq(case_id))
-        .select(cols)
-        .into_boxed();
-    q = if newest_first {
-        q.order((messages::sent_at.desc(), messages::id.desc()))
-    } else {
-        q.order((messages::sent_at.asc(), messages::id.asc()))
-    };
-    if let Some(n) = limit {
-        q = q.limit(n);
-    }
-    q.load::<MsgRow>(conn)
+    crate::on_engine!(conn, |c| {
+        let mut q = messages::table
+            .filter(messages::case_id.eq(case_id))
+            .select(cols)
+            .into_boxed();
+        q = if newest_first {
+            q.order((messages::sent_at.desc(), messages::id.desc()))
+        } else {
+            q.order((messages::sent_at.asc(), messages::id.asc()))
+        };
+        if let Some(n) = limit {
+            q = q.limit(n);
+        }
+        q.load::<MsgRow>(c)
+    })
 }
 
 /// The messages, oldest first, each with its attachments and its quoted text folded:
@@ -151,7 +154,7 @@ pub(super) fn messages(
         messages::table
             .filter(messages::case_id.eq(case_id))
             .count()
-            .get_result(conn)?
+            .row(conn)?
     } else {
         rows.len() as i64
     };
@@ -159,17 +162,18 @@ pub(super) fn messages(
     // The whole thread is read by case (a list of ids could pass the engines' limit on
     // bound values); a window by its few message ids.
     let atts: Vec<AttachmentView> = if window == ThreadWindow::All {
-        attachments::table
+        crate::on_engine!(conn, |c| attachments::table
             .filter(attachments::case_id.eq(case_id))
             .order(attachments::id.asc())
             .select(AttachmentView::as_select())
-            .load(conn)?
+            .load(c))?
     } else {
-        attachments::table
-            .filter(crate::db::ids_in(conn, "attachments.message_row_id", &ids))
+        let among = crate::db::ids_in(conn, "attachments.message_row_id", &ids);
+        crate::on_engine!(conn, |c| attachments::table
+            .filter(among)
             .order(attachments::id.asc())
             .select(AttachmentView::as_select())
-            .load(conn)?
+            .load(c))?
     };
     type Html = (String, Option<String>, i64);
     let cols = (
@@ -183,12 +187,12 @@ pub(super) fn messages(
             .inner_join(messages::table.on(messages::id.eq(message_html::message_row_id)))
             .filter(messages::case_id.eq(case_id))
             .select(cols)
-            .load(conn)?
+            .rows(conn)?
     } else {
         message_html::table
             .filter(crate::db::ids_in(conn, "message_html.message_row_id", &ids))
             .select(cols)
-            .load(conn)?
+            .rows(conn)?
     };
     let mut html: std::collections::HashMap<i64, Html> = loaded
         .into_iter()

@@ -4,6 +4,7 @@
 use super::{opt_rfc3339, rfc3339, ClosureView, EntryView, EscalationView, ScopeView};
 use crate::db::schema::{closures, escalation_entries, escalations, scopes};
 use crate::db::DbConn;
+use crate::db::Direct;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -42,7 +43,7 @@ pub(super) fn escalations(conn: &mut DbConn, case_id: i64) -> QueryResult<Vec<Es
             escalations::opened_at,
             escalations::first_answered_at,
         ))
-        .load(conn)?;
+        .rows(conn)?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let entries: Vec<EntryRow> = escalation_entries::table
         .filter(crate::db::ids_in(
@@ -61,7 +62,7 @@ pub(super) fn escalations(conn: &mut DbConn, case_id: i64) -> QueryResult<Vec<Es
             escalation_entries::body_text,
             escalation_entries::created_at,
         ))
-        .load(conn)?;
+        .rows(conn)?;
     Ok(rows
         .into_iter()
         .map(|r| {
@@ -106,7 +107,7 @@ pub(super) fn scope(conn: &mut DbConn, case_id: i64) -> QueryResult<Option<Scope
             scopes::author,
             scopes::created_at,
         ))
-        .load(conn)?;
+        .rows(conn)?;
     let versions = rows.len();
     Ok(rows.into_iter().next().map(|(d, s, l, a, t)| ScopeView {
         problem_definition: d,

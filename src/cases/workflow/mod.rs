@@ -24,6 +24,7 @@ use crate::auth::users::User;
 use crate::config::Settings;
 use crate::db::schema::{cases, messages};
 use crate::db::DbConn;
+use crate::db::Direct;
 use crate::mail::extract;
 use crate::mail::outbound::{self, Outgoing};
 use diesel::prelude::*;
@@ -149,7 +150,7 @@ fn thread_ids(conn: &mut DbConn, case_id: i64) -> WResult<(Option<String>, Vec<S
         .filter(messages::direction.eq_any(["customer", "support"]))
         .order((messages::sent_at.asc(), messages::id.asc()))
         .select((messages::message_id, messages::direction))
-        .load(conn)?;
+        .rows(conn)?;
     let plausible: Vec<(String, String)> = rows
         .into_iter()
         .filter(|(id, _)| extract::plausible_message_id(id))
@@ -277,7 +278,7 @@ fn after_customer_mail(conn: &mut DbConn, case: &CaseRow, to: &[String]) -> WRes
             cases::updated_at.eq(now),
             cases::contact_email.eq(contact),
         ))
-        .execute(conn)?;
+        .exec(conn)?;
     Ok(())
 }
 

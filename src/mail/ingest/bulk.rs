@@ -2,6 +2,7 @@
 //! files flushed once per batch, then the search index caught up.
 
 use super::{ingest_prepared, prepare_input, Outcome, PreparedInput, Rules, Staff};
+use crate::db::Direct;
 use crate::db::{self, DbConn};
 use crate::mail::IngestError;
 use crate::storage::{BlobStore, DirStore, StorageError};
@@ -314,7 +315,7 @@ pub fn ingest_bulk(
             use diesel::prelude::*;
             crate::db::schema::messages::table
                 .select(diesel::dsl::max(crate::db::schema::messages::id))
-                .first(conn)
+                .first_row(conn)
                 .unwrap_or(None)
         };
         if imported.saturating_mul(10) >= newest.unwrap_or(0) {

@@ -5,6 +5,7 @@ use super::{Direction, Rules};
 use crate::cases::{self, CaseRow, Status};
 use crate::db::schema::cases as cases_t;
 use crate::db::DbConn;
+use crate::db::Direct;
 use crate::mail::{extract, IngestError, ParsedMail};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -53,7 +54,7 @@ pub(super) fn create_case(
         let used: i64 = cases_t::table
             .filter(cases_t::tracking_token.eq(&t))
             .count()
-            .get_result(conn)?;
+            .row(conn)?;
         if used == 0 {
             token = Some(t);
             break;
@@ -101,7 +102,7 @@ pub(super) fn create_case(
             imported,
         })
         .returning(cases_t::id)
-        .get_result(conn)?;
+        .row(conn)?;
     cases::find(conn, id)?.ok_or(IngestError::Db(diesel::result::Error::NotFound))
 }
 

@@ -5,6 +5,7 @@ use super::Direction;
 use crate::cases::{CaseRow, Status};
 use crate::db::schema::{cases as cases_t, closures, escalation_entries, escalations, scopes};
 use crate::db::DbConn;
+use crate::db::Direct;
 use crate::mail::{extract, ParsedMail};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -101,7 +102,7 @@ pub(super) fn apply_events(
             if case.contact_email.is_none() && !pm.from_address.is_empty() {
                 diesel::update(cases_t::table.find(case.id))
                     .set(cases_t::contact_email.eq(&pm.from_address))
-                    .execute(conn)?;
+                    .exec(conn)?;
             }
             if matches!(
                 status,
@@ -128,7 +129,7 @@ pub(super) fn apply_events(
                         message_row_id: row_id,
                         created_at: at,
                     })
-                    .execute(conn)?;
+                    .exec(conn)?;
                 // Not the escalations opened later in Casebook (a replay at `t`).
                 crate::db::cached_sql(
                     "UPDATE escalations SET status = 'closed', closed_at = $1 \
@@ -138,7 +139,7 @@ pub(super) fn apply_events(
                 .bind::<BigInt, _>(case.id)
                 .bind::<Nullable<Timestamp>, _>(replay_at)
                 .bind::<Nullable<Timestamp>, _>(replay_at)
-                .execute(conn)?;
+                .exec(conn)?;
                 status = Status::Closed;
                 closed_at = Some(at);
             } else {
@@ -153,7 +154,7 @@ pub(super) fn apply_events(
                             message_row_id: row_id,
                             created_at: at,
                         })
-                        .execute(conn)?;
+                        .exec(conn)?;
                 }
                 if matches!(status, Status::New | Status::Open) {
                     status = Status::WaitingCustomer;
@@ -187,7 +188,7 @@ pub(super) fn apply_events(
                             opened_at: at,
                             last_activity_at: Some(at),
                         })
-                        .execute(conn)?;
+                        .exec(conn)?;
                 }
             }
             if status != Status::Closed {
@@ -210,7 +211,7 @@ pub(super) fn apply_events(
                         last_activity_at: None,
                     })
                     .returning(escalations::id)
-                    .get_result(conn)?,
+                    .row(conn)?,
             };
             add_entry(conn, esc, "answer", author, &main_text, row_id, at)?;
             set_escalation_status(conn, esc, "answered")?;
@@ -220,7 +221,7 @@ pub(super) fn apply_events(
             )
             .bind::<Timestamp, _>(at)
             .bind::<BigInt, _>(esc)
-            .execute(conn)?;
+            .exec(conn)?;
             if status != Status::Closed {
                 status = Status::Escalated;
             }
@@ -243,7 +244,7 @@ pub(super) fn apply_events(
     .bind::<Nullable<Timestamp>, _>(closed_at)
     .bind::<Timestamp, _>(updated_at)
     .bind::<BigInt, _>(case.id)
-    .execute(conn)?;
+    .exec(conn)?;
     if mode == Apply::Arriving && status != before {
         crate::cases::audit(
             conn,
@@ -274,7 +275,7 @@ fn add_entry(
             message_row_id: row_id,
             created_at: at,
         })
-        .execute(conn)?;
+        .exec(conn)?;
     Ok(())
 }
 
@@ -294,12 +295,12 @@ fn open_escalation(
             .filter(escalations::opened_at.le(t))
             .order(escalations::id.desc())
             .select(escalations::id)
-            .first(conn)
+            .first_row(conn)
             .optional(),
         None => open
             .order(escalations::id.desc())
             .select(escalations::id)
-            .first(conn)
+            .first_row(conn)
             .optional(),
     }
 }
@@ -310,6 +311,6 @@ fn set_escalation_status(conn: &mut DbConn, esc: i64, status: &str) -> QueryResu
     crate::db::cached_sql("UPDATE escalations SET status = $1 WHERE id = $2")
         .bind::<Text, _>(status)
         .bind::<BigInt, _>(esc)
-        .execute(conn)
+        .exec(conn)
         .map(|_| ())
 }

@@ -4,6 +4,7 @@
 use super::Rules;
 use crate::db::schema::{case_codes, case_serials};
 use crate::db::DbConn;
+use crate::db::Direct;
 use crate::mail::extract;
 use diesel::prelude::*;
 
@@ -72,7 +73,7 @@ pub fn add_code(conn: &mut DbConn, case_id: i64, code: &str, found_in: &str) -> 
         .filter(case_codes::case_id.eq(case_id))
         .filter(case_codes::code.eq(code))
         .count()
-        .get_result(conn)?;
+        .row(conn)?;
     if exists == 0 {
         diesel::insert_into(case_codes::table)
             .values(NewCode {
@@ -80,7 +81,7 @@ pub fn add_code(conn: &mut DbConn, case_id: i64, code: &str, found_in: &str) -> 
                 code,
                 found_in,
             })
-            .execute(conn)?;
+            .exec(conn)?;
     }
     Ok(())
 }
@@ -92,7 +93,7 @@ pub fn add_serial(conn: &mut DbConn, case_id: i64, serial: &str, kind: &str) -> 
         .filter(case_serials::case_id.eq(case_id))
         .filter(case_serials::serial.eq(serial))
         .count()
-        .get_result(conn)?;
+        .row(conn)?;
     if exists == 0 {
         diesel::insert_into(case_serials::table)
             .values(NewSerial {
@@ -100,7 +101,7 @@ pub fn add_serial(conn: &mut DbConn, case_id: i64, serial: &str, kind: &str) -> 
                 serial,
                 kind,
             })
-            .execute(conn)?;
+            .exec(conn)?;
     }
     Ok(())
 }

@@ -14,6 +14,7 @@ use super::staff::Staff;
 use crate::cases::CaseRow;
 use crate::db::schema::{escalations, messages};
 use crate::db::DbConn;
+use crate::db::Direct;
 use crate::mail::extract::{self, re, Greeting};
 use crate::mail::ParsedMail;
 use crate::people::{self, Learned, Side};
@@ -216,7 +217,7 @@ fn answers_escalation(conn: &mut DbConn, case: &CaseRow, pm: &ParsedMail) -> Que
             .filter(escalations::case_id.eq(case.id))
             .filter(escalations::status.eq("open")),
     ))
-    .get_result(conn)?;
+    .row(conn)?;
     if !waiting {
         return Ok(false);
     }
@@ -228,12 +229,12 @@ fn answers_escalation(conn: &mut DbConn, case: &CaseRow, pm: &ParsedMail) -> Que
         diesel::select(diesel::dsl::exists(
             customers.filter(messages::from_name.eq(pm.from_name.trim())),
         ))
-        .get_result(conn)?
+        .row(conn)?
     } else {
         diesel::select(diesel::dsl::exists(
             customers.filter(messages::from_address.eq(addr)),
         ))
-        .get_result(conn)?
+        .row(conn)?
     };
     Ok(!is_customer)
 }

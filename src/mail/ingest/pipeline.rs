@@ -12,35 +12,11 @@ use crate::bundles::store_examined;
 use crate::cases::{self, Status};
 use crate::db::schema::messages;
 use crate::db::DbConn;
+use crate::db::Direct;
 use crate::mail::{export, extract, mbox, parse, quarantine, IngestError, ParsedMail};
 use crate::storage::{sha256_hex, BlobStore};
-use chrono::NaiveDateTime;
 use diesel::prelude::*;
-
-#[derive(Insertable)]
-#[diesel(table_name = messages)]
-#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
-struct NewMessage<'a> {
-    case_id: i64,
-    raw_id: i64,
-    message_id: &'a str,
-    content_hash: &'a str,
-    reuses_id_of: Option<i64>,
-    in_reply_to: Option<&'a str>,
-    refs: &'a str,
-    thread_key: Option<&'a str>,
-    from_name: &'a str,
-    from_address: &'a str,
-    to_addrs: &'a str,
-    subject: &'a str,
-    sent_at: NaiveDateTime,
-    received_at: NaiveDateTime,
-    direction: &'a str,
-    is_auto_reply: bool,
-    body_text: &'a str,
-    source: &'a str,
-    proposal: Option<&'a str>,
-}
+use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamp};
 
 /// Entry point for any input: detects the export format, mbox or a single message.
 pub fn ingest_input(
@@ -118,7 +94,7 @@ fn store_html(conn: &mut DbConn, row_id: i64, h: &CleanHtml) -> QueryResult<()> 
             message_html::quoted.eq(h.quoted.as_deref()),
             message_html::blocked_images.eq(h.blocked_images),
         ))
-        .execute(conn)?;
+        .exec(conn)?;
     Ok(())
 }
 
@@ -425,7 +401,7 @@ impl Pipeline<'_> {
             let same_id: Vec<(i64, i64, String)> = messages::table
                 .filter(messages::message_id.eq(&mid))
                 .select((messages::id, messages::case_id, messages::content_hash))
-                .load(conn)?;
+                .rows(conn)?;
             if let Some((_, case_id, _)) = same_id.iter().find(|(_, _, h)| *h == *hash) {
                 let number = cases::find(conn, *case_id)?.map(|c| c.number);
                 return Ok(Outcome {
@@ -538,30 +514,41 @@ impl Pipeline<'_> {
                 (Some(u), true) => u.name.clone(),
                 _ => pm.from_name.clone(),
             };
-            let row_id: i64 = diesel::insert_into(messages::table)
-                .values(NewMessage {
-                    case_id: case.id,
-                    raw_id,
-                    message_id: &mid,
-                    content_hash: hash.as_str(),
-                    reuses_id_of: reuses,
-                    in_reply_to: pm.in_reply_to.first().map(String::as_str),
-                    refs: &pm.references.join(" "),
-                    thread_key: pm.thread_key.as_deref(),
-                    from_name: &from_name,
-                    from_address: &from_address,
-                    to_addrs: &pm.to.join(", "),
-                    subject: subject_masked,
-                    sent_at,
-                    received_at: crate::now(),
-                    direction: dir.as_str(),
-                    is_auto_reply: pm.is_auto_reply,
-                    body_text: body_masked,
-                    source,
-                    proposal,
-                })
-                .returning(messages::id)
-                .get_result(conn)?;
+            // One statement kept per connection: diesel's insert writes its text anew
+            // at every run (its type does not fix the text).
+            #[derive(QueryableByName)]
+            struct RowId {
+                #[diesel(sql_type = BigInt)]
+                id: i64,
+            }
+            let row_id: i64 = crate::db::cached_sql(
+                "INSERT INTO messages (case_id, raw_id, message_id, content_hash, \
+                 reuses_id_of, in_reply_to, refs, thread_key, from_name, from_address, \
+                 to_addrs, subject, sent_at, received_at, direction, is_auto_reply, \
+                 body_text, source, proposal) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
+                 $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) RETURNING id",
+            )
+            .bind::<BigInt, _>(case.id)
+            .bind::<BigInt, _>(raw_id)
+            .bind::<Text, _>(&mid)
+            .bind::<Text, _>(hash.as_str())
+            .bind::<Nullable<BigInt>, _>(reuses)
+            .bind::<Nullable<Text>, _>(pm.in_reply_to.first().map(String::as_str))
+            .bind::<Text, _>(pm.references.join(" "))
+            .bind::<Nullable<Text>, _>(pm.thread_key.as_deref())
+            .bind::<Text, _>(&from_name)
+            .bind::<Text, _>(&from_address)
+            .bind::<Text, _>(pm.to.join(", "))
+            .bind::<Text, _>(subject_masked)
+            .bind::<Timestamp, _>(sent_at)
+            .bind::<Timestamp, _>(crate::now())
+            .bind::<Text, _>(dir.as_str())
+            .bind::<Bool, _>(pm.is_auto_reply)
+            .bind::<Text, _>(body_masked)
+            .bind::<Text, _>(source)
+            .bind::<Nullable<Text>, _>(proposal)
+            .row::<RowId>(conn)?
+            .id;
             super::thread::record_refs(conn, pm, &mid, row_id)?;
             for ((a, sha), examined) in pm.attachments.iter().zip(att_shas).zip(examined) {
                 let file = crate::bundles::File {

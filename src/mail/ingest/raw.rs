@@ -2,6 +2,7 @@
 
 use crate::db::schema::raw_messages;
 use crate::db::DbConn;
+use crate::db::Direct;
 use crate::mail::IngestError;
 use crate::storage::{sha256_hex, BlobStore};
 use diesel::prelude::*;
@@ -46,7 +47,7 @@ pub fn store_raw(
     .bind::<Text, _>(source)
     .bind::<Timestamp, _>(crate::now())
     .bind::<Nullable<Binary>, _>(inline.then_some(raw))
-    .get_result(conn)
+    .row(conn)
     .optional()?;
     match inserted {
         Some(row) => Ok(row.id),
@@ -58,7 +59,7 @@ fn find(conn: &mut DbConn, sha: &str) -> QueryResult<Option<i64>> {
     raw_messages::table
         .filter(raw_messages::sha256.eq(sha))
         .select(raw_messages::id)
-        .first(conn)
+        .first_row(conn)
         .optional()
 }
 
@@ -67,7 +68,7 @@ pub fn load_raw(conn: &mut DbConn, store: &dyn BlobStore, id: i64) -> Result<Vec
     let (sha, data): (String, Option<Vec<u8>>) = raw_messages::table
         .find(id)
         .select((raw_messages::sha256, raw_messages::data))
-        .first(conn)?;
+        .first_row(conn)?;
     match data {
         Some(d) => Ok(d),
         None => Ok(store.get(&sha)?),

@@ -19,6 +19,7 @@ use crate::db::schema::{
     audit_events, cases as cases_t, closures, escalation_entries, escalations, messages, scopes,
 };
 use crate::db::DbConn;
+use crate::db::Direct;
 use crate::mail::{extract, ParsedMail};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -107,25 +108,25 @@ pub fn reanalyze_case(
             messages::source,
             messages::sent_at,
         ))
-        .load(conn)?;
+        .rows(conn)?;
     let imported_mail = rows
         .iter()
         .any(|r| r.1.is_some() && Arrival::of_source(&r.9) == Arrival::Import);
     let received: Vec<i64> = rows.iter().filter(|r| r.1.is_some()).map(|r| r.0).collect();
     // What came from mail goes; what people wrote in Casebook stays.
     diesel::delete(closures::table.filter(closures::message_row_id.eq_any(&received)))
-        .execute(conn)?;
-    diesel::delete(scopes::table.filter(scopes::message_row_id.eq_any(&received))).execute(conn)?;
+        .exec(conn)?;
+    diesel::delete(scopes::table.filter(scopes::message_row_id.eq_any(&received))).exec(conn)?;
     let escs: Vec<i64> = escalations::table
         .filter(escalations::case_id.eq(case_id))
         .select(escalations::id)
-        .load(conn)?;
+        .rows(conn)?;
     diesel::delete(
         escalation_entries::table
             .filter(escalation_entries::escalation_id.eq_any(&escs))
             .filter(escalation_entries::message_row_id.eq_any(&received)),
     )
-    .execute(conn)?;
+    .exec(conn)?;
     // An escalation that mail opened and people then worked on in Casebook (an answer
     // or follow-up there, or closed there) is kept with its id; its opening message
     // then opens nothing again. The others are rebuilt from the mail.
@@ -140,24 +141,24 @@ pub fn reanalyze_case(
                     .and(escalations::help_needed.is_null())),
         )
         .select((escalations::id, escalations::message_row_id))
-        .load(conn)?;
+        .rows(conn)?;
     let mut anchored: Vec<i64> = Vec::new();
     for (esc, row) in opened_by_mail {
         let entries: bool = diesel::select(diesel::dsl::exists(
             escalation_entries::table.filter(escalation_entries::escalation_id.eq(esc)),
         ))
-        .get_result(conn)?;
+        .row(conn)?;
         let closed_here: bool = diesel::select(diesel::dsl::exists(
             audit_events::table
                 .filter(audit_events::case_id.eq(case_id))
                 .filter(audit_events::action.eq("escalation.closed"))
                 .filter(audit_events::detail.eq(format!("escalation {esc}"))),
         ))
-        .get_result(conn)?;
+        .row(conn)?;
         if entries || closed_here {
             anchored.extend(row);
         } else {
-            diesel::delete(escalations::table.find(esc)).execute(conn)?;
+            diesel::delete(escalations::table.find(esc)).exec(conn)?;
         }
     }
     diesel::update(cases_t::table.find(case_id))
@@ -167,7 +168,7 @@ pub fn reanalyze_case(
             cases_t::first_response_at.eq(None::<NaiveDateTime>),
             cases_t::closed_at.eq(None::<NaiveDateTime>),
         ))
-        .execute(conn)?;
+        .exec(conn)?;
     let mut out = Replayed {
         status_before: before.status.clone(),
         ..Replayed::default()
@@ -225,7 +226,7 @@ pub fn reanalyze_case(
             out.directions += 1;
             diesel::update(messages::table.find(id))
                 .set(messages::direction.eq(dir.as_str()))
-                .execute(conn)?;
+                .exec(conn)?;
         }
         let author = if pm.from_name.is_empty() {
             pm.from_address.clone()
@@ -253,14 +254,14 @@ pub fn reanalyze_case(
             .filter(audit_events::case_id.eq(case_id))
             .filter(audit_events::action.eq_any(STATUS_WORK)),
     ))
-    .get_result(conn)?;
+    .row(conn)?;
     if worked {
         diesel::update(cases_t::table.find(case_id))
             .set((
                 cases_t::status.eq(&before.status),
                 cases_t::closed_at.eq(before.closed_at),
             ))
-            .execute(conn)?;
+            .exec(conn)?;
     }
     if !before.imported && imported_mail {
         // History that became live work keeps the live clock it was given then.
@@ -269,7 +270,7 @@ pub fn reanalyze_case(
                 cases_t::first_customer_at.eq(before.first_customer_at),
                 cases_t::first_response_at.eq(before.first_response_at),
             ))
-            .execute(conn)?;
+            .exec(conn)?;
     }
     diesel::update(
         cases_t::table
@@ -277,7 +278,7 @@ pub fn reanalyze_case(
             .filter(cases_t::updated_at.lt(before.updated_at)),
     )
     .set(cases_t::updated_at.eq(before.updated_at))
-    .execute(conn)?;
+    .exec(conn)?;
     let after = cases::find(conn, case_id)?;
     out.status_after = after.map(|c| c.status).unwrap_or_default();
     if out.changed() {
@@ -313,6 +314,6 @@ fn sent_from_casebook(
             cases_t::status.eq(next.as_str()),
             cases_t::first_response_at.eq(first),
         ))
-        .execute(conn)?;
+        .exec(conn)?;
     Ok(())
 }

@@ -4,6 +4,7 @@
 use super::Rules;
 use crate::auth::users::{Role, User};
 use crate::db::DbConn;
+use crate::db::Direct;
 use crate::mail::extract::{self, Greeting};
 use crate::mail::ParsedMail;
 use crate::people::Side;
@@ -38,9 +39,8 @@ impl Staff {
             #[diesel(sql_type = diesel::sql_types::BigInt)]
             n: i64,
         }
-        use diesel::RunQueryDsl;
         crate::db::cached_sql("SELECT n FROM directory_version WHERE id = 1")
-            .get_result::<Version>(conn)
+            .row::<Version>(conn)
             .map(|v| v.n)
     }
 

@@ -8,6 +8,7 @@ use super::Rules;
 use crate::cases::{self, CaseRow};
 use crate::db::schema::{cases as cases_t, message_refs, messages};
 use crate::db::DbConn;
+use crate::db::Direct;
 use crate::mail::{extract, ParsedMail};
 use diesel::prelude::*;
 use sha2::{Digest, Sha256};
@@ -75,7 +76,7 @@ pub(super) fn find_case(
         let found: Option<i64> = cases_t::table
             .filter(cases_t::tracking_token.eq(&t))
             .select(cases_t::id)
-            .first(conn)
+            .first_row(conn)
             .optional()?;
         if let Some(id) = found {
             return cases::merge::surviving(conn, id);
@@ -88,7 +89,7 @@ pub(super) fn find_case(
         let found: Option<i64> = messages::table
             .filter(messages::thread_key.eq(key))
             .select(messages::case_id)
-            .first(conn)
+            .first_row(conn)
             .optional()?;
         if let Some(case_id) = found {
             return cases::merge::surviving(conn, case_id);
@@ -125,14 +126,14 @@ fn case_referencing(conn: &mut DbConn, ids: &[&str]) -> QueryResult<Option<i64>>
             .filter(message_refs::ref_id.eq(*id))
             .order(message_refs::message_row_id.asc())
             .select(message_refs::message_row_id)
-            .first(conn)
+            .first_row(conn)
             .optional()?;
         if let Some(r) = row {
             if best.is_none_or(|(b, _)| r < b) {
                 let case_id = messages::table
                     .find(r)
                     .select(messages::case_id)
-                    .first(conn)?;
+                    .first_row(conn)?;
                 best = Some((r, case_id));
             }
         }
@@ -154,7 +155,7 @@ pub(super) fn record_refs(
                 message_refs::ref_id.eq(id),
                 message_refs::message_row_id.eq(row_id),
             ))
-            .execute(conn)?;
+            .exec(conn)?;
     }
     Ok(())
 }
@@ -186,7 +187,7 @@ pub(super) fn lock_thread(conn: &mut DbConn, pm: &ParsedMail, own_id: &str) -> Q
     for k in keys {
         diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
             .bind::<diesel::sql_types::BigInt, _>(k)
-            .execute(conn)?;
+            .exec(conn)?;
     }
     Ok(())
 }

@@ -8,6 +8,7 @@
 
 use crate::db::schema::outbox;
 use crate::db::DbConn;
+use crate::db::Direct;
 use crate::mail::ParsedMail;
 use diesel::prelude::*;
 
@@ -90,7 +91,7 @@ pub fn answers_our_notice(conn: &mut DbConn, pm: &ParsedMail, ids: &[&str]) -> Q
         let to: Option<String> = outbox::table
             .filter(outbox::message_id.eq(*id))
             .select(outbox::envelope_to)
-            .first(conn)
+            .first_row(conn)
             .optional()?;
         if to.is_some_and(|t| t.split(',').any(|a| a.trim().eq_ignore_ascii_case(&sender))) {
             return Ok(true);
