@@ -242,7 +242,7 @@ pub fn for_serials(conn: &mut DbConn, serials: &[String]) -> QueryResult<Vec<Rec
     if serials.is_empty() {
         return Ok(Vec::new());
     }
-    ar::table
+    crate::on_engine!(conn, |c| ar::table
         .filter(
             ar::serial_number
                 .eq_any(serials)
@@ -251,7 +251,7 @@ pub fn for_serials(conn: &mut DbConn, serials: &[String]) -> QueryResult<Vec<Rec
         .order(ar::activated_at.desc())
         .limit(200)
         .select(RecordRow::as_select())
-        .load(conn)
+        .load(c))
 }
 
 /// CSV header names we understand (English and Chinese), mapped to fields.

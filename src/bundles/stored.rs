@@ -61,7 +61,7 @@ pub fn of_case(conn: &mut DbConn, number: &str, id: i64) -> QueryResult<StoredAt
             attachments::bundle_status,
             attachments::bundle_note,
         ))
-        .first::<(String, String, Option<String>, Option<String>)>(conn)?;
+        .first_row::<(String, String, Option<String>, Option<String>)>(conn)?;
     Ok(StoredAttachment {
         filename,
         sha256,
@@ -94,7 +94,7 @@ pub fn files_for_mail(
                 attachments::size,
                 attachments::sha256,
             ))
-            .load::<(i64, String, String, i64, String)>(conn)?
+            .rows::<(i64, String, String, i64, String)>(conn)?
             .into_iter()
             .map(|(id, f, c, n, sha)| (id, (f, c, n, sha)))
             .collect();

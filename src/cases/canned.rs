@@ -119,12 +119,12 @@ fn check(i: &Input) -> Result<Checked, CannedError> {
 /// Templates the user may use: shared ones and their own, by name; those for one of
 /// `codes` first.
 pub fn usable(conn: &mut DbConn, user_id: i64, codes: &[String]) -> QueryResult<Vec<Canned>> {
-    let mut all: Vec<Canned> = cr::table
+    let mut all: Vec<Canned> = crate::on_engine!(conn, |c| cr::table
         .filter(cr::owner_id.is_null().or(cr::owner_id.eq(user_id)))
         .order((cr::name.asc(), cr::id.asc()))
         .limit(LIMIT)
         .select(Canned::as_select())
-        .load(conn)?;
+        .load(c))?;
     all.sort_by_key(|c| !c.code.as_ref().is_some_and(|k| codes.contains(k)));
     Ok(all)
 }

@@ -126,7 +126,7 @@ pub fn load(conn: &mut DbConn, name: &str) -> QueryResult<Option<Customer>> {
             escalations::status,
             escalations::opened_at,
         ))
-        .load::<(i64, String, String, chrono::NaiveDateTime)>(conn)?
+        .rows::<(i64, String, String, chrono::NaiveDateTime)>(conn)?
         .into_iter()
         .map(|(case_id, question, status, at)| OpenEscalation {
             case_number: number.get(&case_id).cloned().unwrap_or_default(),

@@ -95,7 +95,7 @@ pub fn since(conn: &mut DbConn, since: NaiveDateTime) -> QueryResult<Vec<Seen>> 
             users::name,
             presence::seen_at,
         ))
-        .load::<(String, i64, String, NaiveDateTime)>(conn)?
+        .rows::<(String, i64, String, NaiveDateTime)>(conn)?
         .into_iter()
         .map(|(case, user_id, name, at)| Seen {
             case,

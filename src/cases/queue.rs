@@ -32,7 +32,7 @@ pub fn load(conn: &mut DbConn, filter: &ListFilter) -> QueryResult<QueuePage> {
             escalations::opened_at,
             escalations::last_activity_at,
         ))
-        .load::<(i64, String, NaiveDateTime, Option<NaiveDateTime>)>(conn)?
+        .rows::<(i64, String, NaiveDateTime, Option<NaiveDateTime>)>(conn)?
         .into_iter()
         .map(|(id, status, opened, last)| (id, status, last.unwrap_or(opened)))
         .collect();

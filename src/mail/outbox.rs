@@ -127,12 +127,12 @@ pub fn enqueue_notice(
 
 /// The newest 100 outgoing mails of the case, oldest first.
 pub fn for_case(conn: &mut DbConn, case_id: i64) -> QueryResult<Vec<OutboxView>> {
-    let mut rows: Vec<OutboxRow> = outbox::table
+    let mut rows: Vec<OutboxRow> = crate::on_engine!(conn, |c| outbox::table
         .filter(outbox::case_id.eq(case_id))
         .order(outbox::id.desc())
         .limit(100)
         .select(OutboxRow::as_select())
-        .load(conn)?;
+        .load(c))?;
     rows.reverse();
     Ok(rows
         .into_iter()

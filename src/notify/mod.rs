@@ -360,7 +360,7 @@ pub fn list(conn: &mut DbConn, user_id: i64, limit: i64) -> QueryResult<Vec<View
     let bodies: BTreeMap<i64, String> = messages::table
         .filter(messages::id.eq_any(&ids))
         .select((messages::id, messages::body_text))
-        .load::<(i64, String)>(conn)?
+        .rows::<(i64, String)>(conn)?
         .into_iter()
         .collect();
     Ok(rows
@@ -655,7 +655,7 @@ pub fn mail_pending(
     let bodies: BTreeMap<i64, String> = messages::table
         .filter(messages::id.eq_any(&ids))
         .select((messages::id, messages::body_text))
-        .load::<(i64, String)>(conn)?
+        .rows::<(i64, String)>(conn)?
         .into_iter()
         .collect();
     let mut by_user: BTreeMap<Option<i64>, Vec<Pending>> = BTreeMap::new();

@@ -79,7 +79,7 @@ pub fn index_batch(conn: &mut DbConn, limit: i64) -> QueryResult<usize> {
         let known: HashMap<String, (NaiveDateTime, NaiveDateTime)> = senders::table
             .filter(senders::key.eq_any(&keys))
             .select((senders::key, senders::first_seen, senders::last_seen))
-            .load::<(String, NaiveDateTime, NaiveDateTime)>(conn)?
+            .rows::<(String, NaiveDateTime, NaiveDateTime)>(conn)?
             .into_iter()
             .map(|(k, f, l)| (k, (f, l)))
             .collect();

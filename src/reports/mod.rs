@@ -635,7 +635,7 @@ fn load_open_escalations(
         .collect();
     Ok(open()
         .select((escalations::case_id, escalations::opened_at))
-        .load::<(i64, NaiveDateTime)>(conn)?
+        .rows::<(i64, NaiveDateTime)>(conn)?
         .into_iter()
         .filter(|(id, _)| ids.contains(id))
         .collect())

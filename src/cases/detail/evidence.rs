@@ -14,7 +14,7 @@ pub(super) fn codes(conn: &mut DbConn, case_id: i64) -> QueryResult<Vec<CodeView
         .order(case_codes::id.asc())
         .limit(100)
         .select((case_codes::code, case_codes::found_in))
-        .load::<(String, String)>(conn)?
+        .rows::<(String, String)>(conn)?
         .into_iter()
         .map(|(code, found_in)| {
             let d = crate::codes::lookup(&code);

@@ -323,7 +323,7 @@ fn audit(conn: &mut DbConn, case_id: i64) -> QueryResult<Vec<AuditView>> {
             audit_events::detail,
             audit_events::created_at,
         ))
-        .load::<(String, String, String, NaiveDateTime)>(conn)?
+        .rows::<(String, String, String, NaiveDateTime)>(conn)?
         .into_iter()
         .map(|(actor, action, detail, t)| AuditView {
             actor,

@@ -83,7 +83,7 @@ pub(super) fn similar(
                 cases::status,
                 cases::merged_into.is_null(),
             ))
-            .load::<(i64, String, String, String, bool)>(conn)?
+            .rows::<(i64, String, String, String, bool)>(conn)?
             .into_iter()
             .filter(|(_, _, _, status, whole)| status == "closed" && *whole)
             .map(|(id, number, subject, _, _)| (id, (number, subject)))
@@ -105,7 +105,7 @@ pub(super) fn similar(
         .filter(crate::db::ids_in(conn, "closures.case_id", &ids))
         .order(closures::id.asc())
         .select((closures::case_id, closures::resolution))
-        .load::<(i64, String)>(conn)?
+        .rows::<(i64, String)>(conn)?
     {
         resolutions.insert(id, resolution);
     }

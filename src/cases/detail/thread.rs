@@ -46,7 +46,7 @@ pub(super) fn findings(conn: &mut DbConn, case_id: i64) -> QueryResult<Vec<Findi
             bundle_findings::kind,
             bundle_findings::value,
         ))
-        .load::<(String, String, i64, String, String)>(conn)?
+        .rows::<(String, String, i64, String, String)>(conn)?
         .into_iter()
         .map(|(attachment, entry, line, kind, value)| FindingView {
             attachment,

@@ -132,7 +132,7 @@ pub(super) fn closure(conn: &mut DbConn, case_id: i64) -> QueryResult<Option<Clo
             closures::author,
             closures::created_at,
         ))
-        .first::<(String, String, Option<String>, bool, String, NaiveDateTime)>(conn)
+        .first_row::<(String, String, Option<String>, bool, String, NaiveDateTime)>(conn)
         .optional()?
         .map(|(d, r, rc, agreed, a, t)| ClosureView {
             problem_definition: d,

@@ -36,7 +36,7 @@ pub(super) fn find_case(
             messages::table
                 .filter(messages::message_id.eq(*id))
                 .select((messages::message_id, messages::case_id))
-                .load::<(String, i64)>(conn)?,
+                .rows::<(String, i64)>(conn)?,
         );
     }
     let mut by_headers: Vec<i64> = Vec::new();
