@@ -25,6 +25,10 @@ use std::marker::PhantomData;
 pub struct CachedSql {
     /// The text before `$1`, between `$1` and `$2`, …, after the last.
     segments: Vec<String>,
+    /// SQLite: the first segment with `OR FAIL` after its verb (see [`CachedSql::or_fail`]).
+    sqlite_head: Option<String>,
+    /// PostgreSQL: ` RETURNING id` after the text (see [`cached_insert`]).
+    returning_id: bool,
 }
 
 /// `sql_query(text)`, prepared once per connection (see the module documentation).
@@ -52,7 +56,36 @@ pub fn cached_sql(text: impl AsRef<str>) -> CachedSql {
         );
         segments.push(String::new());
     }
-    CachedSql { segments }
+    CachedSql {
+        segments,
+        sqlite_head: None,
+        returning_id: false,
+    }
+}
+
+/// An `INSERT` of one row whose new `id` is wanted, prepared once (see [`cached_sql`]);
+/// run it with [`InsertId::insert_id`]. PostgreSQL reads the id with `RETURNING id`.
+/// SQLite reads it with `last_insert_rowid()` after the insert, because it runs a
+/// `RETURNING` clause as a trigger: that makes the insert a statement that may write
+/// several rows and abort half-way, for which SQLite opens a statement journal and
+/// copies every page the statement touches into it first (`perf`: 5 % of a bulk
+/// ingest's writer for the messages and raw rows). The text must not say `RETURNING`.
+pub fn cached_insert(text: impl AsRef<str>) -> CachedSql {
+    let mut q = cached_sql(text);
+    q.returning_id = true;
+    q
+}
+
+/// The last value bound into a query built on [`cached_sql`]: the segment after it
+/// carries the text's end (` RETURNING id` on PostgreSQL for [`cached_insert`]).
+fn push_end<DB: Backend + 'static>(text: &CachedSql, at: usize, out: &mut AstPass<'_, '_, DB>) {
+    if text.returning_id && at + 1 == text.segments.len() && !is_sqlite::<DB>() {
+        out.push_sql(" RETURNING id");
+    }
+}
+
+fn is_sqlite<DB: 'static>() -> bool {
+    std::any::TypeId::of::<DB>() == std::any::TypeId::of::<diesel::sqlite::Sqlite>()
 }
 
 /// A query built on `CachedSql`: its text, and how many values are bound so far.
@@ -80,6 +113,32 @@ impl<Q: CachedChain, V, ST> CachedChain for CachedBind<Q, V, ST> {
 }
 
 impl CachedSql {
+    /// On SQLite, `INSERT OR FAIL` or `UPDATE OR FAIL` (PostgreSQL has no such clause
+    /// and needs none). SQLite opens a statement journal for a write that may change
+    /// several rows (a table with triggers: `UPDATE cases`) and may abort half-way (any
+    /// `NOT NULL` column), copying every page the statement touches into it so that
+    /// the statement alone can be undone. With `OR FAIL` a failing statement keeps what
+    /// it wrote before the failure, so no journal is needed. Only for statements whose
+    /// failure rolls back the caller's whole transaction or savepoint (every statement
+    /// of the ingest); not for one whose error is caught and the transaction goes on.
+    pub fn or_fail(mut self) -> Self {
+        let head = self.segments.first().map_or("", String::as_str);
+        let trimmed = head.trim_start();
+        for verb in ["INSERT", "UPDATE"] {
+            if trimmed.len() > verb.len()
+                && trimmed[..verb.len()].eq_ignore_ascii_case(verb)
+                && trimmed.as_bytes()[verb.len()].is_ascii_whitespace()
+            {
+                self.sqlite_head = Some(format!("{verb} OR FAIL{}", &trimmed[verb.len()..]));
+            }
+        }
+        debug_assert!(
+            self.sqlite_head.is_some(),
+            "or_fail on a text that is no INSERT or UPDATE: {head}"
+        );
+        self
+    }
+
     /// Binds `$1`, as `SqlQuery::bind`.
     pub fn bind<ST, V>(self, value: V) -> CachedBind<Self, V, ST> {
         CachedBind {
@@ -112,7 +171,7 @@ impl<Q, V, ST> CachedBind<Q, V, ST> {
 
 impl<Q, V, ST, DB> QueryFragment<DB> for CachedBind<Q, V, ST>
 where
-    DB: Backend + HasSqlType<ST>,
+    DB: Backend + HasSqlType<ST> + 'static,
     Q: QueryFragment<DB> + CachedChain,
     V: ToSql<ST, DB>,
 {
@@ -124,6 +183,7 @@ where
             diesel::result::Error::QueryBuilderError("more values bound than placeholders".into())
         })?;
         out.push_sql(segment);
+        push_end(self.query.text(), after, &mut out);
         Ok(())
     }
 }
@@ -141,13 +201,56 @@ impl<Q, V, ST, Conn> diesel::RunQueryDsl<Conn> for CachedBind<Q, V, ST> {}
 
 impl<DB> QueryFragment<DB> for CachedSql
 where
-    DB: Backend,
+    DB: Backend + 'static,
 {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         // Unlike `SqlQuery`, not marked unsafe to cache: the text is the cache key.
-        out.push_sql(self.segments.first().map_or("", String::as_str));
+        let head = match &self.sqlite_head {
+            Some(h) if is_sqlite::<DB>() => h.as_str(),
+            _ => self.segments.first().map_or("", String::as_str),
+        };
+        out.push_sql(head);
+        push_end(self, 0, &mut out);
         Ok(())
     }
+}
+
+/// Runs a query built on [`cached_insert`] (see there): the new row's id, or None when
+/// the insert inserted nothing (`ON CONFLICT DO NOTHING`).
+pub trait InsertId: Sized {
+    fn insert_id<'q>(self, conn: &mut super::DbConn) -> QueryResult<Option<i64>>
+    where
+        Self: diesel::query_dsl::methods::ExecuteDsl<diesel::SqliteConnection>
+            + diesel::RunQueryDsl<diesel::PgConnection>
+            + diesel::query_dsl::LoadQuery<'q, diesel::PgConnection, NewId>,
+    {
+        use diesel::OptionalExtension;
+        match conn {
+            super::DbConn::Sqlite(c) => {
+                let n = diesel::query_dsl::methods::ExecuteDsl::execute(self, c)?;
+                if n == 0 {
+                    return Ok(None);
+                }
+                diesel::RunQueryDsl::get_result::<NewId>(
+                    cached_sql("SELECT last_insert_rowid() AS id"),
+                    c,
+                )
+                .map(|r| Some(r.id))
+            }
+            super::DbConn::Pg(c) => diesel::RunQueryDsl::get_result::<NewId>(self, c)
+                .optional()
+                .map(|r| r.map(|r| r.id)),
+        }
+    }
+}
+
+impl<T: CachedChain> InsertId for T {}
+
+/// The id an insert gave its row.
+#[derive(diesel::QueryableByName)]
+pub struct NewId {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub id: i64,
 }
 
 impl QueryId for CachedSql {
@@ -287,6 +390,60 @@ mod tests {
             .bind::<BigInt, _>(2_i64)
             .load::<Row>(&mut c)
             .is_err());
+    }
+
+    /// `cached_insert` gives the new row's id (a table with a trigger, whose id is not
+    /// the last one a statement of the trigger inserted), None when `DO NOTHING` took
+    /// the conflict; `or_fail` writes `OR FAIL` for SQLite only, `RETURNING id` goes to
+    /// PostgreSQL only.
+    #[test]
+    fn inserts_give_their_id_and_or_fail_is_sqlite_only() {
+        let mut c = crate::db::DbConn::Sqlite(SqliteConnection::establish(":memory:").unwrap());
+        c.batch_execute(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE); \
+             CREATE TABLE log (id INTEGER PRIMARY KEY, what TEXT NOT NULL); \
+             INSERT INTO log (id, what) VALUES (100, 'start'); \
+             CREATE TRIGGER t_ai AFTER INSERT ON t BEGIN \
+               INSERT INTO log (what) VALUES (NEW.name); END;",
+        )
+        .unwrap();
+        let insert = |c: &mut crate::db::DbConn, name: &str| {
+            cached_insert("INSERT INTO t (name) VALUES ($1) ON CONFLICT (name) DO NOTHING")
+                .bind::<Text, _>(name.to_string())
+                .insert_id(c)
+                .unwrap()
+        };
+        assert_eq!(insert(&mut c, "a"), Some(1));
+        assert_eq!(insert(&mut c, "b"), Some(2));
+        assert_eq!(insert(&mut c, "a"), None, "the conflict inserted nothing");
+        // AUTOINCREMENT spent an id on the conflict: the id is the row's, whatever it is.
+        let c_id = insert(&mut c, "c").unwrap();
+        let stored: i64 = t::table
+            .filter(t::name.eq("c"))
+            .select(t::id)
+            .first(&mut c)
+            .unwrap();
+        assert_eq!(c_id, stored);
+        assert!(c_id > 2);
+        let update = || {
+            cached_sql("UPDATE t SET name = $1 WHERE id = $2")
+                .or_fail()
+                .bind::<Text, _>("z")
+                .bind::<BigInt, _>(c_id)
+        };
+        assert_eq!(update().execute(&mut c).unwrap(), 1);
+        let sqlite = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&update()).to_string();
+        let pg = diesel::debug_query::<diesel::pg::Pg, _>(&update()).to_string();
+        assert!(
+            sqlite.starts_with("UPDATE OR FAIL t SET name = ?"),
+            "{sqlite}"
+        );
+        assert!(pg.starts_with("UPDATE t SET name = $1"), "{pg}");
+        let ins = || cached_insert("INSERT INTO t (name) VALUES ($1)").bind::<Text, _>("q");
+        let sqlite = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&ins()).to_string();
+        let pg = diesel::debug_query::<diesel::pg::Pg, _>(&ins()).to_string();
+        assert!(!sqlite.contains("RETURNING"), "{sqlite}");
+        assert!(pg.contains("VALUES ($1) RETURNING id"), "{pg}");
     }
 
     diesel::table! {

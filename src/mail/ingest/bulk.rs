@@ -35,6 +35,9 @@ pub enum BulkError {
 
 /// Inputs prepared ahead of the writer at most.
 const PREPARED_AHEAD: usize = 64;
+/// Prepared inputs handed to the writer together: one hand-over per input woke the
+/// waiting reader with a system call every time (`perf`: 6 % of the writer's time).
+const CHUNK: usize = 16;
 /// Bytes of inputs read ahead of the writer at most (an input larger than this still
 /// goes, alone): a directory of large mailbox files is not read into memory at once.
 const AHEAD_BYTES: usize = 64 * 1024 * 1024;
@@ -51,6 +54,13 @@ struct Ahead {
 impl Ahead {
     fn lock(&self) -> std::sync::MutexGuard<'_, (usize, bool)> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether `n` more bytes fit now (only the reader takes: it then takes without
+    /// waiting).
+    fn fits(&self, n: usize) -> bool {
+        let s = self.lock();
+        s.1 || s.0 == 0 || s.0 + n <= AHEAD_BYTES
     }
 
     /// Waits until `n` more bytes fit; false once the writer has stopped.
@@ -175,34 +185,55 @@ pub fn ingest_bulk(
             }
             None => None,
         };
-        let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Prepared)>(PREPARED_AHEAD);
+        let (tx, rx) =
+            std::sync::mpsc::sync_channel::<Vec<(usize, Prepared)>>(PREPARED_AHEAD / CHUNK);
         let (store, reading, ahead) = (store.as_ref(), &reading, &ahead);
         let mut inputs = inputs.into_iter();
         let producer = std::thread::Builder::new()
             .name("ingest-prepare".into())
-            .spawn_scoped(scope, move || loop {
-                let t = Instant::now();
-                let next = inputs.next();
-                reading.fetch_add(
-                    t.elapsed().as_nanos() as u64,
-                    std::sync::atomic::Ordering::Relaxed,
-                );
-                let Some(input) = next else { return };
-                let size = input.as_ref().map_or(0, |i| i.raw.len());
-                // The writer stopped (an error): nothing more to prepare.
-                if !ahead.take(size) {
-                    return;
-                }
-                let item = input.and_then(|i| {
-                    let prepared =
-                        prepare_input(store, rules, &i.raw).map_err(|error| BulkError::Ingest {
-                            input: i.source.clone(),
-                            error,
+            .spawn_scoped(scope, move || {
+                let mut chunk = Vec::with_capacity(CHUNK);
+                loop {
+                    let t = Instant::now();
+                    let next = inputs.next();
+                    reading.fetch_add(
+                        t.elapsed().as_nanos() as u64,
+                        std::sync::atomic::Ordering::Relaxed,
+                    );
+                    let Some(input) = next else { break };
+                    let size = input.as_ref().map_or(0, |i| i.raw.len());
+                    // The inputs in hand go first when this one must wait for the
+                    // writer: the writer gives bytes back only for inputs it has.
+                    if !chunk.is_empty()
+                        && !ahead.fits(size)
+                        && tx.send(std::mem::take(&mut chunk)).is_err()
+                    {
+                        return;
+                    }
+                    // The writer stopped (an error): nothing more to prepare.
+                    if !ahead.take(size) {
+                        return;
+                    }
+                    let item = input.and_then(|i| {
+                        let prepared = prepare_input(store, rules, &i.raw).map_err(|error| {
+                            BulkError::Ingest {
+                                input: i.source.clone(),
+                                error,
+                            }
                         })?;
-                    Ok((i, prepared))
-                });
-                if tx.send((size, item)).is_err() {
-                    return;
+                        Ok((i, prepared))
+                    });
+                    chunk.push((size, item));
+                    if chunk.len() >= CHUNK
+                        && tx
+                            .send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)))
+                            .is_err()
+                    {
+                        return;
+                    }
+                }
+                if !chunk.is_empty() {
+                    let _ = tx.send(chunk);
                 }
             })
             .map_err(|e| BulkError::Input(format!("cannot start the prepare thread: {e}")))?;
@@ -212,47 +243,49 @@ pub fn ingest_bulk(
             writer_busy += t.elapsed();
             loop {
                 let w = Instant::now();
-                let Ok((size, item)) = rx.recv() else { break };
+                let Ok(chunk) = rx.recv() else { break };
                 waited += w.elapsed();
                 let t = Instant::now();
-                let (input, prepared) = match item {
-                    Ok(i) => i,
-                    Err(e) => {
+                let mut given = 0;
+                for (size, item) in chunk {
+                    let (input, prepared) = match item {
+                        Ok(i) => i,
+                        Err(e) => {
+                            let _ = db::end_batch(conn, false);
+                            return Err(e);
+                        }
+                    };
+                    if let Err(error) = ingest_prepared(
+                        conn,
+                        store,
+                        rules,
+                        &staff,
+                        &input.raw,
+                        &input.source,
+                        &prepared,
+                    )
+                    .map(|o| pending.extend(o))
+                    {
                         let _ = db::end_batch(conn, false);
-                        return Err(e);
+                        return Err(BulkError::Ingest {
+                            input: input.source,
+                            error,
+                        });
                     }
-                };
-                if let Err(error) = ingest_prepared(
-                    conn,
-                    store,
-                    rules,
-                    &staff,
-                    &input.raw,
-                    &input.source,
-                    &prepared,
-                )
-                .map(|o| pending.extend(o))
-                {
-                    let _ = db::end_batch(conn, false);
-                    return Err(BulkError::Ingest {
-                        input: input.source,
-                        error,
-                    });
+                    drop((input, prepared));
+                    given += size;
+                    if pending.len() >= batch {
+                        let mut r = BulkReport::default();
+                        commit(conn, &mut pending, &mut r)?;
+                        merge_counts(&mut report, r);
+                        if let Some(wal) = &wal {
+                            let _ = wal.try_send(());
+                        }
+                        db::begin_batch(conn)?;
+                    }
                 }
-                drop((input, prepared));
-                ahead.give(size);
+                ahead.give(given);
                 writer_busy += t.elapsed();
-                if pending.len() >= batch {
-                    let mut r = BulkReport::default();
-                    commit(conn, &mut pending, &mut r)?;
-                    merge_counts(&mut report, r);
-                    if let Some(wal) = &wal {
-                        let _ = wal.try_send(());
-                    }
-                    let t = Instant::now();
-                    db::begin_batch(conn)?;
-                    writer_busy += t.elapsed();
-                }
             }
             Ok(())
         };

@@ -238,6 +238,8 @@ pub(super) fn apply_events(
         "UPDATE cases SET status = $1, first_customer_at = $2, first_response_at = $3, \
          closed_at = $4, updated_at = $5 WHERE id = $6",
     )
+    // Its triggers make it a statement SQLite would journal (see `or_fail`).
+    .or_fail()
     .bind::<Text, _>(status.as_str())
     .bind::<Nullable<Timestamp>, _>(first_customer_at)
     .bind::<Nullable<Timestamp>, _>(first_response_at)

@@ -516,17 +516,13 @@ impl Pipeline<'_> {
             };
             // One statement kept per connection: diesel's insert writes its text anew
             // at every run (its type does not fix the text).
-            #[derive(QueryableByName)]
-            struct RowId {
-                #[diesel(sql_type = BigInt)]
-                id: i64,
-            }
-            let row_id: i64 = crate::db::cached_sql(
+            use crate::db::InsertId;
+            let row_id: i64 = crate::db::cached_insert(
                 "INSERT INTO messages (case_id, raw_id, message_id, content_hash, \
                  reuses_id_of, in_reply_to, refs, thread_key, from_name, from_address, \
                  to_addrs, subject, sent_at, received_at, direction, is_auto_reply, \
                  body_text, source, proposal) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
-                 $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) RETURNING id",
+                 $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
             )
             .bind::<BigInt, _>(case.id)
             .bind::<BigInt, _>(raw_id)
@@ -547,8 +543,8 @@ impl Pipeline<'_> {
             .bind::<Text, _>(body_masked)
             .bind::<Text, _>(source)
             .bind::<Nullable<Text>, _>(proposal)
-            .row::<RowId>(conn)?
-            .id;
+            .insert_id(conn)?
+            .ok_or(diesel::result::Error::NotFound)?;
             super::thread::record_refs(conn, pm, &mid, row_id)?;
             for ((a, sha), examined) in pm.attachments.iter().zip(att_shas).zip(examined) {
                 let file = crate::bundles::File {

@@ -33,24 +33,19 @@ pub fn store_raw(
     // One statement for the common case: the row, or nothing when the same bytes are
     // stored already (imported twice, or another writer at the same moment: on
     // PostgreSQL this waits for that writer's commit rather than failing ours).
-    #[derive(QueryableByName)]
-    struct Id {
-        #[diesel(sql_type = BigInt)]
-        id: i64,
-    }
-    let inserted: Option<Id> = crate::db::cached_sql(
+    use crate::db::InsertId;
+    let inserted: Option<i64> = crate::db::cached_insert(
         "INSERT INTO raw_messages (sha256, size, source, received_at, data) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sha256) DO NOTHING RETURNING id",
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sha256) DO NOTHING",
     )
     .bind::<Text, _>(&sha)
     .bind::<BigInt, _>(raw.len() as i64)
     .bind::<Text, _>(source)
     .bind::<Timestamp, _>(crate::now())
     .bind::<Nullable<Binary>, _>(inline.then_some(raw))
-    .row(conn)
-    .optional()?;
+    .insert_id(conn)?;
     match inserted {
-        Some(row) => Ok(row.id),
+        Some(id) => Ok(id),
         None => find(conn, &sha)?.ok_or(IngestError::Db(diesel::result::Error::NotFound)),
     }
 }
