@@ -29,10 +29,32 @@ struct NewCase<'a> {
     imported: bool,
 }
 
+/// What a message's subject says of the case it would open, read without the
+/// database (on the thread that prepares the message, beside the writer).
+pub(crate) struct FromSubject {
+    customer: Option<String>,
+    oem: Option<String>,
+    /// The subject the case shows: tags and tokens taken off, secrets masked.
+    display: String,
+}
+
+impl FromSubject {
+    pub(crate) fn read(rules: &Rules, pm: &ParsedMail) -> Self {
+        let (customer, oem) = extract::customer_oem_from_subject(&pm.subject);
+        FromSubject {
+            customer,
+            oem,
+            display: extract::display_subject_re(&pm.subject, &rules.token_re),
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 pub(super) fn create_case(
     conn: &mut DbConn,
     rules: &Rules,
     pm: &ParsedMail,
+    from_subject: &FromSubject,
     dir: Direction,
     sent_at: NaiveDateTime,
     parent: Option<i64>,
@@ -64,7 +86,7 @@ pub(super) fn create_case(
         Some(t) => t,
         None => cases::fresh_token(conn, &rules.issue_prefix)?,
     };
-    let (mut customer, mut oem) = extract::customer_oem_from_subject(&pm.subject);
+    let (mut customer, mut oem) = (from_subject.customer.clone(), from_subject.oem.clone());
     // A case that continues a closed one is the same customer's (the thread says so
     // better than a guess from the sender's domain).
     if let Some(p) = parent
@@ -78,16 +100,15 @@ pub(super) fn create_case(
     if customer.is_none() && dir == Direction::Customer {
         customer = customer_from_sender(pm);
     }
-    let subject = extract::display_subject_re(&pm.subject, &rules.token_re);
-    let subject = if subject.is_empty() {
-        "(no subject)".to_string()
+    let subject = if from_subject.display.is_empty() {
+        "(no subject)"
     } else {
-        subject
+        from_subject.display.as_str()
     };
     let id: i64 = diesel::insert_into(cases_t::table)
         .values(NewCase {
             number: &number,
-            subject: &subject,
+            subject,
             customer: customer.as_deref(),
             oem: oem.as_deref(),
             status: Status::New.as_str(),

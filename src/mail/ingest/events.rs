@@ -65,6 +65,30 @@ struct NewEntry<'a> {
     created_at: NaiveDateTime,
 }
 
+/// What a message's masked body says that its events need, read without the database
+/// (for a new message on the thread that prepares it, beside the writer).
+pub(crate) struct Body {
+    /// The text above any folded history.
+    main_text: String,
+    closure: Option<extract::Closure>,
+    /// A scope definition (read only when the body is no closure summary).
+    scope: Option<extract::Scope>,
+}
+
+impl Body {
+    pub(crate) fn read(body_masked: &str) -> Self {
+        let closure = extract::extract_closure(body_masked);
+        Body {
+            main_text: extract::split_folded(body_masked).0,
+            scope: closure
+                .is_none()
+                .then(|| extract::extract_scope(body_masked))
+                .flatten(),
+            closure,
+        }
+    }
+}
+
 /// How a message is applied: as it arrives, or again when its case is re-analysed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Apply {
@@ -84,7 +108,7 @@ pub(super) fn apply_events(
     row_id: i64,
     dir: Direction,
     pm: &ParsedMail,
-    body_masked: &str,
+    body: &Body,
     author: &str,
     at: NaiveDateTime,
     mode: Apply,
@@ -94,7 +118,7 @@ pub(super) fn apply_events(
     let mut first_customer_at = case.first_customer_at;
     let mut first_response_at = case.first_response_at;
     let mut closed_at = case.closed_at;
-    let (main_text, _) = extract::split_folded(body_masked);
+    let main_text = &body.main_text;
     let replay_at = matches!(mode, Apply::Replay { .. }).then_some(at);
     match dir {
         Direction::Customer if !pm.is_auto_reply => {
@@ -117,7 +141,7 @@ pub(super) fn apply_events(
             if first_response_at.is_none() && first_customer_at.is_none_or(|c| c <= at) {
                 first_response_at = Some(at);
             }
-            if let Some(cl) = extract::extract_closure(body_masked) {
+            if let Some(cl) = &body.closure {
                 diesel::insert_into(closures::table)
                     .values(NewClosure {
                         case_id: case.id,
@@ -143,7 +167,7 @@ pub(super) fn apply_events(
                 status = Status::Closed;
                 closed_at = Some(at);
             } else {
-                if let Some(sc) = extract::extract_scope(body_masked) {
+                if let Some(sc) = &body.scope {
                     diesel::insert_into(scopes::table)
                         .values(NewScope {
                             case_id: case.id,
@@ -170,7 +194,7 @@ pub(super) fn apply_events(
             let open = open_escalation(conn, case.id, replay_at)?;
             match open {
                 Some(esc) => {
-                    add_entry(conn, esc, "followup", author, &main_text, row_id, at)?;
+                    add_entry(conn, esc, "followup", author, main_text, row_id, at)?;
                     set_escalation_status(conn, esc, "open")?;
                 }
                 None => {
@@ -181,7 +205,7 @@ pub(super) fn apply_events(
                         .values(NewEscalation {
                             case_id: case.id,
                             status: "open",
-                            question: &main_text,
+                            question: main_text,
                             serial_number: serial.as_deref(),
                             opened_by: author,
                             message_row_id: Some(row_id),
@@ -213,7 +237,7 @@ pub(super) fn apply_events(
                     .returning(escalations::id)
                     .row(conn)?,
             };
-            add_entry(conn, esc, "answer", author, &main_text, row_id, at)?;
+            add_entry(conn, esc, "answer", author, main_text, row_id, at)?;
             set_escalation_status(conn, esc, "answered")?;
             crate::db::cached_sql(
                 "UPDATE escalations SET first_answered_at = $1 \

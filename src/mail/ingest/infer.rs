@@ -38,7 +38,7 @@ pub(crate) fn own_text(text: &str) -> &str {
 
 /// What one message's own text shows about its writer.
 #[derive(Debug, Default, PartialEq)]
-pub(super) struct Signals {
+pub(crate) struct Signals {
     /// The side and the kind of evidence (`scope`, `closure`, `escalation`,
     /// `signature`).
     pub side: Option<(Side, &'static str)>,
@@ -48,7 +48,7 @@ pub(super) struct Signals {
     pub sign_address: Option<String>,
 }
 
-pub(super) fn read(own: &str) -> Signals {
+pub(crate) fn read(own: &str) -> Signals {
     static RND: OnceLock<regex::Regex> = OnceLock::new();
     static SUPPORT: OnceLock<regex::Regex> = OnceLock::new();
     static SIGN_OFF: OnceLock<regex::Regex> = OnceLock::new();
@@ -135,7 +135,7 @@ pub(super) fn infer_side(
     conn: &mut DbConn,
     staff: &Staff,
     pm: &ParsedMail,
-    own: &str,
+    signals: &Signals,
     case: Option<&CaseRow>,
     at: NaiveDateTime,
 ) -> QueryResult<Option<Side>> {
@@ -147,7 +147,6 @@ pub(super) fn infer_side(
         // An admin said so: what their mail shows no longer counts.
         return Ok(None);
     }
-    let signals = read(own);
     let mut found = signals.side;
     if found.is_none() && known.is_none() {
         if let Some(c) = case {
@@ -158,7 +157,7 @@ pub(super) fn infer_side(
     }
     let side = known.or(found.map(|(s, _)| s));
     if let Some(side) = side {
-        let aliases: Vec<String> = signals.sign_name.into_iter().collect();
+        let aliases: Vec<String> = signals.sign_name.iter().cloned().collect();
         let address = (!pm.from_address.is_empty())
             .then_some(pm.from_address.as_str())
             .or(signals.sign_address.as_deref());

@@ -155,6 +155,11 @@ pub struct Prepared {
     subject_masked: String,
     html: Option<CleanHtml>,
     facts: Vec<super::facts::Found>,
+    /// What the texts say (read here rather than on the writer).
+    body: super::events::Body,
+    signals: super::infer::Signals,
+    greeting: extract::Greeting,
+    from_subject: super::case::FromSubject,
 }
 
 fn borrowed(one: &Result<Prepared, String>) -> Result<&Prepared, &str> {
@@ -235,10 +240,16 @@ fn prepare(store: &dyn BlobStore, rules: &Rules, pm: ParsedMail) -> Result<Prepa
         .iter()
         .map(|a| crate::bundles::examine(&a.filename, &a.content_type, &a.bytes, &rules.serial))
         .collect();
+    let body_masked = extract::mask_secrets(&pm.body_text);
+    let own = super::infer::own_text(&pm.body_text);
     Ok(Prepared {
         examined,
         facts: super::facts::find(rules, &scan_texts),
-        body_masked: extract::mask_secrets(&pm.body_text),
+        body: super::events::Body::read(&body_masked),
+        signals: super::infer::read(own),
+        greeting: extract::greeting(own),
+        from_subject: super::case::FromSubject::read(rules, &pm),
+        body_masked,
         // Shown on the case page and in the API; the raw mail keeps the original.
         subject_masked: extract::mask_secrets(&pm.subject),
         html,
@@ -393,6 +404,10 @@ impl Pipeline<'_> {
             subject_masked,
             html,
             facts,
+            body,
+            signals,
+            greeting,
+            from_subject,
         } = prep;
         let mid = mid.to_string();
         {
@@ -444,10 +459,9 @@ impl Pipeline<'_> {
             }
             // Imported history is structured by what the thread shows; live mail only
             // by accounts (the trust boundary in `sender`).
-            let own = super::infer::own_text(&pm.body_text);
             let side = match arrival {
                 super::trust::Arrival::Import => {
-                    super::infer::infer_side(conn, staff, pm, own, found.as_ref(), sent_at)?
+                    super::infer::infer_side(conn, staff, pm, signals, found.as_ref(), sent_at)?
                 }
                 // Live mail never acts on what history showed, but what a sender known
                 // from history recognisably does is offered to staff (a proposal).
@@ -456,9 +470,9 @@ impl Pipeline<'_> {
                     .filter(|s| s.is_staff()),
             };
             // Names learnt from history route imported mail only (the trust boundary).
-            let greets_rnd = match (arrival, extract::greeting(own)) {
+            let greets_rnd = match (arrival, greeting) {
                 (super::trust::Arrival::Import, extract::Greeting::Name(n)) => {
-                    staff.learnt_rnd_name(conn, &n)?
+                    staff.learnt_rnd_name(conn, n)?
                 }
                 _ => false,
             };
@@ -490,6 +504,7 @@ impl Pipeline<'_> {
                         conn,
                         rules,
                         pm,
+                        from_subject,
                         dir,
                         sent_at,
                         parent,
@@ -567,7 +582,7 @@ impl Pipeline<'_> {
                 row_id,
                 dir,
                 pm,
-                body_masked,
+                body,
                 &from_name,
                 sent_at,
                 super::events::Apply::Arriving,

@@ -94,7 +94,7 @@ pub fn apply_proposal(
             row_id,
             dir,
             &pm,
-            &body,
+            &super::events::Body::read(&body),
             &actor.name,
             sent_at,
             super::events::Apply::Arriving,

@@ -214,7 +214,8 @@ pub fn reanalyze_case(
             Arrival::Live => was,
             Arrival::Import => {
                 let own = infer::own_text(&pm.body_text);
-                let side = infer::infer_side(conn, staff, &pm, own, Some(&case), at)?;
+                let signals = infer::read(own);
+                let side = infer::infer_side(conn, staff, &pm, &signals, Some(&case), at)?;
                 let greets_rnd = match extract::greeting(own) {
                     extract::Greeting::Name(n) => staff.learnt_rnd_name(conn, &n)?,
                     _ => false,
@@ -240,7 +241,7 @@ pub fn reanalyze_case(
             id,
             dir,
             &pm,
-            &pm.body_text,
+            &super::events::Body::read(&pm.body_text),
             &author,
             at,
             Apply::Replay {
