@@ -103,12 +103,16 @@ pub(super) fn mailgate(url: &str, token_file: &std::path::Path) -> ExitCode {
     }
 }
 
-/// Messages per transaction in `casebook ingest`.
-const BATCH: usize = 1000;
+/// Messages per transaction in `casebook ingest` by default (`--batch`). Larger batches write each index page
+/// a message touched once per batch: the random keys (Message-IDs, references, content
+/// hashes) of a million messages dirty a page per key, and 5,000 messages a batch
+/// rather than 1,000 ingest 1,000,000 messages 9 % faster (BENCHMARKS.md, session 22).
+/// A failure rolls back at most one batch, which a second run takes in again.
+pub(super) const BATCH: u32 = 5000;
 
 /// `casebook ingest PATH…`: every file (directories walked in name order; `-` is
 /// stdin) in bulk; a line per message once its batch has committed, then a summary.
-pub(super) fn ingest(state: &AppState, paths: &[PathBuf], json: bool) -> ExitCode {
+pub(super) fn ingest(state: &AppState, paths: &[PathBuf], json: bool, batch: usize) -> ExitCode {
     let mut files = Vec::new();
     for p in paths {
         if p.as_os_str() == "-" {
@@ -156,7 +160,7 @@ pub(super) fn ingest(state: &AppState, paths: &[PathBuf], json: bool) -> ExitCod
         &mut conn,
         &state.settings,
         &state.rules,
-        BATCH,
+        batch,
         inputs,
         |o| writeln!(out, "{}", o.line(json)),
     );

@@ -236,6 +236,11 @@ pub enum Command {
         /// One JSON object per offered message on stdout, nothing else.
         #[arg(long)]
         json: bool,
+        /// Messages per transaction: larger batches write each index page once for
+        /// more messages; a failure rolls back at most one batch (a second run takes
+        /// it in again).
+        #[arg(long, default_value_t = ingest::BATCH, value_parser = clap::value_parser!(u32).range(1..))]
+        batch: u32,
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
@@ -402,8 +407,12 @@ pub fn run(cli: Cli) -> ExitCode {
             Ok(state) => ops::reanalyze(&state, case.as_deref()),
             Err(e) => fail(e),
         },
-        Command::Ingest { json, ref paths } => match build_state(settings, 2) {
-            Ok(state) => ingest::ingest(&state, paths, json),
+        Command::Ingest {
+            json,
+            batch,
+            ref paths,
+        } => match build_state(settings, 2) {
+            Ok(state) => ingest::ingest(&state, paths, json, batch as usize),
             Err(e) => fail(e),
         },
         Command::User { ref action } => match build_state(settings, 1) {

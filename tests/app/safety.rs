@@ -102,6 +102,8 @@ fn sigkill_during_bulk_ingest_leaves_no_half_case_and_rerun_completes() {
     args.extend([
         "ingest".to_string(),
         "--json".to_string(),
+        "--batch".to_string(),
+        "1000".to_string(),
         dir.display().to_string(),
     ]);
     let mut child = Command::new(BIN)

@@ -22,8 +22,8 @@ struct Args {
     messages: usize,
     #[arg(long, default_value_t = 5_000)]
     threads: usize,
-    /// Messages per transaction.
-    #[arg(long, default_value_t = 1000)]
+    /// Messages per transaction (`casebook ingest` uses 5,000).
+    #[arg(long, default_value_t = 5000)]
     batch: usize,
     /// Keep the database in DATA_DIR/bench-data (for scripts/bench).
     #[arg(long)]
