@@ -236,9 +236,10 @@ pub enum Command {
         /// One JSON object per offered message on stdout, nothing else.
         #[arg(long)]
         json: bool,
-        /// Messages per transaction: larger batches write each index page once for
-        /// more messages; a failure rolls back at most one batch (a second run takes
-        /// it in again).
+        /// Messages per transaction (a transaction commits once it holds this many or
+        /// more; a mailbox or export file is never split): larger batches write each
+        /// index page once for more messages; a failure rolls back at most one batch
+        /// (a second run takes it in again).
         #[arg(long, default_value_t = ingest::BATCH, value_parser = clap::value_parser!(u32).range(1..))]
         batch: u32,
         #[arg(required = true)]

@@ -70,6 +70,8 @@ pub fn cached_sql(text: impl AsRef<str>) -> CachedSql {
 /// several rows and abort half-way, for which SQLite opens a statement journal and
 /// copies every page the statement touches into it first (`perf`: 5 % of a bulk
 /// ingest's writer for the messages and raw rows). The text must not say `RETURNING`.
+/// The id is the inserted row's even when the table's triggers insert rows of their
+/// own (SQLite restores `last_insert_rowid()` when a trigger ends).
 pub fn cached_insert(text: impl AsRef<str>) -> CachedSql {
     let mut q = cached_sql(text);
     q.returning_id = true;
@@ -121,6 +123,12 @@ impl CachedSql {
     /// it wrote before the failure, so no journal is needed. Only for statements whose
     /// failure rolls back the caller's whole transaction or savepoint (every statement
     /// of the ingest); not for one whose error is caught and the transaction goes on.
+    /// Two consequences: the statements of the table's triggers run with `OR FAIL` too
+    /// (unless a trigger names its own conflict clause), and an I/O error or a full
+    /// disk rolls back the whole transaction rather than the statement (the group
+    /// writer answers every delivery of its group then). Run it on the engine's own
+    /// connection (`Direct::exec`): through `DbConn` diesel writes the text for its
+    /// `MultiBackend`, and the clause is left out.
     pub fn or_fail(mut self) -> Self {
         let head = self.segments.first().map_or("", String::as_str);
         let trimmed = head.trim_start();
@@ -416,7 +424,9 @@ mod tests {
         assert_eq!(insert(&mut c, "a"), Some(1));
         assert_eq!(insert(&mut c, "b"), Some(2));
         assert_eq!(insert(&mut c, "a"), None, "the conflict inserted nothing");
-        // AUTOINCREMENT spent an id on the conflict: the id is the row's, whatever it is.
+        let rows: i64 = t::table.count().get_result(&mut c).unwrap();
+        assert_eq!(rows, 2);
+        // The id is the row's, whatever AUTOINCREMENT made of the conflict.
         let c_id = insert(&mut c, "c").unwrap();
         let stored: i64 = t::table
             .filter(t::name.eq("c"))
@@ -425,13 +435,22 @@ mod tests {
             .unwrap();
         assert_eq!(c_id, stored);
         assert!(c_id > 2);
+        let logged: i64 = diesel::dsl::sql::<BigInt>("SELECT max(id) FROM log")
+            .get_result(&mut c)
+            .unwrap();
+        assert!(
+            logged > 100 && logged != c_id,
+            "the trigger's row has its own id"
+        );
         let update = || {
             cached_sql("UPDATE t SET name = $1 WHERE id = $2")
                 .or_fail()
                 .bind::<Text, _>("z")
                 .bind::<BigInt, _>(c_id)
         };
-        assert_eq!(update().execute(&mut c).unwrap(), 1);
+        assert_eq!(crate::db::Direct::exec(update(), &mut c).unwrap(), 1);
+        let name: String = t::table.find(c_id).select(t::name).first(&mut c).unwrap();
+        assert_eq!(name, "z");
         let sqlite = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&update()).to_string();
         let pg = diesel::debug_query::<diesel::pg::Pg, _>(&update()).to_string();
         assert!(

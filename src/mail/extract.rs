@@ -677,14 +677,20 @@ const HEADERS: &[(&str, &[&str])] = &[
 /// Which known section header a line is, and the text after the colon on that line.
 fn section_header(line: &str) -> Option<(&'static str, String)> {
     let t = line.trim().trim_start_matches(['*', '#', '-', ' ']);
-    let lower = t.to_lowercase();
     for (name, labels) in HEADERS {
         for label in *labels {
-            if let Some(rest) = lower.strip_prefix(label) {
+            // The labels are lower-case ASCII or Chinese: matched on the line itself,
+            // ASCII case ignored. (Lower-casing the whole line first and slicing the
+            // line at the lower-cased text's offsets panicked on letters whose lower
+            // case is longer or shorter in UTF-8: `Summary:KK` with Kelvin signs.)
+            let rest = t
+                .get(..label.len())
+                .filter(|head| head.eq_ignore_ascii_case(label))
+                .and_then(|_| t.get(label.len()..));
+            if let Some(rest) = rest {
                 let rest_trim = rest.trim_start();
                 if let Some(after) = rest_trim.strip_prefix([':', '：']) {
-                    let offset = t.len() - after.len();
-                    return Some((name, t[offset..].trim().to_string()));
+                    return Some((name, after.trim().to_string()));
                 }
                 if rest_trim.is_empty() && *name == "summary" {
                     return Some((name, String::new()));
@@ -801,6 +807,40 @@ mod tests {
 
     const SEED_SUBJECT: &str =
         "回复: [案例号:\u{2009}CAS-06496-T2V9C6 ] % 联想OEM用户-中银金融科技有限公司用户反馈激活失败问题 % 初次响应 CMIT:0001135";
+
+    /// Letters whose lower case has another UTF-8 length after a header's colon (the
+    /// Kelvin sign, a dotted capital I) are text like any other; headers match in any
+    /// ASCII case.
+    #[test]
+    fn section_headers_take_any_text_after_the_colon() {
+        assert_eq!(
+            section_header("Summary:\u{212A}\u{212A}"),
+            Some(("summary", "\u{212A}\u{212A}".to_string()))
+        );
+        assert_eq!(
+            section_header("Summary:İİİİİİİİİİ"),
+            Some(("summary", "İİİİİİİİİİ".to_string()))
+        );
+        assert_eq!(
+            section_header("** ROOT CAUSE ： driver"),
+            Some(("root_cause", "driver".to_string()))
+        );
+        assert_eq!(
+            section_header("问题定义：激活失败"),
+            Some(("definition", "激活失败".to_string()))
+        );
+        assert_eq!(section_header("Summarys: no"), None);
+        for line in ["İİİİİİİİİİ", "\u{212A}", "Sİ", "案例"] {
+            assert_eq!(section_header(line), None, "{line}");
+        }
+        // The whole reading of a body with them does not fail either.
+        let body = "Hi,\n\nSummary:\u{212A}\u{212A}\n问题定义:İİİİİİİİİİ\n";
+        let _ = (
+            extract_closure(body),
+            extract_scope(body),
+            split_folded(body),
+        );
+    }
 
     #[test]
     fn subject_prefixes() {

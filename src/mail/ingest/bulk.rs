@@ -33,7 +33,8 @@ pub enum BulkError {
     Report(#[from] std::io::Error),
 }
 
-/// Inputs prepared ahead of the writer at most.
+/// Inputs prepared ahead of the writer, waiting in the hand-over (`PREPARED_AHEAD /
+/// CHUNK` chunks); besides them, one chunk being filled and one being filed.
 const PREPARED_AHEAD: usize = 64;
 /// Prepared inputs handed to the writer together: one hand-over per input woke the
 /// waiting reader with a system call every time (`perf`: 6 % of the writer's time).
