@@ -19,6 +19,8 @@ pub struct AppState {
     pub inbound: Option<Arc<crate::mail::ingest::group::GroupCommit>>,
     /// Changes to cases, for the live pages (`/events`).
     pub live: crate::workers::live::Hub,
+    /// The enabled staff by name, for the pages that list them.
+    pub staff_names: Arc<crate::cases::queue::StaffNames>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +58,7 @@ pub fn build_state(settings: Settings, pool_size: u32) -> Result<AppState, Start
     Ok(AppState {
         inbound,
         live: crate::workers::live::hub(),
+        staff_names: Arc::default(),
         pool,
         settings: Arc::new(settings),
         keys,

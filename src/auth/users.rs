@@ -279,3 +279,17 @@ pub fn bump_epoch(conn: &mut DbConn, id: i64) -> QueryResult<()> {
         .exec(conn)?;
     Ok(())
 }
+
+/// The staff directory's change counter (`directory_version`, moved by triggers on
+/// users and staff domains, whoever changes them): what was read of the directory after
+/// reading it is current for as long as it has not moved.
+pub fn directory_version(conn: &mut DbConn) -> QueryResult<i64> {
+    #[derive(diesel::QueryableByName)]
+    struct Version {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    crate::db::cached_sql("SELECT n FROM directory_version WHERE id = 1")
+        .row::<Version>(conn)
+        .map(|v| v.n)
+}

@@ -296,6 +296,7 @@ pub async fn queue(
     let filter = filter_from(&q, user.0.id, &st.settings)?;
     let f2 = filter.clone();
     let uid = user.0.id;
+    let names = st.staff_names.clone();
     let (
         crate::cases::queue::QueuePage {
             rows,
@@ -306,7 +307,7 @@ pub async fn queue(
         unread,
     ) = run(&st, move |c, _| {
         Ok::<_, AppError>((
-            crate::cases::queue::load(c, &f2)?,
+            crate::cases::queue::load(c, &f2, &names)?,
             crate::notify::unread(c, uid)?,
         ))
     })
@@ -551,6 +552,7 @@ pub async fn show(
     let (uid, uname) = (user.0.id, user.0.name.clone());
     // Held until the page is rendered.
     let _turn = whole_thread_turn(window).await?;
+    let names = st.staff_names.clone();
     let (case, staff, watchers, canned, replying) = run(&st, move |c, _| {
         let case = detail::load_by_number(c, &number, window)?;
         let watchers = crate::notify::watchers_of(c, case.id)?;
@@ -560,13 +562,7 @@ pub async fn show(
             Vec::new()
         };
         let replying = crate::cases::presence::others(c, case.id, uid, crate::now())?;
-        Ok::<_, AppError>((
-            case,
-            crate::cases::queue::assignable(c)?,
-            watchers,
-            canned,
-            replying,
-        ))
+        Ok::<_, AppError>((case, names.assignable(c)?, watchers, canned, replying))
     })
     .await?;
     let watching = watchers.iter().any(|(id, _)| *id == user.0.id);

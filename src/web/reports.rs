@@ -58,13 +58,14 @@ struct Built {
 /// the report: one trip to the database.
 async fn build(st: &crate::startup::AppState, mut p: ReportParams) -> Result<Built, AppError> {
     let sla = st.settings.sla_minutes;
+    let names = st.staff_names.clone();
     super::run(st, move |c, _| -> Result<Built, AppError> {
         let range = reports::data_range(c)?.map(|(a, b)| (a.date(), b.date()));
         let q = p
             .resolve(range, crate::now())
             .map_err(AppError::BadRequest)?;
         let r = reports::build(c, &q, sla)?;
-        let staff = crate::cases::queue::filter_assignees(c)?;
+        let staff = names.filter_assignees(c)?;
         Ok(Built {
             r,
             q,

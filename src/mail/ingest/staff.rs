@@ -4,7 +4,6 @@
 use super::Rules;
 use crate::auth::users::{Role, User};
 use crate::db::DbConn;
-use crate::db::Direct;
 use crate::mail::extract::{self, Greeting};
 use crate::mail::ParsedMail;
 use crate::people::Side;
@@ -34,14 +33,7 @@ impl Staff {
     /// users and staff domains): a `Staff` loaded after reading it is current for as
     /// long as it has not moved.
     pub fn directory_version(conn: &mut DbConn) -> QueryResult<i64> {
-        #[derive(diesel::QueryableByName)]
-        struct Version {
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            n: i64,
-        }
-        crate::db::cached_sql("SELECT n FROM directory_version WHERE id = 1")
-            .row::<Version>(conn)
-            .map(|v| v.n)
+        crate::auth::users::directory_version(conn)
     }
 
     /// As `load`, with every learnt person in memory (bulk runs).
