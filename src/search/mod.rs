@@ -267,7 +267,8 @@ fn message_doc_id(id: i64) -> Option<i64> {
     (id % 8 == 1).then_some(id / 8)
 }
 
-/// The document query around an engine's match clause (which uses `$1`): joins the
+/// The document query around an engine's match clause (which uses `$1` to
+/// `$reserved`): joins the
 /// case only when a filter needs it and binds only the filters that are set, so the
 /// planner can walk the newest documents first and stop at the limit.
 pub(crate) fn doc_sql(
@@ -277,13 +278,14 @@ pub(crate) fn doc_sql(
     only_cases: Option<&[i64]>,
     limit: i64,
     cases_as_filter: bool,
+    reserved: usize,
 ) -> (String, Vec<Bind>) {
     let case_col = src.case_col;
     let mut binds: Vec<Bind> = Vec::new();
     let mut conds: Vec<String> = vec![match_clause.to_string()];
     let param = |b: Bind, binds: &mut Vec<Bind>| {
         binds.push(b);
-        format!("${}", binds.len() + 1)
+        format!("${}", binds.len() + reserved)
     };
     if let Some(ids) = only_cases {
         let list = ids

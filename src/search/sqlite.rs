@@ -240,7 +240,7 @@ pub(crate) fn matching_docs(
         let predicate = format!("{range} AND {}", contains(source.text_col));
         // Narrowed: the newest PER_CASE of each case (as the index's `among`), so that
         // a busy case's pending replies cannot crowd a quiet case out of the limit.
-        let (sql, binds) = doc_sql(source, &predicate, f, only_cases, limit, true);
+        let (sql, binds) = doc_sql(source, &predicate, f, only_cases, limit, true, 1);
         out.extend(load(conn, sql, binds, term)?);
     }
     Ok(out)
@@ -296,7 +296,7 @@ fn run(
     only_cases: Option<&[i64]>,
     limit: i64,
 ) -> QueryResult<Vec<Found>> {
-    let (sql, binds) = doc_sql(src, predicate, f, only_cases, limit, false);
+    let (sql, binds) = doc_sql(src, predicate, f, only_cases, limit, false, 1);
     load(conn, sql, binds, arg)
 }
 
