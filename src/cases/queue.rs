@@ -49,7 +49,9 @@ pub fn load(conn: &mut DbConn, filter: &ListFilter, names: &StaffNames) -> Query
 /// still: the case page and the queue list every assignable engineer, and reading and
 /// sorting every account for each page was 7 % of the case page's time. One per server
 /// process (`AppState::staff_names`); whoever changes an account, in this process or
-/// another server, moves the counter.
+/// another server, moves the counter. Read it only outside a transaction that writes
+/// accounts: a list read inside one that then rolls back would be kept under a number
+/// the next committed change takes again.
 #[derive(Default)]
 pub struct StaffNames {
     kept: std::sync::Mutex<Option<(i64, std::sync::Arc<Vec<(i64, String, String)>>)>>,
