@@ -54,15 +54,15 @@ pub fn load(conn: &mut DbConn, filter: &ListFilter, names: &StaffNames) -> Query
 /// the next committed change takes again.
 #[derive(Default)]
 pub struct StaffNames {
-    kept: std::sync::Mutex<Option<(i64, std::sync::Arc<Vec<(i64, String, String)>>)>>,
+    kept: std::sync::Mutex<Option<(i64, Names)>>,
 }
+
+/// Enabled users by name: (id, name, role).
+type Names = std::sync::Arc<Vec<(i64, String, String)>>;
 
 impl StaffNames {
     /// The enabled users by name: (id, name, role).
-    pub fn enabled(
-        &self,
-        conn: &mut DbConn,
-    ) -> QueryResult<std::sync::Arc<Vec<(i64, String, String)>>> {
+    pub fn enabled(&self, conn: &mut DbConn) -> QueryResult<Names> {
         // The counter first: a change committed between the two reads leaves the list
         // kept under the older number, and the next page reads it again.
         let version = crate::auth::users::directory_version(conn)?;
@@ -81,9 +81,7 @@ impl StaffNames {
         Ok(all)
     }
 
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, Option<(i64, std::sync::Arc<Vec<(i64, String, String)>>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(i64, Names)>> {
         // A panic while holding it leaves a whole value behind (it is only replaced).
         self.kept
             .lock()
