@@ -33,6 +33,12 @@ impl Role {
             .into_iter()
             .find(|r| r.as_str() == s.trim().to_lowercase())
     }
+
+    /// Whether the role works cases: is assigned them and replies from them (support
+    /// engineers and admins).
+    pub fn takes_cases(self) -> bool {
+        matches!(self, Role::Support | Role::Admin)
+    }
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]

@@ -58,7 +58,7 @@ pub struct StaffNames {
 }
 
 /// Enabled users by name: (id, name, role).
-type Names = std::sync::Arc<Vec<(i64, String, String)>>;
+type Names = std::sync::Arc<Vec<(i64, String, crate::auth::Role)>>;
 
 impl StaffNames {
     /// The enabled users by name: (id, name, role).
@@ -76,6 +76,14 @@ impl StaffNames {
             .order(users::name.asc())
             .select((users::id, users::name, users::role))
             .rows(conn)?;
+        // As `User::role` reads a stored role.
+        let all: Vec<_> = all
+            .into_iter()
+            .map(|(id, name, role)| {
+                let role = crate::auth::Role::parse(&role).unwrap_or(crate::auth::Role::Support);
+                (id, name, role)
+            })
+            .collect();
         let all = std::sync::Arc::new(all);
         *self.lock() = Some((version, all.clone()));
         Ok(all)
@@ -97,8 +105,7 @@ impl StaffNames {
         let mut out = Vec::with_capacity(users.len());
         for (id, name, role) in users.iter() {
             // One index probe per other user (cases_assignee), not a walk over the cases.
-            let holds = role == "support"
-                || role == "admin"
+            let holds = role.takes_cases()
                 || diesel::select(diesel::dsl::exists(
                     cases::table.filter(cases::assignee_id.eq(*id)),
                 ))
@@ -115,7 +122,7 @@ impl StaffNames {
         Ok(self
             .enabled(conn)?
             .iter()
-            .filter(|(_, _, role)| role == "support" || role == "admin")
+            .filter(|(_, _, role)| role.takes_cases())
             .map(|(id, name, _)| (*id, name.clone()))
             .collect())
     }

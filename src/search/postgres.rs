@@ -22,22 +22,46 @@ pub(crate) fn matching_docs(
     let Some(re) = super::words::pg_regex(term) else {
         return Ok(Vec::new());
     };
-    let mut out = query(conn, &DOCS, term, &re, f, only_cases, limit)?;
-    out.extend(query(conn, &MESSAGES, term, &re, f, only_cases, limit)?);
+    let like = super::words::pg_like(term);
+    // The planner takes a scan of a small table for cheap whatever the expression
+    // costs per row (a whole table of bodies against a regular expression: 12 ms at
+    // 10,000 documents where the index finds the one row in 1 ms): with a pattern
+    // whose trigrams any database takes, the index it serves. The search runs in its
+    // own transaction: `SET LOCAL` ends with it, and is undone after both queries for
+    // the statements that follow.
+    let forced = like.as_ref().is_some_and(|l| l.ascii_run);
+    if forced {
+        diesel::sql_query("SET LOCAL enable_seqscan = off").execute(conn)?;
+    }
+    let like = like.map(|l| l.pattern);
+    let mut out = query(conn, &DOCS, &re, like.as_deref(), f, only_cases, limit)?;
+    out.extend(query(
+        conn,
+        &MESSAGES,
+        &re,
+        like.as_deref(),
+        f,
+        only_cases,
+        limit,
+    )?);
+    // A failed query (the statement timeout) aborts the transaction: its error is the
+    // one returned above, and nothing follows it there.
+    if forced {
+        diesel::sql_query("SET LOCAL enable_seqscan TO DEFAULT").execute(conn)?;
+    }
     Ok(out)
 }
 
 fn query(
     conn: &mut PgConnection,
     src: &Source,
-    term: &str,
     re: &str,
+    like: Option<&str>,
     f: &Filters,
     only_cases: Option<&[i64]>,
     limit: i64,
 ) -> QueryResult<Vec<Found>> {
     let col = src.text_col;
-    let like = super::words::pg_like(term);
     // With a pattern the index takes its trigrams from the pattern alone (`col || ''`
     // hides the expression from it), and the expression checks the rows it lets
     // through; without one, the expression as before. `lower('I') <> 'i'` (folded
@@ -51,21 +75,11 @@ fn query(
     };
     let reserved = if like.is_some() { 2 } else { 1 };
     let (sql, binds) = doc_sql(src, &predicate, f, only_cases, limit, false, reserved);
-    // The planner takes a scan of a small table for cheap whatever the expression
-    // costs per row (a whole table of bodies against a regular expression: 12 ms at
-    // 10,000 documents where the index finds the one row in 1 ms): with a pattern
-    // whose trigrams any database takes, the index it serves. The search runs in its
-    // own transaction: `SET LOCAL` ends with it, and is undone after the query for the
-    // statements that follow.
-    let forced = like.as_ref().is_some_and(|l| l.ascii_run);
-    if forced {
-        diesel::sql_query("SET LOCAL enable_seqscan = off").execute(conn)?;
-    }
     let mut q = diesel::sql_query(sql)
         .into_boxed::<Pg>()
         .bind::<Text, _>(re.to_string());
     if let Some(l) = like {
-        q = q.bind::<Text, _>(l.pattern);
+        q = q.bind::<Text, _>(l.to_string());
     }
     for b in binds {
         q = match b {
@@ -73,11 +87,6 @@ fn query(
             Bind::Ts(t) => q.bind::<Timestamp, _>(t),
         };
     }
-    // A failed query (the statement timeout) aborts the transaction: its error is the
-    // one to return, and nothing follows it there.
     let found = q.load::<DocMatch>(conn)?;
-    if forced {
-        diesel::sql_query("SET LOCAL enable_seqscan TO DEFAULT").execute(conn)?;
-    }
     Ok(found.into_iter().map(Found::from).collect())
 }

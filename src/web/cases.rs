@@ -545,10 +545,7 @@ pub async fn show(
     let number = path.into_inner();
     let window = query.window();
     // One trip to the blocking pool for everything the page shows.
-    let replies = matches!(
-        user.0.role(),
-        crate::auth::Role::Support | crate::auth::Role::Admin
-    );
+    let replies = user.0.role().takes_cases();
     let (uid, uname) = (user.0.id, user.0.name.clone());
     // Held until the page is rendered.
     let _turn = whole_thread_turn(window).await?;
@@ -641,7 +638,7 @@ pub async fn show(
             .collect(),
         overdue,
         mail_transport: crate::mail::outbound::Transport::describe(&st.settings),
-        is_support: matches!(role, crate::auth::Role::Support | crate::auth::Role::Admin),
+        is_support: role.takes_cases(),
         is_rnd: matches!(role, crate::auth::Role::Rnd | crate::auth::Role::Admin),
         watchers,
         watching,

@@ -204,10 +204,11 @@ fn file_group(
 ) -> Vec<Reply> {
     // The counter first: a change committed between the two reads leaves the kept
     // directory with the older number, and the next group reads it again.
-    let loaded = Staff::directory_version(conn).and_then(|version| match cache.take() {
-        Some((v, s)) if v == version => Ok((v, s)),
-        _ => Staff::load(conn).map(|s| (version, s)),
-    });
+    let loaded =
+        crate::auth::users::directory_version(conn).and_then(|version| match cache.take() {
+            Some((v, s)) if v == version => Ok((v, s)),
+            _ => Staff::load(conn).map(|s| (version, s)),
+        });
     let (version, staff) = match loaded {
         Ok(l) => l,
         Err(e) => return fail(jobs, &e),

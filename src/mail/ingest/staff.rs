@@ -29,13 +29,6 @@ impl Staff {
         })
     }
 
-    /// The staff directory's change counter (`directory_version`, moved by triggers on
-    /// users and staff domains): a `Staff` loaded after reading it is current for as
-    /// long as it has not moved.
-    pub fn directory_version(conn: &mut DbConn) -> QueryResult<i64> {
-        crate::auth::users::directory_version(conn)
-    }
-
     /// As `load`, with every learnt person in memory (bulk runs).
     pub fn load_for_batch(conn: &mut DbConn) -> QueryResult<Staff> {
         Ok(Staff {
@@ -292,7 +285,7 @@ mod tests {
         let path = dir.path().join("casebook.db");
         let mut conn = crate::db::establish(path.to_str().expect("utf-8")).expect("db");
         crate::db::migrate(&mut conn).expect("migrate");
-        let v0 = Staff::directory_version(&mut conn).expect("version");
+        let v0 = crate::auth::users::directory_version(&mut conn).expect("version");
         let u = crate::auth::users::create(
             &mut conn,
             "wang@cmgos.example",
@@ -302,23 +295,26 @@ mod tests {
             "Correct-Horse-9",
         )
         .expect("user");
-        let v1 = Staff::directory_version(&mut conn).expect("version");
+        let v1 = crate::auth::users::directory_version(&mut conn).expect("version");
         assert!(v1 > v0, "a new account: {v0} → {v1}");
         crate::auth::users::set_disabled(&mut conn, u.id, true).expect("disable");
-        let v2 = Staff::directory_version(&mut conn).expect("version");
+        let v2 = crate::auth::users::directory_version(&mut conn).expect("version");
         assert!(v2 > v1, "an account disabled: {v1} → {v2}");
         crate::people::domains::add(&mut conn, "partner.example", "admin").expect("domain");
-        let v3 = Staff::directory_version(&mut conn).expect("version");
+        let v3 = crate::auth::users::directory_version(&mut conn).expect("version");
         assert!(v3 > v2, "a staff domain: {v2} → {v3}");
         diesel::RunQueryDsl::execute(diesel::sql_query("DELETE FROM staff_domains"), &mut conn)
             .expect("delete");
-        let v4 = Staff::directory_version(&mut conn).expect("version");
+        let v4 = crate::auth::users::directory_version(&mut conn).expect("version");
         assert!(v4 > v3, "staff domains removed by hand: {v3} → {v4}");
         diesel::RunQueryDsl::execute(
             diesel::sql_query("UPDATE cases SET priority = 'high'"),
             &mut conn,
         )
         .expect("other write");
-        assert_eq!(Staff::directory_version(&mut conn).expect("version"), v4);
+        assert_eq!(
+            crate::auth::users::directory_version(&mut conn).expect("version"),
+            v4
+        );
     }
 }
