@@ -618,19 +618,37 @@ fn restore_survivor(conn: &mut DbConn, survivor: i64, moved: &Moved) -> QueryRes
     Ok(())
 }
 
-/// Locks case rows until the transaction ends (PostgreSQL; SQLite's writer is alone).
+/// Locks case rows until the transaction ends (PostgreSQL; SQLite's writer is alone),
+/// in ascending order, in one statement. `FOR NO KEY UPDATE` is the lock an `UPDATE`
+/// of the row takes, without writing a row version or firing the table's triggers.
 pub fn lock_rows(conn: &mut DbConn, ids: &[i64]) -> QueryResult<()> {
-    if crate::db::is_sqlite(conn) {
+    let DbConn::Pg(c) = conn else {
         return Ok(());
-    }
+    };
     let mut ids = ids.to_vec();
     ids.sort_unstable();
-    for id in ids {
-        diesel::update(cases::table.find(id))
-            .set(cases::merged_into.eq(cases::merged_into))
-            .exec(conn)?;
-    }
+    ids.dedup();
+    cases::table
+        .filter(cases::id.eq_any(ids))
+        .order(cases::id.asc())
+        .select(cases::id)
+        .for_no_key_update()
+        .load::<i64>(c)?;
     Ok(())
+}
+
+/// Case `id`, its row locked until the transaction ends as `lock_rows` locks it (on
+/// SQLite, where the writer is alone, only read).
+pub fn lock_and_find(conn: &mut DbConn, id: i64) -> QueryResult<Option<CaseRow>> {
+    match conn {
+        DbConn::Pg(c) => cases::table
+            .find(id)
+            .select(CaseRow::as_select())
+            .for_no_key_update()
+            .first(c)
+            .optional(),
+        DbConn::Sqlite(_) => super::find(conn, id),
+    }
 }
 
 /// Merges case `number` into case `into` on a user's request: both must exist and be

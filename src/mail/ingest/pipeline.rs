@@ -446,8 +446,7 @@ impl Pipeline<'_> {
                 // one).
                 for _ in 0..16 {
                     let Some(c) = &found else { break };
-                    crate::cases::merge::lock_rows(conn, &[c.id])?;
-                    let now = crate::cases::find(conn, c.id)?;
+                    let now = crate::cases::merge::lock_and_find(conn, c.id)?;
                     match now.as_ref().and_then(|n| n.merged_into) {
                         Some(next) => found = crate::cases::find(conn, next)?,
                         None => {

@@ -30,14 +30,43 @@ pub(super) fn find_case(
     // Known ancestors, in the order they are referenced (In-Reply-To first).
     // One lookup per id, with one statement prepared once per connection: an `IN`
     // list is a new statement for each length, prepared again at every message.
+    // On PostgreSQL one statement for all of them (an array is one statement whatever
+    // its length): each statement is a round trip to the server.
     let mut known: Vec<(String, i64)> = Vec::new();
-    for id in &some {
-        known.extend(
-            messages::table
-                .filter(messages::message_id.eq(*id))
-                .select((messages::message_id, messages::case_id))
-                .rows::<(String, i64)>(conn)?,
-        );
+    if let DbConn::Pg(c) = conn {
+        // Each id its own index probe (`message_id = u.id`, as a statement of one id
+        // would be): `message_id = ANY($1)` was planned for a table nearly empty when
+        // the connection prepared it (a whole scan), and kept that plan while the table
+        // grew, 0.08 ms at first, 1.1 ms per message at 7,000 messages.
+        #[derive(diesel::QueryableByName)]
+        struct Known {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            message_id: String,
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            case_id: i64,
+        }
+        if !some.is_empty() {
+            let rows: Vec<Known> = crate::db::cached_sql(
+                "SELECT m.message_id, m.case_id FROM unnest(CAST($1 AS TEXT[])) AS u(id) \
+                 CROSS JOIN LATERAL (SELECT message_id, case_id FROM messages \
+                 WHERE message_id = u.id LIMIT 100) m",
+            )
+            .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(&some)
+            .load(c)?;
+            known = rows
+                .into_iter()
+                .map(|k| (k.message_id, k.case_id))
+                .collect();
+        }
+    } else {
+        for id in &some {
+            known.extend(
+                messages::table
+                    .filter(messages::message_id.eq(*id))
+                    .select((messages::message_id, messages::case_id))
+                    .rows::<(String, i64)>(conn)?,
+            );
+        }
     }
     let mut by_headers: Vec<i64> = Vec::new();
     for id in &some {
@@ -46,20 +75,19 @@ pub(super) fn find_case(
         }
     }
     let ancestors_known = !by_headers.is_empty();
-    // A reply stored before this message (its late parent) arrived.
+    // A reply stored before this message (its late parent) arrived, then other
+    // replies to an ancestor we never received (a ghost).
+    let mut referenced: Vec<&str> = Vec::new();
     if extract::plausible_message_id(own_id) {
-        if let Some(c) = case_referencing(conn, &[own_id])? {
-            push_new(&mut by_headers, c);
-        }
+        referenced.push(own_id);
     }
-    // Other replies to an ancestor we never received (a ghost).
-    for id in some
-        .iter()
-        .filter(|id| !known.iter().any(|(m, _)| m == *id))
-    {
-        if let Some(c) = case_referencing(conn, &[id])? {
-            push_new(&mut by_headers, c);
-        }
+    referenced.extend(
+        some.iter()
+            .filter(|id| !known.iter().any(|(m, _)| m == *id))
+            .copied(),
+    );
+    for c in cases_referencing(conn, &referenced)? {
+        push_new(&mut by_headers, c);
     }
     if ancestors_known {
         return cases::merge::join(conn, &by_headers, may_merge, &pm.from_address);
@@ -117,10 +145,30 @@ pub(super) fn referenced_ids<'a>(pm: &'a ParsedMail, own_id: &str) -> Vec<&'a st
     ids
 }
 
-/// The case of the oldest stored message that references any of `ids` (one index
-/// range per id, first row only: no cost growth with a popular ancestor).
-fn case_referencing(conn: &mut DbConn, ids: &[&str]) -> QueryResult<Option<i64>> {
-    let mut best: Option<(i64, i64)> = None;
+/// For each of `ids` in turn that a stored message references, the case of the oldest
+/// such message (one index range per id, first row only: no cost growth with a popular
+/// ancestor). On PostgreSQL in one statement.
+fn cases_referencing(conn: &mut DbConn, ids: &[&str]) -> QueryResult<Vec<i64>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    if let DbConn::Pg(c) = conn {
+        #[derive(diesel::QueryableByName)]
+        struct Found {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            case_id: i64,
+        }
+        let found: Vec<Found> = crate::db::cached_sql(
+            "SELECT m.case_id FROM unnest(CAST($1 AS TEXT[])) WITH ORDINALITY AS u(id, ord) \
+             CROSS JOIN LATERAL (SELECT r.message_row_id FROM message_refs r \
+             WHERE r.ref_id = u.id ORDER BY r.message_row_id LIMIT 1) f \
+             JOIN messages m ON m.id = f.message_row_id ORDER BY u.ord",
+        )
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(ids)
+        .load(c)?;
+        return Ok(found.into_iter().map(|f| f.case_id).collect());
+    }
+    let mut out = Vec::new();
     for id in ids {
         let row: Option<i64> = message_refs::table
             .filter(message_refs::ref_id.eq(*id))
@@ -129,16 +177,15 @@ fn case_referencing(conn: &mut DbConn, ids: &[&str]) -> QueryResult<Option<i64>>
             .first_row(conn)
             .optional()?;
         if let Some(r) = row {
-            if best.is_none_or(|(b, _)| r < b) {
-                let case_id = messages::table
+            out.push(
+                messages::table
                     .find(r)
                     .select(messages::case_id)
-                    .first_row(conn)?;
-                best = Some((r, case_id));
-            }
+                    .first_row(conn)?,
+            );
         }
     }
-    Ok(best.map(|(_, c)| c))
+    Ok(out)
 }
 
 /// Records the ids `pm` references for message row `row_id` (a new row, and the ids
@@ -149,7 +196,20 @@ pub(super) fn record_refs(
     own_id: &str,
     row_id: i64,
 ) -> QueryResult<()> {
-    for id in referenced_ids(pm, own_id).into_iter().take(100) {
+    let ids: Vec<&str> = referenced_ids(pm, own_id).into_iter().take(100).collect();
+    if let DbConn::Pg(c) = conn {
+        if !ids.is_empty() {
+            crate::db::cached_sql(
+                "INSERT INTO message_refs (ref_id, message_row_id) \
+                 SELECT unnest(CAST($1 AS TEXT[])), $2",
+            )
+            .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(&ids)
+            .bind::<diesel::sql_types::BigInt, _>(row_id)
+            .execute(c)?;
+        }
+        return Ok(());
+    }
+    for id in ids {
         diesel::insert_into(message_refs::table)
             .values((
                 message_refs::ref_id.eq(id),
@@ -170,9 +230,9 @@ pub(super) fn record_refs(
 /// the write transaction itself is the lock (`BEGIN IMMEDIATE`: one writer at a time,
 /// across processes), and the lookup runs inside it.
 pub(super) fn lock_thread(conn: &mut DbConn, pm: &ParsedMail, own_id: &str) -> QueryResult<()> {
-    if crate::db::is_sqlite(conn) {
+    let DbConn::Pg(conn) = conn else {
         return Ok(());
-    }
+    };
     let mut keys: Vec<i64> = referenced_ids(pm, own_id)
         .into_iter()
         .take(100)
@@ -184,11 +244,12 @@ pub(super) fn lock_thread(conn: &mut DbConn, pm: &ParsedMail, own_id: &str) -> Q
     }
     keys.sort_unstable();
     keys.dedup();
-    for k in keys {
-        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
-            .bind::<diesel::sql_types::BigInt, _>(k)
-            .exec(conn)?;
-    }
+    // One statement: the locks are taken one after the other in the array's order.
+    crate::db::cached_sql(
+        "SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST($1 AS BIGINT[])) AS k",
+    )
+    .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(keys)
+    .execute(conn)?;
     Ok(())
 }
 
