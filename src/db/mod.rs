@@ -191,11 +191,21 @@ impl ManageConnection for Manager {
         c.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
     }
 
-    /// Broken when it no longer answers, or when it comes back still inside a
-    /// transaction (its holder panicked mid-way): closing it rolls that back, where
-    /// reusing it would leave the write lock held.
+    /// Broken when it comes back still inside a transaction (its holder panicked
+    /// mid-way: closing it rolls that back, where reusing it would leave the write lock
+    /// held), or when a query failed while it was out and it no longer answers. A
+    /// connection whose queries all succeeded is not asked: "SELECT 1" at every return
+    /// was a round trip per checkout on PostgreSQL, two of a case page's 29 statements.
     fn has_broken(&self, c: &mut DbConn) -> bool {
-        in_transaction(c) || c.batch_execute("SELECT 1").is_err()
+        if in_transaction(c) {
+            return true;
+        }
+        if !QUERY_FAILED.with(|f| f.replace(false)) {
+            return false;
+        }
+        let broken = c.batch_execute("SELECT 1").is_err();
+        QUERY_FAILED.with(|f| f.set(false));
+        broken
     }
 }
 
@@ -223,7 +233,16 @@ pub fn set_slow_query_ms(ms: u64) {
     SLOW_QUERY_MS.store(ms, std::sync::atomic::Ordering::Relaxed);
 }
 
-/// Logs slow queries (SQL text only, never the bound values) with their duration.
+thread_local! {
+    /// A query failed on this thread since a connection last came back to the pool
+    /// (set by `SlowQueryLog`, read by `Manager::has_broken`). A connection is used and
+    /// returned on one thread (the blocking pool's closure, a worker's loop); when it
+    /// is not, a dead connection is found at its next failure instead.
+    static QUERY_FAILED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Logs slow queries (SQL text only, never the bound values) with their duration, and
+/// notes failed ones for `Manager::has_broken`.
 #[derive(Default)]
 struct SlowQueryLog {
     started: Option<std::time::Instant>,
@@ -234,7 +253,10 @@ impl diesel::connection::Instrumentation for SlowQueryLog {
         use diesel::connection::InstrumentationEvent as E;
         match event {
             E::StartQuery { .. } => self.started = Some(std::time::Instant::now()),
-            E::FinishQuery { query, .. } => {
+            E::FinishQuery { query, error, .. } => {
+                if error.is_some() {
+                    QUERY_FAILED.with(|f| f.set(true));
+                }
                 let Some(t) = self.started.take() else { return };
                 let elapsed = t.elapsed();
                 let limit = SLOW_QUERY_MS.load(std::sync::atomic::Ordering::Relaxed);

@@ -384,3 +384,67 @@ fn sigkill_during_concurrent_live_delivery_loses_no_acknowledged_message() {
         .expect("total");
     assert_eq!(total as usize, n / 3, "every thread is one case");
 }
+
+/// PostgreSQL closed the server's connections (a restart, a failover, an administrator's
+/// `pg_terminate_backend`): each dead connection fails one query, is found dead when it
+/// comes back to the pool and is replaced, and the server serves again without a
+/// restart. Connections whose queries succeed are not asked whether they live.
+#[test]
+fn connections_the_database_closed_are_replaced() {
+    use diesel::prelude::*;
+    let mut t = TestApp::new();
+    let Some(url) = t.database_url.clone() else {
+        eprintln!("SKIP: SQLite's connections are files, which no server closes");
+        return;
+    };
+    t.spawn();
+    let token = t.seed_staff();
+    // Several connections open at once, so that the pool holds more than one.
+    std::thread::scope(|s| {
+        for _ in 0..6 {
+            s.spawn(|| {
+                for _ in 0..5 {
+                    t.api_get("/api/cases", &token);
+                }
+            });
+        }
+    });
+    let mut admin = diesel::PgConnection::establish(&url).expect("connect");
+    #[derive(diesel::QueryableByName)]
+    struct Closed {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let closed: Closed = diesel::sql_query(
+        "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .get_result(&mut admin)
+    .expect("terminate");
+    assert!(closed.n >= 2, "the server held {} connections", closed.n);
+    let mut failed = 0;
+    let mut in_a_row = 0;
+    for _ in 0..100 {
+        let (status, _) = t.api("GET", "/api/cases", Some(&token), None);
+        if status == 200 {
+            in_a_row += 1;
+            if in_a_row == 20 {
+                break;
+            }
+        } else {
+            failed += 1;
+            in_a_row = 0;
+        }
+    }
+    assert_eq!(
+        in_a_row,
+        20,
+        "still failing after {failed} failed requests:\n{}",
+        t.server_log()
+    );
+    assert!(
+        failed <= closed.n,
+        "{failed} requests failed for {} closed connections",
+        closed.n
+    );
+}
