@@ -110,7 +110,14 @@ document.querySelectorAll('[data-insert]').forEach(function (b) {
         var doc = new DOMParser().parseFromString(html, 'text/html');
         document.querySelectorAll('[data-live-part]').forEach(function (el) {
           var fresh = doc.querySelector('[data-live-part="' + el.getAttribute('data-live-part') + '"]');
-          if (fresh) el.replaceWith(document.importNode(fresh, true));
+          if (!fresh) return;
+          fresh = document.importNode(fresh, true);
+          // What the reader opened stays open (a message shown as text, a quoted part).
+          var was = el.querySelectorAll('details'), now = fresh.querySelectorAll('details');
+          if (was.length === now.length) {
+            was.forEach(function (d, i) { if (d.open) now[i].open = true; });
+          }
+          el.replaceWith(fresh);
         });
         live.hidden = false;
       })

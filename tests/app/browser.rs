@@ -455,12 +455,19 @@ fn an_html_mail_shows_its_screenshot_runs_nothing_and_loads_nothing_remote() {
         })
         .await;
         step(&c, "html-03-plain-text", || async {
-            c.find(Locator::Css("details.as-text summary"))
-                .await
-                .map_err(err)?
-                .click()
-                .await
-                .map_err(err)?;
+            // The page refreshes its thread in place when an event comes (a background
+            // job's result): an element found just before may be replaced by then.
+            let mut tries = 0;
+            loop {
+                let clicked = match c.find(Locator::Css("details.as-text summary")).await {
+                    Ok(e) => e.click().await.map_err(err),
+                    Err(e) => Err(err(e)),
+                };
+                match clicked {
+                    Err(e) if e.contains("stale element") && tries < 3 => tries += 1,
+                    other => break other?,
+                }
+            }
             let shown = c
                 .execute(
                     "const d = document.querySelector('details.as-text'); \
