@@ -112,11 +112,12 @@ document.querySelectorAll('[data-insert]').forEach(function (b) {
           var fresh = doc.querySelector('[data-live-part="' + el.getAttribute('data-live-part') + '"]');
           if (!fresh) return;
           fresh = document.importNode(fresh, true);
-          // What the reader opened stays open (a message shown as text, a quoted part).
-          var was = el.querySelectorAll('details'), now = fresh.querySelectorAll('details');
-          if (was.length === now.length) {
-            was.forEach(function (d, i) { if (d.open) now[i].open = true; });
-          }
+          // What the reader opened or closed stays so (a message shown as text, a
+          // quoted part), found again by its key whatever came in around it.
+          el.querySelectorAll('details[data-key]').forEach(function (d) {
+            var same = fresh.querySelector('details[data-key="' + d.getAttribute('data-key') + '"]');
+            if (same) same.open = d.open;
+          });
           el.replaceWith(fresh);
         });
         live.hidden = false;

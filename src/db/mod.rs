@@ -193,20 +193,29 @@ impl ManageConnection for Manager {
 
     /// Broken when it comes back still inside a transaction (its holder panicked
     /// mid-way: closing it rolls that back, where reusing it would leave the write lock
-    /// held), or when a query failed while it was out and it no longer answers. A
-    /// connection whose queries all succeeded is not asked: "SELECT 1" at every return
-    /// was a round trip per checkout on PostgreSQL, two of a case page's 29 statements.
+    /// held) or with its transaction state lost (a failed rollback), or when a query on
+    /// it failed while it was out and it no longer answers. A connection whose queries
+    /// all succeeded is not asked: "SELECT 1" at every return was a round trip per
+    /// checkout on PostgreSQL, two of a case page's 29 statements.
     fn has_broken(&self, c: &mut DbConn) -> bool {
-        if in_transaction(c) {
-            return true;
-        }
-        if !QUERY_FAILED.with(|f| f.replace(false)) {
-            return false;
-        }
-        let broken = c.batch_execute("SELECT 1").is_err();
-        QUERY_FAILED.with(|f| f.set(false));
-        broken
+        use diesel::connection::TransactionManager;
+        let failed = take_failed(c);
+        let open = <DbConn as Connection>::TransactionManager::transaction_manager_status_mut(c)
+            .transaction_depth()
+            .map_or(true, |d| d.is_some());
+        open || (failed && c.batch_execute("SELECT 1").is_err())
     }
+}
+
+/// Whether a query on `c` failed since this was last asked (its `SlowQueryLog` notes
+/// it); true for a connection without one, which is then asked whether it lives.
+fn take_failed(c: &mut DbConn) -> bool {
+    let log = match c {
+        DbConn::Sqlite(s) => s.instrumentation(),
+        DbConn::Pg(p) => p.instrumentation(),
+    };
+    log.downcast_mut::<SlowQueryLog>()
+        .is_none_or(|l| std::mem::take(&mut l.failed))
 }
 
 #[derive(Debug)]
@@ -233,19 +242,13 @@ pub fn set_slow_query_ms(ms: u64) {
     SLOW_QUERY_MS.store(ms, std::sync::atomic::Ordering::Relaxed);
 }
 
-thread_local! {
-    /// A query failed on this thread since a connection last came back to the pool
-    /// (set by `SlowQueryLog`, read by `Manager::has_broken`). A connection is used and
-    /// returned on one thread (the blocking pool's closure, a worker's loop); when it
-    /// is not, a dead connection is found at its next failure instead.
-    static QUERY_FAILED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
 /// Logs slow queries (SQL text only, never the bound values) with their duration, and
-/// notes failed ones for `Manager::has_broken`.
+/// notes that one failed for `Manager::has_broken`.
 #[derive(Default)]
 struct SlowQueryLog {
     started: Option<std::time::Instant>,
+    /// A query failed since `take_failed` last asked.
+    failed: bool,
 }
 
 impl diesel::connection::Instrumentation for SlowQueryLog {
@@ -255,7 +258,7 @@ impl diesel::connection::Instrumentation for SlowQueryLog {
             E::StartQuery { .. } => self.started = Some(std::time::Instant::now()),
             E::FinishQuery { query, error, .. } => {
                 if error.is_some() {
-                    QUERY_FAILED.with(|f| f.set(true));
+                    self.failed = true;
                 }
                 let Some(t) = self.started.take() else { return };
                 let elapsed = t.elapsed();

@@ -687,7 +687,7 @@ fn two_engineers_see_new_mail_live_and_keep_what_they_type() {
             ("Subject", "激活失败"),
             ("Message-ID", "<live-1@bank.example>"),
         ],
-        "第一封邮件。",
+        "第一封邮件。\n--\n马先生\n某银行信息部",
     ));
     let base = app.base.clone();
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -708,6 +708,18 @@ fn two_engineers_see_new_mail_live_and_keep_what_they_type() {
         step(&b, "live-04-case-open-and-typing", || async {
             b.goto(&format!("{base}/cases/{first}")).await.map_err(err)?;
             b.execute("window.__stay = 1;", vec![]).await.map_err(err)?;
+            // The reader opens the folded signature of the first message.
+            let opened = b
+                .execute(
+                    "const d = document.querySelector('#thread details[data-key]'); \
+                     if (!d) return false; d.open = true; return true;",
+                    vec![],
+                )
+                .await
+                .map_err(err)?;
+            if opened != serde_json::Value::Bool(true) {
+                return Err("the first message has no folded part to open".into());
+            }
             fill(&b, "reply-body", "我正在写的回复").await
         })
         .await;
@@ -757,6 +769,17 @@ fn two_engineers_see_new_mail_live_and_keep_what_they_type() {
                 .map_err(err)?;
             if typed != serde_json::json!("我正在写的回复") {
                 return Err(format!("the reply being typed was lost: {typed}"));
+            }
+            let still_open = b
+                .execute(
+                    "const d = document.querySelector('#thread details[data-key]'); \
+                     return !!d && d.open && d.textContent.includes('某银行信息部');",
+                    vec![],
+                )
+                .await
+                .map_err(err)?;
+            if still_open != serde_json::Value::Bool(true) {
+                return Err("the part the reader opened closed when the thread refreshed".into());
             }
             let banner = b
                 .execute("return !document.querySelector('[data-live]').hidden;", vec![])

@@ -35,9 +35,10 @@ pub(super) fn find_case(
     let mut known: Vec<(String, i64)> = Vec::new();
     if let DbConn::Pg(c) = conn {
         // Each id its own index probe (`message_id = u.id`, as a statement of one id
-        // would be): `message_id = ANY($1)` was planned for a table nearly empty when
-        // the connection prepared it (a whole scan), and kept that plan while the table
-        // grew, 0.08 ms at first, 1.1 ms per message at 7,000 messages.
+        // would be), its first row in the index's order (the one used below).
+        // `message_id = ANY($1)` was planned for a table nearly empty when the
+        // connection prepared it (a whole scan), and kept that plan while the table
+        // grew: 0.08 ms at first, 1.1 ms per message at 7,000 messages.
         #[derive(diesel::QueryableByName)]
         struct Known {
             #[diesel(sql_type = diesel::sql_types::Text)]
@@ -49,7 +50,7 @@ pub(super) fn find_case(
             let rows: Vec<Known> = crate::db::cached_sql(
                 "SELECT m.message_id, m.case_id FROM unnest(CAST($1 AS TEXT[])) AS u(id) \
                  CROSS JOIN LATERAL (SELECT message_id, case_id FROM messages \
-                 WHERE message_id = u.id LIMIT 100) m",
+                 WHERE message_id = u.id ORDER BY content_hash LIMIT 1) m",
             )
             .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(&some)
             .load(c)?;
