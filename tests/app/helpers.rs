@@ -703,6 +703,19 @@ impl SmtpSink {
             .collect()
     }
 
+    /// The messages received once one of them satisfies `pred`, or all of them after
+    /// `secs` seconds. Other mail (a notification to an engineer) may come first.
+    pub fn wait_for_one(&self, secs: u64, pred: impl Fn(&str) -> bool) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let m = self.messages();
+            if m.iter().any(|x| pred(x)) || Instant::now() > deadline {
+                return m;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     pub fn wait_for(&self, n: usize, secs: u64) -> Vec<String> {
         let deadline = Instant::now() + Duration::from_secs(secs);
         loop {

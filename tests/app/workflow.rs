@@ -312,12 +312,19 @@ fn scope_closure_and_roles() {
     let case = app.api_get(&format!("/api/cases/{number}"), &token);
     assert_eq!(case["scope"]["problem_definition"], "激活失败（修订）");
     assert_eq!(case["scope"]["versions"], 2, "editing keeps history");
-    let msgs = sink.wait_for(1, 20);
-    assert!(
-        msgs.iter().any(|m| m.contains("问题范围")
-            || decode_body(m).contains("如果您对以上的问题范围界定有任何异议")),
-        "scope mail sent"
-    );
+    let is_scope = |m: &str| {
+        m.contains("问题范围") || decode_body(m).contains("如果您对以上的问题范围界定有任何异议")
+    };
+    let msgs = sink.wait_for_one(20, is_scope);
+    if !msgs.iter().any(|m| is_scope(m)) {
+        let case = app.api_get(&format!("/api/cases/{number}"), &token);
+        panic!(
+            "no scope mail; {} other messages received; the case's outbox: {}\n{}",
+            msgs.len(),
+            case["outbox"],
+            app.server_log()
+        );
+    }
     // R&D may not close a case, reply to customers or change the status.
     let closure = json!({"problem_definition": "激活失败", "resolution": "用户已将系统重新安装，激活成功。", "root_cause": "系统损坏", "customer_agreed": true, "send": true});
     for (path, body) in [
