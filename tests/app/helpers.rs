@@ -39,9 +39,10 @@ pub fn shared_dir() -> Option<PathBuf> {
 }
 
 /// A port that was free a moment ago. Only for servers that must be told their port
-/// before they exist or bind it again after a restart (the SMTP sink that comes up
-/// late, dovecot, whose config has no "any port"): another process could take it in
-/// between. Everything that can bind port 0 and report its port does so instead.
+/// before they exist (dovecot, whose config has no "any port"): another process could
+/// take it in between. Everything that can bind port 0 and report its port does so
+/// instead; a port a server takes late is held meanwhile (the outbox test's "down"
+/// mail server), or another test's sink could be given it and receive foreign mail.
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

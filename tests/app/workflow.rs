@@ -2,6 +2,8 @@
 
 use crate::helpers::{header_of, mail, SmtpSink, TestApp, PASSWORD};
 use serde_json::{json, Value};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn app_with_smtp(sink_port: u16) -> (TestApp, String) {
@@ -157,7 +159,24 @@ fn outbox_keeps_mail_while_smtp_is_down_and_delivers_once() {
     if !SmtpSink::available() {
         return;
     }
-    let port = SmtpSink::free_port();
+    // The mail server is "down": its port is held by a listener that closes every
+    // connection at once. A port merely left free could be given to another test's
+    // sink meanwhile, which would then receive this test's mail.
+    let down = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = down.local_addr().expect("addr").port();
+    down.set_nonblocking(true).expect("nonblocking");
+    let closing = Arc::new(AtomicBool::new(true));
+    let holder = {
+        let closing = closing.clone();
+        std::thread::spawn(move || {
+            while closing.load(Ordering::Relaxed) {
+                match down.accept() {
+                    Ok((conn, _)) => drop(conn),
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        })
+    };
     let (app, token) = app_with_smtp(port);
     let number = customer_case(&app, &token);
     post(
@@ -181,6 +200,9 @@ fn outbox_keeps_mail_while_smtp_is_down_and_delivers_once() {
         "kept while the server is down: {list:?}"
     );
     assert!(list[0]["last_error"].is_string());
+    // The server comes up on that port.
+    closing.store(false, Ordering::Relaxed);
+    holder.join().expect("holder");
     let dir = tempfile::tempdir().expect("dir");
     let sink = SmtpSink::on_port(port, dir.path().to_path_buf());
     let list = wait_outbox(
@@ -225,7 +247,10 @@ fn escalation_answered_in_the_browser_and_by_mail() {
     // R&D got a notice by mail, marked automatic; the customer got nothing.
     let msgs = sink.wait_for(1, 20);
     assert_eq!(msgs.len(), 1, "{msgs:?}");
-    assert!(header_of(&msgs[0], "To").is_some_and(|t| t.contains("liuyu@cmgos.example")));
+    assert!(
+        header_of(&msgs[0], "To").is_some_and(|t| t.contains("liuyu@cmgos.example")),
+        "{msgs:?}"
+    );
     assert_eq!(
         header_of(&msgs[0], "Auto-Submitted").as_deref(),
         Some("auto-generated")
