@@ -762,13 +762,20 @@ fn a_saved_view_comes_by_mail_on_monday_in_its_language() {
 
     // Saved on a Thursday: nothing is due before Monday 07:00 UTC.
     let now = chrono::Utc::now().naive_utc();
+    // The first Monday 07:00 after now: today when run on a Monday before 07:00.
     let next_monday = {
         use chrono::Datelike;
-        let d = now.date()
-            + chrono::Duration::days(7 - i64::from(now.weekday().num_days_from_monday()));
-        d.and_hms_opt(8, 0, 0).expect("time")
+        let mut days = (7 - i64::from(now.weekday().num_days_from_monday())) % 7;
+        if days == 0 && now.time() >= chrono::NaiveTime::from_hms_opt(7, 0, 0).expect("time") {
+            days = 7;
+        }
+        (now.date() + chrono::Duration::days(days))
+            .and_hms_opt(8, 0, 0)
+            .expect("time")
     };
-    let sunday = (next_monday - chrono::Duration::days(1)).format("%Y-%m-%dT%H:%M:%S");
+    let sunday = (next_monday - chrono::Duration::days(1))
+        .max(now)
+        .format("%Y-%m-%dT%H:%M:%S");
     let monday = next_monday.format("%Y-%m-%dT%H:%M:%S");
     let out = app.cli_ok(&["report-mail", "--at", &sunday.to_string()], None);
     assert!(out.contains("0 weekly"), "{out}");
