@@ -76,13 +76,9 @@ impl StaffNames {
             .order(users::name.asc())
             .select((users::id, users::name, users::role))
             .rows(conn)?;
-        // As `User::role` reads a stored role.
         let all: Vec<_> = all
             .into_iter()
-            .map(|(id, name, role)| {
-                let role = crate::auth::Role::parse(&role).unwrap_or(crate::auth::Role::Support);
-                (id, name, role)
-            })
+            .map(|(id, name, role)| (id, name, crate::auth::Role::from_stored(&role)))
             .collect();
         let all = std::sync::Arc::new(all);
         *self.lock() = Some((version, all.clone()));

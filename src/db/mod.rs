@@ -198,12 +198,8 @@ impl ManageConnection for Manager {
     /// all succeeded is not asked: "SELECT 1" at every return was a round trip per
     /// checkout on PostgreSQL, two of a case page's 29 statements.
     fn has_broken(&self, c: &mut DbConn) -> bool {
-        use diesel::connection::TransactionManager;
         let failed = take_failed(c);
-        let open = <DbConn as Connection>::TransactionManager::transaction_manager_status_mut(c)
-            .transaction_depth()
-            .map_or(true, |d| d.is_some());
-        open || (failed && c.batch_execute("SELECT 1").is_err())
+        transaction_open(c).unwrap_or(true) || (failed && c.batch_execute("SELECT 1").is_err())
     }
 }
 
@@ -369,12 +365,17 @@ where
 
 /// Whether `conn` is inside a transaction (a batch, or a caller's `write_tx`).
 pub fn in_transaction(conn: &mut DbConn) -> bool {
+    transaction_open(conn).unwrap_or(false)
+}
+
+/// Whether `conn` is inside a transaction; `None` when its transaction state was lost
+/// (a rollback that failed).
+fn transaction_open(conn: &mut DbConn) -> Option<bool> {
     use diesel::connection::TransactionManager;
     <DbConn as Connection>::TransactionManager::transaction_manager_status_mut(conn)
         .transaction_depth()
         .ok()
-        .flatten()
-        .is_some()
+        .map(|d| d.is_some())
 }
 
 /// Whether `e` is PostgreSQL's "deadlock detected" (40P01) or a serialization failure.

@@ -27,11 +27,11 @@ pub(super) fn find_case(
 ) -> QueryResult<Option<CaseRow>> {
     let ids = referenced_ids(pm, own_id);
     let some: Vec<&str> = ids.iter().take(100).copied().collect();
-    // Known ancestors, in the order they are referenced (In-Reply-To first).
-    // One lookup per id, with one statement prepared once per connection: an `IN`
-    // list is a new statement for each length, prepared again at every message.
-    // On PostgreSQL one statement for all of them (an array is one statement whatever
-    // its length): each statement is a round trip to the server.
+    // Known ancestors, in the order they are referenced (In-Reply-To first). On SQLite
+    // one lookup per id, with one statement prepared once per connection (an `IN` list
+    // is a new statement for each length, prepared again at every message); on
+    // PostgreSQL, where each statement is a round trip, one statement for all of them
+    // (an array is one statement whatever its length).
     let mut known: Vec<(String, i64)> = Vec::new();
     if let DbConn::Pg(c) = conn {
         // Each id its own index probe (`message_id = u.id`, as a statement of one id
