@@ -363,6 +363,38 @@ where
     }
 }
 
+/// Runs `f`, which only reads, for a page built from many queries. On SQLite its
+/// queries share one read transaction, so the page shows one moment (never half of a
+/// merge or of a reply) and the WAL's read lock is taken once, not per statement.
+/// PostgreSQL runs `f` as it is, each statement on the latest committed data: a
+/// `REPEATABLE READ` transaction there costs two more round trips, which took 8 % of
+/// the case page's throughput (BENCHMARKS.md, session 25). Inside a caller's
+/// transaction, `f` runs in it. `f` must not write: a write in a read transaction
+/// fails on SQLite when another writer came first (use `write_tx`).
+pub fn read_tx<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    if !is_sqlite(conn) || transaction_open(conn).unwrap_or(true) {
+        return f(conn);
+    }
+    if let DbConn::Sqlite(inner) = conn {
+        AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN DEFERRED")?;
+    }
+    match f(conn) {
+        Ok(v) => {
+            <DbConn as Connection>::TransactionManager::commit_transaction(conn)?;
+            Ok(v)
+        }
+        Err(e) => {
+            <DbConn as Connection>::TransactionManager::rollback_transaction(conn)?;
+            Err(e)
+        }
+    }
+}
+
 /// Whether `conn` is inside a transaction (a batch, or a caller's `write_tx`).
 pub fn in_transaction(conn: &mut DbConn) -> bool {
     transaction_open(conn).unwrap_or(false)
@@ -458,6 +490,52 @@ mod tests {
              UPDATE t SET live = 0 WHERE id % 2 = 0; COMMIT;",
         )
         .expect("a column added and set in a transaction");
+    }
+
+    /// On SQLite, the reads of one `read_tx` see one moment: a row another connection
+    /// commits between them is not seen until the next `read_tx`; and an error inside
+    /// rolls back, leaving the connection out of any transaction.
+    #[test]
+    fn a_read_transaction_sees_one_moment() {
+        use diesel::prelude::*;
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("casebook.sqlite3");
+        let path = path.to_str().expect("utf-8 path");
+        let mut reader = super::establish(path).expect("open");
+        let mut writer = super::establish(path).expect("open");
+        reader
+            .batch_execute("CREATE TABLE t (id INTEGER PRIMARY KEY); INSERT INTO t VALUES (1);")
+            .expect("fill");
+        let count = |c: &mut super::DbConn| -> QueryResult<i64> {
+            diesel::dsl::sql::<diesel::sql_types::BigInt>("SELECT count(*) FROM t").get_result(c)
+        };
+        let (before, after) = super::read_tx(&mut reader, |c| -> QueryResult<(i64, i64)> {
+            let before = count(c)?;
+            writer
+                .batch_execute("INSERT INTO t VALUES (2);")
+                .expect("another connection writes meanwhile");
+            Ok((before, count(c)?))
+        })
+        .expect("read");
+        assert_eq!((before, after), (1, 1), "one moment inside the read");
+        assert!(!super::in_transaction(&mut reader), "committed at the end");
+        assert_eq!(
+            count(&mut reader).expect("count"),
+            2,
+            "the write seen after it"
+        );
+        let failed = super::read_tx(&mut reader, |c| -> QueryResult<i64> {
+            count(c)?;
+            Err(diesel::result::Error::NotFound)
+        });
+        assert!(failed.is_err());
+        assert!(
+            !super::in_transaction(&mut reader),
+            "rolled back after an error"
+        );
+        writer
+            .batch_execute("INSERT INTO t VALUES (3);")
+            .expect("the reader holds no lock after an error");
     }
 
     /// A statement with a long column list shows its tables and conditions in the

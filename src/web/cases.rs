@@ -551,15 +551,17 @@ pub async fn show(
     let _turn = whole_thread_turn(window).await?;
     let names = st.staff_names.clone();
     let (case, staff, watchers, canned, replying) = run(&st, move |c, _| {
-        let case = detail::load_by_number(c, &number, window)?;
-        let watchers = crate::notify::watchers_of(c, case.id)?;
-        let canned = if replies {
-            crate::cases::canned::filled_for(c, uid, &uname, &case)?
-        } else {
-            Vec::new()
-        };
-        let replying = crate::cases::presence::others(c, case.id, uid, crate::now())?;
-        Ok::<_, AppError>((case, names.assignable(c)?, watchers, canned, replying))
+        crate::db::read_tx(c, |c| {
+            let case = detail::load_by_number(c, &number, window)?;
+            let watchers = crate::notify::watchers_of(c, case.id)?;
+            let canned = if replies {
+                crate::cases::canned::filled_for(c, uid, &uname, &case)?
+            } else {
+                Vec::new()
+            };
+            let replying = crate::cases::presence::others(c, case.id, uid, crate::now())?;
+            Ok::<_, AppError>((case, names.assignable(c)?, watchers, canned, replying))
+        })
     })
     .await?;
     let watching = watchers.iter().any(|(id, _)| *id == user.0.id);
@@ -827,7 +829,10 @@ pub async fn show_json(
     let window = query.window();
     // Held until the answer is serialized.
     let _turn = whole_thread_turn(window).await?;
-    let detail = run(&st, move |c, _| detail::load_by_number(c, &number, window)).await?;
+    let detail = run(&st, move |c, _| {
+        crate::db::read_tx(c, |c| detail::load_by_number(c, &number, window))
+    })
+    .await?;
     if let Some(n) = &detail.merged_into {
         return Ok(HttpResponse::Ok().json(serde_json::json!({
             "number": detail.number,

@@ -2,21 +2,27 @@
 //! product keys, and the activation records of those serials.
 
 use super::CodeView;
-use crate::db::schema::{case_codes, case_serials};
+use crate::db::schema::{case_codes, case_serials, code_notes};
 use crate::db::DbConn;
 use crate::db::Direct;
 use diesel::prelude::*;
 
-/// The error codes found in the case, decoded, each with R&D's note if any.
+/// The error codes found in the case, decoded, each with R&D's note if any (read in
+/// the same query: one probe of `code_notes` per code).
 pub(super) fn codes(conn: &mut DbConn, case_id: i64) -> QueryResult<Vec<CodeView>> {
-    let mut codes: Vec<CodeView> = case_codes::table
+    Ok(case_codes::table
+        .left_join(code_notes::table.on(code_notes::code.eq(case_codes::code)))
         .filter(case_codes::case_id.eq(case_id))
         .order(case_codes::id.asc())
         .limit(100)
-        .select((case_codes::code, case_codes::found_in))
-        .rows::<(String, String)>(conn)?
+        .select((
+            case_codes::code,
+            case_codes::found_in,
+            code_notes::note.nullable(),
+        ))
+        .rows::<(String, String, Option<String>)>(conn)?
         .into_iter()
-        .map(|(code, found_in)| {
+        .map(|(code, found_in, note)| {
             let d = crate::codes::lookup(&code);
             CodeView {
                 kind: d.as_ref().map(|d| d.kind.to_string()).unwrap_or_default(),
@@ -33,14 +39,10 @@ pub(super) fn codes(conn: &mut DbConn, case_id: i64) -> QueryResult<Vec<CodeView
                 facility: d.as_ref().map(|d| d.facility.clone()).unwrap_or_default(),
                 code,
                 found_in,
-                note: None,
+                note,
             }
         })
-        .collect();
-    for c in codes.iter_mut() {
-        c.note = crate::activation::code_note(conn, &c.code)?.map(|n| n.0);
-    }
-    Ok(codes)
+        .collect())
 }
 
 /// Serial numbers and product keys found in the case, in order.

@@ -244,7 +244,7 @@ pub fn load_by_number(
 pub fn load(conn: &mut DbConn, case: CaseRow, window: ThreadWindow) -> QueryResult<CaseDetail> {
     let attachments = thread::attachments(conn, case.id)?;
     let findings = thread::findings(conn, case.id)?;
-    let thread = thread::messages(conn, case.id, &case.number, window)?;
+    let thread = thread::messages(conn, case.id, &case.number, window, &attachments)?;
     let error_codes = evidence::codes(conn, case.id)?;
     let serials = evidence::serials(conn, case.id)?;
     let escalations = work::escalations(conn, case.id)?;

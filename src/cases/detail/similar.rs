@@ -14,7 +14,8 @@ const PER_KEY: i64 = 50;
 
 /// Closed cases sharing error codes (weight 2) or serial-number prefixes (weight 1), best first.
 /// A few indexed queries whatever the number of candidates: the newest closed cases
-/// carrying each code or serial prefix, then their latest resolutions in one go.
+/// carrying each code or serial prefix, then the best of them with their latest
+/// resolutions.
 pub(super) fn similar(
     conn: &mut DbConn,
     case_id: i64,
@@ -69,28 +70,42 @@ pub(super) fn similar(
     candidates.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then(b.0.cmp(&a.0)));
     // The best first, checked against the cases themselves (closed, not merged away)
     // a few at a time: the flags make a miss rare, and a miss reads the next few.
-    let mut ranked: Vec<(i64, Vec<String>, String, String)> = Vec::new();
+    let mut ranked: Vec<SimilarCase> = Vec::new();
     for chunk in candidates.chunks(SHOWN * 2) {
         let ids: Vec<i64> = chunk.iter().map(|c| c.0).collect();
         // By primary key only, the state checked here: with `status = 'closed'` in
         // the query, SQLite walked the status index over every closed case instead.
-        let mut rows: std::collections::HashMap<i64, (String, String)> = cases::table
-            .filter(crate::db::ids_in(conn, "cases.id", &ids))
-            .select((
-                cases::id,
-                cases::number,
-                cases::subject,
-                cases::status,
-                cases::merged_into.is_null(),
-            ))
-            .rows::<(i64, String, String, String, bool)>(conn)?
-            .into_iter()
-            .filter(|(_, _, _, status, whole)| status == "closed" && *whole)
-            .map(|(id, number, subject, _, _)| (id, (number, subject)))
-            .collect();
+        // Each with its latest resolution, in the same query (a probe of the closures'
+        // case index for each of these few).
+        let mut rows: std::collections::HashMap<i64, (String, String, Option<String>)> =
+            cases::table
+                .filter(crate::db::ids_in(conn, "cases.id", &ids))
+                .select((
+                    cases::id,
+                    cases::number,
+                    cases::subject,
+                    cases::status,
+                    cases::merged_into.is_null(),
+                    closures::table
+                        .filter(closures::case_id.eq(cases::id))
+                        .order(closures::id.desc())
+                        .select(closures::resolution)
+                        .limit(1)
+                        .single_value(),
+                ))
+                .rows::<(i64, String, String, String, bool, Option<String>)>(conn)?
+                .into_iter()
+                .filter(|(_, _, _, status, whole, _)| status == "closed" && *whole)
+                .map(|(id, number, subject, _, _, resolution)| (id, (number, subject, resolution)))
+                .collect();
         for (id, (_, shared)) in chunk {
-            if let Some((number, subject)) = rows.remove(id) {
-                ranked.push((*id, shared.clone(), number, subject));
+            if let Some((number, subject, resolution)) = rows.remove(id) {
+                ranked.push(SimilarCase {
+                    number,
+                    subject,
+                    shared: shared.clone(),
+                    resolution,
+                });
             }
         }
         if ranked.len() >= SHOWN {
@@ -98,24 +113,5 @@ pub(super) fn similar(
         }
     }
     ranked.truncate(SHOWN);
-    let ids: Vec<i64> = ranked.iter().map(|r| r.0).collect();
-    let mut resolutions: std::collections::HashMap<i64, String> = std::collections::HashMap::new();
-    // Oldest first, so the latest closure of each case wins.
-    for (id, resolution) in closures::table
-        .filter(crate::db::ids_in(conn, "closures.case_id", &ids))
-        .order(closures::id.asc())
-        .select((closures::case_id, closures::resolution))
-        .rows::<(i64, String)>(conn)?
-    {
-        resolutions.insert(id, resolution);
-    }
-    Ok(ranked
-        .into_iter()
-        .map(|(id, shared, number, subject)| SimilarCase {
-            number,
-            subject,
-            shared,
-            resolution: resolutions.remove(&id),
-        })
-        .collect())
+    Ok(ranked)
 }

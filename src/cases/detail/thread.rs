@@ -70,6 +70,11 @@ struct MsgRow {
     subject: String,
     body_text: String,
     proposal: Option<String>,
+    /// The HTML part as shown (`message_html`, read in the same query), its quoted
+    /// part and the count of remote images it blocked.
+    html: Option<String>,
+    quoted_html: Option<String>,
+    blocked_images: Option<i64>,
 }
 
 /// Which part of a long thread the page shows.
@@ -110,9 +115,13 @@ fn select_messages(
         messages::subject,
         messages::body_text,
         messages::proposal,
+        message_html::html.nullable(),
+        message_html::quoted.nullable(),
+        message_html::blocked_images.nullable(),
     );
     crate::on_engine!(conn, |c| {
         let mut q = messages::table
+            .left_join(message_html::table.on(message_html::message_row_id.eq(messages::id)))
             .filter(messages::case_id.eq(case_id))
             .select(cols)
             .into_boxed();
@@ -131,11 +140,15 @@ fn select_messages(
 /// The messages, oldest first, each with its attachments and its quoted text folded:
 /// all of them, or the first and the newest [`RECENT`] (each an index range of the
 /// case's messages under a LIMIT; the count only when messages are left out).
+/// `case_attachments` is the panel's list ([`attachments`]): when it holds every
+/// attachment of the case, the messages take theirs from it instead of reading them
+/// again.
 pub(super) fn messages(
     conn: &mut DbConn,
     case_id: i64,
     number: &str,
     window: ThreadWindow,
+    case_attachments: &[AttachmentView],
 ) -> QueryResult<Thread> {
     let rows = match window {
         ThreadWindow::All => select_messages(conn, case_id, false, None)?,
@@ -161,7 +174,16 @@ pub(super) fn messages(
     let ids: Vec<i64> = rows.iter().map(|m| m.row_id).collect();
     // The whole thread is read by case (a list of ids could pass the engines' limit on
     // bound values); a window by its few message ids.
-    let atts: Vec<AttachmentView> = if window == ThreadWindow::All {
+    // The panel's list is every attachment of the case when it is under its limit
+    // (messages and their attachments move between cases together: `merge`).
+    let atts: Vec<AttachmentView> = if (case_attachments.len() as i64) < MAX_ATTACHMENTS {
+        let shown: std::collections::HashSet<i64> = ids.iter().copied().collect();
+        case_attachments
+            .iter()
+            .filter(|a| shown.contains(&a.message_row_id))
+            .cloned()
+            .collect()
+    } else if window == ThreadWindow::All {
         crate::on_engine!(conn, |c| attachments::table
             .filter(attachments::case_id.eq(case_id))
             .order(attachments::id.asc())
@@ -175,29 +197,6 @@ pub(super) fn messages(
             .select(AttachmentView::as_select())
             .load(c))?
     };
-    type Html = (String, Option<String>, i64);
-    let cols = (
-        message_html::message_row_id,
-        message_html::html,
-        message_html::quoted,
-        message_html::blocked_images,
-    );
-    let loaded: Vec<(i64, String, Option<String>, i64)> = if window == ThreadWindow::All {
-        message_html::table
-            .inner_join(messages::table.on(messages::id.eq(message_html::message_row_id)))
-            .filter(messages::case_id.eq(case_id))
-            .select(cols)
-            .rows(conn)?
-    } else {
-        message_html::table
-            .filter(crate::db::ids_in(conn, "message_html.message_row_id", &ids))
-            .select(cols)
-            .rows(conn)?
-    };
-    let mut html: std::collections::HashMap<i64, Html> = loaded
-        .into_iter()
-        .map(|(id, h, q, b)| (id, (h, q, b)))
-        .collect();
     let messages = rows
         .into_iter()
         .map(|m| {
@@ -209,10 +208,9 @@ pub(super) fn messages(
                         .map(|a| format!("/cases/{number}/attachments/{}/inline", a.id))
                 })
             };
-            let (body_html, quoted_html, blocked_images) = match html.remove(&m.row_id) {
-                Some((h, q, blocked)) => (Some(link(&h)), q.as_deref().map(link), blocked),
-                None => (None, None, 0),
-            };
+            let body_html = m.html.as_deref().map(link);
+            let quoted_html = m.html.as_ref().and(m.quoted_html.as_deref()).map(link);
+            let blocked_images = m.blocked_images.unwrap_or(0);
             MessageView {
                 body_html,
                 quoted_html,
