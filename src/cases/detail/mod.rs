@@ -242,9 +242,11 @@ pub fn load_by_number(
 
 /// Everything the case page shows about `case`.
 pub fn load(conn: &mut DbConn, case: CaseRow, window: ThreadWindow) -> QueryResult<CaseDetail> {
-    let attachments = thread::attachments(conn, case.id)?;
+    // The messages first, then the case's attachments (`thread::messages` reads them
+    // after): on PostgreSQL each statement sees the latest commit, and a reply that
+    // lands in between then shows in neither rather than without its attachments.
+    let thread = thread::messages(conn, case.id, &case.number, window)?;
     let findings = thread::findings(conn, case.id)?;
-    let thread = thread::messages(conn, case.id, &case.number, window, &attachments)?;
     let error_codes = evidence::codes(conn, case.id)?;
     let serials = evidence::serials(conn, case.id)?;
     let escalations = work::escalations(conn, case.id)?;
@@ -302,7 +304,7 @@ pub fn load(conn: &mut DbConn, case: CaseRow, window: ThreadWindow) -> QueryResu
         error_codes,
         serial_numbers: serials.serial_numbers,
         product_keys: serials.product_keys,
-        attachments,
+        attachments: thread.attachments,
         escalations,
         scope,
         closure,

@@ -16,7 +16,7 @@ const MAX_FINDINGS: i64 = 300;
 const MAX_ATTACHMENTS: i64 = 200;
 
 /// The case's attachments for the panel: the newest [`MAX_ATTACHMENTS`], oldest first.
-pub(super) fn attachments(conn: &mut DbConn, case_id: i64) -> QueryResult<Vec<AttachmentView>> {
+fn attachments(conn: &mut DbConn, case_id: i64) -> QueryResult<Vec<AttachmentView>> {
     let mut v: Vec<AttachmentView> = crate::on_engine!(conn, |c| attachments::table
         .filter(attachments::case_id.eq(case_id))
         .order(attachments::id.desc())
@@ -96,6 +96,8 @@ pub(super) struct Thread {
     pub messages: Vec<MessageView>,
     /// Messages in the case (shown or not).
     pub total: i64,
+    /// The case's attachments for the panel ([`attachments`]), read after the messages.
+    pub attachments: Vec<AttachmentView>,
 }
 
 fn select_messages(
@@ -140,15 +142,14 @@ fn select_messages(
 /// The messages, oldest first, each with its attachments and its quoted text folded:
 /// all of them, or the first and the newest [`RECENT`] (each an index range of the
 /// case's messages under a LIMIT; the count only when messages are left out).
-/// `case_attachments` is the panel's list ([`attachments`]): when it holds every
-/// attachment of the case, the messages take theirs from it instead of reading them
-/// again.
+/// The case's attachments for the panel ([`attachments`]) are read after the messages;
+/// when that list holds every attachment of the case, the messages take theirs from it
+/// instead of reading them again.
 pub(super) fn messages(
     conn: &mut DbConn,
     case_id: i64,
     number: &str,
     window: ThreadWindow,
-    case_attachments: &[AttachmentView],
 ) -> QueryResult<Thread> {
     let rows = match window {
         ThreadWindow::All => select_messages(conn, case_id, false, None)?,
@@ -172,6 +173,7 @@ pub(super) fn messages(
         rows.len() as i64
     };
     let ids: Vec<i64> = rows.iter().map(|m| m.row_id).collect();
+    let case_attachments = attachments(conn, case_id)?;
     // The whole thread is read by case (a list of ids could pass the engines' limit on
     // bound values); a window by its few message ids.
     // The panel's list is every attachment of the case when it is under its limit
@@ -235,5 +237,9 @@ pub(super) fn messages(
             }
         })
         .collect();
-    Ok(Thread { messages, total })
+    Ok(Thread {
+        messages,
+        total,
+        attachments: case_attachments,
+    })
 }
