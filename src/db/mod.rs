@@ -336,7 +336,7 @@ where
     F: FnOnce(&mut DbConn) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
-    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    use diesel::connection::TransactionManager;
     // Inside a caller's transaction (a batch), nest with a savepoint.
     let depth = <DbConn as Connection>::TransactionManager::transaction_manager_status_mut(conn)
         .transaction_depth()
@@ -346,20 +346,31 @@ where
         return conn.transaction(f);
     }
     match conn {
-        DbConn::Sqlite(inner) => {
-            AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
-            match f(conn) {
-                Ok(v) => {
-                    <DbConn as Connection>::TransactionManager::commit_transaction(conn)?;
-                    Ok(v)
-                }
-                Err(e) => {
-                    <DbConn as Connection>::TransactionManager::rollback_transaction(conn)?;
-                    Err(e)
-                }
-            }
-        }
+        DbConn::Sqlite(_) => sqlite_tx(conn, "BEGIN IMMEDIATE", f),
         DbConn::Pg(_) => conn.transaction(f),
+    }
+}
+
+/// Runs `f` in a SQLite transaction opened with `begin` (`BEGIN IMMEDIATE` for writes,
+/// `BEGIN DEFERRED` for reads): committed when it succeeds, rolled back when it fails.
+fn sqlite_tx<T, E, F>(conn: &mut DbConn, begin: &str, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    if let DbConn::Sqlite(inner) = conn {
+        AnsiTransactionManager::begin_transaction_sql(inner, begin)?;
+    }
+    match f(conn) {
+        Ok(v) => {
+            <DbConn as Connection>::TransactionManager::commit_transaction(conn)?;
+            Ok(v)
+        }
+        Err(e) => {
+            <DbConn as Connection>::TransactionManager::rollback_transaction(conn)?;
+            Err(e)
+        }
     }
 }
 
@@ -376,23 +387,10 @@ where
     F: FnOnce(&mut DbConn) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
-    use diesel::connection::{AnsiTransactionManager, TransactionManager};
     if !is_sqlite(conn) || transaction_open(conn).unwrap_or(true) {
         return f(conn);
     }
-    if let DbConn::Sqlite(inner) = conn {
-        AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN DEFERRED")?;
-    }
-    match f(conn) {
-        Ok(v) => {
-            <DbConn as Connection>::TransactionManager::commit_transaction(conn)?;
-            Ok(v)
-        }
-        Err(e) => {
-            <DbConn as Connection>::TransactionManager::rollback_transaction(conn)?;
-            Err(e)
-        }
-    }
+    sqlite_tx(conn, "BEGIN DEFERRED", f)
 }
 
 /// Whether `conn` is inside a transaction (a batch, or a caller's `write_tx`).
