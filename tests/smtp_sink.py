@@ -19,7 +19,8 @@ class Keep:
     async def handle_DATA(self, server, session, envelope):
         with self.lock:
             name = "%d-%s.eml" % (time.time_ns(), "_".join(envelope.rcpt_tos).replace("@", "_at_"))
-            tmp = os.path.join(self.directory, "." + name)
+            # Written under a name the tests do not read (not *.eml), then renamed.
+            tmp = os.path.join(self.directory, "." + name + ".part")
             with open(tmp, "wb") as f:
                 f.write(envelope.original_content or envelope.content)
             os.rename(tmp, os.path.join(self.directory, name))

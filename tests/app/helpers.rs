@@ -693,7 +693,14 @@ impl SmtpSink {
             .map(|d| {
                 d.flatten()
                     .map(|e| e.path())
-                    .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                    // Only finished messages: the sink writes `.NAME.part` and renames
+                    // it to `NAME.eml` once complete.
+                    .filter(|p| {
+                        p.extension().is_some_and(|x| x == "eml")
+                            && !p
+                                .file_name()
+                                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                    })
                     .collect()
             })
             .unwrap_or_default();
