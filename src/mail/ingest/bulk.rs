@@ -43,16 +43,30 @@ const CHUNK: usize = 16;
 /// goes, alone): a directory of large mailbox files is not read into memory at once.
 const AHEAD_BYTES: usize = 64 * 1024 * 1024;
 
-/// The bytes read ahead of the writer (see `AHEAD_BYTES`). Closed when the writer
+/// The bytes read ahead of the writer (`AHEAD_BYTES` in a run). Closed when the writer
 /// stops, so that the reader never waits for a writer that is gone.
-#[derive(Default)]
 struct Ahead {
+    limit: usize,
     /// Bytes taken and not yet given back; closed.
     state: std::sync::Mutex<(usize, bool)>,
     changed: std::sync::Condvar,
 }
 
+impl Default for Ahead {
+    fn default() -> Self {
+        Self::new(AHEAD_BYTES)
+    }
+}
+
 impl Ahead {
+    fn new(limit: usize) -> Self {
+        Ahead {
+            limit,
+            state: std::sync::Mutex::new((0, false)),
+            changed: std::sync::Condvar::new(),
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, (usize, bool)> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -61,13 +75,13 @@ impl Ahead {
     /// waiting).
     fn fits(&self, n: usize) -> bool {
         let s = self.lock();
-        s.1 || s.0 == 0 || s.0 + n <= AHEAD_BYTES
+        s.1 || s.0 == 0 || s.0 + n <= self.limit
     }
 
     /// Waits until `n` more bytes fit; false once the writer has stopped.
     fn take(&self, n: usize) -> bool {
         let mut s = self.lock();
-        while !s.1 && s.0 > 0 && s.0 + n > AHEAD_BYTES {
+        while !s.1 && s.0 > 0 && s.0 + n > self.limit {
             s = self.changed.wait(s).unwrap_or_else(|e| e.into_inner());
         }
         if s.1 {
@@ -87,6 +101,52 @@ impl Ahead {
     fn close(&self) {
         self.lock().1 = true;
         self.changed.notify_all();
+    }
+}
+
+/// The reader's side of a run: takes each input's bytes from `ahead`, prepares it and
+/// hands the prepared inputs to the writer `CHUNK` at a time, until the inputs end or
+/// the writer is gone. The time spent reading inputs is added to `reading` (ns).
+///
+/// The inputs in hand go to the writer first when the next one must wait for room:
+/// the writer gives bytes back only for inputs it has, so waiting with them in hand
+/// would wait for ever.
+fn read_ahead<T>(
+    inputs: impl Iterator<Item = Result<Input, BulkError>>,
+    ahead: &Ahead,
+    tx: &std::sync::mpsc::SyncSender<Vec<(usize, T)>>,
+    reading: &std::sync::atomic::AtomicU64,
+    mut prepare: impl FnMut(Result<Input, BulkError>) -> T,
+) {
+    let mut inputs = inputs;
+    let mut chunk = Vec::with_capacity(CHUNK);
+    loop {
+        let t = Instant::now();
+        let next = inputs.next();
+        reading.fetch_add(
+            t.elapsed().as_nanos() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        let Some(input) = next else { break };
+        let size = input.as_ref().map_or(0, |i| i.raw.len());
+        if !chunk.is_empty() && !ahead.fits(size) && tx.send(std::mem::take(&mut chunk)).is_err() {
+            return;
+        }
+        // The writer stopped (an error): nothing more to prepare.
+        if !ahead.take(size) {
+            return;
+        }
+        chunk.push((size, prepare(input)));
+        if chunk.len() >= CHUNK
+            && tx
+                .send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)))
+                .is_err()
+        {
+            return;
+        }
+    }
+    if !chunk.is_empty() {
+        let _ = tx.send(chunk);
     }
 }
 
@@ -189,33 +249,12 @@ pub fn ingest_bulk(
         let (tx, rx) =
             std::sync::mpsc::sync_channel::<Vec<(usize, Prepared)>>(PREPARED_AHEAD / CHUNK);
         let (store, reading, ahead) = (store.as_ref(), &reading, &ahead);
-        let mut inputs = inputs.into_iter();
+        let inputs = inputs.into_iter();
         let producer = std::thread::Builder::new()
             .name("ingest-prepare".into())
             .spawn_scoped(scope, move || {
-                let mut chunk = Vec::with_capacity(CHUNK);
-                loop {
-                    let t = Instant::now();
-                    let next = inputs.next();
-                    reading.fetch_add(
-                        t.elapsed().as_nanos() as u64,
-                        std::sync::atomic::Ordering::Relaxed,
-                    );
-                    let Some(input) = next else { break };
-                    let size = input.as_ref().map_or(0, |i| i.raw.len());
-                    // The inputs in hand go first when this one must wait for the
-                    // writer: the writer gives bytes back only for inputs it has.
-                    if !chunk.is_empty()
-                        && !ahead.fits(size)
-                        && tx.send(std::mem::take(&mut chunk)).is_err()
-                    {
-                        return;
-                    }
-                    // The writer stopped (an error): nothing more to prepare.
-                    if !ahead.take(size) {
-                        return;
-                    }
-                    let item = input.and_then(|i| {
+                read_ahead(inputs, ahead, &tx, reading, |input| {
+                    input.and_then(|i| {
                         let prepared = prepare_input(store, rules, &i.raw).map_err(|error| {
                             BulkError::Ingest {
                                 input: i.source.clone(),
@@ -223,19 +262,8 @@ pub fn ingest_bulk(
                             }
                         })?;
                         Ok((i, prepared))
-                    });
-                    chunk.push((size, item));
-                    if chunk.len() >= CHUNK
-                        && tx
-                            .send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)))
-                            .is_err()
-                    {
-                        return;
-                    }
-                }
-                if !chunk.is_empty() {
-                    let _ = tx.send(chunk);
-                }
+                    })
+                })
             })
             .map_err(|e| BulkError::Input(format!("cannot start the prepare thread: {e}")))?;
         let mut write = || -> Result<(), BulkError> {
@@ -395,5 +423,73 @@ mod tests {
             assert!(!waiting.join().expect("reader"), "the writer stopped");
         });
         assert!(!ahead.take(0), "closed for good");
+    }
+
+    /// The writer gives bytes back only for the inputs it has received. With room for
+    /// one input at a time, each input must reach it before the reader waits for room
+    /// for the next; holding it would wait for ever.
+    #[test]
+    fn the_inputs_in_hand_go_to_the_writer_before_the_reader_waits() {
+        use std::sync::mpsc::RecvTimeoutError;
+        let ahead = std::sync::Arc::new(Ahead::new(1000));
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(usize, usize)>>(PREPARED_AHEAD);
+        let reader = {
+            let ahead = ahead.clone();
+            std::thread::spawn(move || {
+                let inputs = (0..5).map(|i| {
+                    Ok(Input {
+                        raw: vec![b'x'; 600],
+                        source: format!("{i}"),
+                    })
+                });
+                let reading = std::sync::atomic::AtomicU64::new(0);
+                let mut n = 0;
+                read_ahead(inputs, &ahead, &tx, &reading, |_| {
+                    n += 1;
+                    n
+                });
+            })
+        };
+        let mut got = Vec::new();
+        loop {
+            match rx.recv_timeout(Duration::from_secs(20)) {
+                Ok(chunk) => {
+                    ahead.give(chunk.iter().map(|(size, _)| size).sum());
+                    got.push(chunk.into_iter().map(|(_, n)| n).collect::<Vec<_>>());
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!("the reader waits for room with inputs in hand: {got:?}")
+                }
+            }
+        }
+        reader.join().expect("reader");
+        // Every input, in order, each sent alone (two never fit together).
+        assert_eq!(got, [vec![1], vec![2], vec![3], vec![4], vec![5]]);
+        // With room for all, they go together, in one chunk.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(usize, usize)>>(PREPARED_AHEAD);
+        let inputs = (0..5).map(|i| {
+            Ok(Input {
+                raw: vec![b'x'; 600],
+                source: format!("{i}"),
+            })
+        });
+        let mut n = 0;
+        read_ahead(
+            inputs,
+            &Ahead::new(10_000),
+            &tx,
+            &std::sync::atomic::AtomicU64::new(0),
+            |_| {
+                n += 1;
+                n
+            },
+        );
+        drop(tx);
+        let chunks: Vec<Vec<usize>> = rx
+            .iter()
+            .map(|c| c.into_iter().map(|(_, n)| n).collect())
+            .collect();
+        assert_eq!(chunks, [vec![1, 2, 3, 4, 5]]);
     }
 }
