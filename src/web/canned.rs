@@ -184,13 +184,16 @@ pub async fn list_json(
             let items = canned::usable(c, u.id, &[])?;
             return Ok::<_, AppError>(serde_json::json!({ "canned": items }));
         }
-        let case = crate::cases::detail::load_by_number(
-            c,
-            number.trim(),
-            crate::cases::detail::ThreadWindow::Recent,
-        )?;
-        let filled = canned::filled_for(c, u.id, &u.name, &case)?;
-        Ok(serde_json::json!({ "case_number": case.number, "canned": filled }))
+        // The case and the replies filled from it, read at one moment.
+        crate::db::read_tx(c, |c| {
+            let case = crate::cases::detail::load_by_number(
+                c,
+                number.trim(),
+                crate::cases::detail::ThreadWindow::Recent,
+            )?;
+            let filled = canned::filled_for(c, u.id, &u.name, &case)?;
+            Ok(serde_json::json!({ "case_number": case.number, "canned": filled }))
+        })
     })
     .await?;
     Ok(HttpResponse::Ok().json(v))

@@ -829,10 +829,7 @@ pub async fn show_json(
     let window = query.window();
     // Held until the answer is serialized.
     let _turn = whole_thread_turn(window).await?;
-    let detail = run(&st, move |c, _| {
-        crate::db::read_tx(c, |c| detail::load_by_number(c, &number, window))
-    })
-    .await?;
+    let detail = run(&st, move |c, _| detail::load_by_number(c, &number, window)).await?;
     if let Some(n) = &detail.merged_into {
         return Ok(HttpResponse::Ok().json(serde_json::json!({
             "number": detail.number,

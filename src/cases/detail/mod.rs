@@ -230,14 +230,19 @@ pub struct CaseDetail {
 /// is none.
 /// Every query is an index range under a small LIMIT (or bounded by the case's own
 /// size), so the cost does not grow with the database; `tests/cost.rs` keeps it so.
+/// Read at one moment on SQLite (`db::read_tx`; in the caller's read transaction when
+/// there is one, as on the case page), whoever asks: the page, the API, the case
+/// report, the canned replies filled for the case.
 #[tracing::instrument(skip(conn))]
 pub fn load_by_number(
     conn: &mut DbConn,
     number: &str,
     window: ThreadWindow,
 ) -> QueryResult<CaseDetail> {
-    let case = super::find_by_number(conn, number)?.ok_or(diesel::result::Error::NotFound)?;
-    load(conn, case, window)
+    crate::db::read_tx(conn, |conn| {
+        let case = super::find_by_number(conn, number)?.ok_or(diesel::result::Error::NotFound)?;
+        load(conn, case, window)
+    })
 }
 
 /// Everything the case page shows about `case`.
