@@ -44,6 +44,10 @@ pub(super) fn escalations(conn: &mut DbConn, case_id: i64) -> QueryResult<Vec<Es
             escalations::first_answered_at,
         ))
         .rows(conn)?;
+    if rows.is_empty() {
+        // Most cases were never escalated: no second round trip for them.
+        return Ok(Vec::new());
+    }
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let entries: Vec<EntryRow> = escalation_entries::table
         .filter(crate::db::ids_in(
