@@ -236,3 +236,87 @@ fn admin_uploads_activation_csv_in_the_browser() {
     support.login("wangbb@cmgos.example", PASSWORD);
     assert_eq!(support.get("/admin/activation").status, 403);
 }
+
+/// On PostgreSQL, a statement that looks up a short list of ids (`db::ids_in`: the
+/// similar cases with their latest resolution, the escalation entries, search's hits)
+/// is planned once per connection, not at every run. PostgreSQL plans a prepared
+/// statement again while the plan for the actual ids looks cheaper than its generic
+/// plan, and it assumes ten elements for an array it cannot see: with a subquery per
+/// row, as the similar cases have, two ids always looked cheaper than ten.
+#[test]
+fn short_id_lists_get_a_generic_plan_on_postgresql() {
+    use diesel::{ExpressionMethods, QueryDsl, QueryableByName, RunQueryDsl};
+    diesel::table! {
+        planned (id) {
+            id -> BigInt,
+        }
+    }
+    diesel::table! {
+        planned_notes (id) {
+            id -> BigInt,
+            planned_id -> BigInt,
+            note -> Text,
+        }
+    }
+    diesel::allow_tables_to_appear_in_same_query!(planned, planned_notes);
+    #[derive(QueryableByName)]
+    struct Plans {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        generic_plans: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        custom_plans: i64,
+    }
+    let app = TestApp::new();
+    let Some(url) = app.database_url.clone() else {
+        eprintln!("SKIP: PostgreSQL only (SQLite has no plan cache to choose from); this runs under CASEBOOK_TEST_PG_URL (CI does)");
+        return;
+    };
+    let mut c = casebook::db::establish(&url).expect("pg");
+    for sql in [
+        "CREATE TABLE planned (id BIGINT PRIMARY KEY)",
+        "CREATE TABLE planned_notes (id BIGINT PRIMARY KEY, planned_id BIGINT NOT NULL, note TEXT NOT NULL)",
+        "CREATE INDEX planned_notes_planned ON planned_notes (planned_id)",
+        "INSERT INTO planned SELECT generate_series(1, 5000)",
+        "INSERT INTO planned_notes SELECT g, (g - 1) % 5000 + 1, 'note ' || g FROM generate_series(1, 20000) g",
+        "ANALYZE planned",
+        "ANALYZE planned_notes",
+    ] {
+        diesel::sql_query(sql).execute(&mut c).expect(sql);
+    }
+    for i in 0..12_i64 {
+        let ids = [i + 1, i + 100];
+        let found: Vec<(i64, Option<String>)> = planned::table
+            .filter(casebook::db::ids_in(&c, "planned.id", &ids))
+            .select((
+                planned::id,
+                planned_notes::table
+                    .filter(planned_notes::planned_id.eq(planned::id))
+                    .order(planned_notes::id.desc())
+                    .select(planned_notes::note)
+                    .limit(1)
+                    .single_value(),
+            ))
+            .order(planned::id)
+            .load(&mut c)
+            .expect("ids");
+        // Each row once (the list is padded with repeats), with its newest note.
+        let want: Vec<(i64, Option<String>)> = ids
+            .iter()
+            .map(|id| (*id, Some(format!("note {}", 15_000 + id))))
+            .collect();
+        assert_eq!(found, want, "run {i}");
+    }
+    let plans: Vec<Plans> = diesel::sql_query(
+        "SELECT generic_plans, custom_plans FROM pg_prepared_statements \
+         WHERE statement LIKE '%planned.id = ANY(CAST(%'",
+    )
+    .load(&mut c)
+    .expect("plans");
+    assert_eq!(plans.len(), 1, "one statement, prepared once");
+    assert!(
+        plans[0].generic_plans >= 6 && plans[0].custom_plans <= 6,
+        "planned again at every run: {} custom plans, {} generic",
+        plans[0].custom_plans,
+        plans[0].generic_plans
+    );
+}
