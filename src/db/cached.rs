@@ -334,8 +334,11 @@ fn id_list(ids: &[i64], sqlite: bool) -> String {
 }
 
 /// Elements PostgreSQL's planner assumes for an array it cannot see (a bound
-/// parameter, in a generic plan).
-const PG_ASSUMED_ARRAY_LENGTH: usize = 10;
+/// parameter, in a generic plan). A statement whose plan cost grows with its array
+/// gets its generic plan only when the arrays it is given are at least this long:
+/// shorter ones made a plan for the actual elements look cheaper at every run, and
+/// the statement was planned again each time.
+pub const PG_ASSUMED_ARRAY_LENGTH: usize = 10;
 
 impl diesel::expression::Expression for IdsIn {
     type SqlType = diesel::sql_types::Bool;
