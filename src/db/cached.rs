@@ -286,9 +286,24 @@ pub struct IdsIn {
 }
 
 /// `column IN (ids)`, prepared once (see [`IdsIn`]).
+///
+/// On PostgreSQL a list shorter than the ten elements the planner assumes for an array
+/// is planned for its actual ids at every run (50–65 µs). Padding it would give the
+/// statement its generic plan once, but that plan, made while a table is small, is a
+/// whole scan, kept while the table grows until the next ANALYZE; a plan made at each
+/// run follows the table's size (BENCHMARKS.md, session 26).
 pub fn ids_in(conn: &super::DbConn, column: &'static str, ids: &[i64]) -> IdsIn {
+    use std::fmt::Write;
     let sqlite = super::is_sqlite(conn);
-    let list = id_list(ids, sqlite);
+    let mut list = String::with_capacity(ids.len() * 8 + 2);
+    list.push(if sqlite { '[' } else { '{' });
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            list.push(',');
+        }
+        let _ = write!(list, "{id}");
+    }
+    list.push(if sqlite { ']' } else { '}' });
     IdsIn {
         sql: if sqlite {
             " IN (SELECT value FROM json_each("
@@ -299,46 +314,6 @@ pub fn ids_in(conn: &super::DbConn, column: &'static str, ids: &[i64]) -> IdsIn 
         list,
     }
 }
-
-/// The bound value of [`ids_in`]: a JSON array for SQLite, an array literal for
-/// PostgreSQL.
-///
-/// On PostgreSQL a short list is padded with repeats of its last id up to the length
-/// the planner assumes for an array it cannot see. Without it, the plan made for the
-/// actual few ids always looked cheaper than the generic plan (made for ten), so the
-/// prepared statement was planned again at every execution: 50–65 µs on the case
-/// page, twice the cost of running it. A repeat changes nothing in `= ANY(…)`, which
-/// is set membership.
-fn id_list(ids: &[i64], sqlite: bool) -> String {
-    use std::fmt::Write;
-    let padded = match ids.last() {
-        Some(_) if !sqlite => PG_ASSUMED_ARRAY_LENGTH.saturating_sub(ids.len()),
-        _ => 0,
-    };
-    let mut list = String::with_capacity((ids.len() + padded) * 8 + 2);
-    list.push(if sqlite { '[' } else { '{' });
-    let last = ids.last().copied().unwrap_or_default();
-    for (i, id) in ids
-        .iter()
-        .copied()
-        .chain(std::iter::repeat_n(last, padded))
-        .enumerate()
-    {
-        if i > 0 {
-            list.push(',');
-        }
-        let _ = write!(list, "{id}");
-    }
-    list.push(if sqlite { ']' } else { '}' });
-    list
-}
-
-/// Elements PostgreSQL's planner assumes for an array it cannot see (a bound
-/// parameter, in a generic plan). A statement whose plan cost grows with its array
-/// gets its generic plan only when the arrays it is given are at least this long:
-/// shorter ones made a plan for the actual elements look cheaper at every run, and
-/// the statement was planned again each time.
-pub const PG_ASSUMED_ARRAY_LENGTH: usize = 10;
 
 impl diesel::expression::Expression for IdsIn {
     type SqlType = diesel::sql_types::Bool;
@@ -544,19 +519,5 @@ mod tests {
             !QueryFragment::<diesel::sqlite::Sqlite>::is_safe_to_cache_prepared(&any, &sqlite)
                 .unwrap()
         );
-    }
-
-    #[test]
-    fn a_short_list_is_padded_for_postgresql_only() {
-        // PostgreSQL: up to the ten elements its planner assumes, by repeating the last.
-        assert_eq!(id_list(&[3, 5], false), "{3,5,5,5,5,5,5,5,5,5}");
-        assert_eq!(id_list(&[7], false), "{7,7,7,7,7,7,7,7,7,7}");
-        let twelve: Vec<i64> = (1..=12).collect();
-        assert_eq!(id_list(&twelve, false), "{1,2,3,4,5,6,7,8,9,10,11,12}");
-        // Nothing to repeat in an empty list.
-        assert_eq!(id_list(&[], false), "{}");
-        // SQLite reads the list as it is.
-        assert_eq!(id_list(&[3, 5], true), "[3,5]");
-        assert_eq!(id_list(&[], true), "[]");
     }
 }

@@ -12,9 +12,7 @@ use diesel::r2d2::{self, CustomizeConnection, ManageConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use std::time::Duration;
 
-pub use cached::{
-    cached_insert, cached_sql, ids_in, CachedSql, IdsIn, InsertId, PG_ASSUMED_ARRAY_LENGTH,
-};
+pub use cached::{cached_insert, cached_sql, ids_in, CachedSql, IdsIn, InsertId};
 pub use direct::Direct;
 
 #[derive(diesel::MultiConnection)]

@@ -52,7 +52,7 @@ pub(super) fn find_case(
                  CROSS JOIN LATERAL (SELECT message_id, case_id FROM messages \
                  WHERE message_id = u.id ORDER BY content_hash LIMIT 1) m",
             )
-            .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(&pg_padded(&some))
+            .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(&some)
             .load(c)?;
             known = rows
                 .into_iter()
@@ -146,21 +146,6 @@ pub(super) fn referenced_ids<'a>(pm: &'a ParsedMail, own_id: &str) -> Vec<&'a st
     ids
 }
 
-/// `ids` padded with empty strings to the length PostgreSQL's planner assumes for an
-/// array (`db::PG_ASSUMED_ARRAY_LENGTH`), for the statements that probe an index per
-/// element. An empty string is never a stored Message-ID nor a reference (both are
-/// non-empty: `parse`, `extract::plausible_message_id`), so it finds no row. Without
-/// it the message's few ids made a plan for them look cheaper than the generic one,
-/// and both statements were planned again at every message: 110–140 µs each, for
-/// 10–20 µs of work.
-fn pg_padded<'a>(ids: &[&'a str]) -> Vec<&'a str> {
-    let mut padded = ids.to_vec();
-    if padded.len() < crate::db::PG_ASSUMED_ARRAY_LENGTH {
-        padded.resize(crate::db::PG_ASSUMED_ARRAY_LENGTH, "");
-    }
-    padded
-}
-
 /// For each of `ids` in turn that a stored message references, the case of the oldest
 /// such message (one index range per id, first row only: no cost growth with a popular
 /// ancestor). On PostgreSQL in one statement.
@@ -180,7 +165,7 @@ fn cases_referencing(conn: &mut DbConn, ids: &[&str]) -> QueryResult<Vec<i64>> {
              WHERE r.ref_id = u.id ORDER BY r.message_row_id LIMIT 1) f \
              JOIN messages m ON m.id = f.message_row_id ORDER BY u.ord",
         )
-        .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(&pg_padded(ids))
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(ids)
         .load(c)?;
         return Ok(found.into_iter().map(|f| f.case_id).collect());
     }
@@ -284,19 +269,7 @@ fn lock_key(kind: &str, value: &str) -> i64 {
 
 #[cfg(test)]
 mod tests {
-    use super::{lock_key, pg_padded};
-
-    #[test]
-    fn short_id_lists_are_padded_with_what_no_message_carries() {
-        let padded = pg_padded(&["a@b", "c@d"]);
-        assert_eq!(padded.len(), crate::db::PG_ASSUMED_ARRAY_LENGTH);
-        assert_eq!(&padded[..2], ["a@b", "c@d"], "the ids first, in order");
-        assert!(padded[2..].iter().all(|p| p.is_empty()));
-        assert!(!crate::mail::extract::plausible_message_id(""));
-        let long: Vec<String> = (0..12).map(|i| format!("{i}@x")).collect();
-        let long: Vec<&str> = long.iter().map(String::as_str).collect();
-        assert_eq!(pg_padded(&long), long, "a long list as it is");
-    }
+    use super::lock_key;
 
     #[test]
     fn lock_keys_are_stable_and_distinct() {
