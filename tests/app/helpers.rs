@@ -693,7 +693,7 @@ impl SmtpSink {
             .map(|d| {
                 d.flatten()
                     .map(|e| e.path())
-                    // Only finished messages: the sink writes `.NAME.part` and renames
+                    // Only finished messages: the sink writes `.NAME.eml.part` and renames
                     // it to `NAME.eml` once complete.
                     .filter(|p| {
                         p.extension().is_some_and(|x| x == "eml")
