@@ -52,12 +52,6 @@ struct Ahead {
     changed: std::sync::Condvar,
 }
 
-impl Default for Ahead {
-    fn default() -> Self {
-        Self::new(AHEAD_BYTES)
-    }
-}
-
 impl Ahead {
     fn new(limit: usize) -> Self {
         Ahead {
@@ -112,13 +106,12 @@ impl Ahead {
 /// the writer gives bytes back only for inputs it has, so waiting with them in hand
 /// would wait for ever.
 fn read_ahead<T>(
-    inputs: impl Iterator<Item = Result<Input, BulkError>>,
+    mut inputs: impl Iterator<Item = Result<Input, BulkError>>,
     ahead: &Ahead,
     tx: &std::sync::mpsc::SyncSender<Vec<(usize, T)>>,
     reading: &std::sync::atomic::AtomicU64,
     mut prepare: impl FnMut(Result<Input, BulkError>) -> T,
 ) {
-    let mut inputs = inputs;
     let mut chunk = Vec::with_capacity(CHUNK);
     loop {
         let t = Instant::now();
@@ -229,7 +222,7 @@ pub fn ingest_bulk(
         None
     };
     db::wal::writer_autocheckpoint(conn, wal_conn.is_some())?;
-    let ahead = Ahead::default();
+    let ahead = Ahead::new(AHEAD_BYTES);
     let run = std::thread::scope(|scope| -> Result<(), BulkError> {
         let wal = match wal_conn.as_mut() {
             Some(c) => {
@@ -398,7 +391,7 @@ mod tests {
     /// writer gives bytes back, and stops waiting (false) once the writer is gone.
     #[test]
     fn reading_ahead_is_bounded_by_bytes_and_ends_with_the_writer() {
-        let ahead = Ahead::default();
+        let ahead = Ahead::new(AHEAD_BYTES);
         // One input larger than the budget still goes, alone.
         assert!(ahead.take(AHEAD_BYTES * 2));
         std::thread::scope(|s| {
@@ -425,6 +418,16 @@ mod tests {
         assert!(!ahead.take(0), "closed for good");
     }
 
+    /// Five inputs of 600 bytes, named 0 to 4.
+    fn five_inputs() -> impl Iterator<Item = Result<Input, BulkError>> {
+        (0..5).map(|i| {
+            Ok(Input {
+                raw: vec![b'x'; 600],
+                source: format!("{i}"),
+            })
+        })
+    }
+
     /// The writer gives bytes back only for the inputs it has received. With room for
     /// one input at a time, each input must reach it before the reader waits for room
     /// for the next; holding it would wait for ever.
@@ -436,15 +439,9 @@ mod tests {
         let reader = {
             let ahead = ahead.clone();
             std::thread::spawn(move || {
-                let inputs = (0..5).map(|i| {
-                    Ok(Input {
-                        raw: vec![b'x'; 600],
-                        source: format!("{i}"),
-                    })
-                });
                 let reading = std::sync::atomic::AtomicU64::new(0);
                 let mut n = 0;
-                read_ahead(inputs, &ahead, &tx, &reading, |_| {
+                read_ahead(five_inputs(), &ahead, &tx, &reading, |_| {
                     n += 1;
                     n
                 });
@@ -468,15 +465,9 @@ mod tests {
         assert_eq!(got, [vec![1], vec![2], vec![3], vec![4], vec![5]]);
         // With room for all, they go together, in one chunk.
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(usize, usize)>>(PREPARED_AHEAD);
-        let inputs = (0..5).map(|i| {
-            Ok(Input {
-                raw: vec![b'x'; 600],
-                source: format!("{i}"),
-            })
-        });
         let mut n = 0;
         read_ahead(
-            inputs,
+            five_inputs(),
             &Ahead::new(10_000),
             &tx,
             &std::sync::atomic::AtomicU64::new(0),
