@@ -770,3 +770,121 @@ fn a_second_server_elsewhere_reads_every_stored_byte_on_postgresql() {
     let files = crate::helpers::files_under(&app.dir.path().join("machine2"));
     assert!(files.iter().all(|f| !f.contains("blobs/")), "{files:?}");
 }
+
+/// A bulk import whose threads cross from one writer to another (PostgreSQL files with
+/// two, by each message's oldest reference): every message references two
+/// never-received ancestors, its own thread's and another's, in a shuffled order, so
+/// that writers meet on each other's thread locks and case rows (deadlocks the server
+/// breaks, batches filed again). The cases are the groups the references tie together,
+/// each one case, as one writer makes them.
+#[test]
+fn a_bulk_import_whose_threads_cross_writers_makes_the_cases_the_references_tie() {
+    const THREADS: usize = 300;
+    const DEPTH: usize = 5;
+    let app = TestApp::new();
+    let token = app.seed_staff();
+    let dir = app.dir.path().join("crossing");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let other = |t: usize| (t * 7 + 3) % THREADS;
+    // The groups the ghosts tie together (union-find over threads).
+    let mut parent: Vec<usize> = (0..THREADS).collect();
+    fn root(p: &mut [usize], mut x: usize) -> usize {
+        while p[x] != x {
+            p[x] = p[p[x]];
+            x = p[x];
+        }
+        x
+    }
+    for t in 0..THREADS {
+        let (a, b) = (root(&mut parent, t), root(&mut parent, other(t)));
+        parent[a] = b;
+    }
+    let mut messages: Vec<(usize, Vec<u8>)> = Vec::new();
+    for t in 0..THREADS {
+        for k in 0..DEPTH {
+            let id = format!("<t{t}m{k}@crossing.example>");
+            let mut refs = vec![
+                format!("<g{t}@crossing.example>"),
+                format!("<g{}@crossing.example>", other(t)),
+            ];
+            if k > 0 {
+                refs.push(format!("<t{t}m{}@crossing.example>", k - 1));
+            }
+            let refs = shuffled(&refs, (t * DEPTH + k + 1) as u64).join(" ");
+            let subject = format!("Re: printer {t} offline after update");
+            let date = format!("Mon, 01 Jul 2024 1{k}:00:00 +0800");
+            let from = if k % 2 == 0 {
+                "Ma Ming <ma@customer.example>"
+            } else {
+                "Li Lei <li@cmgos.example>"
+            };
+            let headers = [
+                ("From", from),
+                ("To", "support@cmgos.example"),
+                ("Subject", subject.as_str()),
+                ("Message-ID", id.as_str()),
+                ("References", refs.as_str()),
+                ("Date", date.as_str()),
+            ];
+            let group = root(&mut parent, t);
+            messages.push((group, mail(&headers, &format!("Step {k} of {t}.\n"))));
+        }
+    }
+    let groups: BTreeSet<usize> = messages.iter().map(|(g, _)| *g).collect();
+    assert!(
+        groups.len() > 10 && groups.len() < THREADS,
+        "{}",
+        groups.len()
+    );
+    let order = shuffled(&(0..messages.len()).collect::<Vec<_>>(), 11);
+    let mut group_of_file: BTreeMap<String, usize> = BTreeMap::new();
+    for (n, &i) in order.iter().enumerate() {
+        let path = dir.join(format!("{n:04}.eml"));
+        std::fs::write(&path, &messages[i].1).expect("write");
+        group_of_file.insert(path.display().to_string(), messages[i].0);
+    }
+    let out = app.cli_ok(
+        &[
+            "ingest",
+            "--json",
+            "--batch",
+            "1000",
+            &dir.display().to_string(),
+        ],
+        None,
+    );
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+        .collect();
+    assert_eq!(lines.len(), messages.len(), "{out}");
+    let app = app.start();
+    let mut survivor: BTreeMap<String, String> = BTreeMap::new();
+    let mut cases_of_group: BTreeMap<usize, BTreeSet<String>> = BTreeMap::new();
+    for l in &lines {
+        assert!(
+            l["outcome"] == "created" || l["outcome"] == "threaded",
+            "{l}"
+        );
+        let source = l["source"].as_str().expect("source");
+        let n = l["case_number"].as_str().expect("case number").to_string();
+        let s = survivor
+            .entry(n.clone())
+            .or_insert_with(|| {
+                let v = app.api_get(&format!("/api/cases/{n}"), &token);
+                v["merged_into"].as_str().unwrap_or(&n).to_string()
+            })
+            .clone();
+        cases_of_group
+            .entry(group_of_file[source])
+            .or_default()
+            .insert(s);
+    }
+    for (g, cases) in &cases_of_group {
+        assert_eq!(cases.len(), 1, "group {g} split into {cases:?}");
+    }
+    let all: BTreeSet<&String> = cases_of_group.values().flatten().collect();
+    assert_eq!(all.len(), groups.len(), "two groups share a case");
+    let listed = app.api_get("/api/cases?per_page=1", &token);
+    assert_eq!(listed["total"], groups.len(), "{listed}");
+}

@@ -39,6 +39,17 @@ const PREPARED_AHEAD: usize = 64;
 /// Prepared inputs handed to the writer together: one hand-over per input woke the
 /// waiting reader with a system call every time (`perf`: 6 % of the writer's time).
 const CHUNK: usize = 16;
+/// PostgreSQL: writers filing side by side, each on a connection of its own. One
+/// writer and its server process take turns (each statement waits for its answer), so
+/// one alone leaves the cores idle half the time, and each wake-up from idle costs
+/// (BENCHMARKS.md, session 27: 505 msg/s with one writer, ... with two).
+const PG_WRITERS: usize = 2;
+/// PostgreSQL with several writers: messages per transaction at most. A writer keeps
+/// its batch's inputs until it commits, to file them again when the server aborts the
+/// batch (a deadlock between two writers whose threads met).
+const PG_BATCH: usize = 1000;
+/// Times a batch aborted by a deadlock is filed again before the run fails.
+const REFILES: usize = 8;
 /// Bytes of inputs read ahead of the writer at most (an input larger than this still
 /// goes, alone): a directory of large mailbox files is not read into memory at once.
 const AHEAD_BYTES: usize = 64 * 1024 * 1024;
@@ -99,20 +110,29 @@ impl Ahead {
 }
 
 /// The reader's side of a run: takes each input's bytes from `ahead`, prepares it and
-/// hands the prepared inputs to the writer `CHUNK` at a time, until the inputs end or
-/// the writer is gone. The time spent reading inputs is added to `reading` (ns).
+/// hands the prepared inputs to their writer (`route`, an index into `txs`) `CHUNK` at
+/// a time, until the inputs end or a writer is gone. The time spent reading inputs is
+/// added to `reading` (ns).
 ///
-/// The inputs in hand go to the writer first when the next one must wait for room:
-/// the writer gives bytes back only for inputs it has, so waiting with them in hand
+/// The inputs in hand go to the writers first when the next one must wait for room:
+/// a writer gives bytes back only for inputs it has, so waiting with them in hand
 /// would wait for ever.
 fn read_ahead<T>(
     mut inputs: impl Iterator<Item = Result<Input, BulkError>>,
     ahead: &Ahead,
-    tx: &std::sync::mpsc::SyncSender<Vec<(usize, T)>>,
+    txs: &[std::sync::mpsc::SyncSender<Vec<(usize, T)>>],
     reading: &std::sync::atomic::AtomicU64,
+    route: impl Fn(&T) -> usize,
     mut prepare: impl FnMut(Result<Input, BulkError>) -> T,
 ) {
-    let mut chunk = Vec::with_capacity(CHUNK);
+    let mut chunks: Vec<Vec<(usize, T)>> = txs.iter().map(|_| Vec::new()).collect();
+    let send_all = |chunks: &mut Vec<Vec<(usize, T)>>| {
+        chunks
+            .iter_mut()
+            .zip(txs)
+            .filter(|(c, _)| !c.is_empty())
+            .all(|(c, tx)| tx.send(std::mem::take(c)).is_ok())
+    };
     loop {
         let t = Instant::now();
         let next = inputs.next();
@@ -122,34 +142,240 @@ fn read_ahead<T>(
         );
         let Some(input) = next else { break };
         let size = input.as_ref().map_or(0, |i| i.raw.len());
-        if !chunk.is_empty() && !ahead.fits(size) && tx.send(std::mem::take(&mut chunk)).is_err() {
+        if !ahead.fits(size) && !send_all(&mut chunks) {
             return;
         }
-        // The writer stopped (an error): nothing more to prepare.
+        // A writer stopped (an error): nothing more to prepare.
         if !ahead.take(size) {
             return;
         }
-        chunk.push((size, prepare(input)));
-        if chunk.len() >= CHUNK
-            && tx
-                .send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)))
-                .is_err()
-        {
+        let item = prepare(input);
+        let w = route(&item) % txs.len().max(1);
+        let Some((chunk, tx)) = chunks.get_mut(w).zip(txs.get(w)) else {
+            return;
+        };
+        chunk.push((size, item));
+        if chunk.len() >= CHUNK && tx.send(std::mem::take(chunk)).is_err() {
             return;
         }
     }
-    if !chunk.is_empty() {
-        let _ = tx.send(chunk);
-    }
+    send_all(&mut chunks);
 }
 
 /// An input read and prepared for the writer, or why it could not be.
 type Prepared = Result<(Input, PreparedInput), BulkError>;
 
-/// Adds the counts of one commit to the run's report (its times are the run's own).
-fn merge_counts(report: &mut BulkReport, r: BulkReport) {
-    for (k, v) in r.counts {
-        *report.counts.entry(k).or_default() += v;
+/// The writer an input goes to: by its thread's root, so that a thread's messages
+/// go to one writer, in order, and two writers seldom wait for each other's locks.
+/// Mailboxes, exports and what cannot be read go to the first.
+fn writer_for(item: &Prepared) -> usize {
+    use std::hash::{Hash, Hasher};
+    match item {
+        Ok((_, PreparedInput::One(one))) => match one.as_ref() {
+            Ok(p) => {
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                p.thread_root().hash(&mut h);
+                h.finish() as usize
+            }
+            Err(_) => 0,
+        },
+        _ => 0,
+    }
+}
+
+/// What every writer of a run shares (each has a copy).
+#[derive(Clone)]
+struct Writing<'a> {
+    store: &'a dyn BlobStore,
+    rules: &'a Rules,
+    staff: &'a Staff,
+    ahead: &'a Ahead,
+    /// The reader went through every input (see `ingest_bulk`).
+    read_all: &'a std::sync::atomic::AtomicBool,
+    batch: usize,
+    /// Several writers (PostgreSQL). A writer then commits before it waits for
+    /// inputs, since another may be waiting for the locks its batch holds; and it
+    /// keeps its batch's inputs, to file them again if the server aborts the batch to
+    /// break a deadlock between two writers.
+    parallel: bool,
+    /// Told after each commit (SQLite's WAL checkpointer).
+    checkpoint: Option<std::sync::mpsc::SyncSender<()>>,
+}
+
+/// A batch being filed: its outcomes, and (several writers) its inputs.
+#[derive(Default)]
+struct Batch {
+    outcomes: Vec<Outcome>,
+    inputs: Vec<(Input, PreparedInput)>,
+    /// Something was filed since the last commit.
+    open: bool,
+}
+
+impl Writing<'_> {
+    /// One writer: files the inputs of `rx`, `batch` messages a transaction, and sends
+    /// each batch's outcomes to `done` once committed. Returns the time it waited for
+    /// inputs.
+    fn run(
+        &self,
+        conn: &mut DbConn,
+        rx: std::sync::mpsc::Receiver<Vec<(usize, Prepared)>>,
+        done: &std::sync::mpsc::Sender<Vec<Outcome>>,
+    ) -> Result<Duration, BulkError> {
+        let mut waited = Duration::ZERO;
+        let mut b = Batch::default();
+        db::begin_batch(conn)?;
+        let filed = (|| -> Result<(), BulkError> {
+            loop {
+                let chunk = match rx.try_recv() {
+                    Ok(chunk) => chunk,
+                    Err(_) => {
+                        if self.parallel && b.open {
+                            self.commit(conn, &mut b, done)?;
+                        }
+                        let t = Instant::now();
+                        let next = rx.recv();
+                        waited += t.elapsed();
+                        match next {
+                            Ok(chunk) => chunk,
+                            Err(_) => break,
+                        }
+                    }
+                };
+                let mut given = 0;
+                for (size, item) in chunk {
+                    let (input, prepared) = item?;
+                    b.open = true;
+                    match self.file(conn, &input, &prepared, &mut b.outcomes) {
+                        Err(IngestError::Db(e)) if self.parallel && db::is_deadlock(&e) => {
+                            b.inputs.push((input, prepared));
+                            self.refile(conn, &mut b, e)?;
+                        }
+                        Err(error) => {
+                            return Err(BulkError::Ingest {
+                                input: input.source,
+                                error,
+                            })
+                        }
+                        Ok(()) if self.parallel => b.inputs.push((input, prepared)),
+                        Ok(()) => drop((input, prepared)),
+                    }
+                    given += size;
+                    if b.outcomes.len() >= self.batch {
+                        self.commit(conn, &mut b, done)?;
+                    }
+                }
+                self.ahead.give(given);
+            }
+            // Inputs that ended short of the whole run (the reader failed) must not
+            // pass for it: their batch is rolled back.
+            if !self.read_all.load(std::sync::atomic::Ordering::Acquire) {
+                return Err(BulkError::Input(
+                    "the thread preparing the inputs failed".into(),
+                ));
+            }
+            Ok(())
+        })();
+        match filed {
+            Ok(()) => {
+                self.commit(conn, &mut b, done)?;
+                db::end_batch(conn, true)?;
+                Ok(waited)
+            }
+            Err(e) => {
+                let _ = db::end_batch(conn, false);
+                Err(e)
+            }
+        }
+    }
+
+    fn file(
+        &self,
+        conn: &mut DbConn,
+        input: &Input,
+        prepared: &PreparedInput,
+        outcomes: &mut Vec<Outcome>,
+    ) -> Result<(), IngestError> {
+        ingest_prepared(
+            conn,
+            self.store,
+            self.rules,
+            self.staff,
+            &input.raw,
+            &input.source,
+            prepared,
+        )
+        .map(|o| outcomes.extend(o))
+    }
+
+    /// The server aborted the batch (`e`, a deadlock): rolled back and filed again,
+    /// until it goes through or `REFILES` attempts failed.
+    fn refile(
+        &self,
+        conn: &mut DbConn,
+        b: &mut Batch,
+        mut e: diesel::result::Error,
+    ) -> Result<(), BulkError> {
+        for attempt in 1..=REFILES {
+            tracing::info!(
+                attempt,
+                messages = b.inputs.len(),
+                "batch aborted by a deadlock; filing it again"
+            );
+            db::end_batch(conn, false)?;
+            b.outcomes.clear();
+            db::begin_batch(conn)?;
+            let mut again = None;
+            for (input, prepared) in &b.inputs {
+                match self.file(conn, input, prepared, &mut b.outcomes) {
+                    Ok(()) => {}
+                    Err(IngestError::Db(d)) if db::is_deadlock(&d) => {
+                        again = Some(d);
+                        break;
+                    }
+                    Err(error) => {
+                        return Err(BulkError::Ingest {
+                            input: input.source.clone(),
+                            error,
+                        })
+                    }
+                }
+            }
+            match again {
+                None => return Ok(()),
+                Some(d) => e = d,
+            }
+        }
+        let input = b
+            .inputs
+            .last()
+            .map(|(i, _)| i.source.clone())
+            .unwrap_or_default();
+        Err(BulkError::Ingest {
+            input,
+            error: IngestError::Db(e),
+        })
+    }
+
+    /// Commits the batch, sends its outcomes to `done` and opens the next one.
+    fn commit(
+        &self,
+        conn: &mut DbConn,
+        b: &mut Batch,
+        done: &std::sync::mpsc::Sender<Vec<Outcome>>,
+    ) -> Result<(), BulkError> {
+        self.store.sync_all()?;
+        db::end_batch(conn, true)?;
+        b.inputs.clear();
+        b.open = false;
+        if let Some(wal) = &self.checkpoint {
+            let _ = wal.try_send(());
+        }
+        if !b.outcomes.is_empty() && done.send(std::mem::take(&mut b.outcomes)).is_err() {
+            // The caller stopped taking outcomes (its report failed).
+            return Err(BulkError::Input("the run was stopped".into()));
+        }
+        db::begin_batch(conn)?;
+        Ok(())
     }
 }
 
@@ -191,27 +417,29 @@ pub fn ingest_bulk(
         DirStore::new(settings.blob_dir())?.with_deferred_sync(),
     )?;
     let staff = Staff::load_for_batch(conn)?;
-    let batch = batch.max(1);
-    let mut report = BulkReport::default();
-    let mut pending: Vec<Outcome> = Vec::new();
-    let mut commit = |conn: &mut DbConn,
-                      pending: &mut Vec<Outcome>,
-                      report: &mut BulkReport|
-     -> Result<(), BulkError> {
-        let t = Instant::now();
-        store.sync_all()?;
-        db::end_batch(conn, true)?;
-        report.ingest += t.elapsed();
-        for o in pending.drain(..) {
-            *report.counts.entry(o.outcome.as_str()).or_default() += 1;
-            committed(&o)?;
+    // PostgreSQL: more writers, each on a connection of its own (SQLite has one
+    // writer at a time whatever we do). Without a second connection, one writer.
+    let mut more: Vec<DbConn> = Vec::new();
+    if !db::is_sqlite(conn) {
+        for _ in 1..PG_WRITERS {
+            match db::establish(&settings.database_url) {
+                Ok(mut c) => {
+                    db::tune_for_bulk(&mut c)?;
+                    more.push(c);
+                }
+                Err(e) => tracing::warn!(error = %e, "one writer fewer: no connection for it"),
+            }
         }
-        Ok(())
+    }
+    let writers = 1 + more.len();
+    let batch = if writers > 1 {
+        batch.clamp(1, PG_BATCH)
+    } else {
+        batch.max(1)
     };
+    let mut report = BulkReport::default();
     let started = Instant::now();
     let reading = std::sync::atomic::AtomicU64::new(0);
-    let mut waited = Duration::ZERO;
-    let mut writer_busy = Duration::ZERO;
     // SQLite: the WAL copied into the database on a connection and thread of their own
     // (`db::wal`); without one, the writer checkpoints in its commits as by default.
     let mut wal_conn = if db::is_sqlite(conn) {
@@ -223,7 +451,10 @@ pub fn ingest_bulk(
     };
     db::wal::writer_autocheckpoint(conn, wal_conn.is_some())?;
     let ahead = Ahead::new(AHEAD_BYTES);
-    let run = std::thread::scope(|scope| -> Result<(), BulkError> {
+    // Set once the reader has gone through its inputs without failing: a writer whose
+    // inputs end otherwise rolls its batch back (it must not pass for the whole run).
+    let read_all = std::sync::atomic::AtomicBool::new(false);
+    let run = std::thread::scope(|scope| -> Result<Duration, BulkError> {
         let wal = match wal_conn.as_mut() {
             Some(c) => {
                 let (wal_tx, wal_rx) = std::sync::mpsc::sync_channel::<()>(1);
@@ -239,14 +470,17 @@ pub fn ingest_bulk(
             }
             None => None,
         };
-        let (tx, rx) =
-            std::sync::mpsc::sync_channel::<Vec<(usize, Prepared)>>(PREPARED_AHEAD / CHUNK);
-        let (store, reading, ahead) = (store.as_ref(), &reading, &ahead);
+        let (txs, rxs): (Vec<_>, Vec<_>) = (0..writers)
+            .map(|_| {
+                std::sync::mpsc::sync_channel::<Vec<(usize, Prepared)>>(PREPARED_AHEAD / CHUNK)
+            })
+            .unzip();
+        let (store, reading, ahead, read_all) = (store.as_ref(), &reading, &ahead, &read_all);
         let inputs = inputs.into_iter();
-        let producer = std::thread::Builder::new()
+        std::thread::Builder::new()
             .name("ingest-prepare".into())
             .spawn_scoped(scope, move || {
-                read_ahead(inputs, ahead, &tx, reading, |input| {
+                read_ahead(inputs, ahead, &txs, reading, writer_for, |input| {
                     input.and_then(|i| {
                         let prepared = prepare_input(store, rules, &i.raw).map_err(|error| {
                             BulkError::Ingest {
@@ -256,92 +490,83 @@ pub fn ingest_bulk(
                         })?;
                         Ok((i, prepared))
                     })
-                })
+                });
+                read_all.store(true, std::sync::atomic::Ordering::Release);
             })
             .map_err(|e| BulkError::Input(format!("cannot start the prepare thread: {e}")))?;
-        let mut write = || -> Result<(), BulkError> {
-            let t = Instant::now();
-            db::begin_batch(conn)?;
-            writer_busy += t.elapsed();
-            loop {
-                let w = Instant::now();
-                let Ok(chunk) = rx.recv() else { break };
-                waited += w.elapsed();
-                let t = Instant::now();
-                let mut given = 0;
-                for (size, item) in chunk {
-                    let (input, prepared) = match item {
-                        Ok(i) => i,
-                        Err(e) => {
-                            let _ = db::end_batch(conn, false);
-                            return Err(e);
-                        }
-                    };
-                    if let Err(error) = ingest_prepared(
-                        conn,
-                        store,
-                        rules,
-                        &staff,
-                        &input.raw,
-                        &input.source,
-                        &prepared,
-                    )
-                    .map(|o| pending.extend(o))
-                    {
-                        let _ = db::end_batch(conn, false);
-                        return Err(BulkError::Ingest {
-                            input: input.source,
-                            error,
-                        });
-                    }
-                    drop((input, prepared));
-                    given += size;
-                    if pending.len() >= batch {
-                        let mut r = BulkReport::default();
-                        commit(conn, &mut pending, &mut r)?;
-                        merge_counts(&mut report, r);
-                        if let Some(wal) = &wal {
-                            let _ = wal.try_send(());
-                        }
-                        db::begin_batch(conn)?;
-                    }
-                }
-                ahead.give(given);
-                writer_busy += t.elapsed();
-            }
-            Ok(())
+        let writing = Writing {
+            store,
+            rules,
+            staff: &staff,
+            ahead,
+            read_all,
+            batch,
+            parallel: writers > 1,
+            checkpoint: wal,
         };
-        let written = write();
-        // The producer is always joined here, whatever the writer's outcome: it stops
-        // at its next input once the writer is gone (`Ahead::close`, the channel).
-        ahead.close();
-        drop(rx);
-        let joined = producer.join();
-        match (written, joined) {
-            (Err(e), _) => Err(e),
-            (Ok(()), Err(_)) => {
-                // Its inputs ended early: the batch in hand must not pass for the whole run.
-                let _ = db::end_batch(conn, false);
-                Err(BulkError::Input(
-                    "the thread preparing the inputs failed".into(),
-                ))
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<Vec<Outcome>>();
+        let mut handles = Vec::new();
+        for (conn, rx) in std::iter::once(&mut *conn).chain(more.iter_mut()).zip(rxs) {
+            let (writing, done) = (writing.clone(), done_tx.clone());
+            let handle = std::thread::Builder::new()
+                .name("ingest-write".into())
+                .spawn_scoped(scope, move || {
+                    let written = writing.run(conn, rx, &done);
+                    if written.is_err() {
+                        // The reader stops at its next input.
+                        writing.ahead.close();
+                    }
+                    written
+                });
+            match handle {
+                Ok(h) => handles.push(h),
+                Err(e) => {
+                    ahead.close();
+                    return Err(BulkError::Input(format!("cannot start a writer: {e}")));
+                }
             }
-            (Ok(()), Ok(())) => Ok(()),
+        }
+        drop((done_tx, writing));
+        // Each batch's outcomes reported here, on the caller's thread, once committed.
+        for outcomes in done_rx.iter() {
+            for o in outcomes {
+                *report.counts.entry(o.outcome.as_str()).or_default() += 1;
+                if let Err(e) = committed(&o) {
+                    // Every writer stops at its next commit (nobody reports it).
+                    ahead.close();
+                    return Err(BulkError::Report(e));
+                }
+            }
+        }
+        let mut waited: Option<Duration> = None;
+        let mut failed = None;
+        for h in handles {
+            match h.join() {
+                Ok(Ok(w)) => waited = Some(waited.map_or(w, |m| m.min(w))),
+                Ok(Err(e)) => {
+                    failed.get_or_insert(e);
+                }
+                Err(_) => {
+                    failed.get_or_insert(BulkError::Input("a writer failed".into()));
+                }
+            }
+        }
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(waited.unwrap_or_default()),
         }
     });
     // The connection is the caller's: SQLite's default threshold back.
     if let Err(e) = db::wal::writer_autocheckpoint(conn, false) {
         tracing::warn!(error = %e, "WAL checkpoint threshold not restored");
     }
-    run?;
-    let mut last = BulkReport::default();
-    commit(conn, &mut pending, &mut last)?;
-    merge_counts(&mut report, last);
+    let waited = run?;
     // Waiting while the producer read inputs is not ingest time; waiting while it
-    // prepared them is (preparing is part of ingest).
+    // prepared them is (preparing is part of ingest). With several writers, the run
+    // waited while all of them did: the one that waited least.
     let read = Duration::from_nanos(reading.load(std::sync::atomic::Ordering::Relaxed));
     report.ingest = started.elapsed().saturating_sub(waited.min(read));
-    tracing::debug!(?writer_busy, ?waited, ?read, "bulk ingest");
+    tracing::debug!(?waited, ?read, writers, "bulk ingest");
     let t = Instant::now();
     match crate::search::catch_up_all(conn) {
         // A server on this database holds the index: its indexer takes the import in.
@@ -441,10 +666,17 @@ mod tests {
             std::thread::spawn(move || {
                 let reading = std::sync::atomic::AtomicU64::new(0);
                 let mut n = 0;
-                read_ahead(five_inputs(), &ahead, &tx, &reading, |_| {
-                    n += 1;
-                    n
-                });
+                read_ahead(
+                    five_inputs(),
+                    &ahead,
+                    &[tx],
+                    &reading,
+                    |_| 0,
+                    |_| {
+                        n += 1;
+                        n
+                    },
+                );
             })
         };
         let mut got = Vec::new();
@@ -469,8 +701,9 @@ mod tests {
         read_ahead(
             five_inputs(),
             &Ahead::new(10_000),
-            &tx,
+            std::slice::from_ref(&tx),
             &std::sync::atomic::AtomicU64::new(0),
+            |_| 0,
             |_| {
                 n += 1;
                 n

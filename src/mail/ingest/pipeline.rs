@@ -162,6 +162,23 @@ pub struct Prepared {
     from_subject: super::case::FromSubject,
 }
 
+impl Prepared {
+    /// What names the message's thread before the database is asked: the oldest id it
+    /// references (the thread's first message), else the id it answers, else its
+    /// Outlook conversation, else its own id. Messages of one well-formed thread give
+    /// the same root; bulk ingest hands them to one writer by it.
+    pub(super) fn thread_root(&self) -> &str {
+        self.pm
+            .references
+            .first()
+            .or(self.pm.in_reply_to.first())
+            .or(self.pm.thread_key.as_ref())
+            .map_or(self.mid.as_str(), |id| {
+                id.trim().trim_start_matches('<').trim_end_matches('>')
+            })
+    }
+}
+
 fn borrowed(one: &Result<Prepared, String>) -> Result<&Prepared, &str> {
     one.as_ref().map_err(String::as_str)
 }

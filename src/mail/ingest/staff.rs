@@ -8,8 +8,8 @@ use crate::mail::extract::{self, Greeting};
 use crate::mail::ParsedMail;
 use crate::people::Side;
 use diesel::QueryResult;
-use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
 
 /// Staff accounts, loaded once per batch, to tell who spoke; in a bulk run also the
 /// people learnt from threads (see `crate::people`), kept current as the run learns.
@@ -17,7 +17,14 @@ pub struct Staff {
     users: Vec<User>,
     /// Staff domains an admin marked on `/people` (beside `--staff-domains`).
     domains: Vec<String>,
-    people: Option<RefCell<HashMap<String, Side>>>,
+    /// Shared by a bulk run's writers (PostgreSQL files with several).
+    people: Option<Mutex<HashMap<String, Side>>>,
+}
+
+/// The learnt people, whatever a writer that panicked left (a map of keys to sides
+/// is whole after any insert).
+fn lock(map: &Mutex<HashMap<String, Side>>) -> MutexGuard<'_, HashMap<String, Side>> {
+    map.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Staff {
@@ -34,7 +41,7 @@ impl Staff {
         Ok(Staff {
             users: crate::auth::users::list(conn)?,
             domains: crate::people::domains::list(conn)?,
-            people: Some(RefCell::new(crate::people::all_keys(conn)?)),
+            people: Some(Mutex::new(crate::people::all_keys(conn)?)),
         })
     }
 
@@ -47,7 +54,7 @@ impl Staff {
     ) -> QueryResult<Option<Side>> {
         match &self.people {
             Some(map) => {
-                let map = map.borrow();
+                let map = lock(map);
                 Ok([
                     crate::people::address_key(address),
                     crate::people::name_key(name),
@@ -63,17 +70,16 @@ impl Staff {
     /// The side kept in memory under `key`; `None` outside bulk runs (then every learnt
     /// key is written again, which `learn` does idempotently).
     pub(super) fn learnt_side_of_key(&self, key: &str) -> Option<Side> {
-        self.people
-            .as_ref()
-            .and_then(|m| m.borrow().get(key).copied())
+        self.people.as_ref().and_then(|m| lock(m).get(key).copied())
     }
 
     /// Whether `name` names someone learnt on the R&D side.
     pub(super) fn learnt_rnd_name(&self, conn: &mut DbConn, name: &str) -> QueryResult<bool> {
         match &self.people {
-            Some(map) => Ok(crate::people::name_key(name)
-                .and_then(|k| map.borrow().get(&k).copied())
-                == Some(Side::Rnd)),
+            Some(map) => Ok(
+                crate::people::name_key(name).and_then(|k| lock(map).get(&k).copied())
+                    == Some(Side::Rnd),
+            ),
             None => crate::people::is_rnd_name(conn, name),
         }
     }
@@ -81,7 +87,7 @@ impl Staff {
     /// Keeps what `learn` recorded in memory too (a person's side never changes there).
     pub(super) fn remember(&self, keys: &[String], side: Side) {
         if let Some(map) = &self.people {
-            let mut map = map.borrow_mut();
+            let mut map = lock(map);
             let side = keys
                 .iter()
                 .find_map(|k| map.get(k).copied())
