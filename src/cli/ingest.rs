@@ -164,6 +164,14 @@ pub(super) fn ingest(state: &AppState, paths: &[PathBuf], json: bool, batch: usi
         inputs,
         |o| writeln!(out, "{}", o.line(json)),
     );
+    if let Ok(r) = &report {
+        if r.replayed > 0 {
+            eprintln!(
+                "re-read {} case(s) whose history was filed out of its own time order",
+                r.replayed
+            );
+        }
+    }
     if report.is_ok() {
         // A sender recognised as staff late in the import: their earlier mail re-read.
         match crate::cases::reanalysis::after_import(&mut conn, &state.rules, people_before) {

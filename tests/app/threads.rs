@@ -888,3 +888,79 @@ fn a_bulk_import_whose_threads_cross_writers_makes_the_cases_the_references_tie(
     let listed = app.api_get("/api/cases?per_page=1", &token);
     assert_eq!(listed["total"], groups.len(), "{listed}");
 }
+
+/// History keeps its own clock whatever order it is filed in: the same two-message
+/// thread imported twice, once whole and once in two runs, the support engineer's
+/// answer first (a Sent folder, then the Inbox), ends the same (status, first customer
+/// mail, first response).
+#[test]
+fn history_filed_out_of_its_time_order_ends_as_history_filed_in_it() {
+    let app = TestApp::new();
+    let token = app.seed_staff();
+    let first = app.dir.path().join("sent");
+    let second = app.dir.path().join("inbox");
+    for d in [&first, &second] {
+        std::fs::create_dir_all(d).expect("dir");
+    }
+    for thread in ["inorder", "reversed"] {
+        let root = format!("<{thread}-1@customer.example>");
+        let question = mail(
+            &[
+                ("From", "Ma Ming <ma@customer.example>"),
+                ("To", "support@cmgos.example"),
+                ("Subject", &format!("{thread}: activation fails")),
+                ("Message-ID", &root),
+                ("Date", "Mon, 01 Jul 2024 09:00:00 +0800"),
+            ],
+            "Activation fails with 0xC004F074.\n",
+        );
+        let answer = mail(
+            &[
+                ("From", "Wang Binbin <wangbb@cmgos.example>"),
+                ("To", "ma@customer.example"),
+                ("Subject", &format!("Re: {thread}: activation fails")),
+                ("Message-ID", &format!("<{thread}-2@cmgos.example>")),
+                ("In-Reply-To", &root),
+                ("References", &root),
+                ("Date", "Mon, 01 Jul 2024 11:00:00 +0800"),
+            ],
+            "Please send the activation log.\n",
+        );
+        let later = if thread == "inorder" { &first } else { &second };
+        std::fs::write(first.join(format!("{thread}-answer.eml")), answer).expect("write");
+        std::fs::write(later.join(format!("{thread}-question.eml")), question).expect("write");
+    }
+    let mut out = app.cli_ok(&["ingest", "--json", &first.display().to_string()], None);
+    out += &app.cli_ok(&["ingest", "--json", &second.display().to_string()], None);
+    let app = app.start();
+    let listed = app.api_get("/api/cases?per_page=10", &token);
+    assert_eq!(listed["total"], 2, "{listed}\n{out}");
+    let case = |thread: &str| {
+        let c = listed["cases"]
+            .as_array()
+            .expect("cases")
+            .iter()
+            .find(|c| c["subject"].as_str().is_some_and(|s| s.starts_with(thread)))
+            .unwrap_or_else(|| panic!("no case for {thread}: {listed}"));
+        app.api_get(
+            &format!("/api/cases/{}", c["number"].as_str().expect("number")),
+            &token,
+        )
+    };
+    let (inorder, reversed) = (case("inorder"), case("reversed"));
+    assert_eq!(inorder["status"], "waiting_customer", "{inorder}");
+    for field in [
+        "status",
+        "first_customer_at",
+        "first_response_at",
+        "closed_at",
+    ] {
+        assert_eq!(inorder[field], reversed[field], "{field}: {reversed}");
+    }
+    assert!(
+        inorder["first_response_at"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("2024-07-01T03:00")),
+        "{inorder}"
+    );
+}

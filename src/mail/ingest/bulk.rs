@@ -390,6 +390,42 @@ pub struct BulkReport {
     pub ingest: Duration,
     /// Time the search index took to catch up afterwards.
     pub index: Duration,
+    /// Cases whose history was filed out of its own time order (see `Outcome`), re-read
+    /// in that order at the end.
+    pub replayed: usize,
+}
+
+/// Re-reads the cases (or the cases they were merged into) whose history was filed
+/// out of its own time order, in that order (`replay`), a hundred per transaction.
+fn replay_out_of_order(
+    conn: &mut DbConn,
+    rules: &Rules,
+    cases: &std::collections::BTreeSet<i64>,
+) -> Result<usize, BulkError> {
+    if cases.is_empty() {
+        return Ok(0);
+    }
+    let staff = Staff::load_for_batch(conn)?;
+    let mut done = std::collections::BTreeSet::new();
+    let ids: Vec<i64> = cases.iter().copied().collect();
+    for chunk in ids.chunks(100) {
+        db::write_tx(conn, |c| -> Result<(), diesel::result::Error> {
+            for id in chunk {
+                let Some(case) = crate::cases::merge::surviving(c, *id)? else {
+                    continue;
+                };
+                if done.insert(case.id) {
+                    super::replay::reanalyze_case(c, rules, &staff, case.id)?;
+                }
+            }
+            Ok(())
+        })?;
+    }
+    tracing::info!(
+        cases = done.len(),
+        "history filed out of its own order re-read"
+    );
+    Ok(done.len())
 }
 
 /// Ingests `inputs` with `batch` messages per transaction into the stored files under
@@ -454,6 +490,7 @@ pub fn ingest_bulk(
     // Set once the reader has gone through its inputs without failing: a writer whose
     // inputs end otherwise rolls its batch back (it must not pass for the whole run).
     let read_all = std::sync::atomic::AtomicBool::new(false);
+    let mut out_of_order: std::collections::BTreeSet<i64> = Default::default();
     let run = std::thread::scope(|scope| -> Result<Duration, BulkError> {
         let wal = match wal_conn.as_mut() {
             Some(c) => {
@@ -531,6 +568,7 @@ pub fn ingest_bulk(
         for outcomes in done_rx.iter() {
             for o in outcomes {
                 *report.counts.entry(o.outcome.as_str()).or_default() += 1;
+                out_of_order.extend(o.out_of_order);
                 if let Err(e) = committed(&o) {
                     // Every writer stops at its next commit (nobody reports it).
                     ahead.close();
@@ -561,6 +599,7 @@ pub fn ingest_bulk(
         tracing::warn!(error = %e, "WAL checkpoint threshold not restored");
     }
     let waited = run?;
+    report.replayed = replay_out_of_order(conn, rules, &out_of_order)?;
     // Waiting while the producer read inputs is not ingest time; waiting while it
     // prepared them is (preparing is part of ingest). With several writers, the run
     // waited while all of them did: the one that waited least.

@@ -122,7 +122,12 @@ pub(super) fn apply_events(
     let replay_at = matches!(mode, Apply::Replay { .. }).then_some(at);
     match dir {
         Direction::Customer if !pm.is_auto_reply => {
-            first_customer_at.get_or_insert(at);
+            if case.imported {
+                // History by its own clock, whatever order it was filed in.
+                first_customer_at = Some(first_customer_at.map_or(at, |c| c.min(at)));
+            } else {
+                first_customer_at.get_or_insert(at);
+            }
             if case.contact_email.is_none() && !pm.from_address.is_empty() {
                 diesel::update(cases_t::table.find(case.id))
                     .set(cases_t::contact_email.eq(&pm.from_address))

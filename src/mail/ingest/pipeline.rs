@@ -292,6 +292,7 @@ fn quarantine_raw(
         case_number: None,
         message_id: None,
         reason: Some(reason.to_string()),
+        out_of_order: None,
     })
 }
 
@@ -442,6 +443,7 @@ impl Pipeline<'_> {
                     case_number: number,
                     message_id: Some(mid.clone()),
                     reason: None,
+                    out_of_order: None,
                 });
             }
             let reuses = same_id.first().map(|r| r.0);
@@ -513,6 +515,14 @@ impl Pipeline<'_> {
             if found.is_none() && pm.is_own_loop {
                 return Err(IngestError::Rule("loop".into()));
             }
+            // History older than what its case already holds: filed out of its
+            // thread's own order.
+            let out_of_order = match &found {
+                Some(c) if arrival == super::trust::Arrival::Import && sent_at < c.updated_at => {
+                    Some(c.id)
+                }
+                _ => None,
+            };
             let (case, created) = match found {
                 Some(c) => (c, false),
                 None => (
@@ -654,6 +664,7 @@ impl Pipeline<'_> {
                 case_number: Some(case.number.clone()),
                 message_id: Some(mid.clone()),
                 reason: None,
+                out_of_order,
             })
         }
     }

@@ -90,10 +90,8 @@ pub fn reanalyze_case(
     if before.merged_into.is_some() {
         return Ok(Replayed::default());
     }
-    let rows: Vec<MsgRow> = messages::table
+    let mut rows: Vec<MsgRow> = messages::table
         .filter(messages::case_id.eq(case_id))
-        // Filing order: imports were filed in each thread's own order, live mail as it
-        // came (an undated message keeps the place it was filed in).
         .order(messages::id.asc())
         .select((
             messages::id,
@@ -109,6 +107,13 @@ pub fn reanalyze_case(
             messages::sent_at,
         ))
         .rows(conn)?;
+    // History in its own time order, whatever order it was filed in (several writers,
+    // files out of order); then live mail and what was written in Casebook as it came
+    // (filing order: a sender's clock does not reorder live work).
+    rows.sort_by_key(|r| {
+        let history = r.1.is_some() && Arrival::of_source(&r.9) == Arrival::Import;
+        (!history, history.then_some(r.10), r.0)
+    });
     let imported_mail = rows
         .iter()
         .any(|r| r.1.is_some() && Arrival::of_source(&r.9) == Arrival::Import);
