@@ -148,8 +148,20 @@ fn sigkill_during_bulk_ingest_leaves_no_half_case_and_rerun_completes() {
         .map(|l| serde_json::from_str(l).expect("json"))
         .collect();
     assert_eq!(lines.len(), n);
+    // What was reported before the kill was committed: it is a duplicate now. (The
+    // first commit holds a whole batch on SQLite; on PostgreSQL each of the two
+    // writers also commits whenever its inputs run short, so it may hold fewer.)
+    let first: serde_json::Value = serde_json::from_str(&first).expect("json");
+    let again = lines
+        .iter()
+        .find(|l| l["source"] == first["source"])
+        .expect("the first message again");
+    assert_eq!(again["outcome"], "duplicate", "{again}");
     let dups = lines.iter().filter(|l| l["outcome"] == "duplicate").count();
-    assert!(dups >= 1000, "the committed batch is recognised ({dups})");
+    assert!(dups >= 1, "the committed batch is recognised ({dups})");
+    if !app.on_postgres() {
+        assert!(dups >= 1000, "the committed batch is recognised ({dups})");
+    }
     assert_eq!(app.api_get("/api/cases", &token)["total"], (n / 3) as i64);
 }
 
