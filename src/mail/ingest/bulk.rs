@@ -219,7 +219,7 @@ impl Writing<'_> {
         &self,
         conn: &mut DbConn,
         rx: std::sync::mpsc::Receiver<Vec<(usize, Prepared)>>,
-        done: &std::sync::mpsc::Sender<Vec<Outcome>>,
+        done: &mut dyn FnMut(Vec<Outcome>) -> Result<(), BulkError>,
     ) -> Result<Duration, BulkError> {
         let mut waited = Duration::ZERO;
         let mut b = Batch::default();
@@ -230,7 +230,7 @@ impl Writing<'_> {
                     Ok(chunk) => chunk,
                     Err(_) => {
                         if self.parallel && b.open {
-                            self.commit(conn, &mut b, done)?;
+                            self.commit(conn, &mut b, done, true)?;
                         }
                         let t = Instant::now();
                         let next = rx.recv();
@@ -261,7 +261,7 @@ impl Writing<'_> {
                     }
                     given += size;
                     if b.outcomes.len() >= self.batch {
-                        self.commit(conn, &mut b, done)?;
+                        self.commit(conn, &mut b, done, true)?;
                     }
                 }
                 self.ahead.give(given);
@@ -277,8 +277,7 @@ impl Writing<'_> {
         })();
         match filed {
             Ok(()) => {
-                self.commit(conn, &mut b, done)?;
-                db::end_batch(conn, true)?;
+                self.commit(conn, &mut b, done, false)?;
                 Ok(waited)
             }
             Err(e) => {
@@ -356,25 +355,29 @@ impl Writing<'_> {
         })
     }
 
-    /// Commits the batch, sends its outcomes to `done` and opens the next one.
+    /// Commits the batch, sends its outcomes to `done` and, unless it is the last
+    /// (`next` false), opens the next one. The checkpointer is told only between
+    /// batches: after the last one it would keep the run waiting for its pause.
     fn commit(
         &self,
         conn: &mut DbConn,
         b: &mut Batch,
-        done: &std::sync::mpsc::Sender<Vec<Outcome>>,
+        done: &mut dyn FnMut(Vec<Outcome>) -> Result<(), BulkError>,
+        next: bool,
     ) -> Result<(), BulkError> {
         self.store.sync_all()?;
         db::end_batch(conn, true)?;
         b.inputs.clear();
         b.open = false;
-        if let Some(wal) = &self.checkpoint {
+        if let (Some(wal), true) = (&self.checkpoint, next) {
             let _ = wal.try_send(());
         }
-        if !b.outcomes.is_empty() && done.send(std::mem::take(&mut b.outcomes)).is_err() {
-            // The caller stopped taking outcomes (its report failed).
-            return Err(BulkError::Input("the run was stopped".into()));
+        if !b.outcomes.is_empty() {
+            done(std::mem::take(&mut b.outcomes))?;
         }
-        db::begin_batch(conn)?;
+        if next {
+            db::begin_batch(conn)?;
+        }
         Ok(())
     }
 }
@@ -541,6 +544,27 @@ pub fn ingest_bulk(
             parallel: writers > 1,
             checkpoint: wal,
         };
+        // Each batch's outcomes reported on the caller's thread, once committed.
+        let mut report_batch = |outcomes: Vec<Outcome>| -> Result<(), BulkError> {
+            for o in outcomes {
+                *report.counts.entry(o.outcome.as_str()).or_default() += 1;
+                out_of_order.extend(o.out_of_order);
+                committed(&o)?;
+            }
+            Ok(())
+        };
+        let mut rxs = rxs.into_iter();
+        if writers == 1 {
+            // One writer (SQLite): on this thread, reporting as it commits.
+            let Some(rx) = rxs.next() else {
+                return Err(BulkError::Input("no writer".into()));
+            };
+            let written = writing.run(conn, rx, &mut report_batch);
+            if written.is_err() {
+                ahead.close();
+            }
+            return written;
+        }
         let (done_tx, done_rx) = std::sync::mpsc::channel::<Vec<Outcome>>();
         let mut handles = Vec::new();
         for (conn, rx) in std::iter::once(&mut *conn).chain(more.iter_mut()).zip(rxs) {
@@ -548,7 +572,11 @@ pub fn ingest_bulk(
             let handle = std::thread::Builder::new()
                 .name("ingest-write".into())
                 .spawn_scoped(scope, move || {
-                    let written = writing.run(conn, rx, &done);
+                    let written = writing.run(conn, rx, &mut |outcomes| {
+                        // The caller stopped taking outcomes (its report failed).
+                        done.send(outcomes)
+                            .map_err(|_| BulkError::Input("the run was stopped".into()))
+                    });
                     if written.is_err() {
                         // The reader stops at its next input.
                         writing.ahead.close();
@@ -564,16 +592,11 @@ pub fn ingest_bulk(
             }
         }
         drop((done_tx, writing));
-        // Each batch's outcomes reported here, on the caller's thread, once committed.
         for outcomes in done_rx.iter() {
-            for o in outcomes {
-                *report.counts.entry(o.outcome.as_str()).or_default() += 1;
-                out_of_order.extend(o.out_of_order);
-                if let Err(e) = committed(&o) {
-                    // Every writer stops at its next commit (nobody reports it).
-                    ahead.close();
-                    return Err(BulkError::Report(e));
-                }
+            if let Err(e) = report_batch(outcomes) {
+                // Every writer stops at its next commit (nobody reports it).
+                ahead.close();
+                return Err(e);
             }
         }
         let mut waited: Option<Duration> = None;
