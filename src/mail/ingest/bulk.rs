@@ -41,8 +41,9 @@ const PREPARED_AHEAD: usize = 64;
 const CHUNK: usize = 16;
 /// PostgreSQL: writers filing side by side, each on a connection of its own. One
 /// writer and its server process take turns (each statement waits for its answer), so
-/// one alone leaves the cores idle half the time, and each wake-up from idle costs
-/// (BENCHMARKS.md, session 27: 505 msg/s with one writer, ... with two).
+/// one alone leaves the cores idle half the time and pays a wake-up from idle at every
+/// answer; two keep both cores busy (BENCHMARKS.md, session 27: 470–476 msg/s with one
+/// writer, 1,741–1,848 with two, 20,000 messages).
 const PG_WRITERS: usize = 2;
 /// PostgreSQL with several writers: messages per transaction at most. A writer keeps
 /// its batch's inputs until it commits, to file them again when the server aborts the
