@@ -191,7 +191,7 @@ struct Writing<'a> {
     rules: &'a Rules,
     staff: &'a Staff,
     ahead: &'a Ahead,
-    /// The reader went through every input (see `ingest_bulk`).
+    /// The reader ended without failing (see `ingest_bulk`).
     read_all: &'a std::sync::atomic::AtomicBool,
     batch: usize,
     /// Several writers (PostgreSQL). A writer then commits before it waits for
@@ -324,6 +324,8 @@ impl Writing<'_> {
             db::end_batch(conn, false)?;
             b.outcomes.clear();
             db::begin_batch(conn)?;
+            // What the rolled-back run learnt of people is gone from the database.
+            self.staff.reload_people(conn)?;
             let mut again = None;
             for (input, prepared) in &b.inputs {
                 match self.file(conn, input, prepared, &mut b.outcomes) {
@@ -491,8 +493,9 @@ pub fn ingest_bulk(
     };
     db::wal::writer_autocheckpoint(conn, wal_conn.is_some())?;
     let ahead = Ahead::new(AHEAD_BYTES);
-    // Set once the reader has gone through its inputs without failing: a writer whose
-    // inputs end otherwise rolls its batch back (it must not pass for the whole run).
+    // Set once the reader has ended without failing (its inputs done, or a writer
+    // stopped): a writer whose inputs end otherwise rolls its batch back (it must not
+    // pass for the whole run).
     let read_all = std::sync::atomic::AtomicBool::new(false);
     let mut out_of_order: std::collections::BTreeSet<i64> = Default::default();
     let run = std::thread::scope(|scope| -> Result<Duration, BulkError> {

@@ -84,6 +84,17 @@ impl Staff {
         }
     }
 
+    /// The learnt people read again from the database (bulk runs): after a rolled-back
+    /// batch, whose people the map holds but the database does not, so that filing it
+    /// again records them again.
+    pub(super) fn reload_people(&self, conn: &mut DbConn) -> QueryResult<()> {
+        if let Some(map) = &self.people {
+            let fresh = crate::people::all_keys(conn)?;
+            *lock(map) = fresh;
+        }
+        Ok(())
+    }
+
     /// Keeps what `learn` recorded in memory too (a person's side never changes there).
     pub(super) fn remember(&self, keys: &[String], side: Side) {
         if let Some(map) = &self.people {
