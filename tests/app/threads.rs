@@ -892,7 +892,7 @@ fn a_bulk_import_whose_threads_cross_writers_makes_the_cases_the_references_tie(
 /// History keeps its own clock whatever order it is filed in: the same two-message
 /// thread imported twice, once whole and once in two runs, the support engineer's
 /// answer first (a Sent folder, then the Inbox), ends the same (status, first customer
-/// mail, first response).
+/// mail, first response, opening time).
 #[test]
 fn history_filed_out_of_its_time_order_ends_as_history_filed_in_it() {
     let app = TestApp::new();
@@ -954,6 +954,7 @@ fn history_filed_out_of_its_time_order_ends_as_history_filed_in_it() {
         "first_customer_at",
         "first_response_at",
         "closed_at",
+        "created_at",
     ] {
         assert_eq!(inorder[field], reversed[field], "{field}: {reversed}");
     }

@@ -325,7 +325,7 @@ impl Writing<'_> {
             b.outcomes.clear();
             db::begin_batch(conn)?;
             // What the rolled-back run learnt of people is gone from the database.
-            self.staff.reload_people(conn)?;
+            self.staff.forget_unsaved();
             let mut again = None;
             for (input, prepared) in &b.inputs {
                 match self.file(conn, input, prepared, &mut b.outcomes) {
@@ -370,6 +370,7 @@ impl Writing<'_> {
     ) -> Result<(), BulkError> {
         self.store.sync_all()?;
         db::end_batch(conn, true)?;
+        self.staff.saved();
         b.inputs.clear();
         b.open = false;
         if let (Some(wal), true) = (&self.checkpoint, next) {
@@ -521,7 +522,7 @@ pub fn ingest_bulk(
             .unzip();
         let (store, reading, ahead, read_all) = (store.as_ref(), &reading, &ahead, &read_all);
         let inputs = inputs.into_iter();
-        std::thread::Builder::new()
+        let reader = std::thread::Builder::new()
             .name("ingest-prepare".into())
             .spawn_scoped(scope, move || {
                 read_ahead(inputs, ahead, &txs, reading, writer_for, |input| {
@@ -557,68 +558,90 @@ pub fn ingest_bulk(
             }
             Ok(())
         };
-        let mut rxs = rxs.into_iter();
-        if writers == 1 {
-            // One writer (SQLite): on this thread, reporting as it commits.
-            let Some(rx) = rxs.next() else {
-                return Err(BulkError::Input("no writer".into()));
-            };
-            let written = writing.run(conn, rx, &mut report_batch);
-            if written.is_err() {
-                ahead.close();
-            }
-            return written;
-        }
-        let (done_tx, done_rx) = std::sync::mpsc::channel::<Vec<Outcome>>();
-        let mut handles = Vec::new();
-        for (conn, rx) in std::iter::once(&mut *conn).chain(more.iter_mut()).zip(rxs) {
-            let (writing, done) = (writing.clone(), done_tx.clone());
-            let handle = std::thread::Builder::new()
-                .name("ingest-write".into())
-                .spawn_scoped(scope, move || {
-                    let written = writing.run(conn, rx, &mut |outcomes| {
-                        // The caller stopped taking outcomes (its report failed).
-                        done.send(outcomes)
-                            .map_err(|_| BulkError::Input("the run was stopped".into()))
-                    });
-                    if written.is_err() {
-                        // The reader stops at its next input.
-                        writing.ahead.close();
-                    }
-                    written
-                });
-            match handle {
-                Ok(h) => handles.push(h),
-                Err(e) => {
+        let written = (|| -> Result<Duration, BulkError> {
+            let mut rxs = rxs.into_iter();
+            if writers == 1 {
+                // One writer (SQLite): on this thread, reporting as it commits.
+                let Some(rx) = rxs.next() else {
+                    return Err(BulkError::Input("no writer".into()));
+                };
+                let written = writing.run(conn, rx, &mut report_batch);
+                if written.is_err() {
                     ahead.close();
-                    return Err(BulkError::Input(format!("cannot start a writer: {e}")));
+                }
+                return written;
+            }
+            let (done_tx, done_rx) = std::sync::mpsc::channel::<Vec<Outcome>>();
+            let mut handles = Vec::new();
+            for (conn, rx) in std::iter::once(&mut *conn).chain(more.iter_mut()).zip(rxs) {
+                let (writing, done) = (writing.clone(), done_tx.clone());
+                let handle = std::thread::Builder::new()
+                    .name("ingest-write".into())
+                    .spawn_scoped(scope, move || {
+                        let mut send = |outcomes| {
+                            // The caller stopped taking outcomes (its report failed).
+                            done.send(outcomes)
+                                .map_err(|_| BulkError::Input("the run was stopped".into()))
+                        };
+                        let written =
+                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                writing.run(conn, rx, &mut send)
+                            }))
+                            .unwrap_or_else(|_| {
+                                // Its locks go with its transaction, or the other writer could
+                                // wait for them until the run ends, which it then never does.
+                                let _ = db::end_batch(conn, false);
+                                Err(BulkError::Input("a writer failed".into()))
+                            });
+                        if written.is_err() {
+                            // The reader stops at its next input.
+                            writing.ahead.close();
+                        }
+                        written
+                    });
+                match handle {
+                    Ok(h) => handles.push(h),
+                    Err(e) => {
+                        ahead.close();
+                        return Err(BulkError::Input(format!("cannot start a writer: {e}")));
+                    }
                 }
             }
-        }
-        drop((done_tx, writing));
-        for outcomes in done_rx.iter() {
-            if let Err(e) = report_batch(outcomes) {
-                // Every writer stops at its next commit (nobody reports it).
-                ahead.close();
-                return Err(e);
-            }
-        }
-        let mut waited: Option<Duration> = None;
-        let mut failed = None;
-        for h in handles {
-            match h.join() {
-                Ok(Ok(w)) => waited = Some(waited.map_or(w, |m| m.min(w))),
-                Ok(Err(e)) => {
-                    failed.get_or_insert(e);
-                }
-                Err(_) => {
-                    failed.get_or_insert(BulkError::Input("a writer failed".into()));
+            drop((done_tx, writing));
+            for outcomes in done_rx.iter() {
+                if let Err(e) = report_batch(outcomes) {
+                    // Every writer stops at its next commit (nobody reports it).
+                    ahead.close();
+                    return Err(e);
                 }
             }
-        }
-        match failed {
-            Some(e) => Err(e),
-            None => Ok(waited.unwrap_or_default()),
+            let mut waited: Option<Duration> = None;
+            let mut failed = None;
+            for h in handles {
+                match h.join() {
+                    Ok(Ok(w)) => waited = Some(waited.map_or(w, |m| m.min(w))),
+                    Ok(Err(e)) => {
+                        failed.get_or_insert(e);
+                    }
+                    Err(_) => {
+                        failed.get_or_insert(BulkError::Input("a writer failed".into()));
+                    }
+                }
+            }
+            match failed {
+                Some(e) => Err(e),
+                None => Ok(waited.unwrap_or_default()),
+            }
+        })();
+        // The reader is always joined here, whatever the writers' outcome: it stops at
+        // its next input once they are gone (`Ahead::close`, the channels).
+        ahead.close();
+        match (written, reader.join()) {
+            (Err(e), _) => Err(e),
+            (Ok(_), Err(_)) => Err(BulkError::Input(
+                "the thread preparing the inputs failed".into(),
+            )),
+            (Ok(waited), Ok(())) => Ok(waited),
         }
     });
     // The connection is the caller's: SQLite's default threshold back.

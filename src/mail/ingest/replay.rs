@@ -117,6 +117,11 @@ pub fn reanalyze_case(
     let imported_mail = rows
         .iter()
         .any(|r| r.1.is_some() && Arrival::of_source(&r.9) == Arrival::Import);
+    // The time of its first imported message (rows are sorted: history first).
+    let history_began = rows
+        .first()
+        .filter(|r| r.1.is_some() && Arrival::of_source(&r.9) == Arrival::Import)
+        .map(|r| r.10);
     let received: Vec<i64> = rows.iter().filter(|r| r.1.is_some()).map(|r| r.0).collect();
     // What came from mail goes; what people wrote in Casebook stays.
     diesel::delete(closures::table.filter(closures::message_row_id.eq_any(&received)))
@@ -277,6 +282,17 @@ pub fn reanalyze_case(
                 cases_t::first_response_at.eq(before.first_response_at),
             ))
             .exec(conn)?;
+    }
+    if let (true, Some(began)) = (before.imported, history_began) {
+        // Imported history opened when its first message was written, whichever message
+        // was filed first (a reply filed before the mail it answers made the case).
+        diesel::update(
+            cases_t::table
+                .find(case_id)
+                .filter(cases_t::created_at.gt(began)),
+        )
+        .set(cases_t::created_at.eq(began))
+        .exec(conn)?;
     }
     diesel::update(
         cases_t::table

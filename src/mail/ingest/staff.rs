@@ -19,6 +19,9 @@ pub struct Staff {
     domains: Vec<String>,
     /// Shared by a bulk run's writers (PostgreSQL files with several).
     people: Option<Mutex<HashMap<String, Side>>>,
+    /// The keys each bulk writer (by thread) added to `people` since its last commit:
+    /// taken out again if its batch rolls back. Locked after `people`.
+    unsaved: Mutex<HashMap<std::thread::ThreadId, Vec<String>>>,
 }
 
 /// The learnt people, whatever a writer that panicked left (a map of keys to sides
@@ -27,12 +30,19 @@ fn lock(map: &Mutex<HashMap<String, Side>>) -> MutexGuard<'_, HashMap<String, Si
     map.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+fn lock_unsaved(
+    m: &Mutex<HashMap<std::thread::ThreadId, Vec<String>>>,
+) -> MutexGuard<'_, HashMap<std::thread::ThreadId, Vec<String>>> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 impl Staff {
     pub fn load(conn: &mut DbConn) -> QueryResult<Staff> {
         Ok(Staff {
             users: crate::auth::users::list(conn)?,
             domains: crate::people::domains::list(conn)?,
             people: None,
+            unsaved: Mutex::default(),
         })
     }
 
@@ -42,6 +52,7 @@ impl Staff {
             users: crate::auth::users::list(conn)?,
             domains: crate::people::domains::list(conn)?,
             people: Some(Mutex::new(crate::people::all_keys(conn)?)),
+            unsaved: Mutex::default(),
         })
     }
 
@@ -84,15 +95,22 @@ impl Staff {
         }
     }
 
-    /// The learnt people read again from the database (bulk runs): after a rolled-back
-    /// batch, whose people the map holds but the database does not, so that filing it
-    /// again records them again.
-    pub(super) fn reload_people(&self, conn: &mut DbConn) -> QueryResult<()> {
+    /// This thread's batch committed: what it learnt is in the database.
+    pub(super) fn saved(&self) {
+        lock_unsaved(&self.unsaved).remove(&std::thread::current().id());
+    }
+
+    /// This thread's batch rolled back: what it learnt is gone from the database, so
+    /// it goes from memory too (filing the batch again records it again). What other
+    /// writers learnt stays.
+    pub(super) fn forget_unsaved(&self) {
         if let Some(map) = &self.people {
-            let fresh = crate::people::all_keys(conn)?;
-            *lock(map) = fresh;
+            let mut map = lock(map);
+            let keys = lock_unsaved(&self.unsaved).remove(&std::thread::current().id());
+            for k in keys.unwrap_or_default() {
+                map.remove(&k);
+            }
         }
-        Ok(())
     }
 
     /// Keeps what `learn` recorded in memory too (a person's side never changes there).
@@ -103,8 +121,18 @@ impl Staff {
                 .iter()
                 .find_map(|k| map.get(k).copied())
                 .unwrap_or(side);
+            let mut added = Vec::new();
             for k in keys {
-                map.entry(k.clone()).or_insert(side);
+                if !map.contains_key(k) {
+                    map.insert(k.clone(), side);
+                    added.push(k.clone());
+                }
+            }
+            if !added.is_empty() {
+                lock_unsaved(&self.unsaved)
+                    .entry(std::thread::current().id())
+                    .or_default()
+                    .extend(added);
             }
         }
     }
