@@ -274,8 +274,7 @@ pub fn after_import(conn: &mut DbConn, rules: &Rules, people_before: i64) -> Que
     }
     ids.sort_unstable();
     ids.dedup();
-    let staff = Staff::load(conn)?;
-    let mut n = 0;
+    let mut misread = Vec::new();
     for id in ids {
         let customers: Vec<(String, String)> = messages::table
             .filter(messages::case_id.eq(id))
@@ -283,7 +282,7 @@ pub fn after_import(conn: &mut DbConn, rules: &Rules, people_before: i64) -> Que
             .filter(messages::raw_id.is_not_null())
             .select((messages::from_name, messages::from_address))
             .rows(conn)?;
-        let misread = customers.iter().any(|(name, address)| {
+        let learnt_one = customers.iter().any(|(name, address)| {
             [
                 crate::people::address_key(address),
                 crate::people::name_key(name),
@@ -292,12 +291,15 @@ pub fn after_import(conn: &mut DbConn, rules: &Rules, people_before: i64) -> Que
             .flatten()
             .any(|k| learnt.contains(&k))
         });
-        if misread {
-            crate::db::write_tx(conn, |c| reanalyze_case(c, rules, &staff, id))?;
-            n += 1;
+        if learnt_one {
+            misread.push(id);
         }
     }
-    Ok(n)
+    if misread.is_empty() {
+        return Ok(0);
+    }
+    let staff = Staff::load(conn)?;
+    crate::mail::ingest::replay::reanalyze_cases(conn, rules, &staff, &misread)
 }
 
 /// The highest person id so far (0: none).

@@ -208,8 +208,6 @@ struct Writing<'a> {
 struct Batch {
     outcomes: Vec<Outcome>,
     inputs: Vec<(Input, PreparedInput)>,
-    /// Something was filed since the last commit.
-    open: bool,
 }
 
 impl Writing<'_> {
@@ -230,7 +228,9 @@ impl Writing<'_> {
                 let chunk = match rx.try_recv() {
                     Ok(chunk) => chunk,
                     Err(_) => {
-                        if self.parallel && b.open {
+                        // Only several writers keep their inputs, so only they
+                        // commit here.
+                        if !b.inputs.is_empty() {
                             self.commit(conn, &mut b, done, true)?;
                         }
                         let t = Instant::now();
@@ -245,20 +245,12 @@ impl Writing<'_> {
                 let mut given = 0;
                 for (size, item) in chunk {
                     let (input, prepared) = item?;
-                    b.open = true;
-                    match self.file(conn, &input, &prepared, &mut b.outcomes) {
-                        Err(IngestError::Db(e)) if self.parallel && db::is_deadlock(&e) => {
-                            b.inputs.push((input, prepared));
-                            self.refile(conn, &mut b, e)?;
-                        }
-                        Err(error) => {
-                            return Err(BulkError::Ingest {
-                                input: input.source,
-                                error,
-                            })
-                        }
-                        Ok(()) if self.parallel => b.inputs.push((input, prepared)),
-                        Ok(()) => drop((input, prepared)),
+                    let deadlock = self.file_or_deadlock(conn, &input, &prepared, &mut b)?;
+                    if self.parallel {
+                        b.inputs.push((input, prepared));
+                    }
+                    if let Some(e) = deadlock {
+                        self.refile(conn, &mut b, e)?;
                     }
                     given += size;
                     if b.outcomes.len() >= self.batch {
@@ -288,14 +280,16 @@ impl Writing<'_> {
         }
     }
 
-    fn file(
+    /// Files one input into batch `b`. With several writers, a deadlock is returned
+    /// (the server aborted the batch, to be filed again); any other failure stops.
+    fn file_or_deadlock(
         &self,
         conn: &mut DbConn,
         input: &Input,
         prepared: &PreparedInput,
-        outcomes: &mut Vec<Outcome>,
-    ) -> Result<(), IngestError> {
-        ingest_prepared(
+        b: &mut Batch,
+    ) -> Result<Option<diesel::result::Error>, BulkError> {
+        match ingest_prepared(
             conn,
             self.store,
             self.rules,
@@ -303,8 +297,17 @@ impl Writing<'_> {
             &input.raw,
             &input.source,
             prepared,
-        )
-        .map(|o| outcomes.extend(o))
+        ) {
+            Ok(o) => {
+                b.outcomes.extend(o);
+                Ok(None)
+            }
+            Err(IngestError::Db(e)) if self.parallel && db::is_deadlock(&e) => Ok(Some(e)),
+            Err(error) => Err(BulkError::Ingest {
+                input: input.source.clone(),
+                error,
+            }),
+        }
     }
 
     /// The server aborted the batch (`e`, a deadlock): rolled back and filed again,
@@ -326,22 +329,15 @@ impl Writing<'_> {
             db::begin_batch(conn)?;
             // What the rolled-back run learnt of people is gone from the database.
             self.staff.forget_unsaved();
+            let inputs = std::mem::take(&mut b.inputs);
             let mut again = None;
-            for (input, prepared) in &b.inputs {
-                match self.file(conn, input, prepared, &mut b.outcomes) {
-                    Ok(()) => {}
-                    Err(IngestError::Db(d)) if db::is_deadlock(&d) => {
-                        again = Some(d);
-                        break;
-                    }
-                    Err(error) => {
-                        return Err(BulkError::Ingest {
-                            input: input.source.clone(),
-                            error,
-                        })
-                    }
+            for (input, prepared) in &inputs {
+                again = self.file_or_deadlock(conn, input, prepared, b)?;
+                if again.is_some() {
+                    break;
                 }
             }
+            b.inputs = inputs;
             match again {
                 None => return Ok(()),
                 Some(d) => e = d,
@@ -372,7 +368,6 @@ impl Writing<'_> {
         db::end_batch(conn, true)?;
         self.staff.saved();
         b.inputs.clear();
-        b.open = false;
         if let (Some(wal), true) = (&self.checkpoint, next) {
             let _ = wal.try_send(());
         }
@@ -403,7 +398,7 @@ pub struct BulkReport {
 }
 
 /// Re-reads the cases (or the cases they were merged into) whose history was filed
-/// out of its own time order, in that order (`replay`), a hundred per transaction.
+/// out of its own time order, in that order (`replay`).
 fn replay_out_of_order(
     conn: &mut DbConn,
     rules: &Rules,
@@ -413,26 +408,10 @@ fn replay_out_of_order(
         return Ok(0);
     }
     let staff = Staff::load_for_batch(conn)?;
-    let mut done = std::collections::BTreeSet::new();
     let ids: Vec<i64> = cases.iter().copied().collect();
-    for chunk in ids.chunks(100) {
-        db::write_tx(conn, |c| -> Result<(), diesel::result::Error> {
-            for id in chunk {
-                let Some(case) = crate::cases::merge::surviving(c, *id)? else {
-                    continue;
-                };
-                if done.insert(case.id) {
-                    super::replay::reanalyze_case(c, rules, &staff, case.id)?;
-                }
-            }
-            Ok(())
-        })?;
-    }
-    tracing::info!(
-        cases = done.len(),
-        "history filed out of its own order re-read"
-    );
-    Ok(done.len())
+    let n = super::replay::reanalyze_cases(conn, rules, &staff, &ids)?;
+    tracing::info!(cases = n, "history filed out of its own order re-read");
+    Ok(n)
 }
 
 /// Ingests `inputs` with `batch` messages per transaction into the stored files under

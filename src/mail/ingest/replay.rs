@@ -73,6 +73,31 @@ fn parse_direction(s: &str) -> Option<Direction> {
     }
 }
 
+/// Re-analyses cases `ids`, each followed to the case it was merged into and read
+/// once, a hundred per write transaction. Returns how many cases were re-read.
+pub fn reanalyze_cases(
+    conn: &mut DbConn,
+    rules: &Rules,
+    staff: &Staff,
+    ids: &[i64],
+) -> QueryResult<usize> {
+    let mut done = std::collections::BTreeSet::new();
+    for chunk in ids.chunks(100) {
+        crate::db::write_tx(conn, |c| -> QueryResult<()> {
+            for id in chunk {
+                let Some(case) = cases::merge::surviving(c, *id)? else {
+                    continue;
+                };
+                if done.insert(case.id) {
+                    reanalyze_case(c, rules, staff, case.id)?;
+                }
+            }
+            Ok(())
+        })?;
+    }
+    Ok(done.len())
+}
+
 /// Re-analyses case `case_id` inside the caller's write transaction. A merged case is
 /// left alone (its mail lives on the survivor).
 pub fn reanalyze_case(
