@@ -241,6 +241,11 @@ pub(crate) struct Source {
     order_col: &'static str,
     /// The searched text.
     text_col: &'static str,
+    /// PostgreSQL: the text's words (`words::pg_words`).
+    words_col: &'static str,
+    /// `select`, and the row's order and text (`ord`, `body`): PostgreSQL's windows
+    /// of a term's rows (`postgres::windows`).
+    window_select: &'static str,
 }
 
 /// Every text but message bodies: subjects, R&D notes, scopes, closures.
@@ -250,6 +255,8 @@ pub(crate) const DOCS: Source = Source {
     case_col: "d.case_id",
     order_col: "d.id",
     text_col: "d.body",
+    words_col: "d.words",
+    window_select: "d.id, d.case_id, d.kind, d.id AS ord, d.body AS body",
 };
 
 /// Message bodies, searched in place; as documents their id is `id * 8 + 1`.
@@ -260,6 +267,10 @@ pub(crate) const MESSAGES: Source = Source {
     case_col: "m.case_id",
     order_col: "m.id",
     text_col: "m.body_text",
+    words_col: "m.words",
+    window_select: "m.id * 8 + 1 AS id, m.case_id, \
+             CASE WHEN m.direction = 'internal' THEN 'note' ELSE 'message' END AS kind, \
+             m.id AS ord, m.body_text AS body",
 };
 
 /// A message's document id (see the `search` migrations).

@@ -1,15 +1,19 @@
 //! PostgreSQL: the regular expression of `words::pg_regex` (`~*`: words, CJK
-//! characters, case-insensitive) on `search_docs.body` and `messages.body_text`,
-//! served by the pg_trgm GIN indexes `search_docs_body_trgm` and `messages_body_trgm`:
-//! they take the trigrams of the term's `ILIKE` pattern (`words::pg_like`), or of the
-//! expression's literal parts when it has none. A term without three characters in a
-//! row still matches: the index is only a shortcut there.
+//! characters, case-insensitive) on `search_docs.body` and `messages.body_text` decides
+//! what a term matches. The rows it reads are narrowed first by the term's words
+//! (`words::pg_query_words`) in the rows' `words` (`@>`, the GIN indexes
+//! `messages_words` and `search_docs_words`): a rare word's few rows come from the
+//! index, and for a common one the planner walks the newest rows and stops at the
+//! limit. A term without such words (only letters beyond ASCII) is served by the
+//! pg_trgm GIN indexes `search_docs_body_trgm` and `messages_body_trgm` where its
+//! `ILIKE` pattern (`words::pg_like`) gives them trigrams, and by the expression alone
+//! otherwise.
 
 use super::index::Found;
 use super::{doc_sql, Bind, DocMatch, Filters, Source, DOCS, MESSAGES};
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::{Text, Timestamp};
+use diesel::sql_types::{Array, BigInt, Bool, Text, Timestamp};
 use diesel::PgConnection;
 
 pub(crate) fn matching_docs(
@@ -22,28 +26,34 @@ pub(crate) fn matching_docs(
     let Some(re) = super::words::pg_regex(term) else {
         return Ok(Vec::new());
     };
-    let like = super::words::pg_like(term);
+    let (words, exact) = super::words::pg_query(term);
+    let like = if words.is_empty() {
+        super::words::pg_like(term)
+    } else {
+        None
+    };
+    // An identifier (a term with a digit) is rare by nature: its rows come from the
+    // index whatever a small table's estimate says.
+    let identifier = term.chars().any(|c| c.is_ascii_digit());
     // The planner takes a scan of a small table for cheap whatever the expression
     // costs per row (a whole table of bodies against a regular expression: 12 ms at
     // 10,000 documents where the index finds the one row in 1 ms): with a pattern
     // whose trigrams any database takes, the index it serves. The search runs in its
     // own transaction: `SET LOCAL` ends with it, and is undone after both queries for
     // the statements that follow.
-    let forced = like.as_ref().is_some_and(|l| l.ascii_run);
+    let forced = like.as_ref().is_some_and(|l| l.ascii_run) || (identifier && !words.is_empty());
     if forced {
         diesel::sql_query("SET LOCAL enable_seqscan = off").execute(conn)?;
     }
     let like = like.map(|l| l.pattern);
-    let mut out = query(conn, &DOCS, &re, like.as_deref(), f, only_cases, limit)?;
-    out.extend(query(
-        conn,
-        &MESSAGES,
-        &re,
-        like.as_deref(),
-        f,
-        only_cases,
-        limit,
-    )?);
+    let narrow = match (&like, words.is_empty()) {
+        (_, false) if exact => Narrow::Exact(&words),
+        (_, false) => Narrow::Words(&words),
+        (Some(l), true) => Narrow::Like(l),
+        (None, true) => Narrow::None,
+    };
+    let mut out = query(conn, &DOCS, &re, &narrow, f, only_cases, limit)?;
+    out.extend(query(conn, &MESSAGES, &re, &narrow, f, only_cases, limit)?);
     // A failed query (the statement timeout) aborts the transaction: its error is the
     // one returned above, and nothing follows it there.
     if forced {
@@ -52,11 +62,117 @@ pub(crate) fn matching_docs(
     Ok(out)
 }
 
+/// What narrows the rows the expression is checked on.
+enum Narrow<'a> {
+    /// The term's words, all in the row's `words`; the expression decides.
+    Words(&'a [String]),
+    /// The same, and they are all the expression would say (`words::pg_query`).
+    Exact(&'a [String]),
+    /// The term's `ILIKE` pattern (the trigram index).
+    Like(&'a str),
+    None,
+}
+
+/// Windows of a term's newest rows by its words that `query` reads before it lets the
+/// planner take the whole term (see `windows`).
+const WINDOWS: usize = 8;
+
 fn query(
     conn: &mut PgConnection,
     src: &Source,
     re: &str,
-    like: Option<&str>,
+    narrow: &Narrow<'_>,
+    f: &Filters,
+    only_cases: Option<&[i64]>,
+    limit: i64,
+) -> QueryResult<Vec<Found>> {
+    if let (Narrow::Words(words), None) = (narrow, only_cases) {
+        if let Some(found) = windows(conn, src, re, words, f, limit)? {
+            return Ok(found);
+        }
+    }
+    query_once(conn, src, re, narrow, f, only_cases, limit)
+}
+
+/// The newest `limit` rows a term of several words matches, from the newest rows with
+/// all its words, `limit` at a time, the expression checked on each window's rows
+/// only. The planner, which takes the words for independent (so for rarer than they
+/// are), would otherwise have the index find every row with them and the expression
+/// (some 20 µs a row) check each before the newest are kept. None when `WINDOWS`
+/// windows did not fill the limit: a rare phrase of common words, which the planner
+/// then answers whole.
+fn windows(
+    conn: &mut PgConnection,
+    src: &Source,
+    re: &str,
+    words: &[String],
+    f: &Filters,
+    limit: i64,
+) -> QueryResult<Option<Vec<Found>>> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+        #[diesel(sql_type = BigInt)]
+        case_id: i64,
+        #[diesel(sql_type = Text)]
+        kind: String,
+        #[diesel(sql_type = BigInt)]
+        ord: i64,
+        #[diesel(sql_type = Bool)]
+        hit: bool,
+    }
+    let windowed = Source {
+        select: src.window_select,
+        ..*src
+    };
+    let mut out = Vec::new();
+    let mut before: Option<i64> = None;
+    for _ in 0..WINDOWS {
+        let mut clause = format!("{} @> $2 AND $1 IS NOT NULL", src.words_col);
+        if let Some(b) = before {
+            clause.push_str(&format!(" AND {} < {b}", src.order_col));
+        }
+        let (inner, binds) = doc_sql(&windowed, &clause, f, None, limit, false, 2);
+        let sql = format!(
+            "SELECT id, case_id, kind, ord, body ~* $1 AS hit FROM ({inner}) w ORDER BY id DESC"
+        );
+        let mut q = diesel::sql_query(sql)
+            .into_boxed::<Pg>()
+            .bind::<Text, _>(re.to_string())
+            .bind::<Array<Text>, _>(words.to_vec());
+        for b in binds {
+            q = match b {
+                Bind::Text(s) => q.bind::<Text, _>(s),
+                Bind::Ts(t) => q.bind::<Timestamp, _>(t),
+            };
+        }
+        let rows = q.load::<Row>(conn)?;
+        let full = rows.len() as i64 >= limit;
+        before = rows.iter().map(|r| r.ord).min();
+        out.extend(rows.into_iter().filter(|r| r.hit).map(|r| {
+            Found::from(DocMatch {
+                id: r.id,
+                case_id: r.case_id,
+                kind: r.kind,
+            })
+        }));
+        if out.len() as i64 >= limit {
+            out.truncate(limit as usize);
+            return Ok(Some(out));
+        }
+        if !full {
+            return Ok(Some(out));
+        }
+    }
+    Ok(None)
+}
+
+fn query_once(
+    conn: &mut PgConnection,
+    src: &Source,
+    re: &str,
+    narrow: &Narrow<'_>,
     f: &Filters,
     only_cases: Option<&[i64]>,
     limit: i64,
@@ -67,19 +183,24 @@ fn query(
     // through; without one, the expression as before. `lower('I') <> 'i'` (folded
     // when the query is planned) drops the pattern where the collation folds ASCII
     // otherwise than the expression does (Turkish).
-    let predicate = match like {
-        Some(_) => {
+    let predicate = match narrow {
+        Narrow::Words(_) => format!("{} @> $2 AND {col} ~* $1", src.words_col),
+        // `$1 IS NOT NULL`: the expression's parameter stays in the text.
+        Narrow::Exact(_) => format!("{} @> $2 AND $1 IS NOT NULL", src.words_col),
+        Narrow::Like(_) => {
             format!("({col} ILIKE $2 ESCAPE '\\' OR lower('I') <> 'i') AND ({col} || '') ~* $1")
         }
-        None => format!("{col} ~* $1"),
+        Narrow::None => format!("{col} ~* $1"),
     };
-    let reserved = if like.is_some() { 2 } else { 1 };
+    let reserved = if matches!(narrow, Narrow::None) { 1 } else { 2 };
     let (sql, binds) = doc_sql(src, &predicate, f, only_cases, limit, false, reserved);
     let mut q = diesel::sql_query(sql)
         .into_boxed::<Pg>()
         .bind::<Text, _>(re.to_string());
-    if let Some(l) = like {
-        q = q.bind::<Text, _>(l.to_string());
+    match narrow {
+        Narrow::Words(w) | Narrow::Exact(w) => q = q.bind::<Array<Text>, _>(w.to_vec()),
+        Narrow::Like(l) => q = q.bind::<Text, _>(l.to_string()),
+        Narrow::None => {}
     }
     for b in binds {
         q = match b {

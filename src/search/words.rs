@@ -539,6 +539,108 @@ pub struct PgLike {
     pub ascii_run: bool,
 }
 
+/// PostgreSQL: the words of `text` for its `words` column (`text[]`, a GIN index),
+/// which the search's `@>` narrows to before the regular expression decides: every run
+/// of word characters of at most `MAX_UNIT_CHARS` characters with its ASCII letters in
+/// lower case, every CJK character, and every pair of CJK characters in a row. Sorted,
+/// without repeats. The database's `casebook_words` (the `search_words` migration)
+/// gives the same set for what is written without it (see `pg_words_sql`).
+pub fn pg_words(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut word = String::new();
+    let mut word_chars = 0usize;
+    let mut prev_cjk: Option<char> = None;
+    let flush = |word: &mut String, chars: &mut usize, out: &mut Vec<String>| {
+        if !word.is_empty() && *chars <= MAX_UNIT_CHARS {
+            out.push(std::mem::take(word));
+        }
+        word.clear();
+        *chars = 0;
+    };
+    for c in text.chars() {
+        match class(c) {
+            Class::Word => {
+                word.push(c.to_ascii_lowercase());
+                word_chars += 1;
+                prev_cjk = None;
+            }
+            Class::Cjk => {
+                flush(&mut word, &mut word_chars, &mut out);
+                out.push(c.to_string());
+                if let Some(p) = prev_cjk {
+                    out.push([p, c].iter().collect());
+                }
+                prev_cjk = Some(c);
+            }
+            Class::Gap => {
+                flush(&mut word, &mut word_chars, &mut out);
+                prev_cjk = None;
+            }
+        }
+    }
+    flush(&mut word, &mut word_chars, &mut out);
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// PostgreSQL: the words (`pg_words`) that every text `term` matches holds: its ASCII
+/// words, its pairs of joined CJK characters, and its CJK characters that stand alone.
+/// A word with other letters is left to the regular expression (its case folding is
+/// not ASCII's). Empty when the term gives none.
+pub fn pg_query_words(term: &str) -> Vec<String> {
+    pg_query(term).0
+}
+
+/// `pg_query_words(term)`, and whether a text holding those words is a text `term`
+/// matches (the expression then has nothing to add): a term of one ASCII word, one
+/// CJK character or two joined ones.
+pub fn pg_query(term: &str) -> (Vec<String>, bool) {
+    let us = units(term);
+    let exact = match us.as_slice() {
+        [u] => u.cjk || u.text.bytes().all(|b| b.is_ascii_alphanumeric()),
+        [a, b] => a.cjk && b.cjk && b.joined,
+        _ => false,
+    };
+    let mut out = Vec::new();
+    for (k, u) in us.iter().enumerate() {
+        if !u.cjk {
+            if u.text.bytes().all(|b| b.is_ascii_alphanumeric()) && !u.text.is_empty() {
+                out.push(u.text.to_string());
+            }
+            continue;
+        }
+        let joined_before = u.joined && k > 0 && us[k - 1].cjk;
+        let joined_after = us.get(k + 1).is_some_and(|n| n.cjk && n.joined);
+        if joined_before {
+            out.push(format!("{}{}", us[k - 1].text, u.text));
+        } else if !joined_after {
+            out.push(u.text.to_string());
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    let exact = exact && !out.is_empty();
+    (out, exact)
+}
+
+/// The body of the database's `casebook_words(text)` (see `pg_words`), as the
+/// `search_words` migration defines it: its character classes are this module's. A
+/// test holds the two equal.
+pub fn pg_words_sql() -> String {
+    let gap_or_cjk = pg_ranges("\\x01-/:-@\\[-`{-\\x7F", &[GAPS, CJK]);
+    // `・` (U+30FB) is a gap inside the Katakana block.
+    let cjk = pg_ranges("", &[CJK]).replace("\\u3040-\\u30FF", "\\u3040-\\u30FA\\u30FC-\\u30FF");
+    format!(
+        "array_remove(\
+           regexp_split_to_array(translate(regexp_replace(t, '[^{gap_or_cjk}]{{101,}}', ' ', 'g'), \
+             'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '[{gap_or_cjk}]+') \
+           || regexp_split_to_array(regexp_replace(t, '[^{cjk}]+', '', 'g'), '') \
+           || regexp_split_to_array(regexp_replace(regexp_replace(t, '[^{cjk}]+', ' ', 'g'), \
+             '([{cjk}])(?=[{cjk}])', '\\1 \\1', 'g'), ' '), '')"
+    )
+}
+
 fn regex_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -707,5 +809,108 @@ mod tests {
         assert!(re.starts_with("激活[") && re.ends_with("]*失败"), "{re}");
         let re = pg_regex("a.b").unwrap();
         assert!(re.contains("a[") && re.contains("]+b"), "{re}");
+    }
+}
+#[cfg(test)]
+mod pg_words_tests {
+    use super::*;
+
+    const TEXTS: &[&str] = &[
+        "客户的电脑激活失败，错误码 0xC004F074，KMS 主机无法访问。序列号 T102210000943。",
+        "The licensing service stops with -1073418124 (0xC004F074) on boot.",
+        "HRESULT:0xC002001B · Printer NOT reachable; branch-office KMS_host",
+        "激 活 and 激活失败 and カタ・カナ and 한국어 텍스트",
+        "Café MÜLLER straße naïve ÆSIR 0x8007232B",
+        "日志bundle蓝屏 x激活y",
+    ];
+
+    /// Every text a term matches (`contains`) holds every word the term asks of it:
+    /// the words only narrow, the expression decides.
+    #[test]
+    fn a_text_a_term_matches_holds_the_terms_words() {
+        let long = format!("{} tail", "y".repeat(150));
+        let mut texts: Vec<String> = TEXTS.iter().map(|t| t.to_string()).collect();
+        texts.push(long);
+        let mut checked = 0;
+        for text in &texts {
+            let words = pg_words(text);
+            for unit in units(text) {
+                for term in [
+                    unit.text.to_string(),
+                    unit.text.as_str().to_ascii_uppercase(),
+                ] {
+                    assert!(
+                        contains(text, &term) || unit.text == "\u{0}",
+                        "{term} in {text}"
+                    );
+                    for w in pg_query_words(&term) {
+                        assert!(words.contains(&w), "{w} of {term} not in {words:?}");
+                        checked += 1;
+                    }
+                }
+            }
+            for term in [
+                "激活失败",
+                "KMS host",
+                "branch office",
+                "0xc004f074",
+                "序列号 T102210000943",
+                "蓝屏",
+                "激",
+            ] {
+                if contains(text, term) {
+                    for w in pg_query_words(term) {
+                        assert!(words.contains(&w), "{w} of {term} not in {words:?}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 100, "{checked}");
+    }
+
+    #[test]
+    fn words_of_a_text_and_of_a_term() {
+        assert_eq!(
+            pg_words("Hello WORLD, 激活失败 x"),
+            ["hello", "world", "x", "失", "失败", "活", "活失", "激", "激活", "败"]
+        );
+        // A run over 100 characters is no word; what stands beside it still is.
+        assert_eq!(pg_words(&format!("{} ok", "z".repeat(101))), ["ok"]);
+        assert_eq!(pg_words(&format!("{} ok", "z".repeat(100))).len(), 2);
+        // Letters beyond ASCII keep their case (the database's ASCII-only folding).
+        assert_eq!(pg_words("MÜLLER"), ["mÜller"]);
+        assert_eq!(pg_query_words("激活 失败"), ["失败", "激活"]);
+        assert_eq!(pg_query_words("激"), ["激"]);
+        assert_eq!(pg_query_words("离线激活"), ["激活", "离线", "线激"]);
+        assert_eq!(
+            pg_query_words("HRESULT:0xC002001B"),
+            ["0xc002001b", "hresult"]
+        );
+        // A word with other letters is the expression's alone.
+        assert_eq!(pg_query_words("Müller"), Vec::<String>::new());
+        assert_eq!(pg_query_words("Müller KMS"), ["kms"]);
+        // Where the words say all the expression would.
+        for (term, exact) in [
+            ("KMS", true),
+            ("激", true),
+            ("激活", true),
+            ("0xC004F074", true),
+            ("HRESULT:0xC002001B", false),
+            ("序列号", false),
+            ("bios序列号", false),
+            ("\"KMS host\"", false),
+            ("Müller", false),
+        ] {
+            assert_eq!(pg_query(term).1, exact, "{term}");
+        }
+    }
+
+    /// The migration defines `casebook_words` with this module's classes (the PostgreSQL
+    /// suite compares its results with `pg_words`).
+    #[test]
+    fn the_migration_defines_casebook_words_from_these_classes() {
+        let up = include_str!("../../migrations/postgres/2026-12-07-000300_search_words/up.sql");
+        assert!(up.contains(&pg_words_sql()), "regenerate the expression");
     }
 }

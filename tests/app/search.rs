@@ -732,3 +732,54 @@ fn both_engines_find_the_same_cases_in_the_same_order() {
     let some = shown(&apps[0].0, &apps[0].1, &format!("q={}", enc("激活")));
     assert_eq!(some.len(), 9, "{some:?}");
 }
+
+/// PostgreSQL's `casebook_words` (what the database computes for rows written without
+/// words: replies and notes, other texts, rows from before) gives the words ingest
+/// computes (`search::words::pg_words`), for the shared corpus's bodies and texts at
+/// the edges of words: letter case, CJK runs and pairs, Katakana's middle dot, long
+/// runs, letters beyond ASCII.
+#[test]
+fn the_database_and_ingest_find_the_same_words_in_a_text() {
+    use diesel::{Connection, QueryableByName, RunQueryDsl};
+    let app = TestApp::new();
+    let Some(url) = app.database_url.clone() else {
+        eprintln!("SKIP: PostgreSQL only; this runs under CASEBOOK_TEST_PG_URL (CI does)");
+        return;
+    };
+    // Starting the server applies the migrations.
+    let _app = app.start();
+    #[derive(QueryableByName)]
+    struct Words {
+        #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::Text>)]
+        words: Vec<String>,
+    }
+    let mut c = diesel::PgConnection::establish(&url).expect("pg");
+    let mut texts: Vec<String> = vec![
+        "Hello WORLD, 激活失败 0xC004F074 ・カタ・カナ the-end ok".into(),
+        format!("{} ok {} 激活", "x".repeat(101), "y".repeat(100)),
+        "Café MÜLLER straße naïve ÆSIR × ÷ — «quoted» 한국어 텍스트 𠀀𠀁".into(),
+        "激 活\n激活\t激活激活 HRESULT:0xC002001B -1073418124".into(),
+        String::new(),
+    ];
+    for raw in engine_corpus() {
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        texts.push(text);
+    }
+    let mut compared = 0;
+    for text in &texts {
+        let row: Words = diesel::sql_query("SELECT casebook_words($1) AS words")
+            .bind::<diesel::sql_types::Text, _>(text)
+            .get_result(&mut c)
+            .expect("casebook_words");
+        let mut db = row.words;
+        db.sort_unstable();
+        db.dedup();
+        let ours = casebook::search::words::pg_words(text);
+        assert_eq!(
+            db, ours,
+            "the database (left) and ingest (right) differ for {text:?}"
+        );
+        compared += ours.len();
+    }
+    assert!(compared > 300, "only {compared} words compared");
+}

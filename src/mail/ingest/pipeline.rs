@@ -557,14 +557,25 @@ impl Pipeline<'_> {
             };
             // One statement kept per connection: diesel's insert writes its text anew
             // at every run (its type does not fix the text).
+            // PostgreSQL also stores the body's words for word search (see
+            // `search::words::pg_words`), as one text split in the database: no word
+            // holds a space.
             use crate::db::InsertId;
-            let row_id: i64 = crate::db::cached_insert(
+            let pg = !crate::db::is_sqlite(conn);
+            let q = crate::db::cached_insert(if pg {
+                "INSERT INTO messages (case_id, raw_id, message_id, content_hash, \
+                 reuses_id_of, in_reply_to, refs, thread_key, from_name, from_address, \
+                 to_addrs, subject, sent_at, received_at, direction, is_auto_reply, \
+                 body_text, source, proposal, words) VALUES ($1, $2, $3, $4, $5, $6, $7, \
+                 $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
+                 string_to_array($20, ' '))"
+            } else {
                 "INSERT INTO messages (case_id, raw_id, message_id, content_hash, \
                  reuses_id_of, in_reply_to, refs, thread_key, from_name, from_address, \
                  to_addrs, subject, sent_at, received_at, direction, is_auto_reply, \
                  body_text, source, proposal) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
-                 $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
-            )
+                 $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+            })
             .bind::<BigInt, _>(case.id)
             .bind::<BigInt, _>(raw_id)
             .bind::<Text, _>(&mid)
@@ -583,8 +594,13 @@ impl Pipeline<'_> {
             .bind::<Bool, _>(pm.is_auto_reply)
             .bind::<Text, _>(body_masked)
             .bind::<Text, _>(source)
-            .bind::<Nullable<Text>, _>(proposal)
-            .insert_id(conn)?
+            .bind::<Nullable<Text>, _>(proposal);
+            let row_id: i64 = if pg {
+                q.bind::<Text, _>(crate::search::words::pg_words(body_masked).join(" "))
+                    .insert_id(conn)?
+            } else {
+                q.insert_id(conn)?
+            }
             .ok_or(diesel::result::Error::NotFound)?;
             super::thread::record_refs(conn, pm, &mid, row_id)?;
             for ((a, sha), examined) in pm.attachments.iter().zip(att_shas).zip(examined) {

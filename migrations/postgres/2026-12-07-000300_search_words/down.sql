@@ -1,0 +1,11 @@
+DROP INDEX search_docs_words;
+DROP INDEX messages_words;
+DROP TRIGGER search_docs_words_update ON search_docs;
+DROP TRIGGER search_docs_words_insert ON search_docs;
+DROP FUNCTION casebook_doc_words();
+DROP TRIGGER messages_words_update ON messages;
+DROP TRIGGER messages_words_insert ON messages;
+DROP FUNCTION casebook_message_words();
+ALTER TABLE search_docs DROP COLUMN words;
+ALTER TABLE messages DROP COLUMN words;
+DROP FUNCTION casebook_words(TEXT);
