@@ -1,7 +1,7 @@
 //! PostgreSQL: the regular expression of `words::pg_regex` (`~*`: words, CJK
 //! characters, case-insensitive) on `search_docs.body` and `messages.body_text` decides
 //! what a term matches. The rows it reads are narrowed first by the term's words
-//! (`words::pg_query_words`) in the rows' `words` (`@>`, the GIN indexes
+//! (`words::pg_query_words`) in the rows' `words` (`@@`, the GIN indexes
 //! `messages_words` and `search_docs_words`): a rare word's few rows come from the
 //! index, and for a common one the planner walks the newest rows and stops at the
 //! limit. A term without such words (only letters beyond ASCII) is served by the
@@ -13,7 +13,7 @@ use super::index::Found;
 use super::{doc_sql, Bind, DocMatch, Filters, Source, DOCS, MESSAGES};
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Bool, Text, Timestamp};
+use diesel::sql_types::{BigInt, Bool, Text, Timestamp};
 use diesel::PgConnection;
 
 pub(crate) fn matching_docs(
@@ -129,7 +129,7 @@ fn windows(
     let mut out = Vec::new();
     let mut before: Option<i64> = None;
     for _ in 0..WINDOWS {
-        let mut clause = format!("{} @> $2 AND $1 IS NOT NULL", src.words_col);
+        let mut clause = format!("{} @@ $2::tsquery AND $1 IS NOT NULL", src.words_col);
         if let Some(b) = before {
             clause.push_str(&format!(" AND {} < {b}", src.order_col));
         }
@@ -140,7 +140,7 @@ fn windows(
         let mut q = diesel::sql_query(sql)
             .into_boxed::<Pg>()
             .bind::<Text, _>(re.to_string())
-            .bind::<Array<Text>, _>(words.to_vec());
+            .bind::<Text, _>(super::words::pg_tsquery(words));
         for b in binds {
             q = match b {
                 Bind::Text(s) => q.bind::<Text, _>(s),
@@ -184,9 +184,12 @@ fn query_once(
     // when the query is planned) drops the pattern where the collation folds ASCII
     // otherwise than the expression does (Turkish).
     let predicate = match narrow {
-        Narrow::Words(_) => format!("{} @> $2 AND {col} ~* $1", src.words_col),
-        // `$1 IS NOT NULL`: the expression's parameter stays in the text.
-        Narrow::Exact(_) => format!("{} @> $2 AND $1 IS NOT NULL", src.words_col),
+        Narrow::Words(_) => format!("{} @@ $2::tsquery AND {col} ~* $1", src.words_col),
+        // The expression only for a long text's `~` (`words::PG_WORDS_MAX_CHARS`).
+        Narrow::Exact(_) => format!(
+            "{w} @@ $2::tsquery AND (NOT {w} @@ '~'::tsquery OR {col} ~* $1)",
+            w = src.words_col
+        ),
         Narrow::Like(_) => {
             format!("({col} ILIKE $2 ESCAPE '\\' OR lower('I') <> 'i') AND ({col} || '') ~* $1")
         }
@@ -198,7 +201,7 @@ fn query_once(
         .into_boxed::<Pg>()
         .bind::<Text, _>(re.to_string());
     match narrow {
-        Narrow::Words(w) | Narrow::Exact(w) => q = q.bind::<Array<Text>, _>(w.to_vec()),
+        Narrow::Words(w) | Narrow::Exact(w) => q = q.bind::<Text, _>(super::words::pg_tsquery(w)),
         Narrow::Like(l) => q = q.bind::<Text, _>(l.to_string()),
         Narrow::None => {}
     }

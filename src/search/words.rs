@@ -539,8 +539,9 @@ pub struct PgLike {
     pub ascii_run: bool,
 }
 
-/// PostgreSQL: the words of `text` for its `words` column (`text[]`, a GIN index),
-/// which the search's `@>` narrows to before the regular expression decides: every run
+/// PostgreSQL: the words of `text` for its `words` column (a `tsvector`, a GIN index;
+/// see `pg_words_text`), which the search's `@@` narrows to before the regular
+/// expression decides: every run
 /// of word characters of at most `MAX_UNIT_CHARS` characters with its ASCII letters in
 /// lower case, every CJK character, and every pair of CJK characters in a row. Sorted,
 /// without repeats. The database's `casebook_words` (the `search_words` migration)
@@ -582,6 +583,34 @@ pub fn pg_words(text: &str) -> Vec<String> {
     out.sort_unstable();
     out.dedup();
     out
+}
+
+/// Longest text whose words PostgreSQL keeps, in characters: a `tsvector` holds at
+/// most 1 MB of words, and the words of 60,000 characters take at most about 540 KB.
+/// A longer text keeps the one word `~` (no text's word: `~` is a gap), which every
+/// search takes for a possible match and checks with the expression.
+pub const PG_WORDS_MAX_CHARS: usize = 60_000;
+
+/// `pg_words(text)` as the `words` column is written (`array_to_tsvector` of the text
+/// split at spaces): the words joined by spaces, or `~` for a text longer than
+/// `PG_WORDS_MAX_CHARS`.
+pub fn pg_words_text(text: &str) -> String {
+    if text.chars().nth(PG_WORDS_MAX_CHARS).is_some() {
+        return "~".into();
+    }
+    pg_words(text).join(" ")
+}
+
+/// The `tsquery` that a row's words satisfy when they hold all of `words` or are a long
+/// text's `~` (see `PG_WORDS_MAX_CHARS`). Words hold no quote or backslash (both are
+/// gaps), so quoting each is enough.
+pub fn pg_tsquery(words: &[String]) -> String {
+    let all = words
+        .iter()
+        .map(|w| format!("'{w}'"))
+        .collect::<Vec<_>>()
+        .join(" & ");
+    format!("({all}) | '~'")
 }
 
 /// PostgreSQL: the words (`pg_words`) that every text `term` matches holds: its ASCII
@@ -890,6 +919,13 @@ mod pg_words_tests {
         // A word with other letters is the expression's alone.
         assert_eq!(pg_query_words("Müller"), Vec::<String>::new());
         assert_eq!(pg_query_words("Müller KMS"), ["kms"]);
+        assert_eq!(
+            pg_tsquery(&pg_query_words("激活 KMS")),
+            "('kms' & '激活') | '~'"
+        );
+        assert_eq!(pg_words_text("a B"), "a b");
+        assert_eq!(pg_words_text(&"x ".repeat(PG_WORDS_MAX_CHARS / 2)), "x");
+        assert_eq!(pg_words_text(&"x ".repeat(PG_WORDS_MAX_CHARS / 2 + 1)), "~");
         // Where the words say all the expression would.
         for (term, exact) in [
             ("KMS", true),

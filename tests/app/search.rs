@@ -733,11 +733,12 @@ fn both_engines_find_the_same_cases_in_the_same_order() {
     assert_eq!(some.len(), 9, "{some:?}");
 }
 
-/// PostgreSQL's `casebook_words` (what the database computes for rows written without
-/// words: replies and notes, other texts, rows from before) gives the words ingest
-/// computes (`search::words::pg_words`), for the shared corpus's bodies and texts at
-/// the edges of words: letter case, CJK runs and pairs, Katakana's middle dot, long
-/// runs, letters beyond ASCII.
+/// PostgreSQL's `casebook_tsv` (the words the database computes for rows written
+/// without them: replies and notes, other texts, rows from before) gives the words
+/// ingest computes (`search::words::pg_words`, `pg_words_text`), for the shared
+/// corpus's mail and texts at the edges of words: letter case, CJK runs and pairs,
+/// Katakana's middle dot, long runs, letters beyond ASCII, a text too long to keep its
+/// words. And a word at the end of such a long message is found.
 #[test]
 fn the_database_and_ingest_find_the_same_words_in_a_text() {
     use diesel::{Connection, QueryableByName, RunQueryDsl};
@@ -746,40 +747,69 @@ fn the_database_and_ingest_find_the_same_words_in_a_text() {
         eprintln!("SKIP: PostgreSQL only; this runs under CASEBOOK_TEST_PG_URL (CI does)");
         return;
     };
+    let token = app.seed_staff();
     // Starting the server applies the migrations.
-    let _app = app.start();
+    let app = app.start();
     #[derive(QueryableByName)]
     struct Words {
         #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::Text>)]
         words: Vec<String>,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        db: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        ours: String,
     }
     let mut c = diesel::PgConnection::establish(&url).expect("pg");
+    let long = format!("{} 蓝屏 needle", "激活失败 ".repeat(12_000));
     let mut texts: Vec<String> = vec![
         "Hello WORLD, 激活失败 0xC004F074 ・カタ・カナ the-end ok".into(),
         format!("{} ok {} 激活", "x".repeat(101), "y".repeat(100)),
         "Café MÜLLER straße naïve ÆSIR × ÷ — «quoted» 한국어 텍스트 𠀀𠀁".into(),
         "激 活\n激活\t激活激活 HRESULT:0xC002001B -1073418124".into(),
         String::new(),
+        long.clone(),
     ];
     for raw in engine_corpus() {
-        let text = String::from_utf8_lossy(&raw).into_owned();
-        texts.push(text);
+        texts.push(String::from_utf8_lossy(&raw).into_owned());
     }
     let mut compared = 0;
     for text in &texts {
-        let row: Words = diesel::sql_query("SELECT casebook_words($1) AS words")
-            .bind::<diesel::sql_types::Text, _>(text)
-            .get_result(&mut c)
-            .expect("casebook_words");
-        let mut db = row.words;
-        db.sort_unstable();
-        db.dedup();
-        let ours = casebook::search::words::pg_words(text);
+        let ours = casebook::search::words::pg_words_text(text);
+        let row: Words = diesel::sql_query(
+            "SELECT casebook_words($1) AS words, casebook_tsv($1)::text AS db, \
+             array_to_tsvector(string_to_array($2, ' '))::text AS ours",
+        )
+        .bind::<diesel::sql_types::Text, _>(text)
+        .bind::<diesel::sql_types::Text, _>(&ours)
+        .get_result(&mut c)
+        .expect("casebook_tsv");
         assert_eq!(
-            db, ours,
+            row.db, row.ours,
             "the database (left) and ingest (right) differ for {text:?}"
         );
-        compared += ours.len();
+        let mut words = row.words;
+        words.sort_unstable();
+        words.dedup();
+        assert_eq!(words, casebook::search::words::pg_words(text), "{text:?}");
+        compared += words.len();
     }
     assert!(compared > 300, "only {compared} words compared");
+    // The long text keeps `~`, and is still found by its words.
+    let raw = mail(
+        &[
+            ("From", "someone@customer.example"),
+            ("To", "support@cmgos.example"),
+            ("Subject", "a very long log"),
+            ("Message-ID", "<long-log@customer.example>"),
+        ],
+        &long,
+    );
+    let (s, v) = app.api("POST", "/api/mail/inbound", Some(&token), Some(&raw));
+    assert_eq!(s, 200, "{v}");
+    for q in ["needle", "蓝屏", "激活失败"] {
+        let found = shown(&app, &token, &format!("q={}", enc(q)));
+        assert_eq!(found.len(), 1, "{q}: {found:?}");
+    }
+    let found = shown(&app, &token, &format!("q={}", enc("haystack")));
+    assert!(found.is_empty(), "{found:?}");
 }

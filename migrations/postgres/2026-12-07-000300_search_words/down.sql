@@ -8,4 +8,5 @@ DROP TRIGGER messages_words_insert ON messages;
 DROP FUNCTION casebook_message_words();
 ALTER TABLE search_docs DROP COLUMN words;
 ALTER TABLE messages DROP COLUMN words;
+DROP FUNCTION casebook_tsv(TEXT);
 DROP FUNCTION casebook_words(TEXT);

@@ -568,7 +568,7 @@ impl Pipeline<'_> {
                  to_addrs, subject, sent_at, received_at, direction, is_auto_reply, \
                  body_text, source, proposal, words) VALUES ($1, $2, $3, $4, $5, $6, $7, \
                  $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
-                 string_to_array($20, ' '))"
+                 array_to_tsvector(string_to_array($20, ' ')))"
             } else {
                 "INSERT INTO messages (case_id, raw_id, message_id, content_hash, \
                  reuses_id_of, in_reply_to, refs, thread_key, from_name, from_address, \
@@ -596,7 +596,7 @@ impl Pipeline<'_> {
             .bind::<Text, _>(source)
             .bind::<Nullable<Text>, _>(proposal);
             let row_id: i64 = if pg {
-                q.bind::<Text, _>(crate::search::words::pg_words(body_masked).join(" "))
+                q.bind::<Text, _>(crate::search::words::pg_words_text(body_masked))
                     .insert_id(conn)?
             } else {
                 q.insert_id(conn)?
