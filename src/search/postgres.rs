@@ -1,13 +1,11 @@
 //! PostgreSQL: the regular expression of `words::pg_regex` (`~*`: words, CJK
 //! characters, case-insensitive) on `search_docs.body` and `messages.body_text` decides
 //! what a term matches. The rows it reads are narrowed first by the term's words
-//! (`words::pg_query_words`) in the rows' `words` (`@@`, the GIN indexes
-//! `messages_words` and `search_docs_words`): a rare word's few rows come from the
-//! index, and for a common one the planner walks the newest rows and stops at the
-//! limit. A term without such words (only letters beyond ASCII) is served by the
-//! pg_trgm GIN indexes `search_docs_body_trgm` and `messages_body_trgm` where its
-//! `ILIKE` pattern (`words::pg_like`) gives them trigrams, and by the expression alone
-//! otherwise.
+//! (`words::pg_query`) in the rows' `words` (`@@`, the GIN indexes `messages_words` and
+//! `search_docs_words`): a rare word's few rows come from the index, and for a common
+//! one the planner walks the newest rows and stops at the limit; a term of one word or
+//! of one or two CJK characters needs no expression. A term without such words (only
+//! letters beyond ASCII) is the expression's alone, on the newest rows.
 
 use super::index::Found;
 use super::{doc_sql, Bind, DocMatch, Filters, Source, DOCS, MESSAGES};
@@ -27,30 +25,19 @@ pub(crate) fn matching_docs(
         return Ok(Vec::new());
     };
     let (words, exact) = super::words::pg_query(term);
-    let like = if words.is_empty() {
-        super::words::pg_like(term)
-    } else {
-        None
-    };
     // An identifier (a term with a digit) is rare by nature: its rows come from the
-    // index whatever a small table's estimate says.
-    let identifier = term.chars().any(|c| c.is_ascii_digit());
-    // The planner takes a scan of a small table for cheap whatever the expression
-    // costs per row (a whole table of bodies against a regular expression: 12 ms at
-    // 10,000 documents where the index finds the one row in 1 ms): with a pattern
-    // whose trigrams any database takes, the index it serves. The search runs in its
-    // own transaction: `SET LOCAL` ends with it, and is undone after both queries for
-    // the statements that follow.
-    let forced = like.as_ref().is_some_and(|l| l.ascii_run) || (identifier && !words.is_empty());
+    // index whatever a small table's estimate says (the planner takes a scan of a
+    // small table for cheap whatever the expression costs per row). The search runs
+    // in its own transaction: `SET LOCAL` ends with it, and is undone after both
+    // queries for the statements that follow.
+    let forced = !words.is_empty() && term.chars().any(|c| c.is_ascii_digit());
     if forced {
         diesel::sql_query("SET LOCAL enable_seqscan = off").execute(conn)?;
     }
-    let like = like.map(|l| l.pattern);
-    let narrow = match (&like, words.is_empty()) {
-        (_, false) if exact => Narrow::Exact(&words),
-        (_, false) => Narrow::Words(&words),
-        (Some(l), true) => Narrow::Like(l),
-        (None, true) => Narrow::None,
+    let narrow = match (words.is_empty(), exact) {
+        (true, _) => Narrow::None,
+        (false, true) => Narrow::Exact(&words),
+        (false, false) => Narrow::Words(&words),
     };
     let mut out = query(conn, &DOCS, &re, &narrow, f, only_cases, limit)?;
     out.extend(query(conn, &MESSAGES, &re, &narrow, f, only_cases, limit)?);
@@ -68,8 +55,6 @@ enum Narrow<'a> {
     Words(&'a [String]),
     /// The same, and they are all the expression would say (`words::pg_query`).
     Exact(&'a [String]),
-    /// The term's `ILIKE` pattern (the trigram index).
-    Like(&'a str),
     None,
 }
 
@@ -178,11 +163,6 @@ fn query_once(
     limit: i64,
 ) -> QueryResult<Vec<Found>> {
     let col = src.text_col;
-    // With a pattern the index takes its trigrams from the pattern alone (`col || ''`
-    // hides the expression from it), and the expression checks the rows it lets
-    // through; without one, the expression as before. `lower('I') <> 'i'` (folded
-    // when the query is planned) drops the pattern where the collation folds ASCII
-    // otherwise than the expression does (Turkish).
     let predicate = match narrow {
         Narrow::Words(_) => format!("{} @@ $2::tsquery AND {col} ~* $1", src.words_col),
         // The expression only for a long text's `~` (`words::PG_WORDS_MAX_CHARS`).
@@ -190,9 +170,6 @@ fn query_once(
             "{w} @@ $2::tsquery AND (NOT {w} @@ '~'::tsquery OR {col} ~* $1)",
             w = src.words_col
         ),
-        Narrow::Like(_) => {
-            format!("({col} ILIKE $2 ESCAPE '\\' OR lower('I') <> 'i') AND ({col} || '') ~* $1")
-        }
         Narrow::None => format!("{col} ~* $1"),
     };
     let reserved = if matches!(narrow, Narrow::None) { 1 } else { 2 };
@@ -202,7 +179,6 @@ fn query_once(
         .bind::<Text, _>(re.to_string());
     match narrow {
         Narrow::Words(w) | Narrow::Exact(w) => q = q.bind::<Text, _>(super::words::pg_tsquery(w)),
-        Narrow::Like(l) => q = q.bind::<Text, _>(l.to_string()),
         Narrow::None => {}
     }
     for b in binds {

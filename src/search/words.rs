@@ -12,8 +12,8 @@
 //!
 //! The inverted index (`index.rs`, SQLite) stores the units and the pairs of joined CJK
 //! characters at their positions and answers a term as a phrase; PostgreSQL answers
-//! it with the regular expression of `pg_regex` (its trigram index served by the
-//! `LIKE` pattern of `pg_like`, or by the expression when there is none);
+//! it with the regular expression of `pg_regex` on the rows that hold the term's words
+//! (`pg_words`, `pg_query`), or with the words alone where they say all;
 //! `contains` decides it in Rust for the documents an index does not hold yet. The
 //! three agree (tests below and `tests/app/search.rs`).
 
@@ -484,61 +484,6 @@ pub fn pg_regex(term: &str) -> Option<String> {
     Some(re)
 }
 
-/// PostgreSQL: a `LIKE` pattern (for `ILIKE … ESCAPE '\\'`) that every text matching
-/// `pg_regex(term)` also matches: the term's units in order, `%` where a gap may stand.
-/// The trigram index takes its trigrams from it far more cheaply than from a regular
-/// expression, and the expression is then checked only on the rows it lets through.
-///
-/// Only for identifiers (terms with a digit: serials, error codes, case numbers,
-/// tracking tokens), which are rare by nature. A common word is answered faster
-/// without it: the planner walks the newest rows first and stops at the limit, where
-/// the pattern's estimate (always a few rows) has it read every match of the index
-/// (`activation` 12 → 63 ms at 20,000 messages).
-///
-/// `None` when it would give the index nothing (no run of three characters), or when
-/// the term has a character outside ASCII letters and digits and CJK, where `ILIKE`'s
-/// case folding (the lower case of both sides, in the database's collation) and the
-/// expression's (either case of each character) may part. The caller still guards
-/// against a collation that folds ASCII otherwise (Turkish: `lower('I')` is `ı`).
-pub fn pg_like(term: &str) -> Option<PgLike> {
-    let us = units(term);
-    let plain = |u: &Unit| {
-        u.text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || (u.cjk && !c.is_ascii()))
-    };
-    let identifier = us
-        .iter()
-        .any(|u| u.text.chars().any(|c| c.is_ascii_digit()));
-    if !identifier || !us.iter().all(plain) {
-        return None;
-    }
-    let mut pattern = String::from("%");
-    let (mut run, mut longest, mut ascii_run) = (0usize, 0usize, false);
-    for (k, u) in us.iter().enumerate() {
-        if k > 0 && !u.joined {
-            pattern.push('%');
-            run = 0;
-        }
-        pattern.push_str(&u.text);
-        run += u.text.chars().count();
-        longest = longest.max(run);
-        ascii_run |= !u.cjk && u.text.len() >= 3;
-    }
-    pattern.push('%');
-    (longest >= 3).then_some(PgLike { pattern, ascii_run })
-}
-
-/// See `pg_like`.
-#[derive(Debug, PartialEq, Eq)]
-pub struct PgLike {
-    pub pattern: String,
-    /// Three ASCII letters or digits in a row: trigrams on any database. (With a
-    /// C character type pg_trgm takes no trigrams from CJK characters, and an index
-    /// scan would read the whole index.)
-    pub ascii_run: bool,
-}
-
 /// PostgreSQL: the words of `text` for its `words` column (a `tsvector`, a GIN index;
 /// see `pg_words_text`), which the search's `@@` narrows to before the regular
 /// expression decides: every run
@@ -804,29 +749,6 @@ mod tests {
         );
         assert_eq!(longest_literal("激活失败码"), Some("激活失败码".into()));
         assert_eq!(longest_literal("--"), None);
-    }
-
-    #[test]
-    fn the_postgres_like_pattern() {
-        let like = |t: &str| pg_like(t).map(|l| (l.pattern, l.ascii_run));
-        let some = |p: &str, a: bool| Some((p.to_string(), a));
-        assert_eq!(like("T100000000766"), some("%t100000000766%", true));
-        assert_eq!(like("CAS-13573-ESTHHF"), some("%cas%13573%esthhf%", true));
-        assert_eq!(like("CMIT:8722260"), some("%cmit%8722260%", true));
-        assert_eq!(like("0xC004F074 激活"), some("%0xc004f074%激活%", true));
-        assert_eq!(
-            like("激活 No.12 服务器"),
-            some("%激活%no%12%服务器%", false)
-        );
-        // Words: the expression alone.
-        assert_eq!(like("activation"), None);
-        assert_eq!(like("激活失败"), None);
-        // Nothing for the index: no run of three characters.
-        assert_eq!(like("1 2 3"), None);
-        assert_eq!(like("激活 2 号"), None);
-        // Case folding outside ASCII is left to the expression alone.
-        assert_eq!(like("Größe"), None);
-        assert_eq!(like("%_"), None);
     }
 
     #[test]

@@ -1,5 +1,7 @@
 DROP INDEX search_docs_words;
 DROP INDEX messages_words;
+CREATE INDEX search_docs_body_trgm ON search_docs USING gin (body gin_trgm_ops);
+CREATE INDEX messages_body_trgm ON messages USING gin (body_text gin_trgm_ops);
 DROP TRIGGER search_docs_words_update ON search_docs;
 DROP TRIGGER search_docs_words_insert ON search_docs;
 DROP FUNCTION casebook_doc_words();
