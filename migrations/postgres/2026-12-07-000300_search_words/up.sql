@@ -1,17 +1,18 @@
 -- Word search on an index of words (issue 15). Every message body and every other
 -- searchable text keeps its words in `words` (a tsvector, a GIN index): the runs of
 -- word characters of at most 100 characters with their ASCII letters in lower case,
--- every CJK character, and every pair of CJK characters in a row
+-- and every pair of CJK characters in a row
 -- (`search::words::pg_words`); a text over 60,000 characters keeps the one word `~`
 -- instead (a tsvector holds at most 1 MB), and every search checks it. A search term
 -- is first narrowed to the rows that hold all of its words (`@@`, the index), and its
 -- regular expression decides among them: for a rare word the index finds the few
--- rows, for a common one the planner walks the newest rows and stops at the limit. Ingest writes a message's words itself; what arrives without them
+-- rows, for a common one the planner walks the newest rows and stops at the limit.
+-- Ingest writes a message's words itself; what arrives without them
 -- (replies and notes written in Casebook, other texts, rows from before) gets them
 -- from `casebook_tsv`, the same set computed here (a test holds the two equal).
 CREATE FUNCTION casebook_words(t TEXT) RETURNS TEXT[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT AS $f$
-SELECT array_remove(regexp_split_to_array(translate(regexp_replace(t, '[^\x01-/:-@\[-`{-\x7F\u0080-\u00BF\u00D7\u00F7\u2000-\u2BFF\u3000-\u303F\u30FB\uFE30-\uFE4F\uFF00-\uFF0F\uFF1A-\uFF20\uFF3B-\uFF40\uFF5B-\uFF65\uFFF0-\uFFFF\U0001F000-\U0001FAFF\u3040-\u30FF\u3400-\u4DBF\u4E00-\u9FFF\uAC00-\uD7AF\uF900-\uFAFF\U00020000-\U0003134F]{101,}', ' ', 'g'), 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '[\x01-/:-@\[-`{-\x7F\u0080-\u00BF\u00D7\u00F7\u2000-\u2BFF\u3000-\u303F\u30FB\uFE30-\uFE4F\uFF00-\uFF0F\uFF1A-\uFF20\uFF3B-\uFF40\uFF5B-\uFF65\uFFF0-\uFFFF\U0001F000-\U0001FAFF\u3040-\u30FF\u3400-\u4DBF\u4E00-\u9FFF\uAC00-\uD7AF\uF900-\uFAFF\U00020000-\U0003134F]+') || regexp_split_to_array(regexp_replace(t, '[^\u3040-\u30FA\u30FC-\u30FF\u3400-\u4DBF\u4E00-\u9FFF\uAC00-\uD7AF\uF900-\uFAFF\U00020000-\U0003134F]+', '', 'g'), '') || regexp_split_to_array(regexp_replace(regexp_replace(t, '[^\u3040-\u30FA\u30FC-\u30FF\u3400-\u4DBF\u4E00-\u9FFF\uAC00-\uD7AF\uF900-\uFAFF\U00020000-\U0003134F]+', ' ', 'g'), '([\u3040-\u30FA\u30FC-\u30FF\u3400-\u4DBF\u4E00-\u9FFF\uAC00-\uD7AF\uF900-\uFAFF\U00020000-\U0003134F])(?=[\u3040-\u30FA\u30FC-\u30FF\u3400-\u4DBF\u4E00-\u9FFF\uAC00-\uD7AF\uF900-\uFAFF\U00020000-\U0003134F])', '\1 \1', 'g'), ' '), '')
+SELECT array_remove(regexp_split_to_array(translate(regexp_replace(t, '[^\x01-/:-@\[-`{-\x7F\u0080-\u00BF\u00D7\u00F7\u2000-\u2BFF\u3000-\u303F\u30FB\uFE30-\uFE4F\uFF00-\uFF0F\uFF1A-\uFF20\uFF3B-\uFF40\uFF5B-\uFF65\uFFF0-\uFFFF\U0001F000-\U0001FAFF\u3040-\u30FF\u3400-\u4DBF\u4E00-\u9FFF\uAC00-\uD7AF\uF900-\uFAFF\U00020000-\U0003134F]{101,}', ' ', 'g'), 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '[\x01-/:-@\[-`{-\x7F\u0080-\u00BF\u00D7\u00F7\u2000-\u2BFF\u3000-\u303F\u30FB\uFE30-\uFE4F\uFF00-\uFF0F\uFF1A-\uFF20\uFF3B-\uFF40\uFF5B-\uFF65\uFFF0-\uFFFF\U0001F000-\U0001FAFF\u3040-\u30FF\u3400-\u4DBF\u4E00-\u9FFF\uAC00-\uD7AF\uF900-\uFAFF\U00020000-\U0003134F]+') || regexp_split_to_array(regexp_replace(regexp_replace(regexp_replace(t, '[^\u3040-\u30FA\u30FC-\u30FF\u3400-\u4DBF\u4E00-\u9FFF\uAC00-\uD7AF\uF900-\uFAFF\U00020000-\U0003134F]+', ' ', 'g'), '([\u3040-\u30FA\u30FC-\u30FF\u3400-\u4DBF\u4E00-\u9FFF\uAC00-\uD7AF\uF900-\uFAFF\U00020000-\U0003134F])(?=[\u3040-\u30FA\u30FC-\u30FF\u3400-\u4DBF\u4E00-\u9FFF\uAC00-\uD7AF\uF900-\uFAFF\U00020000-\U0003134F])', '\1 \1', 'g'), '(^| )[\u3040-\u30FA\u30FC-\u30FF\u3400-\u4DBF\u4E00-\u9FFF\uAC00-\uD7AF\uF900-\uFAFF\U00020000-\U0003134F](?= |$)', '\1', 'g'), ' '), '')
 $f$;
 
 CREATE FUNCTION casebook_tsv(t TEXT) RETURNS tsvector
