@@ -4,8 +4,9 @@
 //! (`words::pg_query`) in the rows' `words` (`@@`, the GIN indexes `messages_words` and
 //! `search_docs_words`): a rare word's few rows come from the index, and for a common
 //! one the planner walks the newest rows and stops at the limit; a term of one word or
-//! of one or two CJK characters needs no expression. A term without such words (only
-//! letters beyond ASCII) is the expression's alone, on the newest rows.
+//! of two CJK characters needs no expression. A term without such words (one CJK
+//! character, or only letters beyond ASCII) is the expression's alone, on the newest
+//! rows.
 
 use super::index::Found;
 use super::{doc_sql, Bind, DocMatch, Filters, Source, DOCS, MESSAGES};
