@@ -20,8 +20,11 @@ use crate::db::schema::{case_codes, case_serials, cases, messages};
 use crate::db::DbConn;
 use crate::db::Direct;
 use chrono::NaiveDateTime;
+use diesel::backend::Backend;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
+use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
+use diesel::serialize::ToSql;
+use diesel::sql_types::{BigInt, HasSqlType, Text, Timestamp};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -231,6 +234,24 @@ impl Filters {
 pub(crate) enum Bind {
     Text(String),
     Ts(NaiveDateTime),
+}
+
+impl Bind {
+    /// `q` with `binds` bound in order (the placeholders `doc_sql` numbered).
+    pub(crate) fn all<'f, DB>(
+        q: BoxedSqlQuery<'f, DB, SqlQuery>,
+        binds: Vec<Bind>,
+    ) -> BoxedSqlQuery<'f, DB, SqlQuery>
+    where
+        DB: Backend + HasSqlType<Text> + HasSqlType<Timestamp>,
+        String: ToSql<Text, DB>,
+        NaiveDateTime: ToSql<Timestamp, DB>,
+    {
+        binds.into_iter().fold(q, |q, b| match b {
+            Bind::Text(s) => q.bind::<Text, _>(s),
+            Bind::Ts(t) => q.bind::<Timestamp, _>(t),
+        })
+    }
 }
 
 /// Where search documents come from; each yields `(id, case_id, kind)` rows.

@@ -12,7 +12,7 @@ use super::index::Found;
 use super::{doc_sql, Bind, DocMatch, Filters, Source, DOCS, MESSAGES};
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Text, Timestamp};
+use diesel::sql_types::{BigInt, Bool, Text};
 use diesel::PgConnection;
 
 pub(crate) fn matching_docs(
@@ -35,13 +35,19 @@ pub(crate) fn matching_docs(
     if forced {
         diesel::sql_query("SET LOCAL enable_seqscan = off").execute(conn)?;
     }
-    let narrow = match (words.is_empty(), exact) {
-        (true, _) => Narrow::None,
-        (false, true) => Narrow::Exact(&words),
-        (false, false) => Narrow::Words(&words),
+    let q = TermQuery {
+        re: &re,
+        narrow: match (words.is_empty(), exact) {
+            (true, _) => Narrow::None,
+            (false, true) => Narrow::Exact(&words),
+            (false, false) => Narrow::Words(&words),
+        },
+        f,
+        only_cases,
+        limit,
     };
-    let mut out = query(conn, &DOCS, &re, &narrow, f, only_cases, limit)?;
-    out.extend(query(conn, &MESSAGES, &re, &narrow, f, only_cases, limit)?);
+    let mut out = q.run(conn, &DOCS)?;
+    out.extend(q.run(conn, &MESSAGES)?);
     // A failed query (the statement timeout) aborts the transaction: its error is the
     // one returned above, and nothing follows it there.
     if forced {
@@ -59,135 +65,127 @@ enum Narrow<'a> {
     None,
 }
 
-/// Windows of a term's newest rows by its words that `query` reads before it lets the
+/// Windows of a term's newest rows by its words that `run` reads before it lets the
 /// planner take the whole term (see `windows`).
 const WINDOWS: usize = 8;
 
-fn query(
-    conn: &mut PgConnection,
-    src: &Source,
-    re: &str,
-    narrow: &Narrow<'_>,
-    f: &Filters,
-    only_cases: Option<&[i64]>,
+/// One term's query, the same on each `Source`.
+struct TermQuery<'a> {
+    /// The term's expression (`words::pg_regex`), bound as `$1`.
+    re: &'a str,
+    narrow: Narrow<'a>,
+    f: &'a Filters,
+    only_cases: Option<&'a [i64]>,
     limit: i64,
-) -> QueryResult<Vec<Found>> {
-    if let (Narrow::Words(words), None) = (narrow, only_cases) {
-        if let Some(found) = windows(conn, src, re, words, f, limit)? {
-            return Ok(found);
-        }
-    }
-    query_once(conn, src, re, narrow, f, only_cases, limit)
 }
 
-/// The newest `limit` rows a term of several words matches, from the newest rows with
-/// all its words, `limit` at a time, the expression checked on each window's rows
-/// only. The planner, which takes the words for independent (so for rarer than they
-/// are), would otherwise have the index find every row with them and the expression
-/// (some 20 µs a row) check each before the newest are kept. None when `WINDOWS`
-/// windows did not fill the limit: a rare phrase of common words, which the planner
-/// then answers whole.
-fn windows(
-    conn: &mut PgConnection,
-    src: &Source,
-    re: &str,
-    words: &[String],
-    f: &Filters,
-    limit: i64,
-) -> QueryResult<Option<Vec<Found>>> {
-    #[derive(QueryableByName)]
-    struct Row {
-        #[diesel(sql_type = BigInt)]
-        id: i64,
-        #[diesel(sql_type = BigInt)]
-        case_id: i64,
-        #[diesel(sql_type = Text)]
-        kind: String,
-        #[diesel(sql_type = BigInt)]
-        ord: i64,
-        #[diesel(sql_type = Bool)]
-        hit: bool,
-    }
-    let windowed = Source {
-        select: src.window_select,
-        ..*src
-    };
-    let mut out = Vec::new();
-    let mut before: Option<i64> = None;
-    for _ in 0..WINDOWS {
-        let mut clause = format!("{} @@ $2::tsquery AND $1 IS NOT NULL", src.words_col);
-        if let Some(b) = before {
-            clause.push_str(&format!(" AND {} < {b}", src.order_col));
+impl TermQuery<'_> {
+    fn run(&self, conn: &mut PgConnection, src: &Source) -> QueryResult<Vec<Found>> {
+        if let (Narrow::Words(words), None) = (&self.narrow, self.only_cases) {
+            if let Some(found) = self.windows(conn, src, words)? {
+                return Ok(found);
+            }
         }
-        let (inner, binds) = doc_sql(&windowed, &clause, f, None, limit, false, 2);
-        let sql = format!(
-            "SELECT id, case_id, kind, ord, body ~* $1 AS hit FROM ({inner}) w ORDER BY id DESC"
+        self.once(conn, src)
+    }
+
+    /// The newest `limit` rows a term of several words matches, from the newest rows
+    /// with all its words, `limit` at a time, the expression checked on each window's
+    /// rows only. The planner, which takes the words for independent (so for rarer
+    /// than they are), would otherwise have the index find every row with them and the
+    /// expression (some 20 µs a row) check each before the newest are kept. None when
+    /// `WINDOWS` windows did not fill the limit: a rare phrase of common words, which
+    /// the planner then answers whole.
+    fn windows(
+        &self,
+        conn: &mut PgConnection,
+        src: &Source,
+        words: &[String],
+    ) -> QueryResult<Option<Vec<Found>>> {
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(embed)]
+            doc: DocMatch,
+            #[diesel(sql_type = BigInt)]
+            ord: i64,
+            #[diesel(sql_type = Bool)]
+            hit: bool,
+        }
+        let windowed = Source {
+            select: src.window_select,
+            ..*src
+        };
+        let limit = self.limit;
+        let mut out = Vec::new();
+        let mut before: Option<i64> = None;
+        for _ in 0..WINDOWS {
+            let mut clause = format!("{} @@ $2::tsquery AND $1 IS NOT NULL", src.words_col);
+            if let Some(b) = before {
+                clause.push_str(&format!(" AND {} < {b}", src.order_col));
+            }
+            let (inner, binds) = doc_sql(&windowed, &clause, self.f, None, limit, false, 2);
+            let sql = format!(
+                "SELECT id, case_id, kind, ord, body ~* $1 AS hit FROM ({inner}) w ORDER BY id DESC"
+            );
+            let q = diesel::sql_query(sql)
+                .into_boxed::<Pg>()
+                .bind::<Text, _>(self.re.to_string())
+                .bind::<Text, _>(super::words::pg_tsquery(words));
+            let rows = Bind::all(q, binds).load::<Row>(conn)?;
+            let full = rows.len() as i64 >= limit;
+            before = rows.iter().map(|r| r.ord).min();
+            out.extend(
+                rows.into_iter()
+                    .filter(|r| r.hit)
+                    .map(|r| Found::from(r.doc)),
+            );
+            if out.len() as i64 >= limit {
+                out.truncate(limit as usize);
+                return Ok(Some(out));
+            }
+            if !full {
+                return Ok(Some(out));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The newest `limit` rows the term matches, in one statement.
+    fn once(&self, conn: &mut PgConnection, src: &Source) -> QueryResult<Vec<Found>> {
+        let col = src.text_col;
+        let w = src.words_col;
+        let predicate = match self.narrow {
+            Narrow::Words(_) => format!("{w} @@ $2::tsquery AND {col} ~* $1"),
+            // The expression only for a long text's `~` (`words::PG_WORDS_MAX_CHARS`).
+            Narrow::Exact(_) => {
+                format!("{w} @@ $2::tsquery AND (NOT {w} @@ '~'::tsquery OR {col} ~* $1)")
+            }
+            Narrow::None => format!("{col} ~* $1"),
+        };
+        let reserved = if matches!(self.narrow, Narrow::None) {
+            1
+        } else {
+            2
+        };
+        let (sql, binds) = doc_sql(
+            src,
+            &predicate,
+            self.f,
+            self.only_cases,
+            self.limit,
+            false,
+            reserved,
         );
         let mut q = diesel::sql_query(sql)
             .into_boxed::<Pg>()
-            .bind::<Text, _>(re.to_string())
-            .bind::<Text, _>(super::words::pg_tsquery(words));
-        for b in binds {
-            q = match b {
-                Bind::Text(s) => q.bind::<Text, _>(s),
-                Bind::Ts(t) => q.bind::<Timestamp, _>(t),
-            };
+            .bind::<Text, _>(self.re.to_string());
+        match self.narrow {
+            Narrow::Words(w) | Narrow::Exact(w) => {
+                q = q.bind::<Text, _>(super::words::pg_tsquery(w))
+            }
+            Narrow::None => {}
         }
-        let rows = q.load::<Row>(conn)?;
-        let full = rows.len() as i64 >= limit;
-        before = rows.iter().map(|r| r.ord).min();
-        out.extend(rows.into_iter().filter(|r| r.hit).map(|r| {
-            Found::from(DocMatch {
-                id: r.id,
-                case_id: r.case_id,
-                kind: r.kind,
-            })
-        }));
-        if out.len() as i64 >= limit {
-            out.truncate(limit as usize);
-            return Ok(Some(out));
-        }
-        if !full {
-            return Ok(Some(out));
-        }
+        let found = Bind::all(q, binds).load::<DocMatch>(conn)?;
+        Ok(found.into_iter().map(Found::from).collect())
     }
-    Ok(None)
-}
-
-fn query_once(
-    conn: &mut PgConnection,
-    src: &Source,
-    re: &str,
-    narrow: &Narrow<'_>,
-    f: &Filters,
-    only_cases: Option<&[i64]>,
-    limit: i64,
-) -> QueryResult<Vec<Found>> {
-    let col = src.text_col;
-    let predicate = match narrow {
-        Narrow::Words(_) => format!("{} @@ $2::tsquery AND {col} ~* $1", src.words_col),
-        // The expression only for a long text's `~` (`words::PG_WORDS_MAX_CHARS`).
-        Narrow::Exact(_) => format!(
-            "{w} @@ $2::tsquery AND (NOT {w} @@ '~'::tsquery OR {col} ~* $1)",
-            w = src.words_col
-        ),
-        Narrow::None => format!("{col} ~* $1"),
-    };
-    let reserved = if matches!(narrow, Narrow::None) { 1 } else { 2 };
-    let (sql, binds) = doc_sql(src, &predicate, f, only_cases, limit, false, reserved);
-    let mut q = diesel::sql_query(sql)
-        .into_boxed::<Pg>()
-        .bind::<Text, _>(re.to_string());
-    match narrow {
-        Narrow::Words(w) | Narrow::Exact(w) => q = q.bind::<Text, _>(super::words::pg_tsquery(w)),
-        Narrow::None => {}
-    }
-    for b in binds {
-        q = match b {
-            Bind::Text(s) => q.bind::<Text, _>(s),
-            Bind::Ts(t) => q.bind::<Timestamp, _>(t),
-        };
-    }
-    let found = q.load::<DocMatch>(conn)?;
-    Ok(found.into_iter().map(Found::from).collect())
 }

@@ -9,7 +9,7 @@ use super::{doc_sql, Bind, DocMatch, Filters, SearchError, Source, DOCS, MESSAGE
 use crate::db::DbConn;
 use crate::db::Direct;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text, Timestamp};
+use diesel::sql_types::{BigInt, Text};
 use diesel::sqlite::Sqlite;
 use diesel::SqliteConnection;
 use std::collections::{HashMap, HashSet};
@@ -307,16 +307,11 @@ fn load(
     binds: Vec<Bind>,
     arg: &str,
 ) -> QueryResult<Vec<Found>> {
-    let mut q = diesel::sql_query(sql)
+    let q = diesel::sql_query(sql)
         .into_boxed::<Sqlite>()
         .bind::<Text, _>(arg.to_string());
-    for b in binds {
-        q = match b {
-            Bind::Text(s) => q.bind::<Text, _>(s),
-            Bind::Ts(t) => q.bind::<Timestamp, _>(t),
-        };
-    }
-    Ok(q.load::<DocMatch>(conn)?
+    Ok(Bind::all(q, binds)
+        .load::<DocMatch>(conn)?
         .into_iter()
         .map(Found::from)
         .collect())

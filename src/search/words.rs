@@ -559,17 +559,12 @@ pub fn pg_tsquery(words: &[String]) -> String {
     format!("({all}) | '~'")
 }
 
-/// PostgreSQL: the words (`pg_words`) that every text `term` matches holds: its ASCII
-/// words and its pairs of joined CJK characters.
-/// A word with other letters is left to the regular expression (its case folding is
-/// not ASCII's). Empty when the term gives none.
-pub fn pg_query_words(term: &str) -> Vec<String> {
-    pg_query(term).0
-}
-
-/// `pg_query_words(term)`, and whether a text holding those words is a text `term`
-/// matches (the expression then has nothing to add): a term of one ASCII word or of
-/// two joined CJK characters.
+/// PostgreSQL: the words (`pg_words`) that every text `term` matches holds, its ASCII
+/// words and its pairs of joined CJK characters (empty when the term gives none; a
+/// word with other letters is left to the regular expression, whose case folding is
+/// not ASCII's); and whether a text holding those words is a text `term` matches (the
+/// expression then has nothing to add): a term of one ASCII word or of two joined CJK
+/// characters.
 pub fn pg_query(term: &str) -> (Vec<String>, bool) {
     let us = units(term);
     let exact = match us.as_slice() {
@@ -791,7 +786,7 @@ mod pg_words_tests {
                         contains(text, &term) || unit.text == "\u{0}",
                         "{term} in {text}"
                     );
-                    for w in pg_query_words(&term) {
+                    for w in pg_query(&term).0 {
                         assert!(words.contains(&w), "{w} of {term} not in {words:?}");
                         checked += 1;
                     }
@@ -807,7 +802,7 @@ mod pg_words_tests {
                 "激",
             ] {
                 if contains(text, term) {
-                    for w in pg_query_words(term) {
+                    for w in pg_query(term).0 {
                         assert!(words.contains(&w), "{w} of {term} not in {words:?}");
                         checked += 1;
                     }
@@ -828,18 +823,15 @@ mod pg_words_tests {
         assert_eq!(pg_words(&format!("{} ok", "z".repeat(100))).len(), 2);
         // Letters beyond ASCII keep their case (the database's ASCII-only folding).
         assert_eq!(pg_words("MÜLLER"), ["mÜller"]);
-        assert_eq!(pg_query_words("激活 失败"), ["失败", "激活"]);
-        assert_eq!(pg_query_words("激"), Vec::<String>::new());
-        assert_eq!(pg_query_words("离线激活"), ["激活", "离线", "线激"]);
-        assert_eq!(
-            pg_query_words("HRESULT:0xC002001B"),
-            ["0xc002001b", "hresult"]
-        );
+        assert_eq!(pg_query("激活 失败").0, ["失败", "激活"]);
+        assert_eq!(pg_query("激").0, Vec::<String>::new());
+        assert_eq!(pg_query("离线激活").0, ["激活", "离线", "线激"]);
+        assert_eq!(pg_query("HRESULT:0xC002001B").0, ["0xc002001b", "hresult"]);
         // A word with other letters is the expression's alone.
-        assert_eq!(pg_query_words("Müller"), Vec::<String>::new());
-        assert_eq!(pg_query_words("Müller KMS"), ["kms"]);
+        assert_eq!(pg_query("Müller").0, Vec::<String>::new());
+        assert_eq!(pg_query("Müller KMS").0, ["kms"]);
         assert_eq!(
-            pg_tsquery(&pg_query_words("激活 KMS")),
+            pg_tsquery(&pg_query("激活 KMS").0),
             "('kms' & '激活') | '~'"
         );
         assert_eq!(pg_words_text("a B"), "a b");

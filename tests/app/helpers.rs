@@ -202,13 +202,24 @@ impl TestApp {
         }
     }
 
-    /// A second `casebook serve` on this app's data dir and database (two servers on one
-    /// PostgreSQL, or two processes on one SQLite file); stopped when dropped.
     /// Whether this app runs on PostgreSQL (`CASEBOOK_TEST_PG_URL`).
     pub fn on_postgres(&self) -> bool {
         self.database_url.is_some()
     }
 
+    /// The PostgreSQL database's URL; None, after saying why the test is skipped, on
+    /// SQLite (`why`: what makes the test PostgreSQL's only).
+    pub fn pg_url_or_skip(&self, why: &str) -> Option<String> {
+        if self.database_url.is_none() {
+            eprintln!(
+                "SKIP: PostgreSQL only ({why}); this runs under CASEBOOK_TEST_PG_URL (CI does)"
+            );
+        }
+        self.database_url.clone()
+    }
+
+    /// A second `casebook serve` on this app's data dir and database (two servers on one
+    /// PostgreSQL, or two processes on one SQLite file); stopped when dropped.
     pub fn another_server(&self, n: u32) -> Server {
         self.server_with(n, self.global_args())
     }

@@ -726,8 +726,7 @@ fn a_large_import_on_sqlite_leaves_every_message_in_the_search_index() {
 fn a_large_import_on_postgresql_leaves_the_planner_statistics_current() {
     use diesel::{Connection, QueryableByName, RunQueryDsl};
     let app = TestApp::new();
-    let Some(url) = app.database_url.clone() else {
-        eprintln!("SKIP: PostgreSQL only (SQLite keeps no planner statistics); this runs under CASEBOOK_TEST_PG_URL (CI does)");
+    let Some(url) = app.pg_url_or_skip("SQLite keeps no planner statistics") else {
         return;
     };
     app.seed_staff();

@@ -743,8 +743,7 @@ fn both_engines_find_the_same_cases_in_the_same_order() {
 fn the_database_and_ingest_find_the_same_words_in_a_text() {
     use diesel::{Connection, QueryableByName, RunQueryDsl};
     let app = TestApp::new();
-    let Some(url) = app.database_url.clone() else {
-        eprintln!("SKIP: PostgreSQL only; this runs under CASEBOOK_TEST_PG_URL (CI does)");
+    let Some(url) = app.pg_url_or_skip("the words are PostgreSQL's") else {
         return;
     };
     let token = app.seed_staff();

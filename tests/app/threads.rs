@@ -722,8 +722,10 @@ fn an_outsiders_mail_only_links_and_a_merged_case_takes_no_work() {
 #[test]
 fn a_second_server_elsewhere_reads_every_stored_byte_on_postgresql() {
     let app = TestApp::new();
-    if !app.on_postgres() {
-        eprintln!("SKIP: the embedded default keeps files on its one machine; this runs under CASEBOOK_TEST_PG_URL (CI does)");
+    if app
+        .pg_url_or_skip("the embedded default keeps files on its one machine")
+        .is_none()
+    {
         return;
     }
     let token = app.seed_staff();

@@ -562,19 +562,26 @@ impl Pipeline<'_> {
             // holds a space.
             use crate::db::InsertId;
             let pg = !crate::db::is_sqlite(conn);
+            // The columns and values both engines insert; PostgreSQL adds the words.
+            macro_rules! insert_message {
+                ($extra_col:literal, $extra_val:literal) => {
+                    concat!(
+                        "INSERT INTO messages (case_id, raw_id, message_id, content_hash, \
+                         reuses_id_of, in_reply_to, refs, thread_key, from_name, from_address, \
+                         to_addrs, subject, sent_at, received_at, direction, is_auto_reply, \
+                         body_text, source, proposal",
+                        $extra_col,
+                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+                         $14, $15, $16, $17, $18, $19",
+                        $extra_val,
+                        ")"
+                    )
+                };
+            }
             let q = crate::db::cached_insert(if pg {
-                "INSERT INTO messages (case_id, raw_id, message_id, content_hash, \
-                 reuses_id_of, in_reply_to, refs, thread_key, from_name, from_address, \
-                 to_addrs, subject, sent_at, received_at, direction, is_auto_reply, \
-                 body_text, source, proposal, words) VALUES ($1, $2, $3, $4, $5, $6, $7, \
-                 $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
-                 array_to_tsvector(string_to_array($20, ' ')))"
+                insert_message!(", words", ", array_to_tsvector(string_to_array($20, ' '))")
             } else {
-                "INSERT INTO messages (case_id, raw_id, message_id, content_hash, \
-                 reuses_id_of, in_reply_to, refs, thread_key, from_name, from_address, \
-                 to_addrs, subject, sent_at, received_at, direction, is_auto_reply, \
-                 body_text, source, proposal) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
-                 $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+                insert_message!("", "")
             })
             .bind::<BigInt, _>(case.id)
             .bind::<BigInt, _>(raw_id)
