@@ -408,11 +408,18 @@ fn transaction_open(conn: &mut DbConn) -> Option<bool> {
         .map(|d| d.is_some())
 }
 
-/// Whether `e` is PostgreSQL's "deadlock detected" (40P01) or a serialization failure.
-pub fn is_deadlock(e: &diesel::result::Error) -> bool {
+/// Whether `e` is a conflict with a concurrent transaction that filing again resolves:
+/// PostgreSQL's "deadlock detected" (40P01), a serialization failure, or a unique key
+/// another transaction committed meanwhile (a new case's random tracking token, drawn
+/// by two writers at once: the second insert waits for the first's commit, and its
+/// retry reads the committed row).
+pub fn is_conflict(e: &diesel::result::Error) -> bool {
     use diesel::result::{DatabaseErrorKind, Error};
     match e {
-        Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
+        Error::DatabaseError(
+            DatabaseErrorKind::SerializationFailure | DatabaseErrorKind::UniqueViolation,
+            _,
+        ) => true,
         Error::DatabaseError(_, info) => info.message().contains("deadlock detected"),
         _ => false,
     }

@@ -777,3 +777,67 @@ fn a_large_import_on_postgresql_leaves_the_planner_statistics_current() {
         "ANALYZE ran after the import"
     );
 }
+
+/// Two messages that name one case only by its tag or tracking token in the subject
+/// (no References between them: a customer's new mail about a case the import has not
+/// reached yet) are one case however the import's writers (several on PostgreSQL)
+/// meet them: the second waits for the first and joins its case, instead of making a
+/// second case with the same number or token.
+#[test]
+fn messages_naming_one_case_by_tag_or_token_make_one_case_in_a_parallel_import() {
+    let app = TestApp::new();
+    let token = app.seed_staff();
+    let dir = app.dir.path().join("history");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let pairs = 300;
+    for i in 0..pairs {
+        const SUFFIX: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
+        let tag = format!(
+            "[案例号: CAS-{:05}-ZZ{}{}{}{} ]",
+            i,
+            SUFFIX[i % 31] as char,
+            SUFFIX[(i / 31) % 31] as char,
+            SUFFIX[(i * 7) % 31] as char,
+            SUFFIX[(i * 13) % 31] as char
+        );
+        let name = if i % 2 == 0 {
+            tag
+        } else {
+            format!("CMIT:8{i:06}")
+        };
+        for (part, hour) in [("a", "03"), ("b", "05")] {
+            let raw = mail(
+                &[
+                    ("From", &format!("user{i}@customer{}.example", i % 9)),
+                    ("To", "support@cmgos.example"),
+                    ("Subject", &format!("printer {i} offline, {part} {name}")),
+                    (
+                        "Message-ID",
+                        &format!("<named-{part}-{i}@customer.example>"),
+                    ),
+                    ("Date", &format!("Tue, 02 Jul 2024 {hour}:00:00 +0000")),
+                ],
+                &format!("printer {i} does not print ({part})"),
+            );
+            std::fs::write(dir.join(format!("{part}{i:04}.eml")), raw).expect("write");
+        }
+    }
+    app.cli_ok(&["ingest", &dir.display().to_string()], None);
+    let app = app.start();
+    let all = app.api_get("/api/cases?per_page=1", &token);
+    assert_eq!(all["total"], pairs, "one case per pair: {all}");
+    for i in [0, 1, pairs - 2, pairs - 1] {
+        let found = app.api_get(
+            &format!("/api/cases?q=printer%20{i}%20offline&per_page=5"),
+            &token,
+        );
+        assert_eq!(found["total"], 1, "pair {i}: {found}");
+        let number = found["cases"][0]["number"].as_str().expect("number");
+        let case = app.api_get(&format!("/api/cases/{number}"), &token);
+        assert_eq!(
+            case["messages"].as_array().map(Vec::len),
+            Some(2),
+            "pair {i}: {case}"
+        );
+    }
+}

@@ -47,9 +47,11 @@ const CHUNK: usize = 16;
 const PG_WRITERS: usize = 2;
 /// PostgreSQL with several writers: messages per transaction at most. A writer keeps
 /// its batch's inputs until it commits, to file them again when the server aborts the
-/// batch (a deadlock between two writers whose threads met).
+/// batch (a conflict between two writers: a deadlock of their thread locks, or a new
+/// case's random token both drew).
 const PG_BATCH: usize = 1000;
-/// Times a batch aborted by a deadlock is filed again before the run fails.
+/// Times a batch aborted by a conflict (`db::is_conflict`) is filed again before the
+/// run fails.
 const REFILES: usize = 8;
 /// Bytes of inputs read ahead of the writer at most (an input larger than this still
 /// goes, alone): a directory of large mailbox files is not read into memory at once.
@@ -197,7 +199,7 @@ struct Writing<'a> {
     /// Several writers (PostgreSQL). A writer then commits before it waits for
     /// inputs, since another may be waiting for the locks its batch holds; and it
     /// keeps its batch's inputs, to file them again if the server aborts the batch to
-    /// break a deadlock between two writers.
+    /// break a conflict between two writers (`db::is_conflict`).
     parallel: bool,
     /// Told after each commit (SQLite's WAL checkpointer).
     checkpoint: Option<std::sync::mpsc::SyncSender<()>>,
@@ -245,11 +247,11 @@ impl Writing<'_> {
                 let mut given = 0;
                 for (size, item) in chunk {
                     let (input, prepared) = item?;
-                    let deadlock = self.file_or_deadlock(conn, &input, &prepared, &mut b)?;
+                    let conflict = self.file_or_conflict(conn, &input, &prepared, &mut b)?;
                     if self.parallel {
                         b.inputs.push((input, prepared));
                     }
-                    if let Some(e) = deadlock {
+                    if let Some(e) = conflict {
                         self.refile(conn, &mut b, e)?;
                     }
                     given += size;
@@ -280,9 +282,10 @@ impl Writing<'_> {
         }
     }
 
-    /// Files one input into batch `b`. With several writers, a deadlock is returned
-    /// (the server aborted the batch, to be filed again); any other failure stops.
-    fn file_or_deadlock(
+    /// Files one input into batch `b`. With several writers, a conflict with another
+    /// writer is returned (`db::is_conflict`: the batch is aborted, to be filed again);
+    /// any other failure stops.
+    fn file_or_conflict(
         &self,
         conn: &mut DbConn,
         input: &Input,
@@ -302,7 +305,7 @@ impl Writing<'_> {
                 b.outcomes.extend(o);
                 Ok(None)
             }
-            Err(IngestError::Db(e)) if self.parallel && db::is_deadlock(&e) => Ok(Some(e)),
+            Err(IngestError::Db(e)) if self.parallel && db::is_conflict(&e) => Ok(Some(e)),
             Err(error) => Err(BulkError::Ingest {
                 input: input.source.clone(),
                 error,
@@ -310,7 +313,7 @@ impl Writing<'_> {
         }
     }
 
-    /// The server aborted the batch (`e`, a deadlock): rolled back and filed again,
+    /// The batch conflicted with another writer's (`e`): rolled back and filed again,
     /// until it goes through or `REFILES` attempts failed.
     fn refile(
         &self,
@@ -322,7 +325,7 @@ impl Writing<'_> {
             tracing::info!(
                 attempt,
                 messages = b.inputs.len(),
-                "batch aborted by a deadlock; filing it again"
+                "batch aborted by a conflict with another writer; filing it again"
             );
             db::end_batch(conn, false)?;
             b.outcomes.clear();
@@ -332,7 +335,7 @@ impl Writing<'_> {
             let inputs = std::mem::take(&mut b.inputs);
             let mut again = None;
             for (input, prepared) in &inputs {
-                again = self.file_or_deadlock(conn, input, prepared, b)?;
+                again = self.file_or_conflict(conn, input, prepared, b)?;
                 if again.is_some() {
                     break;
                 }

@@ -261,9 +261,24 @@ fn file_in_batch(
     }
     let mut replies: Vec<Reply> = Vec::with_capacity(jobs.len());
     for job in jobs {
-        let r = conn.transaction::<_, IngestError, _>(|c| {
-            ingest_prepared(c, store, rules, staff, &job.raw, &job.source, &job.prepared)
-        });
+        // A conflict with another server's writer (PostgreSQL: `db::is_conflict`) rolls
+        // back this delivery's savepoint only; filed again, it reads what the other
+        // committed meanwhile.
+        let mut attempt = 0;
+        let r = loop {
+            attempt += 1;
+            let r = conn.transaction::<_, IngestError, _>(|c| {
+                ingest_prepared(c, store, rules, staff, &job.raw, &job.source, &job.prepared)
+            });
+            match &r {
+                Err(IngestError::Db(e))
+                    if attempt < 4 && db::is_conflict(e) && db::in_transaction(conn) =>
+                {
+                    tracing::info!(attempt, source = %job.source, "delivery conflicted with a concurrent transaction; filing it again");
+                }
+                _ => break r,
+            }
+        };
         if let Err(e) = &r {
             tracing::warn!(error = %e, source = %job.source, "delivery failed; its savepoint rolled back");
             // Some errors (disk full, I/O) make SQLite roll back the whole transaction,

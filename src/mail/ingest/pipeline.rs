@@ -364,8 +364,9 @@ impl Pipeline<'_> {
         prep: &Prepared,
         source: &str,
     ) -> Result<Outcome, IngestError> {
-        // A deadlock can only come from a concurrent batch holding thread locks in
-        // file order; a single message retries, a batch fails and is re-run.
+        // A conflict (`db::is_conflict`) can only come from a concurrent batch: thread
+        // locks taken in file order, or a new case's token drawn by both. A single
+        // message retries; a batch fails and is re-run by its caller.
         let top_level = !crate::db::in_transaction(conn);
         if !top_level && !prep.pm.is_own_loop {
             // Inside a caller's transaction, an error rolls back the caller's whole
@@ -381,9 +382,9 @@ impl Pipeline<'_> {
             attempt += 1;
             match crate::db::write_tx(conn, |conn| self.file(conn, raw_id, prep, source)) {
                 Err(IngestError::Db(e))
-                    if top_level && attempt < 4 && crate::db::is_deadlock(&e) =>
+                    if top_level && attempt < 4 && crate::db::is_conflict(&e) =>
                 {
-                    tracing::info!(attempt, "thread lock deadlock; retrying");
+                    tracing::info!(attempt, "conflict with a concurrent transaction; retrying");
                 }
                 other => break other,
             }
@@ -430,7 +431,7 @@ impl Pipeline<'_> {
         let mid = mid.to_string();
         {
             // Nothing below may see the thread half-filed by another writer.
-            super::thread::lock_thread(conn, pm, &mid)?;
+            super::thread::lock_thread(conn, rules, pm, &mid)?;
             let same_id: Vec<(i64, i64, String)> = messages::table
                 .filter(messages::message_id.eq(&mid))
                 .select((messages::id, messages::case_id, messages::content_hash))

@@ -225,12 +225,18 @@ pub(super) fn record_refs(
 ///
 /// On PostgreSQL: a transaction-level advisory lock on a hash of every id the message
 /// carries or references (its own Message-ID, In-Reply-To, References, the Outlook
-/// conversation id), taken in ascending order so that two messages never wait on each
-/// other crosswise. Two messages that could join one case share at least one of these
-/// ids, so the second waits for the first to commit and then finds its case. On SQLite
-/// the write transaction itself is the lock (`BEGIN IMMEDIATE`: one writer at a time,
-/// across processes), and the lookup runs inside it.
-pub(super) fn lock_thread(conn: &mut DbConn, pm: &ParsedMail, own_id: &str) -> QueryResult<()> {
+/// conversation id) and on every case tag and tracking token it carries (which
+/// `find_case` and a new case's number and token read), taken in ascending order so
+/// that two messages never wait on each other crosswise. Two messages that could join
+/// one case share at least one of these, so the second waits for the first to commit
+/// and then finds its case. On SQLite the write transaction itself is the lock (`BEGIN
+/// IMMEDIATE`: one writer at a time, across processes), and the lookup runs inside it.
+pub(super) fn lock_thread(
+    conn: &mut DbConn,
+    rules: &Rules,
+    pm: &ParsedMail,
+    own_id: &str,
+) -> QueryResult<()> {
     let DbConn::Pg(conn) = conn else {
         return Ok(());
     };
@@ -242,6 +248,17 @@ pub(super) fn lock_thread(conn: &mut DbConn, pm: &ParsedMail, own_id: &str) -> Q
         .collect();
     if let Some(k) = &pm.thread_key {
         keys.push(lock_key("thread", k));
+    }
+    for text in [&pm.subject, &pm.body_text] {
+        if let Some(tag) = extract::find_case_tag(text) {
+            keys.push(lock_key("tag", &tag.to_ascii_uppercase()));
+        }
+        keys.extend(
+            extract::find_tokens_re(text, &rules.token_re)
+                .iter()
+                .take(100)
+                .map(|t| lock_key("token", t)),
+        );
     }
     keys.sort_unstable();
     keys.dedup();
