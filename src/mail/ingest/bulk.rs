@@ -630,8 +630,20 @@ pub fn ingest_bulk(
     if let Err(e) = db::wal::writer_autocheckpoint(conn, false) {
         tracing::warn!(error = %e, "WAL checkpoint threshold not restored");
     }
-    let waited = run?;
-    report.replayed = replay_out_of_order(conn, rules, &out_of_order)?;
+    // The batches committed before a failure stay: their cases filed out of order are
+    // re-read all the same (a second run finds those messages already filed, and
+    // would not mark them again).
+    let replayed = replay_out_of_order(conn, rules, &out_of_order);
+    let waited = match run {
+        Ok(w) => w,
+        Err(e) => {
+            if let Err(r) = replayed {
+                tracing::warn!(error = %r, "cases filed out of order before the failure not re-read");
+            }
+            return Err(e);
+        }
+    };
+    report.replayed = replayed?;
     // Waiting while the producer read inputs is not ingest time; waiting while it
     // prepared them is (preparing is part of ingest). With several writers, the run
     // waited while all of them did: the one that waited least.
@@ -682,6 +694,69 @@ pub fn ingest_bulk(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn message(id: &str, from: &str, reply_to: Option<&str>, hour: u32) -> Input {
+        let irt = reply_to
+            .map(|p| format!("In-Reply-To: <{p}>\r\n"))
+            .unwrap_or_default();
+        let raw = format!(
+            "From: {from}\r\nTo: support@cmgos.example\r\nSubject: printer not reachable\r\n\
+             Message-ID: <{id}>\r\n{irt}Date: Tue, 02 Jul 2024 {hour:02}:00:00 +0000\r\n\r\n\
+             the printer is not reachable\r\n"
+        );
+        Input {
+            raw: raw.into_bytes(),
+            source: id.to_string(),
+        }
+    }
+
+    /// A run that fails (here: its report cannot be written) keeps the batches it
+    /// committed, and the cases among them filed out of their own time order are
+    /// re-read all the same: the next run finds those messages filed and would not.
+    #[test]
+    fn a_failed_run_rereads_what_it_committed_out_of_order() {
+        use crate::db::schema::cases;
+        use diesel::prelude::*;
+        let dir = tempfile::tempdir().expect("dir");
+        let mut settings = crate::config::Settings::for_data_dir(dir.path().to_path_buf());
+        settings.staff_domains = vec!["cmgos.example".into()];
+        let pool = db::connect_and_migrate(&settings.database_url, 2).expect("db");
+        let rules = Rules::from_settings(&settings).expect("rules");
+        let mut conn = pool.get().expect("conn");
+        // The answer first: the question (two hours older) then joins its case.
+        let inputs = vec![
+            Ok(message(
+                "answer@cmgos.example",
+                "Wang <wangbb@cmgos.example>",
+                Some("question@customer.example"),
+                11,
+            )),
+            Ok(message(
+                "question@customer.example",
+                "Ma <ma@customer.example>",
+                None,
+                9,
+            )),
+        ];
+        let mut seen = 0;
+        let run = ingest_bulk(&mut conn, &settings, &rules, 1, inputs, |_| {
+            seen += 1;
+            if seen == 2 {
+                return Err(std::io::Error::other("stdout closed"));
+            }
+            Ok(())
+        });
+        assert!(run.is_err(), "the report failed");
+        let (created, first_response): (chrono::NaiveDateTime, Option<chrono::NaiveDateTime>) =
+            cases::table
+                .select((cases::created_at, cases::first_response_at))
+                .first(&mut *conn)
+                .expect("one case");
+        let at = |h: u32| {
+            chrono::NaiveDate::from_ymd_opt(2024, 7, 2).and_then(|d| d.and_hms_opt(h, 0, 0))
+        };
+        assert_eq!((Some(created), first_response), (at(9), at(11)));
+    }
 
     /// The reader waits while the writer is `AHEAD_BYTES` behind, goes on as soon as the
     /// writer gives bytes back, and stops waiting (false) once the writer is gone.
