@@ -531,12 +531,21 @@ pub fn ingest_bulk(
             parallel: writers > 1,
             checkpoint: wal,
         };
-        // Each batch's outcomes reported on the caller's thread, once committed.
+        // Each batch's outcomes reported on the caller's thread, once committed. After
+        // a report failed, the batches other writers committed meanwhile are only
+        // marked for the re-read (`replay_out_of_order`).
+        let mut reporting = true;
         let mut report_batch = |outcomes: Vec<Outcome>| -> Result<(), BulkError> {
+            out_of_order.extend(outcomes.iter().filter_map(|o| o.out_of_order));
+            if !reporting {
+                return Ok(());
+            }
             for o in outcomes {
                 *report.counts.entry(o.outcome.as_str()).or_default() += 1;
-                out_of_order.extend(o.out_of_order);
-                committed(&o)?;
+                if let Err(e) = committed(&o) {
+                    reporting = false;
+                    return Err(e.into());
+                }
             }
             Ok(())
         };
@@ -590,12 +599,20 @@ pub fn ingest_bulk(
                 }
             }
             drop((done_tx, writing));
+            let mut report_failed = None;
             for outcomes in done_rx.iter() {
                 if let Err(e) = report_batch(outcomes) {
-                    // Every writer stops at its next commit (nobody reports it).
+                    // Every writer stops at its next input, its batch rolled back; what
+                    // they committed before still comes here, to be re-read.
                     ahead.close();
-                    return Err(e);
+                    report_failed.get_or_insert(e);
                 }
+            }
+            if let Some(e) = report_failed {
+                for h in handles {
+                    let _ = h.join();
+                }
+                return Err(e);
             }
             let mut waited: Option<Duration> = None;
             let mut failed = None;
