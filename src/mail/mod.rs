@@ -27,6 +27,7 @@ pub struct ParsedMail {
     pub from_name: String,
     pub from_address: String,
     pub to: Vec<String>,
+    /// UTC: the Date header, else the oldest `Received:` time; None without either.
     pub sent_at: Option<NaiveDateTime>,
     pub body_text: String,
     /// The message's own HTML part, raw (cleaned with `html::sanitize` when stored).

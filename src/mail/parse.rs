@@ -91,10 +91,7 @@ pub fn parse_message(raw: &[u8]) -> Result<ParsedMail, String> {
             }
         }
     }
-    let sent_at: Option<NaiveDateTime> = msg
-        .date()
-        .and_then(|d| DateTime::from_timestamp(d.to_timestamp(), 0))
-        .map(|d| d.naive_utc());
+    let sent_at = sent_time(&msg);
     let mut body = String::new();
     for i in 0..msg.text_body_count() {
         if let Some(t) = msg.body_text(i) {
@@ -207,6 +204,23 @@ pub fn sanitize_filename(name: &str) -> String {
         .collect();
     let cleaned = cleaned.trim().trim_start_matches('.').to_string();
     cleaned.chars().take(200).collect()
+}
+
+/// When `msg` was sent, in UTC: its Date header; without a valid one, the oldest hop's
+/// `Received:` time (the first server it passed, the nearest to its sending). Exports
+/// and saved drafts often lack the header, and imported history keeps its own time.
+pub(crate) fn sent_time(msg: &mail_parser::Message<'_>) -> Option<NaiveDateTime> {
+    let utc = |d: &mail_parser::DateTime| {
+        d.is_valid()
+            .then(|| DateTime::from_timestamp(d.to_timestamp(), 0))
+            .flatten()
+            .map(|d| d.naive_utc())
+    };
+    msg.date().and_then(utc).or_else(|| {
+        msg.received_all()
+            .filter_map(|r| r.date.as_ref().and_then(utc))
+            .last()
+    })
 }
 
 #[cfg(test)]

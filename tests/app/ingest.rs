@@ -841,3 +841,91 @@ fn messages_naming_one_case_by_tag_or_token_make_one_case_in_a_parallel_import()
         );
     }
 }
+
+/// History keeps its own clock when a message lacks a Date header: it takes its oldest
+/// `Received:` time, and one without either follows what its case holds; none of it
+/// takes the day of the import.
+#[test]
+fn imported_mail_without_a_date_keeps_its_own_time() {
+    let app = TestApp::new();
+    let token = app.seed_staff();
+    let dir = app.dir.path().join("history");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let root = mail(
+        &[
+            ("From", "Ma Ming <ma@customer.example>"),
+            ("To", "support@cmgos.example"),
+            ("Subject", "activation fails 0xC004F074"),
+            ("Message-ID", "<root@customer.example>"),
+            ("Date", "Mon, 04 Mar 2019 09:00:00 +0800"),
+        ],
+        "activation fails",
+    );
+    let received = mail(
+        &[
+            (
+                "Received",
+                "from mx.cmgos.example by mail.customer.example; Tue, 05 Mar 2019 10:30:00 +0800",
+            ),
+            (
+                "Received",
+                "from wang-pc by mx.cmgos.example; Tue, 05 Mar 2019 10:00:00 +0800",
+            ),
+            ("From", "Wang Binbin <wangbb@cmgos.example>"),
+            ("To", "Ma Ming <ma@customer.example>"),
+            ("Subject", "Re: activation fails 0xC004F074"),
+            ("Message-ID", "<answer@cmgos.example>"),
+            ("In-Reply-To", "<root@customer.example>"),
+        ],
+        "please send the logs",
+    );
+    let bare = mail(
+        &[
+            ("From", "Ma Ming <ma@customer.example>"),
+            ("To", "support@cmgos.example"),
+            ("Subject", "Re: activation fails 0xC004F074"),
+            ("Message-ID", "<logs@customer.example>"),
+            ("In-Reply-To", "<answer@cmgos.example>"),
+        ],
+        "logs attached",
+    );
+    std::fs::write(dir.join("1.eml"), root).expect("write");
+    std::fs::write(dir.join("2.eml"), received).expect("write");
+    std::fs::write(dir.join("3.eml"), bare).expect("write");
+    app.cli_ok(&["ingest", &dir.display().to_string()], None);
+    let app = app.start();
+    let listed = app.api_get("/api/cases?per_page=5", &token);
+    assert_eq!(listed["total"], 1, "{listed}");
+    let number = listed["cases"][0]["number"].as_str().expect("number");
+    let case = app.api_get(&format!("/api/cases/{number}"), &token);
+    let sent: Vec<&str> = case["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .map(|m| m["sent_at"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(sent.len(), 3, "{case}");
+    assert!(sent[0].starts_with("2019-03-04T01:00:00"), "{sent:?}");
+    assert!(
+        sent[1].starts_with("2019-03-05T02:00:00"),
+        "the oldest hop: {sent:?}"
+    );
+    assert!(
+        sent[2].starts_with("2019-03-05T02:00:00"),
+        "after its case: {sent:?}"
+    );
+    assert!(
+        case["first_response_at"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("2019-03-05T02:00:00")),
+        "{}",
+        case["first_response_at"]
+    );
+    assert!(
+        case["updated_at"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("2019-")),
+        "{}",
+        case["updated_at"]
+    );
+}

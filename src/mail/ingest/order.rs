@@ -1,7 +1,7 @@
 //! Bulk imports in each thread's own order: the messages of many files are grouped by
 //! their reference graph (a message, the ids it references and the messages that
-//! reference it are one thread) and each thread is filed oldest first (Date, then file
-//! order), so a case opens with its first message and its times (opened, first
+//! reference it are one thread) and each thread is filed oldest first (its time, then
+//! file order), so a case opens with its first message and its times (opened, first
 //! response, closed) are the thread's own, whatever order the files are read in.
 
 use crate::mail::extract;
@@ -13,7 +13,7 @@ use std::hash::{Hash, Hasher};
 #[derive(Debug, Clone, Default)]
 pub struct Head {
     pub ids: Vec<String>,
-    /// Seconds since the epoch, from the Date header.
+    /// Seconds since the epoch, when it was sent (`parse::sent_time`).
     pub date: Option<i64>,
     /// Whether `ids[0]` is the message's own Message-ID (the rest are references).
     pub has_own_id: bool,
@@ -50,7 +50,7 @@ impl Head {
         }
         Some(Head {
             ids,
-            date: msg.date().map(|d| d.to_timestamp()),
+            date: crate::mail::parse::sent_time(&msg).map(|t| t.and_utc().timestamp()),
             has_own_id,
         })
     }

@@ -448,7 +448,6 @@ impl Pipeline<'_> {
                 });
             }
             let reuses = same_id.first().map(|r| r.0);
-            let sent_at = pm.sent_at.unwrap_or_else(crate::now);
             let arrival = super::trust::Arrival::of_source(source);
             let verified = arrival == super::trust::Arrival::Live
                 && (super::trust::internal_path(source)
@@ -476,6 +475,14 @@ impl Pipeline<'_> {
                     }
                 }
             }
+            // A message without any time of its own (`ParsedMail::sent_at`): live mail
+            // arrived now; imported history follows what its case holds (as its thread
+            // order put it: `order`), and never takes today's date when it has a case.
+            let sent_at = match (pm.sent_at, arrival, &found) {
+                (Some(t), _, _) => t,
+                (None, super::trust::Arrival::Import, Some(c)) => c.updated_at,
+                (None, _, _) => crate::now(),
+            };
             // Imported history is structured by what the thread shows; live mail only
             // by accounts (the trust boundary in `sender`).
             let side = match arrival {
