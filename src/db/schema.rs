@@ -527,6 +527,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    import_rereads (case_id) {
+        case_id -> BigInt,
+        marked_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     reanalysis_queue (job_id, case_id) {
         job_id -> BigInt,
         case_id -> BigInt,

@@ -929,3 +929,127 @@ fn imported_mail_without_a_date_keeps_its_own_time() {
         case["updated_at"]
     );
 }
+
+/// An import killed after it committed a message out of its case's time order leaves
+/// the case marked: the next run (here the same import again, which finds the message
+/// already filed) re-reads it, so the case's times are its thread's own.
+#[test]
+fn a_killed_import_leaves_its_out_of_order_cases_to_the_next_run() {
+    use std::io::BufRead;
+    let app = TestApp::new();
+    let token = app.seed_staff();
+    let dir = app.dir.path().join("history");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let answer = dir.join("answer.eml");
+    let question = dir.join("question.eml");
+    std::fs::write(
+        &answer,
+        mail(
+            &[
+                ("From", "Wang Binbin <wangbb@cmgos.example>"),
+                ("To", "Ma Ming <ma@customer.example>"),
+                ("Subject", "Re: printer not reachable"),
+                ("Message-ID", "<answer@cmgos.example>"),
+                ("In-Reply-To", "<question@customer.example>"),
+                ("Date", "Tue, 02 Jul 2024 11:00:00 +0800"),
+            ],
+            "please send the logs",
+        ),
+    )
+    .expect("write");
+    std::fs::write(
+        &question,
+        mail(
+            &[
+                ("From", "Ma Ming <ma@customer.example>"),
+                ("To", "support@cmgos.example"),
+                ("Subject", "printer not reachable"),
+                ("Message-ID", "<question@customer.example>"),
+                ("Date", "Tue, 02 Jul 2024 09:00:00 +0800"),
+            ],
+            "the printer is not reachable",
+        ),
+    )
+    .expect("write");
+    // Unrelated later mail: with it the question fills the reader's first hand-over
+    // to its writer (16 inputs; PostgreSQL's two writers each get about half) before
+    // the reader reaches stdin.
+    let later = dir.join("later");
+    std::fs::create_dir_all(&later).expect("dir");
+    for i in 0..100 {
+        let raw = mail(
+            &[
+                ("From", &format!("user{i}@other.example")),
+                ("To", "support@cmgos.example"),
+                ("Subject", &format!("question {i}")),
+                ("Message-ID", &format!("<later-{i}@other.example>")),
+                ("Date", "Wed, 03 Jul 2024 09:00:00 +0800"),
+            ],
+            "another question",
+        );
+        std::fs::write(later.join(format!("{i:02}.eml")), raw).expect("write");
+    }
+    // The answer first, in a run of its own; then the question, older than the case
+    // it joins, in a run that then waits for stdin until it is killed.
+    app.cli_ok(&["ingest", &answer.display().to_string()], None);
+    let mut child = std::process::Command::new(crate::helpers::BIN)
+        .args(app.global_args())
+        .args([
+            "ingest",
+            "--batch",
+            "1",
+            &question.display().to_string(),
+            &later.display().to_string(),
+            "-",
+        ])
+        .envs(app.envs.iter().map(|(k, v)| (k, v)))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run casebook");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    // Outcomes are reported once committed, in any writer's order.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let line = rx
+            .recv_timeout(left)
+            .expect("the question is committed and reported");
+        if line.contains("question.eml") {
+            break;
+        }
+    }
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    let again = app.cli_ok(&["ingest", &question.display().to_string()], None);
+    assert!(again.contains("duplicate"), "{again}");
+    let app = app.start();
+    let listed = app.api_get("/api/cases?q=printer&per_page=5", &token);
+    assert_eq!(listed["total"], 1, "{listed}");
+    let number = listed["cases"][0]["number"].as_str().expect("number");
+    let case = app.api_get(&format!("/api/cases/{number}"), &token);
+    assert!(
+        case["created_at"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("2024-07-02T01:00:00")),
+        "{}",
+        case["created_at"]
+    );
+    assert!(
+        case["first_response_at"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("2024-07-02T03:00:00")),
+        "{}",
+        case["first_response_at"]
+    );
+}

@@ -400,20 +400,14 @@ pub struct BulkReport {
     pub replayed: usize,
 }
 
-/// Re-reads the cases (or the cases they were merged into) whose history was filed
-/// out of its own time order, in that order (`replay`).
-fn replay_out_of_order(
-    conn: &mut DbConn,
-    rules: &Rules,
-    cases: &std::collections::BTreeSet<i64>,
-) -> Result<usize, BulkError> {
-    if cases.is_empty() {
-        return Ok(0);
+/// Re-reads the cases (or the cases they were merged into) whose history an import
+/// filed out of its own time order, in that order (`replay::reanalyze_marked`): this
+/// run's, and those a killed run left.
+fn replay_out_of_order(conn: &mut DbConn, rules: &Rules) -> Result<usize, BulkError> {
+    let n = super::replay::reanalyze_marked(conn, rules)?;
+    if n > 0 {
+        tracing::info!(cases = n, "history filed out of its own order re-read");
     }
-    let staff = Staff::load_for_batch(conn)?;
-    let ids: Vec<i64> = cases.iter().copied().collect();
-    let n = super::replay::reanalyze_cases(conn, rules, &staff, &ids)?;
-    tracing::info!(cases = n, "history filed out of its own order re-read");
     Ok(n)
 }
 
@@ -480,7 +474,6 @@ pub fn ingest_bulk(
     // stopped): a writer whose inputs end otherwise rolls its batch back (it must not
     // pass for the whole run).
     let read_all = std::sync::atomic::AtomicBool::new(false);
-    let mut out_of_order: std::collections::BTreeSet<i64> = Default::default();
     let run = std::thread::scope(|scope| -> Result<Duration, BulkError> {
         let wal = match wal_conn.as_mut() {
             Some(c) => {
@@ -531,21 +524,11 @@ pub fn ingest_bulk(
             parallel: writers > 1,
             checkpoint: wal,
         };
-        // Each batch's outcomes reported on the caller's thread, once committed. After
-        // a report failed, the batches other writers committed meanwhile are only
-        // marked for the re-read (`replay_out_of_order`).
-        let mut reporting = true;
+        // Each batch's outcomes reported on the caller's thread, once committed.
         let mut report_batch = |outcomes: Vec<Outcome>| -> Result<(), BulkError> {
-            out_of_order.extend(outcomes.iter().filter_map(|o| o.out_of_order));
-            if !reporting {
-                return Ok(());
-            }
             for o in outcomes {
                 *report.counts.entry(o.outcome.as_str()).or_default() += 1;
-                if let Err(e) = committed(&o) {
-                    reporting = false;
-                    return Err(e.into());
-                }
+                committed(&o)?;
             }
             Ok(())
         };
@@ -599,20 +582,13 @@ pub fn ingest_bulk(
                 }
             }
             drop((done_tx, writing));
-            let mut report_failed = None;
             for outcomes in done_rx.iter() {
                 if let Err(e) = report_batch(outcomes) {
-                    // Every writer stops at its next input, its batch rolled back; what
-                    // they committed before still comes here, to be re-read.
+                    // Every writer stops at its next commit (nobody reports it); the
+                    // batches they committed are marked for the re-read all the same.
                     ahead.close();
-                    report_failed.get_or_insert(e);
+                    return Err(e);
                 }
-            }
-            if let Some(e) = report_failed {
-                for h in handles {
-                    let _ = h.join();
-                }
-                return Err(e);
             }
             let mut waited: Option<Duration> = None;
             let mut failed = None;
@@ -648,9 +624,8 @@ pub fn ingest_bulk(
         tracing::warn!(error = %e, "WAL checkpoint threshold not restored");
     }
     // The batches committed before a failure stay: their cases filed out of order are
-    // re-read all the same (a second run finds those messages already filed, and
-    // would not mark them again).
-    let replayed = replay_out_of_order(conn, rules, &out_of_order);
+    // re-read all the same (the marks would wait for the next run otherwise).
+    let replayed = replay_out_of_order(conn, rules);
     let waited = match run {
         Ok(w) => w,
         Err(e) => {

@@ -153,11 +153,6 @@ pub struct Outcome {
     pub message_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    /// Imported history filed before mail of its case that it is older than (another
-    /// writer's, or files out of time order): the case, to be re-read in its own order
-    /// once the import has committed.
-    #[serde(skip)]
-    pub out_of_order: Option<i64>,
 }
 
 impl Outcome {

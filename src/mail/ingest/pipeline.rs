@@ -292,7 +292,6 @@ fn quarantine_raw(
         case_number: None,
         message_id: None,
         reason: Some(reason.to_string()),
-        out_of_order: None,
     })
 }
 
@@ -444,7 +443,6 @@ impl Pipeline<'_> {
                     case_number: number,
                     message_id: Some(mid.clone()),
                     reason: None,
-                    out_of_order: None,
                 });
             }
             let reuses = same_id.first().map(|r| r.0);
@@ -524,13 +522,12 @@ impl Pipeline<'_> {
                 return Err(IngestError::Rule("loop".into()));
             }
             // History older than what its case already holds: filed out of its
-            // thread's own order.
-            let out_of_order = match &found {
-                Some(c) if arrival == super::trust::Arrival::Import && sent_at < c.updated_at => {
-                    Some(c.id)
+            // thread's own order, the case to be re-read in that order.
+            if let Some(c) = &found {
+                if arrival == super::trust::Arrival::Import && sent_at < c.updated_at {
+                    super::replay::mark_out_of_order(conn, c.id)?;
                 }
-                _ => None,
-            };
+            }
             let (case, created) = match found {
                 Some(c) => (c, false),
                 None => (
@@ -695,7 +692,6 @@ impl Pipeline<'_> {
                 case_number: Some(case.number.clone()),
                 message_id: Some(mid.clone()),
                 reason: None,
-                out_of_order,
             })
         }
     }

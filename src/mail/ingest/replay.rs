@@ -16,7 +16,8 @@ use super::trust::Arrival;
 use super::{infer, Rules};
 use crate::cases::{self, Status};
 use crate::db::schema::{
-    audit_events, cases as cases_t, closures, escalation_entries, escalations, messages, scopes,
+    audit_events, cases as cases_t, closures, escalation_entries, escalations, import_rereads,
+    messages, scopes,
 };
 use crate::db::DbConn;
 use crate::db::Direct;
@@ -81,6 +82,17 @@ pub fn reanalyze_cases(
     staff: &Staff,
     ids: &[i64],
 ) -> QueryResult<usize> {
+    reanalyze_in_chunks(conn, rules, staff, ids, |_, _| Ok(()))
+}
+
+/// `reanalyze_cases`, with `after` run on each chunk of ids inside its transaction.
+fn reanalyze_in_chunks(
+    conn: &mut DbConn,
+    rules: &Rules,
+    staff: &Staff,
+    ids: &[i64],
+    mut after: impl FnMut(&mut DbConn, &[i64]) -> QueryResult<()>,
+) -> QueryResult<usize> {
     let mut done = std::collections::BTreeSet::new();
     for chunk in ids.chunks(100) {
         crate::db::write_tx(conn, |c| -> QueryResult<()> {
@@ -92,10 +104,51 @@ pub fn reanalyze_cases(
                     reanalyze_case(c, rules, staff, case.id)?;
                 }
             }
-            Ok(())
+            after(c, chunk)
         })?;
     }
     Ok(done.len())
+}
+
+/// Marks case `case_id` as filed out of its own time order by an import, in the
+/// caller's transaction (`import_rereads`): re-read by `reanalyze_marked` at the end of
+/// this run, or of the next one when this one is killed.
+pub fn mark_out_of_order(conn: &mut DbConn, case_id: i64) -> QueryResult<()> {
+    use diesel::sql_types::{BigInt, Timestamp};
+    // The newest mark's time: a run re-reading the case meanwhile keeps a mark made
+    // after it read the marks (`reanalyze_marked`).
+    diesel::sql_query(
+        "INSERT INTO import_rereads (case_id, marked_at) VALUES ($1, $2) \
+         ON CONFLICT (case_id) DO UPDATE SET marked_at = excluded.marked_at",
+    )
+    .bind::<BigInt, _>(case_id)
+    .bind::<Timestamp, _>(crate::now())
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Re-analyses every case an import marked (`mark_out_of_order`), each mark removed in
+/// the transaction that re-read its case (a mark made since the marks were read stays).
+/// Returns how many cases were re-read.
+pub fn reanalyze_marked(conn: &mut DbConn, rules: &Rules) -> QueryResult<usize> {
+    let read_at = crate::now();
+    let ids: Vec<i64> = import_rereads::table
+        .select(import_rereads::case_id)
+        .order(import_rereads::case_id.asc())
+        .rows(conn)?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let staff = Staff::load_for_batch(conn)?;
+    reanalyze_in_chunks(conn, rules, &staff, &ids, |c, chunk| {
+        diesel::delete(
+            import_rereads::table
+                .filter(import_rereads::case_id.eq_any(chunk))
+                .filter(import_rereads::marked_at.le(read_at)),
+        )
+        .exec(c)
+        .map(|_| ())
+    })
 }
 
 /// Re-analyses case `case_id` inside the caller's write transaction. A merged case is
