@@ -704,7 +704,7 @@ mod tests {
 
     /// A run that fails (here: its report cannot be written) keeps the batches it
     /// committed, and the cases among them filed out of their own time order are
-    /// re-read all the same: the next run finds those messages filed and would not.
+    /// re-read by this run all the same, not left to the next one.
     #[test]
     fn a_failed_run_rereads_what_it_committed_out_of_order() {
         use crate::db::schema::cases;
