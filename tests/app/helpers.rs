@@ -384,6 +384,15 @@ impl TestApp {
         v
     }
 
+    /// The one case the queue lists for `query` (`/api/cases?{query}`, asserted to be
+    /// one), as `GET /api/cases/{n}` shows it.
+    pub fn only_case(&self, query: &str, token: &str) -> serde_json::Value {
+        let listed = self.api_get(&format!("/api/cases?{query}"), token);
+        assert_eq!(listed["total"], 1, "{listed}");
+        let number = listed["cases"][0]["number"].as_str().expect("number");
+        self.api_get(&format!("/api/cases/{number}"), token)
+    }
+
     /// The status of a GET sent exactly as written: no client-side resolution of `..`
     /// or percent-escapes, as an attacker's raw request would be.
     pub fn raw_get(&self, path: &str) -> u16 {
@@ -601,6 +610,15 @@ impl Browser {
 }
 
 /// A small RFC 5322 message for threading tests.
+/// Asserts that `case[field]` is a time that starts with `prefix` (UTC, RFC 3339).
+pub fn assert_time(case: &serde_json::Value, field: &str, prefix: &str) {
+    assert!(
+        case[field].as_str().is_some_and(|t| t.starts_with(prefix)),
+        "{field}: {}",
+        case[field]
+    );
+}
+
 pub fn mail(headers: &[(&str, &str)], body: &str) -> Vec<u8> {
     let mut s = String::new();
     for (k, v) in headers {
