@@ -85,12 +85,20 @@ pub fn create_with_id(
         .map(|id| (id, token))
 }
 
-/// The enabled user owning this live (not expired) token, and the token's scope.
-pub fn lookup(
-    conn: &mut DbConn,
-    token: &str,
-    now: NaiveDateTime,
-) -> QueryResult<Option<(User, Scope)>> {
+/// A live token as a request finds it.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub user: User,
+    pub scope: Scope,
+    /// The token's id when its last-used time is due to be written (`touch`): at most
+    /// every [`TOUCH_EVERY_MINUTES`], so that API reads do not each turn into a write.
+    pub touch: Option<i64>,
+}
+
+/// The enabled user owning this live (not expired) token, and the token's scope. Only
+/// reads: a request runs it in place (`web::read`) and writes the last-used time
+/// apart, when it is due.
+pub fn lookup(conn: &mut DbConn, token: &str, now: NaiveDateTime) -> QueryResult<Option<Found>> {
     let hash = crate::storage::sha256_hex(token.trim().as_bytes());
     #[allow(clippy::type_complexity)]
     let found: Option<(
@@ -118,16 +126,20 @@ pub fn lookup(
     if expires_at.is_some_and(|t| t <= now) {
         return Ok(None);
     }
-    if last_used.is_none_or(|t| now - t >= Duration::minutes(TOUCH_EVERY_MINUTES)) {
-        // Best effort: a busy database must not refuse the request.
-        if let Err(e) = diesel::update(api_tokens::table.find(id))
-            .set(api_tokens::last_used_at.eq(now))
-            .exec(conn)
-        {
-            tracing::debug!(error = %e, "token last-used time not recorded");
-        }
-    }
-    Ok(Some((user, Scope::parse(&scope))))
+    let due = last_used.is_none_or(|t| now - t >= Duration::minutes(TOUCH_EVERY_MINUTES));
+    Ok(Some(Found {
+        user,
+        scope: Scope::parse(&scope),
+        touch: due.then_some(id),
+    }))
+}
+
+/// Writes a token's last-used time.
+pub fn touch(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(api_tokens::table.find(id))
+        .set(api_tokens::last_used_at.eq(now))
+        .exec(conn)
+        .map(drop)
 }
 
 /// One token as the list shows it (never the token itself).

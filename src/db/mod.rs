@@ -3,6 +3,7 @@
 mod cached;
 pub mod cost;
 mod direct;
+pub mod reader;
 pub mod schema;
 pub mod wal;
 
@@ -219,15 +220,27 @@ struct Pragmas;
 
 impl CustomizeConnection<DbConn, r2d2::Error> for Pragmas {
     fn on_acquire(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
-        match conn {
-            DbConn::Sqlite(s) => {
-                sqlite_pragmas(s).map_err(r2d2::Error::QueryError)?;
-                s.set_instrumentation(SlowQueryLog::default());
-            }
-            DbConn::Pg(p) => p.set_instrumentation(SlowQueryLog::default()),
+        if let DbConn::Sqlite(s) = conn {
+            sqlite_pragmas(s).map_err(r2d2::Error::QueryError)?;
         }
+        instrument(conn);
         Ok(())
     }
+}
+
+/// Slow queries logged (`SlowQueryLog`), as on every pooled connection.
+fn instrument(conn: &mut DbConn) {
+    match conn {
+        DbConn::Sqlite(s) => s.set_instrumentation(SlowQueryLog::default()),
+        DbConn::Pg(p) => p.set_instrumentation(SlowQueryLog::default()),
+    }
+}
+
+/// A connection outside the pool, set up as the pool's are.
+fn open_instrumented(url: &str) -> Result<DbConn, DbError> {
+    let mut c = establish(url)?;
+    instrument(&mut c);
+    Ok(c)
 }
 
 /// Queries slower than this many milliseconds are logged (0: every query); see

@@ -483,6 +483,24 @@ async fn whole_thread_turn(
     }
 }
 
+/// A case read for its page: the windowed thread is a bounded read, done in place
+/// (`web::read`); a whole thread can be thousands of messages and goes to the pool.
+async fn read_case<T, E, F>(
+    st: &crate::startup::AppState,
+    window: detail::ThreadWindow,
+    f: F,
+) -> Result<T, AppError>
+where
+    T: Send + 'static,
+    E: Into<AppError> + Send + 'static,
+    F: FnOnce(&mut crate::db::DbConn, &crate::config::Settings) -> Result<T, E> + Send + 'static,
+{
+    match window {
+        detail::ThreadWindow::Recent => super::read(st, f).await,
+        detail::ThreadWindow::All => run(st, f).await,
+    }
+}
+
 impl ThreadQuery {
     fn window(&self) -> detail::ThreadWindow {
         if self.thread == "all" {
@@ -550,7 +568,7 @@ pub async fn show(
     // Held until the page is rendered.
     let _turn = whole_thread_turn(window).await?;
     let names = st.staff_names.clone();
-    let (case, staff, watchers, canned, replying) = run(&st, move |c, _| {
+    let (case, staff, watchers, canned, replying) = read_case(&st, window, move |c, _| {
         crate::db::read_tx(c, |c| {
             let case = detail::load_by_number(c, &number, window)?;
             let watchers = crate::notify::watchers_of(c, case.id)?;
@@ -829,7 +847,10 @@ pub async fn show_json(
     let window = query.window();
     // Held until the answer is serialized.
     let _turn = whole_thread_turn(window).await?;
-    let detail = run(&st, move |c, _| detail::load_by_number(c, &number, window)).await?;
+    let detail = read_case(&st, window, move |c, _| {
+        detail::load_by_number(c, &number, window)
+    })
+    .await?;
     if let Some(n) = &detail.merged_into {
         return Ok(HttpResponse::Ok().json(serde_json::json!({
             "number": detail.number,

@@ -60,7 +60,8 @@ pub async fn session_user(req: &HttpRequest) -> Result<Option<User>, AppError> {
         return Ok(None);
     };
     let renewed = session::needs_touch(&sess, now, idle);
-    let user = run(&st, move |c, _| {
+    // Every page asks this first: one primary-key read, in place.
+    let user = super::read(&st, move |c, _| {
         Ok::<_, AppError>(
             users::find(c, sess.user_id)?.filter(|u| !u.disabled && u.session_epoch == sess.epoch),
         )
@@ -110,8 +111,18 @@ async fn bearer(req: &HttpRequest) -> Result<(User, tokens::Scope), AppError> {
     else {
         return Err(AppError::Unauthorized);
     };
-    let found = run(&st, move |c, _| tokens::lookup(c, &token, crate::now())).await?;
-    found.ok_or(AppError::Unauthorized)
+    let now = crate::now();
+    let found = super::read(&st, move |c, _| tokens::lookup(c, &token, now))
+        .await?
+        .ok_or(AppError::Unauthorized)?;
+    if let Some(id) = found.touch {
+        // Best effort, on the pool (a write): a busy database must not refuse the
+        // request.
+        if let Err(e) = run(&st, move |c, _| tokens::touch(c, id, now)).await {
+            tracing::debug!(error = %e, "token last-used time not recorded");
+        }
+    }
+    Ok((found.user, found.scope))
 }
 
 /// A full-scope token only: a narrower token is refused (403) everywhere `ApiUser`

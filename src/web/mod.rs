@@ -190,6 +190,27 @@ where
     .await?
 }
 
+/// A bounded read (index ranges under small limits: the session behind a request, a
+/// case page) run where it is asked for. On SQLite it runs in place on this worker,
+/// on the worker's own read connection (`db::reader`): no trip through the blocking
+/// pool and back, and each worker serves its connections' reads in turn, so a page's
+/// wait is the queue ahead of it and not the operating system's choice among a dozen
+/// threads (BENCHMARKS.md, session 30: the case page's p99 at 64 connections). It
+/// must stay a few hundred microseconds: the worker serves nothing else meanwhile.
+/// On PostgreSQL, where each query waits on the network, it is `run`.
+pub async fn read<T, E, F>(st: &AppState, f: F) -> Result<T, AppError>
+where
+    T: Send + 'static,
+    E: Into<AppError> + Send + 'static,
+    F: FnOnce(&mut crate::db::DbConn, &crate::config::Settings) -> Result<T, E> + Send + 'static,
+{
+    let url = &st.settings.database_url;
+    if crate::db::is_postgres_url(url) {
+        return run(st, f).await;
+    }
+    crate::db::reader::with_reader(url, |c| f(c, &st.settings))?.map_err(Into::into)
+}
+
 /// Checks the form's CSRF token against the browser's cookie.
 pub fn check_csrf(req: &HttpRequest, st: &AppState, token: &str) -> Result<(), AppError> {
     if cookies::csrf_ok(&st.keys, req, token) {
