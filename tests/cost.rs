@@ -11,7 +11,7 @@
 //! an index range and filters it (the old "similar closed cases" query walked every
 //! case sharing the code) fails this test on any machine, however fast.
 
-use casebook::cases::detail::{self, CaseDetail, ThreadWindow, RECENT};
+use casebook::cases::detail::{self, CaseDetail, ThreadWindow, AUDIT_SHOWN, RECENT};
 use casebook::config::Settings;
 use casebook::db::{self, cost, DbConn};
 use casebook::mail::{self, Rules, Staff};
@@ -325,12 +325,24 @@ fn a_long_thread_shows_its_first_screen_at_the_same_cost() {
     let (d2, after) = w.page(&target, ThreadWindow::Recent);
     assert_eq!(d2.message_count, 361);
     assert_eq!(d2.messages.len() as i64, RECENT + 1);
+    // The audit trail's newest events only, and word that there are more.
+    assert_eq!(d2.audit.len() as i64, AUDIT_SHOWN);
+    assert!(d2.audit_more);
+    assert!(!d.audit_more || d.audit.len() as i64 == AUDIT_SHOWN);
     // Only the count of the case's own messages grows with the thread (an index-only
     // count, and only run when messages are left out).
     assert_no_growth(&before, &after, &["count("]);
     // The whole thread on request, oldest first.
     let (all, _) = w.page(&target, ThreadWindow::All);
     assert_eq!(all.messages.len(), 361);
+    // With the whole thread, the whole trail (a case event and one per message at
+    // least), newest first.
+    assert!(all.audit.len() > 361, "{} events", all.audit.len());
+    assert!(!all.audit_more);
+    assert!(all
+        .audit
+        .windows(2)
+        .all(|p| p[0].created_at >= p[1].created_at));
     assert!(all
         .messages
         .windows(2)

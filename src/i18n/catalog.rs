@@ -345,6 +345,11 @@ pub const ENTRIES: &[(&str, &str, &str)] = &[
     ("case.closure", "案例总结", "Closure summary"),
     ("case.audit", "操作记录", "Audit trail"),
     ("audit.events", "条记录", "events"),
+    (
+        "audit.more",
+        "更早的记录：与完整会话一同显示",
+        "Older events: shown with the whole thread",
+    ),
     ("direction.customer", "客户", "Customer"),
     ("direction.support", "技术支持", "Support"),
     ("direction.to_rnd", "致研发", "To R&D"),

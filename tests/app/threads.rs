@@ -1,7 +1,7 @@
 //! A thread is one case whatever the order its messages arrive in: replies read
 //! before their parent, and replies to an ancestor Casebook never received.
 
-use crate::helpers::{mail, TestApp};
+use crate::helpers::{mail, TestApp, PASSWORD};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -966,4 +966,58 @@ fn history_filed_out_of_its_time_order_ends_as_history_filed_in_it() {
             .is_some_and(|t| t.starts_with("2024-07-01T03:00")),
         "{inorder}"
     );
+}
+
+/// A long case's first screen reads the newest audit events only and says there are
+/// more; the whole thread brings the whole trail (issue 15: the first screen of a case
+/// of thousands of messages costs the same as any other's).
+#[test]
+fn a_long_case_shows_its_newest_audit_events_and_the_rest_with_the_whole_thread() {
+    let app = TestApp::new();
+    let token = app.seed_staff();
+    let app = app.start();
+    let m = |i: u32| {
+        let mid = format!("<audit-{i}@customer.example>");
+        let date = format!("Mon, 2 Mar 2026 {:02}:{:02}:00 +0000", 8 + i / 60, i % 60);
+        let mut h = vec![
+            ("From", "Li Lei <lilei@customer.example>"),
+            ("To", "support@cmgos.example"),
+            ("Subject", "activation fails again"),
+            ("Message-ID", &mid),
+            ("Date", &date),
+        ];
+        let root = "<audit-0@customer.example>".to_string();
+        if i > 0 {
+            h.push(("In-Reply-To", &root));
+        }
+        mail(&h, &format!("message {i}"))
+    };
+    let number = post_mail(&app, &token, &m(0));
+    for i in 1..=60 {
+        assert_eq!(post_mail(&app, &token, &m(i)), number, "reply {i}");
+    }
+    let first = app.api_get(&format!("/api/cases/{number}"), &token);
+    let events = |c: &serde_json::Value| c["audit"].as_array().map_or(0, Vec::len);
+    assert_eq!(events(&first), 50, "the newest 50");
+    assert_eq!(first["audit_more"], true);
+    let whole = app.api_get(&format!("/api/cases/{number}?thread=all"), &token);
+    assert!(
+        events(&whole) > 61,
+        "one event a message and more: {}",
+        events(&whole)
+    );
+    assert_eq!(whole["audit_more"], false);
+    assert_eq!(whole["audit"][0], first["audit"][0], "newest first in both");
+    let b = app.browser();
+    b.login("wangbb@cmgos.example", PASSWORD);
+    let page = b.get(&format!("/cases/{number}"));
+    assert!(
+        page.body.contains(&format!(
+            "id=\"audit-more\" href=\"/cases/{number}?thread=all#h-audit\""
+        )),
+        "the page links to the rest"
+    );
+    assert!(page.body.contains("50+ "), "the panel says there are more");
+    let page = b.get(&format!("/cases/{number}?thread=all"));
+    assert!(!page.body.contains("id=\"audit-more\""));
 }
