@@ -248,12 +248,13 @@ const ONE_BY_ONE: usize = 8;
 /// A case names a serial or two: each is one statement of a fixed text, prepared once
 /// per connection. A list binds each value (`eq_any`), a new text for every length,
 /// which SQLite parses again at every page (4 % of the case page's time, profiled in
-/// session 30); it serves only the rare case naming many serials.
+/// session 30); it serves only the rare case naming many serials. PostgreSQL binds the
+/// list as one array, a statement it keeps, and each statement is a round trip: one.
 pub fn for_serials(conn: &mut DbConn, serials: &[String]) -> QueryResult<Vec<RecordRow>> {
     if serials.is_empty() {
         return Ok(Vec::new());
     }
-    if serials.len() > ONE_BY_ONE {
+    if serials.len() > ONE_BY_ONE || !crate::db::is_sqlite(conn) {
         return crate::on_engine!(conn, |c| ar::table
             .filter(
                 ar::serial_number
