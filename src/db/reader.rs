@@ -23,13 +23,13 @@ thread_local! {
 /// next one on an old snapshot: the next call opens a fresh connection instead.
 pub fn with_reader<T>(url: &str, f: impl FnOnce(&mut DbConn) -> T) -> Result<T, DbError> {
     let kept = READER.with(|r| r.borrow_mut().take());
-    let mut conn = match kept {
-        Some((u, c)) if u == url => c,
-        _ => super::open_instrumented(url)?,
+    let (url, mut conn) = match kept {
+        Some((u, c)) if u == url => (u, c),
+        _ => (url.to_string(), super::open_instrumented(url)?),
     };
     let out = f(&mut conn);
     if super::transaction_open(&mut conn) == Some(false) {
-        READER.with(|r| *r.borrow_mut() = Some((url.to_string(), conn)));
+        READER.with(|r| *r.borrow_mut() = Some((url, conn)));
     }
     Ok(out)
 }
