@@ -5,6 +5,7 @@ pub mod cost;
 mod direct;
 pub mod reader;
 pub mod schema;
+pub mod stamp;
 pub mod wal;
 
 use diesel::connection::SimpleConnection;
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 pub use cached::{cached_insert, cached_sql, ids_in, CachedSql, IdsIn, InsertId};
 pub use direct::Direct;
+pub use stamp::Stamp;
 
 #[derive(diesel::MultiConnection)]
 pub enum DbConn {

@@ -13,12 +13,13 @@ use super::CaseRow;
 use crate::db::schema::audit_events;
 use crate::db::DbConn;
 use crate::db::Direct;
+use crate::db::Stamp;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
 
 pub fn rfc3339(t: &NaiveDateTime) -> String {
-    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    crate::db::stamp::rfc3339(t)
 }
 
 fn opt_rfc3339(t: &Option<NaiveDateTime>) -> Option<String> {
@@ -349,13 +350,13 @@ fn audit(conn: &mut DbConn, case_id: i64, limit: i64) -> QueryResult<(Vec<AuditV
             audit_events::detail,
             audit_events::created_at,
         ))
-        .rows::<(String, String, String, NaiveDateTime)>(conn)?
+        .rows::<(String, String, String, Stamp)>(conn)?
         .into_iter()
         .map(|(actor, action, detail, t)| AuditView {
             actor,
             action,
             detail,
-            created_at: rfc3339(&t),
+            created_at: rfc3339(&t.0),
         })
         .collect();
     let more = events.len() as i64 > limit;

@@ -64,6 +64,7 @@ struct MsgRow {
     message_id: String,
     from_name: String,
     from_address: String,
+    #[diesel(deserialize_as = crate::db::Stamp)]
     sent_at: NaiveDateTime,
     direction: String,
     is_auto_reply: bool,
