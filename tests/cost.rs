@@ -11,7 +11,9 @@
 //! an index range and filters it (the old "similar closed cases" query walked every
 //! case sharing the code) fails this test on any machine, however fast.
 
-use casebook::cases::detail::{self, CaseDetail, ThreadWindow, AUDIT_SHOWN, RECENT};
+use casebook::cases::detail::{
+    self, CaseDetail, ThreadWindow, AUDIT_SHOWN, EARLIER, NEWEST_MAX, RECENT,
+};
 use casebook::config::Settings;
 use casebook::db::{self, cost, DbConn};
 use casebook::mail::{self, Rules, Staff};
@@ -332,6 +334,23 @@ fn a_long_thread_shows_its_first_screen_at_the_same_cost() {
     // Only the count of the case's own messages grows with the thread (an index-only
     // count, and only run when messages are left out).
     assert_no_growth(&before, &after, &["count("]);
+    // A wider window on request ("Show earlier messages"): the first and the newest n,
+    // oldest first, read the same way.
+    let (wide, wide_cost) = w.page(&target, ThreadWindow::newest(100));
+    assert_eq!(wide.messages.len(), 101);
+    assert_eq!(wide.message_count, 361);
+    assert_eq!(wide.earlier(), Some((100 + EARLIER, EARLIER)));
+    assert_eq!(d2.earlier(), Some((RECENT + EARLIER, EARLIER)));
+    assert_no_growth(&after, &wide_cost, &["count("]);
+    assert!(wide
+        .messages
+        .windows(2)
+        .all(|p| p[0].sent_at <= p[1].sent_at));
+    assert_eq!(ThreadWindow::newest(5), ThreadWindow::Recent);
+    assert_eq!(
+        ThreadWindow::newest(1_000_000),
+        ThreadWindow::newest(NEWEST_MAX)
+    );
     // The whole thread on request, oldest first.
     let (all, _) = w.page(&target, ThreadWindow::All);
     assert_eq!(all.messages.len(), 361);

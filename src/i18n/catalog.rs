@@ -338,6 +338,7 @@ pub const ENTRIES: &[(&str, &str, &str)] = &[
     ("case.remote_images_blocked", "已阻止加载的外部图片", "Remote images blocked"),
     ("case.thread_folded", "条较早的消息未显示。", "earlier messages are not shown."),
     ("case.thread_show_all", "显示整个会话", "Show the whole thread"),
+    ("case.thread_show_earlier", "显示更早的消息", "Show earlier messages"),
     ("case.scope", "问题范围定义", "Scope"),
     ("case.codes", "错误代码", "Error codes"),
     ("case.serials", "序列号", "Serial numbers"),

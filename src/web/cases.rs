@@ -433,12 +433,15 @@ pub fn url_escape(s: &str) -> String {
     out
 }
 
-/// `?thread=all` shows every message of a long thread; by default the page shows the
-/// first and the newest (see `ThreadWindow`).
+/// `?thread=all` shows every message of a long thread, `?newest=n` the first and the
+/// newest `n`; by default the page shows the first and the newest few (see
+/// `ThreadWindow`).
 #[derive(Debug, Deserialize, Default)]
 pub struct ThreadQuery {
     #[serde(default)]
     pub thread: String,
+    #[serde(default)]
+    pub newest: Option<i64>,
 }
 
 /// Heavy work (CPU and memory) done as many at once as there are cores; the rest wait
@@ -467,24 +470,27 @@ impl PerCore {
     }
 }
 
-/// Whole threads (`?thread=all`) built at once: two per core. Each is megabytes. A case
+/// Whole threads (`?thread=all`) and windows wider than the first screen built at once: two per core. Each is megabytes. A case
 /// of 2,000 messages shown whole to 64 clients at once (2 cores): unbounded, 181
 /// pages/s and 200–300 MiB of heap while it ran; one per core, 156 and 71–84 MiB (the
 /// database read and the rendering no longer overlap); two per core, 196 and 82–115.
 static WHOLE_THREADS: PerCore = PerCore::new(2);
 
-/// A turn to build a whole thread, or none for the windowed page.
+/// A turn to build a whole thread or a wide window, or none for the first screen.
 async fn whole_thread_turn(
     window: detail::ThreadWindow,
 ) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, AppError> {
     match window {
-        detail::ThreadWindow::All => Ok(Some(WHOLE_THREADS.enter().await?)),
+        detail::ThreadWindow::All | detail::ThreadWindow::Newest(_) => {
+            Ok(Some(WHOLE_THREADS.enter().await?))
+        }
         detail::ThreadWindow::Recent => Ok(None),
     }
 }
 
-/// A case read for its page: the windowed thread is a bounded read, done in place
-/// (`web::read`); a whole thread can be thousands of messages and goes to the pool.
+/// A case read for its page: the first screen is a small bounded read, done in place
+/// (`web::read`); a whole thread or a wide window can be hundreds or thousands of
+/// messages and goes to the pool.
 async fn read_case<T, E, F>(
     st: &crate::startup::AppState,
     window: detail::ThreadWindow,
@@ -497,7 +503,7 @@ where
 {
     match window {
         detail::ThreadWindow::Recent => super::read(st, f).await,
-        detail::ThreadWindow::All => run(st, f).await,
+        detail::ThreadWindow::All | detail::ThreadWindow::Newest(_) => run(st, f).await,
     }
 }
 
@@ -506,7 +512,8 @@ impl ThreadQuery {
         if self.thread == "all" {
             detail::ThreadWindow::All
         } else {
-            detail::ThreadWindow::Recent
+            self.newest
+                .map_or(detail::ThreadWindow::Recent, detail::ThreadWindow::newest)
         }
     }
 }

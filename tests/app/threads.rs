@@ -968,11 +968,12 @@ fn history_filed_out_of_its_time_order_ends_as_history_filed_in_it() {
     );
 }
 
-/// A long case's first screen reads the newest audit events only and says there are
-/// more; the whole thread brings the whole trail (issue 15: the first screen of a case
-/// of thousands of messages costs the same as any other's).
+/// A long case's first screen shows its first message and its newest few, and reads
+/// the newest audit events only; it says there are more, and brings them on request:
+/// earlier messages a page at a time, the whole thread and trail at once (issue 15:
+/// the first screen of a case of thousands of messages costs the same as any other's).
 #[test]
-fn a_long_case_shows_its_newest_audit_events_and_the_rest_with_the_whole_thread() {
+fn a_long_case_shows_its_newest_messages_and_audit_events_and_the_rest_on_request() {
     let app = TestApp::new();
     let token = app.seed_staff();
     let app = app.start();
@@ -1020,4 +1021,55 @@ fn a_long_case_shows_its_newest_audit_events_and_the_rest_with_the_whole_thread(
     assert!(page.body.contains("50+ "), "the panel says there are more");
     let page = b.get(&format!("/cases/{number}?thread=all"));
     assert!(!page.body.contains("id=\"audit-more\""));
+
+    // The thread: the first message and the newest 20 on the first screen.
+    let bodies = |c: &serde_json::Value| -> Vec<String> {
+        c["messages"]
+            .as_array()
+            .map(|m| {
+                m.iter()
+                    .map(|m| m["body_text"].as_str().unwrap_or("").trim().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let want = |range: std::ops::RangeInclusive<u32>| -> Vec<String> {
+        std::iter::once("message 0".to_string())
+            .chain(range.map(|i| format!("message {i}")))
+            .collect()
+    };
+    assert_eq!(bodies(&first), want(41..=60), "the first and the newest 20");
+    assert_eq!(first["message_count"], 61);
+    assert_eq!(bodies(&whole).len(), 61);
+    let wider = app.api_get(&format!("/api/cases/{number}?newest=30"), &token);
+    assert_eq!(bodies(&wider), want(31..=60), "?newest=30");
+    assert_eq!(wider["message_count"], 61);
+    assert_eq!(
+        wider["audit"].as_array().map_or(0, Vec::len),
+        50,
+        "a wider window keeps the first screen's audit panel"
+    );
+    let page = b.get(&format!("/cases/{number}"));
+    let articles = |p: &str| p.matches("<article class=\"msg").count();
+    assert_eq!(articles(&page.body), 21);
+    assert!(
+        page.body.contains(&format!(
+            "id=\"thread-earlier\" href=\"/cases/{number}?newest=60#m2\""
+        )),
+        "40 earlier messages a click away"
+    );
+    assert!(page.body.contains("(+40)"));
+    assert!(page
+        .body
+        .contains(&format!("href=\"/cases/{number}?thread=all#h-thread\"")));
+    let page = b.get(&format!("/cases/{number}?newest=60"));
+    assert_eq!(articles(&page.body), 61, "every message now");
+    assert!(!page.body.contains("id=\"thread-folded\""));
+    let page = b.get(&format!("/cases/{number}?newest=45"));
+    assert_eq!(articles(&page.body), 46);
+    assert!(
+        page.body.contains(&format!("{number}?newest=60#m2\"")) && page.body.contains("(+15)"),
+        "the last step shows what is left"
+    );
+    assert_eq!(b.status_only(&format!("/cases/{number}?newest=many")), 400);
 }

@@ -7,7 +7,7 @@ mod similar;
 mod thread;
 mod work;
 
-pub use thread::{ThreadWindow, RECENT};
+pub use thread::{ThreadWindow, EARLIER, NEWEST_MAX, RECENT};
 
 use super::CaseRow;
 use crate::db::schema::audit_events;
@@ -200,7 +200,7 @@ pub struct CaseDetail {
     pub merges: Vec<crate::cases::merge::MergeView>,
     pub messages: Vec<MessageView>,
     /// Messages in the case; more than `messages.len()` when the page shows the first
-    /// and the newest only (`?thread=all` shows them all).
+    /// and the newest only (`?newest=n` shows more, `?thread=all` all of them).
     pub message_count: i64,
     pub error_codes: Vec<CodeView>,
     pub serial_numbers: Vec<String>,
@@ -229,6 +229,23 @@ pub struct CaseDetail {
     pub audit: Vec<AuditView>,
     /// Older events exist than `audit` holds.
     pub audit_more: bool,
+}
+
+impl CaseDetail {
+    /// "Show earlier messages" of a windowed thread: the next window (`?newest=`) and
+    /// how many messages it adds; `None` when every message is shown or the window is
+    /// at [`NEWEST_MAX`] (the whole thread is the next step then).
+    pub fn earlier(&self) -> Option<(i64, i64)> {
+        let shown = self.messages.len() as i64;
+        let hidden = self.message_count - shown;
+        // The first message is shown besides the window's newest.
+        let newest = shown - 1;
+        if hidden <= 0 || newest >= NEWEST_MAX {
+            return None;
+        }
+        let step = hidden.min(EARLIER).min(NEWEST_MAX - newest);
+        Some((newest + step, step))
+    }
 }
 
 /// The case with this number, with everything its page shows; `NotFound` when there
@@ -266,7 +283,7 @@ pub fn load(conn: &mut DbConn, case: CaseRow, window: ThreadWindow) -> QueryResu
         conn,
         case.id,
         match window {
-            ThreadWindow::Recent => AUDIT_SHOWN,
+            ThreadWindow::Recent | ThreadWindow::Newest(_) => AUDIT_SHOWN,
             ThreadWindow::All => AUDIT_WHOLE,
         },
     )?;

@@ -85,12 +85,44 @@ pub enum ThreadWindow {
     /// the same, whatever the length of its thread.
     #[default]
     Recent,
+    /// The first message and the newest `n`, more than [`RECENT`] and at most
+    /// [`NEWEST_MAX`] (`?newest=n`: "Show earlier messages", [`EARLIER`] at a time).
+    Newest(i64),
     /// Every message (asked for explicitly: `?thread=all`).
     All,
 }
 
-/// Newest messages shown when the thread is windowed.
-pub const RECENT: i64 = 40;
+impl ThreadWindow {
+    /// The window for `?newest=n`: [`Recent`](Self::Recent) up to [`RECENT`], at most
+    /// [`NEWEST_MAX`].
+    pub fn newest(n: i64) -> ThreadWindow {
+        if n <= RECENT {
+            ThreadWindow::Recent
+        } else {
+            ThreadWindow::Newest(n.min(NEWEST_MAX))
+        }
+    }
+
+    /// How many of the newest messages the window holds (`None`: all of them).
+    fn limit(self) -> Option<i64> {
+        match self {
+            ThreadWindow::Recent => Some(RECENT),
+            ThreadWindow::Newest(n) => Some(n),
+            ThreadWindow::All => None,
+        }
+    }
+}
+
+/// Newest messages shown on a case's first screen (besides the first message). A case
+/// page's cost follows the messages it shows: at 40, a case of thousands of messages
+/// served two thirds of what a case of ten does.
+pub const RECENT: i64 = 20;
+
+/// Messages each "Show earlier messages" adds to the window.
+pub const EARLIER: i64 = 40;
+
+/// The largest window short of the whole thread (`?thread=all`).
+pub const NEWEST_MAX: i64 = 1000;
 
 /// The thread as the page shows it.
 pub(super) struct Thread {
@@ -141,7 +173,7 @@ fn select_messages(
 }
 
 /// The messages, oldest first, each with its attachments and its quoted text folded:
-/// all of them, or the first and the newest [`RECENT`] (each an index range of the
+/// all of them, or the first and the window's newest (each an index range of the
 /// case's messages under a LIMIT; the count only when messages are left out).
 /// The case's attachments for the panel ([`attachments`]) are read after the messages;
 /// when that list holds every attachment of the case, the messages take theirs from it
@@ -152,26 +184,25 @@ pub(super) fn messages(
     number: &str,
     window: ThreadWindow,
 ) -> QueryResult<Thread> {
-    let rows = match window {
-        ThreadWindow::All => select_messages(conn, case_id, false, None)?,
-        ThreadWindow::Recent => {
-            let mut newest = select_messages(conn, case_id, true, Some(RECENT + 1))?;
-            if newest.len() as i64 > RECENT {
-                // More than RECENT: the first message is older than all of those kept.
-                newest.truncate(RECENT as usize);
+    let rows = match window.limit() {
+        None => select_messages(conn, case_id, false, None)?,
+        Some(limit) => {
+            let mut newest = select_messages(conn, case_id, true, Some(limit + 1))?;
+            if newest.len() as i64 > limit {
+                // More than the window: the first message is older than all of those kept.
+                newest.truncate(limit as usize);
                 newest.extend(select_messages(conn, case_id, false, Some(1))?);
             }
             newest.reverse();
             newest
         }
     };
-    let total = if window == ThreadWindow::Recent && rows.len() as i64 > RECENT {
-        messages::table
+    let total = match window.limit() {
+        Some(limit) if rows.len() as i64 > limit => messages::table
             .filter(messages::case_id.eq(case_id))
             .count()
-            .row(conn)?
-    } else {
-        rows.len() as i64
+            .row(conn)?,
+        _ => rows.len() as i64,
     };
     let ids: Vec<i64> = rows.iter().map(|m| m.row_id).collect();
     let case_attachments = attachments(conn, case_id)?;
