@@ -49,6 +49,9 @@ pub struct CaseRow {
     pub imported: bool,
     /// The case this one was merged into (its number redirects there).
     pub merged_into: Option<i64>,
+    /// Messages in the case, kept by the database's triggers as messages arrive and
+    /// move (migration `case_message_count`).
+    pub message_count: i64,
 }
 
 impl CaseRow {

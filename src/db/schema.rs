@@ -73,6 +73,7 @@ diesel::table! {
         contact_email -> Nullable<Text>,
         imported -> Bool,
         merged_into -> Nullable<BigInt>,
+        message_count -> BigInt,
     }
 }
 

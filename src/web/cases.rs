@@ -801,6 +801,8 @@ struct CaseSummary {
     created_at: String,
     updated_at: String,
     imported: bool,
+    /// Messages in the case (a merged case's moved to the survivor).
+    message_count: i64,
 }
 
 #[derive(Deserialize)]
@@ -837,6 +839,7 @@ pub async fn list_json(
             oem: c.oem,
             tracking_token: c.tracking_token,
             imported: c.imported,
+            message_count: c.message_count,
         })
         .collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({ "cases": cases, "total": total })))

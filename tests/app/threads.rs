@@ -366,6 +366,19 @@ fn worked_cases_are_linked_merged_by_hand_and_an_admin_can_undo_it() {
     );
     assert_eq!(s, 200, "{v}");
     assert_eq!(post_mail(&app, &token, &r1), a);
+    // Each case's count of messages, as the case list gives it (merged cases are not
+    // listed: 0 for them).
+    let counts = || -> (i64, i64) {
+        let list = app.api_get("/api/cases?per_page=10", &token);
+        let of = |n: &str| {
+            list["cases"]
+                .as_array()
+                .and_then(|v| v.iter().find(|c| c["number"] == n))
+                .map_or(0, |c| c["message_count"].as_i64().expect("message_count"))
+        };
+        (of(&a), of(&b))
+    };
+    assert_eq!(counts(), (2, 2), "root and r1; r2 and the reply");
     // Linked both ways, nothing merged.
     assert_eq!(app.api_get("/api/cases?per_page=10", &token)["total"], 2);
     let ca = app.api_get(&format!("/api/cases/{a}"), &token);
@@ -398,6 +411,11 @@ fn worked_cases_are_linked_merged_by_hand_and_an_admin_can_undo_it() {
     );
     assert_eq!(ca["outbox"].as_array().map(Vec::len), Some(1));
     assert_eq!(app.api_get("/api/cases?per_page=10", &token)["total"], 1);
+    assert_eq!(
+        counts(),
+        (4, 0),
+        "the merged case's messages counted in the survivor"
+    );
     // Support works the survivor after the merge; undo keeps that.
     let before = ca["status"].as_str().expect("status").to_string();
     let (s, v) = app.api(
@@ -425,6 +443,7 @@ fn worked_cases_are_linked_merged_by_hand_and_an_admin_can_undo_it() {
     );
     assert_eq!(s, 200, "{v}");
     assert_eq!(app.api_get("/api/cases?per_page=10", &token)["total"], 2);
+    assert_eq!(counts(), (2, 2), "each case its own again");
     let cb = app.api_get(&format!("/api/cases/{b}"), &token);
     assert!(cb["merged_into"].is_null(), "{cb}");
     assert_eq!(cb["messages"].as_array().map(Vec::len), Some(2));

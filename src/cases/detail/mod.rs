@@ -272,7 +272,7 @@ pub fn load(conn: &mut DbConn, case: CaseRow, window: ThreadWindow) -> QueryResu
     // The messages first, then the case's attachments (`thread::messages` reads them
     // after): on PostgreSQL each statement sees the latest commit, and a reply that
     // lands in between then shows in neither rather than without its attachments.
-    let thread = thread::messages(conn, case.id, &case.number, window)?;
+    let thread = thread::messages(conn, case.id, &case.number, case.message_count, window)?;
     let findings = thread::findings(conn, case.id)?;
     let error_codes = evidence::codes(conn, case.id)?;
     let serials = evidence::serials(conn, case.id)?;

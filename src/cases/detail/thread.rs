@@ -174,7 +174,8 @@ fn select_messages(
 
 /// The messages, oldest first, each with its attachments and its quoted text folded:
 /// all of them, or the first and the window's newest (each an index range of the
-/// case's messages under a LIMIT; the count only when messages are left out).
+/// case's messages under a LIMIT; `message_count` is the case's, shown when messages
+/// are left out).
 /// The case's attachments for the panel ([`attachments`]) are read after the messages;
 /// when that list holds every attachment of the case, the messages take theirs from it
 /// instead of reading them again.
@@ -182,6 +183,7 @@ pub(super) fn messages(
     conn: &mut DbConn,
     case_id: i64,
     number: &str,
+    message_count: i64,
     window: ThreadWindow,
 ) -> QueryResult<Thread> {
     let rows = match window.limit() {
@@ -197,11 +199,10 @@ pub(super) fn messages(
             newest
         }
     };
+    // The case's own count when messages are left out (kept by triggers; at least
+    // what was read, should a message land between the two reads on PostgreSQL).
     let total = match window.limit() {
-        Some(limit) if rows.len() as i64 > limit => messages::table
-            .filter(messages::case_id.eq(case_id))
-            .count()
-            .row(conn)?,
+        Some(limit) if rows.len() as i64 > limit => message_count.max(rows.len() as i64),
         _ => rows.len() as i64,
     };
     let ids: Vec<i64> = rows.iter().map(|m| m.row_id).collect();

@@ -588,6 +588,8 @@ impl Pipeline<'_> {
             } else {
                 insert_message!("", "")
             })
+            // The count trigger makes it a statement SQLite would journal (`or_fail`).
+            .or_fail()
             .bind::<BigInt, _>(case.id)
             .bind::<BigInt, _>(raw_id)
             .bind::<Text, _>(&mid)

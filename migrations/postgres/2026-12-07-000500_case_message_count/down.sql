@@ -1,0 +1,3 @@
+DROP TRIGGER messages_count ON messages;
+DROP FUNCTION messages_count();
+ALTER TABLE cases DROP COLUMN message_count;
