@@ -470,10 +470,11 @@ impl PerCore {
     }
 }
 
-/// Whole threads (`?thread=all`) and windows wider than the first screen built at once: two per core. Each is megabytes. A case
-/// of 2,000 messages shown whole to 64 clients at once (2 cores): unbounded, 181
-/// pages/s and 200–300 MiB of heap while it ran; one per core, 156 and 71–84 MiB (the
-/// database read and the rendering no longer overlap); two per core, 196 and 82–115.
+/// Whole threads (`?thread=all`) and windows wider than the first screen (`?newest=N`)
+/// built at once: two per core. Each can be megabytes. A case of 2,000 messages shown
+/// whole to 64 clients at once (2 cores): unbounded, 181 pages/s and 200–300 MiB of
+/// heap while it ran; one per core, 156 and 71–84 MiB (the database read and the
+/// rendering no longer overlap); two per core, 196 and 82–115.
 static WHOLE_THREADS: PerCore = PerCore::new(2);
 
 /// A turn to build a whole thread or a wide window, or none for the first screen.
