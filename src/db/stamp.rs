@@ -44,10 +44,8 @@ impl FromSql<Timestamp, diesel::pg::Pg> for Stamp {
 /// other text (diesel's reading then takes it).
 fn parse_stored(s: &str) -> Option<NaiveDateTime> {
     let b = s.as_bytes();
-    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b' ' || b[13] != b':' {
-        return None;
-    }
-    if b[16] != b':' {
+    let seps = [(4, b'-'), (7, b'-'), (10, b' '), (13, b':'), (16, b':')];
+    if b.len() < 19 || seps.iter().any(|&(at, c)| b[at] != c) {
         return None;
     }
     let num = |r: std::ops::Range<usize>| -> Option<u32> {

@@ -481,12 +481,16 @@ static WHOLE_THREADS: PerCore = PerCore::new(2);
 async fn whole_thread_turn(
     window: detail::ThreadWindow,
 ) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, AppError> {
-    match window {
-        detail::ThreadWindow::All | detail::ThreadWindow::Newest(_) => {
-            Ok(Some(WHOLE_THREADS.enter().await?))
-        }
-        detail::ThreadWindow::Recent => Ok(None),
+    if first_screen(window) {
+        Ok(None)
+    } else {
+        Ok(Some(WHOLE_THREADS.enter().await?))
     }
+}
+
+/// The first screen (a small bounded read, in place); any wider window is heavy work.
+fn first_screen(window: detail::ThreadWindow) -> bool {
+    window == detail::ThreadWindow::Recent
 }
 
 /// A case read for its page: the first screen is a small bounded read, done in place
@@ -502,9 +506,10 @@ where
     E: Into<AppError> + Send + 'static,
     F: FnOnce(&mut crate::db::DbConn, &crate::config::Settings) -> Result<T, E> + Send + 'static,
 {
-    match window {
-        detail::ThreadWindow::Recent => super::read(st, f).await,
-        detail::ThreadWindow::All | detail::ThreadWindow::Newest(_) => run(st, f).await,
+    if first_screen(window) {
+        super::read(st, f).await
+    } else {
+        run(st, f).await
     }
 }
 

@@ -186,24 +186,27 @@ pub(super) fn messages(
     message_count: i64,
     window: ThreadWindow,
 ) -> QueryResult<Thread> {
-    let rows = match window.limit() {
-        None => select_messages(conn, case_id, false, None)?,
+    // The case's own count when messages are left out (kept by triggers; at least
+    // what was read, should a message land between the two reads on PostgreSQL).
+    let (rows, total) = match window.limit() {
+        None => {
+            let all = select_messages(conn, case_id, false, None)?;
+            let n = all.len() as i64;
+            (all, n)
+        }
         Some(limit) => {
             let mut newest = select_messages(conn, case_id, true, Some(limit + 1))?;
-            if newest.len() as i64 > limit {
+            let total = if newest.len() as i64 > limit {
                 // More than the window: the first message is older than all of those kept.
                 newest.truncate(limit as usize);
                 newest.extend(select_messages(conn, case_id, false, Some(1))?);
-            }
+                message_count.max(newest.len() as i64)
+            } else {
+                newest.len() as i64
+            };
             newest.reverse();
-            newest
+            (newest, total)
         }
-    };
-    // The case's own count when messages are left out (kept by triggers; at least
-    // what was read, should a message land between the two reads on PostgreSQL).
-    let total = match window.limit() {
-        Some(limit) if rows.len() as i64 > limit => message_count.max(rows.len() as i64),
-        _ => rows.len() as i64,
     };
     let ids: Vec<i64> = rows.iter().map(|m| m.row_id).collect();
     let case_attachments = attachments(conn, case_id)?;
