@@ -189,6 +189,60 @@ impl World {
     }
 }
 
+impl World {
+    /// `n` copies of the newest case (same customer, subject, status and codes), each a
+    /// minute older than the last: a large data set in a moment, where ingesting it
+    /// would take minutes in a debug build.
+    fn clone_cases(&mut self, n: usize) {
+        let c = &mut self.conn;
+        let template = max_case_id_of(c);
+        diesel::sql_query(
+            "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < ?) \
+             INSERT INTO cases (number, tracking_token, subject, customer, oem, status, \
+               priority, assignee_id, language, parent_case_id, created_at, updated_at, \
+               first_customer_at, first_response_at, closed_at, contact_email, imported, \
+               merged_into, message_count) \
+             SELECT 'CLN-' || (? + k.i), 'CLN' || (? + k.i), subject, customer, oem, status, \
+               priority, assignee_id, language, parent_case_id, \
+               datetime(created_at, '-' || (? + k.i) || ' minutes'), \
+               datetime(updated_at, '-' || (? + k.i) || ' minutes'), \
+               first_customer_at, first_response_at, closed_at, contact_email, imported, \
+               merged_into, 0 \
+             FROM cases, k WHERE cases.id = ?",
+        )
+        .bind::<diesel::sql_types::BigInt, _>(n as i64)
+        .bind::<diesel::sql_types::BigInt, _>(template)
+        .bind::<diesel::sql_types::BigInt, _>(template)
+        .bind::<diesel::sql_types::BigInt, _>(template)
+        .bind::<diesel::sql_types::BigInt, _>(template)
+        .bind::<diesel::sql_types::BigInt, _>(template)
+        .execute(c)
+        .unwrap();
+        diesel::sql_query(
+            "INSERT INTO case_codes (case_id, code, found_in, closed) \
+             SELECT cases.id, cc.code, cc.found_in, cc.closed \
+             FROM cases, case_codes cc WHERE cases.id > ? AND cc.case_id = ?",
+        )
+        .bind::<diesel::sql_types::BigInt, _>(template)
+        .bind::<diesel::sql_types::BigInt, _>(template)
+        .execute(c)
+        .unwrap();
+    }
+
+    /// The queue's page for `filter` (`GET /cases`), with what each of its statements
+    /// cost (loaded once before, as `page`).
+    fn queue(
+        &mut self,
+        filter: &casebook::cases::ListFilter,
+    ) -> (casebook::cases::queue::QueuePage, Vec<cost::StatementCost>) {
+        let names = casebook::cases::queue::StaffNames::default();
+        casebook::cases::queue::load(&mut self.conn, filter, &names).unwrap();
+        cost::take();
+        let page = casebook::cases::queue::load(&mut self.conn, filter, &names).unwrap();
+        (page, cost::take())
+    }
+}
+
 fn table(costs: &[cost::StatementCost]) -> String {
     costs
         .iter()
@@ -523,13 +577,17 @@ fn escalate_cases_above(w: &mut World, above: i64, imported: bool) {
 }
 
 fn max_case_id(w: &mut World) -> i64 {
+    max_case_id_of(&mut w.conn)
+}
+
+fn max_case_id_of(conn: &mut DbConn) -> i64 {
     #[derive(diesel::QueryableByName)]
     struct N {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         n: i64,
     }
     diesel::sql_query("SELECT COALESCE(MAX(id), 0) AS n FROM cases")
-        .get_result::<N>(&mut w.conn)
+        .get_result::<N>(conn)
         .unwrap()
         .n
 }
@@ -574,4 +632,123 @@ fn the_escalation_scan_does_not_walk_imported_history_left_open() {
     .get_result(&mut w.conn)
     .unwrap();
     assert_eq!((told.live, told.history), (10, 0));
+}
+
+/// The queue (`GET /cases`, `GET /api/cases`) of a customer who owns every case, of a
+/// code every case carries, of both, of a rare code, and unfiltered, in each order:
+/// past the count's cap, five times more matching cases cost no statement more work.
+/// The count stops at the cap ("1000+"), the page reads one row beyond itself, and a
+/// common code is probed case by case in the list's order rather than collected and
+/// sorted.
+#[test]
+fn the_queue_costs_the_same_however_many_cases_match() {
+    use casebook::cases::{ListFilter, COUNT_CAP};
+    let mut w = World::new();
+    let rare = w.add_cases_with(3, "0x8007232B", "R8810");
+    w.add_cases(20);
+    let customer: String = casebook::cases::find_by_number(&mut w.conn, &rare[0])
+        .unwrap()
+        .unwrap()
+        .customer
+        .expect("the customer is known");
+    let cap = COUNT_CAP as usize;
+    w.clone_cases(cap + 100);
+
+    let base = ListFilter {
+        status: Some("active".into()),
+        page: 1,
+        per_page: 50,
+        ..ListFilter::default()
+    };
+    let mut filters: Vec<(&str, ListFilter)> = vec![
+        ("active", base.clone()),
+        (
+            "every status",
+            ListFilter {
+                status: Some(String::new()),
+                ..base.clone()
+            },
+        ),
+        (
+            "customer (words)",
+            ListFilter {
+                customer: Some(customer.chars().take(6).collect()),
+                ..base.clone()
+            },
+        ),
+        (
+            "common code",
+            ListFilter {
+                code: Some(CODE.into()),
+                ..base.clone()
+            },
+        ),
+        (
+            "customer and common code",
+            ListFilter {
+                customer: Some(customer.clone()),
+                code: Some(CODE.into()),
+                ..base.clone()
+            },
+        ),
+        (
+            "rare code",
+            ListFilter {
+                code: Some("8007232B".into()),
+                ..base.clone()
+            },
+        ),
+    ];
+    let mut exactly = base.clone();
+    exactly.narrow.customer_is = Some(customer.clone());
+    filters.push(("exactly the customer", exactly));
+    for sort in ["age", "priority"] {
+        filters.push((
+            sort,
+            ListFilter {
+                sort: Some(sort.into()),
+                code: Some(CODE.into()),
+                ..base.clone()
+            },
+        ));
+    }
+    let mut before = Vec::new();
+    for (name, f) in &filters {
+        let (page, costs) = w.queue(f);
+        if *name == "rare code" {
+            assert_eq!((page.total, page.exact, page.more), (3, true, false), "{name}");
+            let mut got: Vec<&str> = page.rows.iter().map(|r| r.number.as_str()).collect();
+            got.sort_unstable();
+            let mut want: Vec<&str> = rare.iter().map(String::as_str).collect();
+            want.sort_unstable();
+            assert_eq!(got, want, "{name}");
+        } else {
+            assert_eq!(page.rows.len(), 50, "{name}");
+            assert_eq!(
+                (page.total, page.exact, page.more),
+                (COUNT_CAP, false, true),
+                "{name}: more than the cap match"
+            );
+        }
+        before.push(costs);
+    }
+    // The default order is the newest activity first, page after page.
+    let (p1, _) = w.queue(&base);
+    let (p2, _) = w.queue(&ListFilter {
+        page: 2,
+        ..base.clone()
+    });
+    let key = |r: &casebook::cases::CaseRow| (r.updated_at, r.id);
+    assert!(p1.rows.windows(2).all(|p| key(&p[0]) > key(&p[1])));
+    assert!(key(&p1.rows[49]) > key(&p2.rows[0]), "page 2 follows page 1");
+
+    w.clone_cases(5 * (cap + 100));
+    for ((name, f), b) in filters.iter().zip(&before) {
+        let (page, after) = w.queue(f);
+        if *name != "rare code" {
+            assert_eq!((page.total, page.exact), (COUNT_CAP, false), "{name}");
+        }
+        println!("{name}:\n{}", table(&after));
+        assert_no_growth(b, &after, &[]);
+    }
 }

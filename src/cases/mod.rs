@@ -264,15 +264,70 @@ pub struct ListFilter {
     pub per_page: i64,
 }
 
+/// The most cases a list counts: beyond it the total is "1,000+". Counting stops here so
+/// that a list's cost does not grow with the cases that match (a customer with 50,000
+/// cases, a code on every case).
+pub const COUNT_CAP: i64 = 1000;
+
+/// A code carried by at least this many cases is "common": the list walks the cases in
+/// its order and probes each for the code, rather than collecting every case with the
+/// code and sorting them all.
+pub const COMMON_CODE: i64 = 500;
+
+/// One page of a list of cases, and how many match.
+#[derive(Debug)]
+pub struct ListPage {
+    pub rows: Vec<CaseRow>,
+    /// The cases that match, counted up to [`COUNT_CAP`].
+    pub total: i64,
+    /// `false` when more than [`COUNT_CAP`] match: `total` is then a lower bound.
+    pub exact: bool,
+    /// Another page follows this one.
+    pub more: bool,
+}
+
+/// Whether `code` is carried by at least [`COMMON_CODE`] cases: one probe of the code's
+/// index that reads at most that many entries.
+fn code_is_common(conn: &mut DbConn, code: &str) -> QueryResult<bool> {
+    use crate::db::schema::case_codes;
+    let nth: Vec<i64> = case_codes::table
+        .filter(case_codes::code.eq(code))
+        .select(case_codes::id)
+        .offset(COMMON_CODE - 1)
+        .limit(1)
+        .rows(conn)?;
+    Ok(!nth.is_empty())
+}
+
 /// The queue: newest activity first, with an optional text and status filter.
-pub fn list(conn: &mut DbConn, f: &ListFilter) -> QueryResult<(Vec<CaseRow>, i64)> {
+///
+/// Its cost stays within the page and [`COUNT_CAP`], however many cases match: the page
+/// reads one row more than it shows (to know whether another follows), and the count
+/// runs only when the page is full, stopping after [`COUNT_CAP`] + 1 cases.
+pub fn list(conn: &mut DbConn, f: &ListFilter) -> QueryResult<ListPage> {
     let pg = matches!(conn, DbConn::Pg(_));
+    let code = f
+        .code
+        .as_deref()
+        .and_then(crate::codes::parse_code)
+        .map(crate::codes::format_code);
+    // Plans never depend on bound values (see `db::sqlite_global_config`), so the shape
+    // of the code filter is chosen here.
+    let common_code = match &code {
+        Some(c) => code_is_common(conn, c)?,
+        None => false,
+    };
     // `counting`: the same filter shaped for COUNT(*).
     let build = |counting: bool| {
         let mut q = cases::table.into_boxed();
         // Merged cases are closed, so "active" leaves them out by its index alone.
         if f.status.as_deref() != Some("active") {
-            q = q.filter(cases::merged_into.is_null());
+            // Nearly every case is unmerged: the unary plus keeps SQLite from walking
+            // `cases_merged_into` for it and sorting every case, where the list's order
+            // index stops after a page.
+            q = q.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                "+cases.merged_into IS NULL",
+            ));
         }
         if let Some(s) = f.status.as_deref().filter(|s| !s.is_empty()) {
             if s == "active" && counting {
@@ -317,11 +372,23 @@ pub fn list(conn: &mut DbConn, f: &ListFilter) -> QueryResult<(Vec<CaseRow>, i64
                     .escape('\\'),
             );
         }
-        if let Some(code) = f.code.as_deref().and_then(crate::codes::parse_code) {
-            let with_code = crate::db::schema::case_codes::table
-                .filter(crate::db::schema::case_codes::code.eq(crate::codes::format_code(code)))
-                .select(crate::db::schema::case_codes::case_id);
-            q = q.filter(cases::id.eq_any(with_code));
+        if let Some(code) = &code {
+            use crate::db::schema::case_codes;
+            if common_code {
+                // Walked in the list's order, each case probed (UNIQUE(case_id, code)):
+                // the page stops after its rows, the count after its cap.
+                q = q.filter(diesel::dsl::exists(
+                    case_codes::table
+                        .filter(case_codes::case_id.eq(cases::id))
+                        .filter(case_codes::code.eq(code.clone())),
+                ));
+            } else {
+                // Fewer than COMMON_CODE cases: collect them and sort.
+                let with_code = case_codes::table
+                    .filter(case_codes::code.eq(code.clone()))
+                    .select(case_codes::case_id);
+                q = q.filter(cases::id.eq_any(with_code));
+            }
         }
         if f.escalated {
             let open = crate::db::schema::escalations::table
@@ -368,26 +435,48 @@ pub fn list(conn: &mut DbConn, f: &ListFilter) -> QueryResult<(Vec<CaseRow>, i64
         }
         narrow::apply(q, &f.narrow, pg)
     };
-    let total: i64 = build(true).count().get_result(conn)?;
     let per = f.per_page.clamp(1, 200);
     let page = f.page.max(1);
+    let offset = (page - 1) * per;
     let ordered = match f.sort.as_deref() {
         Some("age") => build(false).order((cases::created_at.asc(), cases::id.asc())),
+        // The expression of the index `cases_active_priority`, character for character.
         Some("priority") => build(false).order((
             diesel::dsl::sql::<diesel::sql_types::BigInt>(
                 "CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END",
             )
             .asc(),
             cases::updated_at.desc(),
+            cases::id.desc(),
         )),
         _ => build(false).order((cases::updated_at.desc(), cases::id.desc())),
     };
-    let rows = ordered
-        .limit(per)
-        .offset((page - 1) * per)
+    // One row more than the page: whether another page follows.
+    let mut rows: Vec<CaseRow> = ordered
+        .limit(per + 1)
+        .offset(offset)
         .select(CaseRow::as_select())
         .load(conn)?;
-    Ok((rows, total))
+    let more = rows.len() as i64 > per;
+    rows.truncate(per as usize);
+    let (total, exact) = if more || (rows.is_empty() && page > 1) {
+        // A full page, or a page past the end: count, up to the cap.
+        let counted = build(true)
+            .select(cases::id)
+            .limit(COUNT_CAP + 1)
+            .load::<i64>(conn)?
+            .len() as i64;
+        (counted.min(COUNT_CAP), counted <= COUNT_CAP)
+    } else {
+        // The last page: the cases before it and on it.
+        (offset + rows.len() as i64, true)
+    };
+    Ok(ListPage {
+        rows,
+        total,
+        exact,
+        more,
+    })
 }
 
 pub fn escape_like(s: &str) -> String {

@@ -1,7 +1,7 @@
 //! What the queue shows beside the cases themselves: the staff names and the open
 //! escalations of the cases on the page.
 
-use super::{list, CaseRow, ListFilter};
+use super::{list, CaseRow, ListFilter, ListPage};
 use crate::db::schema::{escalations, users};
 use crate::db::DbConn;
 use crate::db::Direct;
@@ -11,7 +11,12 @@ use diesel::prelude::*;
 /// One page of the queue.
 pub struct QueuePage {
     pub rows: Vec<CaseRow>,
+    /// The cases that match, counted up to `cases::COUNT_CAP`.
     pub total: i64,
+    /// `false` when more than the cap match.
+    pub exact: bool,
+    /// Another page follows.
+    pub more: bool,
     /// Enabled users by name: (id, name).
     pub staff: Vec<(i64, String)>,
     /// Open escalations of the cases on the page: (case id, status, last activity).
@@ -20,7 +25,12 @@ pub struct QueuePage {
 
 #[tracing::instrument(skip_all)]
 pub fn load(conn: &mut DbConn, filter: &ListFilter, names: &StaffNames) -> QueryResult<QueuePage> {
-    let (rows, total) = list(conn, filter)?;
+    let ListPage {
+        rows,
+        total,
+        exact,
+        more,
+    } = list(conn, filter)?;
     let staff = names.filter_assignees(conn)?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let open_escalations = escalations::table
@@ -39,6 +49,8 @@ pub fn load(conn: &mut DbConn, filter: &ListFilter, names: &StaffNames) -> Query
     Ok(QueuePage {
         rows,
         total,
+        exact,
+        more,
         staff,
         open_escalations,
     })

@@ -208,6 +208,8 @@ struct QueuePage {
     page: Page,
     rows: Vec<QueueRow>,
     total: i64,
+    /// `false` when more than `cases::COUNT_CAP` match ("1000+").
+    exact: bool,
     f: QueueQuery,
     status: String,
     statuses: Vec<&'static str>,
@@ -301,6 +303,8 @@ pub async fn queue(
         crate::cases::queue::QueuePage {
             rows,
             total,
+            exact,
+            more,
             staff,
             open_escalations: open_escs,
         },
@@ -392,7 +396,7 @@ pub async fn queue(
             None => full,
         }
     };
-    let next_link = (page_no * PER_PAGE < total).then(|| link(page_no + 1));
+    let next_link = more.then(|| link(page_no + 1));
     let mut statuses = vec!["active", ""];
     statuses.extend(Status::ALL.iter().map(|s| s.as_str()));
     let mine = q.assignee == "me";
@@ -400,6 +404,7 @@ pub async fn queue(
         page,
         rows,
         total,
+        exact,
         f: q,
         status,
         statuses,
@@ -831,8 +836,9 @@ pub async fn list_json(
     }
     let mut filter = filter_from(&q, user.0.id, &st.settings)?;
     filter.per_page = per_page.and_then(|v| v.parse().ok()).unwrap_or(50);
-    let (rows, total) = run(&st, move |c, _| cases_mod::list(c, &filter)).await?;
-    let cases: Vec<CaseSummary> = rows
+    let list = run(&st, move |c, _| cases_mod::list(c, &filter)).await?;
+    let cases: Vec<CaseSummary> = list
+        .rows
         .into_iter()
         .map(|c| CaseSummary {
             created_at: rfc3339(&c.created_at),
@@ -848,7 +854,12 @@ pub async fn list_json(
             message_count: c.message_count,
         })
         .collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "cases": cases, "total": total })))
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "cases": cases,
+        "total": list.total,
+        "total_exact": list.exact,
+        "more": list.more,
+    })))
 }
 
 /// `GET /api/cases/{number}`: everything the case page shows.

@@ -1,0 +1,1 @@
+DROP INDEX cases_active_priority;
