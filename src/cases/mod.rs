@@ -322,12 +322,17 @@ pub fn list(conn: &mut DbConn, f: &ListFilter) -> QueryResult<ListPage> {
         let mut q = cases::table.into_boxed();
         // Merged cases are closed, so "active" leaves them out by its index alone.
         if f.status.as_deref() != Some("active") {
-            // Nearly every case is unmerged: the unary plus keeps SQLite from walking
-            // `cases_merged_into` for it and sorting every case, where the list's order
-            // index stops after a page.
-            q = q.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
-                "+cases.merged_into IS NULL",
-            ));
+            // Nearly every case is unmerged: on SQLite the unary plus keeps the planner
+            // from walking `cases_merged_into` for it and sorting every case, where the
+            // list's order index stops after a page. PostgreSQL knows from its
+            // statistics, and would misjudge the plus as rare.
+            q = if pg {
+                q.filter(cases::merged_into.is_null())
+            } else {
+                q.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                    "+cases.merged_into IS NULL",
+                ))
+            };
         }
         if let Some(s) = f.status.as_deref().filter(|s| !s.is_empty()) {
             if s == "active" && counting {
