@@ -642,7 +642,7 @@ fn the_escalation_scan_does_not_walk_imported_history_left_open() {
 /// sorted.
 #[test]
 fn the_queue_costs_the_same_however_many_cases_match() {
-    use casebook::cases::{ListFilter, COUNT_CAP};
+    use casebook::cases::{ListFilter, Place, COUNT_CAP};
     let mut w = World::new();
     let rare = w.add_cases_with(3, "0x8007232B", "R8810");
     w.add_cases(20);
@@ -699,6 +699,29 @@ fn the_queue_costs_the_same_however_many_cases_match() {
             },
         ),
     ];
+    // A place deep in the list (the 951st case), and the page after it and before it.
+    let deep = casebook::cases::list(
+        &mut w.conn,
+        &ListFilter {
+            page: 20,
+            ..base.clone()
+        },
+    )
+    .unwrap()
+    .first
+    .expect("page 20 has cases");
+    for (name, at) in [
+        ("after a deep place", Place::After(deep)),
+        ("before a deep place", Place::Before(deep)),
+    ] {
+        filters.push((
+            name,
+            ListFilter {
+                at: Some(at),
+                ..base.clone()
+            },
+        ));
+    }
     let mut exactly = base.clone();
     exactly.narrow.customer_is = Some(customer.clone());
     filters.push(("exactly the customer", exactly));
@@ -716,7 +739,11 @@ fn the_queue_costs_the_same_however_many_cases_match() {
     for (name, f) in &filters {
         let (page, costs) = w.queue(f);
         if *name == "rare code" {
-            assert_eq!((page.total, page.exact, page.more), (3, true, false), "{name}");
+            assert_eq!(
+                (page.total, page.exact, page.more),
+                (3, true, false),
+                "{name}"
+            );
             let mut got: Vec<&str> = page.rows.iter().map(|r| r.number.as_str()).collect();
             got.sort_unstable();
             let mut want: Vec<&str> = rare.iter().map(String::as_str).collect();
@@ -740,7 +767,10 @@ fn the_queue_costs_the_same_however_many_cases_match() {
     });
     let key = |r: &casebook::cases::CaseRow| (r.updated_at, r.id);
     assert!(p1.rows.windows(2).all(|p| key(&p[0]) > key(&p[1])));
-    assert!(key(&p1.rows[49]) > key(&p2.rows[0]), "page 2 follows page 1");
+    assert!(
+        key(&p1.rows[49]) > key(&p2.rows[0]),
+        "page 2 follows page 1"
+    );
 
     w.clone_cases(5 * (cap + 100));
     for ((name, f), b) in filters.iter().zip(&before) {

@@ -262,6 +262,44 @@ pub struct ListFilter {
     pub narrow: narrow::Narrow,
     pub page: i64,
     pub per_page: i64,
+    /// The page after (or before) the case at this place in the list's order, found
+    /// through the order's index however deep it is; `page` then only labels it. Only
+    /// the orders by activity and by age have places; `?sort=priority` pages by number.
+    pub at: Option<Place>,
+}
+
+/// Which side of a [`Cursor`] a page lies on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    After(Cursor),
+    Before(Cursor),
+}
+
+/// A case's place in the list's order: its time in that order (the last activity, or
+/// the opening for `?sort=age`) and its id. Written in links as
+/// `20261207T101010.123456789_1234`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub at: NaiveDateTime,
+    pub id: i64,
+}
+
+impl Cursor {
+    const FORMAT: &'static str = "%Y%m%dT%H%M%S%.f";
+
+    pub fn parse(s: &str) -> Option<Cursor> {
+        let (at, id) = s.trim().split_once('_')?;
+        Some(Cursor {
+            at: NaiveDateTime::parse_from_str(at, Self::FORMAT).ok()?,
+            id: id.parse().ok()?,
+        })
+    }
+}
+
+impl std::fmt::Display for Cursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}_{}", self.at.format(Self::FORMAT), self.id)
+    }
 }
 
 /// The most cases a list counts: beyond it the total is "1,000+". Counting stops here so
@@ -284,6 +322,12 @@ pub struct ListPage {
     pub exact: bool,
     /// Another page follows this one.
     pub more: bool,
+    /// A page comes before this one.
+    pub earlier: bool,
+    /// The places of the page's first and last case (`None` in `?sort=priority`, which
+    /// pages by number, and on an empty page).
+    pub first: Option<Cursor>,
+    pub last: Option<Cursor>,
 }
 
 /// Whether `code` is carried by at least [`COMMON_CODE`] cases: one probe of the code's
@@ -443,10 +487,50 @@ pub fn list(conn: &mut DbConn, f: &ListFilter) -> QueryResult<ListPage> {
     let per = f.per_page.clamp(1, 200);
     let page = f.page.max(1);
     let offset = (page - 1) * per;
-    let ordered = match f.sort.as_deref() {
-        Some("age") => build(false).order((cases::created_at.asc(), cases::id.asc())),
+    // The list's order: by the last activity (the default), by age, or by priority.
+    let by_age = f.sort.as_deref() == Some("age");
+    let by_priority = f.sort.as_deref() == Some("priority");
+    let key = |c: &CaseRow| Cursor {
+        at: if by_age { c.created_at } else { c.updated_at },
+        id: c.id,
+    };
+    let place = f.at.filter(|_| !by_priority);
+    // A page before a place is read backwards from it, and turned round.
+    let backwards = matches!(place, Some(Place::Before(_)));
+    let mut q = build(false);
+    if let Some(Place::After(c) | Place::Before(c)) = place {
+        // The cases strictly beyond the place in the direction read: a range of the
+        // order's index (its time bounds the range; the id settles equal times). Read
+        // forwards, the activity order goes down in time and the age order up.
+        let below = by_age == backwards;
+        q = match (by_age, below) {
+            (false, true) => q.filter(
+                cases::updated_at
+                    .le(c.at)
+                    .and(cases::updated_at.lt(c.at).or(cases::id.lt(c.id))),
+            ),
+            (false, false) => q.filter(
+                cases::updated_at
+                    .ge(c.at)
+                    .and(cases::updated_at.gt(c.at).or(cases::id.gt(c.id))),
+            ),
+            (true, true) => q.filter(
+                cases::created_at
+                    .le(c.at)
+                    .and(cases::created_at.lt(c.at).or(cases::id.lt(c.id))),
+            ),
+            (true, false) => q.filter(
+                cases::created_at
+                    .ge(c.at)
+                    .and(cases::created_at.gt(c.at).or(cases::id.gt(c.id))),
+            ),
+        };
+    }
+    let ordered = match (f.sort.as_deref(), backwards) {
+        (Some("age"), false) => q.order((cases::created_at.asc(), cases::id.asc())),
+        (Some("age"), true) => q.order((cases::created_at.desc(), cases::id.desc())),
         // The expression of the index `cases_active_priority`, character for character.
-        Some("priority") => build(false).order((
+        (Some("priority"), _) => q.order((
             diesel::dsl::sql::<diesel::sql_types::BigInt>(
                 "CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END",
             )
@@ -454,33 +538,53 @@ pub fn list(conn: &mut DbConn, f: &ListFilter) -> QueryResult<ListPage> {
             cases::updated_at.desc(),
             cases::id.desc(),
         )),
-        _ => build(false).order((cases::updated_at.desc(), cases::id.desc())),
+        (_, false) => q.order((cases::updated_at.desc(), cases::id.desc())),
+        (_, true) => q.order((cases::updated_at.asc(), cases::id.asc())),
     };
-    // One row more than the page: whether another page follows.
+    let offset = if place.is_some() { 0 } else { offset };
+    // One row more than the page: whether another page follows (precedes, read
+    // backwards).
     let mut rows: Vec<CaseRow> = ordered
         .limit(per + 1)
         .offset(offset)
         .select(CaseRow::as_select())
         .load(conn)?;
-    let more = rows.len() as i64 > per;
+    let beyond = rows.len() as i64 > per;
     rows.truncate(per as usize);
-    let (total, exact) = if more || (rows.is_empty() && page > 1) {
-        // A full page, or a page past the end: count, up to the cap.
+    if backwards {
+        rows.reverse();
+    }
+    let (more, earlier) = match place {
+        None => (beyond, page > 1),
+        Some(Place::After(_)) => (beyond, true),
+        // Read from a later page: that page follows.
+        Some(Place::Before(_)) => (true, beyond),
+    };
+    let (total, exact) = if place.is_none() && !more && !(rows.is_empty() && page > 1) {
+        // The last page reached by number: the cases before it and on it.
+        (offset + rows.len() as i64, true)
+    } else {
+        // Count, up to the cap.
         let counted = build(true)
             .select(cases::id)
             .limit(COUNT_CAP + 1)
             .load::<i64>(conn)?
             .len() as i64;
         (counted.min(COUNT_CAP), counted <= COUNT_CAP)
+    };
+    let (first, last) = if by_priority {
+        (None, None)
     } else {
-        // The last page: the cases before it and on it.
-        (offset + rows.len() as i64, true)
+        (rows.first().map(key), rows.last().map(key))
     };
     Ok(ListPage {
         rows,
         total,
         exact,
         more,
+        earlier,
+        first,
+        last,
     })
 }
 

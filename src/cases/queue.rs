@@ -17,6 +17,11 @@ pub struct QueuePage {
     pub exact: bool,
     /// Another page follows.
     pub more: bool,
+    /// A page comes before.
+    pub earlier: bool,
+    /// The places of the first and last case shown (see `ListPage`).
+    pub first: Option<super::Cursor>,
+    pub last: Option<super::Cursor>,
     /// Enabled users by name: (id, name).
     pub staff: Vec<(i64, String)>,
     /// Open escalations of the cases on the page: (case id, status, last activity).
@@ -30,6 +35,9 @@ pub fn load(conn: &mut DbConn, filter: &ListFilter, names: &StaffNames) -> Query
         total,
         exact,
         more,
+        earlier,
+        first,
+        last,
     } = list(conn, filter)?;
     let staff = names.filter_assignees(conn)?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
@@ -51,6 +59,9 @@ pub fn load(conn: &mut DbConn, filter: &ListFilter, names: &StaffNames) -> Query
         total,
         exact,
         more,
+        earlier,
+        first,
+        last,
         staff,
         open_escalations,
     })

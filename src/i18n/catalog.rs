@@ -478,6 +478,7 @@ pub const ENTRIES: &[(&str, &str, &str)] = &[
     ("queue.origin.history", "导入的历史", "Imported history"),
     ("queue.history_hint", "导入的历史案例按其自身时间评估，不计超时", "Imported history is judged by its own times and never counted as overdue"),
     ("queue.bad_origin", "来源筛选无效", "Invalid origin filter"),
+    ("queue.bad_place", "翻页位置无效", "Invalid page position (after/before)"),
     ("action.set_status", "更改状态", "Change status"),
     ("action.assign", "分配", "Assign"),
     ("note.title", "内部备注", "Internal note"),

@@ -4,7 +4,7 @@ use super::auth::html;
 use super::{run, ApiUser, AppError, CurrentUser, HasRole, Page, State, STAFF};
 use crate::cases::detail::{self, rfc3339, CaseDetail};
 use crate::cases::narrow::{EscalationNarrow, Narrow, Range, SlaOutcome};
-use crate::cases::{self as cases_mod, ListFilter, Status};
+use crate::cases::{self as cases_mod, Cursor, ListFilter, Place, Status};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
@@ -33,6 +33,12 @@ pub struct QueueQuery {
     pub sort: String,
     #[serde(default)]
     pub page: Option<i64>,
+    /// The page after (before) this place in the list (`cases::Cursor`), as the pager's
+    /// links give it.
+    #[serde(default)]
+    pub after: String,
+    #[serde(default)]
+    pub before: String,
     /// Narrowing by times and facts (the cases behind a report's figure): see
     /// [`QueueQuery::NARROW`].
     #[serde(default)]
@@ -269,6 +275,20 @@ pub fn filter_from(
     if !q.code.trim().is_empty() && crate::codes::parse_code(&q.code).is_none() {
         return Err(AppError::bad_request("codes.invalid"));
     }
+    let place = |v: &str| -> Result<Option<Cursor>, AppError> {
+        match v.trim() {
+            "" => Ok(None),
+            v => Cursor::parse(v)
+                .map(Some)
+                .ok_or_else(|| AppError::bad_request("queue.bad_place")),
+        }
+    };
+    let at = match (place(&q.after)?, place(&q.before)?) {
+        (Some(c), None) => Some(Place::After(c)),
+        (None, Some(c)) => Some(Place::Before(c)),
+        (None, None) => None,
+        (Some(_), Some(_)) => return Err(AppError::bad_request("queue.bad_place")),
+    };
     Ok(ListFilter {
         q: Some(q.q.clone()),
         status: Some(status),
@@ -284,6 +304,7 @@ pub fn filter_from(
         narrow: q.narrow(settings)?,
         page: q.page.unwrap_or(1),
         per_page: PER_PAGE,
+        at,
     })
 }
 
@@ -305,6 +326,9 @@ pub async fn queue(
             total,
             exact,
             more,
+            earlier,
+            first,
+            last,
             staff,
             open_escalations: open_escs,
         },
@@ -365,7 +389,8 @@ pub async fn queue(
     let page_no = filter.page.max(1);
     let status = filter.status.clone().unwrap_or_default();
     let narrow = q.narrow_pairs();
-    let link = |p: i64| {
+    // `place`: the page's place in the list, ("after" or "before", a cursor).
+    let link = |p: i64, place: Option<(&str, Cursor)>| {
         let mut qs = serde_urlencoded_pairs(&[
             ("q", &q.q),
             ("status", &status),
@@ -379,14 +404,23 @@ pub async fn queue(
             ("sort", &q.sort),
             ("page", &p.to_string()),
         ]);
+        if let Some((side, c)) = place {
+            qs.push_str(&format!("&{side}={c}"));
+        }
         for (k, v) in &narrow {
             qs.push_str(&format!("&{k}={}", url_escape(v)));
         }
         format!("/cases?{qs}")
     };
-    let prev_link = (page_no > 1).then(|| link(page_no - 1));
+    // Pages go by their places where the order has them: the next page after the last
+    // case shown, the previous one before the first, at an index lookup's cost however
+    // deep. The first page goes by number.
+    let prev_link = earlier.then(|| match first {
+        Some(c) if page_no > 2 => link(page_no - 1, Some(("before", c))),
+        _ => link((page_no - 1).max(1), None),
+    });
     let unnarrowed = {
-        let full = link(1);
+        let full = link(1, None);
         // The narrowing pairs come last, in order (values are escaped).
         match narrow
             .first()
@@ -396,7 +430,7 @@ pub async fn queue(
             None => full,
         }
     };
-    let next_link = more.then(|| link(page_no + 1));
+    let next_link = more.then(|| link(page_no + 1, last.map(|c| ("after", c))));
     let mut statuses = vec!["active", ""];
     statuses.extend(Status::ALL.iter().map(|s| s.as_str()));
     let mine = q.assignee == "me";
@@ -859,6 +893,7 @@ pub async fn list_json(
         "total": list.total,
         "total_exact": list.exact,
         "more": list.more,
+        "next_after": list.last.filter(|_| list.more).map(|c| c.to_string()),
     })))
 }
 

@@ -18,6 +18,7 @@ mod mailboxes;
 mod notifications;
 mod objects;
 mod people;
+mod queue;
 mod replies;
 mod reports;
 mod safety;

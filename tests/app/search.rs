@@ -316,12 +316,12 @@ fn one_users_hostile_searches_cannot_starve_the_others() {
     // 1,500 cases: the list counts up to its cap and says there are more.
     let listed = app.api_get("/api/cases", &token);
     assert_eq!(
+        (&listed["total"], &listed["total_exact"], &listed["more"]),
         (
-            &listed["total"],
-            &listed["total_exact"],
-            &listed["more"]
+            &serde_json::json!(1000),
+            &serde_json::json!(false),
+            &serde_json::json!(true)
         ),
-        (&serde_json::json!(1000), &serde_json::json!(false), &serde_json::json!(true)),
         "{}",
         listed["total"]
     );
