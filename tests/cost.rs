@@ -652,7 +652,30 @@ fn the_queue_costs_the_same_however_many_cases_match() {
         .customer
         .expect("the customer is known");
     let cap = COUNT_CAP as usize;
-    w.clone_cases(cap + 100);
+    w.clone_cases(cap + 200);
+    // Other customers: one in every tenth copy (not the newest, which is copied next),
+    // and two small ones that share a word.
+    for sql in [
+        "UPDATE cases SET customer = customer || ' East' \
+         WHERE id % 10 = 0 AND id < (SELECT MAX(id) FROM cases) AND number LIKE 'CLN-%'",
+        "UPDATE cases SET customer = 'Rare Works A' WHERE number IN (?, ?)",
+        "UPDATE cases SET customer = 'Rare Works B' WHERE number = ?",
+    ] {
+        let mut q = diesel::sql_query(sql).into_boxed::<diesel::sqlite::Sqlite>();
+        if sql.contains('?') {
+            for n in if sql.contains("IN (") {
+                &rare[..2]
+            } else {
+                &rare[2..]
+            } {
+                q = q.bind::<diesel::sql_types::Text, _>(n.clone());
+            }
+        }
+        match &mut w.conn {
+            DbConn::Sqlite(c) => q.execute(c).unwrap(),
+            DbConn::Pg(_) => unreachable!("the cost test runs on SQLite"),
+        };
+    }
 
     let base = ListFilter {
         status: Some("active".into()),
@@ -722,6 +745,20 @@ fn the_queue_costs_the_same_however_many_cases_match() {
             },
         ));
     }
+    for (name, words) in [
+        ("a rare customer (words)", "Works A"),
+        ("two rare customers (words)", "rare works"),
+        ("nobody (words)", "Nobody Ltd"),
+        ("a customer of a tenth (words)", "East"),
+    ] {
+        filters.push((
+            name,
+            ListFilter {
+                customer: Some(words.into()),
+                ..base.clone()
+            },
+        ));
+    }
     let mut exactly = base.clone();
     exactly.narrow.customer_is = Some(customer.clone());
     filters.push(("exactly the customer", exactly));
@@ -738,17 +775,35 @@ fn the_queue_costs_the_same_however_many_cases_match() {
     let mut before = Vec::new();
     for (name, f) in &filters {
         let (page, costs) = w.queue(f);
-        if *name == "rare code" {
+        let small: Option<&[String]> = match *name {
+            "rare code" | "two rare customers (words)" => Some(&rare),
+            "a rare customer (words)" => Some(&rare[..2]),
+            "nobody (words)" => Some(&[]),
+            _ => None,
+        };
+        if let Some(want) = small {
             assert_eq!(
                 (page.total, page.exact, page.more),
-                (3, true, false),
+                (want.len() as i64, true, false),
                 "{name}"
             );
             let mut got: Vec<&str> = page.rows.iter().map(|r| r.number.as_str()).collect();
             got.sort_unstable();
-            let mut want: Vec<&str> = rare.iter().map(String::as_str).collect();
+            let mut want: Vec<&str> = want.iter().map(String::as_str).collect();
             want.sort_unstable();
             assert_eq!(got, want, "{name}");
+        } else if *name == "a customer of a tenth (words)" {
+            assert_eq!(page.rows.len(), 50, "{name}");
+            assert!(
+                page.exact && (100..=130).contains(&page.total) && page.more,
+                "{name}: {} {}",
+                page.total,
+                page.exact
+            );
+            assert!(page
+                .rows
+                .iter()
+                .all(|r| r.customer.as_deref().is_some_and(|c| c.ends_with(" East"))));
         } else {
             assert_eq!(page.rows.len(), 50, "{name}");
             assert_eq!(
@@ -775,7 +830,7 @@ fn the_queue_costs_the_same_however_many_cases_match() {
     w.clone_cases(5 * (cap + 100));
     for ((name, f), b) in filters.iter().zip(&before) {
         let (page, after) = w.queue(f);
-        if *name != "rare code" {
+        if !name.contains("rare") && !name.contains("nobody") && !name.contains("tenth") {
             assert_eq!((page.total, page.exact), (COUNT_CAP, false), "{name}");
         }
         println!("{name}:\n{}", table(&after));

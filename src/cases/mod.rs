@@ -330,6 +330,56 @@ pub struct ListPage {
     pub last: Option<Cursor>,
 }
 
+/// The most customer names the typed words of the customer filter are matched to
+/// before the list falls back to matching the words case by case.
+pub const CUSTOMER_NAMES: i64 = 50;
+
+/// How the queue's customer filter (typed words, matched anywhere in the name) reaches
+/// the cases.
+enum CustomerMatch {
+    /// No customer name holds the words: no case matches.
+    Nobody,
+    /// One name: a range of `cases_customer`, in the list's order.
+    One(String),
+    /// A few names carried by fewer than [`COMMON_CODE`] cases: collected and sorted.
+    Few(Vec<String>),
+    /// A few names carried by many cases: the list walks its order and checks each
+    /// case's name; the count takes the names' ranges of `cases_customer`.
+    Many(Vec<String>),
+    /// More names than [`CUSTOMER_NAMES`]: the words matched in each case's name.
+    Words(String),
+}
+
+/// The names of `customers` that hold `words`, and how the list reaches their cases.
+fn customer_match(conn: &mut DbConn, words: &str) -> QueryResult<CustomerMatch> {
+    use crate::db::schema::customers;
+    let pattern = format!("%{}%", escape_like(words));
+    let mut names: Vec<String> = customers::table
+        .filter(customers::name.like(pattern.clone()).escape('\\'))
+        .select(customers::name)
+        .limit(CUSTOMER_NAMES + 1)
+        .rows(conn)?;
+    Ok(match names.len() as i64 {
+        0 => CustomerMatch::Nobody,
+        1 => CustomerMatch::One(names.remove(0)),
+        n if n > CUSTOMER_NAMES => CustomerMatch::Words(pattern),
+        _ => {
+            // One probe of the names' ranges that reads at most COMMON_CODE entries.
+            let nth: Vec<i64> = cases::table
+                .filter(cases::customer.eq_any(&names))
+                .select(cases::id)
+                .offset(COMMON_CODE - 1)
+                .limit(1)
+                .rows(conn)?;
+            if nth.is_empty() {
+                CustomerMatch::Few(names)
+            } else {
+                CustomerMatch::Many(names)
+            }
+        }
+    })
+}
+
 /// Whether `code` is carried by at least [`COMMON_CODE`] cases: one probe of the code's
 /// index that reads at most that many entries.
 fn code_is_common(conn: &mut DbConn, code: &str) -> QueryResult<bool> {
@@ -360,6 +410,15 @@ pub fn list(conn: &mut DbConn, f: &ListFilter) -> QueryResult<ListPage> {
     let common_code = match &code {
         Some(c) => code_is_common(conn, c)?,
         None => false,
+    };
+    let customer = match f
+        .customer
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        Some(words) => Some(customer_match(conn, words)?),
+        None => None,
     };
     // `counting`: the same filter shaped for COUNT(*).
     let build = |counting: bool| {
@@ -402,17 +461,29 @@ pub fn list(conn: &mut DbConn, f: &ListFilter) -> QueryResult<ListPage> {
         if let Some(a) = f.assignee {
             q = q.filter(cases::assignee_id.eq(a));
         }
-        if let Some(c) = f
-            .customer
-            .as_deref()
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-        {
-            q = q.filter(
-                cases::customer
-                    .like(format!("%{}%", escape_like(c)))
-                    .escape('\\'),
-            );
+        match &customer {
+            None => {}
+            Some(CustomerMatch::Nobody) => {
+                q = q.filter(diesel::dsl::sql::<diesel::sql_types::Bool>("1 = 0"));
+            }
+            Some(CustomerMatch::One(name)) => q = q.filter(cases::customer.eq(name.clone())),
+            Some(CustomerMatch::Few(names)) => {
+                q = q.filter(cases::customer.eq_any(names.clone()));
+            }
+            Some(CustomerMatch::Many(names)) if !counting && !pg => {
+                // The unary plus keeps SQLite walking the list's order (a page stops
+                // early) rather than collecting every case of the names and sorting.
+                q = q.filter(
+                    diesel::dsl::sql::<diesel::sql_types::Text>("+cases.customer")
+                        .eq_any(names.clone()),
+                );
+            }
+            Some(CustomerMatch::Many(names)) => {
+                q = q.filter(cases::customer.eq_any(names.clone()));
+            }
+            Some(CustomerMatch::Words(pattern)) => {
+                q = q.filter(cases::customer.like(pattern.clone()).escape('\\'));
+            }
         }
         if let Some(o) = f.oem.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
             q = q.filter(

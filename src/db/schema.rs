@@ -1,6 +1,13 @@
 //! Table definitions shared by both engines (common SQL types only).
 
 diesel::table! {
+    /// Every customer name a case has carried (kept by triggers on `cases`).
+    customers (name) {
+        name -> Text,
+    }
+}
+
+diesel::table! {
     app_settings (key) {
         key -> Text,
         value -> Text,

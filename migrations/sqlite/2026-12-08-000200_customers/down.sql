@@ -1,0 +1,3 @@
+DROP TRIGGER customers_au;
+DROP TRIGGER customers_ai;
+DROP TABLE customers;
