@@ -772,6 +772,14 @@ fn the_queue_costs_the_same_however_many_cases_match() {
             },
         ));
     }
+    filters.push((
+        "every status by priority",
+        ListFilter {
+            sort: Some("priority".into()),
+            status: Some(String::new()),
+            ..base.clone()
+        },
+    ));
     let mut before = Vec::new();
     for (name, f) in &filters {
         let (page, costs) = w.queue(f);

@@ -367,7 +367,7 @@ pub fn list(conn: &mut DbConn, f: &ListFilter) -> QueryResult<ListPage> {
     let ordered = match (f.sort.as_deref(), backwards) {
         (Some("age"), false) => q.order((cases::created_at.asc(), cases::id.asc())),
         (Some("age"), true) => q.order((cases::created_at.desc(), cases::id.desc())),
-        // The expression of the index `cases_active_priority`, character for character.
+        // The expression of the index `cases_priority`, character for character.
         (Some("priority"), _) => q.order((
             diesel::dsl::sql::<diesel::sql_types::BigInt>(
                 "CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END",

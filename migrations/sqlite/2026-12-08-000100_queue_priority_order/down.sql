@@ -1,1 +1,1 @@
-DROP INDEX cases_active_priority;
+DROP INDEX cases_priority;
