@@ -234,12 +234,12 @@ impl World {
     fn queue(
         &mut self,
         filter: &casebook::cases::ListFilter,
-    ) -> (casebook::cases::queue::QueuePage, Vec<cost::StatementCost>) {
+    ) -> (casebook::cases::ListPage, Vec<cost::StatementCost>) {
         let names = casebook::cases::queue::StaffNames::default();
         casebook::cases::queue::load(&mut self.conn, filter, &names).unwrap();
         cost::take();
         let page = casebook::cases::queue::load(&mut self.conn, filter, &names).unwrap();
-        (page, cost::take())
+        (page.list, cost::take())
     }
 }
 

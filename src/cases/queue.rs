@@ -1,7 +1,7 @@
 //! What the queue shows beside the cases themselves: the staff names and the open
 //! escalations of the cases on the page.
 
-use super::{list, CaseRow, ListFilter, ListPage};
+use super::{list, ListFilter, ListPage};
 use crate::db::schema::{escalations, users};
 use crate::db::DbConn;
 use crate::db::Direct;
@@ -10,18 +10,8 @@ use diesel::prelude::*;
 
 /// One page of the queue.
 pub struct QueuePage {
-    pub rows: Vec<CaseRow>,
-    /// The cases that match, counted up to `cases::COUNT_CAP`.
-    pub total: i64,
-    /// `false` when more than the cap match.
-    pub exact: bool,
-    /// Another page follows.
-    pub more: bool,
-    /// A page comes before.
-    pub earlier: bool,
-    /// The places of the first and last case shown (see `ListPage`).
-    pub first: Option<super::Cursor>,
-    pub last: Option<super::Cursor>,
+    /// The cases, how many match, and the pages around.
+    pub list: ListPage,
     /// Enabled users by name: (id, name).
     pub staff: Vec<(i64, String)>,
     /// Open escalations of the cases on the page: (case id, status, last activity).
@@ -30,17 +20,9 @@ pub struct QueuePage {
 
 #[tracing::instrument(skip_all)]
 pub fn load(conn: &mut DbConn, filter: &ListFilter, names: &StaffNames) -> QueryResult<QueuePage> {
-    let ListPage {
-        rows,
-        total,
-        exact,
-        more,
-        earlier,
-        first,
-        last,
-    } = list(conn, filter)?;
+    let list = list(conn, filter)?;
     let staff = names.filter_assignees(conn)?;
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let ids: Vec<i64> = list.rows.iter().map(|r| r.id).collect();
     let open_escalations = escalations::table
         .filter(escalations::case_id.eq_any(&ids))
         .filter(escalations::status.ne("closed"))
@@ -55,13 +37,7 @@ pub fn load(conn: &mut DbConn, filter: &ListFilter, names: &StaffNames) -> Query
         .map(|(id, status, opened, last)| (id, status, last.unwrap_or(opened)))
         .collect();
     Ok(QueuePage {
-        rows,
-        total,
-        exact,
-        more,
-        earlier,
-        first,
-        last,
+        list,
         staff,
         open_escalations,
     })

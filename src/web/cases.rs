@@ -322,13 +322,16 @@ pub async fn queue(
     let names = st.staff_names.clone();
     let (
         crate::cases::queue::QueuePage {
-            rows,
-            total,
-            exact,
-            more,
-            earlier,
-            first,
-            last,
+            list:
+                cases_mod::ListPage {
+                    rows,
+                    total,
+                    exact,
+                    more,
+                    earlier,
+                    first,
+                    last,
+                },
             staff,
             open_escalations: open_escs,
         },
